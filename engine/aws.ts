@@ -1,0 +1,99 @@
+/**
+ * The only place that talks to AWS. A family's handler passes the command
+ * table of exactly the SDK commands its rules use, so each bundle carries only
+ * those clients and commands.
+ */
+import type { FactSource } from './decide.js';
+import type { Fact, Lookup, Service } from './types.js';
+
+/** Structural view of an SDK v3 client: enough to send and to be mocked by aws-sdk-client-mock. */
+export interface SdkClient {
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown>;
+}
+export type SdkClientConstructor = new (config: Record<string, unknown>) => SdkClient;
+export type SdkCommandConstructor = new (input: never) => unknown;
+
+export interface CommandTable {
+  readonly clients: Partial<Record<Service, SdkClientConstructor>>;
+  /** Keyed `service:Operation`, for example `ec2:RevokeSecurityGroupIngress`. */
+  readonly commands: Readonly<Record<string, SdkCommandConstructor>>;
+}
+
+export interface AwsGateway {
+  call(service: Service, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
+}
+
+export class UnsupportedOperationError extends Error {
+  override readonly name = 'UnsupportedOperationError';
+  constructor(readonly key: string) {
+    super(`no SDK command is registered for ${key} in this function's command table`);
+  }
+}
+
+export interface GatewayOptions {
+  readonly region?: string;
+  /** Bounded retry budget for throttling and 5xx, with client-side rate limiting (`adaptive`). */
+  readonly maxAttempts?: number;
+}
+
+/**
+ * One client per service, created on first use and reused for the container's
+ * life. Endpoints follow the SDK's standard `AWS_ENDPOINT_URL` and
+ * `AWS_ENDPOINT_URL_<SERVICE>` variables, so a local emulator works unchanged.
+ */
+export function createAwsGateway(table: CommandTable, options: GatewayOptions = {}): AwsGateway & { client(service: Service): SdkClient } {
+  const clients = new Map<Service, SdkClient>();
+  const client = (service: Service): SdkClient => {
+    let existing = clients.get(service);
+    if (!existing) {
+      const Client = table.clients[service];
+      if (!Client) throw new UnsupportedOperationError(`${service}:*`);
+      existing = new Client({
+        retryMode: 'adaptive',
+        maxAttempts: options.maxAttempts ?? 5,
+        ...(options.region ? { region: options.region } : {}),
+      });
+      clients.set(service, existing);
+    }
+    return existing;
+  };
+  return {
+    client,
+    async call(service, operation, input) {
+      const key = `${service}:${operation}`;
+      const Command = table.commands[key];
+      if (!Command) throw new UnsupportedOperationError(key);
+      return client(service).send(new Command(input as never));
+    },
+  };
+}
+
+/** The AWS error code of an SDK v3 exception (`name`, or `Code` on some XML services). */
+export function errorCode(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'UnknownError';
+  const { name, Code, code } = error as { name?: unknown; Code?: unknown; code?: unknown };
+  for (const candidate of [Code, code, name]) {
+    if (typeof candidate === 'string' && candidate.length > 0 && candidate !== 'Error') return candidate;
+  }
+  return 'UnknownError';
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Live facts: read-only lookups. A "not found" is a fact (`null`); any other failure makes the fact unavailable. */
+export function liveFacts(gateway: AwsGateway): FactSource {
+  return {
+    async fetch(lookup: Lookup, input): Promise<Fact> {
+      try {
+        const output = await gateway.call(lookup.service, lookup.operation, input);
+        return { status: 'ok', value: lookup.select(output) };
+      } catch (error) {
+        const code = errorCode(error);
+        if (lookup.notFoundCodes?.includes(code)) return { status: 'ok', value: null };
+        return { status: 'unavailable', reason: `${lookup.operation} failed: ${code}` };
+      }
+    },
+  };
+}

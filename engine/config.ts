@@ -1,0 +1,133 @@
+/**
+ * One config file (`remediation.config.yml`) drives both the Lambdas and the CLI.
+ * It is validated strictly: a bad key or value fails fast, naming the key and
+ * the allowed values.
+ */
+import * as z from 'zod/mini';
+import { formatIssues } from './event.js';
+import { MODES, SEVERITIES, type Mode, type Rule } from './types.js';
+
+const ModeSchema = z.enum(MODES);
+const SeveritySchema = z.enum(SEVERITIES);
+
+const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id is 12 digits'));
+
+export const GlobalConfigSchema = z.strictObject({
+  /** Mode of every rule that the `rules` section does not set. */
+  defaultMode: z._default(ModeSchema, 'propose'),
+  /** A resource carrying this tag is exempt; the tag's value is the reason. */
+  exemptionTagKey: z._default(z.string().check(z.minLength(1), z.maxLength(128)), 'remediation:exempt'),
+  /** Principals (ARN globs, `*` and `?`) whose calls are never acted on, such as break-glass roles. */
+  ignorePrincipals: z._default(z.array(z.string().check(z.minLength(1))), []),
+  /** Accounts trusted for sharing and cross-account trust. */
+  trustedAccounts: z._default(z.array(AccountIdSchema), []),
+  /** Past this many write calls in one invocation the bot proposes instead of applying. */
+  maxWritesPerInvocation: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(1000)), 10),
+  notifications: z._default(
+    z.strictObject({
+      slackMinSeverity: z._default(SeveritySchema, 'low'),
+      emailMinSeverity: z._default(SeveritySchema, 'low'),
+    }),
+    { slackMinSeverity: 'low', emailMinSeverity: 'low' },
+  ),
+  rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
+});
+
+export interface RuleConfig {
+  readonly mode: Mode;
+  readonly settings: unknown;
+}
+
+export interface Config {
+  readonly defaultMode: Mode;
+  readonly exemptionTagKey: string;
+  readonly ignorePrincipals: readonly string[];
+  readonly trustedAccounts: readonly string[];
+  readonly maxWritesPerInvocation: number;
+  readonly notifications: { readonly slackMinSeverity: (typeof SEVERITIES)[number]; readonly emailMinSeverity: (typeof SEVERITIES)[number] };
+  /** Validated settings of every rule the config was parsed for, keyed by rule id. */
+  readonly rules: Readonly<Record<string, RuleConfig>>;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`invalid config: ${problems.join('; ')}`, options);
+  }
+}
+
+export interface ParseConfigOptions {
+  /**
+   * Reject rule ids that are not in `rules`. The CLI and packaging check
+   * against the whole registry; a Lambda holds only its own family's rules.
+   */
+  readonly rejectUnknownRules?: boolean;
+}
+
+/** Validates a raw config object (already read from YAML or JSON) and fills defaults. Throws `ConfigError`. */
+export function parseConfig(raw: unknown, rules: readonly Rule[], options: ParseConfigOptions = {}): Config {
+  const result = GlobalConfigSchema.safeParse(raw ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(result.error.issues), { cause: result.error });
+  const global = result.data;
+  const problems: string[] = [];
+  const byId = new Map(rules.map((rule) => [rule.id, rule]));
+
+  if (options.rejectUnknownRules) {
+    for (const id of Object.keys(global.rules)) {
+      if (!byId.has(id)) problems.push(`rules.${id}: unknown rule; allowed: ${[...byId.keys()].join(', ')}`);
+    }
+  }
+
+  const ruleConfigs: Record<string, RuleConfig> = {};
+  for (const rule of rules) {
+    const { mode: rawMode, ...rawSettings } = global.rules[rule.id] ?? {};
+    let mode: Mode = rule.defaultMode ?? global.defaultMode;
+    if (rawMode !== undefined) {
+      const parsedMode = ModeSchema.safeParse(rawMode);
+      if (parsedMode.success) mode = parsedMode.data;
+      else problems.push(`rules.${rule.id}.mode: expected one of ${MODES.join(', ')}, got ${JSON.stringify(rawMode)}`);
+    }
+    let settings: unknown = rawSettings;
+    if (rule.settings) {
+      const parsed = rule.settings.safeParse(rawSettings);
+      if (parsed.success) settings = parsed.data;
+      else {
+        const issues = (parsed.error as { issues?: Parameters<typeof formatIssues>[0] } | undefined)?.issues ?? [];
+        problems.push(...formatIssues(issues).map((problem) => `rules.${rule.id}.${problem}`));
+      }
+    } else if (Object.keys(rawSettings).length > 0) {
+      problems.push(`rules.${rule.id}: unknown setting(s) ${Object.keys(rawSettings).join(', ')}; this rule has none besides "mode"`);
+    }
+    ruleConfigs[rule.id] = { mode, settings };
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    defaultMode: global.defaultMode,
+    exemptionTagKey: global.exemptionTagKey,
+    ignorePrincipals: global.ignorePrincipals,
+    trustedAccounts: global.trustedAccounts,
+    maxWritesPerInvocation: global.maxWritesPerInvocation,
+    notifications: global.notifications,
+    rules: ruleConfigs,
+  };
+}
+
+/**
+ * The mode a rule runs in. `DRY_RUN=true` caps every rule at `propose`:
+ * nothing is ever applied, whatever the file says.
+ */
+export function modeFor(rule: Rule, config: Config, env: Readonly<Record<string, string | undefined>> = {}): Mode {
+  const mode = config.rules[rule.id]?.mode ?? rule.defaultMode ?? config.defaultMode;
+  if (env['DRY_RUN']?.toLowerCase() === 'true' && mode === 'remediate') return 'propose';
+  return mode;
+}
+
+export function settingsFor<T>(rule: Rule, config: Config): T {
+  const configured = config.rules[rule.id];
+  if (configured) return configured.settings as T;
+  return (rule.settings ? rule.settings.parse({}) : {}) as T;
+}

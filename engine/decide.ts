@@ -1,0 +1,132 @@
+/**
+ * The decision path shared by the Lambda handlers and the dry-run replay:
+ * match the event to rules by their EventBridge patterns, apply the engine's
+ * skips, gather facts, and evaluate. Nothing here writes to AWS.
+ */
+import { modeFor, settingsFor, type Config } from './config.js';
+import { principalArn, principalArns, type CloudTrailEvent } from './event.js';
+import { matchesAnyGlob } from './glob.js';
+import { compilePattern } from './pattern-match.js';
+import { patternForRule } from './patterns.js';
+import type { Decision, Fact, Facts, Lookup, Rule, Verdict } from './types.js';
+
+/** Where facts come from: live read-only AWS calls in Lambda, nothing offline. */
+export interface FactSource {
+  fetch(lookup: Lookup, input: Readonly<Record<string, unknown>>, event: CloudTrailEvent): Promise<Fact>;
+}
+
+export const offlineFacts: FactSource = {
+  fetch: async () => ({ status: 'unavailable', reason: 'offline replay has no AWS access' }),
+};
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface DecideContext {
+  readonly config: Config;
+  readonly env: Env;
+  readonly facts: FactSource;
+  readonly now: Date;
+}
+
+const compiled = new WeakMap<Rule, (event: unknown) => boolean>();
+
+/** Whether the rule's own EventBridge pattern matches the event. */
+export function ruleMatches(rule: Rule, event: unknown): boolean {
+  let matcher = compiled.get(rule);
+  if (!matcher) {
+    matcher = compilePattern(patternForRule(rule));
+    compiled.set(rule, matcher);
+  }
+  return matcher(event);
+}
+
+export function matchingRules(rules: readonly Rule[], event: unknown): Rule[] {
+  return rules.filter((rule) => ruleMatches(rule, event));
+}
+
+/** The IAM path every role of the deployment carries; the loop check recognises it in `sessionIssuer.arn`. */
+export const DEFAULT_BOT_PRINCIPALS = 'arn:aws:iam::*:role/remediation-bot/*';
+
+/** The principals the bot itself runs as (comma-separated ARN globs in `BOT_PRINCIPALS`, set by the deployment). */
+export function botPrincipals(env: Env): string[] {
+  return (env['BOT_PRINCIPALS'] ?? DEFAULT_BOT_PRINCIPALS)
+    .split(',')
+    .map((glob) => glob.trim())
+    .filter((glob) => glob.length > 0);
+}
+
+/**
+ * Skips the engine makes before any rule runs: a failed call changed nothing;
+ * the bot's own calls must never trigger it (loops); ignored principals are
+ * break-glass identities whose actions people have decided to trust.
+ */
+export function engineSkipReason(event: CloudTrailEvent, config: Config, env: Env): string | undefined {
+  const { errorCode } = event.detail;
+  if (typeof errorCode === 'string' && errorCode.length > 0) return `the call failed (${errorCode}), so it changed nothing`;
+  const arns = principalArns(event);
+  for (const arn of arns) {
+    const bot = matchesAnyGlob(arn, botPrincipals(env));
+    if (bot) return `the call was made by the bot itself (${arn})`;
+  }
+  for (const arn of arns) {
+    const ignored = matchesAnyGlob(arn, config.ignorePrincipals);
+    if (ignored) return `principal ${arn} is ignored by config (${ignored})`;
+  }
+  return undefined;
+}
+
+async function gatherFacts(rule: Rule, event: CloudTrailEvent, source: FactSource): Promise<{ facts: Facts; unavailable: string[] }> {
+  const facts: Record<string, Fact> = {};
+  const unavailable: string[] = [];
+  for (const lookup of rule.lookups ?? []) {
+    const input = lookup.input(event);
+    if (input === undefined) continue;
+    const fact = await source.fetch(lookup, input, event);
+    facts[lookup.name] = fact;
+    if (fact.status === 'unavailable') unavailable.push(lookup.name);
+  }
+  return { facts, unavailable };
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Decides one (event, rule) pair. Never throws: a rule that fails is reported as skipped with the reason. */
+export async function decide(event: CloudTrailEvent, rule: Rule, context: DecideContext): Promise<Decision> {
+  const mode = modeFor(rule, context.config, context.env);
+  const base = {
+    eventId: event.detail.eventID,
+    eventName: event.detail.eventName,
+    eventSource: event.detail.eventSource,
+    eventTime: event.detail.eventTime,
+    account: event.account,
+    region: event.region,
+    principal: principalArn(event),
+    ...(event.detail.sourceIPAddress ? { sourceIp: event.detail.sourceIPAddress } : {}),
+    rule: rule.id,
+    ruleTitle: rule.title,
+    severity: rule.severity,
+    mode,
+  };
+  const decision = (verdict: Verdict, unavailableFacts: readonly string[] = []): Decision => ({ ...base, verdict, unavailableFacts });
+
+  if (mode === 'off') return decision({ kind: 'skipped', reason: 'rule is off in config' });
+  const skip = engineSkipReason(event, context.config, context.env);
+  if (skip) return decision({ kind: 'skipped', reason: skip });
+
+  try {
+    const { facts, unavailable } = await gatherFacts(rule, event, context.facts);
+    const verdict = rule.evaluate(event, facts, { config: context.config, settings: settingsFor(rule, context.config), now: context.now });
+    return decision(verdict, unavailable);
+  } catch (error) {
+    return decision({ kind: 'skipped', reason: `rule could not evaluate this event (${describeError(error)})` });
+  }
+}
+
+/** Decides every rule whose pattern matches the event, in registry order. */
+export async function decideAll(event: CloudTrailEvent, rules: readonly Rule[], context: DecideContext): Promise<Decision[]> {
+  const decisions: Decision[] = [];
+  for (const rule of matchingRules(rules, event)) decisions.push(await decide(event, rule, context));
+  return decisions;
+}

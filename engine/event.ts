@@ -1,0 +1,171 @@
+/**
+ * The boundary: an EventBridge "AWS API Call via CloudTrail" envelope with the
+ * CloudTrail record in `detail`. Only the fields the engine relies on are
+ * required; everything else passes through untouched for the rules to read.
+ */
+import * as z from 'zod/mini';
+
+const UserIdentitySchema = z.looseObject({
+  type: z.optional(z.string()),
+  arn: z.optional(z.string()),
+  principalId: z.optional(z.string()),
+  accountId: z.optional(z.string()),
+  invokedBy: z.optional(z.string()),
+  sessionContext: z.optional(
+    z.looseObject({
+      sessionIssuer: z.optional(z.looseObject({ arn: z.optional(z.string()), type: z.optional(z.string()) })),
+    }),
+  ),
+});
+
+/** `requestParameters` and `responseElements` are objects or `null` (failed calls, some read calls). */
+const ElementsSchema = z.nullable(z.optional(z.record(z.string(), z.unknown())));
+
+export const CloudTrailRecordSchema = z.looseObject({
+  eventVersion: z.optional(z.string()),
+  eventID: z.string().check(z.minLength(1)),
+  eventTime: z.string().check(z.minLength(1)),
+  eventSource: z.string().check(z.minLength(1)),
+  eventName: z.string().check(z.minLength(1)),
+  awsRegion: z.string().check(z.minLength(1)),
+  sourceIPAddress: z.optional(z.string()),
+  userAgent: z.optional(z.string()),
+  userIdentity: z.optional(UserIdentitySchema),
+  errorCode: z.optional(z.nullable(z.string())),
+  errorMessage: z.optional(z.nullable(z.string())),
+  requestParameters: ElementsSchema,
+  responseElements: ElementsSchema,
+  recipientAccountId: z.optional(z.string()),
+  readOnly: z.optional(z.boolean()),
+  managementEvent: z.optional(z.boolean()),
+});
+export type CloudTrailRecord = z.infer<typeof CloudTrailRecordSchema>;
+
+export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
+
+export const CloudTrailEventSchema = z.looseObject({
+  version: z.optional(z.string()),
+  id: z.string().check(z.minLength(1)),
+  'detail-type': z.literal(DETAIL_TYPE),
+  source: z.string().check(z.minLength(1)),
+  account: z.string().check(z.minLength(1)),
+  time: z.string().check(z.minLength(1)),
+  region: z.string().check(z.minLength(1)),
+  resources: z.optional(z.array(z.unknown())),
+  detail: CloudTrailRecordSchema,
+});
+export type CloudTrailEvent = z.infer<typeof CloudTrailEventSchema>;
+
+/** A malformed event: names the event and every field that was wrong. */
+export class EventParseError extends Error {
+  override readonly name = 'EventParseError';
+  constructor(
+    readonly eventId: string,
+    readonly problems: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`malformed event ${eventId}: ${problems.join('; ')}`, options);
+  }
+}
+
+interface Issue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly expected?: unknown;
+  readonly values?: readonly unknown[];
+  readonly keys?: readonly string[];
+  readonly minimum?: unknown;
+  readonly input?: unknown;
+  readonly message?: string;
+}
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return 'missing';
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'array';
+  return typeof input;
+}
+
+/** zod/mini ships without locale messages: say plainly which field was wrong and how. */
+export function formatIssues(issues: readonly Issue[]): string[] {
+  return issues.map((issue) => {
+    const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+    switch (issue.code) {
+      case 'invalid_type':
+        return `${where}: expected ${String(issue.expected)}, got ${describeInput(issue.input)}`;
+      case 'invalid_value':
+        return `${where}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${issue.input === undefined ? 'missing' : JSON.stringify(issue.input)}`;
+      case 'unrecognized_keys':
+        return `${where}: unknown key(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
+      case 'too_small':
+        return `${where}: must not be empty`;
+      default:
+        return `${where}: ${issue.message && issue.message !== 'Invalid input' ? issue.message : issue.code.replaceAll('_', ' ')}`;
+    }
+  });
+}
+
+function guessEventId(input: unknown): string {
+  if (typeof input !== 'object' || input === null) return '(unknown)';
+  const record = input as Record<string, unknown>;
+  const detail = record['detail'];
+  if (typeof detail === 'object' && detail !== null) {
+    const eventID = (detail as Record<string, unknown>)['eventID'];
+    if (typeof eventID === 'string' && eventID.length > 0) return eventID.slice(0, 100);
+  }
+  const id = record['id'];
+  return typeof id === 'string' && id.length > 0 ? id.slice(0, 100) : '(unknown)';
+}
+
+export type ParseResult =
+  | { readonly success: true; readonly event: CloudTrailEvent }
+  | { readonly success: false; readonly error: EventParseError };
+
+/** Parses an EventBridge envelope. Never throws: a malformed event is a value. */
+export function parseEvent(input: unknown): ParseResult {
+  const result = CloudTrailEventSchema.safeParse(input);
+  if (result.success) return { success: true, event: result.data };
+  const error = new EventParseError(guessEventId(input), formatIssues(result.error.issues as readonly Issue[]), {
+    cause: result.error,
+  });
+  return { success: false, error };
+}
+
+/** The principal that made the call: the role behind an assumed-role session, else the identity ARN. */
+export function principalArn(event: CloudTrailEvent): string {
+  const identity = event.detail.userIdentity;
+  if (!identity) return 'unknown';
+  return identity.arn ?? identity.sessionContext?.sessionIssuer?.arn ?? identity.invokedBy ?? identity.principalId ?? 'unknown';
+}
+
+/** Every ARN a call can be attributed to: the session ARN and, for assumed roles, the role ARN. */
+export function principalArns(event: CloudTrailEvent): string[] {
+  const identity = event.detail.userIdentity;
+  if (!identity) return [];
+  const arns = [identity.arn, identity.sessionContext?.sessionIssuer?.arn].filter(
+    (arn): arn is string => typeof arn === 'string' && arn.length > 0,
+  );
+  return [...new Set(arns)];
+}
+
+/** Reads a nested field without trusting the shape: every step is checked. */
+export function field(value: unknown, ...path: readonly string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+/** CloudTrail collections are `{items: [...]}`, and empty ones are `{}`. Returns the items that are objects. */
+export function items(value: unknown): Record<string, unknown>[] {
+  const list = field(value, 'items');
+  if (!Array.isArray(list)) return [];
+  return list.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null && !Array.isArray(item));
+}
+
+export function stringField(value: unknown, ...path: readonly string[]): string | undefined {
+  const found = field(value, ...path);
+  return typeof found === 'string' ? found : undefined;
+}

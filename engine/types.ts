@@ -1,0 +1,175 @@
+/**
+ * The engine's vocabulary: rules, verdicts, plans and decisions.
+ *
+ * Data flows one way: event → parse → match → lookups (facts) → evaluate →
+ * verdict → plan → execute or print → notify. Everything here is plain data
+ * so that the Lambda path and the dry-run path print and run the very same thing.
+ */
+import type { CloudTrailEvent } from './event.js';
+import type { Config } from './config.js';
+
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** `off` ignores the rule; `notify` alerts only; `propose` alerts with the plan; `remediate` applies the plan. */
+export const MODES = ['off', 'notify', 'propose', 'remediate'] as const;
+export type Mode = (typeof MODES)[number];
+
+/** Deployment unit: one Lambda function per family, holding only its rules' permissions. */
+export const FAMILIES = ['security-groups', 'ebs', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials'] as const;
+export type Family = (typeof FAMILIES)[number];
+
+/** Services the executor can call. Keys are the SDK v3 client package suffixes. */
+export type Service = 'ec2' | 'iam' | 'sns' | 'cloudtrail' | 'sagemaker' | 's3' | 's3control' | 'kms';
+
+/** The step that reverses a plan step. It is itself a plain API call. */
+export interface UndoStep {
+  readonly service: Service;
+  /** The AWS API name, for example `AuthorizeSecurityGroupIngress`. */
+  readonly operation: string;
+  /** The AWS SDK v3 command input. */
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly reason: string;
+}
+
+/**
+ * One AWS API call of a plan. `operation` is the API name; `input` is exactly
+ * the SDK v3 command input that will be sent.
+ */
+export interface PlanStep extends UndoStep {
+  /** How to reverse this step, where a reverse exists. */
+  readonly undo?: UndoStep;
+  /**
+   * Error codes that mean "already done" for this step (idempotence under
+   * at-least-once delivery), for example `InvalidPermission.NotFound` on a revoke.
+   */
+  readonly alreadyDoneCodes?: readonly string[];
+}
+
+export type Plan = readonly PlanStep[];
+
+export interface Finding {
+  /** Stable machine code, for example `open-port`. */
+  readonly code: string;
+  readonly severity: Severity;
+  /** One sentence a person understands. */
+  readonly message: string;
+  /** What the finding is about: a rule id, a statement Sid, a CIDR and port. */
+  readonly subject?: string;
+}
+
+/** The outcome of evaluating one event against one rule. */
+export type Verdict =
+  | {
+      readonly kind: 'violation';
+      readonly summary: string;
+      readonly resources: readonly string[];
+      readonly findings: readonly Finding[];
+      /** Applied automatically in `remediate` mode. */
+      readonly plan: Plan;
+      /** Steps a person should review and run; never applied automatically. */
+      readonly proposal?: Plan;
+    }
+  | { readonly kind: 'compliant'; readonly summary: string; readonly resources: readonly string[] }
+  | { readonly kind: 'exempt'; readonly reason: string; readonly resources: readonly string[] }
+  | { readonly kind: 'skipped'; readonly reason: string; readonly resources?: readonly string[] };
+
+export type VerdictKind = Verdict['kind'];
+
+/** A read-only fact the engine fetched for a rule. Offline, every fact is unavailable. */
+export type Fact<T = unknown> =
+  | { readonly status: 'ok'; readonly value: T }
+  | { readonly status: 'unavailable'; readonly reason: string };
+
+export type Facts = Readonly<Record<string, Fact>>;
+
+/**
+ * A read-only AWS call a rule needs before it can decide, such as a security
+ * group's tags. The engine performs it; `evaluate` only sees the result.
+ */
+export interface Lookup {
+  readonly name: string;
+  readonly service: Service;
+  readonly operation: string;
+  /** IAM action the lookup needs, e.g. `ec2:DescribeSecurityGroups`. */
+  readonly permission: string;
+  /** Builds the input from the event; `undefined` means "nothing to look up". */
+  readonly input: (event: CloudTrailEvent) => Readonly<Record<string, unknown>> | undefined;
+  /** Reduces the SDK output to the fact value. */
+  readonly select: (output: unknown) => unknown;
+  /** Error codes that mean "the resource is gone": the fact becomes `unavailable`, not an error. */
+  readonly notFoundCodes?: readonly string[];
+}
+
+export interface Trigger {
+  /** CloudTrail `eventSource`, e.g. `ec2.amazonaws.com`. */
+  readonly eventSource: string;
+  readonly eventNames: readonly string[];
+}
+
+/** An IAM permission the bot needs to run a rule's plans. */
+export interface Permission {
+  readonly action: string;
+  /**
+   * Resource ARN pattern, with `${AWS::Partition}`, `${AWS::Region}` and
+   * `${AWS::AccountId}` placeholders resolved by CloudFormation. `*` only where
+   * the action supports no resource-level permission.
+   */
+  readonly resource: string;
+}
+
+export interface RuleContext {
+  readonly config: Config;
+  /** Settings of this rule, already validated and defaulted. */
+  readonly settings: unknown;
+  /** Evaluation time, so that plans (tag values) stay deterministic under test. */
+  readonly now: Date;
+}
+
+/** Documentation that the README's rule reference is checked against. */
+export interface RuleDocs {
+  readonly changes: string;
+  readonly proposes?: string;
+  readonly neverTouches: string;
+}
+
+export interface Rule {
+  /** kebab-case, stable: it names the rule in config, alerts and metrics. */
+  readonly id: string;
+  readonly title: string;
+  readonly severity: Severity;
+  /** Why this matters, in a sentence or two. */
+  readonly rationale: string;
+  readonly family: Family;
+  readonly triggers: readonly Trigger[];
+  readonly permissions: readonly Permission[];
+  readonly lookups?: readonly Lookup[];
+  readonly defaultMode?: Mode;
+  /** zod schema of the rule's settings in the config file (must accept `{}` and fill defaults). */
+  readonly settings?: { parse(input: unknown): unknown; safeParse(input: unknown): { success: boolean; error?: unknown; data?: unknown } };
+  readonly docs: RuleDocs;
+  evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict;
+}
+
+/** What the bot did or would do with a violation. */
+export const OUTCOMES = ['applied', 'proposed', 'notified', 'failed', 'exempt', 'already-fixed', 'none'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** One (event, rule) decision: the unit the CLI prints and the notifier sends. */
+export interface Decision {
+  readonly eventId: string;
+  readonly eventName: string;
+  readonly eventSource: string;
+  readonly eventTime: string;
+  readonly account: string;
+  readonly region: string;
+  readonly principal: string;
+  readonly sourceIp?: string;
+  readonly rule: string;
+  readonly ruleTitle: string;
+  readonly severity: Severity;
+  readonly mode: Mode;
+  readonly verdict: Verdict;
+  /** Facts the rule wanted but could not have (offline replay, lookup denied). */
+  readonly unavailableFacts: readonly string[];
+}

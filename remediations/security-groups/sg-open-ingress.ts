@@ -1,0 +1,372 @@
+/**
+ * sg-open-ingress: a security group opened to the internet on a port that should not be.
+ *
+ * Triggers: `AuthorizeSecurityGroupIngress` (nested `ipPermissions`, the older
+ * flat `cidrIp` form, and `securityGroupRuleSet` rule ids in the response) and
+ * `ModifySecurityGroupRules` (wrapped request).
+ *
+ * Changes: revokes exactly the offending ingress rules, by rule id when the
+ * event lists them, otherwise by an exact `IpPermissions` match.
+ * Never touches: compliant ranges added in the same call, egress rules,
+ * references to other security groups or prefix lists, or the group itself.
+ * Permissions: `ec2:RevokeSecurityGroupIngress` on security groups;
+ * `ec2:DescribeSecurityGroups` and `ec2:DescribeSecurityGroupRules` to look up tags and rule direction.
+ */
+import * as z from 'zod/mini';
+import { opensToInternet, parseCidr } from '../../engine/cidr.js';
+import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
+import type { Finding, Lookup, Plan, PlanStep, Rule, RuleContext, Verdict, Facts } from '../../engine/types.js';
+
+const PortSpecSchema = z.string().check(
+  z.regex(/^(tcp|udp)\/\d{1,5}(-\d{1,5})?$/, 'a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"'),
+);
+
+export const SgOpenIngressSettingsSchema = z.strictObject({
+  /** Ports that may be open to the internet. */
+  allowedPorts: z._default(z.array(PortSpecSchema), ['tcp/80', 'tcp/443']),
+  /** IPv4 ranges wider than this prefix (and not entirely private) count as the internet. */
+  ipv4MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(32)), 8),
+  ipv6MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(128)), 32),
+});
+export type SgOpenIngressSettings = z.infer<typeof SgOpenIngressSettingsSchema>;
+
+type Protocol = 'tcp' | 'udp' | 'all' | 'other';
+
+/** One CIDR the event granted ingress to, in a protocol and port range. */
+export interface IngressRange {
+  readonly groupId?: string;
+  /** Protocol exactly as sent (`tcp`, `6`, `-1`), reused verbatim in the revoke. */
+  readonly ipProtocol: string;
+  readonly protocol: Protocol;
+  readonly fromPort?: number;
+  readonly toPort?: number;
+  readonly cidr: string;
+  readonly family: 4 | 6;
+  readonly description?: string;
+  readonly ruleId?: string;
+}
+
+const WELL_KNOWN_PORTS: Readonly<Record<number, string>> = {
+  20: 'ftp-data', 21: 'ftp', 22: 'ssh', 23: 'telnet', 25: 'smtp', 53: 'dns', 135: 'msrpc', 137: 'netbios',
+  139: 'netbios', 445: 'smb', 1433: 'mssql', 1521: 'oracle', 2049: 'nfs', 2375: 'docker', 2379: 'etcd',
+  3306: 'mysql', 3389: 'rdp', 5432: 'postgres', 5601: 'kibana', 5900: 'vnc', 6379: 'redis', 8888: 'jupyter',
+  9200: 'elasticsearch', 11211: 'memcached', 27017: 'mongodb',
+};
+
+function normaliseProtocol(raw: string): Protocol {
+  const value = raw.toLowerCase();
+  if (value === '-1' || value === 'all') return 'all';
+  if (value === 'tcp' || value === '6') return 'tcp';
+  if (value === 'udp' || value === '17') return 'udp';
+  return 'other';
+}
+
+/** Ports arrive as numbers or, in some exports, numeric strings. */
+function port(value: unknown): number | undefined {
+  const number = typeof value === 'string' && /^-?\d{1,5}$/.test(value) ? Number(value) : value;
+  return typeof number === 'number' && Number.isInteger(number) && number >= -1 && number <= 65535 ? number : undefined;
+}
+
+function range(
+  base: { groupId?: string; ipProtocol: unknown; fromPort: unknown; toPort: unknown; ruleId?: unknown; description?: unknown },
+  cidr: unknown,
+  family: 4 | 6,
+): IngressRange | undefined {
+  if (typeof cidr !== 'string' || (typeof base.ipProtocol !== 'string' && typeof base.ipProtocol !== 'number')) return undefined;
+  const ipProtocol = String(base.ipProtocol);
+  const fromPort = port(base.fromPort);
+  const toPort = port(base.toPort);
+  return {
+    ...(base.groupId ? { groupId: base.groupId } : {}),
+    ipProtocol,
+    protocol: normaliseProtocol(ipProtocol),
+    ...(fromPort !== undefined ? { fromPort } : {}),
+    ...(toPort !== undefined ? { toPort } : {}),
+    cidr,
+    family,
+    ...(typeof base.description === 'string' ? { description: base.description } : {}),
+    ...(typeof base.ruleId === 'string' && base.ruleId.startsWith('sgr-') ? { ruleId: base.ruleId } : {}),
+  };
+}
+
+/** A list or a single object: CloudTrail serialises one-element lists either way. */
+function listOf(value: unknown): Record<string, unknown>[] {
+  const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
+  return list.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null && !Array.isArray(item));
+}
+
+function modifyRequest(event: CloudTrailEvent): Record<string, unknown> | undefined {
+  const request = field(event.detail.requestParameters, 'ModifySecurityGroupRulesRequest');
+  return typeof request === 'object' && request !== null ? (request as Record<string, unknown>) : undefined;
+}
+
+/** The group the event changed: `groupId` (or `GroupId` in wrapped requests); `groupName` for default-VPC calls. */
+export function targetGroup(event: CloudTrailEvent): { groupId?: string; groupName?: string } {
+  const params = event.detail.requestParameters;
+  const groupId = stringField(params, 'groupId') ?? stringField(modifyRequest(event), 'GroupId');
+  const groupName = stringField(params, 'groupName');
+  return { ...(groupId ? { groupId } : {}), ...(groupName ? { groupName } : {}) };
+}
+
+/**
+ * Every CIDR range the event granted, read from whichever shape the record has.
+ * The response's `securityGroupRuleSet` is the truth when present: it lists
+ * exactly the rules created, with their ids.
+ */
+export function grantedRanges(event: CloudTrailEvent): IngressRange[] {
+  const { groupId } = targetGroup(event);
+  const modify = modifyRequest(event);
+  if (modify) {
+    return listOf(modify['SecurityGroupRule']).flatMap((update) => {
+      const rule = field(update, 'SecurityGroupRule');
+      const base = {
+        ...(groupId ? { groupId } : {}),
+        ruleId: update['SecurityGroupRuleId'],
+        ipProtocol: field(rule, 'IpProtocol'),
+        fromPort: field(rule, 'FromPort'),
+        toPort: field(rule, 'ToPort'),
+        description: field(rule, 'Description'),
+      };
+      return [range(base, field(rule, 'CidrIpv4'), 4), range(base, field(rule, 'CidrIpv6'), 6)].filter((r) => r !== undefined);
+    });
+  }
+
+  const ruleSet = items(field(event.detail.responseElements, 'securityGroupRuleSet')).filter((rule) => rule['isEgress'] !== true);
+  if (ruleSet.length > 0) {
+    return ruleSet.flatMap((rule) => {
+      const base = {
+        groupId: stringField(rule, 'groupId') ?? groupId,
+        ruleId: rule['securityGroupRuleId'],
+        ipProtocol: rule['ipProtocol'],
+        fromPort: rule['fromPort'],
+        toPort: rule['toPort'],
+        description: rule['description'],
+      };
+      return [range(base, rule['cidrIpv4'], 4), range(base, rule['cidrIpv6'], 6)].filter((r) => r !== undefined);
+    });
+  }
+
+  const params = event.detail.requestParameters;
+  const nested = items(field(params, 'ipPermissions')).flatMap((permission) => {
+    const base = {
+      ...(groupId ? { groupId } : {}),
+      ipProtocol: permission['ipProtocol'],
+      fromPort: permission['fromPort'],
+      toPort: permission['toPort'],
+    };
+    return [
+      ...items(permission['ipRanges']).map((r) => range({ ...base, description: r['description'] }, r['cidrIp'], 4)),
+      ...items(permission['ipv6Ranges']).map((r) => range({ ...base, description: r['description'] }, r['cidrIpv6'], 6)),
+    ].filter((r) => r !== undefined);
+  });
+  const flat = range(
+    { ...(groupId ? { groupId } : {}), ipProtocol: field(params, 'ipProtocol'), fromPort: field(params, 'fromPort'), toPort: field(params, 'toPort') },
+    field(params, 'cidrIp'),
+    4,
+  );
+  return flat ? [...nested, flat] : nested;
+}
+
+interface PortRange {
+  readonly protocol: 'tcp' | 'udp';
+  readonly from: number;
+  readonly to: number;
+}
+
+export function parsePortSpecs(specs: readonly string[]): PortRange[] {
+  return specs.map((spec) => {
+    const [protocol, ports = ''] = spec.split('/') as ['tcp' | 'udp', string];
+    const [from, to = from] = ports.split('-').map(Number) as [number, number?];
+    return { protocol, from, to };
+  });
+}
+
+function allows(allowed: readonly PortRange[], protocol: 'tcp' | 'udp', port: number): boolean {
+  return allowed.some((r) => r.protocol === protocol && r.from <= port && port <= r.to);
+}
+
+/** The first port in [from, to] that no allowed range of that protocol covers. */
+function firstForbiddenPort(protocol: 'tcp' | 'udp', from: number, to: number, allowed: readonly PortRange[]): number | undefined {
+  let next = from;
+  for (const r of [...allowed].filter((a) => a.protocol === protocol).sort((a, b) => a.from - b.from)) {
+    if (r.from > next) break;
+    next = Math.max(next, r.to + 1);
+  }
+  return next <= to ? next : undefined;
+}
+
+function describePorts(r: IngressRange): string {
+  if (r.protocol === 'all') return 'all traffic';
+  const from = r.fromPort ?? 0;
+  const to = r.toPort ?? 65535;
+  return `${r.protocol}/${from === to ? from : `${from}-${to}`}`;
+}
+
+/** Why this range violates, or `undefined` when it does not. */
+export function offence(r: IngressRange, settings: SgOpenIngressSettings): string | undefined {
+  const cidr = parseCidr(r.cidr);
+  if (!cidr || !opensToInternet(cidr, settings)) return undefined;
+  const where = `open to ${r.cidr}${cidr.prefix === 0 ? ' (the whole internet)' : ' (public address space)'}`;
+  if (r.protocol === 'all') return `all traffic ${where}`;
+  if (r.protocol === 'other') return undefined;
+  const from = r.fromPort === undefined || r.fromPort < 0 ? 0 : r.fromPort;
+  const to = r.toPort === undefined || r.toPort < 0 ? 65535 : r.toPort;
+  const allowed = parsePortSpecs(settings.allowedPorts);
+  const first = firstForbiddenPort(r.protocol, from, to, allowed);
+  if (first === undefined) return undefined;
+  const named = Object.keys(WELL_KNOWN_PORTS)
+    .map(Number)
+    .filter((p) => from <= p && p <= to && !allows(allowed, r.protocol as 'tcp' | 'udp', p))
+    .slice(0, 3)
+    .map((p) => `${p}/${WELL_KNOWN_PORTS[p]}`);
+  const example = named.length > 0 ? named.join(', ') : String(first);
+  return `${describePorts(r)} ${where} includes ports outside the allowed list (${example})`;
+}
+
+/** EC2 `IpPermissions` for the given ranges, grouped by protocol and ports, IPv4 in `IpRanges` and IPv6 in `Ipv6Ranges`. */
+export function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolean): Record<string, unknown>[] {
+  const groups = new Map<string, { head: IngressRange; v4: Record<string, string>[]; v6: Record<string, string>[] }>();
+  for (const r of ranges) {
+    const key = `${r.ipProtocol}|${r.fromPort ?? ''}|${r.toPort ?? ''}`;
+    const group = groups.get(key) ?? { head: r, v4: [], v6: [] };
+    const description: Record<string, string> = withDescriptions && r.description ? { Description: r.description } : {};
+    if (r.family === 4) group.v4.push({ CidrIp: r.cidr, ...description });
+    else group.v6.push({ CidrIpv6: r.cidr, ...description });
+    groups.set(key, group);
+  }
+  return [...groups.values()].map(({ head, v4, v6 }) => ({
+    IpProtocol: head.ipProtocol,
+    ...(head.protocol !== 'all' && head.fromPort !== undefined ? { FromPort: head.fromPort } : {}),
+    ...(head.protocol !== 'all' && head.toPort !== undefined ? { ToPort: head.toPort } : {}),
+    ...(v4.length > 0 ? { IpRanges: v4 } : {}),
+    ...(v6.length > 0 ? { Ipv6Ranges: v6 } : {}),
+  }));
+}
+
+/** Revokes exactly the offending ranges: by rule id when every one has an id, else by exact permission. */
+export function planRevoke(group: { groupId?: string; groupName?: string }, offending: readonly IngressRange[]): Plan {
+  const groupRef = group.groupId ? { GroupId: group.groupId } : { GroupName: group.groupName };
+  const ruleIds = offending.map((r) => r.ruleId).filter((id): id is string => id !== undefined);
+  const undo = {
+    service: 'ec2',
+    operation: 'AuthorizeSecurityGroupIngress',
+    input: { ...groupRef, IpPermissions: ipPermissions(offending, true) },
+    reason: 'Re-open the revoked ingress exactly as it was granted.',
+  } as const;
+  const byId = ruleIds.length === offending.length && group.groupId !== undefined;
+  const step: PlanStep = {
+    service: 'ec2',
+    operation: 'RevokeSecurityGroupIngress',
+    input: byId ? { GroupId: group.groupId, SecurityGroupRuleIds: [...new Set(ruleIds)] } : { ...groupRef, IpPermissions: ipPermissions(offending, false) },
+    reason: `Close ${offending.length} ingress rule${offending.length > 1 ? 's' : ''} open to the internet on forbidden ports; compliant rules stay.`,
+    undo,
+    alreadyDoneCodes: ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'],
+  };
+  return [step];
+}
+
+const securityGroupLookup: Lookup = {
+  name: 'securityGroup',
+  service: 'ec2',
+  operation: 'DescribeSecurityGroups',
+  permission: 'ec2:DescribeSecurityGroups',
+  input: (event) => {
+    const { groupId, groupName } = targetGroup(event);
+    if (groupId) return { GroupIds: [groupId] };
+    return groupName ? { GroupNames: [groupName] } : undefined;
+  },
+  select: (output) => {
+    const group = (field(output, 'SecurityGroups') as unknown[] | undefined)?.[0];
+    return group === undefined ? null : { tags: tagsFromList(field(group, 'Tags')) };
+  },
+  notFoundCodes: ['InvalidGroup.NotFound', 'InvalidGroupId.NotFound'],
+};
+
+/** For `ModifySecurityGroupRules`, whose request does not say whether a rule is ingress or egress. */
+const modifiedRulesLookup: Lookup = {
+  name: 'modifiedRules',
+  service: 'ec2',
+  operation: 'DescribeSecurityGroupRules',
+  permission: 'ec2:DescribeSecurityGroupRules',
+  input: (event) => {
+    const ids = grantedRanges(event).map((r) => r.ruleId).filter((id): id is string => id !== undefined);
+    return modifyRequest(event) && ids.length > 0 ? { SecurityGroupRuleIds: [...new Set(ids)] } : undefined;
+  },
+  select: (output) => ({
+    egressRuleIds: ((field(output, 'SecurityGroupRules') as unknown[] | undefined) ?? [])
+      .filter((rule) => field(rule, 'IsEgress') === true)
+      .map((rule) => field(rule, 'SecurityGroupRuleId')),
+  }),
+  notFoundCodes: ['InvalidSecurityGroupRuleId.NotFound'],
+};
+
+function egressRuleIds(facts: Facts): ReadonlySet<unknown> {
+  const fact = facts['modifiedRules'];
+  const ids = fact?.status === 'ok' ? field(fact.value, 'egressRuleIds') : undefined;
+  return new Set(Array.isArray(ids) ? ids : []);
+}
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  const settings = context.settings as SgOpenIngressSettings;
+  const group = targetGroup(event);
+  const groupLabel = group.groupId ?? group.groupName;
+  if (!groupLabel) return { kind: 'skipped', reason: 'the event names no security group' };
+  const resources = [groupLabel];
+
+  const egress = egressRuleIds(facts);
+  const granted = grantedRanges(event).filter((r) => !r.ruleId || !egress.has(r.ruleId));
+  const offending = granted.flatMap((r) => {
+    const why = offence(r, settings);
+    return why ? [{ range: r, why }] : [];
+  });
+  if (offending.length === 0) {
+    return {
+      kind: 'compliant',
+      summary: `${granted.length} CIDR range${granted.length === 1 ? '' : 's'} granted on ${groupLabel}; none opens a forbidden port to the internet`,
+      resources,
+    };
+  }
+
+  const groupFact = facts['securityGroup'];
+  if (groupFact?.status === 'ok' && groupFact.value === null) {
+    return { kind: 'skipped', reason: `security group ${groupLabel} no longer exists`, resources };
+  }
+  const exempt = exemptionReason(tagsFromFact(groupFact), context.config);
+  if (exempt) return { kind: 'exempt', reason: `${groupLabel} is ${exempt}`, resources };
+
+  const findings: Finding[] = offending.map(({ range: r, why }) => ({
+    code: r.protocol === 'all' ? 'all-traffic-open' : 'forbidden-port-open',
+    severity: 'high',
+    message: `${why}.`,
+    subject: `${r.ruleId ? `${r.ruleId} ` : ''}${describePorts(r)} from ${r.cidr}`,
+  }));
+  const first = findings[0]?.subject ?? '';
+  return {
+    kind: 'violation',
+    summary: `${groupLabel}: ${first} open to the internet${findings.length > 1 ? ` (+${findings.length - 1} more)` : ''}`,
+    resources,
+    findings,
+    plan: planRevoke(group, offending.map(({ range: r }) => r)),
+  };
+}
+
+export const sgOpenIngress = {
+  id: 'sg-open-ingress',
+  title: 'Security group open to the internet',
+  severity: 'high',
+  rationale:
+    'A port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.',
+  family: 'security-groups',
+  triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules'] }],
+  permissions: [
+    { action: 'ec2:RevokeSecurityGroupIngress', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*' },
+  ],
+  lookups: [securityGroupLookup, modifiedRulesLookup],
+  settings: SgOpenIngressSettingsSchema,
+  docs: {
+    changes: 'Revokes only the ingress rules of the event that open a forbidden port to the internet: by security group rule id when the event lists ids, otherwise by an exact IpPermissions match (IPv4 in IpRanges, IPv6 in Ipv6Ranges).',
+    neverTouches: 'Compliant ranges added in the same call, rules that existed before, egress rules, security-group and prefix-list references, and the group itself.',
+  },
+  evaluate,
+} as const satisfies Rule;

@@ -1,0 +1,16 @@
+/**
+ * Packages the service once, offline and without credentials, so template
+ * tests read the real `.serverless/cloudformation-template-update-stack.json`,
+ * and bundles the CLI so CLI tests run the real binary.
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export default function setup(): void {
+  const root = join(import.meta.dirname, '..');
+  execFileSync('node', ['scripts/build-cli.mjs'], { cwd: root, stdio: 'inherit' });
+  // Local iteration on pure tests can skip packaging; CI and `npm test` always package.
+  if (process.env['SKIP_PACKAGE'] === '1') return;
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+  execFileSync(join(root, 'node_modules', '.bin', 'serverless'), ['package'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+}
