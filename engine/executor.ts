@@ -44,6 +44,8 @@ export function permissionHint(step: PlanStep, functionName: string | undefined)
 
 export interface ExecuteOptions {
   readonly functionName?: string;
+  /** Milliseconds left in the Lambda invocation, for steps that wait. */
+  readonly remainingTimeMs?: () => number;
 }
 
 export async function executePlan(plan: Plan, gateway: AwsGateway, options: ExecuteOptions = {}): Promise<ExecutionReport> {

@@ -48,7 +48,12 @@ function summaryOf(decision: Decision): string {
 }
 
 /** Handles one EventBridge event end to end. Malformed events are logged and return `invalid`: no AWS call, no retry. */
-export async function processEvent(raw: unknown, deps: EngineDeps): Promise<InvocationResult> {
+/** The part of the Lambda context the engine uses. */
+export interface InvocationContext {
+  getRemainingTimeInMillis?(): number;
+}
+
+export async function processEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<InvocationResult> {
   const parsed = parseEvent(raw);
   if (!parsed.success) {
     deps.logger.error('malformed event: no action taken', { eventId: parsed.error.eventId, problems: parsed.error.problems });
@@ -76,7 +81,10 @@ export async function processEvent(raw: unknown, deps: EngineDeps): Promise<Invo
           note = `not applied: the plan has ${verdict.plan.length} write call(s) and this invocation may make ${writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`;
         } else {
           writesLeft -= verdict.plan.length;
-          execution = await executePlan(verdict.plan, deps.gateway, { ...(deps.env['AWS_LAMBDA_FUNCTION_NAME'] ? { functionName: deps.env['AWS_LAMBDA_FUNCTION_NAME'] } : {}) });
+          execution = await executePlan(verdict.plan, deps.gateway, {
+            ...(deps.env['AWS_LAMBDA_FUNCTION_NAME'] ? { functionName: deps.env['AWS_LAMBDA_FUNCTION_NAME'] } : {}),
+            ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
+          });
           outcome = execution.status;
           if (execution.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
         }
@@ -139,7 +147,7 @@ export interface HandlerOptions {
  * Builds a family's Lambda handler. Module scope work is limited to parsing the
  * embedded config and constructing (not connecting) SDK clients.
  */
-export function createRemediationHandler(options: HandlerOptions): (event: unknown) => Promise<InvocationResult> {
+export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
   const env = options.env ?? process.env;
   const deps: EngineDeps = {
     rules: options.rules,
@@ -148,5 +156,5 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     gateway: options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {}),
     logger: options.logger,
   };
-  return (event: unknown) => processEvent(event, deps);
+  return (event: unknown, context?: InvocationContext) => processEvent(event, deps, context);
 }
