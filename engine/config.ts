@@ -69,7 +69,7 @@ export interface ParseConfigOptions {
 
 /** Validates a raw config object (already read from YAML or JSON) and fills defaults. Throws `ConfigError`. */
 export function parseConfig(raw: unknown, rules: readonly Rule[], options: ParseConfigOptions = {}): Config {
-  const result = GlobalConfigSchema.safeParse(raw ?? {});
+  const result = GlobalConfigSchema.safeParse(raw ?? {}, { reportInput: true });
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues), { cause: result.error });
   const global = result.data;
   const problems: string[] = [];

@@ -94,7 +94,7 @@ export function formatIssues(issues: readonly Issue[]): string[] {
       case 'invalid_type':
         return `${where}: expected ${String(issue.expected)}, got ${describeInput(issue.input)}`;
       case 'invalid_value':
-        return `${where}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${issue.input === undefined ? 'missing' : JSON.stringify(issue.input)}`;
+        return `${where}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${issue.input === undefined ? 'missing' : JSON.stringify(issue.input)?.slice(0, 60)}`;
       case 'unrecognized_keys':
         return `${where}: unknown key(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
       case 'too_small':
@@ -123,7 +123,7 @@ export type ParseResult =
 
 /** Parses an EventBridge envelope. Never throws: a malformed event is a value. */
 export function parseEvent(input: unknown): ParseResult {
-  const result = CloudTrailEventSchema.safeParse(input);
+  const result = CloudTrailEventSchema.safeParse(input, { reportInput: true });
   if (result.success) return { success: true, event: result.data };
   const error = new EventParseError(guessEventId(input), formatIssues(result.error.issues as readonly Issue[]), {
     cause: result.error,

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, modeFor, parseConfig } from '../engine/config.js';
+import { allRules } from '../remediations/registry.js';
+import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
+
+function problemsOf(raw: unknown): readonly string[] {
+  try {
+    parseConfig(raw, allRules, { rejectUnknownRules: true });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('fills every default from an empty file: all rules propose', () => {
+    const config = parseConfig(undefined, allRules);
+    expect(config.defaultMode).toBe('propose');
+    expect(config.exemptionTagKey).toBe('remediation:exempt');
+    expect(config.rules['sg-open-ingress']).toStrictEqual({
+      mode: 'propose',
+      settings: { allowedPorts: ['tcp/80', 'tcp/443'], ipv4MinPrefix: 8, ipv6MinPrefix: 32 },
+    });
+  });
+
+  it('names a bad mode and the allowed values', () => {
+    expect(problemsOf({ rules: { 'sg-open-ingress': { mode: 'fix-it' } } })).toStrictEqual([
+      'rules.sg-open-ingress.mode: expected one of off, notify, propose, remediate, got "fix-it"',
+    ]);
+    expect(problemsOf({ defaultMode: 'yes' })).toStrictEqual(['defaultMode: expected one of "off", "notify", "propose", "remediate", got "yes"']);
+  });
+
+  it('names an unknown rule id and lists the known ones', () => {
+    const [problem] = problemsOf({ rules: { 'sg-open-ingres': { mode: 'remediate' } } });
+    expect(problem).toMatch(/^rules\.sg-open-ingres: unknown rule; allowed: .*sg-open-ingress/);
+  });
+
+  it('names unknown top-level keys and bad rule settings', () => {
+    expect(problemsOf({ exemptTag: 'x' })).toStrictEqual(['(root): unknown key(s) "exemptTag"']);
+    expect(problemsOf({ rules: { 'sg-open-ingress': { allowedPorts: ['ssh'] } } })).toStrictEqual([
+      'rules.sg-open-ingress.allowedPorts.0: a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"',
+    ]);
+    expect(problemsOf({ trustedAccounts: ['12345'] })).toStrictEqual(['trustedAccounts.0: an AWS account id is 12 digits']);
+  });
+});
+
+describe('modeFor', () => {
+  const config = parseConfig({ rules: { 'sg-open-ingress': { mode: 'remediate' } } }, allRules);
+  it('uses the configured mode', () => expect(modeFor(sgOpenIngress, config, {})).toBe('remediate'));
+  it('caps remediate at propose when DRY_RUN=true', () => expect(modeFor(sgOpenIngress, config, { DRY_RUN: 'true' })).toBe('propose'));
+  it('keeps off as off under DRY_RUN', () => {
+    const off = parseConfig({ rules: { 'sg-open-ingress': { mode: 'off' } } }, allRules);
+    expect(modeFor(sgOpenIngress, off, { DRY_RUN: 'TRUE' })).toBe('off');
+  });
+});

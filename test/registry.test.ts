@@ -1,0 +1,94 @@
+/** Registry meta-tests: every rule is documented, testable, deployable and has exactly the permissions its plans need. */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../engine/config.js';
+import { decide, offlineFacts, ruleMatches } from '../engine/decide.js';
+import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
+import { compilePattern } from '../engine/pattern-match.js';
+import { patternForRules } from '../engine/patterns.js';
+import type { Rule } from '../engine/types.js';
+import { commandsByFamily } from '../remediations/commands.js';
+import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
+import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
+
+const fixtures: { name: string; event: CloudTrailEvent }[] = allFixtureNames().map((name) => {
+  const parsed = parseEvent(loadEvent(name));
+  if (!parsed.success) throw new Error(`fixture ${name} does not parse: ${parsed.error.message}`);
+  return { name, event: parsed.event };
+});
+const config = parseConfig({}, allRules);
+const familyOf = (rule: Rule) => rule.family as DeployedFamily;
+
+function triggeredBy(rule: Rule, event: CloudTrailEvent): boolean {
+  return rule.triggers.some((t) => t.eventSource === event.detail.eventSource && t.eventNames.includes(event.detail.eventName));
+}
+
+describe('rule registry', () => {
+  it('has unique kebab-case ids', () => {
+    const ids = allRules.map((rule) => rule.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+  });
+
+  it('puts every rule in the family it declares', () => {
+    for (const [family, rules] of Object.entries(rulesByFamily)) for (const rule of rules) expect(rule.family).toBe(family);
+  });
+
+  describe.each(allRules.map((rule) => [rule.id, rule] as const))('%s', (_, rule) => {
+    const own = fixtures.filter(({ event }) => triggeredBy(rule, event));
+
+    it('documents what it changes and never touches, and why it matters', () => {
+      expect(rule.title.length).toBeGreaterThan(5);
+      expect(rule.rationale.length).toBeGreaterThan(30);
+      expect(rule.docs.changes.length).toBeGreaterThan(20);
+      expect(rule.docs.neverTouches.length).toBeGreaterThan(20);
+    });
+
+    it('has recorded events for every trigger, with violating and compliant variants', async () => {
+      for (const name of rule.triggers.flatMap((t) => t.eventNames)) {
+        expect(own.some(({ event }) => event.detail.eventName === name), `no fixture for ${name}`).toBe(true);
+      }
+      const verdicts = new Set<string>();
+      for (const { event } of own) verdicts.add((await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) })).verdict.kind);
+      expect([...verdicts]).toEqual(expect.arrayContaining(['violation', 'compliant']));
+    });
+
+    it('has a pattern that matches every one of its fixtures and no fixture of another trigger', () => {
+      for (const { name, event } of fixtures) expect(ruleMatches(rule, event), name).toBe(triggeredBy(rule, event));
+    });
+
+    it('declares permissions that cover every plan step, with no wildcard action', async () => {
+      const actions = new Set(rule.permissions.map((p) => p.action));
+      for (const action of actions) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
+      for (const lookup of rule.lookups ?? []) expect(lookup.permission).toBe(`${lookup.service}:${lookup.operation}`);
+      for (const { event } of own) {
+        const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) });
+        if (verdict.kind !== 'violation') continue;
+        for (const step of verdict.plan.filter((s) => !s.operation.startsWith('wait'))) {
+          const service = step.service === 's3control' ? 's3' : step.service;
+          expect(actions.has(`${service}:${step.operation}`), `${rule.id} plans ${step.operation} without permission`).toBe(true);
+        }
+      }
+    });
+
+    it("can run every plan step and lookup through its family's command table", async () => {
+      const table = commandsByFamily[familyOf(rule)];
+      for (const lookup of rule.lookups ?? []) expect(table.commands[`${lookup.service}:${lookup.operation}`], lookup.operation).toBeDefined();
+      for (const { event } of own) {
+        const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) });
+        if (verdict.kind !== 'violation') continue;
+        for (const step of verdict.plan.filter((s) => !s.operation.startsWith('wait'))) {
+          expect(table.commands[`${step.service}:${step.operation}`], `${step.service}:${step.operation}`).toBeDefined();
+        }
+      }
+    });
+  });
+
+  it("matches an event with a family's pattern exactly when it matches one of the family's rules", () => {
+    for (const [family, rules] of Object.entries(rulesByFamily)) {
+      const familyMatcher = compilePattern(patternForRules(rules));
+      for (const { name, event } of fixtures) {
+        expect(familyMatcher(event), `${family} ${name}`).toBe(rules.some((rule) => ruleMatches(rule, event)));
+      }
+    }
+  });
+});
