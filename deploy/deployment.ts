@@ -1,24 +1,38 @@
 /**
- * What `serverless.yml` needs from the registry, computed in one place:
- * each family's EventBridge pattern, its IAM statements (exactly the union of
- * its rules' permissions and lookups), and the validated config to embed.
- * `deploy/values.cjs` loads this module for osls; tests import it directly.
+ * What `serverless.yml` needs from the registry, computed in one place: one
+ * function per rule family with its EventBridge pattern, its own IAM role
+ * (exactly the union of its rules' permissions and lookups), alarms, and the
+ * validated config to embed. `deploy/values.cjs` loads this module for osls;
+ * tests import it directly.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
-import type { Rule } from '../engine/types.js';
+import { MODES, type Family, type Rule } from '../engine/types.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
+
+type CfnValue = string | { readonly 'Fn::Sub': string } | { readonly 'Fn::GetAtt': readonly string[] } | { readonly Ref: string };
 
 export interface IamStatement {
   readonly Effect: 'Allow';
   readonly Action: readonly string[];
-  readonly Resource: string | { readonly 'Fn::Sub': string };
+  readonly Resource: CfnValue | readonly CfnValue[];
+}
+
+/**
+ * IAM and STS sign-in events are global-service events: EventBridge delivers
+ * them only in us-east-1, so those families are deployed there and nowhere else.
+ */
+export const GLOBAL_EVENTS_REGION = 'us-east-1';
+const GLOBAL_FAMILIES: ReadonlySet<Family> = new Set(['iam', 'credentials']);
+
+export function familyDeploysIn(family: Family, region: string): boolean {
+  return !GLOBAL_FAMILIES.has(family) || region === GLOBAL_EVENTS_REGION;
 }
 
 /** Resource strings use CloudFormation `Fn::Sub` placeholders (`${AWS::AccountId}`); `*` stays a plain string. */
-function resourceValue(resource: string): IamStatement['Resource'] {
+function resourceValue(resource: string): CfnValue {
   return resource.includes('${') ? { 'Fn::Sub': resource } : resource;
 }
 
@@ -43,40 +57,229 @@ export function familyPattern(family: DeployedFamily): EventPatternDocument {
   return patternForRules(rulesByFamily[family]);
 }
 
-/** camelCase keys, because serverless variable addresses are dotted paths. */
-export function familyKey(family: DeployedFamily): string {
+/** camelCase keys: serverless variable addresses are dotted paths, and function names become logical ids. */
+export function familyKey(family: string): string {
   return family.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-export function loadDeployConfig(path: string): Config {
+function logicalId(family: string, suffix: string): string {
+  const key = familyKey(family);
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}${suffix}`;
+}
+
+export interface DeployParams {
+  readonly service: string;
+  readonly stage: string;
+  readonly region: string;
+  /** `sg-open-ingress=remediate,ebs-public-snapshot=notify`: per-rule mode overrides at deploy time. */
+  readonly modes?: string;
+  /** Overrides the config file's exemption tag key. */
+  readonly exemptionTagKey?: string;
+  /** A customer managed KMS key for the topic and queues; empty: the stack creates one. */
+  readonly kmsKeyArn?: string;
+}
+
+/**
+ * The key that encrypts the alert topic and the queues. AWS managed keys
+ * (`alias/aws/sns`, `alias/aws/sqs`) cannot be used here: their key policies
+ * cannot grant CloudWatch (alarms publish to the topic) or EventBridge (dead
+ * letters go to the queue), so delivery would fail silently. By default the
+ * stack creates its own key, with rotation, granting exactly those services.
+ */
+export function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
+  return params.kmsKeyArn ? params.kmsKeyArn : { 'Fn::GetAtt': ['RemediationKey', 'Arn'] };
+}
+
+export function keyResources(params: DeployParams): Record<string, unknown> {
+  if (params.kmsKeyArn) return {};
+  const servicePrincipal = (service: string) => ({
+    Sid: `Allow${service.split('.')[0]}`,
+    Effect: 'Allow',
+    Principal: { Service: service },
+    Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    Resource: '*',
+    Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+  });
+  return {
+    RemediationKey: {
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        Description: `${params.service}-${params.stage}: alert topic and queues`,
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'AccountAdministers',
+              Effect: 'Allow',
+              Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            servicePrincipal('cloudwatch.amazonaws.com'),
+            // EventBridge does not send aws:SourceAccount to KMS: a condition would drop every dead letter.
+            { ...servicePrincipal('events.amazonaws.com'), Condition: undefined },
+          ].map((statement) => JSON.parse(JSON.stringify(statement)) as unknown),
+        },
+      },
+    },
+    RemediationKeyAlias: {
+      Type: 'AWS::KMS::Alias',
+      Properties: { AliasName: `alias/${params.service}-${params.stage}`, TargetKeyId: { Ref: 'RemediationKey' } },
+    },
+  };
+}
+
+/** Applies deploy-time overrides (per-rule modes, exemption tag key) to the raw config, validating them like the file. */
+export function applyOverrides(raw: unknown, params: Pick<DeployParams, 'modes' | 'exemptionTagKey'>): Record<string, unknown> {
+  const base = typeof raw === 'object' && raw !== null ? { ...(raw as Record<string, unknown>) } : {};
+  const rules = { ...((base['rules'] as Record<string, Record<string, unknown> | null> | undefined) ?? {}) };
+  for (const pair of (params.modes ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [id, mode] = pair.split('=').map((part) => part.trim());
+    if (!id || !mode || !(MODES as readonly string[]).includes(mode)) {
+      throw new Error(`param modes: "${pair}" must be <rule-id>=<${MODES.join('|')}>`);
+    }
+    rules[id] = { ...(rules[id] ?? {}), mode };
+  }
+  if (params.exemptionTagKey) base['exemptionTagKey'] = params.exemptionTagKey;
+  return { ...base, rules };
+}
+
+export function loadDeployConfig(path: string, overrides: Pick<DeployParams, 'modes' | 'exemptionTagKey'> = {}): Config {
   const raw: unknown = existsSync(path) ? parseYaml(readFileSync(path, 'utf8')) : {};
-  return parseConfig(raw, allRules, { rejectUnknownRules: true });
+  return parseConfig(applyOverrides(raw, overrides), allRules, { rejectUnknownRules: true });
 }
 
-export interface DeploymentValues {
-  readonly patterns: Readonly<Record<string, EventPatternDocument>>;
-  readonly statements: Readonly<Record<string, readonly IamStatement[]>>;
-  /** The config's raw form, embedded into bundles with esbuild `define`. */
-  readonly embeddedConfig: string;
-}
-
-export function deploymentValues(configPath: string): DeploymentValues {
-  const config = loadDeployConfig(configPath);
-  const families = Object.keys(rulesByFamily) as DeployedFamily[];
-  const raw = {
+/** The config in its file form, as embedded into every bundle with esbuild `define`. */
+export function embeddedConfigOf(config: Config): string {
+  return JSON.stringify({
     defaultMode: config.defaultMode,
     exemptionTagKey: config.exemptionTagKey,
     ignorePrincipals: config.ignorePrincipals,
     trustedAccounts: config.trustedAccounts,
     maxWritesPerInvocation: config.maxWritesPerInvocation,
     notifications: config.notifications,
-    rules: Object.fromEntries(
-      Object.entries(config.rules).map(([id, rule]) => [id, { mode: rule.mode, ...(rule.settings as Record<string, unknown>) }]),
+    rules: Object.fromEntries(Object.entries(config.rules).map(([id, rule]) => [id, { mode: rule.mode, ...(rule.settings as Record<string, unknown>) }])),
+  });
+}
+
+export function functionName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+  return `${params.service}-${params.stage}-${key}`;
+}
+
+function alarm(name: string, description: string, namespace: string, metric: string, dimensions: Record<string, unknown>[]) {
+  return {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: name,
+      AlarmDescription: description,
+      Namespace: namespace,
+      MetricName: metric,
+      Dimensions: dimensions,
+      Statistic: metric.startsWith('Approximate') ? 'Maximum' : 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: 'AlertTopic' }],
+    },
+  };
+}
+
+/** Errors and throttles of a function, published to the alert topic. */
+export function functionAlarms(params: DeployParams, key: string): Record<string, unknown> {
+  const name = functionName(params, key);
+  const dimensions = [{ Name: 'FunctionName', Value: name }];
+  return {
+    [logicalId(key, 'ErrorsAlarm')]: alarm(`${name}-errors`, `Function ${name} failed: check its logs and the failure queue.`, 'AWS/Lambda', 'Errors', dimensions),
+    [logicalId(key, 'ThrottlesAlarm')]: alarm(`${name}-throttles`, `Function ${name} was throttled: events may be delayed.`, 'AWS/Lambda', 'Throttles', dimensions),
+  };
+}
+
+export function queueDepthAlarm(params: DeployParams, queueLogicalId: string, what: string): Record<string, unknown> {
+  return {
+    [`${queueLogicalId}DepthAlarm`]: alarm(
+      `${params.service}-${params.stage}-${queueLogicalId}-depth`,
+      `${what}: at least one message waits in ${queueLogicalId}. Inspect and redrive it.`,
+      'AWS/SQS',
+      'ApproximateNumberOfMessagesVisible',
+      [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueLogicalId, 'QueueName'] } }],
     ),
   };
+}
+
+/** The role every function of the deployment gets: path `/remediation-bot/` is what the loop check recognises. */
+export function functionRole(params: DeployParams, key: string, statements: readonly IamStatement[], runtime: readonly IamStatement[]) {
   return {
-    patterns: Object.fromEntries(families.map((family) => [familyKey(family), familyPattern(family)])),
-    statements: Object.fromEntries(families.map((family) => [familyKey(family), statementsFor(rulesByFamily[family])])),
-    embeddedConfig: JSON.stringify(raw),
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      Path: '/remediation-bot/',
+      RoleName: `${params.service}-${params.stage}-${params.region}-${key}`.slice(0, 64),
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      },
+      Policies: [
+        ...(statements.length > 0 ? [{ PolicyName: 'remediation', PolicyDocument: { Version: '2012-10-17', Statement: statements } }] : []),
+        { PolicyName: 'runtime', PolicyDocument: { Version: '2012-10-17', Statement: runtime } },
+      ],
+    },
   };
+}
+
+/** What every function needs to run: its own log group, the failure queue, the encryption key. */
+export function runtimeStatements(params: DeployParams, key: string): IamStatement[] {
+  return [
+    {
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(params, key)}:*` },
+    },
+    { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } },
+    { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: kmsKeyOf(params) },
+  ];
+}
+
+export interface StackValues {
+  readonly functions: Record<string, unknown>;
+  readonly resources: { readonly Resources: Record<string, unknown> };
+  readonly embeddedConfig: string;
+  readonly families: readonly string[];
+  readonly kmsKey: CfnValue;
+}
+
+/** Functions and resources of every rule family deployed in `params.region`. */
+export function stackValues(configPath: string, params: DeployParams): StackValues {
+  const config = loadDeployConfig(configPath, params);
+  const families = (Object.keys(rulesByFamily) as DeployedFamily[]).filter((family) => familyDeploysIn(family, params.region));
+  const functions: Record<string, unknown> = {};
+  const resources: Record<string, unknown> = {
+    ...keyResources(params),
+    ...queueDepthAlarm(params, 'EventsDeadLetterQueue', 'EventBridge could not deliver an event to a function'),
+    ...queueDepthAlarm(params, 'FailureQueue', 'A function failed on an event after all retries'),
+  };
+  for (const family of families) {
+    const key = familyKey(family);
+    const rules = rulesByFamily[family];
+    const publish: IamStatement = { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } };
+    functions[key] = {
+      handler: `handlers/${family}.handler`,
+      description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
+      role: logicalId(key, 'Role'),
+      destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
+      events: [
+        {
+          eventBridge: {
+            pattern: familyPattern(family),
+            retryPolicy: { maximumEventAge: 3600, maximumRetryAttempts: 8 },
+            deadLetterQueueArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] },
+          },
+        },
+      ],
+    };
+    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules), [...runtimeStatements(params, key), publish]);
+    Object.assign(resources, functionAlarms(params, key));
+  }
+  return { functions, resources: { Resources: resources }, embeddedConfig: embeddedConfigOf(config), families, kmsKey: kmsKeyOf(params) };
 }

@@ -1,14 +1,14 @@
-// Values that serverless.yml reads with ${file(./deploy/values.cjs):…}: EventBridge
-// patterns, IAM statements and the embedded config, all derived from the rule
-// registry in deploy/deployment.ts. esbuild compiles that TypeScript in memory,
+// Values serverless.yml reads with ${file(./deploy/values.cjs):…}: the functions,
+// roles, alarms and embedded config of every rule family, derived from the rule
+// registry by deploy/deployment.ts. esbuild compiles that TypeScript in memory,
 // so packaging needs no build step, no network and no AWS credentials.
 const { buildSync } = require('esbuild');
 const Module = require('node:module');
 const path = require('node:path');
 
-let cached;
+let compiled;
 function load() {
-  if (cached) return cached;
+  if (compiled) return compiled;
   const entry = path.join(__dirname, 'deployment.ts');
   const { outputFiles } = buildSync({
     entryPoints: [entry],
@@ -20,15 +20,24 @@ function load() {
     packages: 'external',
     logLevel: 'silent',
   });
-  const compiled = new Module(entry, module);
-  compiled.filename = entry;
-  compiled.paths = Module._nodeModulePaths(__dirname);
-  compiled._compile(outputFiles[0].text, entry);
-  cached = compiled.exports;
-  return cached;
+  const loaded = new Module(entry, module);
+  loaded.filename = entry;
+  loaded.paths = Module._nodeModulePaths(__dirname);
+  loaded._compile(outputFiles[0].text, entry);
+  compiled = loaded.exports;
+  return compiled;
 }
 
-module.exports = async ({ options }) => {
-  const configPath = path.resolve(__dirname, '..', (options && options.config) || 'remediation.config.yml');
-  return load().deploymentValues(configPath);
+module.exports = async ({ resolveVariable }) => {
+  const get = (address) => resolveVariable(address);
+  const params = {
+    service: await get('self:service'),
+    stage: await get('sls:stage'),
+    region: await get('self:provider.region'),
+    modes: await get('param:modes'),
+    exemptionTagKey: await get('param:exemptionTagKey'),
+    kmsKeyArn: await get('param:kmsKeyArn'),
+  };
+  const configPath = path.resolve(__dirname, '..', await get('param:configFile'));
+  return load().stackValues(configPath, params);
 };

@@ -12,5 +12,9 @@ export default function setup(): void {
   // Local iteration on pure tests can skip packaging; CI and `npm test` always package.
   if (process.env['SKIP_PACKAGE'] === '1') return;
   const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
-  execFileSync(join(root, 'node_modules', '.bin', 'serverless'), ['package'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+  const serverless = join(root, 'node_modules', '.bin', 'serverless');
+  // A second region proves that global-service families (IAM) are deployed only in us-east-1.
+  // It goes first: every `package` run empties .serverless/, whatever --package says.
+  execFileSync(serverless, ['package', '--region', 'eu-west-1', '--package', '.serverless-eu-west-1'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync(serverless, ['package'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
 }

@@ -1,42 +1,69 @@
 /**
- * Checks on the template that `npx serverless package` produced offline (the
- * vitest global setup runs it): the deployed patterns are the registry's, and
- * they match every fixture of their rules.
+ * CI checks on the template that `npx serverless package` produced offline
+ * (the vitest global setup runs it for us-east-1 and eu-west-1).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { familyKey, familyPattern } from '../deploy/deployment.js';
+import { familyDeploysIn, familyKey, familyPattern } from '../deploy/deployment.js';
 import { ruleMatches } from '../engine/decide.js';
 import { compilePattern, type EventPattern } from '../engine/pattern-match.js';
+import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
 import { rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 
 interface Resource {
   Type: string;
+  Condition?: string;
   Properties: Record<string, unknown>;
 }
+type Template = { Resources: Record<string, Resource> };
 
-const template = JSON.parse(readFileSync(join(import.meta.dirname, '..', '.serverless', 'cloudformation-template-update-stack.json'), 'utf8')) as {
-  Resources: Record<string, Resource>;
-};
-const resources = Object.entries(template.Resources);
-
-function functionLogicalId(family: DeployedFamily): string {
-  const key = familyKey(family);
-  return `${key[0]?.toUpperCase()}${key.slice(1)}LambdaFunction`;
+function loadTemplate(dir: string): Template {
+  return JSON.parse(readFileSync(join(import.meta.dirname, '..', dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
 }
 
-function eventRulesTargeting(logicalId: string): Resource[] {
-  return resources
-    .filter(([, r]) => r.Type === 'AWS::Events::Rule')
+const usEast1 = loadTemplate('.serverless');
+const euWest1 = loadTemplate('.serverless-eu-west-1');
+const ofType = (template: Template, type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+function functionLogicalId(family: string): string {
+  const key = familyKey(family);
+  return `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`;
+}
+
+function eventRulesTargeting(template: Template, logicalId: string): Resource[] {
+  return ofType(template, 'AWS::Events::Rule')
     .map(([, r]) => r)
     .filter((r) => JSON.stringify(r.Properties['Targets']).includes(`"${logicalId}"`));
 }
 
+/** CloudFormation references in policies, replaced by concrete ARNs so the IAM analyzer reads them like IAM would. */
+function concrete(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(concrete);
+  if (typeof value !== 'object' || value === null) return value;
+  const record = value as Record<string, unknown>;
+  if ('Fn::Sub' in record) {
+    return String(record['Fn::Sub']).replaceAll('${AWS::Partition}', 'aws').replaceAll('${AWS::Region}', 'us-east-1').replaceAll('${AWS::AccountId}', '111122223333');
+  }
+  if ('Ref' in record) return `arn:aws:sns:us-east-1:111122223333:${String(record['Ref'])}`;
+  if ('Fn::GetAtt' in record) return `arn:aws:sqs:us-east-1:111122223333:${String((record['Fn::GetAtt'] as string[])[0])}`;
+  if ('Fn::If' in record) return concrete((record['Fn::If'] as unknown[])[1]);
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, concrete(v)]));
+}
+
+function rolePolicies(template: Template): { role: string; document: { Statement: { Action: string | string[] }[] } }[] {
+  return ofType(template, 'AWS::IAM::Role').flatMap(([role, r]) =>
+    ((r.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[] | undefined) ?? []).map((p) => ({
+      role,
+      document: p.PolicyDocument,
+    })),
+  );
+}
+
 describe('packaged CloudFormation template', () => {
-  describe.each(Object.keys(rulesByFamily) as DeployedFamily[])('family %s', (family) => {
-    const rules = eventRulesTargeting(functionLogicalId(family));
+  describe.each((Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1')))('family %s', (family) => {
+    const rules = eventRulesTargeting(usEast1, functionLogicalId(family));
 
     it('deploys exactly the EventBridge pattern the registry derives', () => {
       expect(rules).toHaveLength(1);
@@ -47,9 +74,86 @@ describe('packaged CloudFormation template', () => {
       const deployed = compilePattern(rules[0]?.Properties['EventPattern'] as EventPattern);
       for (const name of allFixtureNames()) {
         const event = loadEvent(name);
-        const expected = rulesByFamily[family].some((rule) => ruleMatches(rule, event));
-        expect(deployed(event), name).toBe(expected);
+        expect(deployed(event), name).toBe(rulesByFamily[family].some((rule) => ruleMatches(rule, event)));
       }
     });
+
+    it('gives the EventBridge target a retry policy and a dead-letter queue', () => {
+      const target = (rules[0]?.Properties['Targets'] as Record<string, unknown>[])[0];
+      expect(target?.['RetryPolicy']).toStrictEqual({ MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 8 });
+      expect(target?.['DeadLetterConfig']).toStrictEqual({ Arn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } });
+    });
+  });
+
+  it.each([['us-east-1', usEast1], ['eu-west-1', euWest1]] as const)('never grants a wildcard action to a function role (%s)', (_, template) => {
+    const actions = rolePolicies(template).flatMap(({ document }) => document.Statement.flatMap((s) => [s.Action].flat()));
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) {
+      expect(action).not.toBe('*');
+      expect(action).not.toMatch(/\*/);
+    }
+  });
+
+  it('passes its own least-privilege rule: the IAM analyzer finds nothing in any function role', () => {
+    for (const { role, document } of rolePolicies(usEast1)) {
+      const analysis = analyzePermissionsPolicy(JSON.stringify(concrete(document)));
+      expect(analysis.ok, role).toBe(true);
+      expect(analysis.ok && analysis.findings, role).toStrictEqual([]);
+    }
+  });
+
+  it('sends every function asynchronous failure to an on-failure destination', () => {
+    const functions = ofType(usEast1, 'AWS::Lambda::Function').map(([id]) => id);
+    const configs = ofType(usEast1, 'AWS::Lambda::EventInvokeConfig').map(([, r]) => r.Properties);
+    expect(functions.length).toBeGreaterThan(0);
+    for (const id of functions) {
+      const config = configs.find((c) => JSON.stringify(c['FunctionName']).includes(`"${id}"`));
+      expect(config?.['DestinationConfig'], id).toStrictEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } });
+    }
+  });
+
+  it('encrypts every queue and topic with KMS', () => {
+    const encrypted = [...ofType(usEast1, 'AWS::SQS::Queue'), ...ofType(usEast1, 'AWS::SNS::Topic')];
+    expect(encrypted.length).toBeGreaterThanOrEqual(3);
+    for (const [id, resource] of encrypted) expect(resource.Properties['KmsMasterKeyId'], id).toStrictEqual({ 'Fn::GetAtt': ['RemediationKey', 'Arn'] });
+    const key = usEast1.Resources['RemediationKey']?.Properties;
+    expect(key?.['EnableKeyRotation']).toBe(true);
+  });
+
+  it('gives every log group a retention (90 days by default)', () => {
+    const groups = ofType(usEast1, 'AWS::Logs::LogGroup');
+    expect(groups.length).toBeGreaterThan(0);
+    for (const [id, group] of groups) expect(group.Properties['RetentionInDays'], id).toBe(90);
+  });
+
+  it('alarms on errors and throttles of every function and on the depth of both queues, to the alert topic', () => {
+    const alarms = ofType(usEast1, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const watched = alarms.map((a) => `${String(a['MetricName'])}:${JSON.stringify(a['Dimensions'])}`);
+    for (const [id, fn] of ofType(usEast1, 'AWS::Lambda::Function')) {
+      for (const metric of ['Errors', 'Throttles']) {
+        expect(watched, `${id} ${metric}`).toContain(`${metric}:${JSON.stringify([{ Name: 'FunctionName', Value: fn.Properties['FunctionName'] }])}`);
+      }
+    }
+    expect(alarms.filter((a) => a['MetricName'] === 'ApproximateNumberOfMessagesVisible')).toHaveLength(2);
+    for (const a of alarms) expect(a['AlarmActions']).toStrictEqual([{ Ref: 'AlertTopic' }]);
+  });
+
+  it('puts every function role under the /remediation-bot/ path that the loop check recognises', () => {
+    for (const [id, role] of ofType(usEast1, 'AWS::IAM::Role')) expect(role.Properties['Path'], id).toBe('/remediation-bot/');
+  });
+
+  it('creates the trail only when asked: multi-region, with log file validation, into an encrypted private bucket', () => {
+    const trail = usEast1.Resources['Trail'];
+    expect(trail?.Condition).toBe('CreateTrail');
+    expect(trail?.Properties).toMatchObject({ IsMultiRegionTrail: true, EnableLogFileValidation: true, IsLogging: true });
+    expect(usEast1.Resources['TrailBucket']?.Properties['BucketEncryption']).toBeDefined();
+  });
+
+  it('deploys global-service families (IAM) only in us-east-1', () => {
+    for (const family of Object.keys(rulesByFamily)) {
+      const id = functionLogicalId(family);
+      expect(id in usEast1.Resources, `${family} in us-east-1`).toBe(true);
+      expect(id in euWest1.Resources, `${family} in eu-west-1`).toBe(familyDeploysIn(family as DeployedFamily, 'eu-west-1'));
+    }
   });
 });
