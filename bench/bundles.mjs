@@ -1,0 +1,96 @@
+// Bundle size and cold init of every Lambda function, against a floor: a bundle
+// that imports only the same SDK clients and does nothing else, built and
+// measured side by side in the same run. Usage: node bench/bundles.mjs [--runs N] [--json]
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const root = resolve(import.meta.dirname, '..');
+const out = join(root, 'bench', '.bundles');
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '25' }, json: { type: 'boolean', default: false } } });
+const runs = Number(values.runs);
+
+/** The same options serverless.yml gives serverless-esbuild. */
+const lambdaOptions = {
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'error',
+  metafile: true,
+};
+
+/** The SDK client packages a bundle pulls in, read from esbuild's metafile. */
+function sdkClients(metafile) {
+  const clients = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = input.match(/node_modules\/@aws-sdk\/(client-[a-z0-9-]+)\//);
+    if (match) clients.add(match[1]);
+  }
+  return [...clients].sort();
+}
+
+function clientClassName(pkg) {
+  const names = { 'client-ec2': 'EC2Client', 'client-sns': 'SNSClient', 'client-iam': 'IAMClient', 'client-ssm': 'SSMClient', 'client-secrets-manager': 'SecretsManagerClient', 'client-dynamodb': 'DynamoDBClient', 'client-s3': 'S3Client', 'client-s3-control': 'S3ControlClient', 'client-kms': 'KMSClient', 'client-cloudtrail': 'CloudTrailClient', 'client-sagemaker': 'SageMakerClient', 'client-sts': 'STSClient' };
+  return names[pkg];
+}
+
+function median(numbers) {
+  const sorted = [...numbers].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Median time to import the bundle in a fresh node process, measured inside the process (module load and init). */
+function coldInit(file) {
+  const script = `const t = performance.now(); await import(${JSON.stringify(file)}); process.stdout.write(String(performance.now() - t));`;
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const ms = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1', NODE_NO_WARNINGS: '1' },
+    });
+    samples.push(Number(ms));
+  }
+  return median(samples);
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const handlers = readdirSync(join(root, 'handlers')).filter((f) => f.endsWith('.ts')).sort();
+const rows = [];
+for (const file of handlers) {
+  const name = file.replace(/\.ts$/, '');
+  const bundle = join(out, `${name}.mjs`);
+  const result = await build({ ...lambdaOptions, entryPoints: [join(root, 'handlers', file)], outfile: bundle, define: { __REMEDIATION_CONFIG__: '{}' } });
+  const clients = sdkClients(result.metafile);
+  const floorEntry = join(out, `${name}.floor-entry.mjs`);
+  writeFileSync(
+    floorEntry,
+    clients.map((pkg) => `import { ${clientClassName(pkg)} } from '@aws-sdk/${pkg}';`).join('\n') +
+      `\nexport const handler = async () => [${clients.map(clientClassName).join(', ')}].length;\n`,
+  );
+  const floor = join(out, `${name}.floor.mjs`);
+  await build({ ...lambdaOptions, entryPoints: [floorEntry], outfile: floor, nodePaths: [join(root, 'node_modules')] });
+  const bytes = statSync(bundle).size;
+  const floorBytes = statSync(floor).size;
+  const init = coldInit(bundle);
+  const floorInit = coldInit(floor);
+  rows.push({ function: name, clients, bytes, floorBytes, sizeRatio: bytes / floorBytes, initMs: init, floorInitMs: floorInit, initRatio: init / floorInit });
+}
+
+if (values.json) {
+  process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+} else {
+  const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
+  console.log(`Bundles (minified ESM, node22) and cold init (median of ${runs} fresh node ${process.version} processes importing the bundle)`);
+  console.log('| function | SDK clients | bundle | floor | size ratio (target <= 1.25) | init | floor init | init ratio (target <= 1.3) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.function} | ${r.clients.join(', ')} | ${kb(r.bytes)} | ${kb(r.floorBytes)} | ${r.sizeRatio.toFixed(2)} | ${r.initMs.toFixed(0)} ms | ${r.floorInitMs.toFixed(0)} ms | ${r.initRatio.toFixed(2)} |`);
+  }
+}
