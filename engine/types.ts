@@ -16,7 +16,7 @@ export const MODES = ['off', 'notify', 'propose', 'remediate'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** Deployment unit: one Lambda function per family, holding only its rules' permissions. */
-export const FAMILIES = ['security-groups', 'ebs', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials'] as const;
+export const FAMILIES = ['security-groups', 'ebs', 'instances', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 /** Services the executor can call. Keys are the SDK v3 client package suffixes. */
@@ -44,6 +44,63 @@ export interface PlanStep extends UndoStep {
    * at-least-once delivery), for example `InvalidPermission.NotFound` on a revoke.
    */
   readonly alreadyDoneCodes?: readonly string[];
+  /**
+   * Names the step so that later steps can use its output: a `{ $ref: '<id>.<OutputField>' }`
+   * value anywhere in a later step's input (or undo input) is replaced at execution
+   * by that field of this step's SDK output, for example `snapshot-vol-1.SnapshotId`.
+   * Ids are unique within a plan and contain no `.`.
+   */
+  readonly id?: string;
+  /**
+   * `wait` polls with the SDK v3 waiter named by `operation` (`waitUntilSnapshotCompleted`,
+   * `waitUntilVolumeAvailable`, …) within the invocation's remaining time; it changes
+   * nothing. `call` (the default) sends one API call.
+   */
+  readonly kind?: 'call' | 'wait';
+  /**
+   * Evidence, from a read-only lookup, that this step's effect is already in place
+   * (for example "GetEbsEncryptionByDefault: already enabled"). The executor then
+   * reports the step `already-done` without calling AWS, so a second delivery of
+   * an event reports "already fixed" even for APIs that succeed silently.
+   */
+  readonly alreadyDone?: string;
+}
+
+/** A value in a step's input that the executor fills from an earlier step's output: `{ $ref: 'snapshot-vol-1.SnapshotId' }`. */
+export interface StepOutputRef {
+  readonly $ref: string;
+}
+
+/**
+ * A value in a proposed step's input that the bot could not know (offline
+ * replay, lookup denied): it says what belongs there. The executor refuses
+ * to run a step that still holds one.
+ */
+export interface UnknownValue {
+  readonly $unknown: string;
+}
+
+/** `{ $ref: '<stepId>.<OutputField>' }`: the output field of an earlier step with that id. */
+export function stepOutput(stepId: string, outputField: string): StepOutputRef {
+  return { $ref: `${stepId}.${outputField}` };
+}
+
+/** A placeholder for a value the bot does not know; `description` tells a person what to put there. */
+export function unknownValue(description: string): UnknownValue {
+  return { $unknown: description };
+}
+
+export function isStepOutputRef(value: unknown): value is StepOutputRef {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as { $ref?: unknown }).$ref === 'string';
+}
+
+export function isUnknownValue(value: unknown): value is UnknownValue {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as { $unknown?: unknown }).$unknown === 'string';
+}
+
+/** Whether the step waits (SDK waiter) rather than calls an API. */
+export function isWaitStep(step: PlanStep): boolean {
+  return step.kind === 'wait';
 }
 
 export type Plan = readonly PlanStep[];
@@ -124,6 +181,12 @@ export interface RuleContext {
   readonly settings: unknown;
   /** Evaluation time, so that plans (tag values) stay deterministic under test. */
   readonly now: Date;
+  /**
+   * ARN globs of the bot's own principals (`BOT_PRINCIPALS`, see `botPrincipals`
+   * in `decide.ts`), so a rule can refuse to remediate the bot's own roles.
+   * Absent when a context is built outside `decide`; rules then use the default.
+   */
+  readonly botPrincipals?: readonly string[];
 }
 
 /** Documentation that the README's rule reference is checked against. */
