@@ -13,14 +13,32 @@ export interface SdkClient {
 export type SdkClientConstructor = new (config: Record<string, unknown>) => SdkClient;
 export type SdkCommandConstructor = new (input: never) => unknown;
 
+/** An SDK v3 waiter such as `waitUntilSnapshotCompleted(params, input)` from `@aws-sdk/client-ec2`. */
+export type SdkWaiter = (params: never, input: never) => Promise<unknown>;
+
 export interface CommandTable {
   readonly clients: Partial<Record<Service, SdkClientConstructor>>;
   /** Keyed `service:Operation`, for example `ec2:RevokeSecurityGroupIngress`. */
   readonly commands: Readonly<Record<string, SdkCommandConstructor>>;
+  /** The waiters that `wait` plan steps may use, keyed `service:waiterName`, for example `ec2:waitUntilSnapshotCompleted`. */
+  readonly waiters?: Readonly<Record<string, SdkWaiter>>;
+}
+
+/** Bounds of one waiter run, in seconds as the SDK takes them. */
+export interface WaitOptions {
+  readonly maxWaitSeconds: number;
+  readonly minDelaySeconds: number;
+  readonly maxDelaySeconds: number;
 }
 
 export interface AwsGateway {
   call(service: Service, operation: string, input: Readonly<Record<string, unknown>>): Promise<unknown>;
+  /**
+   * Runs a waiter registered in the command table until it succeeds, fails, or
+   * `maxWaitSeconds` pass (the SDK then throws a `TimeoutError`). Gateways
+   * without waiters leave it out; a plan with a wait step then fails cleanly.
+   */
+  wait?(service: Service, waiter: string, input: Readonly<Record<string, unknown>>, options: WaitOptions): Promise<unknown>;
 }
 
 export class UnsupportedOperationError extends Error {
@@ -64,6 +82,18 @@ export function createAwsGateway(table: CommandTable, options: GatewayOptions = 
       const Command = table.commands[key];
       if (!Command) throw new UnsupportedOperationError(key);
       return client(service).send(new Command(input as never));
+    },
+    async wait(service, waiterName, input, options) {
+      const key = `${service}:${waiterName}`;
+      const waiter = table.waiters?.[key];
+      if (!waiter) throw new UnsupportedOperationError(key);
+      const params = {
+        client: client(service),
+        maxWaitTime: options.maxWaitSeconds,
+        minDelay: options.minDelaySeconds,
+        maxDelay: options.maxDelaySeconds,
+      };
+      return waiter(params as never, input as never);
     },
   };
 }

@@ -6,6 +6,7 @@
 import { modeFor, settingsFor, type Config } from './config.js';
 import { principalArn, principalArns, type CloudTrailEvent } from './event.js';
 import { matchesAnyGlob } from './glob.js';
+import { guardVerdict } from './plan-guard.js';
 import { compilePattern } from './pattern-match.js';
 import { patternForRule } from './patterns.js';
 import type { Decision, Fact, Facts, Lookup, Rule, Verdict } from './types.js';
@@ -79,7 +80,7 @@ async function gatherFacts(rule: Rule, event: CloudTrailEvent, source: FactSourc
   const facts: Record<string, Fact> = {};
   const unavailable: string[] = [];
   for (const lookup of rule.lookups ?? []) {
-    const input = lookup.input(event);
+    const input = lookup.input(event, facts);
     if (input === undefined) continue;
     const fact = await source.fetch(lookup, input, event);
     facts[lookup.name] = fact;
@@ -117,8 +118,13 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
 
   try {
     const { facts, unavailable } = await gatherFacts(rule, event, context.facts);
-    const verdict = rule.evaluate(event, facts, { config: context.config, settings: settingsFor(rule, context.config), now: context.now });
-    return decision(verdict, unavailable);
+    const verdict = rule.evaluate(event, facts, {
+      config: context.config,
+      settings: settingsFor(rule, context.config),
+      now: context.now,
+      botPrincipals: botPrincipals(context.env),
+    });
+    return decision(guardVerdict(verdict), unavailable);
   } catch (error) {
     return decision({ kind: 'skipped', reason: `rule could not evaluate this event (${describeError(error)})` });
   }

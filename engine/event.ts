@@ -1,7 +1,8 @@
 /**
- * The boundary: an EventBridge "AWS API Call via CloudTrail" envelope with the
- * CloudTrail record in `detail`. Only the fields the engine relies on are
- * required; everything else passes through untouched for the rules to read.
+ * The boundary: an EventBridge "AWS API Call via CloudTrail" envelope (or, for
+ * console sign-ins, "AWS Console Sign In via CloudTrail") with the CloudTrail
+ * record in `detail`. Only the fields the engine relies on are required;
+ * everything else passes through untouched for the rules to read.
  */
 import * as z from 'zod/mini';
 
@@ -42,18 +43,30 @@ export const CloudTrailRecordSchema = z.looseObject({
 export type CloudTrailRecord = z.infer<typeof CloudTrailRecordSchema>;
 
 export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
+/** CloudTrail records of `eventType` `AwsConsoleSignIn` (`ConsoleLogin`) reach EventBridge with this detail-type, not `DETAIL_TYPE`. */
+export const CONSOLE_SIGN_IN_DETAIL_TYPE = 'AWS Console Sign In via CloudTrail';
+/** The detail-types the engine accepts; a rule trigger names one of them (see `Trigger.detailType`). */
+export const ENVELOPE_DETAIL_TYPES = [DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPE] as const;
+export type DetailType = (typeof ENVELOPE_DETAIL_TYPES)[number];
 
-export const CloudTrailEventSchema = z.looseObject({
-  version: z.optional(z.string()),
-  id: z.string().check(z.minLength(1)),
-  'detail-type': z.literal(DETAIL_TYPE),
-  source: z.string().check(z.minLength(1)),
-  account: z.string().check(z.minLength(1)),
-  time: z.string().check(z.minLength(1)),
-  region: z.string().check(z.minLength(1)),
-  resources: z.optional(z.array(z.unknown())),
-  detail: CloudTrailRecordSchema,
-});
+function envelopeSchema<T extends DetailType>(detailType: T) {
+  return z.looseObject({
+    version: z.optional(z.string()),
+    id: z.string().check(z.minLength(1)),
+    'detail-type': z.literal(detailType),
+    source: z.string().check(z.minLength(1)),
+    account: z.string().check(z.minLength(1)),
+    time: z.string().check(z.minLength(1)),
+    region: z.string().check(z.minLength(1)),
+    resources: z.optional(z.array(z.unknown())),
+    detail: CloudTrailRecordSchema,
+  });
+}
+
+const ApiCallEventSchema = envelopeSchema(DETAIL_TYPE);
+const ConsoleSignInEventSchema = envelopeSchema(CONSOLE_SIGN_IN_DETAIL_TYPE);
+
+export const CloudTrailEventSchema = z.union([ApiCallEventSchema, ConsoleSignInEventSchema]);
 export type CloudTrailEvent = z.infer<typeof CloudTrailEventSchema>;
 
 /** A malformed event: names the event and every field that was wrong. */
@@ -86,6 +99,13 @@ function describeInput(input: unknown): string {
   return typeof input;
 }
 
+/** A short rendering of a bad value: scalars as JSON, anything else by its kind (a hostile value may be huge or deeply nested). */
+function shortJson(input: unknown): string {
+  if (input === undefined) return 'missing';
+  if (input === null || typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean') return JSON.stringify(input).slice(0, 60);
+  return describeInput(input);
+}
+
 /** zod/mini ships without locale messages: say plainly which field was wrong and how. */
 export function formatIssues(issues: readonly Issue[]): string[] {
   return issues.map((issue) => {
@@ -94,7 +114,7 @@ export function formatIssues(issues: readonly Issue[]): string[] {
       case 'invalid_type':
         return `${where}: expected ${String(issue.expected)}, got ${describeInput(issue.input)}`;
       case 'invalid_value':
-        return `${where}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${issue.input === undefined ? 'missing' : JSON.stringify(issue.input)?.slice(0, 60)}`;
+        return `${where}: expected one of ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(', ')}, got ${shortJson(issue.input)}`;
       case 'unrecognized_keys':
         return `${where}: unknown key(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
       case 'too_small':
@@ -123,7 +143,10 @@ export type ParseResult =
 
 /** Parses an EventBridge envelope. Never throws: a malformed event is a value. */
 export function parseEvent(input: unknown): ParseResult {
-  const result = CloudTrailEventSchema.safeParse(input, { reportInput: true });
+  // One schema per detail-type, chosen up front, so that a problem is named field by field
+  // (a union would only say "invalid input"). Anything that is not a sign-in is judged as an API call.
+  const schema = field(input, 'detail-type') === CONSOLE_SIGN_IN_DETAIL_TYPE ? ConsoleSignInEventSchema : ApiCallEventSchema;
+  const result = schema.safeParse(input, { reportInput: true });
   if (result.success) return { success: true, event: result.data };
   const error = new EventParseError(guessEventId(input), formatIssues(result.error.issues as readonly Issue[]), {
     cause: result.error,

@@ -21,14 +21,24 @@ function detailFor(trigger: Trigger): Record<string, unknown> {
   return { eventSource: [trigger.eventSource], eventName: [...trigger.eventNames].sort() };
 }
 
-/** The pattern of a set of triggers: one `detail` clause per event source, joined with `$or` when there are several. */
+function detailTypeOf(trigger: Trigger): string {
+  return trigger.detailType ?? DETAIL_TYPE;
+}
+
+/**
+ * The pattern of a set of triggers: one `detail` clause per event source, joined
+ * with `$or` when there are several. The detail-types of all triggers are listed
+ * side by side: each event name of an event source arrives with one detail-type
+ * only (`ConsoleLogin` as a sign-in, `CreateAccessKey` as an API call), so the
+ * list admits no event that no trigger names.
+ */
 export function patternForTriggers(triggers: readonly Trigger[]): EventPatternDocument {
   const sources = [...new Set(triggers.map((t) => sourceFor(t.eventSource)))].sort();
   const clauses = triggers.map(detailFor);
   const [only] = clauses;
   return {
     source: sources,
-    'detail-type': [DETAIL_TYPE],
+    'detail-type': [...new Set(triggers.map(detailTypeOf))].sort(),
     detail: clauses.length === 1 && only ? only : { $or: clauses },
   };
 }
@@ -37,16 +47,21 @@ export function patternForRule(rule: Rule): EventPatternDocument {
   return patternForTriggers(rule.triggers);
 }
 
-/** One pattern for a whole family, merging triggers of the same event source. */
+/** One pattern for a whole family, merging triggers of the same event source (and detail-type). */
 export function patternForRules(rules: readonly Rule[]): EventPatternDocument {
-  const bySource = new Map<string, Set<string>>();
+  const bySource = new Map<string, { trigger: Trigger; names: Set<string> }>();
   for (const trigger of rules.flatMap((rule) => rule.triggers)) {
-    const names = bySource.get(trigger.eventSource) ?? new Set<string>();
-    trigger.eventNames.forEach((name) => names.add(name));
-    bySource.set(trigger.eventSource, names);
+    const key = `${trigger.eventSource}\n${detailTypeOf(trigger)}`;
+    const entry = bySource.get(key) ?? { trigger, names: new Set<string>() };
+    trigger.eventNames.forEach((name) => entry.names.add(name));
+    bySource.set(key, entry);
   }
   const merged = [...bySource.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([eventSource, names]) => ({ eventSource, eventNames: [...names] }));
+    .map(([, { trigger, names }]): Trigger => ({
+      eventSource: trigger.eventSource,
+      eventNames: [...names],
+      ...(trigger.detailType !== undefined ? { detailType: trigger.detailType } : {}),
+    }));
   return patternForTriggers(merged);
 }

@@ -5,7 +5,7 @@
  * verdict → plan → execute or print → notify. Everything here is plain data
  * so that the Lambda path and the dry-run path print and run the very same thing.
  */
-import type { CloudTrailEvent } from './event.js';
+import type { CloudTrailEvent, DetailType } from './event.js';
 import type { Config } from './config.js';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
@@ -151,7 +151,12 @@ export interface Lookup {
   /** IAM action the lookup needs, e.g. `ec2:DescribeSecurityGroups`. */
   readonly permission: string;
   /** Builds the input from the event; `undefined` means "nothing to look up". */
-  readonly input: (event: CloudTrailEvent) => Readonly<Record<string, unknown>> | undefined;
+  /**
+   * Builds the input from the event and the facts of the lookups declared
+   * before this one (lookups run in order, so one can chain on another);
+   * `undefined` means "nothing to look up".
+   */
+  readonly input: (event: CloudTrailEvent, earlier?: Facts) => Readonly<Record<string, unknown>> | undefined;
   /** Reduces the SDK output to the fact value. */
   readonly select: (output: unknown) => unknown;
   /** Error codes that mean "the resource is gone": the fact becomes `unavailable`, not an error. */
@@ -162,6 +167,12 @@ export interface Trigger {
   /** CloudTrail `eventSource`, e.g. `ec2.amazonaws.com`. */
   readonly eventSource: string;
   readonly eventNames: readonly string[];
+  /**
+   * The EventBridge `detail-type` these events arrive with; `AWS API Call via
+   * CloudTrail` when absent. Console sign-ins (`ConsoleLogin`) arrive as
+   * `AWS Console Sign In via CloudTrail`.
+   */
+  readonly detailType?: DetailType;
 }
 
 /** An IAM permission the bot needs to run a rule's plans. */
@@ -173,6 +184,8 @@ export interface Permission {
    * the action supports no resource-level permission.
    */
   readonly resource: string;
+  /** An IAM condition that narrows the grant further, e.g. which managed policy may be attached. */
+  readonly condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
 }
 
 export interface RuleContext {
