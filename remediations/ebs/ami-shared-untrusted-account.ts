@@ -1,0 +1,46 @@
+/**
+ * ami-shared-untrusted-account: an AMI was shared with an account that is not
+ * in `trustedAccounts`. Lower severity than a public AMI, `notify` by default.
+ *
+ * Triggers: `ModifyImageAttribute` whose `launchPermission.add` holds a
+ * `userId` other than this account and the configured `trustedAccounts`.
+ * Shares with an organization or organizational unit are not flagged.
+ *
+ * Changes (in `remediate` mode only): `ModifyImageAttribute` with
+ * `LaunchPermission: { Remove: [{ UserId }] }` for exactly those accounts;
+ * the undo adds them back. A `DescribeImageAttribute` lookup that shows them
+ * gone makes the step "already done".
+ * Never touches: trusted accounts, organization shares, the public group
+ * (`ami-public`), the AMI itself, AMIs carrying the exemption tag.
+ * Permissions: `ec2:ModifyImageAttribute` on images; lookups
+ * `ec2:DescribeImages` and `ec2:DescribeImageAttribute`.
+ */
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { evaluateUntrustedShare, permissionChange, permissionsLookup, resourceLookup } from './sharing.js';
+
+const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'image').added.userIds.some((id) => id !== event.account);
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  return evaluateUntrustedShare('image', event, facts, context.config);
+}
+
+export const amiSharedUntrustedAccount = {
+  id: 'ami-shared-untrusted-account',
+  title: 'AMI shared with an untrusted account',
+  severity: 'medium',
+  rationale:
+    'Sharing an AMI hands another account everything baked into it; sharing with an account nobody listed as trusted is a known exfiltration step.',
+  family: 'ebs',
+  defaultMode: 'notify',
+  triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
+  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' }],
+  lookups: [resourceLookup('image', sharesWithOtherAccount), permissionsLookup('image', sharesWithOtherAccount)],
+  docs: {
+    changes:
+      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the AMI with ModifyImageAttribute LaunchPermission.Remove [{UserId}]; the undo adds them back.',
+    neverTouches:
+      'Accounts in trustedAccounts and this account, organization and OU shares, the public group (handled by ami-public), the AMI itself, and AMIs carrying the exemption tag.',
+  },
+  evaluate,
+} as const satisfies Rule;

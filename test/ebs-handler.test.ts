@@ -1,0 +1,277 @@
+/** The ebs family end to end through `createRemediationHandler`, with a gateway on mocked SDK clients. */
+import {
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  CreateTagsCommand,
+  DescribeImageAttributeCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotAttributeCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  type DescribeVolumesCommandOutput,
+  EC2Client,
+  EC2ServiceException,
+  EnableEbsEncryptionByDefaultCommand,
+  GetEbsDefaultKmsKeyIdCommand,
+  GetEbsEncryptionByDefaultCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+  ModifyImageAttributeCommand,
+  ModifySnapshotAttributeCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createAwsGateway } from '../engine/aws.js';
+import { parseConfig } from '../engine/config.js';
+import { createRemediationHandler } from '../engine/lambda.js';
+import type { Mode } from '../engine/types.js';
+import { ebsCommands } from '../remediations/ebs/commands.js';
+import { ebsRules } from '../remediations/ebs/index.js';
+import { loadEvent } from './helpers/fixtures.js';
+import { recordingLogger } from './helpers/logger.js';
+
+const ec2 = mockClient(EC2Client);
+const sns = mockClient(SNSClient);
+const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
+const VOLUME = 'vol-0a1b2c3d4e5f60001';
+const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const AWS_MANAGED_KEY = 'arn:aws:kms:us-east-1:111122223333:alias/aws/ebs';
+
+function handlerFor(modes: Record<string, Mode>, settings: Record<string, Record<string, unknown>> = {}) {
+  const rules = Object.fromEntries(ebsRules.map((rule) => [rule.id, { ...(modes[rule.id] ? { mode: modes[rule.id] } : {}), ...settings[rule.id] }]));
+  const config = parseConfig({ rules }, ebsRules);
+  return createRemediationHandler({
+    rules: ebsRules,
+    commands: ebsCommands,
+    logger: recordingLogger(),
+    config,
+    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-ebs' },
+    gateway: createAwsGateway(ebsCommands, { region: 'us-east-1' }),
+  });
+}
+
+const inputs = (command: Parameters<typeof ec2.commandCalls>[0]) => ec2.commandCalls(command).map((call) => call.args[0].input);
+const writeCalls = () =>
+  ec2.calls().filter((call) => !/^(Describe|Get)/.test((call.args[0] as { constructor: { name: string } }).constructor.name));
+
+const unencryptedVolume = (tags: { Key: string; Value: string }[] = []): DescribeVolumesCommandOutput => ({
+  Volumes: [
+    {
+      VolumeId: VOLUME,
+      AvailabilityZone: 'us-east-1a',
+      Encrypted: false,
+      VolumeType: 'gp3' as const,
+      Size: 100,
+      Iops: 3000,
+      Throughput: 125,
+      State: 'available' as const,
+      Tags: [{ Key: 'team', Value: 'ml' }, ...tags],
+      Attachments: [],
+    },
+  ],
+  $metadata: {},
+});
+
+describe('ebs handler', () => {
+  beforeEach(() => {
+    ec2.reset();
+    sns.reset();
+    sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  });
+
+  describe('ebs-unencrypted-volume', () => {
+    it('in remediate mode turns on encryption by default, sets the configured key and tags the volume; the migration is only proposed', async () => {
+      // Arrange
+      ec2.on(DescribeVolumesCommand).resolves(unencryptedVolume());
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_MANAGED_KEY });
+      ec2.on(EnableEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(ModifyEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY });
+      ec2.on(CreateTagsCommand).resolves({});
+      const handler = handlerFor({ 'ebs-unencrypted-volume': 'remediate' }, { 'ebs-unencrypted-volume': { kmsKeyId: KEY } });
+      const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
+      // Act
+      const result = await handler(event);
+      // Assert
+      expect(inputs(DescribeVolumesCommand)).toStrictEqual([{ VolumeIds: [VOLUME] }]);
+      expect(inputs(GetEbsEncryptionByDefaultCommand)).toStrictEqual([{}]);
+      expect(inputs(GetEbsDefaultKmsKeyIdCommand)).toStrictEqual([{}]);
+      expect(inputs(EnableEbsEncryptionByDefaultCommand)).toStrictEqual([{}]);
+      expect(inputs(ModifyEbsDefaultKmsKeyIdCommand)).toStrictEqual([{ KmsKeyId: KEY }]);
+      expect(inputs(CreateTagsCommand)).toStrictEqual([{ Resources: [VOLUME], Tags: [{ Key: 'remediation:unencrypted', Value: '2025-03-04' }] }]);
+      expect(writeCalls()).toHaveLength(3);
+      expect(ec2.commandCalls(CreateSnapshotCommand)).toHaveLength(0);
+      expect(ec2.commandCalls(CopySnapshotCommand)).toHaveLength(0);
+      expect(ec2.commandCalls(StopInstancesCommand)).toHaveLength(0);
+      expect(result).toStrictEqual({
+        status: 'processed',
+        eventId: event.detail.eventID,
+        decisions: [{ rule: 'ebs-unencrypted-volume', verdict: 'violation', outcome: 'applied', summary: `${VOLUME} created unencrypted`, execution: 'applied' }],
+      });
+      const publishes = sns.commandCalls(PublishCommand);
+      expect(publishes).toHaveLength(1);
+      expect(publishes[0]?.args[0].input.MessageAttributes?.['outcome']).toStrictEqual({ DataType: 'String', StringValue: 'applied' });
+    });
+
+    it('is harmless when the same event is delivered again: every step is found in place, "already fixed"', async () => {
+      ec2.on(DescribeVolumesCommand).resolvesOnce(unencryptedVolume()).resolves(unencryptedVolume([{ Key: 'remediation:unencrypted', Value: '2025-03-04' }]));
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolvesOnce({ EbsEncryptionByDefault: false }).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolvesOnce({ KmsKeyId: AWS_MANAGED_KEY }).resolves({ KmsKeyId: KEY });
+      ec2.on(EnableEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(ModifyEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: KEY });
+      ec2.on(CreateTagsCommand).resolves({});
+      const handler = handlerFor({ 'ebs-unencrypted-volume': 'remediate' }, { 'ebs-unencrypted-volume': { kmsKeyId: KEY } });
+      const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
+      const first = await handler(event);
+      const second = await handler(structuredClone(event));
+      expect(first.status === 'processed' && first.decisions[0]?.outcome).toBe('applied');
+      expect(second.status === 'processed' && second.decisions[0]).toMatchObject({ outcome: 'already-fixed', execution: 'already-fixed' });
+      expect(writeCalls()).toHaveLength(3);
+      expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input.MessageAttributes?.['outcome']?.StringValue)).toStrictEqual(['applied', 'already-fixed']);
+    });
+
+    it('tags only the unencrypted volume DescribeVolumes finds on a launched instance', async () => {
+      ec2.on(DescribeVolumesCommand).resolves({
+        Volumes: [
+          { VolumeId: 'vol-0a1b2c3d4e5f6000a', Encrypted: true, VolumeType: 'gp3', Size: 30, Attachments: [{ InstanceId: 'i-0a1b2c3d4e5f60002', Device: '/dev/xvda', State: 'attached' }] },
+          { VolumeId: 'vol-0a1b2c3d4e5f6000b', Encrypted: false, VolumeType: 'gp3', Size: 8, Attachments: [{ InstanceId: 'i-0a1b2c3d4e5f60002', Device: '/dev/sdb', State: 'attached' }] },
+        ],
+      });
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_MANAGED_KEY });
+      ec2.on(CreateTagsCommand).resolves({});
+      const handler = handlerFor({ 'ebs-unencrypted-volume': 'remediate' });
+      const result = await handler(loadEvent('ec2/RunInstances-volumes-not-in-event.json'));
+      expect(inputs(DescribeVolumesCommand)).toStrictEqual([{ Filters: [{ Name: 'attachment.instance-id', Values: ['i-0a1b2c3d4e5f60002'] }] }]);
+      expect(ec2.commandCalls(EnableEbsEncryptionByDefaultCommand)).toHaveLength(0);
+      expect(inputs(CreateTagsCommand)).toStrictEqual([{ Resources: ['vol-0a1b2c3d4e5f6000b'], Tags: [{ Key: 'remediation:unencrypted', Value: '2025-03-04' }] }]);
+      expect(result.status === 'processed' && result.decisions[0]?.outcome).toBe('applied');
+    });
+
+    it('reports a denied EnableEbsEncryptionByDefault as failed with the missing permission, without rethrowing', async () => {
+      ec2.on(DescribeVolumesCommand).resolves(unencryptedVolume());
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: false });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).resolves({ KmsKeyId: AWS_MANAGED_KEY });
+      ec2.on(EnableEbsEncryptionByDefaultCommand).rejects(new EC2ServiceException({ name: 'UnauthorizedOperation', $fault: 'client', $metadata: {}, message: 'denied' }));
+      const handler = handlerFor({ 'ebs-unencrypted-volume': 'remediate' });
+      const result = await handler(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'));
+      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
+      expect(ec2.commandCalls(CreateTagsCommand)).toHaveLength(0);
+      const text = JSON.parse(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)) as { default: string };
+      expect(text.default).toContain('grant ec2:EnableEbsEncryptionByDefault to function remediation-bot-test-ebs');
+    });
+
+    it('makes no AWS call at all for a failed CreateVolume', async () => {
+      const handler = handlerFor({ 'ebs-unencrypted-volume': 'remediate' });
+      const result = await handler(loadEvent('ec2/CreateVolume-failed-unauthorized.json'));
+      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ verdict: 'skipped', outcome: 'none' });
+      expect(ec2.calls()).toHaveLength(0);
+      expect(sns.calls()).toHaveLength(0);
+    });
+  });
+
+  describe('ebs-default-encryption-disabled', () => {
+    it('turns encryption by default back on once; the second delivery is "already fixed"', async () => {
+      ec2.on(GetEbsEncryptionByDefaultCommand).resolvesOnce({ EbsEncryptionByDefault: false }).resolves({ EbsEncryptionByDefault: true });
+      ec2.on(EnableEbsEncryptionByDefaultCommand).resolves({ EbsEncryptionByDefault: true });
+      const handler = handlerFor({ 'ebs-default-encryption-disabled': 'remediate' });
+      const event = loadEvent('ec2/DisableEbsEncryptionByDefault-turned-off.json');
+      const first = await handler(event);
+      const second = await handler(structuredClone(event));
+      expect(inputs(EnableEbsEncryptionByDefaultCommand)).toStrictEqual([{}]);
+      expect(first.status === 'processed' && first.decisions[0]?.outcome).toBe('applied');
+      expect(second.status === 'processed' && second.decisions[0]?.outcome).toBe('already-fixed');
+      expect(writeCalls()).toHaveLength(1);
+    });
+  });
+
+  describe('ebs-public-snapshot', () => {
+    const SNAPSHOT = 'snap-0a1b2c3d4e5f60001';
+
+    it('removes group all exactly once across two deliveries', async () => {
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAPSHOT, Tags: [] }] });
+      ec2
+        .on(DescribeSnapshotAttributeCommand)
+        .resolvesOnce({ SnapshotId: SNAPSHOT, CreateVolumePermissions: [{ Group: 'all' }] })
+        .resolves({ SnapshotId: SNAPSHOT, CreateVolumePermissions: [] });
+      ec2.on(ModifySnapshotAttributeCommand).resolves({});
+      const handler = handlerFor({ 'ebs-public-snapshot': 'remediate' });
+      const event = loadEvent('ec2/ModifySnapshotAttribute-public-group-all.json');
+      const first = await handler(event);
+      const second = await handler(structuredClone(event));
+      expect(inputs(DescribeSnapshotsCommand)[0]).toStrictEqual({ SnapshotIds: [SNAPSHOT] });
+      expect(inputs(DescribeSnapshotAttributeCommand)[0]).toStrictEqual({ SnapshotId: SNAPSHOT, Attribute: 'createVolumePermission' });
+      expect(inputs(ModifySnapshotAttributeCommand)).toStrictEqual([{ SnapshotId: SNAPSHOT, CreateVolumePermission: { Remove: [{ Group: 'all' }] } }]);
+      expect(first.status === 'processed' && first.decisions.map((d) => [d.rule, d.outcome])).toStrictEqual([
+        ['ebs-public-snapshot', 'applied'],
+        ['ebs-snapshot-shared-untrusted-account', 'none'],
+      ]);
+      expect(second.status === 'processed' && second.decisions[0]?.outcome).toBe('already-fixed');
+    });
+
+    it('leaves an exempt snapshot public and says why', async () => {
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: SNAPSHOT, Tags: [{ Key: 'remediation:exempt', Value: 'open dataset' }] }] });
+      ec2.on(DescribeSnapshotAttributeCommand).resolves({ SnapshotId: SNAPSHOT, CreateVolumePermissions: [{ Group: 'all' }] });
+      const handler = handlerFor({ 'ebs-public-snapshot': 'remediate' });
+      const result = await handler(loadEvent('ec2/ModifySnapshotAttribute-public-group-all.json'));
+      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ verdict: 'exempt', outcome: 'exempt' });
+      expect(ec2.commandCalls(ModifySnapshotAttributeCommand)).toHaveLength(0);
+    });
+  });
+
+  describe('ebs-snapshot-shared-untrusted-account', () => {
+    it('only notifies by default: no change, one alert', async () => {
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-0a1b2c3d4e5f60002', Tags: [] }] });
+      ec2.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [{ UserId: '444455556666' }] });
+      const handler = handlerFor({});
+      const result = await handler(loadEvent('ec2/ModifySnapshotAttribute-shared-one-account.json'));
+      expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([
+        ['ebs-public-snapshot', 'compliant', 'none'],
+        ['ebs-snapshot-shared-untrusted-account', 'violation', 'notified'],
+      ]);
+      expect(writeCalls()).toHaveLength(0);
+      expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+    });
+
+    it('in remediate mode removes exactly the untrusted account', async () => {
+      ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-0a1b2c3d4e5f60002', Tags: [] }] });
+      ec2.on(DescribeSnapshotAttributeCommand).resolves({ CreateVolumePermissions: [{ UserId: '444455556666' }] });
+      ec2.on(ModifySnapshotAttributeCommand).resolves({});
+      const handler = handlerFor({ 'ebs-snapshot-shared-untrusted-account': 'remediate' });
+      await handler(loadEvent('ec2/ModifySnapshotAttribute-shared-one-account.json'));
+      expect(inputs(ModifySnapshotAttributeCommand)).toStrictEqual([
+        { SnapshotId: 'snap-0a1b2c3d4e5f60002', CreateVolumePermission: { Remove: [{ UserId: '444455556666' }] } },
+      ]);
+    });
+  });
+
+  describe('ami-public', () => {
+    const IMAGE = 'ami-0a1b2c3d4e5f60001';
+
+    it('removes the public launch permission once; DescribeImages then shows it private', async () => {
+      ec2
+        .on(DescribeImagesCommand)
+        .resolvesOnce({ Images: [{ ImageId: IMAGE, Public: true, Tags: [] }] })
+        .resolves({ Images: [{ ImageId: IMAGE, Public: false, Tags: [] }] });
+      ec2.on(ModifyImageAttributeCommand).resolves({});
+      const handler = handlerFor({ 'ami-public': 'remediate' });
+      const event = loadEvent('ec2/ModifyImageAttribute-public-group-all.json');
+      const first = await handler(event);
+      const second = await handler(structuredClone(event));
+      expect(inputs(DescribeImagesCommand)[0]).toStrictEqual({ ImageIds: [IMAGE] });
+      expect(inputs(ModifyImageAttributeCommand)).toStrictEqual([{ ImageId: IMAGE, LaunchPermission: { Remove: [{ Group: 'all' }] } }]);
+      expect(first.status === 'processed' && first.decisions[0]?.outcome).toBe('applied');
+      expect(second.status === 'processed' && second.decisions[0]?.outcome).toBe('already-fixed');
+      expect(ec2.commandCalls(DescribeImageAttributeCommand)).toHaveLength(0);
+    });
+
+    it('skips a deregistered AMI without a write', async () => {
+      ec2.on(DescribeImagesCommand).rejects(new EC2ServiceException({ name: 'InvalidAMIID.NotFound', $fault: 'client', $metadata: {}, message: 'gone' }));
+      const handler = handlerFor({ 'ami-public': 'remediate' });
+      const result = await handler(loadEvent('ec2/ModifyImageAttribute-public-group-all.json'));
+      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ verdict: 'skipped', outcome: 'none' });
+      expect(writeCalls()).toHaveLength(0);
+    });
+  });
+});
