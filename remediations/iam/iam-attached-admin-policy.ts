@@ -1,0 +1,179 @@
+/**
+ * iam-attached-admin-policy: a managed policy that grants admin attached to a
+ * role, user or group.
+ *
+ * Triggers: `AttachRolePolicy`, `AttachUserPolicy` and `AttachGroupPolicy`
+ * (`iam.amazonaws.com`; delivered to EventBridge in us-east-1 only, where the
+ * deployment puts this rule). An AWS managed policy counts when its name is in
+ * the `adminPolicyNames` setting (by default `AdministratorAccess`,
+ * `IAMFullAccess`, `PowerUserAccess`); a customer-managed policy counts when the
+ * policy analyzer finds admin, a service wildcard on every resource or a
+ * privilege-escalation path in its default version, read through `GetPolicy`
+ * then `GetPolicyVersion`.
+ *
+ * Changes: detaches that policy from that identity (`Detach…Policy`); the undo
+ * is the matching `Attach…Policy`.
+ * Never touches: the policy itself and its versions, other attachments, the
+ * bot's own roles (a person is alerted instead), identities carrying the
+ * exemption tag, and AWS managed policies not in the list.
+ * Permissions: `iam:DetachRolePolicy`, `iam:DetachUserPolicy`,
+ * `iam:DetachGroupPolicy` on the account's roles, users and groups; lookups
+ * `iam:GetRole`, `iam:GetUser`, `iam:GetPolicy`, `iam:GetPolicyVersion`.
+ */
+import * as z from 'zod/mini';
+import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
+import type { Facts, Finding, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import {
+  belowNote,
+  botOwnReason,
+  describeFindings,
+  factGap,
+  factValue,
+  identityExemption,
+  identityGone,
+  identityInput,
+  identityLabel,
+  identityOf,
+  IDENTITY_KINDS,
+  MinSeveritySchema,
+  NO_SUCH_ENTITY,
+  policyNameOf,
+  splitBySeverity,
+  verdictFindings,
+  type Identity,
+} from './common.js';
+import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
+
+export const DEFAULT_ADMIN_POLICY_NAMES = ['AdministratorAccess', 'IAMFullAccess', 'PowerUserAccess'] as const;
+
+export const IamAttachedAdminPolicySettingsSchema = z.strictObject({
+  /** AWS managed policies (name after `policy/`, path included, e.g. `job-function/NetworkAdministrator`) that count as admin. */
+  adminPolicyNames: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(512))), [...DEFAULT_ADMIN_POLICY_NAMES]),
+  /** For customer-managed policies: analyzer findings below this severity are reported, not acted on. */
+  minSeverity: MinSeveritySchema,
+});
+export type IamAttachedAdminPolicySettings = z.infer<typeof IamAttachedAdminPolicySettingsSchema>;
+
+const AWS_MANAGED = /^arn:[^:]+:iam::aws:policy\/(.+)$/;
+
+const WHY_ADMIN: Readonly<Record<string, string>> = {
+  administratoraccess: 'allows every action on every resource: full administrator access',
+  iamfullaccess: 'allows every IAM action, so its holder can grant themselves any permission',
+  poweruseraccess: 'allows every action except IAM, Organizations and Account management on every resource, enough to read and destroy any data',
+};
+
+/** Detaches the policy; the undo attaches it again. */
+export function planDetach(identity: Identity, policyArn: string, why: string): Plan {
+  const api = IDENTITY_KINDS[identity.kind].api;
+  const input = { ...identityInput(identity), PolicyArn: policyArn };
+  return [
+    {
+      service: 'iam',
+      operation: `Detach${api}Policy`,
+      input,
+      reason: `Detach ${policyNameOf(policyArn)} from ${identityLabel(identity)}: ${why}. The policy itself is not changed.`,
+      undo: { service: 'iam', operation: `Attach${api}Policy`, input, reason: `Attach ${policyNameOf(policyArn)} to ${identityLabel(identity)} again.` },
+      alreadyDoneCodes: NO_SUCH_ENTITY,
+    },
+  ];
+}
+
+type Assessment =
+  | { readonly kind: 'findings'; readonly findings: Finding[] }
+  | { readonly kind: 'compliant'; readonly summary: string }
+  | { readonly kind: 'skipped'; readonly reason: string };
+
+function adminWhy(name: string): string {
+  return WHY_ADMIN[name.toLowerCase()] ?? 'is listed as admin-equivalent in the rule settings (adminPolicyNames)';
+}
+
+function assessAwsManaged(policyArn: string, name: string, settings: IamAttachedAdminPolicySettings): Assessment {
+  const listed = settings.adminPolicyNames.find((admin) => admin.toLowerCase() === name.toLowerCase());
+  if (!listed) return { kind: 'compliant', summary: `AWS managed policy ${name} is not in the admin-equivalent list (${settings.adminPolicyNames.join(', ')})` };
+  const why = adminWhy(name);
+  return {
+    kind: 'findings',
+    findings: [{ code: 'admin-managed-policy', severity: 'critical', message: `AWS managed policy ${name} ${why}.`, subject: policyArn }],
+  };
+}
+
+function assessCustomerManaged(policyArn: string, facts: Facts, settings: IamAttachedAdminPolicySettings): Assessment {
+  const name = policyNameOf(policyArn);
+  const policy = facts['managedPolicy'];
+  if (policy?.status === 'ok' && policy.value === null) return { kind: 'skipped', reason: `policy ${policyArn} no longer exists` };
+  const versionFact = facts['managedPolicyDefaultVersion'];
+  const document = stringField(factValue(versionFact), 'document');
+  if (document === undefined) {
+    const gap = versionFact ? factGap(versionFact, 'GetPolicyVersion') : factGap(policy, 'GetPolicy');
+    return { kind: 'skipped', reason: `the default version of customer-managed policy ${name} could not be read (${gap}), so what it grants is unknown` };
+  }
+  const versionId = stringField(factValue(versionFact), 'versionId') ?? String(field(factValue(policy), 'defaultVersionId') ?? 'default');
+  const where = `policy ${name} ${versionId}`;
+  const analysis = analyzePermissionsPolicy(document, { maxPolicyCharacters: IAM_POLICY_SIZE_LIMITS.managedPolicy });
+  if (!analysis.ok) return { kind: 'skipped', reason: `${where} could not be analysed: ${analysis.error}` };
+  const { acted, below } = splitBySeverity(analysis.findings, settings.minSeverity);
+  if (acted.length === 0) {
+    return { kind: 'compliant', summary: `${where} grants no admin, service-wide or escalation permission at or above ${settings.minSeverity}${belowNote(below, settings.minSeverity)}` };
+  }
+  return { kind: 'findings', findings: verdictFindings(acted, analysis.statements, where) };
+}
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  const settings = context.settings as IamAttachedAdminPolicySettings;
+  const identity = identityOf(event);
+  const policyArn = stringField(event.detail.requestParameters, 'policyArn');
+  if (!identity || !policyArn) return { kind: 'skipped', reason: 'the event names no role, user or group, or no policy ARN' };
+  const resources = [identityLabel(identity)];
+
+  const awsManaged = AWS_MANAGED.exec(policyArn)?.[1];
+  const assessment: Assessment =
+    awsManaged !== undefined
+      ? assessAwsManaged(policyArn, awsManaged, settings)
+      : isCustomerManaged(policyArn)
+        ? assessCustomerManaged(policyArn, facts, settings)
+        : { kind: 'skipped', reason: `${policyArn} is not a managed policy ARN` };
+  if (assessment.kind === 'skipped') return { kind: 'skipped', reason: assessment.reason, resources };
+  if (assessment.kind === 'compliant') return { kind: 'compliant', summary: `${identityLabel(identity)}: ${assessment.summary}`, resources };
+
+  if (identityGone(identity, facts)) return { kind: 'skipped', reason: `${identityLabel(identity)} no longer exists`, resources };
+  const { findings } = assessment;
+  const own = botOwnReason(event, identity, facts, context);
+  if (own) return { kind: 'exempt', reason: `${own}; ${policyNameOf(policyArn)} has ${describeFindings(findings)}`, resources };
+  const exempt = identityExemption(event, identity, facts, context);
+  if (exempt) return { kind: 'exempt', reason: exempt, resources };
+
+  const grants = awsManaged !== undefined ? adminWhy(awsManaged) : `grants ${describeFindings(findings)}`;
+  const attached = awsManaged !== undefined ? `AWS managed policy ${awsManaged}` : `customer-managed policy ${policyNameOf(policyArn)}`;
+  return {
+    kind: 'violation',
+    summary: `${identityLabel(identity)}: attached ${attached}, which ${grants}`,
+    resources,
+    findings,
+    plan: planDetach(identity, policyArn, `it ${grants}`),
+  };
+}
+
+export const iamAttachedAdminPolicy = {
+  id: 'iam-attached-admin-policy',
+  title: 'Admin-equivalent managed policy attached',
+  severity: 'critical',
+  rationale:
+    'Attaching AdministratorAccess, IAMFullAccess, PowerUserAccess or a customer-managed policy that grants as much turns one identity into an account administrator; least privilege means granting the specific actions a workload needs.',
+  family: 'iam',
+  triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['AttachGroupPolicy', 'AttachRolePolicy', 'AttachUserPolicy'] }],
+  permissions: [
+    { action: 'iam:DetachRolePolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' },
+    { action: 'iam:DetachUserPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' },
+    { action: 'iam:DetachGroupPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*' },
+  ],
+  lookups: [roleLookup, userLookup, managedPolicyLookup, managedPolicyDefaultVersionLookup],
+  settings: IamAttachedAdminPolicySettingsSchema,
+  docs: {
+    changes:
+      'Detaches the admin-equivalent managed policy from the role, user or group the event attached it to (Detach{Role,User,Group}Policy); the undo is the matching Attach…Policy.',
+    neverTouches:
+      "The policy itself and its versions, other attachments, AWS managed policies not in adminPolicyNames, the bot's own roles (a person is alerted instead) and identities carrying the exemption tag.",
+  },
+  evaluate,
+} as const satisfies Rule;
