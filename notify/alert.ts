@@ -1,9 +1,11 @@
 /**
  * The alert: one model of "what happened, why it matters, what was done, how to
- * undo it", rendered for email (plain text), machines (JSON) and later chat.
+ * undo it", rendered for email (plain text), machines (JSON) and chat (see `alert-view.ts`).
  */
-import type { ExecutionReport, StepResult } from '../engine/executor.js';
-import { SEVERITIES, type Decision, type Outcome, type PlanStep, type Severity, type UndoStep } from '../engine/types.js';
+import type { ExecutionReport } from '../engine/executor.js';
+import { SEVERITIES, type Decision, type Outcome, type Severity, type UndoStep } from '../engine/types.js';
+import type { AlertMessage } from './alert-message.js';
+import { alertView, OUTCOME_LABELS, subjectLine, type AlertView } from './alert-view.js';
 
 export interface Alert {
   readonly decision: Decision;
@@ -16,22 +18,10 @@ export interface Alert {
 
 export const ALERT_SCHEMA_VERSION = '1';
 
-export const OUTCOME_LABELS: Readonly<Record<Outcome, string>> = {
-  applied: 'APPLIED',
-  proposed: 'PROPOSED',
-  notified: 'NOTIFIED',
-  failed: 'FAILED',
-  exempt: 'EXEMPT',
-  'already-fixed': 'ALREADY FIXED',
-  none: 'NO ACTION',
-};
+export { OUTCOME_LABELS };
 
 export function severityRank(severity: Severity): number {
   return SEVERITIES.indexOf(severity) + 1;
-}
-
-function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
 }
 
 function truncate(text: string, max: number): string {
@@ -40,25 +30,11 @@ function truncate(text: string, max: number): string {
 
 /** SNS subjects: ASCII, one line, at most 100 characters, starting with severity and outcome. */
 export function renderSubject(alert: Alert): string {
-  const { decision } = alert;
-  const resource = decision.verdict.resources?.[0];
-  const subject = oneLine(
-    `[${decision.severity.toUpperCase()}] ${OUTCOME_LABELS[alert.outcome]}: ${decision.ruleTitle}${resource ? ` - ${resource}` : ''}`,
-  );
-  return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
+  return subjectLine(alert.decision, alert.outcome);
 }
 
 export function formatStep(step: UndoStep): string {
   return `${step.service}:${step.operation} ${JSON.stringify(step.input)}`;
-}
-
-/** The steps the alert shows, with their execution status when the plan ran. */
-function planLines(steps: readonly PlanStep[], results: readonly StepResult[] | undefined): string[] {
-  return steps.flatMap((step, index) => {
-    const result = results?.[index];
-    const status = result ? `   result: ${result.status}${result.errorCode ? ` (${result.errorCode}${result.hint ? `; ${result.hint}` : ''})` : ''}` : undefined;
-    return [`${index + 1}. ${formatStep(step)}`, `   why: ${step.reason}`, ...(status ? [status] : [])];
-  });
 }
 
 /** Undo steps: for an executed plan only those of applied steps, in reverse order; otherwise all. */
@@ -73,60 +49,35 @@ export function undoSteps(alert: Alert): UndoStep[] {
     .reverse();
 }
 
-function doneHeading(alert: Alert): string {
-  switch (alert.outcome) {
-    case 'applied':
-      return 'What was done';
-    case 'already-fixed':
-      return 'What was done (nothing: it was already fixed)';
-    case 'failed':
-      return 'What was attempted (the plan FAILED part-way; see each result)';
-    case 'proposed':
-      return `What is proposed (mode ${alert.decision.mode}: nothing was changed)`;
-    case 'notified':
-      return `What would fix it (mode ${alert.decision.mode}: nothing was changed)`;
-    case 'exempt':
-      return 'What would have been done (the resource is exempt: nothing was changed)';
-    case 'none':
-      return 'Plan';
-  }
+const EMAIL_LABEL_WIDTH = 'Source IP: '.length + 1;
+
+function emailSection(heading: string, lines: readonly string[]): string[] {
+  return ['', heading.toUpperCase(), ...lines];
 }
 
-/** The email body: plain text, most important first. */
+/** The email body of a view: plain text for a mail client, most important first. */
+export function renderEmail(view: AlertView): string {
+  const lines: string[] = [view.subject, '', view.summary, view.status];
+  if (view.note) lines.push(`Note: ${view.note}`);
+  lines.push('');
+  for (const fact of view.facts) lines.push(`${`${fact.label}:`.padEnd(EMAIL_LABEL_WIDTH)}${fact.value}`);
+  lines.push(...emailSection('Why this matters', [view.rationale, ...view.findings.map((finding) => `- ${finding}`)]));
+  if (view.plan) lines.push(...emailSection(view.plan.heading, view.plan.lines));
+  if (view.proposal) lines.push(...emailSection(view.proposal.heading, view.proposal.lines));
+  if (view.undo) lines.push(...emailSection(view.undo.heading, view.undo.lines));
+  else if (view.undoNote) lines.push(...emailSection('How to undo', [view.undoNote]));
+  lines.push(...emailSection('Links', view.links.flatMap((link) => [`${link.label}:`, `  ${link.url}`])));
+  lines.push('', '--', view.footer);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The email body: plain text, most important first; the same content as the Slack message. */
 export function renderText(alert: Alert): string {
-  const { decision } = alert;
-  const { verdict } = decision;
-  const lines: string[] = [renderSubject(alert), ''];
-  lines.push('What happened');
-  lines.push(`  ${verdict.kind === 'violation' ? verdict.summary : verdict.kind === 'exempt' ? verdict.reason : decision.eventName}`);
-  lines.push(`  Event: ${decision.eventName} (${decision.eventSource}) at ${decision.eventTime}, id ${decision.eventId}`);
-  lines.push(`  Who: ${decision.principal}${decision.sourceIp ? ` from ${decision.sourceIp}` : ''}`);
-  lines.push(`  Where: account ${decision.account}, region ${decision.region}${verdict.resources?.length ? `, ${verdict.resources.join(', ')}` : ''}`);
-  if (verdict.kind === 'violation') {
-    lines.push('  Findings:');
-    for (const finding of verdict.findings) lines.push(`  - [${finding.severity}] ${finding.message}`);
-  }
-  if (verdict.kind === 'exempt') lines.push(`  Exempt: ${verdict.reason}`);
-  if (alert.note) lines.push(`  Note: ${alert.note}`);
-  lines.push('', 'Why it matters', `  ${alert.rationale}`);
-  if (verdict.kind === 'violation') {
-    lines.push('', doneHeading(alert));
-    lines.push(...(verdict.plan.length > 0 ? planLines(verdict.plan, alert.execution?.steps).map((l) => `  ${l}`) : ['  (no API call)']));
-    if (verdict.proposal && verdict.proposal.length > 0) {
-      lines.push('', 'Proposed for a person to review and run');
-      lines.push(...planLines(verdict.proposal, undefined).map((l) => `  ${l}`));
-    }
-    const undo = undoSteps(alert);
-    lines.push('', 'How to undo');
-    lines.push(...(undo.length > 0 ? undo.map((step, i) => `  ${i + 1}. ${formatStep(step)}`) : ['  Nothing to undo: no change was made.']));
-  }
-  if (decision.unavailableFacts.length > 0) lines.push('', `Facts unavailable: ${decision.unavailableFacts.join(', ')}`);
-  lines.push('', `Rule: ${decision.rule} | mode: ${decision.mode} | outcome: ${alert.outcome}`);
-  return lines.join('\n');
+  return renderEmail(alertView(renderJson(alert)));
 }
 
 /** The machine-readable alert: what the notifier Lambda and other subscribers consume. */
-export function renderJson(alert: Alert): Record<string, unknown> {
+export function renderJson(alert: Alert): AlertMessage {
   const { decision } = alert;
   return {
     schemaVersion: ALERT_SCHEMA_VERSION,

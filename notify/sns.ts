@@ -1,28 +1,72 @@
 /**
- * Publishes an alert to the SNS topic: a subject, a text body for email and a
- * JSON body for machine subscribers (`MessageStructure: json`), with message
- * attributes that subscription filter policies route on.
+ * Publishes an alert to the SNS topic with `MessageStructure: json`, one body
+ * per protocol: plain text for `email` (and `default`), the alert JSON for
+ * `lambda` (the Slack notifier), `sqs` and `email-json`, and an AWS Chatbot
+ * custom notification for `https` (Chatbot's own protocol). Message attributes
+ * carry what subscription filter policies route on (`deploy/notification-filters.ts`).
  */
 import type { AwsGateway } from '../engine/aws.js';
 import { renderJson, renderSubject, renderText, severityRank, type Alert } from './alert.js';
+import { renderChatbot } from './chatbot.js';
 
-/** SNS caps a message at 256 KB; keep well clear so attributes and JSON escaping fit. */
-const MAX_BODY_CHARS = 100_000;
+/**
+ * SNS caps a whole message at 256 KiB, and the text goes out twice and the
+ * JSON three times, escaped inside the outer JSON. These caps keep the sum
+ * well under the limit.
+ */
+const MAX_TEXT_CHARS = 30_000;
+const MAX_JSON_CHARS = 40_000;
+const MARKER = '…[truncated]';
 
-function cap(text: string): string {
-  return text.length <= MAX_BODY_CHARS ? text : `${text.slice(0, MAX_BODY_CHARS)}\n…[truncated]`;
+function capText(text: string): string {
+  return text.length <= MAX_TEXT_CHARS ? text : `${text.slice(0, MAX_TEXT_CHARS - MARKER.length - 1)}\n${MARKER}`;
+}
+
+function longestString(value: unknown, path: (string | number)[] = []): { path: (string | number)[]; length: number } | undefined {
+  if (typeof value === 'string') return { path, length: value.length };
+  if (typeof value !== 'object' || value === null) return undefined;
+  let best: { path: (string | number)[]; length: number } | undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const found = longestString(child, [...path, Array.isArray(value) ? Number(key) : key]);
+    if (found && (!best || found.length > best.length)) best = found;
+  }
+  return best;
+}
+
+/**
+ * Serialises `value` within `max` characters and keeps it valid JSON: the
+ * longest strings (a policy document, an error message) are cut, with the
+ * marker, until it fits. Subscribers always receive parseable JSON.
+ */
+export function boundedJson(value: unknown, max: number = MAX_JSON_CHARS): string {
+  let json = JSON.stringify(value);
+  if (json.length <= max) return json;
+  const copy = structuredClone(value) as Record<string, unknown>;
+  for (let round = 0; round < 1000 && json.length > max; round += 1) {
+    const longest = longestString(copy);
+    if (!longest || longest.length <= 64) break;
+    const keep = Math.max(32, longest.length - (json.length - max) - MARKER.length);
+    const parent = longest.path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<string | number, unknown>)[key], copy) as Record<string | number, unknown>;
+    const key = longest.path.at(-1);
+    if (key === undefined) break;
+    parent[key] = `${(parent[key] as string).slice(0, keep)}${MARKER}`;
+    json = JSON.stringify(copy);
+  }
+  return json;
 }
 
 export function buildPublishInput(alert: Alert, topicArn: string): Record<string, unknown> {
-  const text = cap(renderText(alert));
-  const json = cap(JSON.stringify(renderJson(alert)));
+  const message = renderJson(alert);
+  const text = capText(renderText(alert));
+  const json = boundedJson(message);
+  const chatbot = JSON.stringify(renderChatbot(message));
   const { decision } = alert;
   const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
   return {
     TopicArn: topicArn,
     Subject: renderSubject(alert),
     MessageStructure: 'json',
-    Message: JSON.stringify({ default: text, email: text, 'email-json': json, sqs: json, lambda: json, https: json }),
+    Message: JSON.stringify({ default: text, email: text, 'email-json': json, sqs: json, lambda: json, https: chatbot }),
     MessageAttributes: {
       rule: attribute(decision.rule),
       severity: attribute(decision.severity),

@@ -31,12 +31,15 @@ describe('buildPublishInput', () => {
     expect(Object.keys(message).sort()).toStrictEqual(['default', 'email', 'email-json', 'https', 'lambda', 'sqs']);
     const email = message['email'] ?? '';
     for (const expected of [
-      'Who: arn:aws:sts::111122223333:assumed-role/DevOps/bob from 198.51.100.23',
-      'Where: account 111122223333, region us-east-1, sg-0a1b2c3d4e5f67890',
-      'Why it matters',
+      'Principal:  arn:aws:sts::111122223333:assumed-role/DevOps/bob',
+      'Source IP:  198.51.100.23',
+      'Account:    111122223333',
+      'Region:     us-east-1',
+      'Resource:   sg-0a1b2c3d4e5f67890',
+      'WHY THIS MATTERS',
       'ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0123456789abcdef0"]}',
-      'How to undo',
-      'ec2:AuthorizeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}',
+      'HOW TO UNDO',
+      `aws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json '{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}'`,
     ]) {
       expect(email).toContain(expected);
     }

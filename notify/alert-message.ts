@@ -1,0 +1,137 @@
+/**
+ * The SNS JSON contract: what `renderJson` publishes under the `lambda`, `sqs`
+ * and `email-json` keys, and what the notifier Lambda reads back. The types are
+ * structural and readonly so that an engine `Decision` fits them as it is; the
+ * zod schema checks a received message against the same shape and ignores
+ * fields it does not know, so a publisher may add fields without breaking an
+ * older notifier.
+ */
+import * as z from 'zod/mini';
+import { MODES, OUTCOMES, SEVERITIES, type Decision, type Outcome, type Severity } from '../engine/types.js';
+
+export interface MessageUndoStep {
+  readonly service: string;
+  readonly operation: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  readonly reason: string;
+}
+
+export interface MessagePlanStep extends MessageUndoStep {
+  readonly undo?: MessageUndoStep;
+}
+
+export interface MessageFinding {
+  readonly severity: Severity;
+  readonly message: string;
+}
+
+export type MessageVerdict =
+  | {
+      readonly kind: 'violation';
+      readonly summary: string;
+      readonly resources: readonly string[];
+      readonly findings: readonly MessageFinding[];
+      readonly plan: readonly MessagePlanStep[];
+      readonly proposal?: readonly MessagePlanStep[];
+    }
+  | { readonly kind: 'compliant'; readonly summary: string; readonly resources: readonly string[] }
+  | { readonly kind: 'exempt'; readonly reason: string; readonly resources: readonly string[] }
+  | { readonly kind: 'skipped'; readonly reason: string; readonly resources?: readonly string[] };
+
+/** A decision as the alert JSON carries it: the engine's `Decision`, with the verdict in its wire form. */
+export type MessageDecision = Omit<Decision, 'verdict'> & { readonly verdict: MessageVerdict };
+
+export interface MessageStepResult {
+  readonly index: number;
+  readonly status: 'applied' | 'already-done' | 'failed' | 'not-run';
+  readonly errorCode?: string;
+  readonly errorMessage?: string;
+  readonly hint?: string;
+}
+
+/** The published alert, as `renderJson` writes it. */
+export interface AlertMessage {
+  readonly schemaVersion: string;
+  readonly outcome: Outcome;
+  readonly rationale: string;
+  readonly note?: string;
+  readonly decision: MessageDecision;
+  /** Undo steps that apply to what was done, in the order to run them. */
+  readonly undo: readonly MessageUndoStep[];
+  readonly execution?: { readonly status: 'applied' | 'already-fixed' | 'failed'; readonly steps: readonly MessageStepResult[] };
+}
+
+const InputSchema = z.record(z.string(), z.unknown());
+
+const UndoStepSchema = z.object({
+  service: z.string(),
+  operation: z.string(),
+  input: InputSchema,
+  reason: z.string(),
+});
+
+const PlanStepSchema = z.object({
+  service: z.string(),
+  operation: z.string(),
+  input: InputSchema,
+  reason: z.string(),
+  undo: z.optional(UndoStepSchema),
+});
+
+const FindingSchema = z.object({ severity: z.enum(SEVERITIES), message: z.string() });
+const ResourcesSchema = z.array(z.string());
+
+const VerdictSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('violation'),
+    summary: z.string(),
+    resources: ResourcesSchema,
+    findings: z.array(FindingSchema),
+    plan: z.array(PlanStepSchema),
+    proposal: z.optional(z.array(PlanStepSchema)),
+  }),
+  z.object({ kind: z.literal('compliant'), summary: z.string(), resources: ResourcesSchema }),
+  z.object({ kind: z.literal('exempt'), reason: z.string(), resources: ResourcesSchema }),
+  z.object({ kind: z.literal('skipped'), reason: z.string(), resources: z.optional(ResourcesSchema) }),
+]);
+
+export const AlertMessageSchema = z.object({
+  schemaVersion: z.string(),
+  outcome: z.enum(OUTCOMES),
+  rationale: z.string(),
+  note: z.optional(z.string()),
+  decision: z.object({
+    eventId: z.string(),
+    eventName: z.string(),
+    eventSource: z.string(),
+    eventTime: z.string(),
+    account: z.string(),
+    region: z.string(),
+    principal: z.string(),
+    sourceIp: z.optional(z.string()),
+    rule: z.string(),
+    ruleTitle: z.string(),
+    severity: z.enum(SEVERITIES),
+    mode: z.enum(MODES),
+    verdict: VerdictSchema,
+    unavailableFacts: z.array(z.string()),
+  }),
+  undo: z.array(UndoStepSchema),
+  execution: z.optional(
+    z.object({
+      status: z.enum(['applied', 'already-fixed', 'failed']),
+      steps: z.array(
+        z.object({
+          index: z.number().check(z.int(), z.minimum(0)),
+          status: z.enum(['applied', 'already-done', 'failed', 'not-run']),
+          errorCode: z.optional(z.string()),
+          errorMessage: z.optional(z.string()),
+          hint: z.optional(z.string()),
+        }),
+      ),
+    }),
+  ),
+});
+
+/** Keeps the schema and the hand-written readonly type in step: a parsed message is an `AlertMessage`. */
+export const asAlertMessage = (parsed: z.infer<typeof AlertMessageSchema>): AlertMessage => parsed;

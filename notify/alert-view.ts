@@ -1,0 +1,264 @@
+/**
+ * What an alert says, in order of importance, independent of the channel:
+ * the email body and the Slack message are two renderings of this one view,
+ * so they cannot drift apart. It is built from the published JSON message, the
+ * same data the notifier Lambda receives.
+ */
+import type { Outcome, Severity } from '../engine/types.js';
+import type { AlertMessage, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
+import { cloudTrailEventUrl, resourceConsoleUrl } from './console-links.js';
+
+export const OUTCOME_LABELS: Readonly<Record<Outcome, string>> = {
+  applied: 'APPLIED',
+  proposed: 'PROPOSED',
+  notified: 'NOTIFIED',
+  failed: 'FAILED',
+  exempt: 'EXEMPT',
+  'already-fixed': 'ALREADY FIXED',
+  none: 'NO ACTION',
+};
+
+export interface ViewFact {
+  readonly label: string;
+  readonly value: string;
+  readonly url?: string;
+}
+
+export interface ViewLink {
+  readonly label: string;
+  readonly url: string;
+}
+
+export interface ViewSection {
+  readonly heading: string;
+  /** Preformatted lines (API calls, commands): shown verbatim, in a code block where the channel has one. */
+  readonly lines: readonly string[];
+}
+
+export interface AlertView {
+  readonly severity: Severity;
+  readonly outcome: Outcome;
+  /** One ASCII line of at most 100 characters: the email subject and the chat fallback text. */
+  readonly subject: string;
+  /** `HIGH · APPLIED · <rule title>`. */
+  readonly title: string;
+  /** What happened, in one sentence. */
+  readonly summary: string;
+  /** What the bot did about it, in one sentence. */
+  readonly status: string;
+  readonly note?: string;
+  readonly facts: readonly ViewFact[];
+  readonly rationale: string;
+  readonly findings: readonly string[];
+  /** The exact API calls: what was done, attempted or proposed. */
+  readonly plan?: ViewSection;
+  /** Calls a person should review and run; never applied automatically. */
+  readonly proposal?: ViewSection;
+  /** How to reverse what was (or would be) done; `undefined` when nothing is to be undone. */
+  readonly undo?: ViewSection;
+  /** Shown instead of the undo section when there is nothing to undo. */
+  readonly undoNote?: string;
+  readonly links: readonly ViewLink[];
+  readonly footer: string;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ').replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** SNS subjects: ASCII, one line, at most 100 characters, starting with severity and outcome. */
+export function subjectLine(decision: Pick<MessageDecision, 'severity' | 'ruleTitle' | 'verdict'>, outcome: Outcome): string {
+  const resource = decision.verdict.resources?.[0];
+  const subject = oneLine(
+    `[${decision.severity.toUpperCase()}] ${OUTCOME_LABELS[outcome]}: ${decision.ruleTitle}${resource ? ` - ${resource}` : ''}`,
+  );
+  return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
+}
+
+/** A plan step as the exact SDK call: `ec2:RevokeSecurityGroupIngress {"GroupId":…}`. */
+export function formatCall(step: MessageUndoStep): string {
+  return `${step.service}:${step.operation} ${JSON.stringify(step.input)}`;
+}
+
+/** `AuthorizeSecurityGroupIngress` → `authorize-security-group-ingress`; acronyms stay one word (`CreateDBInstance` → `create-db-instance`). */
+export function cliOperation(operation: string): string {
+  return operation
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
+    .toLowerCase();
+}
+
+const CLI_SERVICES: Readonly<Record<string, string>> = { s3: 's3api' };
+const GLOBAL_SERVICES = new Set(['iam']);
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The same call as an AWS CLI v2 command a person can paste: `--cli-input-json`
+ * takes the API's request shape, which is exactly the SDK v3 command input.
+ */
+export function cliCommand(step: MessageUndoStep, region: string): string {
+  const service = CLI_SERVICES[step.service] ?? step.service;
+  const regionOption = GLOBAL_SERVICES.has(step.service) ? '' : ` --region ${region}`;
+  return `aws ${service} ${cliOperation(step.operation)}${regionOption} --cli-input-json ${shellQuote(JSON.stringify(step.input))}`;
+}
+
+function resultLine(result: MessageStepResult | undefined): string[] {
+  if (!result) return [];
+  const detail = [result.errorCode, result.hint].filter((part) => part !== undefined && part !== '').join('; ');
+  const message = result.status === 'failed' && result.errorMessage ? ` - ${oneLineKeepUnicode(result.errorMessage)}` : '';
+  return [`   result: ${result.status.toUpperCase()}${detail ? ` (${detail})` : ''}${message}`];
+}
+
+function oneLineKeepUnicode(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ');
+}
+
+function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined): string[] {
+  return steps.flatMap((step, index) => [
+    `${index + 1}. ${formatCall(step)}`,
+    `   why: ${oneLineKeepUnicode(step.reason)}`,
+    ...resultLine(results?.find((result) => result.index === index)),
+  ]);
+}
+
+function planHeading(message: AlertMessage): string {
+  const { mode } = message.decision;
+  switch (message.outcome) {
+    case 'applied':
+      return 'What was done';
+    case 'already-fixed':
+      return 'What was checked (already done: nothing changed)';
+    case 'failed':
+      return 'What was attempted (FAILED part-way: see each result)';
+    case 'proposed':
+      return `What is proposed (mode ${mode}: nothing was changed)`;
+    case 'notified':
+      return `What would fix it (mode ${mode}: nothing was changed)`;
+    case 'exempt':
+      return 'What would have been done (exempt: nothing was changed)';
+    case 'none':
+      return 'Plan';
+  }
+}
+
+function countApplied(message: AlertMessage): number {
+  return message.execution?.steps.filter((step) => step.status === 'applied').length ?? 0;
+}
+
+function statusSentence(message: AlertMessage): string {
+  const { decision } = message;
+  const { verdict } = decision;
+  const steps = verdict.kind === 'violation' ? verdict.plan.length : 0;
+  switch (message.outcome) {
+    case 'applied':
+      return `Fixed automatically: ${steps === 1 ? 'the call below was' : `the ${steps} calls below were`} applied.`;
+    case 'already-fixed':
+      return 'Nothing to fix any more: every step found its work already done.';
+    case 'failed': {
+      const applied = countApplied(message);
+      return `The fix FAILED part-way: ${applied} of ${steps} call${steps === 1 ? '' : 's'} applied. The problem may be only partly fixed: check each result below and finish by hand.`;
+    }
+    case 'proposed':
+      return message.note
+        ? 'Not changed: the plan below is proposed for a person to review and run.'
+        : `Not changed (mode ${decision.mode}): the plan below is proposed for a person to review and run.`;
+    case 'notified':
+      return `Not changed (mode ${decision.mode}): review the finding; the calls below would fix it.`;
+    case 'exempt':
+      return `Not changed: ${verdict.kind === 'exempt' ? verdict.reason : 'the resource is exempt'}.`;
+    case 'none':
+      return 'No action.';
+  }
+}
+
+function summaryOf(decision: MessageDecision): string {
+  const { verdict } = decision;
+  switch (verdict.kind) {
+    case 'violation':
+    case 'compliant':
+      return verdict.summary;
+    case 'exempt':
+      return `${decision.eventName} by ${decision.principal} on an exempt resource (${verdict.resources.join(', ') || 'unnamed'})`;
+    case 'skipped':
+      return `${decision.eventName}: ${verdict.reason}`;
+  }
+}
+
+function resourceLabel(resource: string): string {
+  const arn = /^arn:[^:]*:([^:]*):[^:]*:[^:]*:(.+)$/.exec(resource);
+  return arn ? `${arn[1] ?? ''} ${arn[2] ?? ''}` : resource;
+}
+
+function undoSection(message: AlertMessage): Pick<AlertView, 'undo' | 'undoNote'> {
+  const { decision, outcome, undo } = message;
+  if (decision.verdict.kind !== 'violation') return {};
+  if (undo.length === 0) {
+    return { undoNote: message.execution ? 'Nothing to undo: no change was made.' : 'Nothing to undo: no change was made, and the plan has no reverse step.' };
+  }
+  const heading =
+    outcome === 'applied' || outcome === 'failed' || outcome === 'already-fixed'
+      ? `How to undo (${undo.length === 1 ? 'one command' : `${undo.length} commands, in this order`})`
+      : 'How to undo it, after applying the plan';
+  const lines = undo.flatMap((step, index) => [`# ${index + 1}. ${oneLineKeepUnicode(step.reason)}`, cliCommand(step, decision.region)]);
+  return { undo: { heading, lines } };
+}
+
+/** Builds the channel-independent view of a published alert. */
+export function alertView(message: AlertMessage): AlertView {
+  const { decision } = message;
+  const { verdict } = decision;
+  const resources = verdict.resources ?? [];
+  const facts: ViewFact[] = [
+    { label: 'Account', value: decision.account },
+    { label: 'Region', value: decision.region },
+    ...resources.slice(0, 3).map((resource, index) => {
+      const url = resourceConsoleUrl(resource, decision.region);
+      return { label: index === 0 ? 'Resource' : `Resource ${index + 1}`, value: resource, ...(url ? { url } : {}) };
+    }),
+    { label: 'Principal', value: decision.principal },
+    ...(decision.sourceIp ? [{ label: 'Source IP', value: decision.sourceIp }] : []),
+    { label: 'Event', value: `${decision.eventName} (${decision.eventSource}) at ${decision.eventTime}` },
+  ];
+  const eventUrl = cloudTrailEventUrl(decision.region, decision.eventId);
+  const links: ViewLink[] = [
+    ...facts.flatMap((fact) => (fact.url ? [{ label: `${resourceLabel(fact.value)} in the AWS console`, url: fact.url }] : [])),
+    ...(eventUrl ? [{ label: `CloudTrail event ${decision.eventId}`, url: eventUrl }] : []),
+  ];
+  const footer = [
+    `Rule ${decision.rule}`,
+    `mode ${decision.mode}`,
+    `outcome ${message.outcome}`,
+    `event id ${decision.eventId}`,
+    ...(decision.unavailableFacts.length > 0 ? [`facts unavailable: ${decision.unavailableFacts.join(', ')}`] : []),
+  ].join(' | ');
+
+  return {
+    severity: decision.severity,
+    outcome: message.outcome,
+    subject: subjectLine(decision, message.outcome),
+    title: `${decision.severity.toUpperCase()} · ${OUTCOME_LABELS[message.outcome]} · ${decision.ruleTitle}`,
+    summary: summaryOf(decision),
+    status: statusSentence(message),
+    ...(message.note ? { note: message.note } : {}),
+    facts,
+    rationale: message.rationale,
+    findings: verdict.kind === 'violation' ? verdict.findings.map((finding) => `[${finding.severity}] ${finding.message}`) : [],
+    ...(verdict.kind === 'violation'
+      ? {
+          plan: {
+            heading: planHeading(message),
+            lines: verdict.plan.length > 0 ? planLines(verdict.plan, message.execution?.steps) : ['(no API call)'],
+          },
+        }
+      : {}),
+    ...(verdict.kind === 'violation' && verdict.proposal && verdict.proposal.length > 0
+      ? { proposal: { heading: 'Proposed for a person to review and run (never applied automatically)', lines: planLines(verdict.proposal, undefined) } }
+      : {}),
+    ...undoSection(message),
+    links,
+    footer,
+  };
+}

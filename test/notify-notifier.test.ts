@@ -1,0 +1,511 @@
+/**
+ * The notifier end to end over real HTTP: a local server on 127.0.0.1 stands
+ * in for Slack and records every request. Secrets Manager and SSM are mocked.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createNotifier, type MetricsSink, type NotifierDeps } from '../notify/notifier.js';
+import { SlackDeliveryError } from '../notify/slack-delivery.js';
+import { createWebhookUrlReader } from '../notify/webhook-secret.js';
+import { FakeSlack, snsEvent, WEBHOOK_PATH } from './helpers/fake-slack.js';
+import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
+import { appliedAlert, failedPartWayAlert, proposedAlert } from './helpers/notify-samples.js';
+
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
+
+function recordingMetrics(): MetricsSink & { readonly added: string[] } {
+  const added: string[] = [];
+  return { added, addMetric: (name) => void added.push(name) };
+}
+
+const secretsManager = mockClient(SecretsManagerClient);
+const ssm = mockClient(SSMClient);
+const slack = new FakeSlack();
+
+let logger: RecordingLogger;
+let metrics: ReturnType<typeof recordingMetrics>;
+let waits: number[];
+
+function notifier(overrides: Partial<NotifierDeps> = {}) {
+  const webhookUrl = createWebhookUrlReader(SECRET_ARN, { secretsManager: new SecretsManagerClient({ region: 'us-east-1' }), ssm: new SSMClient({ region: 'us-east-1' }) });
+  return createNotifier({
+    logger,
+    metrics,
+    webhookUrl,
+    invalidateWebhookUrl: webhookUrl.invalidate,
+    delivery: { sleep: async (ms) => void waits.push(ms) },
+    ...overrides,
+  });
+}
+
+function everyLogLine(): string {
+  return logger.lines.map((line) => JSON.stringify(line)).join('\n');
+}
+
+beforeAll(() => slack.start());
+afterAll(() => slack.stop());
+beforeEach(() => {
+  slack.reset();
+  secretsManager.reset();
+  ssm.reset();
+  secretsManager.on(GetSecretValueCommand).resolves({ SecretString: slack.url });
+  logger = recordingLogger();
+  metrics = recordingMetrics();
+  waits = [];
+});
+afterEach(() => {
+  expect(everyLogLine()).not.toContain(WEBHOOK_PATH.slice(1));
+});
+
+const APPLIED_PAYLOAD = {
+  text: '[HIGH] APPLIED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
+  blocks: [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: ':red_circle: HIGH · APPLIED · Security group open to the internet',
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*sg-0a1b2c3d4e5f67890: sgr-0f1e2d3c4b5a69788 tcp/22 from 0.0.0.0/0 open to the internet*\nFixed automatically: the call below was applied.',
+      },
+    },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: '*Account*\n111122223333' },
+        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
+        {
+          type: 'mrkdwn',
+          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
+        },
+        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
+        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
+        {
+          type: 'mrkdwn',
+          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2025-03-04T10:15:00Z',
+        },
+      ],
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*What was done*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0f1e2d3c4b5a69788"]}\n   why: Close 1 ingress rule open to the internet on forbidden ports; compliant rules stay.\n   result: APPLIED\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*How to undo (one command)*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"temp access"}]}]}\'\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/7cbd12f7-48e3-4e4c-a988-254bb5154dfb|CloudTrail event 7cbd12f7-48e3-4e4c-a988-254bb5154dfb>',
+      },
+    },
+    { type: 'divider' },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: 'Rule sg-open-ingress | mode remediate | outcome applied | event id 7cbd12f7-48e3-4e4c-a988-254bb5154dfb',
+        },
+      ],
+    },
+  ],
+};
+
+const PROPOSED_PAYLOAD = {
+  text: '[HIGH] PROPOSED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
+  blocks: [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: ':red_circle: HIGH · PROPOSED · Security group open to the internet',
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*sg-0a1b2c3d4e5f67890: tcp/22 from 0.0.0.0/0 open to the internet (+1 more)*\nNot changed (mode propose): the plan below is proposed for a person to review and run.',
+      },
+    },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: '*Account*\n111122223333' },
+        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
+        {
+          type: 'mrkdwn',
+          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
+        },
+        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
+        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
+        {
+          type: 'mrkdwn',
+          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2021-09-01T09:00:00Z',
+        },
+      ],
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).\n• [high] tcp/22 open to ::/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*What is proposed (mode propose: nothing was changed)*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}],"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\n   why: Close 2 ingress rules open to the internet on forbidden ports; compliant rules stay.\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*How to undo it, after applying the plan*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh from anywhere"}],"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\'\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/f639031b-08b1-4735-ac21-8a13ec0aaed9|CloudTrail event f639031b-08b1-4735-ac21-8a13ec0aaed9>',
+      },
+    },
+    { type: 'divider' },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: 'Rule sg-open-ingress | mode propose | outcome proposed | event id f639031b-08b1-4735-ac21-8a13ec0aaed9',
+        },
+      ],
+    },
+  ],
+};
+
+const FAILED_PAYLOAD = {
+  text: '[HIGH] FAILED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
+  blocks: [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: ':red_circle: HIGH · FAILED · Security group open to the internet',
+        emoji: true,
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*sg-0a1b2c3d4e5f67890: tcp/22 from 0.0.0.0/0 open to the internet (+1 more)*\nThe fix FAILED part-way: 1 of 2 calls applied. The problem may be only partly fixed: check each result below and finish by hand.',
+      },
+    },
+    {
+      type: 'section',
+      fields: [
+        { type: 'mrkdwn', text: '*Account*\n111122223333' },
+        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
+        {
+          type: 'mrkdwn',
+          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
+        },
+        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
+        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
+        {
+          type: 'mrkdwn',
+          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2021-09-01T09:00:00Z',
+        },
+      ],
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).\n• [high] tcp/22 open to ::/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*What was attempted (FAILED part-way: see each result)*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]}\n   why: Close ssh open to the IPv4 internet.\n   result: APPLIED\n2. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\n   why: Close ssh open to the IPv6 internet.\n   result: FAILED (UnauthorizedOperation; grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-securityGroups) - You are not authorized to perform this operation.\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: '*How to undo (one command)*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh from anywhere"}]}]}\'\n```',
+      },
+    },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/f639031b-08b1-4735-ac21-8a13ec0aaed9|CloudTrail event f639031b-08b1-4735-ac21-8a13ec0aaed9>',
+      },
+    },
+    { type: 'divider' },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: 'Rule sg-open-ingress | mode remediate | outcome failed | event id f639031b-08b1-4735-ac21-8a13ec0aaed9',
+        },
+      ],
+    },
+  ],
+};
+
+describe('notifier', () => {
+  describe('Block Kit payload', () => {
+    it('posts an applied remediation', async () => {
+      // Arrange
+      const handler = notifier();
+      // Act
+      const result = await handler(snsEvent(await appliedAlert()));
+      // Assert
+      expect(slack.requests).toHaveLength(1);
+      expect(slack.requests[0]?.method).toBe('POST');
+      expect(slack.requests[0]?.url).toBe(WEBHOOK_PATH);
+      expect(slack.requests[0]?.headers['content-type']).toBe('application/json');
+      expect(slack.requests[0]?.body).toStrictEqual(APPLIED_PAYLOAD);
+      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 1, formatted: true }] });
+      expect(metrics.added).toStrictEqual(['SlackDelivered']);
+    });
+
+    it('keeps docs/alert-example-slack.json equal to the real applied payload', () => {
+      const path = join(import.meta.dirname, '..', 'docs', 'alert-example-slack.json');
+      const text = `${JSON.stringify(APPLIED_PAYLOAD, null, 2)}\n`;
+      if (process.env['UPDATE_EXPECTED'] === '1') writeFileSync(path, text);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    });
+
+    it('posts a proposed remediation', async () => {
+      await notifier()(snsEvent(await proposedAlert()));
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([PROPOSED_PAYLOAD]);
+    });
+
+    it('posts a remediation that failed part-way, with the undo of the applied step only', async () => {
+      await notifier()(snsEvent(await failedPartWayAlert()));
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([FAILED_PAYLOAD]);
+    });
+
+    it('posts a message it cannot format as text rather than dropping it', async () => {
+      const event = snsEvent(await appliedAlert()) as { Records: { Sns: { Message: string; Subject: string | null } }[] };
+      const record = event.Records[0];
+      if (!record) throw new Error('no record');
+      record.Sns.Message = JSON.stringify({ schemaVersion: '2', headline: 'something new' });
+      record.Sns.Subject = '[HIGH] APPLIED: Something new';
+      const result = await notifier()(event);
+      expect(result.delivered[0]?.formatted).toBe(false);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([
+        {
+          text: '[HIGH] APPLIED: Something new',
+          blocks: [
+            { type: 'header', text: { type: 'plain_text', text: '[HIGH] APPLIED: Something new', emoji: true } },
+            {
+              type: 'section',
+              text: {
+                type: 'mrkdwn',
+                text: 'This alert could not be formatted (outcome: expected one of "applied", "proposed", "notified", "failed", "exempt", "already-fixed", "none", got missing; rationale: expected string, got missing; decision: expected object, got missing; undo: expected array, got missing). Its raw text:',
+              },
+            },
+            { type: 'section', text: { type: 'mrkdwn', text: '```\n{"schemaVersion":"2","headline":"something new"}\n```' } },
+          ],
+        },
+      ]);
+      expect(metrics.added).toStrictEqual(['AlertMessageInvalid', 'SlackDelivered']);
+    });
+
+    it("posts the stack's own CloudWatch alarms as a short message", async () => {
+      const event = snsEvent(await appliedAlert()) as { Records: { Sns: { Message: string; Subject: string | null } }[] };
+      const record = event.Records[0];
+      if (!record) throw new Error('no record');
+      record.Sns.Subject = 'ALARM: "remediation-bot-prod-FailureQueue-depth" in US East (N. Virginia)';
+      record.Sns.Message = JSON.stringify({
+        AlarmName: 'remediation-bot-prod-FailureQueue-depth',
+        AlarmDescription: 'A function failed on an event after all retries: at least one message waits in FailureQueue. Inspect and redrive it.',
+        AWSAccountId: '111122223333',
+        NewStateValue: 'ALARM',
+        NewStateReason: 'Threshold Crossed: 1 datapoint [1.0 (04/03/25 10:20:00)] was greater than or equal to the threshold (1.0).',
+        StateChangeTime: '2025-03-04T10:25:31.000+0000',
+        Region: 'US East (N. Virginia)',
+        AlarmArn: 'arn:aws:cloudwatch:us-east-1:111122223333:alarm:remediation-bot-prod-FailureQueue-depth',
+        OldStateValue: 'OK',
+        Trigger: { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' },
+      });
+      const result = await notifier()(event);
+      expect(result.delivered[0]?.formatted).toBe(true);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([
+        {
+          text: 'ALARM: remediation-bot-prod-FailureQueue-depth',
+          blocks: [
+            { type: 'header', text: { type: 'plain_text', text: ':rotating_light: ALARM: remediation-bot-prod-FailureQueue-depth', emoji: true } },
+            {
+              type: 'section',
+              text: {
+                type: 'mrkdwn',
+                text: '*A function failed on an event after all retries: at least one message waits in FailureQueue. Inspect and redrive it.*\nThreshold Crossed: 1 datapoint [1.0 (04/03/25 10:20:00)] was greater than or equal to the threshold (1.0).\naccount 111122223333 · region us-east-1 · at 2025-03-04T10:25:31.000+0000\n:link: <https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/remediation-bot-prod-FailureQueue-depth|Open the alarm in the CloudWatch console>',
+              },
+            },
+          ],
+        },
+      ]);
+      expect(metrics.added).toStrictEqual(['SlackDelivered']);
+    });
+
+    it('throws on an event that is not from SNS, and posts nothing', async () => {
+      await expect(notifier()({ detail: {} })).rejects.toThrow('not an SNS event: Records: expected array, got missing');
+      expect(slack.requests).toHaveLength(0);
+      expect(metrics.added).toStrictEqual(['AlertMessageInvalid']);
+    });
+  });
+
+  describe('rate limits and failures', () => {
+    it('honours Retry-After on HTTP 429 and posts the same message again', async () => {
+      // Arrange
+      slack.replies = [
+        { status: 429, headers: { 'retry-after': '1' }, body: 'rate_limited' },
+        { status: 429, headers: { 'retry-after': '2' }, body: 'rate_limited' },
+      ];
+      // Act
+      const result = await notifier()(snsEvent(await appliedAlert()));
+      // Assert
+      expect(waits).toStrictEqual([1000, 2000]);
+      expect(slack.requests).toHaveLength(3);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([APPLIED_PAYLOAD, APPLIED_PAYLOAD, APPLIED_PAYLOAD]);
+      expect(result.delivered[0]?.attempts).toBe(3);
+      expect(metrics.added).toStrictEqual(['SlackRateLimited', 'SlackRateLimited', 'SlackDelivered']);
+      expect(logger.lines.filter((l) => l.level === 'warn').map((l) => [l.message, l.extra['waitMs'], l.extra['reason']])).toStrictEqual([
+        ['Slack rate limited the webhook: waiting Retry-After', 1000, 'HTTP 429 rate_limited'],
+        ['Slack rate limited the webhook: waiting Retry-After', 2000, 'HTTP 429 rate_limited'],
+      ]);
+    });
+
+    it('gives up after 3 retries and throws, so Lambda retries and then the DLQ keeps the alert', async () => {
+      slack.replies = Array.from({ length: 4 }, () => ({ status: 429, headers: { 'retry-after': '1' }, body: 'rate_limited' }));
+      const error = await notifier()(snsEvent(await appliedAlert())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SlackDeliveryError);
+      expect((error as Error).message).toBe('Slack delivery failed after 4 attempts: HTTP 429 rate_limited');
+      expect(slack.requests).toHaveLength(4);
+      expect(waits).toStrictEqual([1000, 1000, 1000]);
+      expect(metrics.added).toStrictEqual(['SlackRateLimited', 'SlackRateLimited', 'SlackRateLimited', 'SlackRateLimited', 'SlackDeliveryFailed']);
+      expect(logger.lines.at(-1)).toMatchObject({ level: 'error', message: 'Slack delivery failed: Lambda will retry, then keep the alert in the DLQ' });
+    });
+
+    it('does not start a wait that the invocation has no time left for', async () => {
+      slack.replies = [{ status: 429, headers: { 'retry-after': '30' }, body: 'rate_limited' }];
+      const error = await notifier()(snsEvent(await appliedAlert()), { getRemainingTimeInMillis: () => 20_000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SlackDeliveryError);
+      expect((error as Error).message).toContain('waiting 30000 ms more would leave no time to retry in this invocation');
+      expect(waits).toStrictEqual([]);
+      expect(slack.requests).toHaveLength(1);
+      expect(metrics.added).toStrictEqual(['SlackRateLimited', 'SlackDeliveryFailed']);
+    });
+
+    it('retries a 5xx with backoff', async () => {
+      slack.replies = [{ status: 503, body: 'service unavailable' }];
+      await notifier()(snsEvent(await appliedAlert()));
+      expect(waits).toStrictEqual([1000]);
+      expect(slack.requests).toHaveLength(2);
+    });
+
+    it('does not retry a 4xx that a retry cannot fix', async () => {
+      slack.replies = [{ status: 400, body: 'invalid_blocks' }];
+      await expect(notifier()(snsEvent(await appliedAlert()))).rejects.toThrow('Slack rejected the message: HTTP 400 invalid_blocks');
+      expect(slack.requests).toHaveLength(1);
+      expect(metrics.added).toStrictEqual(['SlackDeliveryFailed']);
+    });
+
+    it('retries when the connection is refused, then fails without logging the URL', async () => {
+      const closed = new FakeSlack();
+      await closed.start();
+      const url = closed.url;
+      await closed.stop();
+      const handler = notifier({ webhookUrl: async () => url });
+      const error = await handler(snsEvent(await appliedAlert())).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SlackDeliveryError);
+      expect((error as Error).message).toMatch(/^Slack delivery failed after 4 attempts: TypeError: fetch failed \(ECONNREFUSED\)$/);
+      expect(waits).toStrictEqual([1000, 2000, 4000]);
+      expect(`${(error as Error).message}\n${(error as Error).stack ?? ''}`).not.toContain(WEBHOOK_PATH.slice(1));
+    });
+  });
+
+  describe('webhook secret', () => {
+    it('reads the Secrets Manager secret once across invocations', async () => {
+      const handler = notifier();
+      const alert = await appliedAlert();
+      await handler(snsEvent(alert, 'm-1'));
+      await handler(snsEvent(alert, 'm-2'));
+      await handler(snsEvent(alert, 'm-3'));
+      expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+      expect(secretsManager.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toStrictEqual({ SecretId: SECRET_ARN });
+      expect(slack.requests).toHaveLength(3);
+    });
+
+    it('reads a JSON {"url"} SSM SecureString once, with decryption', async () => {
+      ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/remediation-bot/slack-webhook', Type: 'SecureString', Value: JSON.stringify({ url: slack.url }) } });
+      const reader = createWebhookUrlReader('/remediation-bot/slack-webhook', { secretsManager: new SecretsManagerClient({}), ssm: new SSMClient({ region: 'us-east-1' }) });
+      const handler = notifier({ webhookUrl: reader });
+      await handler(snsEvent(await appliedAlert(), 'm-1'));
+      await handler(snsEvent(await appliedAlert(), 'm-2'));
+      expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
+      expect(ssm.commandCalls(GetParameterCommand)[0]?.args[0].input).toStrictEqual({ Name: '/remediation-bot/slack-webhook', WithDecryption: true });
+      expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+      expect(slack.requests).toHaveLength(2);
+    });
+
+    it('reads the secret again after Slack says the webhook is gone, so a rotated URL is picked up', async () => {
+      slack.replies = [{ status: 404, body: 'no_service' }];
+      const handler = notifier();
+      await expect(handler(snsEvent(await appliedAlert(), 'm-1'))).rejects.toThrow('Slack rejected the message: HTTP 404 no_service');
+      await handler(snsEvent(await appliedAlert(), 'm-2'));
+      await handler(snsEvent(await appliedAlert(), 'm-3'));
+      expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    });
+
+    it('does not cache a failed read: the next invocation tries again', async () => {
+      const denied = Object.assign(new Error('User is not authorized to perform: secretsmanager:GetSecretValue'), { name: 'AccessDeniedException' });
+      secretsManager.on(GetSecretValueCommand).rejectsOnce(denied).resolves({ SecretString: slack.url });
+      const handler = notifier();
+      await expect(handler(snsEvent(await appliedAlert(), 'm-1'))).rejects.toThrow('AccessDeniedException: User is not authorized');
+      await handler(snsEvent(await appliedAlert(), 'm-2'));
+      expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+      expect(slack.requests).toHaveLength(1);
+      expect(metrics.added).toStrictEqual(['SlackDeliveryFailed', 'SlackDelivered']);
+    });
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * The alert subscriptions as packaged (eu-west-1 run of the global setup, with
+ * slackMinSeverity high and emailMinSeverity critical): each subscription's
+ * FilterPolicy, evaluated with SNS semantics against the attributes the bot
+ * really publishes, selects exactly the intended severities.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { matchesFilterPolicy, type FilterPolicy, type MessageAttribute } from '../deploy/notification-filters.js';
+import { SEVERITIES, type Severity } from '../engine/types.js';
+import type { Alert } from '../notify/alert.js';
+import { buildPublishInput } from '../notify/sns.js';
+import { TOPIC } from './helpers/fake-slack.js';
+import { appliedAlert } from './helpers/notify-samples.js';
+
+interface Resource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+const withNotifications = JSON.parse(
+  readFileSync(join(import.meta.dirname, '..', '.serverless-eu-west-1', 'cloudformation-template-update-stack.json'), 'utf8'),
+) as { Resources: Record<string, Resource> };
+const withDefaults = JSON.parse(readFileSync(join(import.meta.dirname, '..', '.serverless', 'cloudformation-template-update-stack.json'), 'utf8')) as {
+  Resources: Record<string, Resource>;
+};
+
+function subscription(template: { Resources: Record<string, Resource> }, protocol: string): Resource | undefined {
+  return Object.values(template.Resources).find((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties['Protocol'] === protocol);
+}
+
+async function delivered(policy: FilterPolicy | undefined): Promise<Severity[]> {
+  const alert = await appliedAlert();
+  const result: Severity[] = [];
+  for (const severity of SEVERITIES) {
+    const variant: Alert = { ...alert, decision: { ...alert.decision, severity } };
+    const attributes = buildPublishInput(variant, TOPIC)['MessageAttributes'] as Record<string, MessageAttribute>;
+    if (matchesFilterPolicy(policy, attributes)) result.push(severity);
+  }
+  return result;
+}
+
+describe('alert subscriptions in the packaged template', () => {
+  it('subscribes the notifier with the Slack filter policy: high and critical only', async () => {
+    const lambda = subscription(withNotifications, 'lambda');
+    expect(lambda?.Properties['Endpoint']).toStrictEqual({ 'Fn::GetAtt': ['NotifierLambdaFunction', 'Arn'] });
+    expect(lambda?.Properties['FilterPolicyScope']).toBe('MessageAttributes');
+    expect(await delivered(lambda?.Properties['FilterPolicy'] as FilterPolicy)).toStrictEqual(['high', 'critical']);
+  });
+
+  it('subscribes the email address with the email filter policy: critical only', async () => {
+    const email = subscription(withNotifications, 'email');
+    expect(email?.Properties['Endpoint']).toBe('secops@example.com');
+    expect(await delivered(email?.Properties['FilterPolicy'] as FilterPolicy)).toStrictEqual(['critical']);
+  });
+
+  it('gives the notifier a DLQ (on-failure destination) and read access to exactly its secret', () => {
+    const config = Object.values(withNotifications.Resources).find(
+      (r) => r.Type === 'AWS::Lambda::EventInvokeConfig' && JSON.stringify(r.Properties['FunctionName']).includes('NotifierLambdaFunction'),
+    );
+    expect(config?.Properties['DestinationConfig']).toStrictEqual({ OnFailure: { Destination: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } });
+    const role = withNotifications.Resources['NotifierRole'];
+    const statements = (role?.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    );
+    const secret = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
+    expect(statements.find((s) => s.Action.includes('secretsmanager:GetSecretValue'))?.Resource).toStrictEqual([secret, `${secret}-??????`]);
+    expect(statements.flatMap((s) => s.Action).filter((a) => !['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'kms:Decrypt', 'kms:GenerateDataKey', 'secretsmanager:GetSecretValue'].includes(a))).toStrictEqual([]);
+  });
+
+  it('deploys no notifier without a webhook secret, and no email subscription without an address', () => {
+    expect(subscription(withDefaults, 'lambda')).toBeUndefined();
+    expect(subscription(withDefaults, 'email')).toBeUndefined();
+  });
+});
