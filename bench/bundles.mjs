@@ -91,6 +91,7 @@ if (values.json) {
   console.log('| function | SDK clients | bundle | floor | size ratio (target <= 1.25) | init | floor init | init ratio (target <= 1.3) |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.function} | ${r.clients.join(', ')} | ${kb(r.bytes)} | ${kb(r.floorBytes)} | ${r.sizeRatio.toFixed(2)} | ${r.initMs.toFixed(0)} ms | ${r.floorInitMs.toFixed(0)} ms | ${r.initRatio.toFixed(2)} |`);
+    const mark = (ratio, target) => `${ratio.toFixed(2)}${ratio <= target ? '' : ' MISSED'}`;
+    console.log(`| ${r.function} | ${r.clients.join(', ')} | ${kb(r.bytes)} | ${kb(r.floorBytes)} | ${mark(r.sizeRatio, 1.25)} | ${r.initMs.toFixed(0)} ms | ${r.floorInitMs.toFixed(0)} ms | ${mark(r.initRatio, 1.3)} |`);
   }
 }

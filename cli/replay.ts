@@ -1,12 +1,15 @@
 /**
- * Dry-run replay: every record goes through the same parse → match → decide
- * path as the Lambdas, offline. Nothing is executed; the plan is printed.
+ * Dry-run replay: every record goes the way production takes it. EventBridge
+ * first routes it by each rule's pattern; only an event that reaches a rule is
+ * parsed and decided, by the same `decideAll` as the Lambdas, offline.
+ * Nothing is executed; the plan is printed.
  */
 import type { Config } from '../engine/config.js';
-import { decideAll, offlineFacts, type Env } from '../engine/decide.js';
+import { decideAll, matchingRules, offlineFacts, type Env } from '../engine/decide.js';
 import { parseEvent } from '../engine/event.js';
 import type { Decision, Plan, Rule } from '../engine/types.js';
 import type { InputRecord } from './inputs.js';
+import { classifyRecord } from './records.js';
 
 /** One line of the `jsonl` contract. */
 export type ReplayLine =
@@ -57,25 +60,62 @@ export function lineForDecision(decision: Decision, source: string): ReplayLine 
   };
 }
 
+/** `eventTime` bounds in epoch milliseconds: `since` inclusive, `until` exclusive. */
+export interface TimeWindow {
+  readonly since?: number;
+  readonly until?: number;
+}
+
 export interface ReplayOptions {
   readonly rules: readonly Rule[];
   readonly config: Config;
   readonly env: Env;
   readonly now?: Date;
+  readonly window?: TimeWindow;
 }
 
-/** Replays one record into zero or more lines: none when no rule's pattern matches. */
-export async function replayRecord(record: InputRecord, options: ReplayOptions): Promise<ReplayLine[]> {
+function eventTimeOf(event: Record<string, unknown>): unknown {
+  const detail = event['detail'];
+  return typeof detail === 'object' && detail !== null ? (detail as Record<string, unknown>)['eventTime'] : undefined;
+}
+
+/**
+ * Decides one record. `undefined` when it reaches no rule: EventBridge would
+ * not deliver it, no rule's pattern matches it, or it falls outside the time
+ * window. A record that reaches a rule but is malformed is one `invalid` line,
+ * as the Lambda would reject it.
+ */
+export async function decideRecord(record: InputRecord, options: ReplayOptions): Promise<ReplayLine[] | undefined> {
   if ('error' in record) return [{ verdict: 'invalid', error: record.error, source: record.origin }];
-  const parsed = parseEvent(record.value);
+  const classified = classifyRecord(record.value);
+  if (classified.kind === 'invalid') return [{ verdict: 'invalid', error: classified.error, source: record.origin }];
+  if (classified.kind === 'not-delivered') return undefined;
+  const { event } = classified;
+  const reached = matchingRules(options.rules, event);
+  if (reached.length === 0) return undefined;
+  const { window } = options;
+  if (window && (window.since !== undefined || window.until !== undefined)) {
+    const eventTime = eventTimeOf(event);
+    const time = typeof eventTime === 'string' ? Date.parse(eventTime) : Number.NaN;
+    if (Number.isNaN(time)) {
+      return [{ verdict: 'invalid', error: `detail.eventTime: expected an ISO 8601 timestamp, got ${JSON.stringify(eventTime) ?? 'missing'}`, source: record.origin }];
+    }
+    if ((window.since !== undefined && time < window.since) || (window.until !== undefined && time >= window.until)) return undefined;
+  }
+  const parsed = parseEvent(event);
   if (!parsed.success) {
     return [{ verdict: 'invalid', eventId: parsed.error.eventId, error: parsed.error.message, source: record.origin }];
   }
-  const decisions = await decideAll(parsed.event, options.rules, {
+  const decisions = await decideAll(parsed.event, reached, {
     config: options.config,
     env: options.env,
     facts: offlineFacts,
     now: options.now ?? new Date(parsed.event.detail.eventTime),
   });
   return decisions.map((decision) => lineForDecision(decision, record.origin));
+}
+
+/** Replays one record into zero or more lines: none when it reaches no rule. */
+export async function replayRecord(record: InputRecord, options: ReplayOptions): Promise<ReplayLine[]> {
+  return (await decideRecord(record, options)) ?? [];
 }

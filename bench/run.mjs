@@ -1,0 +1,146 @@
+// `npm run bench`: the replay benchmark, in one run on one corpus.
+//
+// 1. Generates (once, deterministically) a gzip CloudTrail corpus in the S3
+//    layout under bench/.corpus (see corpus.mjs): 1,000,000 records by default,
+//    about 1% of them calls the rules trigger on.
+// 2. Measures, best of a few runs each:
+//    - `remediate replay <corpus> --format jsonl > /dev/null` (the real binary;
+//      worker threads, one per core), and on one thread (`--jobs 1`);
+//    - the ceiling: a bare gunzip + JSON.parse loop over the same files, on one thread;
+//    - `zcat | jq` selecting the same event names, what a person would do by hand;
+//    - the replay's peak RSS (/usr/bin/time, else process.resourceUsage).
+// 3. Checks the targets: replay ≥ 50% of the ceiling, ≥ 3× jq, peak RSS < 300 MB.
+//
+// Usage: npm run bench [-- --records N] [-- --runs N]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureCorpus } from './corpus.mjs';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'remediate.mjs');
+const CORPUS = join(import.meta.dirname, '.corpus');
+const TARGETS = { ofCeiling: 0.5, overJq: 3, rssMiB: 300 };
+
+const { values } = parseArgs({ options: { records: { type: 'string' }, runs: { type: 'string' } } });
+const records = Number(values.records ?? process.env.BENCH_RECORDS ?? 1_000_000);
+const runs = Number(values.runs ?? 3);
+const log = (text) => process.stderr.write(`${text}\n`);
+const hasTime = existsSync('/usr/bin/time');
+
+/** Runs a command; returns wall seconds, CPU seconds (user + sys, children included) and peak RSS (KiB) when measured. */
+function measure(command, args, { shell = false, rss = false } = {}) {
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-'));
+  const rssFile = join(scratch, 'rss');
+  let file = command;
+  let argv = args;
+  const env = { ...process.env };
+  if (shell) {
+    file = 'bash';
+    argv = ['-c', command];
+  }
+  if (rss && hasTime) {
+    argv = ['-f', '%M %U %S', '-o', rssFile, file, ...argv];
+    file = '/usr/bin/time';
+  } else if (rss) {
+    argv = ['--import', join(import.meta.dirname, 'max-rss.mjs'), ...argv];
+    env.BENCH_MAX_RSS_FILE = rssFile;
+  }
+  const started = performance.now();
+  const result = spawnSync(file, argv, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 16 * 1024 * 1024 });
+  const wall = (performance.now() - started) / 1000;
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  let maxRssKiB;
+  let cpu;
+  if (rss && existsSync(rssFile)) {
+    const fields = readFileSync(rssFile, 'utf8').trim().split(/\s+/).map(Number);
+    maxRssKiB = fields[0];
+    if (hasTime) cpu = (fields[1] ?? 0) + (fields[2] ?? 0);
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  return { wall, cpu, maxRssKiB };
+}
+
+function best(label, run) {
+  const results = [];
+  for (let index = 0; index < runs; index++) {
+    const result = run();
+    log(`  ${label} run ${index + 1}: ${result.wall.toFixed(2)} s${result.cpu !== undefined ? `, ${result.cpu.toFixed(2)} s CPU` : ''}${result.maxRssKiB ? `, ${(result.maxRssKiB / 1024).toFixed(0)} MiB peak RSS` : ''}`);
+    results.push(result);
+  }
+  const fastest = results.reduce((a, b) => (b.wall < a.wall ? b : a));
+  return { ...fastest, maxRssKiB: Math.max(...results.map((r) => r.maxRssKiB ?? 0)) || undefined };
+}
+
+function ensureJq() {
+  if (spawnSync('jq', ['--version']).status === 0) return true;
+  if (process.getuid?.() === 0) {
+    log('jq is missing: installing it with apt-get');
+    spawnSync('apt-get', ['install', '-y', 'jq'], { stdio: 'ignore' });
+    if (spawnSync('jq', ['--version']).status === 0) return true;
+  }
+  log('jq is not available (apt-get install -y jq): the jq column is skipped');
+  return false;
+}
+
+log(`corpus: ${records.toLocaleString('en')} records in ${CORPUS} (generated once, then reused)`);
+const manifest = await ensureCorpus(CORPUS, records, log);
+log(`corpus: ${manifest.files} gzip files, ${(manifest.rawBytes / 2 ** 20).toFixed(0)} MiB of JSON, ${(manifest.gzBytes / 2 ** 20).toFixed(0)} MiB gzipped`);
+
+// A first replay warms the page cache and checks that every record was read.
+const check = JSON.parse(execFileSync('node', [BIN, 'replay', CORPUS, '--format', 'json'], { cwd: ROOT, maxBuffer: 512 * 1024 * 1024 }).toString()).summary;
+if (check.recordsRead !== records) throw new Error(`the replay read ${check.recordsRead} records, the corpus holds ${records}`);
+log(`replay check: ${check.recordsRead} records read, ${check.recordsMatched} reached a rule (${((100 * check.recordsMatched) / records).toFixed(2)}%), ${check.invalid} invalid`);
+
+const rules = JSON.parse(execFileSync('node', [BIN, 'rules', '--format', 'json'], { cwd: ROOT }).toString());
+const names = [...new Set(rules.flatMap((rule) => rule.triggers.flatMap((trigger) => trigger.eventNames)))].sort();
+
+log('replay (worker threads, one per core):');
+const replay = best('replay', () => measure('node', [BIN, 'replay', CORPUS, '--format', 'jsonl'], { rss: true }));
+log('replay on one thread (--jobs 1):');
+const single = best('replay --jobs 1', () => measure('node', [BIN, 'replay', CORPUS, '--format', 'jsonl', '--jobs', '1'], { rss: true }));
+log('ceiling (gunzip + JSON.parse, one thread):');
+const ceiling = best('ceiling', () => measure('node', [join(import.meta.dirname, 'ceiling.mjs'), CORPUS], { rss: true }));
+let jq;
+if (ensureJq()) {
+  const filter = `.Records[] | select(${names.map((name) => `.eventName == ${JSON.stringify(name)}`).join(' or ')})`;
+  const command = `find ${JSON.stringify(CORPUS)} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c ${JSON.stringify(filter).replaceAll('$', '\\$')} > /dev/null`;
+  log('zcat | jq (once):');
+  jq = measure(command, [], { shell: true, rss: hasTime });
+  log(`  jq: ${jq.wall.toFixed(2)} s`);
+  if (!hasTime) jq.cpu = undefined;
+}
+
+const rate = (result) => records / result.wall;
+const rows = [
+  ['remediate replay (workers)', replay],
+  ['remediate replay --jobs 1', single],
+  ['gunzip + JSON.parse (ceiling)', ceiling],
+  ...(jq ? [['zcat | jq', jq]] : []),
+];
+const cores = availableParallelism();
+const out = [];
+out.push(`Replay benchmark: ${records.toLocaleString('en')} CloudTrail records (${manifest.files} gzip files, ${(manifest.rawBytes / 2 ** 20).toFixed(0)} MiB JSON), ${check.recordsMatched.toLocaleString('en')} reaching a rule`);
+out.push(`Machine: ${cores} core(s), ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}; best of ${runs} runs (jq: one run)`);
+out.push('');
+out.push('| | records/s | wall s | CPU s | peak RSS |');
+out.push('| --- | ---: | ---: | ---: | ---: |');
+for (const [label, result] of rows) {
+  out.push(`| ${label} | ${Math.round(rate(result)).toLocaleString('en')} | ${result.wall.toFixed(2)} | ${result.cpu !== undefined ? result.cpu.toFixed(2) : '-'} | ${result.maxRssKiB ? `${(result.maxRssKiB / 1024).toFixed(0)} MiB` : '-'} |`);
+}
+const ofCeiling = rate(replay) / rate(ceiling);
+const overJq = jq ? rate(replay) / rate(jq) : undefined;
+const rssMiB = (replay.maxRssKiB ?? 0) / 1024;
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+out.push('');
+out.push(`- replay vs ceiling: ${(100 * ofCeiling).toFixed(0)}% (target ≥ ${100 * TARGETS.ofCeiling}%: ${verdict(ofCeiling >= TARGETS.ofCeiling)})`);
+out.push(overJq !== undefined ? `- replay vs jq: ${overJq.toFixed(1)}× (target ≥ ${TARGETS.overJq}×: ${verdict(overJq >= TARGETS.overJq)})` : '- replay vs jq: skipped (no jq)');
+out.push(`- replay peak RSS: ${rssMiB.toFixed(0)} MiB (target < ${TARGETS.rssMiB} MiB: ${verdict(rssMiB > 0 && rssMiB < TARGETS.rssMiB)})`);
+console.log(out.join('\n'));
+
+// Lambda bundles and cold init against their SDK-only floor (issue: deployment).
+log('measuring Lambda bundles and cold init...');
+console.log('');
+console.log(execFileSync('node', [join(import.meta.dirname, 'bundles.mjs')], { cwd: ROOT }).toString().trimEnd());

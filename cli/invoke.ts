@@ -1,0 +1,133 @@
+/**
+ * `remediate invoke <event.json>`: one event through the full Lambda path
+ * (`processEvent`), against the AWS endpoint of the environment. The SDK reads
+ * `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_<SERVICE>`), the region and the
+ * credentials chain as usual, so a sandbox account or a local emulator works
+ * unchanged. The configured mode decides: nothing is applied unless a rule is
+ * in `remediate` mode, and `DRY_RUN=true` caps every rule at `propose`.
+ */
+import { createAwsGateway } from '../engine/aws.js';
+import type { Config } from '../engine/config.js';
+import type { Env } from '../engine/decide.js';
+import { processEvent, type EngineLogger, type InvocationResult } from '../engine/lambda.js';
+import type { Rule } from '../engine/types.js';
+import { formatStep } from '../notify/alert.js';
+import { allCommands } from './commands.js';
+import type { Io } from './format.js';
+import { readRecords, type InputRecord } from './inputs.js';
+import { classifyRecord } from './records.js';
+
+export const EXIT_REMEDIATION_FAILED = 4;
+
+interface LogEntry {
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** Keeps what the engine logs: the `decision` entries carry plans and step results. */
+function collectingLogger(): EngineLogger & { readonly entries: LogEntry[] } {
+  const keys: Record<string, unknown> = {};
+  const entries: LogEntry[] = [];
+  const log = (level: LogEntry['level']) => (message: string, ...extra: Record<string, unknown>[]) => {
+    entries.push({ level, message, fields: Object.assign({}, keys, ...extra) as Record<string, unknown> });
+  };
+  return {
+    entries,
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    appendKeys: (more) => Object.assign(keys, more),
+    removeKeys: (names) => names.forEach((name) => delete keys[name]),
+  };
+}
+
+interface StepView {
+  readonly index?: number;
+  readonly status?: string;
+  readonly errorCode?: string;
+}
+
+function printDecisions(io: Io, result: InvocationResult, entries: readonly LogEntry[]): void {
+  if (result.status === 'invalid') {
+    io.out(`invalid event ${result.eventId}: ${result.error}`);
+    return;
+  }
+  if (result.decisions.length === 0) {
+    io.out(`event ${result.eventId}: no rule's pattern matches it; nothing to do`);
+    return;
+  }
+  const decisions = entries.filter((entry) => entry.message === 'decision');
+  for (const [index, decision] of result.decisions.entries()) {
+    const logged = decisions[index]?.fields ?? {};
+    io.out(`${decision.rule}: ${decision.verdict} -> ${decision.outcome}${typeof logged['mode'] === 'string' ? ` (mode ${logged['mode']})` : ''}`);
+    io.out(`    ${decision.summary}`);
+    const plan = Array.isArray(logged['plan']) ? (logged['plan'] as Parameters<typeof formatStep>[0][]) : [];
+    const steps = Array.isArray(logged['execution']) ? (logged['execution'] as StepView[]) : [];
+    for (const [position, step] of plan.entries()) {
+      const run = steps.find((s) => s.index === position);
+      const status = run ? `  [${run.status}${run.errorCode ? `: ${run.errorCode}` : ''}]` : '';
+      io.out(`    ${position + 1}. ${formatStep(step)}${status}`);
+    }
+  }
+}
+
+export interface InvokeOptions {
+  readonly file: string;
+  readonly format: 'text' | 'json';
+  readonly rules: readonly Rule[];
+  readonly config: Config;
+  readonly env: Env;
+}
+
+/** Exit codes: 0 done, 2 unreadable or invalid event, 4 a remediation failed or AWS answered with an unexpected fault. */
+export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
+  const records: InputRecord[] = [];
+  for await (const record of readRecords([options.file], options.file === '-' ? io.stdin : undefined)) {
+    records.push(record);
+    if (records.length > 1) break;
+  }
+  const [record] = records;
+  if (records.length !== 1 || record === undefined) {
+    io.err(`invoke: ${options.file} must hold exactly one event, found ${records.length === 0 ? 'none' : 'more than one'}`);
+    return 2;
+  }
+  if ('error' in record) {
+    io.err(`invoke: ${record.origin}: ${record.error}`);
+    return 2;
+  }
+  const classified = classifyRecord(record.value);
+  if (classified.kind === 'invalid') {
+    io.err(`invoke: ${record.origin}: ${classified.error}`);
+    return 2;
+  }
+  if (classified.kind === 'not-delivered') {
+    io.out('EventBridge does not deliver this read-only management event to the bot (rule state ENABLED): nothing to do');
+    return 0;
+  }
+
+  const region = options.env['AWS_REGION'] ?? options.env['AWS_DEFAULT_REGION'];
+  const logger = collectingLogger();
+  let result: InvocationResult;
+  try {
+    result = await processEvent(classified.event, {
+      rules: options.rules,
+      config: options.config,
+      env: options.env,
+      gateway: createAwsGateway(allCommands, region ? { region } : {}),
+      logger,
+    });
+  } catch (error) {
+    for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
+    io.err(`invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+    return EXIT_REMEDIATION_FAILED;
+  }
+  if (options.format === 'json') {
+    io.out(JSON.stringify({ result, log: logger.entries }, null, 2));
+  } else {
+    for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
+    printDecisions(io, result, logger.entries);
+  }
+  if (result.status === 'invalid') return 2;
+  return result.decisions.some((decision) => decision.outcome === 'failed') ? EXIT_REMEDIATION_FAILED : 0;
+}

@@ -1,0 +1,126 @@
+/**
+ * `remediate invoke` (the real binary) against a local stand-in for the EC2
+ * endpoint: the full Lambda path, the configured mode, and the exit codes.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadEvent } from './helpers/fixtures.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const BIN = join(ROOT, 'bin', 'remediate.mjs');
+const EVENT = join(ROOT, 'events', 'ec2', 'AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
+
+const EC2_XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+let requests: string[] = [];
+let revokeFails = false;
+let server: Server;
+let endpoint = '';
+const temp = mkdtempSync(join(tmpdir(), 'cli-invoke-'));
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      requests.push(body);
+      const action = new URLSearchParams(body).get('Action');
+      if (action === 'DescribeSecurityGroups') {
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(`<DescribeSecurityGroupsResponse xmlns="${EC2_XMLNS}"><requestId>r1</requestId><securityGroupInfo><item><groupId>sg-0a1b2c3d4e5f67890</groupId><groupName>web</groupName><tagSet/></item></securityGroupInfo></DescribeSecurityGroupsResponse>`);
+      } else if (action === 'RevokeSecurityGroupIngress' && !revokeFails) {
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(`<RevokeSecurityGroupIngressResponse xmlns="${EC2_XMLNS}"><requestId>r2</requestId><return>true</return></RevokeSecurityGroupIngressResponse>`);
+      } else {
+        response.writeHead(403, { 'content-type': 'text/xml' });
+        response.end('<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r3</RequestID></Response>');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  writeFileSync(join(temp, 'remediate.yml'), 'rules:\n  sg-open-ingress:\n    mode: remediate\n');
+});
+
+afterAll(() => {
+  server.close();
+  rmSync(temp, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  requests = [];
+  revokeFails = false;
+});
+
+function invoke(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    PATH: process.env['PATH'] ?? '',
+    HOME: temp,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'not-a-secret',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  return new Promise((resolve) => {
+    const child = spawn('node', [BIN, 'invoke', ...args], { cwd: ROOT, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const DESCRIBE = 'Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=sg-0a1b2c3d4e5f67890';
+const REVOKE = 'Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-0a1b2c3d4e5f67890&SecurityGroupRuleId.1=sgr-0f1e2d3c4b5a69788';
+
+describe('remediate invoke (the real binary)', () => {
+  it('applies the plan against AWS_ENDPOINT_URL when the rule is in remediate mode, and exits 0', async () => {
+    const run = await invoke([EVENT, '--config', join(temp, 'remediate.yml')]);
+
+    expect(run.code).toBe(0);
+    expect(requests).toStrictEqual([DESCRIBE, REVOKE]);
+    expect(run.stdout).toContain('sg-open-ingress: violation -> applied (mode remediate)');
+    expect(run.stdout).toContain('1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0f1e2d3c4b5a69788"]}  [applied]');
+    expect(run.stderr).toContain('ALERT_TOPIC_ARN is not set');
+  });
+
+  it('exits 4 when the remediation fails, with the AWS error code', async () => {
+    revokeFails = true;
+
+    const run = await invoke([EVENT, '--config', join(temp, 'remediate.yml')]);
+
+    expect(run.code).toBe(4);
+    expect(requests).toStrictEqual([DESCRIBE, REVOKE]);
+    expect(run.stdout).toContain('[failed: UnauthorizedOperation]');
+  });
+
+  it('only looks up facts in propose mode (the default), takes a raw CloudTrail record, and changes nothing', async () => {
+    const raw = join(temp, 'raw-record.json');
+    writeFileSync(raw, JSON.stringify(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json').detail));
+
+    const run = await invoke([raw, '--format', 'json']);
+    const output = JSON.parse(run.stdout) as { result: { status: string; decisions: { rule: string; outcome: string }[] } };
+
+    expect(run.code).toBe(0);
+    expect(requests).toStrictEqual([DESCRIBE]);
+    expect(output.result.status).toBe('processed');
+    expect(output.result.decisions).toMatchObject([{ rule: 'sg-open-ingress', outcome: 'proposed' }]);
+  });
+
+  it('exits 2 on an event that is not one, without any AWS call', async () => {
+    const bad = join(temp, 'not-an-event.json');
+    writeFileSync(bad, '{"hello": "world"}');
+
+    const run = await invoke([bad]);
+
+    expect(run.code).toBe(2);
+    expect(requests).toStrictEqual([]);
+    expect(run.stderr).toContain('neither an EventBridge event');
+  });
+});
