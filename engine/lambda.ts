@@ -1,14 +1,29 @@
 /**
  * The Lambda path: parse, decide (the same code as the replay), then act on
- * each decision according to its mode, and alert. Handlers in `handlers/` only
- * wire this to middleware.
+ * each decision according to its mode, record how to undo what was applied,
+ * and alert. Handlers in `handlers/` only wire this to middleware (see `handler.ts`).
+ *
+ * Reliability, in order of the work:
+ * - a malformed event is logged and counted, with no AWS call and no retry;
+ * - with `IDEMPOTENCY_TABLE` set, the work for one CloudTrail `eventID` runs
+ *   once: a duplicate delivery returns the first result (`idempotency.ts`);
+ * - the bot's own calls, failed calls and ignored principals are skipped (`decide.ts`);
+ * - a plan whose inputs are absurdly deep or large (hostile data copied by a rule) is not run (`plan-guard.ts`);
+ * - past `maxWritesPerInvocation` write calls the bot proposes instead of applying;
+ * - every applied plan is recorded with its undo steps (`undo-store.ts`) before the alert;
+ * - a fault the bot does not understand is rethrown only after the alert went out.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig, type Config } from './config.js';
 import { createAwsGateway, liveFacts, type AwsGateway, type CommandTable } from './aws.js';
 import { decideAll, type Env } from './decide.js';
-import { parseEvent } from './event.js';
+import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
 import { executePlan, type ExecutionReport } from './executor.js';
-import type { Decision, Outcome, Rule } from './types.js';
+import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
+import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
+import { guardVerdict } from './plan-guard.js';
+import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
+import { isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
 import { publishAlert } from '../notify/sns.js';
 import type { Alert } from '../notify/alert.js';
 
@@ -28,6 +43,11 @@ export interface EngineDeps {
   readonly gateway: AwsGateway;
   readonly logger: EngineLogger;
   readonly now?: () => Date;
+  readonly metrics?: EngineMetrics;
+  /** Absent: every delivery is processed (the CLI, unit tests). */
+  readonly idempotency?: EventIdempotency;
+  /** Absent: applied plans are only in the alert. */
+  readonly undoStore?: UndoStore;
 }
 
 export interface DecisionResult {
@@ -42,51 +62,137 @@ export type InvocationResult =
   | { readonly status: 'invalid'; readonly eventId: string; readonly error: string }
   | { readonly status: 'processed'; readonly eventId: string; readonly decisions: readonly DecisionResult[] };
 
-function summaryOf(decision: Decision): string {
-  const { verdict } = decision;
-  return verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
+/** Results are stored for duplicates (DynamoDB items hold 400 KB) and returned to Lambda: summaries stay short whatever the input. */
+const MAX_SUMMARY_CHARS = 1_000;
+
+/** Write calls a plan would make: waits change nothing, and steps a lookup showed already in place are not sent. */
+export function writeCount(plan: Plan): number {
+  return plan.filter((step) => !isWaitStep(step) && step.alreadyDone === undefined).length;
 }
 
-/** Handles one EventBridge event end to end. Malformed events are logged and return `invalid`: no AWS call, no retry. */
+function summaryOf(decision: Decision): string {
+  const { verdict } = decision;
+  const summary = verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
+  return summary.length <= MAX_SUMMARY_CHARS ? summary : `${summary.slice(0, MAX_SUMMARY_CHARS - 1)}…`;
+}
+
+const OUTCOME_METRICS: Readonly<Record<Outcome, MetricName | undefined>> = {
+  applied: 'Applied',
+  'already-fixed': 'AlreadyFixed',
+  proposed: 'Proposed',
+  notified: 'Notified',
+  failed: 'Failed',
+  exempt: 'Exempt',
+  none: undefined,
+};
+
+const VERDICT_METRICS: Readonly<Record<Decision['verdict']['kind'], MetricName | undefined>> = {
+  violation: 'Violations',
+  compliant: 'Compliant',
+  skipped: 'Skipped',
+  exempt: undefined,
+};
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** `parseEvent` never throws by contract; a hostile payload that still breaks it is a malformed event, not a crash. */
+function parseSafely(raw: unknown): ParseResult {
+  try {
+    return parseEvent(raw);
+  } catch (error) {
+    return { success: false, error: new EventParseError('(unknown)', [`unreadable event: ${describeError(error)}`], { cause: error }) };
+  }
+}
+
 /** The part of the Lambda context the engine uses. */
 export interface InvocationContext {
   getRemainingTimeInMillis?(): number;
 }
 
+/**
+ * Handles one EventBridge event end to end. Malformed events are logged and
+ * return `invalid`: no AWS call, no retry. Throws only for faults that Lambda
+ * should retry: an unexpected AWS error (after the alert), an alert that could
+ * not be sent, a concurrent duplicate, or an unreachable idempotency store.
+ */
 export async function processEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<InvocationResult> {
-  const parsed = parseEvent(raw);
+  const metrics = deps.metrics ?? noMetrics;
+  metrics.count('Events');
+  const parsed = parseSafely(raw);
   if (!parsed.success) {
+    metrics.count('InvalidInput');
     deps.logger.error('malformed event: no action taken', { eventId: parsed.error.eventId, problems: parsed.error.problems });
     return { status: 'invalid', eventId: parsed.error.eventId, error: parsed.error.message };
   }
   const { event } = parsed;
-  deps.logger.appendKeys({ eventId: event.detail.eventID, eventName: event.detail.eventName });
+  const eventId = event.detail.eventID;
+  deps.logger.appendKeys({ eventId, eventName: event.detail.eventName });
+  if (!deps.idempotency) return decideAndAct(event, deps, context);
+
+  let delivery;
+  try {
+    delivery = await deps.idempotency.run(eventId, context, () => decideAndAct(event, deps, context));
+  } catch (error) {
+    if (isAlreadyInProgress(error)) {
+      metrics.count('DuplicateInProgress');
+      deps.logger.warn('another delivery of this event is being processed: failing this one so that Lambda retries it and then gets the first result');
+    }
+    throw error;
+  }
+  if (!delivery.firstDelivery) {
+    const { result } = delivery;
+    const rules = result.status === 'processed' ? result.decisions.map((d) => d.rule) : [];
+    for (const rule of rules) metrics.count('Duplicate', rule);
+    deps.logger.info('duplicate delivery: returning the first result; no AWS call and no alert', { rules });
+  }
+  return delivery.result;
+}
+
+async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<InvocationResult> {
+  const metrics = deps.metrics ?? noMetrics;
   const now = deps.now?.() ?? new Date();
-  const decisions = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
+  const decided = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
+  const decisions = decided.map((decision) => {
+    const verdict = guardVerdict(decision.verdict);
+    if (verdict === decision.verdict) return decision;
+    metrics.count('InvalidInput', decision.rule);
+    return { ...decision, verdict };
+  });
 
   const topicArn = deps.env['ALERT_TOPIC_ARN'];
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
   let writesLeft = deps.config.maxWritesPerInvocation;
   let rethrow: unknown;
   const results: DecisionResult[] = [];
   for (const decision of decisions) {
     deps.logger.appendKeys({ rule: decision.rule });
+    const rule = deps.rules.find((r) => r.id === decision.rule);
     const { verdict } = decision;
     let outcome: Outcome = 'none';
     let execution: ExecutionReport | undefined;
     let note: string | undefined;
     if (verdict.kind === 'violation') {
-      if (decision.mode === 'remediate') {
-        if (verdict.plan.length > writesLeft) {
+      const writes = writeCount(verdict.plan);
+      if (decision.mode === 'remediate' && verdict.plan.length === 0) {
+        // Nothing is safe to apply automatically: say so rather than report an empty plan as applied.
+        outcome = verdict.proposal && verdict.proposal.length > 0 ? 'proposed' : 'notified';
+        note = 'nothing is applied automatically for this finding: a person has to act (see the proposal)';
+      } else if (decision.mode === 'remediate') {
+        if (writes > writesLeft) {
           outcome = 'proposed';
-          note = `not applied: the plan has ${verdict.plan.length} write call(s) and this invocation may make ${writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`;
+          note = `not applied: the plan has ${writes} write call(s) and this invocation may make ${writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`;
+          metrics.count('BlastRadiusCapped', decision.rule);
         } else {
-          writesLeft -= verdict.plan.length;
+          writesLeft -= writes;
           execution = await executePlan(verdict.plan, deps.gateway, {
-            ...(deps.env['AWS_LAMBDA_FUNCTION_NAME'] ? { functionName: deps.env['AWS_LAMBDA_FUNCTION_NAME'] } : {}),
+            ...(functionName ? { functionName } : {}),
             ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
           });
           outcome = execution.status;
           if (execution.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
+          await recordUndo(decision, execution, rule, deps, now);
         }
       } else {
         outcome = decision.mode === 'notify' ? 'notified' : 'proposed';
@@ -94,6 +200,10 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
     } else if (verdict.kind === 'exempt') {
       outcome = 'exempt';
     }
+    const verdictMetric = VERDICT_METRICS[verdict.kind];
+    if (verdictMetric) metrics.count(verdictMetric, decision.rule);
+    const outcomeMetric = OUTCOME_METRICS[outcome];
+    if (outcomeMetric) metrics.count(outcomeMetric, decision.rule);
 
     deps.logger.info('decision', {
       verdict: verdict.kind,
@@ -106,12 +216,12 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
     });
 
     if (outcome !== 'none') {
-      const rule = deps.rules.find((r) => r.id === decision.rule);
       const alert: Alert = { decision, outcome, rationale: rule?.rationale ?? '', ...(execution ? { execution } : {}), ...(note ? { note } : {}) };
       if (topicArn) {
         try {
           await publishAlert(alert, deps.gateway, topicArn);
         } catch (error) {
+          metrics.count('AlertFailed', decision.rule);
           deps.logger.error('alert could not be published', { error: error instanceof Error ? error.message : String(error) });
           rethrow ??= error;
         }
@@ -122,9 +232,27 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
     results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
   }
   deps.logger.removeKeys?.(['rule']);
-  // Unexpected faults go back to Lambda (retry, then the DLQ) only after people were told.
+  // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
   return { status: 'processed', eventId: event.detail.eventID, decisions: results };
+}
+
+/**
+ * Records what was applied and how to undo it. A store failure is logged and
+ * counted but does not fail the invocation: the change is made, and the alert
+ * carries the same undo steps.
+ */
+async function recordUndo(decision: Decision, execution: ExecutionReport, rule: Rule | undefined, deps: EngineDeps, now: Date): Promise<void> {
+  if (!deps.undoStore) return;
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  const entry = undoEntryFor(decision, execution, rule?.family ?? 'unknown', now, functionName);
+  if (!entry) return;
+  try {
+    await deps.undoStore.record(decision.eventId, entry);
+  } catch (error) {
+    (deps.metrics ?? noMetrics).count('UndoRecordFailed', decision.rule);
+    deps.logger.error('undo record could not be stored: the alert carries the undo steps', { error: describeError(error) });
+  }
 }
 
 declare const __REMEDIATION_CONFIG__: unknown;
@@ -141,6 +269,23 @@ export interface HandlerOptions {
   readonly config?: Config;
   readonly env?: Env;
   readonly gateway?: AwsGateway;
+  readonly metrics?: EngineMetrics;
+  /** Default: DynamoDB idempotency and undo records when `IDEMPOTENCY_TABLE` is set, none otherwise. */
+  readonly idempotency?: EventIdempotency;
+  readonly undoStore?: UndoStore;
+}
+
+/** The idempotency and undo-record table of the deployment, when `IDEMPOTENCY_TABLE` names one. */
+export function tableStores(env: Env, family: string): { idempotency?: EventIdempotency; undoStore?: UndoStore } {
+  const tableName = env['IDEMPOTENCY_TABLE'];
+  if (!tableName) return {};
+  // The table may live in another region than the function (the IAM function runs in us-east-1).
+  const region = env['IDEMPOTENCY_TABLE_REGION'] || env['AWS_REGION'];
+  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 5, ...(region ? { region } : {}) });
+  return {
+    idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
+    undoStore: dynamoDbUndoStore({ tableName, client }),
+  };
 }
 
 /**
@@ -149,12 +294,18 @@ export interface HandlerOptions {
  */
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
   const env = options.env ?? process.env;
+  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown');
+  const idempotency = options.idempotency ?? stores.idempotency;
+  const undoStore = options.undoStore ?? stores.undoStore;
   const deps: EngineDeps = {
     rules: options.rules,
     config: options.config ?? embeddedConfig(options.rules),
     env,
     gateway: options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {}),
     logger: options.logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(idempotency ? { idempotency } : {}),
+    ...(undoStore ? { undoStore } : {}),
   };
   return (event: unknown, context?: InvocationContext) => processEvent(event, deps, context);
 }

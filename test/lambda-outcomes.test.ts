@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../engine/config.js';
+import { processEvent } from '../engine/lambda.js';
+import type { Plan, Rule } from '../engine/types.js';
+import { loadEvent } from './helpers/fixtures.js';
+import { recordingLogger } from './helpers/logger.js';
+
+const proposal: Plan = [{ service: 'ec2', operation: 'RevokeSecurityGroupIngress', input: { GroupId: 'sg-0a1b2c3d4e5f67890' }, reason: 'a person decides' }];
+
+function ruleWith(plan: Plan, withProposal: boolean): Rule {
+  return {
+    id: 'test-rule',
+    title: 'test rule',
+    severity: 'high',
+    rationale: 'a rule that only proposes',
+    family: 'security-groups',
+    triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
+    permissions: [],
+    docs: { changes: 'nothing', neverTouches: 'anything' },
+    evaluate: () => ({ kind: 'violation', summary: 'found', resources: ['sg-0a1b2c3d4e5f67890'], findings: [], plan, ...(withProposal ? { proposal } : {}) }),
+  };
+}
+
+async function outcomeOf(plan: Plan, withProposal: boolean) {
+  const rule = ruleWith(plan, withProposal);
+  const calls: string[] = [];
+  const gateway = { call: async (service: string, operation: string) => void calls.push(`${service}:${operation}`) };
+  const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
+    rules: [rule],
+    config: parseConfig({ rules: { 'test-rule': { mode: 'remediate' } } }, [rule]),
+    env: { ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:alerts' },
+    gateway,
+    logger: recordingLogger(),
+  });
+  return { outcome: result.status === 'processed' ? result.decisions[0]?.outcome : undefined, calls };
+}
+
+describe('processEvent outcomes in remediate mode', () => {
+  it('reports a violation with nothing to apply as proposed, never as applied, and writes nothing', async () => {
+    expect(await outcomeOf([], true)).toStrictEqual({ outcome: 'proposed', calls: ['sns:Publish'] });
+  });
+
+  it('reports a violation with neither plan nor proposal as notified', async () => {
+    expect(await outcomeOf([], false)).toStrictEqual({ outcome: 'notified', calls: ['sns:Publish'] });
+  });
+});
