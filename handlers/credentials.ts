@@ -1,0 +1,6 @@
+/** Lambda entry point for the credentials family (deployed in us-east-1 only). */
+import { lambdaHandler } from '../engine/handler.js';
+import { credentialCommands } from '../remediations/credentials/commands.js';
+import { credentialRules } from '../remediations/credentials/index.js';
+
+export const handler = lambdaHandler({ rules: credentialRules, commands: credentialCommands });

@@ -1,0 +1,134 @@
+/**
+ * Event selectors as a `PutEventSelectors` record carries them, and whether
+ * they still log management events (the API calls that change the account).
+ *
+ * Basic selectors: a selector logs management events when
+ * `includeManagementEvents` is true; `readWriteType` `ReadOnly` leaves the
+ * write calls out. Advanced selectors: a selector logs management events when
+ * a field selector `eventCategory` equals `Management`; a `readOnly` field
+ * equal to `true` leaves the write calls out. The record uses lower camel case
+ * (`fieldSelectors[].field`); the SDK input uses Pascal case.
+ */
+import { field } from '../../engine/event.js';
+import { isFalse, isTrue } from './trails.js';
+
+type Json = Record<string, unknown>;
+
+function objects(value: unknown): Json[] {
+  return (Array.isArray(value) ? value : []).filter((item): item is Json => typeof item === 'object' && item !== null && !Array.isArray(item));
+}
+
+function strings(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return [value];
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : undefined;
+}
+
+/** A key in either casing (`field` or `Field`). */
+function either(value: unknown, camel: string): unknown {
+  return field(value, camel) ?? field(value, camel.charAt(0).toUpperCase() + camel.slice(1));
+}
+
+/** `writes`: management write calls are logged (reads may or may not be); `read-only`: only read calls are; `none`: no management event is. */
+export type ManagementCoverage = 'writes' | 'read-only' | 'none';
+
+export interface SelectorAnalysis {
+  readonly kind: 'basic' | 'advanced';
+  readonly coverage: ManagementCoverage;
+  /** The event's selectors in SDK input form, exactly as the event set them (the undo of a proposal). */
+  readonly asSet: readonly Json[];
+  /** The event's selectors that log data events only, in SDK input form (kept by the proposal). */
+  readonly dataOnly: readonly Json[];
+}
+
+function sdkDataResources(selector: unknown): Json[] {
+  return objects(either(selector, 'dataResources')).map((resource) => ({
+    Type: either(resource, 'type'),
+    Values: strings(either(resource, 'values')) ?? [],
+  }));
+}
+
+function sdkBasic(selector: Json, includeManagementEvents: boolean): Json {
+  const exclude = strings(either(selector, 'excludeManagementEventSources'));
+  const readWriteType = either(selector, 'readWriteType');
+  return {
+    ...(typeof readWriteType === 'string' ? { ReadWriteType: readWriteType } : {}),
+    IncludeManagementEvents: includeManagementEvents,
+    DataResources: sdkDataResources(selector),
+    ...(exclude && exclude.length > 0 ? { ExcludeManagementEventSources: exclude } : {}),
+  };
+}
+
+const FIELD_OPERATORS = ['equals', 'startsWith', 'endsWith', 'notEquals', 'notStartsWith', 'notEndsWith'] as const;
+
+function sdkFieldSelector(selector: Json): Json {
+  const out: Json = { Field: either(selector, 'field') };
+  for (const operator of FIELD_OPERATORS) {
+    const values = strings(either(selector, operator));
+    if (values) out[operator.charAt(0).toUpperCase() + operator.slice(1)] = values;
+  }
+  return out;
+}
+
+function sdkAdvanced(selector: Json): Json {
+  const name = either(selector, 'name');
+  return {
+    ...(typeof name === 'string' ? { Name: name } : {}),
+    FieldSelectors: objects(either(selector, 'fieldSelectors')).map(sdkFieldSelector),
+  };
+}
+
+function fieldValues(selector: Json, fieldName: string, operator: 'equals'): string[] {
+  return objects(either(selector, 'fieldSelectors'))
+    .filter((f) => either(f, 'field') === fieldName)
+    .flatMap((f) => strings(either(f, operator)) ?? []);
+}
+
+function isManagementAdvanced(selector: Json): boolean {
+  return fieldValues(selector, 'eventCategory', 'equals').includes('Management');
+}
+
+function coverageOf(flags: readonly ('writes' | 'read-only')[]): ManagementCoverage {
+  if (flags.length === 0) return 'none';
+  return flags.includes('writes') ? 'writes' : 'read-only';
+}
+
+/** The selectors of a `PutEventSelectors` request, or `undefined` when it has neither kind. */
+export function analyzeSelectors(requestParameters: unknown): SelectorAnalysis | undefined {
+  const advanced = either(requestParameters, 'advancedEventSelectors');
+  if (Array.isArray(advanced)) {
+    const selectors = objects(advanced);
+    const management = selectors.filter(isManagementAdvanced);
+    const coverage = coverageOf(management.map((s) => (fieldValues(s, 'readOnly', 'equals').includes('true') ? 'read-only' : 'writes')));
+    return {
+      kind: 'advanced',
+      coverage,
+      asSet: selectors.map(sdkAdvanced),
+      dataOnly: selectors.filter((s) => !isManagementAdvanced(s)).map(sdkAdvanced),
+    };
+  }
+  const basic = either(requestParameters, 'eventSelectors');
+  if (!Array.isArray(basic)) return undefined;
+  const selectors = objects(basic);
+  const management = selectors.filter((s) => isTrue(either(s, 'includeManagementEvents')) || either(s, 'includeManagementEvents') === undefined);
+  const coverage = coverageOf(management.map((s) => (either(s, 'readWriteType') === 'ReadOnly' ? 'read-only' : 'writes')));
+  return {
+    kind: 'basic',
+    coverage,
+    asSet: selectors.map((s) => sdkBasic(s, !isFalse(either(s, 'includeManagementEvents')))),
+    dataOnly: selectors.filter((s) => sdkDataResources(s).length > 0).map((s) => sdkBasic(s, false)),
+  };
+}
+
+/** The selectors a person is proposed to set: the event's data-event selectors, plus one that logs every management event. */
+export function restoringSelectors(analysis: SelectorAnalysis): { key: 'EventSelectors' | 'AdvancedEventSelectors'; selectors: Json[] } {
+  if (analysis.kind === 'advanced') {
+    return {
+      key: 'AdvancedEventSelectors',
+      selectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }, ...analysis.dataOnly],
+    };
+  }
+  return {
+    key: 'EventSelectors',
+    selectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true, DataResources: [] }, ...analysis.dataOnly],
+  };
+}

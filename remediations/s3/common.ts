@@ -1,0 +1,121 @@
+/**
+ * What the S3 rules share: the bucket and account an S3 CloudTrail record
+ * names, the bucket's tags (exemption, ML data) through `GetBucketTagging`,
+ * and the four public access block settings.
+ *
+ * Every bucket-level call the rules plan carries `ExpectedBucketOwner`: a
+ * bucket deleted and re-created by another account under the same name is
+ * then refused by S3 instead of changed.
+ */
+import type { Config } from '../../engine/config.js';
+import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
+import type { Facts, Lookup, Verdict } from '../../engine/types.js';
+
+/** Bucket names as S3 accepts them, legacy us-east-1 names (capitals, underscores) included; CloudTrail placeholders (`...`) are not. */
+const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
+const ACCOUNT_ID = /^\d{12}$/;
+
+/** The bucket the call changed, or `undefined` when the record names none (or only a placeholder). */
+export function bucketOf(event: CloudTrailEvent): string | undefined {
+  const name = stringField(event.detail.requestParameters, 'bucketName');
+  return name !== undefined && BUCKET_NAME.test(name) && !name.includes('..') ? name : undefined;
+}
+
+/** The account the call changed: the recipient account, which for S3 is the bucket owner. */
+export function accountOf(event: CloudTrailEvent): string | undefined {
+  const account = event.detail.recipientAccountId ?? event.account;
+  return ACCOUNT_ID.test(account) ? account : undefined;
+}
+
+/** The bucket a bucket-level rule acts on, its owner and the resource label; or the verdict that skips an event naming neither. */
+export type BucketTarget =
+  | { readonly bucket: string; readonly owner: string; readonly resources: readonly string[] }
+  | { readonly skip: Extract<Verdict, { kind: 'skipped' }> };
+
+export function bucketTarget(event: CloudTrailEvent): BucketTarget {
+  const bucket = bucketOf(event);
+  if (bucket === undefined) return { skip: { kind: 'skipped', reason: 'the event names no bucket' } };
+  const owner = accountOf(event);
+  if (owner === undefined) return { skip: { kind: 'skipped', reason: 'the event names no 12-digit account' } };
+  return { bucket, owner, resources: [`bucket ${bucket}`] };
+}
+
+/** The partition of the event's region, for the ARNs written into proposed policies. */
+export function partitionOf(event: CloudTrailEvent): string {
+  const region = event.detail.awsRegion;
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/** `{Bucket, ExpectedBucketOwner}`: the part of every bucket-level input the rules build. */
+export function bucketInput(bucket: string, owner: string): { Bucket: string; ExpectedBucketOwner: string } {
+  return { Bucket: bucket, ExpectedBucketOwner: owner };
+}
+
+/** GetBucketTagging: the bucket's tags, `{tags}`. */
+export const bucketTagsLookup: Lookup = {
+  name: 'bucketTags',
+  service: 's3',
+  operation: 'GetBucketTagging',
+  permission: 's3:GetBucketTagging',
+  input: (event) => {
+    const bucket = bucketOf(event);
+    const owner = accountOf(event);
+    return bucket !== undefined && owner !== undefined ? bucketInput(bucket, owner) : undefined;
+  },
+  select: (output) => ({ tags: tagsFromList(field(output, 'TagSet')) }),
+  // S3 answers NoSuchTagSet for a bucket that has no tags: that is a fact ("no tags"), not a gap.
+  notFoundCodes: ['NoSuchTagSet'],
+};
+
+export type BucketTags = { readonly known: true; readonly tags: Tags } | { readonly known: false; readonly reason: string };
+
+/** The bucket's tags when the lookup answered (no tag set: `{}`), else why they are unknown. */
+export function bucketTags(facts: Facts): BucketTags {
+  const fact = facts[bucketTagsLookup.name];
+  if (!fact) return { known: false, reason: 'GetBucketTagging was not looked up' };
+  if (fact.status === 'unavailable') return { known: false, reason: fact.reason };
+  return { known: true, tags: fact.value === null ? {} : (tagsFromFact(fact) ?? {}) };
+}
+
+/** Why the bucket is exempt, when its tags are known and carry the exemption tag. */
+export function bucketExemption(bucket: string, facts: Facts, config: Config): string | undefined {
+  const tags = bucketTags(facts);
+  const reason = tags.known ? exemptionReason(tags.tags, config) : undefined;
+  return reason ? `bucket ${bucket} is ${reason}` : undefined;
+}
+
+/** The four settings of an S3 public access block, in the order S3 documents them. */
+export const BLOCK_SETTINGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
+export type BlockSetting = (typeof BLOCK_SETTINGS)[number];
+export type BlockConfiguration = Readonly<Record<BlockSetting, boolean>>;
+
+export const FULL_BLOCK: BlockConfiguration = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
+
+/** A configuration object from a record or an SDK output; S3 treats a setting that is absent as false. */
+export function blockConfiguration(value: unknown): BlockConfiguration | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const on = (setting: BlockSetting) => {
+    const flag = (value as Record<string, unknown>)[setting];
+    return flag === true || (typeof flag === 'string' && flag.toLowerCase() === 'true');
+  };
+  return { BlockPublicAcls: on('BlockPublicAcls'), IgnorePublicAcls: on('IgnorePublicAcls'), BlockPublicPolicy: on('BlockPublicPolicy'), RestrictPublicBuckets: on('RestrictPublicBuckets') };
+}
+
+/** The configuration a Put…PublicAccessBlock call set. */
+export function requestedBlock(event: CloudTrailEvent): BlockConfiguration | undefined {
+  return blockConfiguration(field(event.detail.requestParameters, 'PublicAccessBlockConfiguration'));
+}
+
+/** The settings that are off. */
+export function settingsOff(configuration: BlockConfiguration): BlockSetting[] {
+  return BLOCK_SETTINGS.filter((setting) => !configuration[setting]);
+}
+
+/** `BlockPublicAcls and RestrictPublicBuckets`. */
+export function listSettings(settings: readonly string[]): string {
+  if (settings.length <= 1) return settings.join('');
+  return `${settings.slice(0, -1).join(', ')} and ${settings.at(-1) ?? ''}`;
+}

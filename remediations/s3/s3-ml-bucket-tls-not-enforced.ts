@@ -1,0 +1,180 @@
+/**
+ * s3-ml-bucket-tls-not-enforced: a bucket tagged as holding ML data has no
+ * bucket policy statement that denies requests made without TLS.
+ *
+ * Triggers: `PutBucketPolicy` whose policy has no such statement, and
+ * `DeleteBucketPolicy` (which removes any such statement), from
+ * `s3.amazonaws.com`. A statement enforces TLS when it is a Deny for everyone
+ * (`Principal *`), covers at least `s3:GetObject` and `s3:PutObject` on the
+ * bucket's objects, and applies when `aws:SecureTransport` is `false` (`Bool`
+ * or `BoolIfExists`). Which buckets hold ML data is read from their tags
+ * (`GetBucketTagging`; the tag is configurable, by default
+ * `data-classification=ml`, its value compared case-insensitively). When the
+ * tags cannot be read (offline replay, lookup denied), the rule does not guess
+ * a pass: it reports the missing statement and says the tags were unknown.
+ *
+ * Changes: nothing automatically: a bucket policy is the application's.
+ * Proposes: `PutBucketPolicy` with the event's statements kept as written plus
+ * a Deny of `s3:*` on the bucket and its objects when `aws:SecureTransport` is
+ * `false` (a policy of that one statement after a `DeleteBucketPolicy`). Its
+ * undo puts the event's policy back (or deletes the policy again).
+ * Never touches: the bucket policy (only proposed), buckets not tagged as ML
+ * data, buckets carrying the exemption tag.
+ * Permissions: none to apply; lookup `s3:GetBucketTagging`.
+ */
+import * as z from 'zod/mini';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import { globToRegExp } from '../../engine/glob.js';
+import { actionMatches, parsePolicyDocument, type NormalizedStatement } from '../../engine/policy/analyzer.js';
+import type { Facts, Finding, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { partitionOf, bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
+import { bucketPolicyOf, MAX_BUCKET_POLICY_CHARACTERS } from './s3-bucket-policy-public.js';
+import { documentText, documentWith, rawDocument, statementLabel } from './resource-policy.js';
+
+export const S3MlBucketTlsSettingsSchema = z.strictObject({
+  /** The tag that marks a bucket as holding ML data (training sets, features, model artifacts). */
+  mlDataTag: z._default(
+    z.strictObject({
+      key: z._default(z.string().check(z.minLength(1), z.maxLength(128)), 'data-classification'),
+      value: z._default(z.string().check(z.maxLength(256)), 'ml'),
+    }),
+    { key: 'data-classification', value: 'ml' },
+  ),
+});
+export type S3MlBucketTlsSettings = z.infer<typeof S3MlBucketTlsSettingsSchema>;
+
+const SECURE_TRANSPORT = 'aws:securetransport';
+
+/** Whether the statement denies every caller any object read or write made without TLS. */
+export function enforcesTls(statement: NormalizedStatement, bucket: string, partition: string): boolean {
+  if (statement.effect !== 'Deny') return false;
+  const everyone = statement.principal === '*' || (statement.principal?.AWS ?? []).includes('*');
+  if (!everyone) return false;
+  const covers = (action: string) =>
+    statement.actions ? statement.actions.some((pattern) => actionMatches(pattern, action)) : !(statement.notActions ?? []).some((pattern) => actionMatches(pattern, action));
+  if (!covers('s3:GetObject') || !covers('s3:PutObject')) return false;
+  const object = `arn:${partition}:s3:::${bucket}/any/object`;
+  if (!(statement.resources ?? []).some((resource) => globToRegExp(resource).test(object))) return false;
+  return Object.entries(statement.condition ?? {}).some(
+    ([operator, keys]) =>
+      /^Bool(IfExists)?$/i.test(operator) &&
+      Object.entries(keys).some(([key, values]) => key.toLowerCase() === SECURE_TRANSPORT && values.some((value) => value.toLowerCase() === 'false')),
+  );
+}
+
+/** The statement the proposal adds: deny everything on the bucket and its objects without TLS. */
+export function tlsDenyStatement(bucket: string, partition: string, sid: string): Record<string, unknown> {
+  return {
+    Sid: sid,
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: [`arn:${partition}:s3:::${bucket}`, `arn:${partition}:s3:::${bucket}/*`],
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+  };
+}
+
+function unusedSid(statements: readonly NormalizedStatement[]): string {
+  const taken = new Set(statements.map((statement) => statement.sid));
+  let sid = 'DenyInsecureTransport';
+  for (let n = 2; taken.has(sid); n++) sid = `DenyInsecureTransport${n}`;
+  return sid;
+}
+
+/** PutBucketPolicy with the TLS deny added; the undo restores what the event left. */
+export function proposeTlsDeny(bucket: string, owner: string, partition: string, policy: string | object | undefined, statements: readonly NormalizedStatement[]): PlanStep | undefined {
+  const ref = bucketInput(bucket, owner);
+  if (policy !== undefined && rawDocument(policy) === undefined) return undefined;
+  const fixed = documentWith(policy, tlsDenyStatement(bucket, partition, unusedSid(statements)));
+  if (fixed === undefined) return undefined;
+  return {
+    service: 's3',
+    operation: 'PutBucketPolicy',
+    input: { ...ref, Policy: fixed },
+    reason:
+      policy === undefined
+        ? `PROPOSAL, not applied: give bucket ${bucket} a policy that denies every request made without TLS. The deleted policy is not in the event: merge in any statements it had that are still needed.`
+        : `PROPOSAL, not applied: add to the policy of bucket ${bucket} a statement that denies every request made without TLS; every existing statement is kept as written.`,
+    undo:
+      policy === undefined
+        ? { service: 's3', operation: 'DeleteBucketPolicy', input: ref, reason: `Delete the policy of bucket ${bucket} again, as the event did.` }
+        : { service: 's3', operation: 'PutBucketPolicy', input: { ...ref, Policy: documentText(policy) }, reason: `Put the policy of bucket ${bucket} back exactly as the event set it.` },
+  };
+}
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  const settings = context.settings as S3MlBucketTlsSettings;
+  const target = bucketTarget(event);
+  if ('skip' in target) return target.skip;
+  const { bucket, owner, resources } = target;
+  const partition = partitionOf(event);
+  const deleted = event.detail.eventName === 'DeleteBucketPolicy';
+
+  const policy = deleted ? undefined : bucketPolicyOf(event);
+  if (!deleted && policy === undefined) return { kind: 'skipped', reason: `the event carries no policy for bucket ${bucket}`, resources };
+  let statements: readonly NormalizedStatement[] = [];
+  if (policy !== undefined) {
+    const parsed = parsePolicyDocument(policy, { maxPolicyCharacters: MAX_BUCKET_POLICY_CHARACTERS });
+    if (!parsed.ok) return { kind: 'skipped', reason: `the policy of bucket ${bucket} could not be analysed: ${parsed.error}`, resources };
+    statements = parsed.document.statements;
+    const tls = statements.find((statement) => enforcesTls(statement, bucket, partition));
+    if (tls) return { kind: 'compliant', summary: `bucket ${bucket}: ${statementLabel(tls)} of the policy denies requests made without TLS`, resources };
+  }
+
+  const { key, value } = settings.mlDataTag;
+  const tag = `${key}=${value}`;
+  const tags = bucketTags(facts);
+  if (tags.known) {
+    const exempt = bucketExemption(bucket, facts, context.config);
+    if (exempt) return { kind: 'exempt', reason: exempt, resources };
+    if (tags.tags[key]?.toLowerCase() !== value.toLowerCase()) {
+      return { kind: 'compliant', summary: `bucket ${bucket} is not tagged ${tag}, so this rule does not require TLS-only access`, resources };
+    }
+  }
+
+  const missing = deleted ? 'the deleted policy took any TLS-only statement with it' : 'the policy has no statement denying requests made without TLS';
+  const finding: Finding = tags.known
+    ? {
+        code: 'tls-not-enforced',
+        severity: 'high',
+        message: `Bucket ${bucket} is tagged ${tag} (ML data), and ${missing}: data can travel over plain HTTP.`,
+        subject: `bucket ${bucket}`,
+      }
+    : {
+        code: 'tls-not-enforced-ml-data-unknown',
+        severity: 'medium',
+        message: `For bucket ${bucket}, ${missing}, and its tags could not be read (${tags.reason}): if it holds ML data (tag ${tag}), data can travel over plain HTTP.`,
+        subject: `bucket ${bucket}`,
+      };
+  const proposal = proposeTlsDeny(bucket, owner, partition, policy, statements);
+  return {
+    kind: 'violation',
+    summary: tags.known
+      ? `bucket ${bucket} (tagged ${tag}): ${missing}`
+      : `bucket ${bucket}: ${missing}; whether it holds ML data is unknown (tags unavailable), so it is reported`,
+    resources,
+    findings: [finding],
+    plan: [],
+    ...(proposal && { proposal: [proposal] }),
+  };
+}
+
+export const s3MlBucketTlsNotEnforced = {
+  id: 's3-ml-bucket-tls-not-enforced',
+  title: 'ML data bucket does not enforce TLS',
+  severity: 'high',
+  rationale:
+    'Training data, features and model artifacts read or written over plain HTTP can be captured or altered in transit; a bucket policy that denies requests without TLS (aws:SecureTransport false) is the only way S3 enforces encryption in transit.',
+  family: 's3',
+  triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy', 'DeleteBucketPolicy'] }],
+  permissions: [],
+  lookups: [bucketTagsLookup],
+  settings: S3MlBucketTlsSettingsSchema,
+  docs: {
+    changes: 'Nothing automatically: the bucket policy belongs to the applications that use the bucket.',
+    proposes:
+      'PutBucketPolicy with the event’s statements kept as written plus a Deny of s3:* on the bucket and its objects when aws:SecureTransport is false (after DeleteBucketPolicy, a policy of that statement alone); its undo restores what the event left.',
+    neverTouches: 'The bucket policy itself (only proposed), buckets not tagged as holding ML data, and buckets carrying the exemption tag.',
+  },
+  evaluate,
+} as const satisfies Rule;

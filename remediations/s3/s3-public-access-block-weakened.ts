@@ -1,0 +1,149 @@
+/**
+ * s3-public-access-block-weakened: a bucket's or the account's S3 public
+ * access block was removed, or one of its four settings turned off.
+ *
+ * Triggers (`s3.amazonaws.com`, which also records the account-level S3
+ * Control calls): `PutBucketPublicAccessBlock` and `PutAccountPublicAccessBlock`
+ * with any setting false (or absent, which S3 treats as false),
+ * `DeleteBucketPublicAccessBlock` and `DeleteAccountPublicAccessBlock`.
+ *
+ * Changes: `PutPublicAccessBlock` with all four settings on, for the bucket
+ * (S3, with `ExpectedBucketOwner`) or for the account (S3 Control, `AccountId`).
+ * The undo restores exactly what the event set: the event's own configuration
+ * for a Put, `DeletePublicAccessBlock` for a Delete.
+ * Never touches: bucket policies and ACLs (a block only overrides them),
+ * other buckets, buckets carrying the exemption tag. The account level has no
+ * tags: turn the rule off or ignore the principal to allow it.
+ * Permissions: `s3:PutBucketPublicAccessBlock` on buckets and
+ * `s3:PutAccountPublicAccessBlock` (no resource-level support), the IAM
+ * actions behind the S3 API `PutPublicAccessBlock`; `s3:PutPublicAccessBlock`
+ * is listed too, only because the engine names a step's permission
+ * `<service>:<Operation>` (IAM grants nothing for it). Lookup `s3:GetBucketTagging`.
+ */
+import { type CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Finding, PlanStep, Rule, RuleContext, Service, UndoStep, Verdict } from '../../engine/types.js';
+import {
+  accountOf,
+  bucketExemption,
+  bucketInput,
+  bucketOf,
+  bucketTagsLookup,
+  FULL_BLOCK,
+  listSettings,
+  requestedBlock,
+  settingsOff,
+  type BlockConfiguration,
+} from './common.js';
+
+type Target = { readonly level: 'bucket'; readonly bucket: string; readonly owner: string } | { readonly level: 'account'; readonly account: string };
+
+function label(target: Target): string {
+  return target.level === 'bucket' ? `bucket ${target.bucket}` : `account ${target.account}`;
+}
+
+/** Puts all four settings back on; the undo puts back what the event left (its configuration, or no block at all). */
+export function planRestore(target: Target, previous: BlockConfiguration | undefined): PlanStep {
+  const service: Service = target.level === 'bucket' ? 's3' : 's3control';
+  const ref = target.level === 'bucket' ? bucketInput(target.bucket, target.owner) : { AccountId: target.account };
+  const undo: UndoStep = previous
+    ? {
+        service,
+        operation: 'PutPublicAccessBlock',
+        input: { ...ref, PublicAccessBlockConfiguration: previous },
+        reason: `Put back the public access block of ${label(target)} exactly as the event set it.`,
+      }
+    : {
+        service,
+        operation: 'DeletePublicAccessBlock',
+        input: ref,
+        reason: `Remove the public access block of ${label(target)} again, as the event did.`,
+      };
+  return {
+    service,
+    operation: 'PutPublicAccessBlock',
+    input: { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
+    reason: `Turn all four public access block settings of ${label(target)} back on (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).`,
+    undo,
+    // A bucket that no longer exists exposes nothing; the account-level call has no such case.
+    ...(target.level === 'bucket' ? { alreadyDoneCodes: ['NoSuchBucket'] } : {}),
+  };
+}
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  const name = event.detail.eventName;
+  const removed = name.startsWith('Delete');
+  const account = accountOf(event);
+  if (account === undefined) return { kind: 'skipped', reason: 'the event names no 12-digit account' };
+  let target: Target;
+  if (name.includes('Account')) {
+    target = { level: 'account', account };
+  } else {
+    const bucket = bucketOf(event);
+    if (bucket === undefined) return { kind: 'skipped', reason: 'the event names no bucket' };
+    target = { level: 'bucket', bucket, owner: account };
+  }
+  const resources = [label(target)];
+
+  const requested = removed ? undefined : requestedBlock(event);
+  if (!removed && requested === undefined) {
+    return { kind: 'skipped', reason: `the event carries no PublicAccessBlockConfiguration for ${label(target)}`, resources };
+  }
+  const off = requested ? settingsOff(requested) : [];
+  if (!removed && off.length === 0) {
+    return { kind: 'compliant', summary: `${label(target)}: all four public access block settings are on`, resources };
+  }
+
+  if (target.level === 'bucket') {
+    const exempt = bucketExemption(target.bucket, facts, context.config);
+    if (exempt) return { kind: 'exempt', reason: exempt, resources };
+  }
+
+  const severity = target.level === 'account' ? 'critical' : 'high';
+  const scope = target.level === 'account' ? 'every bucket of the account' : 'the bucket';
+  const finding: Finding = removed
+    ? {
+        code: 'public-access-block-removed',
+        severity,
+        message: `The public access block of ${label(target)} was deleted, so public ACLs and public bucket policies on ${scope} take effect again.`,
+        subject: label(target),
+      }
+    : {
+        code: 'public-access-block-weakened',
+        severity,
+        message: `${listSettings(off)} ${off.length === 1 ? 'was' : 'were'} turned off in the public access block of ${label(target)}.`,
+        subject: `${label(target)}: ${off.join(', ')}`,
+      };
+  return {
+    kind: 'violation',
+    summary: removed ? `${label(target)}: public access block deleted` : `${label(target)}: public access block weakened (${off.join(', ')} off)`,
+    resources,
+    findings: [finding],
+    plan: [planRestore(target, requested)],
+  };
+}
+
+export const s3PublicAccessBlockWeakened = {
+  id: 's3-public-access-block-weakened',
+  title: 'S3 public access block removed or weakened',
+  severity: 'high',
+  rationale:
+    'The public access block is the guard rail that keeps a mistaken bucket policy or ACL from publishing data (training sets, model artifacts, logs) to the internet; removing it, or turning one setting off, leaves every bucket it covered one mistake away from public.',
+  family: 's3',
+  triggers: [
+    {
+      eventSource: 's3.amazonaws.com',
+      eventNames: ['PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutAccountPublicAccessBlock', 'DeleteAccountPublicAccessBlock'],
+    },
+  ],
+  permissions: [
+    { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*' },
+    { action: 's3:PutAccountPublicAccessBlock', resource: '*' },
+  ],
+  lookups: [bucketTagsLookup],
+  docs: {
+    changes:
+      'PutPublicAccessBlock with all four settings on: for the bucket (S3, with ExpectedBucketOwner) or for the account (S3 Control, AccountId). The undo restores what the event set: its configuration for a Put, DeletePublicAccessBlock for a Delete.',
+    neverTouches: 'Bucket policies and ACLs themselves, other buckets, and buckets carrying the exemption tag (the account level has no tags).',
+  },
+  evaluate,
+} as const satisfies Rule;

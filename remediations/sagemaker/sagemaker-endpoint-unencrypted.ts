@@ -1,0 +1,195 @@
+/**
+ * sagemaker-endpoint-unencrypted: a SageMaker endpoint configuration whose
+ * storage volume or captured data is not encrypted with a KMS key. `notify` by default.
+ *
+ * Triggers: `CreateEndpointConfig`. Violations, one finding each:
+ * - no `KmsKeyId` for the ML storage volume of instance-based variants
+ *   (`ProductionVariants[]`, `ShadowProductionVariants[]`). Not a violation
+ *   when a variant runs on an instance type with local NVMe instance storage:
+ *   that storage is encrypted by a hardware module on the instance, and the
+ *   API reference says a `KmsKeyId` must not be given then (older editions:
+ *   the call fails; current ones: the key does not encrypt local storage).
+ *   Families with a `d` in their attributes (`ml.m5d`, `ml.g4dn`, `ml.p4d`) are
+ *   recognised by name; others with instance storage (`ml.g5`, `ml.p5`,
+ *   `ml.trn1`, …) are listed in the `localStorageInstanceFamilies` setting.
+ *   Serverless variants have no storage volume to encrypt.
+ * - data capture on (`DataCaptureConfig`, whose `EnableCapture` defaults to
+ *   true) without `DataCaptureConfig.KmsKeyId`.
+ *
+ * Changes: nothing. An endpoint configuration cannot be changed once created.
+ * Proposes: `CreateEndpointConfig` of a copy named `<name>-kms` with the same
+ * variants and `{"$unknown": …}` placeholders for the key(s) (undo: delete that
+ * new copy), then `UpdateEndpoint` of each endpoint that uses the original,
+ * whose name is a placeholder too (undo: back to the original configuration).
+ * Never touches: the original configuration (never deleted), endpoints,
+ * models, captured data; configurations carrying the exemption tag in their `Tags`.
+ * Permissions: none for the bot (it applies nothing). A person running the
+ * proposal needs `sagemaker:CreateEndpointConfig` and `sagemaker:UpdateEndpoint`,
+ * and the key policies must let the endpoint's role use the keys.
+ */
+import * as z from 'zod/mini';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import { exemptionReason } from '../../engine/exemption.js';
+import { unknownValue, type Facts, type Finding, type Plan, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { objects, param, requestTags, responseArn, stringParam, toApiShape } from './common.js';
+
+/** SageMaker instance families with NVMe instance storage whose names carry no `d` attribute. */
+export const DEFAULT_LOCAL_STORAGE_FAMILIES = ['ml.g5', 'ml.g6', 'ml.g6e', 'ml.gr6', 'ml.p5', 'ml.p5e', 'ml.p5en', 'ml.trn1', 'ml.trn1n', 'ml.trn2'] as const;
+
+export const SagemakerEndpointUnencryptedSettingsSchema = z.strictObject({
+  /**
+   * Instance families (`ml.g5`) with local NVMe instance storage, for which no
+   * storage-volume KMS key is expected. Families with a `d` attribute
+   * (`ml.m5d`, `ml.c6id`, `ml.g4dn`, `ml.p4d`) are always recognised.
+   */
+  localStorageInstanceFamilies: z._default(
+    z.array(z.string().check(z.regex(/^ml\.[a-z0-9-]+$/, 'an instance family such as "ml.g5"'))),
+    [...DEFAULT_LOCAL_STORAGE_FAMILIES],
+  ),
+});
+export type SagemakerEndpointUnencryptedSettings = z.infer<typeof SagemakerEndpointUnencryptedSettingsSchema>;
+
+/** EC2 naming: a `d` among the attributes after the generation means instance store (`m5d`, `c6id`, `g4dn`, `p4de`). */
+const D_ATTRIBUTE_FAMILY = /^ml\.[a-z]+\d+[a-z-]*d[a-z-]*$/;
+
+function familyOf(instanceType: string): string {
+  return instanceType.split('.').slice(0, 2).join('.').toLowerCase();
+}
+
+export function hasLocalStorage(instanceType: string, settings: SagemakerEndpointUnencryptedSettings): boolean {
+  const family = familyOf(instanceType);
+  return D_ATTRIBUTE_FAMILY.test(family) || settings.localStorageInstanceFamilies.includes(family);
+}
+
+function variants(request: unknown): Record<string, unknown>[] {
+  return [...objects(param(request, 'ProductionVariants')), ...objects(param(request, 'ShadowProductionVariants'))];
+}
+
+function isFalse(value: unknown): boolean {
+  return value === false || (typeof value === 'string' && value.toLowerCase() === 'false');
+}
+
+/** At most 63 characters: the endpoint configuration name limit. */
+export function proposedConfigName(name: string): string {
+  const suffix = '-kms';
+  return `${name.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
+}
+
+export function volumeFinding(request: unknown, settings: SagemakerEndpointUnencryptedSettings): { finding?: Finding; note: string } {
+  if (stringParam(request, 'KmsKeyId')) return { note: 'storage volume encrypted with a KMS key' };
+  const instanceTypes = variants(request)
+    .map((variant) => stringParam(variant, 'InstanceType'))
+    .filter((type): type is string => type !== undefined);
+  if (instanceTypes.length === 0) return { note: 'no instance-based variant, so no ML storage volume' };
+  const local = instanceTypes.filter((type) => hasLocalStorage(type, settings));
+  if (local.length > 0) {
+    const types = [...new Set(local)];
+    return { note: `${types.join(', ')} ${types.length === 1 ? 'has' : 'have'} local NVMe storage, encrypted by the instance's hardware (a KmsKeyId is not accepted for it)` };
+  }
+  return {
+    note: 'no KMS key for the storage volume',
+    finding: {
+      code: 'volume-not-kms-encrypted',
+      severity: 'medium',
+      message: `No KmsKeyId: the ML storage volume of ${[...new Set(instanceTypes)].join(', ')} holds the model and is not encrypted with a customer managed KMS key.`,
+      subject: 'KmsKeyId',
+    },
+  };
+}
+
+export function captureFinding(request: unknown): Finding | undefined {
+  const capture = param(request, 'DataCaptureConfig');
+  if (typeof capture !== 'object' || capture === null || isFalse(param(capture, 'EnableCapture'))) return undefined;
+  if (stringParam(capture, 'KmsKeyId')) return undefined;
+  const destination = stringParam(capture, 'DestinationS3Uri');
+  return {
+    code: 'data-capture-not-kms-encrypted',
+    severity: 'medium',
+    message: `Data capture is on without DataCaptureConfig.KmsKeyId: every captured request and response${destination ? ` written to ${destination}` : ''} is stored without a customer managed KMS key.`,
+    subject: 'DataCaptureConfig.KmsKeyId',
+  };
+}
+
+/** A new configuration with the key(s) as placeholders, and the move of its endpoints; the original stays. */
+export function planProposal(name: string, request: unknown, findings: readonly Finding[]): Plan {
+  const newName = proposedConfigName(name);
+  const copy = toApiShape(request) as Record<string, unknown>;
+  const codes = new Set(findings.map((f) => f.code));
+  const input: Record<string, unknown> = { ...copy, EndpointConfigName: newName };
+  if (codes.has('volume-not-kms-encrypted')) input['KmsKeyId'] = unknownValue('the ARN of the KMS key for the ML storage volume');
+  if (codes.has('data-capture-not-kms-encrypted')) {
+    input['DataCaptureConfig'] = { ...(copy['DataCaptureConfig'] as Record<string, unknown>), KmsKeyId: unknownValue('the ARN of the KMS key for captured data') };
+  }
+  const endpoints = unknownValue(`an endpoint that uses ${name} (aws sagemaker list-endpoints, then describe-endpoint); one step per endpoint`);
+  return [
+    {
+      service: 'sagemaker',
+      operation: 'CreateEndpointConfig',
+      input,
+      reason: `Create ${newName}, a copy of ${name} with KMS encryption: an endpoint configuration cannot be changed. ${name} itself stays.`,
+      undo: {
+        service: 'sagemaker',
+        operation: 'DeleteEndpointConfig',
+        input: { EndpointConfigName: newName },
+        reason: `Delete ${newName}, the copy this proposal created (only once no endpoint uses it); ${name} was never touched.`,
+      },
+    },
+    {
+      service: 'sagemaker',
+      operation: 'UpdateEndpoint',
+      input: { EndpointName: endpoints, EndpointConfigName: newName },
+      reason: `Move each endpoint that uses ${name} to ${newName}: SageMaker starts new instances with the new configuration before it retires the old ones. If no endpoint uses ${name} yet, create endpoints with ${newName} instead.`,
+      undo: { service: 'sagemaker', operation: 'UpdateEndpoint', input: { EndpointName: endpoints, EndpointConfigName: name }, reason: `Move the endpoint back to ${name}.` },
+    },
+  ];
+}
+
+function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): Verdict {
+  const settings = context.settings as SagemakerEndpointUnencryptedSettings;
+  const request = event.detail.requestParameters;
+  const name = stringParam(request, 'EndpointConfigName');
+  if (!name) return { kind: 'skipped', reason: 'the event names no endpoint configuration' };
+  const resources = [responseArn(event, 'EndpointConfigArn') ?? name];
+
+  const volume = volumeFinding(request, settings);
+  const capture = captureFinding(request);
+  const findings = [volume.finding, capture].filter((f): f is Finding => f !== undefined);
+  if (findings.length === 0) {
+    const captureNote = typeof param(request, 'DataCaptureConfig') === 'object' && param(request, 'DataCaptureConfig') !== null ? '; captured data has a KMS key or capture is off' : '';
+    return { kind: 'compliant', summary: `endpoint configuration ${name}: ${volume.note}${captureNote}`, resources };
+  }
+
+  const exempt = exemptionReason(requestTags(request), context.config);
+  if (exempt) return { kind: 'exempt', reason: `endpoint configuration ${name} is ${exempt}`, resources };
+
+  const what = findings.map((f) => (f.code === 'volume-not-kms-encrypted' ? 'storage volume without a KMS key' : 'data capture without a KMS key')).join(', ');
+  return {
+    kind: 'violation',
+    summary: `endpoint configuration ${name}: ${what}; proposed: a copy with KMS keys, then move its endpoints`,
+    resources,
+    findings,
+    plan: [],
+    proposal: planProposal(name, request, findings),
+  };
+}
+
+export const sagemakerEndpointUnencrypted = {
+  id: 'sagemaker-endpoint-unencrypted',
+  title: 'SageMaker endpoint configuration without KMS encryption',
+  severity: 'medium',
+  rationale:
+    'An endpoint keeps the model on its ML storage volume and, with data capture, every inference request and response in S3. Without a customer managed KMS key, nobody can revoke access to that data by revoking the key, and key use is not audited.',
+  family: 'sagemaker',
+  defaultMode: 'notify',
+  triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateEndpointConfig'] }],
+  permissions: [],
+  settings: SagemakerEndpointUnencryptedSettingsSchema,
+  docs: {
+    changes: 'Nothing: an endpoint configuration cannot be changed after it is created.',
+    proposes:
+      'CreateEndpointConfig of a copy named <name>-kms with the same variants and placeholders for the storage-volume and data-capture KMS keys (undo: DeleteEndpointConfig of that copy only), then UpdateEndpoint of each endpoint that uses the original, named by a placeholder (undo: UpdateEndpoint back to the original).',
+    neverTouches:
+      'The original endpoint configuration (never deleted), endpoints, models, captured data; variants on instance types with local NVMe storage, which cannot take a KMS key; configurations whose Tags carry the exemption tag.',
+  },
+  evaluate,
+} as const satisfies Rule;

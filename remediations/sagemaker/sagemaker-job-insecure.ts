@@ -1,0 +1,267 @@
+/**
+ * sagemaker-job-insecure: a SageMaker training, processing or hyperparameter
+ * tuning job that is not isolated and encrypted. `notify` by default.
+ *
+ * Triggers: `CreateTrainingJob`, `CreateProcessingJob` and
+ * `CreateHyperParameterTuningJob` (every training job definition of a tuning
+ * job, `TrainingJobDefinition` and `TrainingJobDefinitions[]`, is checked).
+ * Violations, one finding each:
+ * - more than one instance (`ResourceConfig.InstanceCount` or its
+ *   `InstanceGroups`, processing `ProcessingResources.ClusterConfig.InstanceCount`,
+ *   tuning `HyperParameterTuningResourceConfig`) without
+ *   `EnableInterContainerTrafficEncryption`;
+ * - no `VpcConfig` (processing: `NetworkConfig.VpcConfig`);
+ * - no `OutputDataConfig.KmsKeyId` (processing: `ProcessingOutputConfig.KmsKeyId`,
+ *   when the job writes outputs at all);
+ * - `EnableNetworkIsolation` not true, when the `requireNetworkIsolation`
+ *   setting says it is required (default: not required).
+ *
+ * Changes (in `remediate` mode only): `StopTrainingJob`, `StopProcessingJob`
+ * or `StopHyperParameterTuningJob` with the job's name. A stop cannot be
+ * undone (a stopped job cannot be resumed): the step says to re-run the job
+ * with the settings fixed. Stopping deletes no customer data: a training job
+ * gets SIGTERM and 120 seconds to save its model artefacts, and artefacts and
+ * output already written stay in S3 (a tuning job stops its running training
+ * jobs the same way).
+ * Never touches: the job's input and output data, models, other jobs, jobs
+ * carrying the exemption tag in their `Tags`.
+ * Permissions: `sagemaker:StopTrainingJob`, `sagemaker:StopProcessingJob`,
+ * `sagemaker:StopHyperParameterTuningJob`, each on its own job ARNs.
+ */
+import * as z from 'zod/mini';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import { exemptionReason } from '../../engine/exemption.js';
+import type { Facts, Finding, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { count, isTrue, objects, param, requestTags, responseArn, stringParam } from './common.js';
+
+export const SagemakerJobInsecureSettingsSchema = z.strictObject({
+  /** Also require `EnableNetworkIsolation` (containers without any network access). Off by default: many jobs download packages or call AWS APIs. */
+  requireNetworkIsolation: z._default(z.boolean(), false),
+});
+export type SagemakerJobInsecureSettings = z.infer<typeof SagemakerJobInsecureSettingsSchema>;
+
+interface JobType {
+  readonly label: string;
+  readonly nameMember: string;
+  readonly arnMember: string;
+  readonly stopOperation: string;
+  /** What stopping keeps, for the step's reason. */
+  readonly keeps: string;
+}
+
+const JOB_TYPES: Readonly<Record<string, JobType>> = {
+  CreateTrainingJob: {
+    label: 'training job',
+    nameMember: 'TrainingJobName',
+    arnMember: 'TrainingJobArn',
+    stopOperation: 'StopTrainingJob',
+    keeps: 'the algorithm gets SIGTERM and 120 seconds to save its model artefacts, and what is already in S3 stays there',
+  },
+  CreateProcessingJob: {
+    label: 'processing job',
+    nameMember: 'ProcessingJobName',
+    arnMember: 'ProcessingJobArn',
+    stopOperation: 'StopProcessingJob',
+    keeps: 'inputs and any output already uploaded to S3 stay there',
+  },
+  CreateHyperParameterTuningJob: {
+    label: 'hyperparameter tuning job',
+    nameMember: 'HyperParameterTuningJobName',
+    arnMember: 'HyperParameterTuningJobArn',
+    stopOperation: 'StopHyperParameterTuningJob',
+    keeps: 'its running training jobs are stopped too, and the model artefacts of every training job stay in S3',
+  },
+};
+
+/** The security-relevant settings of one job, or of one training job definition of a tuning job. */
+export interface JobSecurity {
+  /** Names a tuning job's training job definition. */
+  readonly definition?: string;
+  readonly instanceCount?: number;
+  readonly interContainerEncryption: boolean;
+  readonly vpc: boolean;
+  /** `undefined` when the job writes no outputs (processing jobs without `ProcessingOutputConfig`). */
+  readonly outputKmsKey?: boolean;
+  readonly outputMember: string;
+  readonly networkIsolation: boolean;
+}
+
+function sum(values: readonly (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length > 0 ? known.reduce((a, b) => a + b, 0) : undefined;
+}
+
+/** `InstanceCount`, or the sum over heterogeneous `InstanceGroups` / `InstanceConfigs`. */
+function instanceCount(resources: unknown): number | undefined {
+  return (
+    count(param(resources, 'InstanceCount')) ??
+    sum([...objects(param(resources, 'InstanceGroups')), ...objects(param(resources, 'InstanceConfigs'))].map((group) => count(param(group, 'InstanceCount'))))
+  );
+}
+
+function hasVpc(vpcConfig: unknown): boolean {
+  const subnets = param(vpcConfig, 'Subnets');
+  return Array.isArray(subnets) ? subnets.length > 0 : typeof vpcConfig === 'object' && vpcConfig !== null;
+}
+
+/** A training job request, or one training job definition of a tuning job: the same members. */
+function trainingSecurity(definition: unknown, name?: string): JobSecurity {
+  const resources = param(definition, 'ResourceConfig') ?? param(definition, 'HyperParameterTuningResourceConfig');
+  const n = instanceCount(resources);
+  return {
+    ...(name !== undefined ? { definition: name } : {}),
+    ...(n !== undefined ? { instanceCount: n } : {}),
+    interContainerEncryption: isTrue(param(definition, 'EnableInterContainerTrafficEncryption')),
+    vpc: hasVpc(param(definition, 'VpcConfig')),
+    outputKmsKey: stringParam(definition, 'OutputDataConfig', 'KmsKeyId') !== undefined,
+    outputMember: 'OutputDataConfig.KmsKeyId',
+    networkIsolation: isTrue(param(definition, 'EnableNetworkIsolation')),
+  };
+}
+
+function processingSecurity(request: unknown): JobSecurity {
+  const network = param(request, 'NetworkConfig');
+  const n = instanceCount(param(request, 'ProcessingResources', 'ClusterConfig'));
+  const output = param(request, 'ProcessingOutputConfig');
+  return {
+    ...(n !== undefined ? { instanceCount: n } : {}),
+    interContainerEncryption: isTrue(param(network, 'EnableInterContainerTrafficEncryption')),
+    vpc: hasVpc(param(network, 'VpcConfig')),
+    ...(output !== undefined && output !== null ? { outputKmsKey: stringParam(output, 'KmsKeyId') !== undefined } : {}),
+    outputMember: 'ProcessingOutputConfig.KmsKeyId',
+    networkIsolation: isTrue(param(network, 'EnableNetworkIsolation')),
+  };
+}
+
+/** Every job (or tuning job definition) the event created, with its settings. */
+export function jobSecurity(event: CloudTrailEvent): JobSecurity[] {
+  const request = event.detail.requestParameters;
+  switch (event.detail.eventName) {
+    case 'CreateProcessingJob':
+      return [processingSecurity(request)];
+    case 'CreateHyperParameterTuningJob': {
+      const single = param(request, 'TrainingJobDefinition');
+      const many = objects(param(request, 'TrainingJobDefinitions'));
+      return [
+        ...(typeof single === 'object' && single !== null ? [trainingSecurity(single, 'TrainingJobDefinition')] : []),
+        ...many.map((definition, index) => trainingSecurity(definition, stringParam(definition, 'DefinitionName') ?? `TrainingJobDefinitions[${index}]`)),
+      ];
+    }
+    default:
+      return [trainingSecurity(request)];
+  }
+}
+
+export function jobFindings(jobs: readonly JobSecurity[], settings: SagemakerJobInsecureSettings, processing: boolean): Finding[] {
+  const vpcMember = processing ? 'NetworkConfig.VpcConfig' : 'VpcConfig';
+  const flag = (name: string) => (processing ? `NetworkConfig.${name}` : name);
+  return jobs.flatMap((job) => {
+    const prefix = job.definition !== undefined && jobs.length > 1 ? `${job.definition}: ` : '';
+    const findings: Finding[] = [];
+    if (job.instanceCount !== undefined && job.instanceCount > 1 && !job.interContainerEncryption) {
+      findings.push({
+        code: 'inter-container-traffic-unencrypted',
+        severity: 'medium',
+        message: `${prefix}${job.instanceCount} instances exchange data and model parameters in the clear: ${flag('EnableInterContainerTrafficEncryption')} is not true.`,
+        subject: `${prefix}${flag('EnableInterContainerTrafficEncryption')}`,
+      });
+    }
+    if (!job.vpc) {
+      findings.push({
+        code: 'no-vpc',
+        severity: 'medium',
+        message: `${prefix}No ${vpcMember}: the containers run outside your VPC, so its security groups, VPC endpoints and flow logs do not apply.`,
+        subject: `${prefix}${vpcMember}`,
+      });
+    }
+    if (job.outputKmsKey === false) {
+      findings.push({
+        code: 'output-not-kms-encrypted',
+        severity: 'medium',
+        message: `${prefix}No ${job.outputMember}: the output is written to S3 without a customer managed KMS key.`,
+        subject: `${prefix}${job.outputMember}`,
+      });
+    }
+    if (settings.requireNetworkIsolation && !job.networkIsolation) {
+      findings.push({
+        code: 'network-isolation-off',
+        severity: 'medium',
+        message: `${prefix}${flag('EnableNetworkIsolation')} is not true, and requireNetworkIsolation says the containers must have no network access.`,
+        subject: `${prefix}${flag('EnableNetworkIsolation')}`,
+      });
+    }
+    return findings;
+  });
+}
+
+const LABELS: Readonly<Record<string, string>> = {
+  'inter-container-traffic-unencrypted': 'several instances without inter-container traffic encryption',
+  'no-vpc': 'not in a VPC',
+  'output-not-kms-encrypted': 'output without a KMS key',
+  'network-isolation-off': 'no network isolation',
+};
+
+/** One stop; there is no undo, because a stopped job cannot be resumed. */
+export function planStop(type: JobType, name: string): Plan {
+  return [
+    {
+      service: 'sagemaker',
+      operation: type.stopOperation,
+      input: { [type.nameMember]: name },
+      reason: `Stop the ${type.label} ${name}. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: ${type.keeps}.`,
+      // A job that is no longer running answers ValidationException ("… the training job is in status Stopped"); one that is gone, ResourceNotFound.
+      alreadyDoneCodes: ['ValidationException', 'ResourceNotFound'],
+    },
+  ];
+}
+
+function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): Verdict {
+  const settings = context.settings as SagemakerJobInsecureSettings;
+  const type = JOB_TYPES[event.detail.eventName];
+  const request = event.detail.requestParameters;
+  const name = type ? stringParam(request, type.nameMember) : undefined;
+  if (!type || !name) return { kind: 'skipped', reason: 'the event names no SageMaker job' };
+  const resources = [responseArn(event, type.arnMember) ?? name];
+
+  const jobs = jobSecurity(event);
+  if (jobs.length === 0) return { kind: 'skipped', reason: `the event holds no training job definition for ${name}`, resources };
+  const findings = jobFindings(jobs, settings, event.detail.eventName === 'CreateProcessingJob');
+  if (findings.length === 0) {
+    const checks = `in a VPC, output with a KMS key (or none), inter-container traffic encrypted wherever several instances run${settings.requireNetworkIsolation ? ', network isolation on' : ''}`;
+    return { kind: 'compliant', summary: `${type.label} ${name}: ${checks}`, resources };
+  }
+
+  const exempt = exemptionReason(requestTags(request), context.config);
+  if (exempt) return { kind: 'exempt', reason: `${type.label} ${name} is ${exempt}`, resources };
+
+  return {
+    kind: 'violation',
+    summary: `${type.label} ${name}: ${[...new Set(findings.map((f) => LABELS[f.code] ?? f.code))].join(', ')}`,
+    resources,
+    findings,
+    plan: planStop(type, name),
+  };
+}
+
+export const sagemakerJobInsecure = {
+  id: 'sagemaker-job-insecure',
+  title: 'SageMaker job not isolated and encrypted',
+  severity: 'medium',
+  rationale:
+    'Training and processing jobs read the most sensitive data an ML team has. Outside a VPC, with model artefacts written without a customer managed key, or with several instances talking in the clear, that data and the models trained on it leave the controls the rest of the account relies on.',
+  family: 'sagemaker',
+  defaultMode: 'notify',
+  triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateTrainingJob', 'CreateProcessingJob', 'CreateHyperParameterTuningJob'] }],
+  permissions: [
+    { action: 'sagemaker:StopTrainingJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*' },
+    { action: 'sagemaker:StopProcessingJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/*' },
+    { action: 'sagemaker:StopHyperParameterTuningJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:hyper-parameter-tuning-job/*' },
+  ],
+  settings: SagemakerJobInsecureSettingsSchema,
+  docs: {
+    changes:
+      'Notifies by default. In remediate mode, stops the job: StopTrainingJob, StopProcessingJob or StopHyperParameterTuningJob with its name. A stop has no undo (a stopped job cannot be resumed; re-run it with the settings fixed), and it deletes no data: a training job gets SIGTERM and 120 seconds to save its model artefacts, and everything already in S3 stays.',
+    neverTouches: 'Input and output data, model artefacts, models, endpoints, other jobs, and jobs whose Tags carry the exemption tag.',
+  },
+  evaluate,
+} as const satisfies Rule;

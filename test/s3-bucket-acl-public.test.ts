@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, settingsFor } from '../engine/config.js';
+import { decide, offlineFacts } from '../engine/decide.js';
+import type { CloudTrailEvent } from '../engine/event.js';
+import type { Facts, Verdict } from '../engine/types.js';
+import { s3Rules } from '../remediations/s3/index.js';
+import { ALL_USERS, AUTHENTICATED_USERS, eventAcl, s3BucketAclPublic as rule } from '../remediations/s3/s3-bucket-acl-public.js';
+import { loadEvent } from './helpers/fixtures.js';
+
+const NOW = new Date('2025-03-11T12:00:00Z');
+const ML = 'ml-training-data-111122223333';
+const BUCKET = 'amzn-s3-demo-bucket';
+const OWNER_ID = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
+const LOG = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
+
+function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
+  const config = parseConfig({}, s3Rules);
+  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
+}
+
+const acl = (grants: { uri?: string; id?: string; permission: string }[]): Facts => ({ bucketAcl: { status: 'ok', value: { grants } } });
+
+const ownerGrant = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' };
+const logGrant = { Grantee: { Type: 'Group', URI: LOG }, Permission: 'WRITE' };
+
+describe('s3-bucket-acl-public', () => {
+  describe('evaluate', () => {
+    it('removes the AllUsers and AuthenticatedUsers grants of a full ACL and keeps the others, owner included', () => {
+      // Arrange
+      const event = loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json');
+      // Act
+      const verdict = evaluate(event);
+      // Assert
+      expect(verdict).toStrictEqual({
+        kind: 'violation',
+        summary: `bucket ${ML}: the ACL grants AllUsers READ, AuthenticatedUsers READ`,
+        resources: [`bucket ${ML}`],
+        findings: [
+          {
+            code: 'acl-all-users',
+            severity: 'critical',
+            message: `The ACL of bucket ${ML} grants READ to AllUsers: anyone on the internet, without signing in.`,
+            subject: 'AllUsers READ',
+          },
+          {
+            code: 'acl-authenticated-users',
+            severity: 'high',
+            message: `The ACL of bucket ${ML} grants READ to AuthenticatedUsers: any AWS account in the world, not only yours.`,
+            subject: 'AuthenticatedUsers READ',
+          },
+        ],
+        plan: [
+          {
+            service: 's3',
+            operation: 'PutBucketAcl',
+            input: {
+              Bucket: ML,
+              ExpectedBucketOwner: '111122223333',
+              AccessControlPolicy: { Grants: [ownerGrant, logGrant], Owner: { ID: OWNER_ID, DisplayName: 'ml-platform' } },
+            },
+            reason: `Set the ACL of bucket ${ML} to the event's ACL without its public grants (AllUsers READ, AuthenticatedUsers READ); the 2 other grants stay.`,
+            undo: {
+              service: 's3',
+              operation: 'PutBucketAcl',
+              input: {
+                Bucket: ML,
+                ExpectedBucketOwner: '111122223333',
+                AccessControlPolicy: {
+                  Grants: [
+                    ownerGrant,
+                    logGrant,
+                    { Grantee: { Type: 'Group', URI: ALL_USERS }, Permission: 'READ' },
+                    { Grantee: { Type: 'Group', URI: AUTHENTICATED_USERS }, Permission: 'READ' },
+                  ],
+                  Owner: { ID: OWNER_ID, DisplayName: 'ml-platform' },
+                },
+              },
+              reason: `Put the ACL of bucket ${ML} back exactly as the event set it, public grants included.`,
+            },
+            alreadyDoneCodes: ['NoSuchBucket'],
+          },
+        ],
+      });
+    });
+
+    it('replaces a canned public-read ACL with private, and undoes to public-read', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'));
+      expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([
+        {
+          service: 's3',
+          operation: 'PutBucketAcl',
+          input: { Bucket: BUCKET, ExpectedBucketOwner: '111122223333', ACL: 'private' },
+          reason: `Set the ACL of bucket ${BUCKET} to private (owner full control), removing AllUsers READ.`,
+          undo: {
+            service: 's3',
+            operation: 'PutBucketAcl',
+            input: { Bucket: BUCKET, ExpectedBucketOwner: '111122223333', ACL: 'public-read' },
+            reason: `Put the ACL of bucket ${BUCKET} back exactly as the event set it, public grants included.`,
+          },
+          alreadyDoneCodes: ['NoSuchBucket'],
+        },
+      ]);
+    });
+
+    it.each([
+      ['public-read-write', ['AllUsers READ (canned public-read-write)', 'AllUsers WRITE (canned public-read-write)']],
+      ['authenticated-read', ['AuthenticatedUsers READ (canned authenticated-read)']],
+    ])('reads the canned ACL %s as its public grants', (canned, subjects) => {
+      const event = loadEvent('s3/PutBucketAcl-canned-public-read.json');
+      event.detail.requestParameters = { bucketName: BUCKET, 'x-amz-acl': [canned] };
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.subject)).toStrictEqual(subjects);
+    });
+
+    it('keeps the grant-header form: the owner id stays in GrantFullControl, the AllUsers read goes', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-grant-header-all-users-read.json'));
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({
+        Bucket: BUCKET,
+        ExpectedBucketOwner: '111122223333',
+        GrantFullControl: `id="${OWNER_ID}"`,
+      });
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.undo?.input).toStrictEqual({
+        Bucket: BUCKET,
+        ExpectedBucketOwner: '111122223333',
+        GrantRead: `uri="${ALL_USERS}"`,
+        GrantFullControl: `id="${OWNER_ID}"`,
+      });
+    });
+
+    it('sets private when nothing but public grants was in the event', () => {
+      const event = loadEvent('s3/PutBucketAcl-grant-header-all-users-read.json');
+      event.detail.requestParameters = { bucketName: BUCKET, 'x-amz-grant-read': `uri=${ALL_USERS}, uri=${AUTHENTICATED_USERS}` };
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({ Bucket: BUCKET, ExpectedBucketOwner: '111122223333', ACL: 'private' });
+    });
+
+    it('reads a single grant that CloudTrail turned into an object, and an https group URI', () => {
+      const event = loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json');
+      event.detail.requestParameters = {
+        bucketName: ML,
+        AccessControlPolicy: { AccessControlList: { Grant: { Grantee: { 'xsi:type': 'Group', URI: 'https://acs.amazonaws.com/groups/global/AllUsers' }, Permission: 'READ' } } },
+      };
+      expect(eventAcl(event)).toStrictEqual({ form: 'policy', grants: [{ type: 'Group', uri: ALL_USERS, permission: 'READ' }] });
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({ Bucket: ML, ExpectedBucketOwner: '111122223333', ACL: 'private' });
+    });
+
+    it.each([
+      ['a canned private ACL (genuine Panther record)', 's3/PutBucketAcl-canned-private-compliant-panther.json', 'bucket bucket: the ACL (canned ACL private) grants nothing to AllUsers or AuthenticatedUsers'],
+      ['log delivery grants (genuine Flatiron record)', 's3/PutBucketAcl-log-delivery-compliant-flatiron.json', 'bucket bucket-name: the ACL (3 grants) grants nothing to AllUsers or AuthenticatedUsers'],
+    ])('is compliant for %s', (_, fixture, summary) => {
+      expect(evaluate(loadEvent(fixture))).toMatchObject({ kind: 'compliant', summary });
+    });
+
+    it('says the work is already done, without a call, when the bucket ACL no longer grants anything public', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), acl([{ id: OWNER_ID, permission: 'FULL_CONTROL' }]));
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBe('GetBucketAcl: the bucket ACL no longer grants anything to AllUsers or AuthenticatedUsers');
+    });
+
+    it('applies when the bucket ACL is still the one the event set', () => {
+      const facts = acl([
+        { id: OWNER_ID, permission: 'FULL_CONTROL' },
+        { uri: LOG, permission: 'WRITE' },
+        { uri: ALL_USERS, permission: 'READ' },
+        { uri: AUTHENTICATED_USERS, permission: 'READ' },
+      ]);
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'), facts);
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBeUndefined();
+    });
+
+    it.each([
+      ['other public grants', [{ id: OWNER_ID, permission: 'FULL_CONTROL' }, { uri: ALL_USERS, permission: 'WRITE' }]],
+      [
+        'the same public grants beside a grant added since',
+        [
+          { id: OWNER_ID, permission: 'FULL_CONTROL' },
+          { uri: LOG, permission: 'WRITE' },
+          { uri: ALL_USERS, permission: 'READ' },
+          { uri: AUTHENTICATED_USERS, permission: 'READ' },
+          { id: 'a'.repeat(64), permission: 'READ' },
+        ],
+      ],
+    ])('leaves a bucket whose ACL changed since the event (%s) to that newer event', (_, grants) => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'), acl(grants));
+      expect(verdict).toStrictEqual({
+        kind: 'skipped',
+        reason: `the ACL of bucket ${ML} has changed since this event; its newer ACL is judged by its own event`,
+        resources: [`bucket ${ML}`],
+      });
+    });
+
+    it('skips a bucket that no longer exists', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), { bucketAcl: { status: 'ok', value: null } });
+      expect(verdict).toMatchObject({ kind: 'skipped', reason: `bucket ${BUCKET} no longer exists` });
+    });
+
+    it('leaves a bucket carrying the exemption tag alone', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), {
+        bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'static site' } } },
+      });
+      expect(verdict).toMatchObject({ kind: 'exempt', reason: `bucket ${BUCKET} is tagged remediation:exempt: static site` });
+    });
+
+    it('skips an event with no ACL in it', () => {
+      const event = loadEvent('s3/PutBucketAcl-canned-public-read.json');
+      event.detail.requestParameters = { bucketName: BUCKET, acl: [''] };
+      expect(evaluate(event)).toMatchObject({ kind: 'skipped', reason: `the event carries no ACL for bucket ${BUCKET}` });
+    });
+  });
+
+  describe('decide', () => {
+    it('never acts on a failed call (genuine Panther record)', async () => {
+      const config = parseConfig({}, s3Rules);
+      const decision = await decide(loadEvent('s3/PutBucketAcl-failed-access-denied-panther.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing' });
+    });
+
+    it('offline, plans from the event alone and names the facts it lacked', async () => {
+      const config = parseConfig({}, s3Rules);
+      const decision = await decide(loadEvent('s3/PutBucketAcl-canned-public-read.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
+      expect(decision.verdict.kind).toBe('violation');
+      expect(decision.unavailableFacts).toStrictEqual(['bucketTags', 'bucketAcl']);
+    });
+  });
+});
