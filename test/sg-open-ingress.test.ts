@@ -26,7 +26,7 @@ const alreadyDone = ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.N
 
 describe('sg-open-ingress', () => {
   describe('evaluate', () => {
-    it('flags tcp/22 open to 0.0.0.0/0 and revokes it by rule id', () => {
+    it('flags tcp/22 open to 0.0.0.0/0 and revokes it by rule id; the undo keeps the description from the request', () => {
       // Arrange
       const event = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
       // Act
@@ -42,7 +42,7 @@ describe('sg-open-ingress', () => {
           undo: {
             service: 'ec2',
             operation: 'AuthorizeSecurityGroupIngress',
-            input: { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+            input: { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'temp access' }] }] },
             reason: undoReason,
           },
           alreadyDoneCodes: alreadyDone,

@@ -132,8 +132,11 @@ export function grantedRanges(event: CloudTrailEvent): IngressRange[] {
     });
   }
 
+  const requested = requestedRanges(event, groupId);
   const ruleSet = items(field(event.detail.responseElements, 'securityGroupRuleSet')).filter((rule) => rule['isEgress'] !== true);
   if (ruleSet.length > 0) {
+    // The response lists what was created, with ids but without descriptions: take those from the request, so an undo restores them too.
+    const descriptions = new Map(requested.map((r) => [rangeKey(r), r.description]));
     return ruleSet.flatMap((rule) => {
       const base = {
         groupId: stringField(rule, 'groupId') ?? groupId,
@@ -141,12 +144,24 @@ export function grantedRanges(event: CloudTrailEvent): IngressRange[] {
         ipProtocol: rule['ipProtocol'],
         fromPort: rule['fromPort'],
         toPort: rule['toPort'],
-        description: rule['description'],
       };
-      return [range(base, rule['cidrIpv4'], 4), range(base, rule['cidrIpv6'], 6)].filter((r) => r !== undefined);
+      return [range(base, rule['cidrIpv4'], 4), range(base, rule['cidrIpv6'], 6)]
+        .filter((r) => r !== undefined)
+        .map((r) => {
+          const description = stringField(rule, 'description') ?? descriptions.get(rangeKey(r));
+          return description === undefined ? r : { ...r, description };
+        });
     });
   }
+  return requested;
+}
 
+function rangeKey(r: IngressRange): string {
+  return `${r.protocol}|${r.fromPort ?? ''}|${r.toPort ?? ''}|${r.cidr}`;
+}
+
+/** The ranges of the request: nested `ipPermissions` and the older flat form. */
+function requestedRanges(event: CloudTrailEvent, groupId: string | undefined): IngressRange[] {
   const params = event.detail.requestParameters;
   const nested = items(field(params, 'ipPermissions')).flatMap((permission) => {
     const base = {
