@@ -9,23 +9,28 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
-import { MODES, type Family, type Rule } from '../engine/types.js';
+import { MODES, type Family, type Permission, type Rule } from '../engine/types.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
+import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
 
 type CfnValue = string | { readonly 'Fn::Sub': string } | { readonly 'Fn::GetAtt': readonly string[] } | { readonly Ref: string };
 
 export interface IamStatement {
-  readonly Effect: 'Allow';
+  readonly Effect: 'Allow' | 'Deny';
   readonly Action: readonly string[];
   readonly Resource: CfnValue | readonly CfnValue[];
+  readonly Condition?: Readonly<Record<string, unknown>>;
 }
 
 /**
- * IAM and STS sign-in events are global-service events: EventBridge delivers
- * them only in us-east-1, so those families are deployed there and nowhere else.
+ * IAM API events are global-service events: EventBridge delivers them only in
+ * us-east-1, so the IAM family is deployed there and nowhere else. The
+ * credentials family is deployed everywhere: its IAM triggers still arrive only
+ * in us-east-1, but an IAM user's console sign-in is recorded in the Region of
+ * the sign-in endpoint, and must be seen there.
  */
 export const GLOBAL_EVENTS_REGION = 'us-east-1';
-const GLOBAL_FAMILIES: ReadonlySet<Family> = new Set(['iam', 'credentials']);
+const GLOBAL_FAMILIES: ReadonlySet<Family> = new Set(['iam']);
 
 export function familyDeploysIn(family: Family, region: string): boolean {
   return !GLOBAL_FAMILIES.has(family) || region === GLOBAL_EVENTS_REGION;
@@ -36,21 +41,45 @@ function resourceValue(resource: string): CfnValue {
   return resource.includes('${') ? { 'Fn::Sub': resource } : resource;
 }
 
-/** The family's own permissions: plan actions and lookup actions, grouped by resource, sorted for a stable template. */
+/** The family's own permissions: plan actions and lookup actions, grouped by resource and condition, sorted for a stable template. */
 export function statementsFor(rules: readonly Rule[]): IamStatement[] {
-  const byResource = new Map<string, Set<string>>();
-  const add = (action: string, resource: string) => {
-    const actions = byResource.get(resource) ?? new Set<string>();
-    actions.add(action);
-    byResource.set(resource, actions);
+  const groups = new Map<string, { resource: string; condition?: Permission['condition']; actions: Set<string> }>();
+  const add = (action: string, resource: string, condition?: Permission['condition']) => {
+    const key = `${resource}\u0000${condition ? JSON.stringify(condition) : ''}`;
+    const group = groups.get(key) ?? { resource, ...(condition ? { condition } : {}), actions: new Set<string>() };
+    group.actions.add(action);
+    groups.set(key, group);
   };
   for (const rule of rules) {
-    for (const permission of rule.permissions) add(permission.action, permission.resource);
+    for (const permission of rule.permissions) add(permission.action, permission.resource, permission.condition);
     for (const lookup of rule.lookups ?? []) add(lookup.permission, '*');
   }
-  return [...byResource.entries()]
+  const allows = [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([resource, actions]) => ({ Effect: 'Allow', Action: [...actions].sort(), Resource: resourceValue(resource) }));
+    .map(([, { resource, condition, actions }]) => ({
+      Effect: 'Allow' as const,
+      Action: [...actions].sort(),
+      Resource: resourceValue(resource),
+      ...(condition ? { Condition: condition } : {}),
+    }));
+  return [...allows, ...protectOwnRoles(allows)];
+}
+
+/**
+ * Defence in depth for the IAM family: whatever its rules allow on roles, the
+ * bot's own roles (path `/remediation-bot/`) are denied explicitly, so no rule,
+ * bug or hostile event can make the bot detach, delete or attach its own policies.
+ */
+function protectOwnRoles(allows: readonly IamStatement[]): IamStatement[] {
+  const roleActions = allows.filter((s) => JSON.stringify(s.Resource).includes(':role/')).flatMap((s) => s.Action.filter((a) => a.startsWith('iam:')));
+  if (roleActions.length === 0) return [];
+  return [
+    {
+      Effect: 'Deny',
+      Action: [...new Set(roleActions)].sort(),
+      Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' },
+    },
+  ];
 }
 
 export function familyPattern(family: DeployedFamily): EventPatternDocument {
@@ -77,6 +106,10 @@ export interface DeployParams {
   readonly exemptionTagKey?: string;
   /** A customer managed KMS key for the topic and queues; empty: the stack creates one. */
   readonly kmsKeyArn?: string;
+  /** Secrets Manager secret ARN, or SSM SecureString name ("/…") or ARN, holding the Slack webhook URL; empty: no Slack notifier. */
+  readonly slackWebhookSecret?: string;
+  /** Email address subscribed to the alert topic; empty: none. */
+  readonly alertEmail?: string;
 }
 
 /**
@@ -241,6 +274,130 @@ export function runtimeStatements(params: DeployParams, key: string): IamStateme
   ];
 }
 
+/**
+ * One table per stack: the idempotency records (a duplicate delivery returns
+ * the first result) and, beside them, the undo record of every applied plan
+ * (`remediate undo <event-id>`). On demand, TTL, encrypted with the stack key,
+ * and point-in-time recovery because the undo records matter.
+ */
+export function idempotencyTable(params: DeployParams): Record<string, unknown> {
+  return {
+    IdempotencyTable: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: `${params.service}-${params.stage}-idempotency`,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: kmsKeyOf(params) },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    },
+  };
+}
+
+/** Each function reads and writes only its own idempotency keys and the undo records. */
+export function idempotencyStatement(params: DeployParams, key: string): IamStatement {
+  return {
+    Effect: 'Allow',
+    Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, key)}#*`, 'undo#*'] } },
+  };
+}
+
+/**
+ * Read access to exactly the webhook secret, and KMS decryption only through
+ * that service and only for that secret (the encryption context names it), so
+ * the secret may use the AWS managed key or a customer managed one.
+ */
+export function webhookSecretStatements(reference: string): IamStatement[] {
+  const arnRegion = /^arn:[^:]+:[^:]+:([a-z0-9-]+):/.exec(reference)?.[1];
+  const viaService = (service: string): CfnValue =>
+    arnRegion ? `${service}.${arnRegion}.amazonaws.com` : { 'Fn::Sub': `${service}.\${AWS::Region}.amazonaws.com` };
+  const decrypt = (service: string, contextKey: string, arns: CfnValue | readonly CfnValue[]): IamStatement => ({
+    Effect: 'Allow',
+    Action: ['kms:Decrypt'],
+    Resource: '*',
+    Condition: { StringEquals: { 'kms:ViaService': viaService(service) }, StringLike: { [`kms:EncryptionContext:${contextKey}`]: arns } },
+  });
+  if (/^arn:[^:]+:secretsmanager:/.test(reference)) {
+    // A full ARN ends in Secrets Manager's random 6-character suffix; an ARN without it matches through "-??????".
+    const arns = [reference, `${reference}-??????`];
+    return [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: arns }, decrypt('secretsmanager', 'SecretARN', arns)];
+  }
+  const arn: CfnValue = reference.startsWith('arn:')
+    ? reference
+    : { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${reference}` };
+  return [{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: arn }, decrypt('ssm', 'PARAMETER_ARN', arn)];
+}
+
+/** The SNS subscription of a channel: `FilterPolicy` only when the channel filters at all. */
+function filterOf(policy: FilterPolicy | undefined): Record<string, unknown> {
+  return policy ? { filterPolicyScope: 'MessageAttributes', filterPolicy: policy } : {};
+}
+
+/** The email subscription (confirm the mail SNS sends), with the email filter policy. */
+export function emailSubscription(params: DeployParams, config: Config): Record<string, unknown> {
+  const email = params.alertEmail?.trim() ?? '';
+  if (email === '') return {};
+  const policy = notificationFilterPolicies(config.notifications).email;
+  return {
+    AlertEmailSubscription: {
+      Type: 'AWS::SNS::Subscription',
+      Properties: {
+        TopicArn: { Ref: 'AlertTopic' },
+        Protocol: 'email',
+        Endpoint: email,
+        ...(policy ? { FilterPolicyScope: 'MessageAttributes', FilterPolicy: policy } : {}),
+      },
+    },
+  };
+}
+
+/**
+ * The Slack notifier, when a webhook secret is configured: subscribed to the
+ * alert topic with the Slack filter policy, holding only read access to the
+ * secret. Its failures go to the failure queue after Lambda's async retries.
+ */
+export function notifierValues(params: DeployParams, config: Config): { functions: Record<string, unknown>; resources: Record<string, unknown> } {
+  const reference = params.slackWebhookSecret?.trim() ?? '';
+  if (reference === '') return { functions: {}, resources: {} };
+  const key = 'notifier';
+  const alarms = functionAlarms(params, key);
+  return {
+    functions: {
+      [key]: {
+        handler: 'handlers/notifier.handler',
+        description: 'Posts remediation alerts from the alert topic to Slack',
+        role: logicalId(key, 'Role'),
+        timeout: 30,
+        memorySize: 256,
+        // Slack accepts about one message per second per webhook: a burst waits in Lambda's async queue instead of meeting 429s.
+        reservedConcurrency: 2,
+        maximumRetryAttempts: 2,
+        environment: { SLACK_WEBHOOK_SECRET: reference },
+        destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
+        events: [
+          {
+            sns: {
+              arn: { Ref: 'AlertTopic' },
+              topicName: `${params.service}-${params.stage}-alerts`,
+              ...filterOf(notificationFilterPolicies(config.notifications).slack),
+            },
+          },
+        ],
+      },
+    },
+    resources: {
+      [logicalId(key, 'Role')]: functionRole(params, key, webhookSecretStatements(reference), runtimeStatements(params, key)),
+      // Throttles are expected (reserved concurrency smooths bursts); errors are not.
+      [logicalId(key, 'ErrorsAlarm')]: alarms[logicalId(key, 'ErrorsAlarm')],
+    },
+  };
+}
+
 export interface StackValues {
   readonly functions: Record<string, unknown>;
   readonly resources: { readonly Resources: Record<string, unknown> };
@@ -256,6 +413,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   const functions: Record<string, unknown> = {};
   const resources: Record<string, unknown> = {
     ...keyResources(params),
+    ...idempotencyTable(params),
     ...queueDepthAlarm(params, 'EventsDeadLetterQueue', 'EventBridge could not deliver an event to a function'),
     ...queueDepthAlarm(params, 'FailureQueue', 'A function failed on an event after all retries'),
   };
@@ -265,6 +423,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     const publish: IamStatement = { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } };
     functions[key] = {
       handler: `handlers/${family}.handler`,
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' } },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(key, 'Role'),
       destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
@@ -278,8 +437,21 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
         },
       ],
     };
-    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules), [...runtimeStatements(params, key), publish]);
+    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules), [
+      ...runtimeStatements(params, key),
+      publish,
+      idempotencyStatement(params, key),
+    ]);
     Object.assign(resources, functionAlarms(params, key));
   }
-  return { functions, resources: { Resources: resources }, embeddedConfig: embeddedConfigOf(config), families, kmsKey: kmsKeyOf(params) };
+  const notifier = notifierValues(params, config);
+  Object.assign(functions, notifier.functions);
+  Object.assign(resources, notifier.resources, emailSubscription(params, config));
+  return {
+    functions,
+    resources: { Resources: resources },
+    embeddedConfig: embeddedConfigOf(config),
+    families,
+    kmsKey: kmsKeyOf(params),
+  };
 }

@@ -37,6 +37,8 @@ module.exports = async ({ resolveVariable }) => {
     modes: await get('param:modes'),
     exemptionTagKey: await get('param:exemptionTagKey'),
     kmsKeyArn: await get('param:kmsKeyArn'),
+    slackWebhookSecret: await get('param:slackWebhookSecret'),
+    alertEmail: await get('param:alertEmail'),
   };
   const configPath = path.resolve(__dirname, '..', await get('param:configFile'));
   return load().stackValues(configPath, params);

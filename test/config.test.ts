@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../cli/config-file.js';
 import { ConfigError, modeFor, parseConfig } from '../engine/config.js';
 import { allRules } from '../remediations/registry.js';
 import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
@@ -42,6 +44,14 @@ describe('parseConfig', () => {
       'rules.sg-open-ingress.allowedPorts.0: a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"',
     ]);
     expect(problemsOf({ trustedAccounts: ['12345'] })).toStrictEqual(['trustedAccounts.0: an AWS account id is 12 digits']);
+  });
+});
+
+describe('remediation.config.yml', () => {
+  it('lists every rule with exactly the built-in defaults, so reading it never surprises', () => {
+    const shipped = loadConfigFile(join(import.meta.dirname, '..', 'remediation.config.yml'), allRules);
+    expect(shipped).toStrictEqual(parseConfig({}, allRules));
+    expect(Object.keys(shipped.rules).sort()).toStrictEqual(allRules.map((rule) => rule.id).sort());
   });
 });
 

@@ -15,6 +15,12 @@ export default function setup(): void {
   const serverless = join(root, 'node_modules', '.bin', 'serverless');
   // A second region proves that global-service families (IAM) are deployed only in us-east-1.
   // It goes first: every `package` run empties .serverless/, whatever --package says.
-  execFileSync(serverless, ['package', '--region', 'eu-west-1', '--package', '.serverless-eu-west-1'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
+  // It also carries the Slack and email parameters, with per-channel thresholds, for the notification checks.
+  const notifications = [
+    '--param=slackWebhookSecret=arn:aws:secretsmanager:eu-west-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf',
+    '--param=alertEmail=secops@example.com',
+    '--param=configFile=test/fixtures/notification-thresholds.config.yml',
+  ];
+  execFileSync(serverless, ['package', '--region', 'eu-west-1', '--package', '.serverless-eu-west-1', ...notifications], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
   execFileSync(serverless, ['package'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env });
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts, ruleMatches } from '../engine/decide.js';
 import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
+import { iamActionFor } from '../engine/iam-actions.js';
 import { compilePattern } from '../engine/pattern-match.js';
 import { patternForRules } from '../engine/patterns.js';
 import type { Rule } from '../engine/types.js';
@@ -59,13 +60,13 @@ describe('rule registry', () => {
     it('declares permissions that cover every plan step, with no wildcard action', async () => {
       const actions = new Set(rule.permissions.map((p) => p.action));
       for (const action of actions) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
-      for (const lookup of rule.lookups ?? []) expect(lookup.permission).toBe(`${lookup.service}:${lookup.operation}`);
+      for (const lookup of rule.lookups ?? []) expect(lookup.permission).toBe(iamActionFor(lookup.service, lookup.operation));
       for (const { event } of own) {
         const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) });
         if (verdict.kind !== 'violation') continue;
         for (const step of verdict.plan.filter((s) => !s.operation.startsWith('wait'))) {
-          const service = step.service === 's3control' ? 's3' : step.service;
-          expect(actions.has(`${service}:${step.operation}`), `${rule.id} plans ${step.operation} without permission`).toBe(true);
+          const action = iamActionFor(step.service, step.operation);
+          expect(actions.has(action), `${rule.id} plans ${step.operation} without ${action}`).toBe(true);
         }
       }
     });

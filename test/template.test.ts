@@ -156,4 +156,15 @@ describe('packaged CloudFormation template', () => {
       expect(id in euWest1.Resources, `${family} in eu-west-1`).toBe(familyDeploysIn(family as DeployedFamily, 'eu-west-1'));
     }
   });
+
+  it('lets the IAM function attach only AWSDenyAll, and denies it any change to the bot\'s own roles', () => {
+    const statements = (usEast1.Resources['IamRole']?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[])
+      .flatMap((p) => p.PolicyDocument.Statement);
+    const attach = statements.filter((s) => s['Effect'] === 'Allow' && [s['Action']].flat().includes('iam:AttachRolePolicy'));
+    expect(attach).toHaveLength(1);
+    expect(attach[0]?.['Condition']).toStrictEqual({ ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } });
+    const deny = statements.find((s) => s['Effect'] === 'Deny');
+    expect(deny?.['Resource']).toStrictEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' });
+    expect(deny?.['Action']).toEqual(expect.arrayContaining(['iam:AttachRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy']));
+  });
 });
