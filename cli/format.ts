@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { formatStep } from '../notify/alert.js';
 import type { PlanStep } from '../engine/types.js';
 import type { ReplayLine } from './replay.js';
+import { allRules } from '../remediations/registry.js';
 
 export interface Io {
   /** Writes one line (a newline is appended). */
@@ -78,8 +79,11 @@ function summaryHead(summary: ReplaySummary): string {
   return `${summary.recordsRead} record(s) read from ${summary.inputs} input(s), ${summary.recordsMatched} reached a rule, ${summary.invalid} invalid${unreadable}`;
 }
 
+/** Wide enough for every rule id, so none is cut. */
+const RULE_WIDTH = Math.max(...allRules.map((rule) => rule.id.length)) + 1;
+
 export function tableFormatter(io: Io): Formatter {
-  const widths = { event: 34, rule: 26, verdict: 10, mode: 10 };
+  const widths = { event: 34, rule: RULE_WIDTH, verdict: 10, mode: 10 };
   let headerDone = false;
   const row = (line: ReplayLine) => {
     if (!headerDone) {
@@ -102,9 +106,9 @@ export function tableFormatter(io: Io): Formatter {
     end(summary) {
       if (headerDone) io.out('');
       io.out(`Summary: ${summaryHead(summary)}`);
-      io.out(`${pad('RULE', 30)} ${DECISION_VERDICTS.map((v) => pad(v.toUpperCase(), 10)).join(' ')}`);
+      io.out(`${pad('RULE', RULE_WIDTH)} ${DECISION_VERDICTS.map((v) => pad(v.toUpperCase(), 10)).join(' ')}`);
       for (const [rule, counts] of Object.entries(summary.byRule).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        io.out(`${pad(rule, 30)} ${DECISION_VERDICTS.map((v) => pad(String(counts[v] ?? 0), 10)).join(' ')}`);
+        io.out(`${pad(rule, RULE_WIDTH)} ${DECISION_VERDICTS.map((v) => pad(String(counts[v] ?? 0), 10)).join(' ')}`);
       }
     },
   };
