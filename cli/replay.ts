@@ -5,7 +5,8 @@
  * Nothing is executed; the plan is printed.
  */
 import type { Config } from '../engine/config.js';
-import { decideAll, matchingRules, offlineFacts, type Env } from '../engine/decide.js';
+import { decideAll, offlineFacts, type Env } from '../engine/decide.js';
+import { matchingRules } from '../engine/patterns.js';
 import { parseEvent } from '../engine/event.js';
 import type { Decision, Plan, Rule } from '../engine/types.js';
 import type { InputRecord } from './inputs.js';

@@ -1,15 +1,14 @@
 /**
  * The decision path shared by the Lambda handlers and the dry-run replay:
- * match the event to rules by their EventBridge patterns, apply the engine's
- * skips, gather facts, and evaluate. Nothing here writes to AWS.
+ * route the event to the rules it triggers, apply the engine's skips, gather
+ * facts, and evaluate. Nothing here writes to AWS.
  */
 import { modeFor, settingsFor, type Config } from './config.js';
-import { principalArn, principalArns, type CloudTrailEvent } from './event.js';
+import { DETAIL_TYPE, principalArn, principalArns, type CloudTrailEvent } from './event.js';
 import { matchesAnyGlob } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
-import { compilePattern } from './pattern-match.js';
-import { patternForRule } from './patterns.js';
-import type { Decision, Fact, Facts, Lookup, Rule, Verdict } from './types.js';
+import { sourceFor } from './patterns.js';
+import type { Decision, Fact, Facts, Lookup, Rule, Trigger, Verdict } from './types.js';
 
 /** Where facts come from: live read-only AWS calls in Lambda, nothing offline. */
 export interface FactSource {
@@ -29,20 +28,25 @@ export interface DecideContext {
   readonly now: Date;
 }
 
-const compiled = new WeakMap<Rule, (event: unknown) => boolean>();
-
-/** Whether the rule's own EventBridge pattern matches the event. */
-export function ruleMatches(rule: Rule, event: unknown): boolean {
-  let matcher = compiled.get(rule);
-  if (!matcher) {
-    matcher = compilePattern(patternForRule(rule));
-    compiled.set(rule, matcher);
-  }
-  return matcher(event);
+/**
+ * Whether a parsed event is one the trigger names. On a parsed event this is
+ * exactly what the rule's EventBridge pattern (`patternForRule`) matches: the
+ * registry and template tests hold the two together on every recorded event.
+ * The Lambda path routes with it and leaves the full EventBridge matcher, which
+ * the replay needs for raw records (`ruleMatches`), out of the bundles.
+ */
+function triggers(trigger: Trigger, event: CloudTrailEvent): boolean {
+  return (
+    event['detail-type'] === (trigger.detailType ?? DETAIL_TYPE) &&
+    event.source === sourceFor(trigger.eventSource) &&
+    event.detail.eventSource === trigger.eventSource &&
+    trigger.eventNames.includes(event.detail.eventName)
+  );
 }
 
-export function matchingRules(rules: readonly Rule[], event: unknown): Rule[] {
-  return rules.filter((rule) => ruleMatches(rule, event));
+/** The rules a parsed event triggers, in registry order. */
+export function triggeredRules(rules: readonly Rule[], event: CloudTrailEvent): Rule[] {
+  return rules.filter((rule) => rule.triggers.some((trigger) => triggers(trigger, event)));
 }
 
 /** The IAM path every role of the deployment carries; the loop check recognises it in `sessionIssuer.arn`. */
@@ -130,9 +134,9 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
   }
 }
 
-/** Decides every rule whose pattern matches the event, in registry order. */
+/** Decides every rule the event triggers, in registry order. */
 export async function decideAll(event: CloudTrailEvent, rules: readonly Rule[], context: DecideContext): Promise<Decision[]> {
   const decisions: Decision[] = [];
-  for (const rule of matchingRules(rules, event)) decisions.push(await decide(event, rule, context));
+  for (const rule of triggeredRules(rules, event)) decisions.push(await decide(event, rule, context));
   return decisions;
 }

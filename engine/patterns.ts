@@ -4,6 +4,7 @@
  * about which events arrive.
  */
 import { DETAIL_TYPE } from './event.js';
+import { compilePattern } from './pattern-match.js';
 import type { Rule, Trigger } from './types.js';
 
 export type EventPatternDocument = {
@@ -64,4 +65,25 @@ export function patternForRules(rules: readonly Rule[]): EventPatternDocument {
       ...(trigger.detailType !== undefined ? { detailType: trigger.detailType } : {}),
     }));
   return patternForTriggers(merged);
+}
+
+const compiled = new WeakMap<Rule, (event: unknown) => boolean>();
+
+/**
+ * Whether EventBridge would deliver this raw record to the rule: its own
+ * pattern, evaluated with EventBridge's full matching semantics. The replay
+ * uses it on records before they are parsed; the Lambdas, which EventBridge
+ * has already filtered, route parsed events with `triggeredRules` instead.
+ */
+export function ruleMatches(rule: Rule, event: unknown): boolean {
+  let matcher = compiled.get(rule);
+  if (!matcher) {
+    matcher = compilePattern(patternForRule(rule));
+    compiled.set(rule, matcher);
+  }
+  return matcher(event);
+}
+
+export function matchingRules(rules: readonly Rule[], event: unknown): Rule[] {
+  return rules.filter((rule) => ruleMatches(rule, event));
 }

@@ -1,11 +1,12 @@
 /** Registry meta-tests: every rule is documented, testable, deployable and has exactly the permissions its plans need. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
-import { decide, offlineFacts, ruleMatches } from '../engine/decide.js';
+import { decide, offlineFacts, triggeredRules } from '../engine/decide.js';
 import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import { compilePattern } from '../engine/pattern-match.js';
-import { patternForRules } from '../engine/patterns.js';
+import { matchingRules, patternForRules, ruleMatches } from '../engine/patterns.js';
 import type { Rule } from '../engine/types.js';
 import { commandsByFamily } from '../remediations/commands.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
@@ -82,6 +83,30 @@ describe('rule registry', () => {
         }
       }
     });
+  });
+
+  it('routes a parsed event to exactly the rules whose EventBridge pattern matches it', () => {
+    const ids = (rules: readonly Rule[]) => rules.map((rule) => rule.id);
+    for (const { name, event } of fixtures) expect(ids(triggeredRules(allRules, event)), name).toStrictEqual(ids(matchingRules(allRules, event)));
+    // Recombine the four routed fields across fixtures (and with strangers), so
+    // near misses such as a known event name from another source are covered.
+    const seen = (pick: (event: CloudTrailEvent) => string) => [...new Set(fixtures.map(({ event }) => pick(event)))];
+    const field = (values: string[]) => fc.oneof(fc.constantFrom(...values), fc.string({ maxLength: 12 }));
+    const recombined = fc.record({
+      base: fc.constantFrom(...fixtures),
+      detailType: field(seen((e) => e['detail-type'])),
+      source: field(seen((e) => e.source)),
+      eventSource: field(seen((e) => e.detail.eventSource)),
+      eventName: field(seen((e) => e.detail.eventName)),
+    });
+    fc.assert(
+      fc.property(recombined, ({ base, detailType, source, eventSource, eventName }) => {
+        const parsed = parseEvent({ ...base.event, 'detail-type': detailType, source, detail: { ...base.event.detail, eventSource, eventName } });
+        if (!parsed.success) return;
+        expect(ids(triggeredRules(allRules, parsed.event))).toStrictEqual(ids(matchingRules(allRules, parsed.event)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("matches an event with a family's pattern exactly when it matches one of the family's rules", () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familyDeploysIn, familyKey, familyPattern } from '../deploy/deployment.js';
-import { ruleMatches } from '../engine/decide.js';
+import { ruleMatches } from '../engine/patterns.js';
 import { compilePattern, type EventPattern } from '../engine/pattern-match.js';
 import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
 import { rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
