@@ -2,8 +2,10 @@
  * The artifact itself: the packaged security-groups bundle (from
  * `.serverless/`, built by the global setup) is extracted and run in a fresh
  * node process on a recorded violation, against a local HTTP stand-in for EC2
- * and SNS reached through AWS_ENDPOINT_URL. This catches what unit tests of the
- * sources cannot: ESM bundling, the embedded config, SDK serialisation.
+ * and SNS reached through AWS_ENDPOINT_URL (and dynalite for the idempotency
+ * table). This catches what unit tests of the sources cannot: ESM bundling, the
+ * embedded config, SDK serialisation, and the build's stand-in for Powertools'
+ * JMESPath (deploy/esbuild-plugins.cjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynalite, type LocalDynamo } from './helpers/dynalite.js';
 import { EVENTS_DIR } from './helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -50,8 +53,8 @@ describe('packaged bundle', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs a recorded violation end to end: looks up the group, proposes (the shipped default), and alerts over SNS', async () => {
-    const event = readFileSync(join(EVENTS_DIR, 'ec2', 'AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), 'utf8');
+  /** Runs the bundle's handler on the event in a fresh node process, as a cold Lambda would; returns its result. */
+  async function invokeBundle(event: string, extraEnv: Record<string, string> = {}): Promise<unknown> {
     const script = `const { handler } = await import(${JSON.stringify(join(dir, 'handlers', 'security-groups.mjs'))});
 const result = await handler(JSON.parse(process.env.EVENT), { functionName: 'smoke', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 30000 });
 process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
@@ -67,6 +70,7 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
           ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
           AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
           NODE_NO_WARNINGS: '1',
+          ...extraEnv,
         },
       });
       let stdout = '';
@@ -75,7 +79,14 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
       child.on('close', () => resolve(stdout));
     });
     const result = output.split('\n').find((line) => line.startsWith('RESULT '));
-    expect(JSON.parse(result?.slice('RESULT '.length) ?? 'null')).toMatchObject({
+    return JSON.parse(result?.slice('RESULT '.length) ?? 'null');
+  }
+
+  const violation = () => readFileSync(join(EVENTS_DIR, 'ec2', 'AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), 'utf8');
+
+  it('runs a recorded violation end to end: looks up the group, proposes (the shipped default), and alerts over SNS', async () => {
+    actions.length = 0;
+    expect(await invokeBundle(violation())).toMatchObject({
       status: 'processed',
       decisions: [{ rule: 'sg-open-ingress', verdict: 'violation', outcome: 'proposed' }],
     });
@@ -83,5 +94,26 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
     expect(actions[0]?.get('GroupId.1')).toBe('sg-0a1b2c3d4e5f67890');
     expect(actions[1]?.get('Subject')).toBe('[HIGH] PROPOSED: Security group open to the internet - sg-0a1b2c3d4e5f67890');
     expect(actions[1]?.get('MessageAttributes.entry.1.Name')).toBeDefined();
+  });
+
+  describe('with the idempotency table (as deployed)', () => {
+    let dynamo: LocalDynamo;
+    beforeAll(async () => {
+      dynamo = await startDynalite();
+      await dynamo.createTable('smoke-idempotency');
+    });
+    afterAll(() => dynamo.close());
+
+    it('acts on the first delivery of an event and answers a redelivery from the table, with no AWS call', async () => {
+      const env = { IDEMPOTENCY_TABLE: 'smoke-idempotency', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, AWS_LAMBDA_FUNCTION_NAME: 'smoke' };
+      actions.length = 0;
+      const first = await invokeBundle(violation(), env);
+      expect(first).toMatchObject({ status: 'processed', decisions: [{ rule: 'sg-open-ingress', outcome: 'proposed' }] });
+      expect(actions.map((params) => params.get('Action'))).toStrictEqual(['DescribeSecurityGroups', 'Publish']);
+      actions.length = 0;
+      const again = await invokeBundle(violation(), env);
+      expect(again).toStrictEqual(first);
+      expect(actions).toStrictEqual([]);
+    });
   });
 });
