@@ -4,7 +4,7 @@
  * the allowed values.
  */
 import * as z from 'zod/mini';
-import { formatIssues } from './event.js';
+import { formatIssues } from './issues.js';
 import { MODES, SEVERITIES, type Mode, type Rule } from './types.js';
 
 const ModeSchema = z.enum(MODES);

@@ -16,7 +16,7 @@
  * rather than deduplicating on the SNS MessageId here.
  */
 import * as z from 'zod/mini';
-import { formatIssues } from '../engine/event.js';
+import { formatIssues } from '../engine/issues.js';
 import { AlarmNotificationSchema, buildAlarmSlackMessage, type AlarmNotification } from './alarm.js';
 import { AlertMessageSchema, asAlertMessage, type AlertMessage } from './alert-message.js';
 import { buildSlackMessage, clip, escapeMrkdwn, type SlackMessage } from './slack.js';

@@ -8,7 +8,7 @@
  * documents come back as `{ ok: false, error }`.
  */
 import * as z from 'zod/mini';
-import { formatIssues } from '../event.js';
+import { formatIssues } from '../issues.js';
 
 /** IAM's documented size quotas, in characters excluding whitespace. */
 export const IAM_POLICY_SIZE_LIMITS = {
