@@ -19,7 +19,10 @@ const reference = process.env['SLACK_WEBHOOK_SECRET'];
 const secretRegion = webhookSecretRegion(reference, process.env['AWS_REGION']);
 const clientConfig = secretRegion ? { region: secretRegion } : {};
 
-const webhookUrl = createWebhookUrlReader(reference, { secretsManager: new SecretsManagerClient(clientConfig), ssm: new SSMClient(clientConfig) });
+const webhookUrl = createWebhookUrlReader(reference, {
+  secretsManager: () => new SecretsManagerClient(clientConfig),
+  ssm: () => new SSMClient(clientConfig),
+});
 
 export const handler = middy(createNotifier({ logger, metrics, webhookUrl, invalidateWebhookUrl: webhookUrl.invalidate }))
   .use(injectLambdaContext(logger, { resetKeys: true }))

@@ -1,13 +1,16 @@
 /**
- * Posts a message to a Slack incoming webhook with `@slack/webhook`, and owns
- * the retries: the library fails a 429 at once and does not expose the
- * response headers, so a fetch wrapper captures `Retry-After` and this loop
- * honours it. Retries are bounded in number and by the Lambda's remaining
- * time; when they run out the error is thrown, so that Lambda's async retries
- * and then the function's DLQ keep the alert. Nothing is dropped silently.
+ * Posts a message to a Slack incoming webhook: one JSON POST with Node's
+ * `fetch`, redirects not followed (a webhook that redirects is not Slack's), and a
+ * per-request timeout. This module owns the retries: 429 waits for
+ * `Retry-After`, 5xx and network errors back off exponentially, and other 4xx
+ * answers stop at once. Retries are bounded in number and by the Lambda's
+ * remaining time; when they run out the error is thrown, so that Lambda's async
+ * retries and then the function's DLQ keep the alert. Nothing is dropped
+ * silently.
  */
-import { IncomingWebhook, IncomingWebhookHTTPError, IncomingWebhookRequestError, type FetchFunction, type IncomingWebhookSendArguments } from '@slack/webhook';
 import type { SlackMessage } from './slack.js';
+
+export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface DeliveryOptions {
   /** Retries after the first attempt, for 429, 5xx and network errors. */
@@ -70,24 +73,49 @@ interface Failure {
   readonly waitMs?: number;
 }
 
-function describeRequestError(error: IncomingWebhookRequestError): string {
-  const cause = (error.original as { cause?: { code?: unknown } }).cause;
-  const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-  return `${error.original.name}: ${error.original.message}${code}`;
+/** Slack answered with an error status. */
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly retryAfter: string | null,
+  ) {
+    super(`HTTP ${status}`);
+  }
 }
 
-function classify(error: unknown, retryAfter: string | null, attempt: number): Failure {
+/** No answer: a refused connection, a reset, a timeout. `fetch failed` alone says little, so the cause's code is added. */
+function describeRequestError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
+  return `${error.name}: ${error.message}${code}`;
+}
+
+function classify(error: unknown, attempt: number): Failure {
   const backoff = 1000 * 2 ** (attempt - 1);
-  if (error instanceof IncomingWebhookHTTPError) {
+  if (error instanceof HttpFailure) {
     const body = error.body.trim().slice(0, 200);
-    const reason = `HTTP ${error.statusCode}${body ? ` ${body}` : ''}`;
-    if (error.statusCode === 429) return { retryable: true, reason, status: 429, waitMs: retryAfterMs(retryAfter) ?? DEFAULT_RATE_LIMIT_WAIT_MS };
-    if (error.statusCode >= 500) return { retryable: true, reason, status: error.statusCode, waitMs: backoff };
+    const reason = `HTTP ${error.status}${body ? ` ${body}` : ''}`;
+    if (error.status === 429) return { retryable: true, reason, status: 429, waitMs: retryAfterMs(error.retryAfter) ?? DEFAULT_RATE_LIMIT_WAIT_MS };
+    if (error.status >= 500) return { retryable: true, reason, status: error.status, waitMs: backoff };
     // Slack's other 4xx answers (invalid_blocks, no_service, channel_is_archived…) will not change on retry.
-    return { retryable: false, reason, status: error.statusCode };
+    return { retryable: false, reason, status: error.status };
   }
-  if (error instanceof IncomingWebhookRequestError) return { retryable: true, reason: describeRequestError(error), waitMs: backoff };
-  return { retryable: false, reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  return { retryable: true, reason: describeRequestError(error), waitMs: backoff };
+}
+
+async function post(fetchFn: FetchFunction, url: string, body: string, timeoutMs: number): Promise<void> {
+  const response = await fetchFn(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': 'aws-remediation-bot' },
+    body,
+    // Not followed: a redirect is answered as an HTTP error that a retry cannot fix.
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new HttpFailure(response.status, text, response.headers.get('retry-after'));
 }
 
 export async function postToSlack(url: string, message: SlackMessage, options: DeliveryOptions = {}): Promise<DeliveryResult> {
@@ -96,24 +124,15 @@ export async function postToSlack(url: string, message: SlackMessage, options: D
   const remaining = options.remainingTimeMs ?? (() => Number.POSITIVE_INFINITY);
   const sleep = options.sleep ?? defaultSleep;
   const fetchFn: FetchFunction = options.fetch ?? globalThis.fetch;
-  const payload: IncomingWebhookSendArguments = { text: message.text, blocks: [...message.blocks] };
+  const body = JSON.stringify({ text: message.text, blocks: message.blocks });
   let rateLimited = 0;
 
   for (let attempt = 1; ; attempt += 1) {
-    let retryAfter: string | null = null;
-    const webhook = new IncomingWebhook(url, {
-      timeout: Math.max(1, Math.min(requestTimeoutMs, remaining() - SAFETY_MARGIN_MS)),
-      fetch: async (input, init) => {
-        const response = await fetchFn(input, init);
-        retryAfter = response.headers.get('retry-after');
-        return response;
-      },
-    });
     try {
-      await webhook.send(payload);
+      await post(fetchFn, url, body, Math.max(1, Math.min(requestTimeoutMs, remaining() - SAFETY_MARGIN_MS)));
       return { attempts: attempt, rateLimited };
     } catch (error) {
-      const failure = classify(error, retryAfter, attempt);
+      const failure = classify(error, attempt);
       const status = failure.status !== undefined ? { status: failure.status } : {};
       if (failure.status === 429) rateLimited += 1;
       let stop: string | undefined;

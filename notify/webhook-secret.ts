@@ -85,21 +85,27 @@ export function parseWebhookSecret(stored: string | undefined): string {
   return parsed.data;
 }
 
+/** Makers of the two store clients; the reader constructs only the one its reference needs. */
 export interface SecretClients {
-  readonly secretsManager: Pick<SecretsManagerClient, 'send'>;
-  readonly ssm: Pick<SSMClient, 'send'>;
+  readonly secretsManager: () => Pick<SecretsManagerClient, 'send'>;
+  readonly ssm: () => Pick<SSMClient, 'send'>;
 }
 
-async function fetchStored(source: WebhookSecretSource, clients: SecretClients): Promise<string | undefined> {
+type StoredValueReader = () => Promise<string | undefined>;
+
+function storedValueReader(source: WebhookSecretSource, clients: SecretClients): StoredValueReader {
   if (source.store === 'secretsmanager') {
-    const output = await clients.secretsManager.send(new GetSecretValueCommand({ SecretId: source.secretId }));
-    if (output.SecretString === undefined && output.SecretBinary !== undefined) {
-      throw new WebhookSecretError('the webhook secret is binary; store it as a string (SecretString)');
-    }
-    return output.SecretString;
+    const client = clients.secretsManager();
+    return async () => {
+      const output = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
+      if (output.SecretString === undefined && output.SecretBinary !== undefined) {
+        throw new WebhookSecretError('the webhook secret is binary; store it as a string (SecretString)');
+      }
+      return output.SecretString;
+    };
   }
-  const output = await clients.ssm.send(new GetParameterCommand({ Name: source.name, WithDecryption: true }));
-  return output.Parameter?.Value;
+  const client = clients.ssm();
+  return async () => (await client.send(new GetParameterCommand({ Name: source.name, WithDecryption: true }))).Parameter?.Value;
 }
 
 export interface WebhookUrlReader {
@@ -114,9 +120,17 @@ export interface WebhookUrlReader {
  * the next invocation tries again (after a fix to the secret or to IAM).
  */
 export function createWebhookUrlReader(reference: string | undefined, clients: SecretClients): WebhookUrlReader {
+  // The store client is made now (at init, where Lambda gives full CPU); a bad
+  // reference is reported by every read instead, so the error reaches the logs.
+  let stored: StoredValueReader;
+  try {
+    stored = storedValueReader(webhookSecretSource(reference), clients);
+  } catch (error) {
+    stored = () => Promise.reject(error);
+  }
   let cached: Promise<string> | undefined;
   const read = () => {
-    cached ??= (async () => parseWebhookSecret(await fetchStored(webhookSecretSource(reference), clients)))();
+    cached ??= (async () => parseWebhookSecret(await stored()))();
     cached.catch(() => {
       cached = undefined;
     });

@@ -31,7 +31,7 @@ let metrics: ReturnType<typeof recordingMetrics>;
 let waits: number[];
 
 function notifier(overrides: Partial<NotifierDeps> = {}) {
-  const webhookUrl = createWebhookUrlReader(SECRET_ARN, { secretsManager: new SecretsManagerClient({ region: 'us-east-1' }), ssm: new SSMClient({ region: 'us-east-1' }) });
+  const webhookUrl = createWebhookUrlReader(SECRET_ARN, { secretsManager: () => new SecretsManagerClient({ region: 'us-east-1' }), ssm: () => new SSMClient({ region: 'us-east-1' }) });
   return createNotifier({
     logger,
     metrics,
@@ -450,6 +450,24 @@ describe('notifier', () => {
       expect(metrics.added).toStrictEqual(['SlackDeliveryFailed']);
     });
 
+    it('does not follow a redirect: the message goes nowhere but Slack', async () => {
+      slack.replies = [{ status: 302, headers: { location: `${slack.url}-elsewhere` }, body: '' }];
+      await expect(notifier()(snsEvent(await appliedAlert()))).rejects.toThrow('Slack rejected the message: HTTP 302');
+      expect(slack.requests.map((r) => r.url)).toStrictEqual([WEBHOOK_PATH]);
+    });
+
+    it('gives up on a request that outlives its timeout, and retries it', async () => {
+      slack.replies = [{ status: 200, body: 'ok', delayMs: 400 }];
+      const handler = notifier({ delivery: { sleep: async (ms) => void waits.push(ms), requestTimeoutMs: 50 } });
+      const result = await handler(snsEvent(await appliedAlert()));
+      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 2, formatted: true }] });
+      expect(waits).toStrictEqual([1000]);
+      expect(logger.lines.find((line) => line.message === 'Slack delivery failed: retrying')).toMatchObject({
+        level: 'warn',
+        extra: { attempt: 1, waitMs: 1000, reason: 'TimeoutError: The operation was aborted due to timeout' },
+      });
+    });
+
     it('retries when the connection is refused, then fails without logging the URL', async () => {
       const closed = new FakeSlack();
       await closed.start();
@@ -476,9 +494,12 @@ describe('notifier', () => {
       expect(slack.requests).toHaveLength(3);
     });
 
-    it('reads a JSON {"url"} SSM SecureString once, with decryption', async () => {
+    it('reads a JSON {"url"} SSM SecureString once, with decryption, and makes no Secrets Manager client', async () => {
       ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/remediation-bot/slack-webhook', Type: 'SecureString', Value: JSON.stringify({ url: slack.url }) } });
-      const reader = createWebhookUrlReader('/remediation-bot/slack-webhook', { secretsManager: new SecretsManagerClient({}), ssm: new SSMClient({ region: 'us-east-1' }) });
+      const noSecretsManager = () => {
+        throw new Error('an SSM reference needs no Secrets Manager client');
+      };
+      const reader = createWebhookUrlReader('/remediation-bot/slack-webhook', { secretsManager: noSecretsManager, ssm: () => new SSMClient({ region: 'us-east-1' }) });
       const handler = notifier({ webhookUrl: reader });
       await handler(snsEvent(await appliedAlert(), 'm-1'));
       await handler(snsEvent(await appliedAlert(), 'm-2'));

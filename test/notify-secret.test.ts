@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { retryAfterMs } from '../notify/slack-delivery.js';
-import { parseWebhookSecret, redactWebhookUrl, WebhookSecretError, webhookSecretRegion, webhookSecretSource } from '../notify/webhook-secret.js';
+import { createWebhookUrlReader, parseWebhookSecret, redactWebhookUrl, WebhookSecretError, webhookSecretRegion, webhookSecretSource } from '../notify/webhook-secret.js';
 
 const URL = 'https://hooks.slack.com/services/T0EXAMPLE1/B0EXAMPLE2/q1w2e3r4t5y6u7i8o9p0EXAM';
 
@@ -22,6 +22,20 @@ describe('webhook secret', () => {
       expect(() => webhookSecretSource('slack-webhook')).toThrow(
         'SLACK_WEBHOOK_SECRET must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…) or an SSM parameter name starting with "/", got "slack-webhook"',
       );
+    });
+  });
+
+  describe('createWebhookUrlReader', () => {
+    it('makes no client for an unusable reference and reports the reference on every read, not at init', async () => {
+      const made: string[] = [];
+      const clients = {
+        secretsManager: () => (made.push('secretsmanager'), { send: async () => ({}) }),
+        ssm: () => (made.push('ssm'), { send: async () => ({}) }),
+      } as unknown as Parameters<typeof createWebhookUrlReader>[1];
+      const reader = createWebhookUrlReader('slack-webhook', clients);
+      await expect(reader()).rejects.toThrow(WebhookSecretError);
+      await expect(reader()).rejects.toThrow('got "slack-webhook"');
+      expect(made).toStrictEqual([]);
     });
   });
 

@@ -23,6 +23,8 @@ export interface Reply {
   readonly status: number;
   readonly headers?: Record<string, string>;
   readonly body: string;
+  /** Answer only after this long (a slow or hung Slack). */
+  readonly delayMs?: number;
 }
 
 /** A stand-in for Slack: answers from a queue of replies (then 200 "ok") and records each request. */
@@ -35,8 +37,12 @@ export class FakeSlack {
     request.on('end', () => {
       this.requests.push({ method: request.method, url: request.url, headers: request.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown });
       const reply = this.replies.shift() ?? { status: 200, body: 'ok' };
-      response.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
-      response.end(reply.body);
+      const answer = () => {
+        response.writeHead(reply.status, { 'content-type': 'text/plain', ...reply.headers });
+        response.end(reply.body);
+      };
+      if (reply.delayMs === undefined) answer();
+      else setTimeout(answer, reply.delayMs);
     });
   });
 
