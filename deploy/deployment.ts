@@ -41,7 +41,11 @@ function resourceValue(resource: string): CfnValue {
   return resource.includes('${') ? { 'Fn::Sub': resource } : resource;
 }
 
-/** The family's own permissions: plan actions and lookup actions, grouped by resource and condition, sorted for a stable template. */
+/**
+ * The family's own permissions: plan actions and lookup actions, each on its
+ * declared resource (a lookup without one gets `*`), grouped by resource and
+ * condition, sorted for a stable template.
+ */
 export function statementsFor(rules: readonly Rule[]): IamStatement[] {
   const groups = new Map<string, { resource: string; condition?: Permission['condition']; actions: Set<string> }>();
   const add = (action: string, resource: string, condition?: Permission['condition']) => {
@@ -52,7 +56,7 @@ export function statementsFor(rules: readonly Rule[]): IamStatement[] {
   };
   for (const rule of rules) {
     for (const permission of rule.permissions) add(permission.action, permission.resource, permission.condition);
-    for (const lookup of rule.lookups ?? []) add(lookup.permission, '*');
+    for (const lookup of rule.lookups ?? []) add(lookup.permission, lookup.resource ?? '*');
   }
   const allows = [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
@@ -62,16 +66,21 @@ export function statementsFor(rules: readonly Rule[]): IamStatement[] {
       Resource: resourceValue(resource),
       ...(condition ? { Condition: condition } : {}),
     }));
-  return [...allows, ...protectOwnRoles(allows)];
+  return [...allows, ...protectOwnRoles(rules)];
 }
 
 /**
- * Defence in depth for the IAM family: whatever its rules allow on roles, the
- * bot's own roles (path `/remediation-bot/`) are denied explicitly, so no rule,
- * bug or hostile event can make the bot detach, delete or attach its own policies.
+ * Defence in depth for the IAM family: whatever its rules' plans may do to
+ * roles, the bot's own roles (path `/remediation-bot/`) are denied explicitly,
+ * so no rule, bug or hostile event can make the bot detach, delete or attach
+ * its own policies. Lookups stay allowed: reading a role (`GetRole`) is how a
+ * rule recognises the bot's own role and alerts instead of acting.
  */
-function protectOwnRoles(allows: readonly IamStatement[]): IamStatement[] {
-  const roleActions = allows.filter((s) => JSON.stringify(s.Resource).includes(':role/')).flatMap((s) => s.Action.filter((a) => a.startsWith('iam:')));
+function protectOwnRoles(rules: readonly Rule[]): IamStatement[] {
+  const roleActions = rules
+    .flatMap((rule) => rule.permissions)
+    .filter((p) => p.action.startsWith('iam:') && p.resource.includes(':role/'))
+    .map((p) => p.action);
   if (roleActions.length === 0) return [];
   return [
     {

@@ -150,6 +150,14 @@ export interface Lookup {
   readonly operation: string;
   /** IAM action the lookup needs, e.g. `ec2:DescribeSecurityGroups`. */
   readonly permission: string;
+  /**
+   * Resource ARN pattern the permission is granted on, with the same
+   * CloudFormation placeholders as `Permission.resource`, e.g.
+   * `arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*`. Absent means `*`,
+   * which is only right where the action supports no resource-level
+   * permission (no resource type in the Service Authorization Reference).
+   */
+  readonly resource?: string;
   /** Builds the input from the event; `undefined` means "nothing to look up". */
   /**
    * Builds the input from the event and the facts of the lookups declared

@@ -90,14 +90,12 @@ describe('ebs command table', () => {
 });
 
 describe('ebs IAM statements', () => {
-  it('grant the automatic plans on scoped resources, account settings and lookups on *, and never ec2:*', () => {
+  it('grant the automatic plans and the attribute lookups on scoped resources, account settings and the other lookups on *, and never ec2:*', () => {
     expect(statementsFor(ebsRules)).toStrictEqual([
       {
         Effect: 'Allow',
         Action: [
-          'ec2:DescribeImageAttribute',
           'ec2:DescribeImages',
-          'ec2:DescribeSnapshotAttribute',
           'ec2:DescribeSnapshots',
           'ec2:DescribeVolumes',
           'ec2:EnableEbsEncryptionByDefault',
@@ -107,8 +105,16 @@ describe('ebs IAM statements', () => {
         ],
         Resource: '*',
       },
-      { Effect: 'Allow', Action: ['ec2:ModifyImageAttribute'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' } },
-      { Effect: 'Allow', Action: ['ec2:ModifySnapshotAttribute'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' } },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' },
+      },
+      {
+        Effect: 'Allow',
+        Action: ['ec2:DescribeSnapshotAttribute', 'ec2:ModifySnapshotAttribute'],
+        Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' },
+      },
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*' } },
     ]);
   });

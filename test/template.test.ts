@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { familyDeploysIn, familyKey, familyPattern } from '../deploy/deployment.js';
+import { familyDeploysIn, familyKey, familyPattern, statementsFor } from '../deploy/deployment.js';
 import { ruleMatches } from '../engine/patterns.js';
 import { compilePattern, type EventPattern } from '../engine/pattern-match.js';
 import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
@@ -76,6 +76,13 @@ describe('packaged CloudFormation template', () => {
         const event = loadEvent(name);
         expect(deployed(event), name).toBe(rulesByFamily[family].some((rule) => ruleMatches(rule, event)));
       }
+    });
+
+    it("gives the family's role exactly the statements the registry derives: plans and lookups on their declared resources", () => {
+      const key = familyKey(family);
+      const policies = usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[];
+      const remediation = policies.find((p) => p.PolicyName === 'remediation');
+      expect(remediation?.PolicyDocument.Statement).toStrictEqual(JSON.parse(JSON.stringify(statementsFor(rulesByFamily[family]))));
     });
 
     it('gives the EventBridge target a retry policy and a dead-letter queue', () => {
@@ -165,6 +172,7 @@ describe('packaged CloudFormation template', () => {
     expect(attach[0]?.['Condition']).toStrictEqual({ ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } });
     const deny = statements.find((s) => s['Effect'] === 'Deny');
     expect(deny?.['Resource']).toStrictEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' });
-    expect(deny?.['Action']).toEqual(expect.arrayContaining(['iam:AttachRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy']));
+    // Plan actions only: the lookups (GetRole, GetRolePolicy) must still read the bot's own roles to recognise them.
+    expect(deny?.['Action']).toStrictEqual(['iam:AttachRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy']);
   });
 });

@@ -62,11 +62,19 @@ function mayViolate(event: CloudTrailEvent): boolean {
   }
 }
 
+/**
+ * The account's trails in the deployment's Region. Stopping, updating or
+ * deleting a trail is only possible from its home Region, so the trail an
+ * event names is always here.
+ */
+const TRAIL_RESOURCE = 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*';
+
 const tagsLookup: Lookup = {
   name: 'trailTags',
   service: 'cloudtrail',
   operation: 'ListTags',
   permission: 'cloudtrail:ListTags',
+  resource: TRAIL_RESOURCE,
   input: (event) => {
     const trail = trailOf(event);
     return trail && event.detail.eventName !== 'DeleteTrail' && mayViolate(event) ? { ResourceIdList: [trail.arn] } : undefined;
@@ -83,6 +91,7 @@ const statusLookup: Lookup = {
   service: 'cloudtrail',
   operation: 'GetTrailStatus',
   permission: 'cloudtrail:GetTrailStatus',
+  resource: TRAIL_RESOURCE,
   input: (event) => {
     const trail = trailOf(event);
     return trail && event.detail.eventName === 'StopLogging' ? { Name: trail.name } : undefined;
@@ -96,6 +105,7 @@ const trailLookup: Lookup = {
   service: 'cloudtrail',
   operation: 'GetTrail',
   permission: 'cloudtrail:GetTrail',
+  resource: TRAIL_RESOURCE,
   input: (event) => {
     const trail = trailOf(event);
     return trail && event.detail.eventName === 'UpdateTrail' && mayViolate(event) ? { Name: trail.name } : undefined;
@@ -357,8 +367,8 @@ export const cloudtrailLoggingWeakened = {
   family: 'cloudtrail',
   triggers: [{ eventSource: 'cloudtrail.amazonaws.com', eventNames: ['DeleteTrail', 'PutEventSelectors', 'StopLogging', 'UpdateTrail'] }],
   permissions: [
-    { action: 'cloudtrail:StartLogging', resource: 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*' },
-    { action: 'cloudtrail:UpdateTrail', resource: 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*' },
+    { action: 'cloudtrail:StartLogging', resource: TRAIL_RESOURCE },
+    { action: 'cloudtrail:UpdateTrail', resource: TRAIL_RESOURCE },
   ],
   lookups: [tagsLookup, statusLookup, trailLookup, historyLookup],
   docs: {

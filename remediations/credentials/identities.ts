@@ -9,6 +9,9 @@ import type { Fact, Lookup } from '../../engine/types.js';
 
 export const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'] as const;
 
+/** Every IAM user of the account, any path: what the user lookups are granted on. */
+const ACCOUNT_USERS = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*';
+
 /** The name IAM gives the root user's virtual MFA device when it is enabled from the console. */
 export const ROOT_VIRTUAL_MFA_DEVICE = 'root-account-mfa-device';
 
@@ -63,6 +66,7 @@ export function userLookup(subjectOf: (event: CloudTrailEvent) => string | undef
     service: 'iam',
     operation: 'GetUser',
     permission: 'iam:GetUser',
+    resource: ACCOUNT_USERS,
     input: (event) => {
       const userName = subjectOf(event);
       return userName ? { UserName: userName } : undefined;
@@ -90,6 +94,7 @@ export const loginProfileLookup: Lookup = {
   service: 'iam',
   operation: 'GetLoginProfile',
   permission: 'iam:GetLoginProfile',
+  resource: ACCOUNT_USERS,
   input: (event) => {
     const userName = mfaUserName(event);
     return userName ? { UserName: userName } : undefined;
@@ -109,6 +114,7 @@ export const mfaDevicesLookup: Lookup = {
   service: 'iam',
   operation: 'ListMFADevices',
   permission: 'iam:ListMFADevices',
+  resource: ACCOUNT_USERS,
   input: (event) => {
     const userName = mfaUserName(event);
     return userName ? { UserName: userName } : undefined;

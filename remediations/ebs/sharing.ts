@@ -148,6 +148,8 @@ export function permissionsLookup(kind: SharedResourceKind, wanted: (event: Clou
     service: 'ec2',
     operation: snapshot ? 'DescribeSnapshotAttribute' : 'DescribeImageAttribute',
     permission: snapshot ? 'ec2:DescribeSnapshotAttribute' : 'ec2:DescribeImageAttribute',
+    // Unlike the other Describe* calls, these two support resource-level permissions (snapshot, image); their ARNs have no account field.
+    resource: snapshot ? 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' : 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*',
     input: (event) => {
       const id = sharedResourceId(event, kind);
       if (!id || !wanted(event)) return undefined;

@@ -7,12 +7,22 @@ import { tagsFromList } from '../../engine/exemption.js';
 import type { Facts, Lookup } from '../../engine/types.js';
 import { decodeSdkDocument, identityOf, NO_SUCH_ENTITY, type IdentityFact } from './common.js';
 
+/**
+ * The account's IAM entities of one type, any path: what a lookup on them is
+ * granted on. AWS managed policies (`arn:aws:iam::aws:policy/…`) are outside
+ * it, and no lookup here reads them (`isCustomerManaged` guards each policy lookup).
+ */
+function accountEntities(type: 'role' | 'user' | 'group' | 'policy'): string {
+  return `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${type}/*`;
+}
+
 /** GetRole: the role's ARN (with its path, to recognise the bot's own roles), tags and current trust policy. */
 export const roleLookup: Lookup = {
   name: 'role',
   service: 'iam',
   operation: 'GetRole',
   permission: 'iam:GetRole',
+  resource: accountEntities('role'),
   input: (event) => {
     const identity = identityOf(event);
     return identity?.kind === 'role' ? { RoleName: identity.name } : undefined;
@@ -39,6 +49,7 @@ export const userLookup: Lookup = {
   service: 'iam',
   operation: 'GetUser',
   permission: 'iam:GetUser',
+  resource: accountEntities('user'),
   input: (event) => {
     const identity = identityOf(event);
     return identity?.kind === 'user' ? { UserName: identity.name } : undefined;
@@ -60,6 +71,7 @@ function inlinePolicyLookup(kind: 'role' | 'user' | 'group'): Lookup {
     service: 'iam',
     operation: `Get${api}Policy`,
     permission: `iam:Get${api}Policy`,
+    resource: accountEntities(kind),
     input: (event) => {
       const identity = identityOf(event);
       const policyName = stringField(event.detail.requestParameters, 'policyName');
@@ -92,6 +104,7 @@ export const managedPolicyLookup: Lookup = {
   service: 'iam',
   operation: 'GetPolicy',
   permission: 'iam:GetPolicy',
+  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     return isCustomerManaged(policyArn) ? { PolicyArn: policyArn } : undefined;
@@ -125,6 +138,7 @@ export const managedPolicyDefaultVersionLookup: Lookup = {
   service: 'iam',
   operation: 'GetPolicyVersion',
   permission: 'iam:GetPolicyVersion',
+  resource: accountEntities('policy'),
   input: (event: CloudTrailEvent, facts?: Facts) => {
     const policyArn = requestPolicyArn(event);
     const policy = facts?.['managedPolicy'];
@@ -141,6 +155,7 @@ export const newDefaultVersionLookup: Lookup = {
   service: 'iam',
   operation: 'GetPolicyVersion',
   permission: 'iam:GetPolicyVersion',
+  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     const versionId = stringField(event.detail.requestParameters, 'versionId');
@@ -170,6 +185,7 @@ export const policyVersionsLookup: Lookup = {
   service: 'iam',
   operation: 'ListPolicyVersions',
   permission: 'iam:ListPolicyVersions',
+  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     return isCustomerManaged(policyArn) ? { PolicyArn: policyArn } : undefined;

@@ -70,12 +70,16 @@ export function keyArnOf(event: CloudTrailEvent, keyId: string): string {
   return `arn:${partition}:kms:${region}:${event.detail.recipientAccountId ?? event.account}:key/${keyId}`;
 }
 
+/** The account's keys in the deployment's Region: what the plans and the key lookups are granted on. */
+const KEY_RESOURCE = 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*';
+
 /** DescribeKey: `{state, manager}` of the key now; `null` when it no longer exists. */
 export const keyLookup: Lookup = {
   name: 'key',
   service: 'kms',
   operation: 'DescribeKey',
   permission: 'kms:DescribeKey',
+  resource: KEY_RESOURCE,
   input: (event) => {
     const keyId = keyIdOf(event);
     return keyId !== undefined ? { KeyId: keyId } : undefined;
@@ -96,6 +100,7 @@ export const keyTagsLookup: Lookup = {
   service: 'kms',
   operation: 'ListResourceTags',
   permission: 'kms:ListResourceTags',
+  resource: KEY_RESOURCE,
   input: (event) => {
     const keyId = keyIdOf(event);
     return keyId !== undefined ? { KeyId: keyId } : undefined;
@@ -344,8 +349,6 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       return { kind: 'skipped', reason: `${event.detail.eventName} is not a KMS call this rule judges`, resources };
   }
 }
-
-const KEY_RESOURCE = 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*';
 
 export const kmsKeyAtRisk = {
   id: 'kms-key-at-risk',

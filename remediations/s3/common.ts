@@ -54,12 +54,16 @@ export function bucketInput(bucket: string, owner: string): { Bucket: string; Ex
   return { Bucket: bucket, ExpectedBucketOwner: owner };
 }
 
+/** Every bucket: bucket ARNs carry no account or region (`ExpectedBucketOwner` in each input keeps the lookups to the event's account). */
+export const BUCKET_RESOURCE = 'arn:${AWS::Partition}:s3:::*';
+
 /** GetBucketTagging: the bucket's tags, `{tags}`. */
 export const bucketTagsLookup: Lookup = {
   name: 'bucketTags',
   service: 's3',
   operation: 'GetBucketTagging',
   permission: 's3:GetBucketTagging',
+  resource: BUCKET_RESOURCE,
   input: (event) => {
     const bucket = bucketOf(event);
     const owner = accountOf(event);

@@ -19,7 +19,7 @@
  */
 import { field, type CloudTrailEvent } from '../../engine/event.js';
 import type { Facts, Finding, Lookup, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { accountOf, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget } from './common.js';
+import { accountOf, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget } from './common.js';
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
@@ -234,6 +234,7 @@ const bucketAclLookup: Lookup = {
   service: 's3',
   operation: 'GetBucketAcl',
   permission: 's3:GetBucketAcl',
+  resource: BUCKET_RESOURCE,
   input: (event) => {
     const bucket = bucketOf(event);
     const owner = accountOf(event);

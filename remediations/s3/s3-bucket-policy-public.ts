@@ -30,7 +30,7 @@
  */
 import { field, type CloudTrailEvent } from '../../engine/event.js';
 import { unknownValue, type Facts, type Lookup, type PlanStep, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { accountOf, type BlockConfiguration, blockConfiguration, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget, FULL_BLOCK } from './common.js';
+import { accountOf, type BlockConfiguration, blockConfiguration, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget, FULL_BLOCK } from './common.js';
 import { confinedNote, documentText, documentWithout, openFindings, publicGrants, rawDocument, S3_CONFINING_KEYS, statementLabel } from './resource-policy.js';
 
 /** S3's bucket policy size limit. */
@@ -48,6 +48,7 @@ export const publicAccessBlockLookup: Lookup = {
   service: 's3',
   operation: 'GetPublicAccessBlock',
   permission: 's3:GetBucketPublicAccessBlock',
+  resource: BUCKET_RESOURCE,
   input: (event) => {
     const bucket = bucketOf(event);
     const owner = accountOf(event);

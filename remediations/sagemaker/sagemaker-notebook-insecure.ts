@@ -47,6 +47,7 @@ const notebookTagsLookup: Lookup = {
   service: 'sagemaker',
   operation: 'ListTags',
   permission: 'sagemaker:ListTags',
+  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*',
   input: (event) => {
     const name = notebookName(event);
     if (isCreate(event) || !name) return undefined;
