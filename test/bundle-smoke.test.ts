@@ -68,7 +68,7 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
           AWS_SECRET_ACCESS_KEY: 'not-a-secret',
           AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
           ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
-          AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           NODE_NO_WARNINGS: '1',
           ...extraEnv,
         },
