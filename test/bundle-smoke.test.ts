@@ -8,7 +8,7 @@
  * JMESPath (deploy/esbuild-plugins.cjs).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,6 +81,36 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
     const result = output.split('\n').find((line) => line.startsWith('RESULT '));
     return JSON.parse(result?.slice('RESULT '.length) ?? 'null');
   }
+
+  it('makes no network call at module scope: every packaged function imports, deployed environment set, without a request', async () => {
+    const zips = readdirSync(join(ROOT, '.serverless')).filter((name) => name.endsWith('.zip'));
+    expect(zips.length).toBeGreaterThanOrEqual(9);
+    actions.length = 0;
+    for (const zip of zips) {
+      const unpacked = mkdtempSync(join(tmpdir(), 'bundle-import-'));
+      execFileSync('python3', ['-m', 'zipfile', '-e', join(ROOT, '.serverless', zip), unpacked]);
+      const [entry] = readdirSync(join(unpacked, 'handlers')).filter((name) => name.endsWith('.mjs'));
+      // Import, then give any stray promise a moment to reach the network.
+      const script = `await import(${JSON.stringify(join(unpacked, 'handlers', entry ?? 'missing.mjs'))}); await new Promise((r) => setTimeout(r, 200)); process.stdout.write('IMPORTED');`;
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: {
+          PATH: process.env['PATH'] ?? '',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+          AWS_SECRET_ACCESS_KEY: 'not-a-secret',
+          AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
+          IDEMPOTENCY_TABLE: 'smoke-idempotency',
+          SLACK_WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          NODE_NO_WARNINGS: '1',
+        },
+      }).toString();
+      rmSync(unpacked, { recursive: true, force: true });
+      expect(output, zip).toBe('IMPORTED');
+    }
+    expect(actions).toStrictEqual([]);
+  });
 
   const violation = () => readFileSync(join(EVENTS_DIR, 'ec2', 'AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), 'utf8');
 
