@@ -8,7 +8,7 @@ import { DETAIL_TYPE, principalArn, principalArns, type CloudTrailEvent } from '
 import { matchesAnyGlob } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { sourceFor } from './patterns.js';
-import type { Decision, Fact, Facts, Lookup, Rule, Trigger, Verdict } from './types.js';
+import type { Decision, Fact, Facts, Lookup, Rule, RuleContext, Trigger, Verdict } from './types.js';
 
 /** Where facts come from: live read-only AWS calls in Lambda, nothing offline. */
 export interface FactSource {
@@ -80,11 +80,11 @@ export function engineSkipReason(event: CloudTrailEvent, config: Config, env: En
   return undefined;
 }
 
-async function gatherFacts(rule: Rule, event: CloudTrailEvent, source: FactSource): Promise<{ facts: Facts; unavailable: string[] }> {
+async function gatherFacts(rule: Rule, event: CloudTrailEvent, source: FactSource, context: RuleContext): Promise<{ facts: Facts; unavailable: string[] }> {
   const facts: Record<string, Fact> = {};
   const unavailable: string[] = [];
   for (const lookup of rule.lookups ?? []) {
-    const input = lookup.input(event, facts);
+    const input = lookup.input(event, facts, context);
     if (input === undefined) continue;
     const fact = await source.fetch(lookup, input, event);
     facts[lookup.name] = fact;
@@ -121,13 +121,14 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
   if (skip) return decision({ kind: 'skipped', reason: skip });
 
   try {
-    const { facts, unavailable } = await gatherFacts(rule, event, context.facts);
-    const verdict = rule.evaluate(event, facts, {
+    const ruleContext: RuleContext = {
       config: context.config,
       settings: settingsFor(rule, context.config),
       now: context.now,
       botPrincipals: botPrincipals(context.env),
-    });
+    };
+    const { facts, unavailable } = await gatherFacts(rule, event, context.facts, ruleContext);
+    const verdict = rule.evaluate(event, facts, ruleContext);
     return decision(guardVerdict(verdict), unavailable);
   } catch (error) {
     return decision({ kind: 'skipped', reason: `rule could not evaluate this event (${describeError(error)})` });

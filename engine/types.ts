@@ -158,13 +158,14 @@ export interface Lookup {
    * permission (no resource type in the Service Authorization Reference).
    */
   readonly resource?: string;
-  /** Builds the input from the event; `undefined` means "nothing to look up". */
   /**
    * Builds the input from the event and the facts of the lookups declared
    * before this one (lookups run in order, so one can chain on another);
-   * `undefined` means "nothing to look up".
+   * `undefined` means "nothing to look up". With the rule's context (config
+   * and settings) a lookup that only matters for a violation, such as an
+   * exemption tag, can skip an event the rule will find compliant anyway.
    */
-  readonly input: (event: CloudTrailEvent, earlier?: Facts) => Readonly<Record<string, unknown>> | undefined;
+  readonly input: (event: CloudTrailEvent, earlier?: Facts, context?: RuleContext) => Readonly<Record<string, unknown>> | undefined;
   /** Reduces the SDK output to the fact value. */
   readonly select: (output: unknown) => unknown;
   /** Error codes that mean "the resource is gone": the fact becomes `unavailable`, not an error. */

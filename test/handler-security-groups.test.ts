@@ -127,6 +127,23 @@ describe('security-groups handler', () => {
     expect(sns.calls()).toHaveLength(0);
   });
 
+  it('makes no lookup for an event that opens nothing forbidden: the group is read only to check an exemption', async () => {
+    const { handler } = handlerFor('remediate');
+    const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-ipv6-world-https-compliant.json'));
+    expect(result.status === 'processed' && result.decisions.map((d) => d.verdict)).toStrictEqual(['compliant']);
+    expect(ec2.calls()).toHaveLength(0);
+    expect(sns.calls()).toHaveLength(0);
+  });
+
+  it('reads which modified rules are egress before deciding, and the group only when an ingress rule offends', async () => {
+    const { handler } = handlerFor('propose');
+    await handler(loadEvent('ec2/ModifySecurityGroupRules-office-cidr-compliant.json'));
+    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual(['DescribeSecurityGroupRulesCommand']);
+    ec2.resetHistory();
+    await handler(loadEvent('ec2/ModifySecurityGroupRules-world-ssh.json'));
+    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual(['DescribeSecurityGroupRulesCommand', 'DescribeSecurityGroupsCommand']);
+  });
+
   it('leaves an exempt group alone and says why', async () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves(groupWithTags([{ Key: 'remediation:exempt', Value: 'bastion SEC-42' }]));
     const { handler } = handlerFor('remediate');

@@ -286,7 +286,9 @@ const securityGroupLookup: Lookup = {
   service: 'ec2',
   operation: 'DescribeSecurityGroups',
   permission: 'ec2:DescribeSecurityGroups',
-  input: (event) => {
+  input: (event, earlier = {}, context) => {
+    // The group's tags only matter for an exemption: an event that opens nothing forbidden needs no call.
+    if (context && offendingRanges(event, earlier, context.settings as SgOpenIngressSettings).length === 0) return undefined;
     const { groupId, groupName } = targetGroup(event);
     if (groupId) return { GroupIds: [groupId] };
     return groupName ? { GroupNames: [groupName] } : undefined;
@@ -322,6 +324,19 @@ function egressRuleIds(facts: Facts): ReadonlySet<unknown> {
   return new Set(Array.isArray(ids) ? ids : []);
 }
 
+/** The ranges the event grants on ingress: for `ModifySecurityGroupRules`, without the rules a lookup showed to be egress. */
+function ingressRanges(event: CloudTrailEvent, facts: Facts) {
+  const egress = egressRuleIds(facts);
+  return grantedRanges(event).filter((r) => !r.ruleId || !egress.has(r.ruleId));
+}
+
+function offendingRanges(event: CloudTrailEvent, facts: Facts, settings: SgOpenIngressSettings) {
+  return ingressRanges(event, facts).flatMap((r) => {
+    const why = offence(r, settings);
+    return why ? [{ range: r, why }] : [];
+  });
+}
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
   const settings = context.settings as SgOpenIngressSettings;
   const group = targetGroup(event);
@@ -329,12 +344,8 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   if (!groupLabel) return { kind: 'skipped', reason: 'the event names no security group' };
   const resources = [groupLabel];
 
-  const egress = egressRuleIds(facts);
-  const granted = grantedRanges(event).filter((r) => !r.ruleId || !egress.has(r.ruleId));
-  const offending = granted.flatMap((r) => {
-    const why = offence(r, settings);
-    return why ? [{ range: r, why }] : [];
-  });
+  const granted = ingressRanges(event, facts);
+  const offending = offendingRanges(event, facts, settings);
   if (offending.length === 0) {
     return {
       kind: 'compliant',
@@ -377,7 +388,8 @@ export const sgOpenIngress = {
   permissions: [
     { action: 'ec2:RevokeSecurityGroupIngress', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*' },
   ],
-  lookups: [securityGroupLookup, modifiedRulesLookup],
+  // modifiedRules first: which modified rules are egress decides whether anything offends.
+  lookups: [modifiedRulesLookup, securityGroupLookup],
   settings: SgOpenIngressSettingsSchema,
   docs: {
     changes: 'Revokes only the ingress rules of the event that open a forbidden port to the internet: by security group rule id when the event lists ids, otherwise by an exact IpPermissions match (IPv4 in IpRanges, IPv6 in Ipv6Ranges).',
