@@ -60,18 +60,7 @@ const result = await handler(JSON.parse(process.env.EVENT), { functionName: 'smo
 process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-        env: {
-          PATH: process.env['PATH'] ?? '',
-          EVENT: event,
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-          AWS_SECRET_ACCESS_KEY: 'not-a-secret',
-          AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          NODE_NO_WARNINGS: '1',
-          ...extraEnv,
-        },
+        env: { ...standInEnv(), EVENT: event, ...extraEnv },
       });
       let stdout = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -80,6 +69,20 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
     });
     const result = output.split('\n').find((line) => line.startsWith('RESULT '));
     return JSON.parse(result?.slice('RESULT '.length) ?? 'null');
+  }
+
+  /** A function's environment with every AWS call sent to the local stand-in. */
+  function standInEnv(): Record<string, string> {
+    return {
+      PATH: process.env['PATH'] ?? '',
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'not-a-secret',
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      NODE_NO_WARNINGS: '1',
+    };
   }
 
   it('makes no network call at module scope: every packaged function imports, deployed environment set, without a request', async () => {
@@ -94,16 +97,9 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
       const script = `await import(${JSON.stringify(join(unpacked, 'handlers', entry ?? 'missing.mjs'))}); await new Promise((r) => setTimeout(r, 200)); process.stdout.write('IMPORTED');`;
       const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
         env: {
-          PATH: process.env['PATH'] ?? '',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-          AWS_SECRET_ACCESS_KEY: 'not-a-secret',
-          AWS_ENDPOINT_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:remediation-bot-smoke-alerts',
+          ...standInEnv(),
           IDEMPOTENCY_TABLE: 'smoke-idempotency',
           SLACK_WEBHOOK_SECRET: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf',
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          NODE_NO_WARNINGS: '1',
         },
       }).toString();
       rmSync(unpacked, { recursive: true, force: true });
