@@ -20,6 +20,15 @@ import { SEVERITIES, type Fact, type Facts, type Finding, type RuleContext, type
 /** IAM error codes for "no such role, user, group, policy or attachment". Real responses carry `Code: NoSuchEntity`; the SDK class is named `NoSuchEntityException`. */
 export const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'] as const;
 
+/**
+ * The account's IAM entities of one type, any path: the resource the IAM
+ * family's plans and lookups are granted on. AWS managed policies
+ * (`arn:aws:iam::aws:policy/…`) are outside it.
+ */
+export function accountEntities(type: 'role' | 'user' | 'group' | 'policy'): string {
+  return `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${type}/*`;
+}
+
 /** Findings below this severity are reported in the summary but not acted on. */
 export const MinSeveritySchema = z._default(z.enum(SEVERITIES), 'high');
 

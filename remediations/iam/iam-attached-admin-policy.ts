@@ -42,6 +42,7 @@ import {
   splitBySeverity,
   verdictFindings,
   type Identity,
+  accountEntities,
 } from './common.js';
 import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
 
@@ -163,9 +164,9 @@ export const iamAttachedAdminPolicy = {
   family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['AttachGroupPolicy', 'AttachRolePolicy', 'AttachUserPolicy'] }],
   permissions: [
-    { action: 'iam:DetachRolePolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' },
-    { action: 'iam:DetachUserPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' },
-    { action: 'iam:DetachGroupPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*' },
+    { action: 'iam:DetachRolePolicy', resource: accountEntities('role') },
+    { action: 'iam:DetachUserPolicy', resource: accountEntities('user') },
+    { action: 'iam:DetachGroupPolicy', resource: accountEntities('group') },
   ],
   lookups: [roleLookup, userLookup, managedPolicyLookup, managedPolicyDefaultVersionLookup],
   settings: IamAttachedAdminPolicySettingsSchema,

@@ -42,6 +42,7 @@ import {
   verdictFindings,
   type Identity,
   identityOf,
+  accountEntities,
 } from './common.js';
 import { groupPolicyLookup, rolePolicyLookup, roleLookup, userLookup, userPolicyLookup } from './lookups.js';
 
@@ -136,9 +137,9 @@ export const iamInlinePolicyAdmin = {
   family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['PutGroupPolicy', 'PutRolePolicy', 'PutUserPolicy'] }],
   permissions: [
-    { action: 'iam:DeleteRolePolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*' },
-    { action: 'iam:DeleteUserPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*' },
-    { action: 'iam:DeleteGroupPolicy', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*' },
+    { action: 'iam:DeleteRolePolicy', resource: accountEntities('role') },
+    { action: 'iam:DeleteUserPolicy', resource: accountEntities('user') },
+    { action: 'iam:DeleteGroupPolicy', resource: accountEntities('group') },
   ],
   lookups: [roleLookup, userLookup, rolePolicyLookup, userPolicyLookup, groupPolicyLookup],
   settings: IamInlinePolicySettingsSchema,

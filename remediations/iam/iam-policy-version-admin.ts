@@ -34,7 +34,7 @@ import { field, stringField, type CloudTrailEvent } from '../../engine/event.js'
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
 import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
 import { unknownValue, type Facts, type PlanStep, type Rule, type RuleContext, type UnknownValue, type Verdict } from '../../engine/types.js';
-import { belowNote, describeFindings, factGap, factValue, MinSeveritySchema, policyNameOf, splitBySeverity, verdictFindings } from './common.js';
+import { accountEntities, belowNote, describeFindings, factGap, factValue, MinSeveritySchema, policyNameOf, splitBySeverity, verdictFindings } from './common.js';
 import {
   isCustomerManaged,
   managedPolicyLookup,
@@ -257,7 +257,7 @@ export const iamPolicyVersionAdmin = {
     'Making a new version of a customer-managed policy the default changes the permissions of every identity it is attached to at once; a version that allows everything, or the IAM actions that grant more, is a classic privilege-escalation step.',
   family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreatePolicyVersion', 'SetDefaultPolicyVersion'] }],
-  permissions: [{ action: 'iam:SetDefaultPolicyVersion', resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*' }],
+  permissions: [{ action: 'iam:SetDefaultPolicyVersion', resource: accountEntities('policy') }],
   lookups: [managedPolicyLookup, policyVersionsLookup, newDefaultVersionLookup],
   settings: IamPolicyVersionAdminSettingsSchema,
   docs: {

@@ -41,6 +41,7 @@ import {
   statementJson,
   verdictFindings,
   type Identity,
+  accountEntities,
 } from './common.js';
 import { roleLookup } from './lookups.js';
 
@@ -165,7 +166,7 @@ export const iamTrustPolicyOpen = {
   permissions: [
     {
       action: 'iam:AttachRolePolicy',
-      resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*',
+      resource: accountEntities('role'),
       // The only policy this function may ever attach: a compromised bot cannot grant itself or anyone admin.
       condition: { ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } },
     },

@@ -5,16 +5,8 @@
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { tagsFromList } from '../../engine/exemption.js';
 import type { Facts, Lookup } from '../../engine/types.js';
-import { decodeSdkDocument, identityOf, NO_SUCH_ENTITY, type IdentityFact } from './common.js';
-
-/**
- * The account's IAM entities of one type, any path: what a lookup on them is
- * granted on. AWS managed policies (`arn:aws:iam::aws:policy/…`) are outside
- * it, and no lookup here reads them (`isCustomerManaged` guards each policy lookup).
- */
-function accountEntities(type: 'role' | 'user' | 'group' | 'policy'): string {
-  return `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${type}/*`;
-}
+// No policy lookup reads an AWS managed policy (`isCustomerManaged` guards each), so `accountEntities('policy')` is enough.
+import { accountEntities, decodeSdkDocument, identityOf, NO_SUCH_ENTITY, type IdentityFact } from './common.js';
 
 /** GetRole: the role's ARN (with its path, to recognise the bot's own roles), tags and current trust policy. */
 export const roleLookup: Lookup = {

@@ -327,7 +327,7 @@ export const s3BucketAclPublic = {
     'An ACL grant to AllUsers publishes the bucket to anyone on the internet, and one to AuthenticatedUsers to every AWS account in the world; either exposes training data, model artifacts or credentials kept in the bucket.',
   family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketAcl'] }],
-  permissions: [{ action: 's3:PutBucketAcl', resource: 'arn:${AWS::Partition}:s3:::*' }],
+  permissions: [{ action: 's3:PutBucketAcl', resource: BUCKET_RESOURCE }],
   lookups: [bucketTagsLookup, bucketAclLookup],
   docs: {
     changes:

@@ -175,8 +175,8 @@ export const s3BucketPolicyPublic = {
   family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy'] }],
   permissions: [
-    { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*' },
-    { action: 's3:GetBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*' },
+    { action: 's3:PutBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
+    { action: 's3:GetBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
   ],
   lookups: [bucketTagsLookup, publicAccessBlockLookup],
   docs: {

@@ -33,6 +33,7 @@ import {
   requestedBlock,
   settingsOff,
   type BlockConfiguration,
+  BUCKET_RESOURCE,
 } from './common.js';
 
 type Target = { readonly level: 'bucket'; readonly bucket: string; readonly owner: string } | { readonly level: 'account'; readonly account: string };
@@ -136,7 +137,7 @@ export const s3PublicAccessBlockWeakened = {
     },
   ],
   permissions: [
-    { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*' },
+    { action: 's3:PutBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
     { action: 's3:PutAccountPublicAccessBlock', resource: '*' },
   ],
   lookups: [bucketTagsLookup],
