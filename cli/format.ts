@@ -96,8 +96,14 @@ export function tableFormatter(io: Io): Formatter {
     }
     io.out(`${pad(line.eventName, widths.event)} ${pad(line.rule, widths.rule)} ${pad(line.verdict, widths.verdict)} ${pad(line.mode, widths.mode)} ${line.summary}`);
     io.out(`    source: ${line.source}${line.unavailableFacts ? `  (facts unavailable offline: ${line.unavailableFacts.join(', ')})` : ''}`);
-    for (const [index, step] of line.plan.entries()) io.out(`    ${index + 1}. ${formatStep(step)}`);
-    for (const [index, step] of (line.proposal ?? []).entries()) io.out(`    proposed ${index + 1}. ${formatStep(step)}`);
+    for (const [index, step] of line.plan.entries()) {
+      io.out(`    ${index + 1}. ${formatStep(step)}`);
+      for (const check of checkLines(step)) io.out(`       ${check}`);
+    }
+    for (const [index, step] of (line.proposal ?? []).entries()) {
+      io.out(`    proposed ${index + 1}. ${formatStep(step)}`);
+      for (const check of checkLines(step)) io.out(`       ${check}`);
+    }
   };
   return {
     lines(lines) {
@@ -125,11 +131,20 @@ function code(text: string): string {
   return `${fence}${fence.length > 1 ? ' ' : ''}${clean}${fence.length > 1 ? ' ' : ''}${fence}`;
 }
 
+/** What the executor reads around a step: `checks first: DescribeSecurityGroupRules sgr-0abc still allows 0.0.0.0/0 on tcp/22`. */
+export function checkLines(step: PlanStep): string[] {
+  return [
+    ...(step.precondition ? [`checks first: ${step.precondition.operation} ${step.precondition.description}`] : []),
+    ...(step.verification ? [`verifies after: ${step.verification.operation} ${step.verification.description}`] : []),
+  ];
+}
+
 function stepBlock(steps: readonly PlanStep[], label: string): string[] {
   if (steps.length === 0) return [];
   const body = steps.flatMap((step, index) => [
     `${index + 1}. ${formatStep(step)}`,
     `   why: ${step.reason}`,
+    ...checkLines(step).map((check) => `   ${check}`),
     ...(step.undo ? [`   undo: ${formatStep(step.undo)}`] : []),
   ]);
   return ['', `${label}:`, '', '```text', ...body.map((text) => text.replaceAll('```', '` ` `')), '```'];

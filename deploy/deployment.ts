@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
+import { iamActionFor } from '../engine/iam-actions.js';
 import { MODES, type Family, type Permission, type Rule } from '../engine/types.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
@@ -42,8 +43,9 @@ function resourceValue(resource: string): CfnValue {
 }
 
 /**
- * The family's own permissions: plan actions and lookup actions, each on its
- * declared resource (a lookup without one gets `*`), grouped by resource and
+ * The family's own permissions: plan actions, and the read-only actions of
+ * lookups and probes (the reads before and after each write), each on its
+ * declared resource (`*` when none is declared), grouped by resource and
  * condition, sorted for a stable template.
  */
 export function statementsFor(rules: readonly Rule[]): IamStatement[] {
@@ -57,6 +59,7 @@ export function statementsFor(rules: readonly Rule[]): IamStatement[] {
   for (const rule of rules) {
     for (const permission of rule.permissions) add(permission.action, permission.resource, permission.condition);
     for (const lookup of rule.lookups ?? []) add(lookup.permission, lookup.resource ?? '*');
+    for (const probe of rule.probes ?? []) add(iamActionFor(probe.service, probe.operation), probe.resource ?? '*');
   }
   const allows = [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))

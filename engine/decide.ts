@@ -8,7 +8,7 @@ import { DETAIL_TYPE, principalArn, principalArns, type CloudTrailEvent } from '
 import { matchesAnyGlob } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { sourceFor } from './patterns.js';
-import type { Decision, Fact, Facts, Lookup, Rule, RuleContext, Trigger, Verdict } from './types.js';
+import { decisionSeverity, type Decision, type Fact, type Facts, type Lookup, type Rule, type RuleContext, type SkipCause, type Trigger, type Verdict } from './types.js';
 
 /** Where facts come from: live read-only AWS calls in Lambda, nothing offline. */
 export interface FactSource {
@@ -49,15 +49,47 @@ export function triggeredRules(rules: readonly Rule[], event: CloudTrailEvent): 
   return rules.filter((rule) => rule.triggers.some((trigger) => triggers(trigger, event)));
 }
 
-/** The IAM path every role of the deployment carries; the loop check recognises it in `sessionIssuer.arn`. */
-export const DEFAULT_BOT_PRINCIPALS = 'arn:aws:iam::*:role/remediation-bot/*';
+/**
+ * The bot's own identity, as the deployment passes it: the exact ARNs of its
+ * function roles (`BOT_PRINCIPALS`, comma-separated) and the session names the
+ * Lambda runtime gives their sessions, which are the function names
+ * (`BOT_SESSION_NAMES`). Never a pattern: anyone allowed `iam:CreateRole` can
+ * copy a name or a path, nobody can copy an exact ARN that exists.
+ */
+export interface BotIdentity {
+  readonly roles: readonly string[];
+  readonly sessions: readonly string[];
+}
 
-/** The principals the bot itself runs as (comma-separated ARN globs in `BOT_PRINCIPALS`, set by the deployment). */
-export function botPrincipals(env: Env): string[] {
-  return (env['BOT_PRINCIPALS'] ?? DEFAULT_BOT_PRINCIPALS)
+function commaList(value: string | undefined): string[] {
+  return (value ?? '')
     .split(',')
-    .map((glob) => glob.trim())
-    .filter((glob) => glob.length > 0);
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+export function botIdentity(env: Env): BotIdentity {
+  return { roles: commaList(env['BOT_PRINCIPALS']), sessions: commaList(env['BOT_SESSION_NAMES']) };
+}
+
+/** Whether an IAM role ARN is exactly one of the bot's roles. */
+export function isBotRole(arn: string | undefined, roles: readonly string[]): boolean {
+  return arn !== undefined && roles.includes(arn);
+}
+
+/**
+ * Whether the bot itself made the call: an assumed-role session of exactly one
+ * of its roles, with the session name Lambda uses (when the deployment names
+ * them). A role on the same path, or with a similar name, is anybody else.
+ */
+export function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolean {
+  const user = event.detail.userIdentity;
+  if (user?.type !== 'AssumedRole') return false;
+  const issuer = user.sessionContext?.sessionIssuer?.arn;
+  if (!isBotRole(issuer, identity.roles)) return false;
+  if (identity.sessions.length === 0) return true;
+  const session = /^arn:[^:]+:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/.exec(user.arn ?? '')?.[1];
+  return session !== undefined && identity.sessions.includes(session);
 }
 
 /**
@@ -65,19 +97,27 @@ export function botPrincipals(env: Env): string[] {
  * the bot's own calls must never trigger it (loops); ignored principals are
  * break-glass identities whose actions people have decided to trust.
  */
-export function engineSkipReason(event: CloudTrailEvent, config: Config, env: Env): string | undefined {
+export function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason: string; cause: SkipCause } | undefined {
   const { errorCode } = event.detail;
-  if (typeof errorCode === 'string' && errorCode.length > 0) return `the call failed (${errorCode}), so it changed nothing`;
-  const arns = principalArns(event);
-  for (const arn of arns) {
-    const bot = matchesAnyGlob(arn, botPrincipals(env));
-    if (bot) return `the call was made by the bot itself (${arn})`;
-  }
-  for (const arn of arns) {
+  if (typeof errorCode === 'string' && errorCode.length > 0) return { reason: `the call failed (${errorCode}), so it changed nothing`, cause: 'failed-call' };
+  if (isBotCall(event, botIdentity(env))) return { reason: `the call was made by the bot itself (${principalArn(event)})`, cause: 'own-call' };
+  for (const arn of principalArns(event)) {
     const ignored = matchesAnyGlob(arn, config.ignorePrincipals);
-    if (ignored) return `principal ${arn} is ignored by config (${ignored})`;
+    if (ignored) return { reason: `principal ${arn} is ignored by config (${ignored})`, cause: 'ignored-principal' };
   }
   return undefined;
+}
+
+/** The reason alone, for callers that only print it. */
+export function engineSkipReason(event: CloudTrailEvent, config: Config, env: Env): string | undefined {
+  return engineSkip(event, config, env)?.reason;
+}
+
+/** In `notify` mode nothing will be run or proposed, so the decision shows no plan. */
+function forMode(verdict: Verdict, mode: Decision['mode']): Verdict {
+  if (verdict.kind !== 'violation' || mode !== 'notify' || (verdict.plan.length === 0 && verdict.proposal === undefined)) return verdict;
+  const { proposal: _proposal, ...rest } = verdict;
+  return { ...rest, plan: [] };
 }
 
 async function gatherFacts(rule: Rule, event: CloudTrailEvent, source: FactSource, context: RuleContext): Promise<{ facts: Facts; unavailable: string[] }> {
@@ -97,7 +137,14 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-/** Decides one (event, rule) pair. Never throws: a rule that fails is reported as skipped with the reason. */
+/** Only the engine says a skip was expected: a rule's own skip always means "could not inspect". */
+function withoutEngineCause(verdict: Verdict): Verdict {
+  if (verdict.kind !== 'skipped' || verdict.cause === undefined) return verdict;
+  const { cause: _cause, ...rest } = verdict;
+  return rest;
+}
+
+/** Decides one (event, rule) pair. Never throws: a rule that fails is a `rule-failed` skip, which alerts. */
 export async function decide(event: CloudTrailEvent, rule: Rule, context: DecideContext): Promise<Decision> {
   const mode = modeFor(rule, context.config, context.env);
   const base = {
@@ -111,27 +158,31 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
     ...(event.detail.sourceIPAddress ? { sourceIp: event.detail.sourceIPAddress } : {}),
     rule: rule.id,
     ruleTitle: rule.title,
-    severity: rule.severity,
     mode,
   };
-  const decision = (verdict: Verdict, unavailableFacts: readonly string[] = []): Decision => ({ ...base, verdict, unavailableFacts });
+  const decision = (verdict: Verdict, unavailableFacts: readonly string[] = []): Decision => ({
+    ...base,
+    severity: decisionSeverity(rule, verdict),
+    verdict,
+    unavailableFacts,
+  });
 
-  if (mode === 'off') return decision({ kind: 'skipped', reason: 'rule is off in config' });
-  const skip = engineSkipReason(event, context.config, context.env);
-  if (skip) return decision({ kind: 'skipped', reason: skip });
+  if (mode === 'off') return decision({ kind: 'skipped', reason: 'rule is off in config', cause: 'rule-off' });
+  const skip = engineSkip(event, context.config, context.env);
+  if (skip) return decision({ kind: 'skipped', ...skip });
 
   try {
     const ruleContext: RuleContext = {
       config: context.config,
       settings: settingsFor(rule, context.config),
       now: context.now,
-      botPrincipals: botPrincipals(context.env),
+      botRoles: botIdentity(context.env).roles,
     };
     const { facts, unavailable } = await gatherFacts(rule, event, context.facts, ruleContext);
-    const verdict = rule.evaluate(event, facts, ruleContext);
-    return decision(guardVerdict(verdict), unavailable);
+    const verdict = withoutEngineCause(rule.evaluate(event, facts, ruleContext));
+    return decision(forMode(guardVerdict(verdict), mode), unavailable);
   } catch (error) {
-    return decision({ kind: 'skipped', reason: `rule could not evaluate this event (${describeError(error)})` });
+    return decision({ kind: 'skipped', reason: `the rule failed on this event, so it was not inspected (${describeError(error)})`, cause: 'rule-failed' });
   }
 }
 

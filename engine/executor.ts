@@ -13,9 +13,22 @@
 import { iamActionFor } from './iam-actions.js';
 import { errorCode, errorMessage, UnsupportedOperationError, type AwsGateway } from './aws.js';
 import { isUnexpectedFault } from './faults.js';
-import { isStepOutputRef, isUnknownValue, isWaitStep, type Plan, type PlanStep, type UndoStep } from './types.js';
+import { isStepOutputRef, isUnknownValue, isWaitStep, type Plan, type PlanStep, type Probe, type ProbeVerdict, type StateCheck, type UndoStep } from './types.js';
 
-export type StepStatus = 'applied' | 'already-done' | 'failed' | 'not-run';
+/**
+ * - `applied`: the write was sent (see `verification` for what a read showed afterwards);
+ * - `already-done`: nothing was sent, or AWS answered "already gone", and a read showed the effect in place;
+ * - `stale`: the read before the write showed the resource changed since the event; nothing was sent;
+ * - `failed`: the write, or the read it depends on, failed;
+ * - `not-run`: an earlier step failed or was stale.
+ */
+export type StepStatus = 'applied' | 'already-done' | 'stale' | 'failed' | 'not-run';
+
+/** What a state read found: the probe's verdict, or `unreadable` when the read itself failed. */
+export interface CheckResult {
+  readonly state: ProbeVerdict['state'] | 'unreadable';
+  readonly evidence: string;
+}
 
 export interface StepResult {
   readonly index: number;
@@ -26,6 +39,12 @@ export interface StepResult {
   readonly errorMessage?: string;
   /** For permission errors: the IAM action the function lacks. */
   readonly hint?: string;
+  /** What the read just before the write found. */
+  readonly precondition?: CheckResult;
+  /** What the read just after the write (or after an "already gone" answer) found. */
+  readonly verification?: CheckResult;
+  /** Completed by an earlier invocation of the same plan (`resume`). */
+  readonly resumed?: true;
 }
 
 /** Where a stopped plan picks up again: pass it back as `ExecuteOptions.resume`. */
@@ -36,9 +55,17 @@ export interface ResumePoint {
   readonly outputs: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * - `applied`: every write step ran or was already done, and a read confirmed each;
+ * - `unverified`: the writes ran, but a read did not confirm at least one of them;
+ * - `already-fixed`: a read showed every write step's effect already in place: nothing was sent;
+ * - `stale`: a read before a write showed the resource changed since the event: nothing more was sent;
+ * - `failed`: a write, or the read it depends on, failed.
+ */
+export type ExecutionStatus = 'applied' | 'unverified' | 'already-fixed' | 'stale' | 'failed';
+
 export interface ExecutionReport {
-  /** `already-fixed` when every step found its work already done. */
-  readonly status: 'applied' | 'already-fixed' | 'failed';
+  readonly status: ExecutionStatus;
   readonly steps: readonly StepResult[];
   /** Set when the failure is not an AWS answer the bot understands; the caller rethrows after alerting. */
   readonly unexpectedError?: unknown;
@@ -77,6 +104,8 @@ export interface ExecuteOptions {
   readonly safetyMarginMs?: number;
   /** Continue a plan that stopped: start at `fromIndex` with the outputs of the steps before it. */
   readonly resume?: ResumePoint;
+  /** The rule's probes, which judge the steps' preconditions and verifications. */
+  readonly probes?: readonly Probe[];
 }
 
 type Outputs = Record<string, unknown>;
@@ -173,6 +202,11 @@ class WaitTimedOutError extends Error {
   override readonly name = 'WaitTimedOutError';
 }
 
+/** A precondition that failed without an AWS error of its own (no probe, an unresolved reference). */
+class PreconditionError extends Error {
+  override readonly name = 'PreconditionUnreadable';
+}
+
 async function runWait(step: PlanStep, index: number, gateway: AwsGateway, options: ExecuteOptions): Promise<void> {
   if (!gateway.wait) throw new UnsupportedOperationError(`${step.service}:${step.operation}`);
   const { budgetMs, maxWaitSeconds } = waitBudget(options);
@@ -206,6 +240,7 @@ interface StepFailure {
 
 function classify(step: PlanStep, error: unknown): StepFailure {
   if (error instanceof PlaceholderError) return { code: error.code, message: error.message, unexpected: false };
+  if (error instanceof PreconditionError) return { code: 'PreconditionUnreadable', message: error.message, unexpected: false };
   if (error instanceof WaitTimedOutError) return { code: 'WaitTimedOut', message: error.message, unexpected: false };
   const code = errorCode(error);
   if (isWaitStep(step) && !(error instanceof UnsupportedOperationError) && error instanceof Error && !isAwsServiceError(error)) {
@@ -215,66 +250,227 @@ function classify(step: PlanStep, error: unknown): StepFailure {
   return { code, message: errorMessage(error), unexpected: !isPermissionError(code) && isUnexpectedFault(error) };
 }
 
+interface StateRead {
+  readonly result: CheckResult;
+  /** The error of a read that failed, for the step's report. */
+  readonly error?: unknown;
+}
+
+/**
+ * Reads the present state for a check and lets the rule's probe judge it. The
+ * read must be the probe's own call: data cannot steer the bot to another API.
+ * Never throws.
+ */
+export async function readState(check: StateCheck, gateway: AwsGateway, probes: readonly Probe[], outputs: Readonly<Record<string, unknown>> = {}): Promise<StateRead> {
+  const probe = probes.find((candidate) => candidate.name === check.probe);
+  if (!probe || probe.service !== check.service || probe.operation !== check.operation) {
+    return { result: { state: 'unreadable', evidence: `no probe "${check.probe}" reads ${check.service}:${check.operation} for this rule` } };
+  }
+  let output: unknown;
+  try {
+    const input = resolveValue(check.input, outputs) as Record<string, unknown>;
+    output = await gateway.call(probe.service, probe.operation, structuredClone(input));
+  } catch (error) {
+    const code = errorCode(error);
+    if (error instanceof PlaceholderError) return { result: { state: 'unreadable', evidence: error.message }, error };
+    if (!probe.notFoundCodes?.includes(code)) {
+      return { result: { state: 'unreadable', evidence: `${probe.operation} failed: ${code}` }, error };
+    }
+    output = null;
+  }
+  try {
+    const verdict = probe.judge(output, check.expect);
+    return { result: { state: verdict.state, evidence: truncate(verdict.evidence, 1_000) } };
+  } catch (error) {
+    return { result: { state: 'unreadable', evidence: `probe ${probe.name} could not judge the answer of ${probe.operation}: ${truncate(errorMessage(error), 300)}` } };
+  }
+}
+
+/** Non-empty lists in the named output fields: AWS's way of saying a successful call changed nothing. */
+function unchangedBy(step: PlanStep, output: unknown): string | undefined {
+  for (const name of step.noChangeWhen ?? []) {
+    const value = typeof output === 'object' && output !== null ? (output as Record<string, unknown>)[name] : undefined;
+    if (Array.isArray(value) && value.length > 0) return `${name} ${truncate(JSON.stringify(value), 300)}`;
+  }
+  return undefined;
+}
+
+/** Whether a read confirmed the step's effect: applied and verified, or already done on a read's evidence. */
+export function isConfirmed(result: StepResult): boolean {
+  if (isWaitStep(result.step)) return true;
+  if (result.status === 'applied') return result.verification?.state === 'done';
+  if (result.status === 'already-done') return result.resumed === true || result.precondition?.state === 'done' || result.verification?.state === 'done';
+  return false;
+}
+
+function executionStatus(results: readonly StepResult[]): ExecutionStatus {
+  if (results.some((r) => r.status === 'failed')) return 'failed';
+  if (results.some((r) => r.status === 'stale')) return 'stale';
+  const writes = results.filter((r) => !isWaitStep(r.step));
+  if (writes.some((r) => !isConfirmed(r))) return 'unverified';
+  if (writes.length > 0 && writes.every((r) => r.status === 'already-done' && !r.resumed)) return 'already-fixed';
+  return 'applied';
+}
+
+function failure(index: number, step: PlanStep, error: unknown, options: ExecuteOptions, extra: Partial<StepResult> = {}): StepResult & { unexpected: boolean } {
+  const info = classify(step, error);
+  return {
+    index,
+    step,
+    status: 'failed',
+    errorCode: info.code,
+    errorMessage: info.message,
+    ...(isPermissionError(info.code) ? { hint: permissionHint(step, options.functionName) } : {}),
+    ...extra,
+    unexpected: info.unexpected,
+  };
+}
+
 export async function executePlan(plan: Plan, gateway: AwsGateway, options: ExecuteOptions = {}): Promise<ExecutionReport> {
   const results: StepResult[] = [];
   const outputs: Outputs = { ...options.resume?.outputs };
+  const probes = options.probes ?? [];
   const startAt = options.resume?.fromIndex ?? 0;
-  let failedAt: number | undefined;
+  let stoppedAt: number | undefined;
   let unexpectedError: unknown;
+  const stop = (index: number, result: StepResult & { unexpected?: boolean }, error?: unknown) => {
+    const { unexpected, ...rest } = result;
+    results.push(rest);
+    stoppedAt = index;
+    if (unexpected && error !== undefined) unexpectedError ??= error;
+  };
   for (const [index, planned] of plan.entries()) {
     if (index < startAt) {
-      results.push({ index, step: planned, status: 'already-done' });
+      results.push({ index, step: planned, status: 'already-done', resumed: true });
       continue;
     }
-    if (failedAt !== undefined) {
+    if (stoppedAt !== undefined) {
       results.push({ index, step: planned, status: 'not-run' });
       continue;
     }
-    if (planned.alreadyDone !== undefined) {
+    if (planned.alreadyDone !== undefined && planned.precondition === undefined) {
       results.push({ index, step: planned, status: 'already-done' });
       continue;
     }
     let step = planned;
     try {
       step = resolveStep(planned, outputs);
-      if (isWaitStep(step)) {
-        await runWait(step, index, gateway, options);
-      } else {
-        const output = await gateway.call(step.service, step.operation, step.input);
-        if (step.id !== undefined) outputs[step.id] = withoutMetadata(output);
-      }
-      results.push({ index, step, status: 'applied' });
     } catch (error) {
-      const code = errorCode(error);
-      if (!isWaitStep(step) && step.alreadyDoneCodes?.includes(code)) {
-        results.push({ index, step, status: 'already-done', errorCode: code });
+      stop(index, failure(index, planned, error, options));
+      continue;
+    }
+    if (isWaitStep(step)) {
+      try {
+        await runWait(step, index, gateway, options);
+        results.push({ index, step, status: 'applied' });
+      } catch (error) {
+        stop(index, failure(index, step, error, options), error);
+      }
+      continue;
+    }
+
+    let precondition: CheckResult | undefined;
+    if (step.precondition) {
+      const read = await readState(step.precondition, gateway, probes, outputs);
+      precondition = read.result;
+      if (read.result.state === 'unreadable') {
+        const cause = read.error ?? new PreconditionError(read.result.evidence);
+        const readStep = { ...step, service: step.precondition.service, operation: step.precondition.operation };
+        const failed = failure(index, readStep, cause, options, { step, precondition });
+        stop(index, { ...failed, errorMessage: `not sent: the state it assumes could not be read (${read.result.evidence})` }, cause);
         continue;
       }
-      failedAt = index;
-      const failure = classify(step, error);
-      if (failure.unexpected) unexpectedError = error;
-      results.push({
-        index,
-        step,
-        status: 'failed',
-        errorCode: failure.code,
-        errorMessage: failure.message,
-        ...(isPermissionError(failure.code) ? { hint: permissionHint(step, options.functionName) } : {}),
-      });
+      if (read.result.state === 'done') {
+        results.push({ index, step, status: 'already-done', precondition });
+        continue;
+      }
+      if (read.result.state === 'changed') {
+        stop(index, { index, step, status: 'stale', precondition });
+        continue;
+      }
     }
+
+    let nothingChanged: string | undefined;
+    try {
+      // The SDK adds fields (ChecksumAlgorithm, …) to the object it is given: it gets a copy, so the plan stays what the rule planned.
+      const output = await gateway.call(step.service, step.operation, structuredClone(step.input));
+      if (step.id !== undefined) outputs[step.id] = withoutMetadata(output);
+      nothingChanged = unchangedBy(step, output);
+      if (nothingChanged === undefined) {
+        const verification = step.verification ? (await readState(step.verification, gateway, probes, outputs)).result : undefined;
+        results.push({ index, step, status: 'applied', ...(precondition ? { precondition } : {}), ...(verification ? { verification } : {}) });
+        continue;
+      }
+    } catch (error) {
+      const code = errorCode(error);
+      if (!step.alreadyDoneCodes?.includes(code)) {
+        stop(index, failure(index, step, error, options, precondition ? { precondition } : {}), error);
+        continue;
+      }
+      nothingChanged = code;
+    }
+    // AWS says there was nothing to change. Believe it only when a fresh read agrees.
+    const check = step.verification ?? step.precondition;
+    const verification = check ? (await readState(check, gateway, probes, outputs)).result : undefined;
+    if (verification === undefined || verification.state === 'done' || verification.state === 'unreadable') {
+      results.push({ index, step, status: 'already-done', errorCode: nothingChanged, ...(precondition ? { precondition } : {}), ...(verification ? { verification } : {}) });
+      continue;
+    }
+    stop(index, {
+      index,
+      step,
+      status: 'failed',
+      errorCode: 'NothingChanged',
+      errorMessage: `AWS changed nothing (${nothingChanged}), yet ${verification.evidence}`,
+      ...(precondition ? { precondition } : {}),
+      verification,
+    });
   }
-  const writes = results.filter((r) => !isWaitStep(r.step));
-  const status =
-    failedAt !== undefined ? 'failed' : writes.length > 0 && writes.every((r) => r.status === 'already-done') ? 'already-fixed' : 'applied';
-  const stopped = failedAt === undefined ? undefined : plan[failedAt];
+  const stopped = stoppedAt === undefined ? undefined : plan[stoppedAt];
+  const failedPartWay = stoppedAt !== undefined && results[stoppedAt]?.status === 'failed';
   return {
-    status,
+    status: executionStatus(results),
     steps: results,
     ...(unexpectedError !== undefined ? { unexpectedError } : {}),
-    ...(failedAt !== undefined && stopped
-      ? { resume: { fromIndex: failedAt, ...(stopped.id ? { stepId: stopped.id } : {}), operation: stopped.operation, outputs } }
+    ...(failedPartWay && stoppedAt !== undefined && stopped
+      ? { resume: { fromIndex: stoppedAt, ...(stopped.id ? { stepId: stopped.id } : {}), operation: stopped.operation, outputs } }
       : {}),
   };
+}
+
+/** What a read before each write step shows now, without writing anything: the present state of a proposal. */
+export interface PreflightReport {
+  /**
+   * - `open`: at least one step is still needed (or could not be checked), and none is stale;
+   * - `already-fixed`: a read showed every write step's effect in place;
+   * - `stale`: a read showed the resource changed since the event.
+   */
+  readonly status: 'open' | 'already-fixed' | 'stale';
+  /** One entry per write step, in plan order; `undefined` where the step has no check, or depends on an earlier step's output. */
+  readonly checks: readonly (CheckResult | undefined)[];
+}
+
+function holdsRef(value: unknown): boolean {
+  if (isStepOutputRef(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsRef);
+  if (typeof value === 'object' && value !== null) return Object.values(value).some(holdsRef);
+  return false;
+}
+
+/** Reads each write step's precondition (read-only calls only), for proposals and notices that should speak of the present. */
+export async function preflightPlan(plan: Plan, gateway: AwsGateway, probes: readonly Probe[]): Promise<PreflightReport> {
+  const checks: (CheckResult | undefined)[] = [];
+  for (const step of plan) {
+    if (isWaitStep(step)) continue;
+    const check = step.precondition;
+    checks.push(check && !holdsRef(check.input) ? (await readState(check, gateway, probes)).result : undefined);
+  }
+  const status = checks.some((c) => c?.state === 'changed')
+    ? 'stale'
+    : checks.length > 0 && checks.every((c) => c?.state === 'done')
+      ? 'already-fixed'
+      : 'open';
+  return { status, checks };
 }
 
 /** The input as a person reads it: `$ref`s become `<step.Field>` and unknowns `<unknown: …>`. */

@@ -18,12 +18,12 @@ import { parseConfig, type Config } from './config.js';
 import { createAwsGateway, liveFacts, type AwsGateway, type CommandTable } from './aws.js';
 import { decideAll, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
-import { executePlan, type ExecutionReport } from './executor.js';
+import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport } from './executor.js';
 import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { guardVerdict } from './plan-guard.js';
 import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
-import { isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
+import { isQuietSkip, isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
 import { publishAlert } from '../notify/sns.js';
 import type { Alert } from '../notify/alert.js';
 
@@ -78,18 +78,24 @@ function summaryOf(decision: Decision): string {
 
 const OUTCOME_METRICS: Readonly<Record<Outcome, MetricName | undefined>> = {
   applied: 'Applied',
+  unverified: 'RemediationUnverified',
   'already-fixed': 'AlreadyFixed',
+  stale: 'Stale',
   proposed: 'Proposed',
   notified: 'Notified',
   failed: 'Failed',
   exempt: 'Exempt',
+  uninspected: 'Skipped',
   none: undefined,
 };
+
+/** Outcomes that also count at function level, where the stack's alarms watch them. */
+const ALARMED_OUTCOMES: ReadonlySet<Outcome> = new Set(['unverified', 'uninspected', 'failed']);
 
 const VERDICT_METRICS: Readonly<Record<Decision['verdict']['kind'], MetricName | undefined>> = {
   violation: 'Violations',
   compliant: 'Compliant',
-  skipped: 'Skipped',
+  skipped: undefined,
   exempt: undefined,
 };
 
@@ -162,61 +168,62 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
   });
 
   const topicArn = deps.env['ALERT_TOPIC_ARN'];
-  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  let writesLeft = deps.config.maxWritesPerInvocation;
+  const budget = { writesLeft: deps.config.maxWritesPerInvocation };
   let rethrow: unknown;
   const results: DecisionResult[] = [];
   for (const decision of decisions) {
     deps.logger.appendKeys({ rule: decision.rule });
     const rule = deps.rules.find((r) => r.id === decision.rule);
     const { verdict } = decision;
-    let outcome: Outcome = 'none';
-    let execution: ExecutionReport | undefined;
-    let note: string | undefined;
-    if (verdict.kind === 'violation') {
-      const writes = writeCount(verdict.plan);
-      if (decision.mode === 'remediate' && verdict.plan.length === 0) {
-        // Nothing is safe to apply automatically: say so rather than report an empty plan as applied.
-        outcome = verdict.proposal && verdict.proposal.length > 0 ? 'proposed' : 'notified';
-        note = 'nothing is applied automatically for this finding: a person has to act (see the proposal)';
-      } else if (decision.mode === 'remediate') {
-        if (writes > writesLeft) {
-          outcome = 'proposed';
-          note = `not applied: the plan has ${writes} write call(s) and this invocation may make ${writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`;
-          metrics.count('BlastRadiusCapped', decision.rule);
-        } else {
-          writesLeft -= writes;
-          execution = await executePlan(verdict.plan, deps.gateway, {
-            ...(functionName ? { functionName } : {}),
-            ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
-          });
-          outcome = execution.status;
-          if (execution.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
-          await recordUndo(decision, execution, rule, deps, now);
-        }
-      } else {
-        outcome = decision.mode === 'notify' ? 'notified' : 'proposed';
-      }
-    } else if (verdict.kind === 'exempt') {
-      outcome = 'exempt';
-    }
+    const action = await act(decision, rule, deps, context, budget);
+    const { outcome, execution, note } = action;
+    if (execution?.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
+    if (execution) await recordUndo(decision, execution, rule, deps, now);
+
     const verdictMetric = VERDICT_METRICS[verdict.kind];
     if (verdictMetric) metrics.count(verdictMetric, decision.rule);
+    if (isQuietSkip(verdict)) metrics.count('Ignored', decision.rule);
     const outcomeMetric = OUTCOME_METRICS[outcome];
-    if (outcomeMetric) metrics.count(outcomeMetric, decision.rule);
+    if (outcomeMetric) {
+      metrics.count(outcomeMetric, decision.rule);
+      if (ALARMED_OUTCOMES.has(outcome)) metrics.count(outcomeMetric);
+    }
+    if (verdict.kind === 'skipped' && verdict.cause === 'rule-failed') {
+      metrics.count('RuleFailed', decision.rule);
+      metrics.count('RuleFailed');
+    }
 
     deps.logger.info('decision', {
       verdict: verdict.kind,
       outcome,
       mode: decision.mode,
+      severity: decision.severity,
       summary: summaryOf(decision),
       ...(verdict.kind === 'violation' ? { plan: verdict.plan } : {}),
-      ...(execution ? { execution: execution.steps.map(({ index, status, errorCode }) => ({ index, status, errorCode })) } : {}),
+      ...(execution
+        ? {
+            execution: execution.steps.map(({ index, status, errorCode, precondition, verification }) => ({
+              index,
+              status,
+              ...(errorCode ? { errorCode } : {}),
+              ...(precondition ? { precondition } : {}),
+              ...(verification ? { verification } : {}),
+            })),
+          }
+        : {}),
+      ...(action.preflight ? { preflight: action.preflight } : {}),
       ...(decision.unavailableFacts.length > 0 ? { unavailableFacts: decision.unavailableFacts } : {}),
     });
 
     if (outcome !== 'none') {
-      const alert: Alert = { decision, outcome, rationale: rule?.rationale ?? '', ...(execution ? { execution } : {}), ...(note ? { note } : {}) };
+      const alert: Alert = {
+        decision,
+        outcome,
+        rationale: rule?.rationale ?? '',
+        ...(execution ? { execution } : {}),
+        ...(action.preflight ? { preflight: action.preflight } : {}),
+        ...(note ? { note } : {}),
+      };
       if (topicArn) {
         try {
           await publishAlert(alert, deps.gateway, topicArn);
@@ -235,6 +242,71 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
   return { status: 'processed', eventId: event.detail.eventID, decisions: results };
+}
+
+interface Action {
+  readonly outcome: Outcome;
+  readonly execution?: ExecutionReport;
+  readonly preflight?: PreflightReport;
+  readonly note?: string;
+}
+
+/** What the outcome of a proposal is once its preconditions were read: the present may have closed or changed it. */
+function proposalOutcome(preflight: PreflightReport, fallback: Outcome): Outcome {
+  if (preflight.status === 'already-fixed') return 'already-fixed';
+  if (preflight.status === 'stale') return 'stale';
+  return fallback;
+}
+
+/**
+ * Acts on one decision according to its mode: runs the plan in `remediate`
+ * (within the write budget), reads the present state of a proposal, and says
+ * what the outcome is. The plan and the proposal are each checked against
+ * the present before they are applied or proposed.
+ */
+async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps, context: InvocationContext, budget: { writesLeft: number }): Promise<Action> {
+  const { verdict } = decision;
+  const probes = rule?.probes ?? [];
+  switch (verdict.kind) {
+    case 'compliant':
+      return { outcome: 'none' };
+    case 'exempt':
+      return { outcome: 'exempt' };
+    case 'skipped':
+      return { outcome: isQuietSkip(verdict) ? 'none' : 'uninspected' };
+    case 'violation':
+      break;
+  }
+  if (verdict.withheld !== undefined) return { outcome: 'notified', note: verdict.withheld };
+  const proposed = decision.mode === 'notify' ? 'notified' : 'proposed';
+  const propose = async (plan: Plan, note?: string): Promise<Action> => {
+    if (plan.length === 0) return { outcome: proposed, ...(note ? { note } : {}) };
+    const preflight = await preflightPlan(plan, deps.gateway, probes);
+    return { outcome: proposalOutcome(preflight, proposed), preflight, ...(note ? { note } : {}) };
+  };
+  if (decision.mode !== 'remediate') return propose(verdict.plan.length > 0 ? verdict.plan : (verdict.proposal ?? []));
+  if (verdict.plan.length === 0) {
+    // Nothing is safe to apply automatically: say so rather than report an empty plan as applied.
+    const proposal = verdict.proposal ?? [];
+    const action = await propose(proposal, 'nothing is applied automatically for this finding: a person has to act (see the proposal)');
+    return proposal.length > 0 ? action : { ...action, outcome: action.outcome === 'proposed' ? 'notified' : action.outcome };
+  }
+  const writes = writeCount(verdict.plan);
+  if (writes > budget.writesLeft) {
+    (deps.metrics ?? noMetrics).count('BlastRadiusCapped', decision.rule);
+    return propose(
+      verdict.plan,
+      `not applied: the plan has ${writes} write call(s) and this invocation may make ${budget.writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`,
+    );
+  }
+  budget.writesLeft -= writes;
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  const execution = await executePlan(verdict.plan, deps.gateway, {
+    probes,
+    ...(functionName ? { functionName } : {}),
+    ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
+  });
+  return { outcome: execution.status, execution };
 }
 
 /**

@@ -15,11 +15,17 @@ export const METRICS_NAMESPACE = 'RemediationBot';
 /**
  * - Function level (no `rule` dimension): `Events` received, `InvalidInput`
  *   (malformed events), `DuplicateInProgress` (a concurrent duplicate sent back to Lambda to retry).
- * - Per rule: the verdicts `Violations`, `Compliant`, `Skipped`; the outcomes
- *   `Applied`, `AlreadyFixed`, `Proposed`, `Notified`, `Failed`, `Exempt`;
- *   `Duplicate` (a repeated delivery answered from the idempotency store);
- *   `BlastRadiusCapped` (applied plan turned into a proposal by `maxWritesPerInvocation`);
- *   and the bot's own troubles, `AlertFailed` and `UndoRecordFailed`.
+ * - Per rule: the verdicts `Violations`, `Compliant`; the outcomes
+ *   `Applied` (verified), `RemediationUnverified` (applied, not verified),
+ *   `AlreadyFixed`, `Stale`, `Proposed`, `Notified`, `Failed`, `Exempt`;
+ *   `Skipped` (the bot could not inspect the event: an alert went out) and
+ *   `Ignored` (an expected skip: failed call, own call, ignored principal, rule off);
+ *   `RuleFailed` (the rule threw); `Duplicate` (a repeated delivery answered
+ *   from the idempotency store); `BlastRadiusCapped` (applied plan turned into
+ *   a proposal by `maxWritesPerInvocation`); and the bot's own troubles,
+ *   `AlertFailed` and `UndoRecordFailed`.
+ * - `RemediationUnverified`, `Skipped`, `Failed` and `RuleFailed` are also
+ *   counted at function level, where the stack's alarms watch them.
  */
 export const METRIC_NAMES = [
   'Events',
@@ -28,7 +34,11 @@ export const METRIC_NAMES = [
   'Violations',
   'Compliant',
   'Skipped',
+  'Ignored',
+  'RuleFailed',
   'Applied',
+  'RemediationUnverified',
+  'Stale',
   'AlreadyFixed',
   'Proposed',
   'Notified',

@@ -4,7 +4,8 @@
  * parameters into a step (to restore them on undo, say) could otherwise hand
  * the executor, the logger and the alert renderer a 10,000-deep or
  * megabyte-sized value; they would overflow the stack or the SNS limits.
- * Such a verdict is replaced by a `skipped` one that says why: nothing runs.
+ * Such a verdict keeps its findings (the violation is real, and people are
+ * told) but its plans are withheld, with the reason: nothing runs.
  */
 import type { Plan, Verdict } from './types.js';
 
@@ -48,9 +49,10 @@ export function unsafePlanReason(verdict: Verdict): string | undefined {
   return planProblem(verdict.plan, 'plan') ?? planProblem(verdict.proposal, 'proposal');
 }
 
-/** The verdict itself, or a `skipped` one naming the problem when its plans are unsafe. */
+/** The verdict itself, or, when its plans are unsafe, the same violation with its plans withheld and the reason. */
 export function guardVerdict(verdict: Verdict): Verdict {
   const problem = unsafePlanReason(verdict);
-  if (problem === undefined) return verdict;
-  return { kind: 'skipped', reason: `the event's data makes an unsafe plan, so nothing was done: ${problem}`, resources: verdict.resources };
+  if (problem === undefined || verdict.kind !== 'violation') return verdict;
+  const { proposal: _proposal, ...rest } = verdict;
+  return { ...rest, plan: [], withheld: `the event's data makes an unsafe plan, so nothing can be run: ${problem}` };
 }

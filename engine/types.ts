@@ -58,12 +58,88 @@ export interface PlanStep extends UndoStep {
    */
   readonly kind?: 'call' | 'wait';
   /**
-   * Evidence, from a read-only lookup, that this step's effect is already in place
-   * (for example "GetEbsEncryptionByDefault: already enabled"). The executor then
-   * reports the step `already-done` without calling AWS, so a second delivery of
-   * an event reports "already fixed" even for APIs that succeed silently.
+   * Read just before the write: does the exposure this step closes still exist
+   * as the event showed it? The probe's answer decides: `needed` runs the step,
+   * `done` reports it `already-done` with the evidence, `changed` runs nothing
+   * and makes the decision `stale`. A read that fails runs nothing.
+   */
+  readonly precondition?: StateCheck;
+  /**
+   * Read just after the write (and after an "already gone" error code): the
+   * step counts as verified only when the probe answers `done`. Its input may
+   * hold `$ref`s to this step's own output (the id of what it created).
+   */
+  readonly verification?: StateCheck;
+  /**
+   * Output fields that, when they hold a non-empty list, mean the call succeeded
+   * but changed nothing: EC2 answers a default-VPC revoke that matches no rule
+   * with `UnknownIpPermissions` instead of an error.
+   */
+  readonly noChangeWhen?: readonly string[];
+  /**
+   * @deprecated Being replaced by `precondition`: decide-time evidence that the
+   * step's effect is in place. The executor trusts it only for steps without a
+   * precondition; with one, it reads the present state instead.
    */
   readonly alreadyDone?: string;
+}
+
+/**
+ * What a probe found when it read the present state for a write step:
+ * - `needed`: the exposure the step closes is there, as the plan assumes;
+ * - `done`: the step's effect is already in place (nothing to do, or verified);
+ * - `changed`: neither; the resource changed since the event in a way that
+ *   makes the step wrong (a rule set back to a private range, a new document).
+ */
+export type ProbeVerdict =
+  | { readonly state: 'needed'; readonly evidence: string }
+  | { readonly state: 'done'; readonly evidence: string }
+  | { readonly state: 'changed'; readonly evidence: string };
+
+/**
+ * A read-only call the executor makes around a write step, and the name of the
+ * rule's probe that judges its answer. Plain data: it is printed in dry runs,
+ * stored with proposals and re-run when a proposal is approved.
+ */
+export interface StateCheck {
+  readonly service: Service;
+  /** A read-only API, for example `DescribeSecurityGroupRules`; it must be the probe's own. */
+  readonly operation: string;
+  readonly input: Readonly<Record<string, unknown>>;
+  /** The name of the probe, among the rule's `probes`, that judges the answer. */
+  readonly probe: string;
+  /** Plain data the probe judges against: the CIDR and ports that should be gone, the document the event set… */
+  readonly expect: Readonly<Record<string, unknown>>;
+  /** What is checked, as a person reads it: `sgr-0abc still allows 0.0.0.0/0 on tcp/3389`. */
+  readonly description: string;
+}
+
+/**
+ * A read-only call a rule's plan steps use as precondition and verification,
+ * with the pure judgement of its answer. Its IAM permission is derived like a
+ * lookup's, from `service`, `operation` and `resource`.
+ */
+export interface Probe {
+  /** Unique within the rule. */
+  readonly name: string;
+  readonly service: Service;
+  readonly operation: string;
+  /** Resource ARN pattern the read is granted on (as `Lookup.resource`); absent means `*`. */
+  readonly resource?: string;
+  /** Error codes that mean "the resource is gone": `judge` then receives `null`. */
+  readonly notFoundCodes?: readonly string[];
+  /** Pure: the SDK output (or `null` for "not found") judged against the step's `expect`. */
+  judge(output: unknown, expect: Readonly<Record<string, unknown>>): ProbeVerdict;
+}
+
+/** A check that `probe` makes with `input`, judging against `expect`. Service and operation come from the probe, so they are declared once. */
+export function stateCheck(probe: Probe, input: Readonly<Record<string, unknown>>, expect: Readonly<Record<string, unknown>>, description: string): StateCheck {
+  return { service: probe.service, operation: probe.operation, input, probe: probe.name, expect, description };
+}
+
+/** The same read before and after: the usual shape of a write step's checks. */
+export function checkedBothWays(check: StateCheck): Pick<PlanStep, 'precondition' | 'verification'> {
+  return { precondition: check, verification: check };
 }
 
 /** A value in a step's input that the executor fills from an earlier step's output: `{ $ref: 'snapshot-vol-1.SnapshotId' }`. */
@@ -115,6 +191,18 @@ export interface Finding {
   readonly subject?: string;
 }
 
+/**
+ * Why the engine skipped an event it was expected to skip: nothing to judge,
+ * and nobody needs telling. Any other `skipped` verdict means the bot could
+ * not inspect what the event did, and that is an alert ("silence is never an outcome").
+ */
+export const QUIET_SKIP_CAUSES = ['failed-call', 'own-call', 'ignored-principal', 'rule-off'] as const;
+/**
+ * Causes of a skip the engine itself decides: the quiet ones; a rule that
+ * threw; an event from an account or Region this deployment does not serve.
+ */
+export type SkipCause = (typeof QUIET_SKIP_CAUSES)[number] | 'rule-failed' | 'foreign-scope';
+
 /** The outcome of evaluating one event against one rule. */
 export type Verdict =
   | {
@@ -126,10 +214,31 @@ export type Verdict =
       readonly plan: Plan;
       /** Steps a person should review and run; never applied automatically. */
       readonly proposal?: Plan;
+      /** Set when the engine withheld the rule's plans (unsafe input): why nothing can be run. */
+      readonly withheld?: string;
     }
   | { readonly kind: 'compliant'; readonly summary: string; readonly resources: readonly string[] }
-  | { readonly kind: 'exempt'; readonly reason: string; readonly resources: readonly string[] }
-  | { readonly kind: 'skipped'; readonly reason: string; readonly resources?: readonly string[] };
+  | {
+      readonly kind: 'exempt';
+      readonly reason: string;
+      readonly resources: readonly string[];
+      /** What the exemption let through: the findings the rule would otherwise have acted on. */
+      readonly findings?: readonly Finding[];
+    }
+  | {
+      readonly kind: 'skipped';
+      readonly reason: string;
+      readonly resources?: readonly string[];
+      /** Set by the engine only. Without it, the rule could not inspect the event: an alert. */
+      readonly cause?: SkipCause;
+      /** How grave the blind spot is, where the rule knows (an omitted policy document is `high`). */
+      readonly severity?: Severity;
+    };
+
+/** Whether a skip is one of the engine's expected ones, which need no alert. */
+export function isQuietSkip(verdict: Verdict): boolean {
+  return verdict.kind === 'skipped' && verdict.cause !== undefined && (QUIET_SKIP_CAUSES as readonly string[]).includes(verdict.cause);
+}
 
 export type VerdictKind = Verdict['kind'];
 
@@ -204,11 +313,11 @@ export interface RuleContext {
   /** Evaluation time, so that plans (tag values) stay deterministic under test. */
   readonly now: Date;
   /**
-   * ARN globs of the bot's own principals (`BOT_PRINCIPALS`, see `botPrincipals`
+   * The exact ARNs of the bot's own roles (`BOT_PRINCIPALS`, see `botIdentity`
    * in `decide.ts`), so a rule can refuse to remediate the bot's own roles.
-   * Absent when a context is built outside `decide`; rules then use the default.
+   * Absent when a context is built outside `decide`: then no role is the bot's.
    */
-  readonly botPrincipals?: readonly string[];
+  readonly botRoles?: readonly string[];
 }
 
 /** Documentation that the README's rule reference is checked against. */
@@ -222,6 +331,7 @@ export interface Rule {
   /** kebab-case, stable: it names the rule in config, alerts and metrics. */
   readonly id: string;
   readonly title: string;
+  /** At most: the highest severity its findings can carry. A decision carries its own findings' severity. */
   readonly severity: Severity;
   /** Why this matters, in a sentence or two. */
   readonly rationale: string;
@@ -229,6 +339,8 @@ export interface Rule {
   readonly triggers: readonly Trigger[];
   readonly permissions: readonly Permission[];
   readonly lookups?: readonly Lookup[];
+  /** The reads that the plan steps' preconditions and verifications name (`StateCheck.probe`). */
+  readonly probes?: readonly Probe[];
   readonly defaultMode?: Mode;
   /** zod schema of the rule's settings in the config file (must accept `{}` and fill defaults). */
   readonly settings?: { parse(input: unknown): unknown; safeParse(input: unknown): { success: boolean; error?: unknown; data?: unknown } };
@@ -236,8 +348,19 @@ export interface Rule {
   evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict;
 }
 
-/** What the bot did or would do with a violation. */
-export const OUTCOMES = ['applied', 'proposed', 'notified', 'failed', 'exempt', 'already-fixed', 'none'] as const;
+/**
+ * What the bot did or would do with a decision:
+ * - `applied`: the plan ran and a read afterwards showed the exposure closed;
+ * - `unverified`: the plan ran, but the read afterwards did not show it closed (or failed);
+ * - `already-fixed`: a read showed every step's effect already in place; nothing was written;
+ * - `stale`: the resource changed since the event so that the plan would be wrong; nothing was written;
+ * - `proposed`, `notified`: the mode asked for no change;
+ * - `failed`: a step (or the read before it) failed;
+ * - `exempt`: the resource is exempt;
+ * - `uninspected`: the bot could not inspect what the event did;
+ * - `none`: nothing to tell (compliant, or skipped as expected).
+ */
+export const OUTCOMES = ['applied', 'unverified', 'already-fixed', 'stale', 'proposed', 'notified', 'failed', 'exempt', 'uninspected', 'none'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** One (event, rule) decision: the unit the CLI prints and the notifier sends. */
@@ -252,9 +375,39 @@ export interface Decision {
   readonly sourceIp?: string;
   readonly rule: string;
   readonly ruleTitle: string;
+  /** The decision's own severity (`decisionSeverity`): the highest of its findings, never simply the rule's. */
   readonly severity: Severity;
   readonly mode: Mode;
   readonly verdict: Verdict;
   /** Facts the rule wanted but could not have (offline replay, lookup denied). */
   readonly unavailableFacts: readonly string[];
+}
+
+function highest(severities: readonly Severity[]): Severity | undefined {
+  let best: Severity | undefined;
+  for (const severity of severities) if (best === undefined || SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(best)) best = severity;
+  return best;
+}
+
+/** How grave a blind spot is, unless the rule itself is less grave. */
+const UNINSPECTED_SEVERITY: Severity = 'high';
+
+/**
+ * The severity of a decision: the highest severity among its findings (a
+ * medium TLS finding is medium even in a critical rule). A skip that hid an
+ * event from the bot carries the severity the rule gave it, else `high`
+ * capped at the rule's; compliant decisions and quiet skips are `low`.
+ */
+export function decisionSeverity(rule: Pick<Rule, 'severity'>, verdict: Verdict): Severity {
+  switch (verdict.kind) {
+    case 'violation':
+    case 'exempt':
+      return highest((verdict.findings ?? []).map((finding) => finding.severity)) ?? rule.severity;
+    case 'skipped':
+      if (isQuietSkip(verdict)) return 'low';
+      if (verdict.severity !== undefined) return verdict.severity;
+      return SEVERITIES.indexOf(rule.severity) < SEVERITIES.indexOf(UNINSPECTED_SEVERITY) ? rule.severity : UNINSPECTED_SEVERITY;
+    case 'compliant':
+      return 'low';
+  }
 }

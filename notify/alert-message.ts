@@ -16,13 +16,28 @@ export interface MessageUndoStep {
   readonly reason: string;
 }
 
+/** A read the bot makes before or after a write, as people read it. */
+export interface MessageStateCheck {
+  readonly service: string;
+  readonly operation: string;
+  readonly description: string;
+}
+
 export interface MessagePlanStep extends MessageUndoStep {
   readonly undo?: MessageUndoStep;
+  readonly precondition?: MessageStateCheck;
+  readonly verification?: MessageStateCheck;
 }
 
 export interface MessageFinding {
   readonly severity: Severity;
   readonly message: string;
+}
+
+/** What a read found: the probe's verdict, or `unreadable`. */
+export interface MessageCheckResult {
+  readonly state: 'needed' | 'done' | 'changed' | 'unreadable';
+  readonly evidence: string;
 }
 
 export type MessageVerdict =
@@ -33,20 +48,26 @@ export type MessageVerdict =
       readonly findings: readonly MessageFinding[];
       readonly plan: readonly MessagePlanStep[];
       readonly proposal?: readonly MessagePlanStep[];
+      readonly withheld?: string;
     }
   | { readonly kind: 'compliant'; readonly summary: string; readonly resources: readonly string[] }
-  | { readonly kind: 'exempt'; readonly reason: string; readonly resources: readonly string[] }
-  | { readonly kind: 'skipped'; readonly reason: string; readonly resources?: readonly string[] };
+  | { readonly kind: 'exempt'; readonly reason: string; readonly resources: readonly string[]; readonly findings?: readonly MessageFinding[] }
+  | { readonly kind: 'skipped'; readonly reason: string; readonly resources?: readonly string[]; readonly cause?: string; readonly severity?: Severity };
 
 /** A decision as the alert JSON carries it: the engine's `Decision`, with the verdict in its wire form. */
 export type MessageDecision = Omit<Decision, 'verdict'> & { readonly verdict: MessageVerdict };
 
+export const STEP_STATUSES = ['applied', 'already-done', 'stale', 'failed', 'not-run'] as const;
+export const EXECUTION_STATUSES = ['applied', 'unverified', 'already-fixed', 'stale', 'failed'] as const;
+
 export interface MessageStepResult {
   readonly index: number;
-  readonly status: 'applied' | 'already-done' | 'failed' | 'not-run';
+  readonly status: (typeof STEP_STATUSES)[number];
   readonly errorCode?: string;
   readonly errorMessage?: string;
   readonly hint?: string;
+  readonly precondition?: MessageCheckResult;
+  readonly verification?: MessageCheckResult;
 }
 
 /** The published alert, as `renderJson` writes it. */
@@ -58,7 +79,9 @@ export interface AlertMessage {
   readonly decision: MessageDecision;
   /** Undo steps that apply to what was done, in the order to run them. */
   readonly undo: readonly MessageUndoStep[];
-  readonly execution?: { readonly status: 'applied' | 'already-fixed' | 'failed'; readonly steps: readonly MessageStepResult[] };
+  readonly execution?: { readonly status: (typeof EXECUTION_STATUSES)[number]; readonly steps: readonly MessageStepResult[] };
+  /** For a proposal: what a read of each write step's precondition showed when the alert was sent (in plan order of the write steps). */
+  readonly preflight?: { readonly status: 'open' | 'already-fixed' | 'stale'; readonly checks: readonly (MessageCheckResult | null)[] };
 }
 
 const InputSchema = z.record(z.string(), z.unknown());
@@ -70,15 +93,20 @@ const UndoStepSchema = z.object({
   reason: z.string(),
 });
 
+const StateCheckSchema = z.object({ service: z.string(), operation: z.string(), description: z.string() });
+
 const PlanStepSchema = z.object({
   service: z.string(),
   operation: z.string(),
   input: InputSchema,
   reason: z.string(),
   undo: z.optional(UndoStepSchema),
+  precondition: z.optional(StateCheckSchema),
+  verification: z.optional(StateCheckSchema),
 });
 
 const FindingSchema = z.object({ severity: z.enum(SEVERITIES), message: z.string() });
+const CheckResultSchema = z.object({ state: z.enum(['needed', 'done', 'changed', 'unreadable']), evidence: z.string() });
 const ResourcesSchema = z.array(z.string());
 
 const VerdictSchema = z.discriminatedUnion('kind', [
@@ -89,10 +117,17 @@ const VerdictSchema = z.discriminatedUnion('kind', [
     findings: z.array(FindingSchema),
     plan: z.array(PlanStepSchema),
     proposal: z.optional(z.array(PlanStepSchema)),
+    withheld: z.optional(z.string()),
   }),
   z.object({ kind: z.literal('compliant'), summary: z.string(), resources: ResourcesSchema }),
-  z.object({ kind: z.literal('exempt'), reason: z.string(), resources: ResourcesSchema }),
-  z.object({ kind: z.literal('skipped'), reason: z.string(), resources: z.optional(ResourcesSchema) }),
+  z.object({ kind: z.literal('exempt'), reason: z.string(), resources: ResourcesSchema, findings: z.optional(z.array(FindingSchema)) }),
+  z.object({
+    kind: z.literal('skipped'),
+    reason: z.string(),
+    resources: z.optional(ResourcesSchema),
+    cause: z.optional(z.string()),
+    severity: z.optional(z.enum(SEVERITIES)),
+  }),
 ]);
 
 export const AlertMessageSchema = z.object({
@@ -119,18 +154,21 @@ export const AlertMessageSchema = z.object({
   undo: z.array(UndoStepSchema),
   execution: z.optional(
     z.object({
-      status: z.enum(['applied', 'already-fixed', 'failed']),
+      status: z.enum(EXECUTION_STATUSES),
       steps: z.array(
         z.object({
           index: z.number().check(z.int(), z.minimum(0)),
-          status: z.enum(['applied', 'already-done', 'failed', 'not-run']),
+          status: z.enum(STEP_STATUSES),
           errorCode: z.optional(z.string()),
           errorMessage: z.optional(z.string()),
           hint: z.optional(z.string()),
+          precondition: z.optional(CheckResultSchema),
+          verification: z.optional(CheckResultSchema),
         }),
       ),
     }),
   ),
+  preflight: z.optional(z.object({ status: z.enum(['open', 'already-fixed', 'stale']), checks: z.array(z.nullable(CheckResultSchema)) })),
 });
 
 /** Keeps the schema and the hand-written readonly type in step: a parsed message is an `AlertMessage`. */

@@ -5,16 +5,19 @@
  * same data the notifier Lambda receives.
  */
 import type { Outcome, Severity } from '../engine/types.js';
-import type { AlertMessage, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
+import type { AlertMessage, MessageCheckResult, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
 import { cloudTrailEventUrl, resourceConsoleUrl } from './console-links.js';
 
 export const OUTCOME_LABELS: Readonly<Record<Outcome, string>> = {
-  applied: 'APPLIED',
+  applied: 'APPLIED, VERIFIED',
+  unverified: 'APPLIED, NOT VERIFIED',
   proposed: 'PROPOSED',
   notified: 'NOTIFIED',
   failed: 'FAILED',
   exempt: 'EXEMPT',
   'already-fixed': 'ALREADY FIXED',
+  stale: 'STALE, NOTHING DONE',
+  uninspected: 'COULD NOT INSPECT',
   none: 'NO ACTION',
 };
 
@@ -116,21 +119,50 @@ function oneLineKeepUnicode(text: string): string {
   return text.replace(/[\r\n\t]+/g, ' ');
 }
 
-function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined): string[] {
-  return steps.flatMap((step, index) => [
-    `${index + 1}. ${formatCall(step)}`,
-    `   why: ${oneLineKeepUnicode(step.reason)}`,
-    ...resultLine(results?.find((result) => result.index === index)),
-  ]);
+const CHECK_WORDS: Readonly<Record<MessageCheckResult['state'], string>> = {
+  needed: 'still needed',
+  done: 'done',
+  changed: 'CHANGED',
+  unreadable: 'COULD NOT READ',
+};
+
+function checkLine(label: string, check: MessageCheckResult | undefined): string[] {
+  return check ? [`   ${label}: ${CHECK_WORDS[check.state]} - ${oneLineKeepUnicode(check.evidence)}`] : [];
+}
+
+function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined, preflight?: AlertMessage['preflight']): string[] {
+  let write = -1;
+  return steps.flatMap((step, index) => {
+    if (step.operation.startsWith('waitUntil')) return [`${index + 1}. wait ${formatCall(step)}`, `   why: ${oneLineKeepUnicode(step.reason)}`];
+    write += 1;
+    const result = results?.find((r) => r.index === index);
+    const now = preflight?.checks[write] ?? undefined;
+    return [
+      `${index + 1}. ${formatCall(step)}`,
+      `   why: ${oneLineKeepUnicode(step.reason)}`,
+      ...(step.precondition ? [`   checks first: ${step.precondition.operation} ${oneLineKeepUnicode(step.precondition.description)}`] : []),
+      ...(step.verification ? [`   verifies after: ${step.verification.operation} ${oneLineKeepUnicode(step.verification.description)}`] : []),
+      ...resultLine(result),
+      ...checkLine('before', result?.precondition),
+      ...checkLine('after', result?.verification),
+      ...checkLine('checked now', now),
+    ];
+  });
 }
 
 function planHeading(message: AlertMessage): string {
   const { mode } = message.decision;
   switch (message.outcome) {
     case 'applied':
-      return 'What was done';
+      return 'What was done (and verified by reading it back)';
+    case 'unverified':
+      return 'What was done (NOT verified: see what the read afterwards showed)';
     case 'already-fixed':
       return 'What was checked (already done: nothing changed)';
+    case 'stale':
+      return 'What was planned (the resource changed since the event: see what the read showed)';
+    case 'uninspected':
+      return 'Plan';
     case 'failed':
       return 'What was attempted (FAILED part-way: see each result)';
     case 'proposed':
@@ -148,15 +180,36 @@ function countApplied(message: AlertMessage): number {
   return message.execution?.steps.filter((step) => step.status === 'applied').length ?? 0;
 }
 
+function firstEvidence(message: AlertMessage, state: MessageCheckResult['state'] | 'not-done'): string | undefined {
+  const checks = [
+    ...(message.execution?.steps.flatMap((step) => [step.verification, step.precondition]) ?? []),
+    ...(message.preflight?.checks ?? []),
+  ].filter((check): check is MessageCheckResult => check !== undefined && check !== null);
+  const found = checks.find((check) => (state === 'not-done' ? check.state !== 'done' : check.state === state));
+  return found ? oneLineKeepUnicode(found.evidence) : undefined;
+}
+
 function statusSentence(message: AlertMessage): string {
   const { decision } = message;
   const { verdict } = decision;
   const steps = verdict.kind === 'violation' ? verdict.plan.length : 0;
   switch (message.outcome) {
     case 'applied':
-      return `Fixed automatically: ${steps === 1 ? 'the call below was' : `the ${steps} calls below were`} applied.`;
-    case 'already-fixed':
-      return 'Nothing to fix any more: every step found its work already done.';
+      return `Fixed automatically and verified: ${steps === 1 ? 'the call below was' : `the ${steps} calls below were`} applied, and a read afterwards showed the exposure closed.`;
+    case 'unverified': {
+      const seen = firstEvidence(message, 'not-done');
+      return `APPLIED BUT NOT VERIFIED: the calls below were sent, but a read afterwards did not show the exposure closed${seen ? ` (${seen})` : ''}. Check it by hand.`;
+    }
+    case 'already-fixed': {
+      const seen = firstEvidence(message, 'done');
+      return `Nothing to fix any more: a read showed every step already in place${seen ? ` (${seen})` : ''}; nothing was changed.`;
+    }
+    case 'stale': {
+      const seen = firstEvidence(message, 'changed');
+      return `Nothing was changed: the resource changed since the event${seen ? ` (${seen})` : ''}, so the planned fix would be wrong. Review the present state.`;
+    }
+    case 'uninspected':
+      return `The bot could NOT inspect this event, so it cannot say whether anything is exposed: ${verdict.kind === 'skipped' ? verdict.reason : 'see the summary'}. Review it by hand.`;
     case 'failed': {
       const applied = countApplied(message);
       return `The fix FAILED part-way: ${applied} of ${steps} call${steps === 1 ? '' : 's'} applied. The problem may be only partly fixed: check each result below and finish by hand.`;
@@ -180,8 +233,10 @@ function summaryOf(decision: MessageDecision): string {
     case 'violation':
     case 'compliant':
       return verdict.summary;
-    case 'exempt':
-      return `${decision.eventName} by ${decision.principal} on an exempt resource (${verdict.resources.join(', ') || 'unnamed'})`;
+    case 'exempt': {
+      const opened = verdict.findings?.[0]?.message;
+      return `${decision.eventName} by ${decision.principal} on an exempt resource (${verdict.resources.join(', ') || 'unnamed'})${opened ? `: ${opened}` : ''}`;
+    }
     case 'skipped':
       return `${decision.eventName}: ${verdict.reason}`;
   }
@@ -199,7 +254,7 @@ function undoSection(message: AlertMessage): Pick<AlertView, 'undo' | 'undoNote'
     return { undoNote: message.execution ? 'Nothing to undo: no change was made.' : 'Nothing to undo: no change was made, and the plan has no reverse step.' };
   }
   const heading =
-    outcome === 'applied' || outcome === 'failed' || outcome === 'already-fixed'
+    outcome === 'applied' || outcome === 'unverified' || outcome === 'failed' || outcome === 'already-fixed'
       ? `How to undo (${undo.length === 1 ? 'one command' : `${undo.length} commands, in this order`})`
       : 'How to undo it, after applying the plan';
   const lines = undo.flatMap((step, index) => [`# ${index + 1}. ${oneLineKeepUnicode(step.reason)}`, cliCommand(step, decision.region)]);
@@ -245,17 +300,25 @@ export function alertView(message: AlertMessage): AlertView {
     ...(message.note ? { note: message.note } : {}),
     facts,
     rationale: message.rationale,
-    findings: verdict.kind === 'violation' ? verdict.findings.map((finding) => `[${finding.severity}] ${finding.message}`) : [],
+    findings: verdict.kind === 'violation' || verdict.kind === 'exempt' ? (verdict.findings ?? []).map((finding) => `[${finding.severity}] ${finding.message}`) : [],
     ...(verdict.kind === 'violation'
       ? {
           plan: {
             heading: planHeading(message),
-            lines: verdict.plan.length > 0 ? planLines(verdict.plan, message.execution?.steps) : ['(no API call)'],
+            lines:
+              verdict.plan.length > 0
+                ? planLines(verdict.plan, message.execution?.steps, message.preflight)
+                : [verdict.withheld ? `(no API call: ${oneLineKeepUnicode(verdict.withheld)})` : '(no API call)'],
           },
         }
       : {}),
     ...(verdict.kind === 'violation' && verdict.proposal && verdict.proposal.length > 0
-      ? { proposal: { heading: 'Proposed for a person to review and run (never applied automatically)', lines: planLines(verdict.proposal, undefined) } }
+      ? {
+          proposal: {
+            heading: 'Proposed for a person to review and run (never applied automatically)',
+            lines: planLines(verdict.proposal, undefined, verdict.plan.length === 0 ? message.preflight : undefined),
+          },
+        }
       : {}),
     ...undoSection(message),
     links,

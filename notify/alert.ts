@@ -2,7 +2,7 @@
  * The alert: one model of "what happened, why it matters, what was done, how to
  * undo it", rendered for email (plain text), machines (JSON) and chat (see `alert-view.ts`).
  */
-import type { ExecutionReport } from '../engine/executor.js';
+import type { ExecutionReport, PreflightReport } from '../engine/executor.js';
 import { SEVERITIES, type Decision, type Outcome, type Severity, type UndoStep } from '../engine/types.js';
 import type { AlertMessage } from './alert-message.js';
 import { alertView, OUTCOME_LABELS, subjectLine, type AlertView } from './alert-view.js';
@@ -12,6 +12,8 @@ export interface Alert {
   readonly outcome: Outcome;
   readonly rationale: string;
   readonly execution?: ExecutionReport;
+  /** For a proposal or notice: what a read of the plan's preconditions showed before the alert was sent. */
+  readonly preflight?: PreflightReport;
   /** Why the outcome differs from what the mode asked for (for example the blast-radius cap). */
   readonly note?: string;
 }
@@ -90,15 +92,18 @@ export function renderJson(alert: Alert): AlertMessage {
       ? {
           execution: {
             status: alert.execution.status,
-            steps: alert.execution.steps.map(({ index, status, errorCode, errorMessage, hint }) => ({
+            steps: alert.execution.steps.map(({ index, status, errorCode, errorMessage, hint, precondition, verification }) => ({
               index,
               status,
               ...(errorCode ? { errorCode } : {}),
               ...(errorMessage ? { errorMessage: truncate(errorMessage, 500) } : {}),
               ...(hint ? { hint } : {}),
+              ...(precondition ? { precondition } : {}),
+              ...(verification ? { verification } : {}),
             })),
           },
         }
       : {}),
+    ...(alert.preflight ? { preflight: { status: alert.preflight.status, checks: alert.preflight.checks.map((check) => check ?? null) } } : {}),
   };
 }

@@ -5,10 +5,9 @@
  * (the bot's own role, the exemption tag).
  */
 import * as z from 'zod/mini';
-import { botPrincipals } from '../../engine/decide.js';
+import { isBotRole } from '../../engine/decide.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, type Tags } from '../../engine/exemption.js';
-import { matchesAnyGlob } from '../../engine/glob.js';
 import {
   parsePolicyDocument,
   severityRank,
@@ -255,15 +254,16 @@ export function identityArn(event: CloudTrailEvent, identity: Identity, facts: F
 }
 
 /**
- * Why the bot refuses to remediate this identity: it is one of the bot's own
- * roles (matched against `BOT_PRINCIPALS` by ARN, path included). A person is
- * alerted instead, because a change to the bot's own role deserves one.
+ * Why the bot refuses to remediate this identity: it is exactly one of the
+ * bot's own roles (`BOT_PRINCIPALS`, exact ARNs). A person is alerted instead,
+ * because a change to the bot's own role deserves one.
  */
 export function botOwnReason(event: CloudTrailEvent, identity: Identity, facts: Facts, context: RuleContext): string | undefined {
-  if (identity.kind === 'group') return undefined;
+  if (identity.kind !== 'role') return undefined;
   const arn = identityArn(event, identity, facts);
-  const glob = matchesAnyGlob(arn, context.botPrincipals ?? botPrincipals({}));
-  return glob ? `${arn} is the bot's own ${identity.kind} (matches ${glob}): the bot never remediates itself, so a person must review this change` : undefined;
+  return isBotRole(arn, context.botRoles ?? [])
+    ? `${arn} is one of the bot's own roles: the bot never remediates itself, so a person must review this change`
+    : undefined;
 }
 
 /** CreateRole and CreateUser requests carry their tags as `[{key, value}]`. */

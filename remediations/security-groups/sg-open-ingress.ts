@@ -5,18 +5,22 @@
  * flat `cidrIp` form, and `securityGroupRuleSet` rule ids in the response) and
  * `ModifySecurityGroupRules` (wrapped request).
  *
- * Changes: revokes exactly the offending ingress rules, by rule id when the
- * event lists them, otherwise by an exact `IpPermissions` match.
+ * Changes: revokes exactly the offending ingress rules, one call per rule, by
+ * rule id when the event lists them, otherwise by an exact `IpPermissions`
+ * match. Each revoke first reads the rule and runs only if it still grants the
+ * range and ports the event granted (a rule set back to a private range is
+ * left alone, and the decision is `stale`); afterwards the rule is read again.
  * Never touches: compliant ranges added in the same call, egress rules,
  * references to other security groups or prefix lists, or the group itself.
  * Permissions: `ec2:RevokeSecurityGroupIngress` on security groups;
- * `ec2:DescribeSecurityGroups` and `ec2:DescribeSecurityGroupRules` to look up tags and rule direction.
+ * `ec2:DescribeSecurityGroups` and `ec2:DescribeSecurityGroupRules` to look up
+ * tags and rule direction, and to read each rule before and after its revoke.
  */
 import * as z from 'zod/mini';
 import { opensToInternet, parseCidr } from '../../engine/cidr.js';
 import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
-import type { Finding, Lookup, Plan, PlanStep, Rule, RuleContext, Verdict, Facts } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
 
 const PortSpecSchema = z.string().check(
   z.regex(/^(tcp|udp)\/\d{1,5}(-\d{1,5})?$/, 'a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"'),
@@ -259,26 +263,146 @@ export function ipPermissions(ranges: readonly IngressRange[], withDescriptions:
   }));
 }
 
-/** Revokes exactly the offending ranges: by rule id when every one has an id, else by exact permission. */
+/** Protocols as EC2 answers them (`tcp`, `udp`, `icmp`, `-1`), whatever form the event used. */
+function canonicalProtocol(raw: unknown): string {
+  const value = String(raw).toLowerCase();
+  return { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'icmpv6', all: '-1' }[value] ?? value;
+}
+
+function sameCidr(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string') return false;
+  const left = parseCidr(a);
+  const right = parseCidr(b);
+  return left !== undefined && right !== undefined && left.family === right.family && left.network === right.network && left.prefix === right.prefix;
+}
+
+/** What a revoke step expects to find, and what the read before and after it compares against. */
+type ExpectedIngress = {
+  readonly ruleId?: string;
+  readonly cidr: string;
+  readonly ipProtocol: string;
+  readonly fromPort?: number;
+  readonly toPort?: number;
+};
+
+function expectedOf(r: IngressRange): ExpectedIngress {
+  return {
+    ...(r.ruleId ? { ruleId: r.ruleId } : {}),
+    cidr: r.cidr,
+    ipProtocol: canonicalProtocol(r.ipProtocol),
+    ...(r.protocol !== 'all' && r.fromPort !== undefined ? { fromPort: r.fromPort } : {}),
+    ...(r.protocol !== 'all' && r.toPort !== undefined ? { toPort: r.toPort } : {}),
+  };
+}
+
+function describeExpected(expected: Readonly<Record<string, unknown>>): string {
+  const protocol = String(expected['ipProtocol']);
+  if (protocol === '-1') return `all traffic from ${String(expected['cidr'])}`;
+  const from = expected['fromPort'];
+  const to = expected['toPort'];
+  return `${String(expected['cidr'])} on ${protocol}/${from === to ? String(from) : `${String(from)}-${String(to)}`}`;
+}
+
+/** Whether a rule (or permission) as EC2 describes it grants the same protocol and ports. */
+function samePorts(expected: Readonly<Record<string, unknown>>, protocol: unknown, from: unknown, to: unknown): boolean {
+  if (canonicalProtocol(protocol) !== expected['ipProtocol']) return false;
+  if (expected['ipProtocol'] === '-1') return true;
+  return (expected['fromPort'] ?? -1) === (from ?? -1) && (expected['toPort'] ?? -1) === (to ?? -1);
+}
+
+/**
+ * One rule by id, as `DescribeSecurityGroupRules` answers now: gone (done),
+ * still granting the offending range and ports (needed), or changed since the
+ * event, for example set back to a private range (changed: nothing is revoked).
+ */
+export const ingressRuleProbe: Probe = {
+  name: 'ingressRule',
+  service: 'ec2',
+  operation: 'DescribeSecurityGroupRules',
+  notFoundCodes: ['InvalidSecurityGroupRuleId.NotFound'],
+  judge(output, expected) {
+    const id = String(expected['ruleId']);
+    const rule = ((field(output, 'SecurityGroupRules') as unknown[] | undefined) ?? []).find((r) => field(r, 'SecurityGroupRuleId') === id);
+    if (rule === undefined) return { state: 'done', evidence: `${id} no longer exists` };
+    const cidr = field(rule, 'CidrIpv4') ?? field(rule, 'CidrIpv6');
+    const now = `${typeof cidr === 'string' ? cidr : 'no CIDR (a group or prefix list reference)'} on ${String(field(rule, 'IpProtocol'))}/${String(field(rule, 'FromPort'))}-${String(field(rule, 'ToPort'))}`;
+    if (field(rule, 'IsEgress') === true) return { state: 'changed', evidence: `${id} is an egress rule, not the ingress rule the event opened` };
+    if (sameCidr(cidr, expected['cidr']) && samePorts(expected, field(rule, 'IpProtocol'), field(rule, 'FromPort'), field(rule, 'ToPort'))) {
+      return { state: 'needed', evidence: `${id} still allows ${describeExpected(expected)}` };
+    }
+    return { state: 'changed', evidence: `${id} now allows ${now}, not ${describeExpected(expected)} as the event set it: nothing revoked` };
+  },
+};
+
+/**
+ * A group's ingress as `DescribeSecurityGroups` answers now, for events that
+ * name no rule ids (older records, default-VPC groups by name): is a
+ * permission with this protocol, these ports and this CIDR still there?
+ */
+export const groupIngressProbe: Probe = {
+  name: 'groupIngress',
+  service: 'ec2',
+  operation: 'DescribeSecurityGroups',
+  notFoundCodes: ['InvalidGroup.NotFound', 'InvalidGroupId.NotFound'],
+  judge(output, expected) {
+    const group = (field(output, 'SecurityGroups') as unknown[] | undefined)?.[0];
+    if (group === undefined) return { state: 'done', evidence: `security group ${String(expected['group'])} no longer exists` };
+    const permissions = (field(group, 'IpPermissions') as unknown[] | undefined) ?? [];
+    const open = permissions.some(
+      (permission) =>
+        samePorts(expected, field(permission, 'IpProtocol'), field(permission, 'FromPort'), field(permission, 'ToPort')) &&
+        [...((field(permission, 'IpRanges') as unknown[] | undefined) ?? []), ...((field(permission, 'Ipv6Ranges') as unknown[] | undefined) ?? [])].some(
+          (range) => sameCidr(field(range, 'CidrIp') ?? field(range, 'CidrIpv6'), expected['cidr']),
+        ),
+    );
+    return open
+      ? { state: 'needed', evidence: `${String(expected['group'])} still allows ${describeExpected(expected)}` }
+      : { state: 'done', evidence: `${String(expected['group'])} no longer allows ${describeExpected(expected)}` };
+  },
+};
+
+/** The read that shows whether one offending range is still open: by its rule id when the event gave one, else in the group's permissions. */
+function ingressCheck(group: { groupId?: string; groupName?: string }, r: IngressRange): StateCheck {
+  const expected = expectedOf(r);
+  if (r.ruleId && group.groupId) {
+    return stateCheck(ingressRuleProbe, { SecurityGroupRuleIds: [r.ruleId] }, expected, `${r.ruleId} still allows ${describeExpected(expected)}`);
+  }
+  const label = group.groupId ?? group.groupName ?? '';
+  return stateCheck(
+    groupIngressProbe,
+    group.groupId ? { GroupIds: [group.groupId] } : { GroupNames: [group.groupName] },
+    { ...expected, group: label },
+    `${label} still allows ${describeExpected(expected)}`,
+  );
+}
+
+/**
+ * Revokes exactly the offending ranges, one step each: by rule id when the
+ * event lists ids, else by an exact `IpPermissions` match. One rule per call
+ * makes AWS's "not found" unambiguous, and each step reads the rule before
+ * (is it still open as the event set it?) and after (is it gone?).
+ */
 export function planRevoke(group: { groupId?: string; groupName?: string }, offending: readonly IngressRange[]): Plan {
   const groupRef = group.groupId ? { GroupId: group.groupId } : { GroupName: group.groupName };
-  const ruleIds = offending.map((r) => r.ruleId).filter((id): id is string => id !== undefined);
-  const undo = {
-    service: 'ec2',
-    operation: 'AuthorizeSecurityGroupIngress',
-    input: { ...groupRef, IpPermissions: ipPermissions(offending, true) },
-    reason: 'Re-open the revoked ingress exactly as it was granted.',
-  } as const;
-  const byId = ruleIds.length === offending.length && group.groupId !== undefined;
-  const step: PlanStep = {
-    service: 'ec2',
-    operation: 'RevokeSecurityGroupIngress',
-    input: byId ? { GroupId: group.groupId, SecurityGroupRuleIds: [...new Set(ruleIds)] } : { ...groupRef, IpPermissions: ipPermissions(offending, false) },
-    reason: `Close ${offending.length} ingress rule${offending.length > 1 ? 's' : ''} open to the internet on forbidden ports; compliant rules stay.`,
-    undo,
-    alreadyDoneCodes: ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'],
-  };
-  return [step];
+  return offending.map((r): PlanStep => {
+    const byId = r.ruleId !== undefined && group.groupId !== undefined;
+    return {
+      service: 'ec2',
+      operation: 'RevokeSecurityGroupIngress',
+      input: byId ? { GroupId: group.groupId, SecurityGroupRuleIds: [r.ruleId] } : { ...groupRef, IpPermissions: ipPermissions([r], false) },
+      reason: `Close ${r.ruleId ? `${r.ruleId} (${describePorts(r)} from ${r.cidr})` : `${describePorts(r)} from ${r.cidr}`}, open to the internet on a forbidden port; compliant rules stay.`,
+      undo: {
+        service: 'ec2',
+        operation: 'AuthorizeSecurityGroupIngress',
+        input: { ...groupRef, IpPermissions: ipPermissions([r], true) },
+        reason: 'Re-open the revoked ingress exactly as it was granted.',
+      },
+      alreadyDoneCodes: ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'],
+      // A default-VPC revoke that matches nothing succeeds and lists what it did not find.
+      noChangeWhen: ['UnknownIpPermissions'],
+      ...checkedBothWays(ingressCheck(group, r)),
+    };
+  });
 }
 
 const securityGroupLookup: Lookup = {
@@ -390,9 +514,11 @@ export const sgOpenIngress = {
   ],
   // modifiedRules first: which modified rules are egress decides whether anything offends.
   lookups: [modifiedRulesLookup, securityGroupLookup],
+  probes: [ingressRuleProbe, groupIngressProbe],
   settings: SgOpenIngressSettingsSchema,
   docs: {
-    changes: 'Revokes only the ingress rules of the event that open a forbidden port to the internet: by security group rule id when the event lists ids, otherwise by an exact IpPermissions match (IPv4 in IpRanges, IPv6 in Ipv6Ranges).',
+    changes:
+      'Revokes only the ingress rules of the event that open a forbidden port to the internet, one call per rule: by security group rule id when the event lists ids, otherwise by an exact IpPermissions match (IPv4 in IpRanges, IPv6 in Ipv6Ranges). Before each revoke it reads the rule (DescribeSecurityGroupRules, or DescribeSecurityGroups without ids) and revokes only if it still grants what the event granted; afterwards it reads again and reports the fix verified only if the rule is gone.',
     neverTouches: 'Compliant ranges added in the same call, rules that existed before, egress rules, security-group and prefix-list references, and the group itself.',
   },
   evaluate,
