@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { formatStep } from '../notify/alert.js';
+import { checkLines } from '../notify/alert-view.js';
 import type { PlanStep } from '../engine/types.js';
 import type { ReplayLine } from './replay.js';
 import { allRules } from '../remediations/registry.js';
@@ -129,14 +130,6 @@ function code(text: string): string {
   const clean = text.replace(/[\r\n]+/g, ' ');
   const fence = clean.includes('`') ? '``' : '`';
   return `${fence}${fence.length > 1 ? ' ' : ''}${clean}${fence.length > 1 ? ' ' : ''}${fence}`;
-}
-
-/** What the executor reads around a step: `checks first: DescribeSecurityGroupRules sgr-0abc still allows 0.0.0.0/0 on tcp/22`. */
-export function checkLines(step: PlanStep): string[] {
-  return [
-    ...(step.precondition ? [`checks first: ${step.precondition.operation} ${step.precondition.description}`] : []),
-    ...(step.verification ? [`verifies after: ${step.verification.operation} ${step.verification.description}`] : []),
-  ];
 }
 
 function stepBlock(steps: readonly PlanStep[], label: string): string[] {

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { parseConfig, type Config } from '../engine/config.js';
+import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import { MODES, type Family, type Permission, type Rule } from '../engine/types.js';
@@ -43,12 +43,27 @@ function resourceValue(resource: string): CfnValue {
 }
 
 /**
- * The family's own permissions: plan actions, and the read-only actions of
+ * Whether the deployment grants a plan permission: only to a rule whose mode
+ * applies plans (`remediate`), and only when the setting it depends on is set.
+ * Without a config, every permission a rule could use (the reference tables).
+ */
+function granted(rule: Rule, permission: Permission, config: Config | undefined): boolean {
+  if (!config) return true;
+  if (modeFor(rule, config) !== 'remediate') return false;
+  if (permission.requiresSetting === undefined) return true;
+  const value = (settingsFor<Record<string, unknown>>(rule, config) ?? {})[permission.requiresSetting];
+  return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0);
+}
+
+/**
+ * The family's own permissions: plan actions (with a config, only those a
+ * rule in `remediate` mode can use: a default deployment, every rule in
+ * `propose`, holds no write permission at all), and the read-only actions of
  * lookups and probes (the reads before and after each write), each on its
  * declared resource (`*` when none is declared), grouped by resource and
  * condition, sorted for a stable template.
  */
-export function statementsFor(rules: readonly Rule[]): IamStatement[] {
+export function statementsFor(rules: readonly Rule[], config?: Config): IamStatement[] {
   const groups = new Map<string, { resource: string; condition?: Permission['condition']; actions: Set<string> }>();
   const add = (action: string, resource: string, condition?: Permission['condition']) => {
     const key = `${resource}\u0000${condition ? JSON.stringify(condition) : ''}`;
@@ -57,7 +72,7 @@ export function statementsFor(rules: readonly Rule[]): IamStatement[] {
     groups.set(key, group);
   };
   for (const rule of rules) {
-    for (const permission of rule.permissions) add(permission.action, permission.resource, permission.condition);
+    for (const permission of rule.permissions) if (granted(rule, permission, config)) add(permission.action, permission.resource, permission.condition);
     for (const lookup of rule.lookups ?? []) add(lookup.permission, lookup.resource ?? '*');
     for (const probe of rule.probes ?? []) add(iamActionFor(probe.service, probe.operation), probe.resource ?? '*');
   }
@@ -76,7 +91,8 @@ export function statementsFor(rules: readonly Rule[]): IamStatement[] {
  * Defence in depth for the IAM family: whatever its rules' plans may do to
  * roles, the bot's own roles (path `/remediation-bot/`) are denied explicitly,
  * so no rule, bug or hostile event can make the bot detach, delete or attach
- * its own policies. Lookups stay allowed: reading a role (`GetRole`) is how a
+ * its own policies. The Deny names every role action any rule could use,
+ * granted or not. Lookups stay allowed: reading a role (`GetRole`) is how a
  * rule recognises the bot's own role and alerts instead of acting.
  */
 function protectOwnRoles(rules: readonly Rule[]): IamStatement[] {
@@ -449,7 +465,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
         },
       ],
     };
-    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules), [
+    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules, config), [
       ...runtimeStatements(params, key),
       publish,
       idempotencyStatement(params, key),

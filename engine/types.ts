@@ -304,6 +304,12 @@ export interface Permission {
   readonly resource: string;
   /** An IAM condition that narrows the grant further, e.g. which managed policy may be attached. */
   readonly condition?: Readonly<Record<string, Readonly<Record<string, string | readonly string[]>>>>;
+  /**
+   * The name of a rule setting without which no plan uses this permission (a
+   * KMS key to set as the default, say): the deployment grants it only when
+   * that setting is set and not empty.
+   */
+  readonly requiresSetting?: string;
 }
 
 export interface RuleContext {

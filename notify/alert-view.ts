@@ -130,6 +130,22 @@ function checkLine(label: string, check: MessageCheckResult | undefined): string
   return check ? [`   ${label}: ${CHECK_WORDS[check.state]} - ${oneLineKeepUnicode(check.evidence)}`] : [];
 }
 
+/**
+ * What the executor reads around a write, as people read it: `checks first:
+ * DescribeSecurityGroupRules sgr-0abc still allows 0.0.0.0/0 on tcp/22`, and
+ * what it reads afterwards (usually the same read, which must then show it closed).
+ */
+export function checkLines(step: Pick<MessagePlanStep, 'precondition' | 'verification'>): string[] {
+  const { precondition, verification } = step;
+  const same = precondition !== undefined && verification !== undefined && precondition.operation === verification.operation && precondition.description === verification.description;
+  return [
+    ...(precondition ? [`checks first: ${precondition.operation} ${oneLineKeepUnicode(precondition.description)}`] : []),
+    ...(verification
+      ? [same ? 'verifies after: the same read, which must show it closed' : `verifies after: ${verification.operation} ${oneLineKeepUnicode(verification.description)}`]
+      : []),
+  ];
+}
+
 function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined, preflight?: AlertMessage['preflight']): string[] {
   let write = -1;
   return steps.flatMap((step, index) => {
@@ -140,8 +156,7 @@ function planLines(steps: readonly MessagePlanStep[], results: readonly MessageS
     return [
       `${index + 1}. ${formatCall(step)}`,
       `   why: ${oneLineKeepUnicode(step.reason)}`,
-      ...(step.precondition ? [`   checks first: ${step.precondition.operation} ${oneLineKeepUnicode(step.precondition.description)}`] : []),
-      ...(step.verification ? [`   verifies after: ${step.verification.operation} ${oneLineKeepUnicode(step.verification.description)}`] : []),
+      ...checkLines(step).map((line) => `   ${line}`),
       ...resultLine(result),
       ...checkLine('before', result?.precondition),
       ...checkLine('after', result?.verification),

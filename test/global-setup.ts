@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 export default function setup(): void {
   const root = join(import.meta.dirname, '..');
-  execFileSync('node', ['scripts/build-cli.mjs'], { cwd: root, stdio: 'inherit' });
+  // SKIP_BUILD=1 reuses the last CLI bundle while iterating on tests that do not run the CLI.
+  if (process.env['SKIP_BUILD'] !== '1') execFileSync('node', ['scripts/build-cli.mjs'], { cwd: root, stdio: 'inherit' });
   // Local iteration on pure tests can skip packaging; CI and `npm test` always package.
   if (process.env['SKIP_PACKAGE'] === '1') return;
   const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };

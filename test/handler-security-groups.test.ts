@@ -1,22 +1,18 @@
-import {
-  DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand,
-  EC2Client,
-  EC2ServiceException,
-  RevokeSecurityGroupIngressCommand,
-} from '@aws-sdk/client-ec2';
+import { RevokeSecurityGroupIngressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { securityGroupCommands } from '../remediations/security-groups/commands.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
+import { BOT_ENV } from './helpers/bot.js';
+import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 
-const ec2 = mockClient(EC2Client);
+let ec2: AwsClientStub<EC2Client>;
 const sns = mockClient(SNSClient);
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const GROUP = 'sg-0a1b2c3d4e5f67890';
@@ -29,23 +25,34 @@ function handlerFor(mode: 'remediate' | 'propose' | 'notify' | 'off', env: Recor
     commands: securityGroupCommands,
     logger,
     config,
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-securityGroups', ...env },
+    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-securityGroups', ...BOT_ENV, ...env },
     gateway: createAwsGateway(securityGroupCommands, { region: 'us-east-1' }),
   });
   return { handler, logger };
 }
 
-function groupWithTags(tags: { Key: string; Value: string }[]) {
-  return { SecurityGroups: [{ GroupId: GROUP, Tags: tags }] };
+/** The group as the fixtures' events left it: every rule they name exists, open as they opened it. */
+function groupAsRecorded(tags: { Key: string; Value: string }[] = [{ Key: 'team', Value: 'web' }]) {
+  ({ ec2 } = fakeSecurityGroups([
+    {
+      groupId: GROUP,
+      tags,
+      rules: new Map(
+        [
+          ingressRule(GROUP, 'sgr-0f1e2d3c4b5a69788', 'tcp', 22, 22, '0.0.0.0/0'),
+          ingressRule(GROUP, 'sgr-01111111111111111', 'tcp', 22, 22, '0.0.0.0/0'),
+          ingressRule(GROUP, 'sgr-0e0e0e0e0e0e0e0e1', 'tcp', 22, 22, '0.0.0.0/0'),
+          ingressRule(GROUP, 'sgr-0d0d0d0d0d0d0d0d1', 'tcp', 22, 22, '0.0.0.0/0'),
+        ].map((rule) => [rule.SecurityGroupRuleId ?? '', rule]),
+      ),
+    },
+  ]));
 }
 
 describe('security-groups handler', () => {
   beforeEach(() => {
-    ec2.reset();
     sns.reset();
-    ec2.on(DescribeSecurityGroupsCommand).resolves(groupWithTags([{ Key: 'team', Value: 'web' }]));
-    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
-    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    groupAsRecorded();
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   });
 
@@ -55,7 +62,12 @@ describe('security-groups handler', () => {
     // Act
     const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-ruleids.json'));
     // Assert
-    expect(ec2.commandCalls(DescribeSecurityGroupsCommand)[0]?.args[0].input).toStrictEqual({ GroupIds: [GROUP] });
+    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual([
+      'DescribeSecurityGroupsCommand',
+      'DescribeSecurityGroupRulesCommand',
+      'RevokeSecurityGroupIngressCommand',
+      'DescribeSecurityGroupRulesCommand',
+    ]);
     const revokes = ec2.commandCalls(RevokeSecurityGroupIngressCommand);
     expect(revokes).toHaveLength(1);
     expect(revokes[0]?.args[0].input).toStrictEqual({ GroupId: GROUP, SecurityGroupRuleIds: ['sgr-01111111111111111'] });
@@ -87,20 +99,13 @@ describe('security-groups handler', () => {
     });
   });
 
-  it('is harmless when the same event is delivered twice: the second revoke finds the rule gone', async () => {
+  it('is harmless when the same event is delivered twice: the second delivery reads the rule gone and writes nothing', async () => {
     const { handler } = handlerFor('remediate');
     const event = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
-    ec2
-      .on(RevokeSecurityGroupIngressCommand)
-      .resolvesOnce({ Return: true })
-      .rejects(new EC2ServiceException({ name: 'InvalidSecurityGroupRuleId.NotFound', $fault: 'client', $metadata: {}, message: 'gone' }));
     const first = await handler(event);
     const second = await handler(structuredClone(event));
     const revokes = ec2.commandCalls(RevokeSecurityGroupIngressCommand);
-    expect(revokes.map((call) => call.args[0].input)).toStrictEqual([
-      { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0f1e2d3c4b5a69788'] },
-      { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0f1e2d3c4b5a69788'] },
-    ]);
+    expect(revokes.map((call) => call.args[0].input)).toStrictEqual([{ GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0f1e2d3c4b5a69788'] }]);
     expect(first.status === 'processed' && first.decisions[0]?.outcome).toBe('applied');
     expect(second.status === 'processed' && second.decisions[0]?.outcome).toBe('already-fixed');
   });
@@ -141,11 +146,16 @@ describe('security-groups handler', () => {
     expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual(['DescribeSecurityGroupRulesCommand']);
     ec2.resetHistory();
     await handler(loadEvent('ec2/ModifySecurityGroupRules-world-ssh.json'));
-    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual(['DescribeSecurityGroupRulesCommand', 'DescribeSecurityGroupsCommand']);
+    // The third read is the proposal's precondition: what the bot proposes is checked against the present.
+    expect(ec2.calls().map((call) => call.args[0].constructor.name)).toStrictEqual([
+      'DescribeSecurityGroupRulesCommand',
+      'DescribeSecurityGroupsCommand',
+      'DescribeSecurityGroupRulesCommand',
+    ]);
   });
 
   it('leaves an exempt group alone and says why', async () => {
-    ec2.on(DescribeSecurityGroupsCommand).resolves(groupWithTags([{ Key: 'remediation:exempt', Value: 'bastion SEC-42' }]));
+    groupAsRecorded([{ Key: 'remediation:exempt', Value: 'bastion SEC-42' }]);
     const { handler } = handlerFor('remediate');
     const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'));
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
@@ -161,6 +171,15 @@ describe('security-groups handler', () => {
     expect(ec2.calls()).toHaveLength(0);
     expect(sns.calls()).toHaveLength(0);
     expect(result.status === 'processed' && result.decisions[0]?.verdict).toBe('skipped');
+  });
+
+  it('treats a role that only shares the bot\u2019s IAM path as anyone else: its open ssh is revoked', async () => {
+    const { handler } = handlerFor('remediate');
+    const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-by-shadow-role-on-bot-path.json'));
+    expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ verdict: 'violation', outcome: 'applied' });
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0d0d0d0d0d0d0d0d1'] },
+    ]);
   });
 
   it('skips principals on the ignore list', async () => {

@@ -3,10 +3,10 @@
  * 127.0.0.1): the security-groups handler, with `IDEMPOTENCY_TABLE` set as
  * deployed, EC2 and SNS mocked.
  */
-import { EC2Client, EC2ServiceException, DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+import { EC2ServiceException, DescribeSecurityGroupRulesCommand, RevokeSecurityGroupIngressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
@@ -15,11 +15,13 @@ import { createRemediationHandler } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
 import { securityGroupCommands } from '../remediations/security-groups/commands.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
+import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
 import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 
-const ec2 = mockClient(EC2Client);
+let ec2: AwsClientStub<EC2Client>;
+let group: GroupState;
 const sns = mockClient(SNSClient);
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const FIXTURE = 'ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json';
@@ -57,6 +59,12 @@ function handlerFor(functionName = 'remediation-bot-test-securityGroups') {
   return { handler, logger, counts };
 }
 
+/** What EC2 does on the revoke: the rule is gone afterwards. */
+function revokeFromState() {
+  group.rules.clear();
+  return { Return: true };
+}
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
@@ -64,11 +72,10 @@ async function until(condition: () => boolean): Promise<void> {
 describe('idempotency (Powertools, DynamoDB)', () => {
   beforeEach(async () => {
     table = await dynamo.createTable(`remediation-bot-test-idempotency-${(tables += 1)}`);
-    ec2.reset();
     sns.reset();
-    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: REVOKE.GroupId, Tags: [] }] });
-    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
-    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    // The group as the event left it: the ssh rule it opened is there until the bot revokes it.
+    group = { groupId: REVOKE.GroupId, rules: new Map([['sgr-0f1e2d3c4b5a69788', ingressRule(REVOKE.GroupId, 'sgr-0f1e2d3c4b5a69788', 'tcp', 22, 22, '0.0.0.0/0')]]) };
+    ({ ec2 } = fakeSecurityGroups([group]));
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   });
 
@@ -95,6 +102,7 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     ec2.on(RevokeSecurityGroupIngressCommand).callsFake(async () => {
       await held;
+      group.rules.clear();
       return { Return: true };
     });
 
@@ -118,10 +126,13 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const event = loadEvent(FIXTURE);
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    ec2.on(RevokeSecurityGroupIngressCommand).callsFakeOnce(async () => {
-      await held;
-      return { Return: true };
-    });
+    ec2
+      .on(RevokeSecurityGroupIngressCommand)
+      .callsFakeOnce(async () => {
+        await held;
+        throw new Error('the crashed attempt never got an answer');
+      })
+      .callsFake(revokeFromState);
 
     // The first attempt had 1 ms left: its lock is expired by the time Lambda's retry arrives.
     const crashed = handler(event, lambdaContext(1));
@@ -139,7 +150,7 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const { handler } = handlerFor();
     const event = loadEvent(FIXTURE);
     const fault = new EC2ServiceException({ name: 'InternalError', $fault: 'server', $metadata: { httpStatusCode: 500 }, message: 'internal' });
-    ec2.on(RevokeSecurityGroupIngressCommand).rejectsOnce(fault).resolves({ Return: true });
+    ec2.on(RevokeSecurityGroupIngressCommand).rejectsOnce(fault).callsFake(revokeFromState);
 
     await expect(handler(event, lambdaContext())).rejects.toBe(fault);
     const retried = await handler(structuredClone(event), lambdaContext());
@@ -153,8 +164,11 @@ describe('idempotency (Powertools, DynamoDB)', () => {
   it('remembers an event per function: another family processing the same event is not affected', async () => {
     const event = loadEvent(FIXTURE);
     await handlerFor('remediation-bot-test-securityGroups').handler(event, lambdaContext());
-    await handlerFor('remediation-bot-test-other').handler(structuredClone(event), lambdaContext());
-    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(2);
+    const other = await handlerFor('remediation-bot-test-other').handler(structuredClone(event), lambdaContext());
+    // The other function decides for itself: it reads the rule (gone by now) rather than replaying the first result.
+    expect(other).toMatchObject({ status: 'processed', decisions: [{ outcome: 'already-fixed' }] });
+    expect(ec2.commandCalls(DescribeSecurityGroupRulesCommand)).toHaveLength(3);
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
   });
 
   it('remembers distinct events separately', async () => {
@@ -163,8 +177,10 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const other = loadEvent(FIXTURE);
     other.detail.eventID = '00000000-0000-4000-8000-000000000001';
     await handler(event, lambdaContext());
-    await handler(other, lambdaContext());
-    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(2);
+    const second = await handler(other, lambdaContext());
+    // The second event is decided afresh (a read before the revoke), not answered from the first one's record.
+    expect(second).toMatchObject({ status: 'processed', decisions: [{ outcome: 'already-fixed' }] });
+    expect(ec2.commandCalls(DescribeSecurityGroupRulesCommand)).toHaveLength(3);
   });
 
   it('makes no idempotency call for a malformed event, and reports it invalid', async () => {
@@ -187,7 +203,8 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     });
     const event = loadEvent(FIXTURE);
     await handler(event);
-    await handler(structuredClone(event));
-    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(2);
+    const second = await handler(structuredClone(event));
+    expect(second).toMatchObject({ status: 'processed', decisions: [{ outcome: 'already-fixed' }] });
+    expect(ec2.commandCalls(DescribeSecurityGroupRulesCommand)).toHaveLength(3);
   });
 });

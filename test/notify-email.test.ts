@@ -54,7 +54,7 @@ describe('email alert', () => {
       const alert = await sample();
       const subject = renderSubject(alert);
       expect(subject.length).toBeLessThanOrEqual(100);
-      expect(subject).toMatch(/^\[HIGH\] (APPLIED|PROPOSED|FAILED|EXEMPT): /);
+      expect(subject).toMatch(/^\[HIGH\] (APPLIED, VERIFIED|PROPOSED|FAILED|EXEMPT): /);
       expect(subject).toMatch(/^[\x20-\x7e]+$/);
     });
   });

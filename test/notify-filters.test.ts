@@ -71,7 +71,7 @@ describe('notification filter policies', () => {
       });
       const delivered: Outcome[] = [];
       for (const outcome of OUTCOMES) if (matchesFilterPolicy(policy, await publishedAttributes('high', outcome))) delivered.push(outcome);
-      expect(delivered).toStrictEqual(['applied', 'proposed', 'notified', 'failed', 'none']);
+      expect(delivered).toStrictEqual(['applied', 'unverified', 'stale', 'proposed', 'notified', 'failed', 'uninspected', 'none']);
       expect(await deliveredSeverities(policy, 'applied')).toStrictEqual(['medium', 'high', 'critical']);
     });
   });

@@ -2,8 +2,8 @@
  * The notifier end to end over real HTTP: a local server on 127.0.0.1 stands
  * in for Slack and records every request. Secrets Manager and SSM are mocked.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -61,233 +61,18 @@ afterEach(() => {
   expect(everyLogLine()).not.toContain(WEBHOOK_PATH.slice(1));
 });
 
-const APPLIED_PAYLOAD = {
-  text: '[HIGH] APPLIED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
-  blocks: [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: ':red_circle: HIGH · APPLIED · Security group open to the internet',
-        emoji: true,
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*sg-0a1b2c3d4e5f67890: sgr-0f1e2d3c4b5a69788 tcp/22 from 0.0.0.0/0 open to the internet*\nFixed automatically: the call below was applied.',
-      },
-    },
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: '*Account*\n111122223333' },
-        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
-        {
-          type: 'mrkdwn',
-          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
-        },
-        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
-        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
-        {
-          type: 'mrkdwn',
-          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2025-03-04T10:15:00Z',
-        },
-      ],
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*What was done*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0f1e2d3c4b5a69788"]}\n   why: Close 1 ingress rule open to the internet on forbidden ports; compliant rules stay.\n   result: APPLIED\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*How to undo (one command)*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"temp access"}]}]}\'\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/7cbd12f7-48e3-4e4c-a988-254bb5154dfb|CloudTrail event 7cbd12f7-48e3-4e4c-a988-254bb5154dfb>',
-      },
-    },
-    { type: 'divider' },
-    {
-      type: 'context',
-      elements: [
-        {
-          type: 'mrkdwn',
-          text: 'Rule sg-open-ingress | mode remediate | outcome applied | event id 7cbd12f7-48e3-4e4c-a988-254bb5154dfb',
-        },
-      ],
-    },
-  ],
-};
-
-const PROPOSED_PAYLOAD = {
-  text: '[HIGH] PROPOSED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
-  blocks: [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: ':red_circle: HIGH · PROPOSED · Security group open to the internet',
-        emoji: true,
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*sg-0a1b2c3d4e5f67890: tcp/22 from 0.0.0.0/0 open to the internet (+1 more)*\nNot changed (mode propose): the plan below is proposed for a person to review and run.',
-      },
-    },
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: '*Account*\n111122223333' },
-        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
-        {
-          type: 'mrkdwn',
-          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
-        },
-        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
-        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
-        {
-          type: 'mrkdwn',
-          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2021-09-01T09:00:00Z',
-        },
-      ],
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).\n• [high] tcp/22 open to ::/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*What is proposed (mode propose: nothing was changed)*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}],"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\n   why: Close 2 ingress rules open to the internet on forbidden ports; compliant rules stay.\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*How to undo it, after applying the plan*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh from anywhere"}],"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\'\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/f639031b-08b1-4735-ac21-8a13ec0aaed9|CloudTrail event f639031b-08b1-4735-ac21-8a13ec0aaed9>',
-      },
-    },
-    { type: 'divider' },
-    {
-      type: 'context',
-      elements: [
-        {
-          type: 'mrkdwn',
-          text: 'Rule sg-open-ingress | mode propose | outcome proposed | event id f639031b-08b1-4735-ac21-8a13ec0aaed9',
-        },
-      ],
-    },
-  ],
-};
-
-const FAILED_PAYLOAD = {
-  text: '[HIGH] FAILED: Security group open to the internet - sg-0a1b2c3d4e5f67890',
-  blocks: [
-    {
-      type: 'header',
-      text: {
-        type: 'plain_text',
-        text: ':red_circle: HIGH · FAILED · Security group open to the internet',
-        emoji: true,
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*sg-0a1b2c3d4e5f67890: tcp/22 from 0.0.0.0/0 open to the internet (+1 more)*\nThe fix FAILED part-way: 1 of 2 calls applied. The problem may be only partly fixed: check each result below and finish by hand.',
-      },
-    },
-    {
-      type: 'section',
-      fields: [
-        { type: 'mrkdwn', text: '*Account*\n111122223333' },
-        { type: 'mrkdwn', text: '*Region*\nus-east-1' },
-        {
-          type: 'mrkdwn',
-          text: '*Resource*\n<https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890>',
-        },
-        { type: 'mrkdwn', text: '*Principal*\narn:aws:iam::111122223333:user/alice' },
-        { type: 'mrkdwn', text: '*Source IP*\n198.51.100.23' },
-        {
-          type: 'mrkdwn',
-          text: '*Event*\nAuthorizeSecurityGroupIngress (ec2.amazonaws.com) at 2021-09-01T09:00:00Z',
-        },
-      ],
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*Why this matters*\nA port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.\n• [high] tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).\n• [high] tcp/22 open to ::/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*What was attempted (FAILED part-way: see each result)*\n```\n1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]}\n   why: Close ssh open to the IPv4 internet.\n   result: APPLIED\n2. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}\n   why: Close ssh open to the IPv6 internet.\n   result: FAILED (UnauthorizedOperation; grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-securityGroups) - You are not authorized to perform this operation.\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: '*How to undo (one command)*\n```\n# 1. Re-open the revoked ingress exactly as it was granted.\naws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json \'{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0","Description":"ssh from anywhere"}]}]}\'\n```',
-      },
-    },
-    {
-      type: 'section',
-      text: {
-        type: 'mrkdwn',
-        text: ':link: <https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890|sg-0a1b2c3d4e5f67890 in the AWS console>\n:link: <https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/f639031b-08b1-4735-ac21-8a13ec0aaed9|CloudTrail event f639031b-08b1-4735-ac21-8a13ec0aaed9>',
-      },
-    },
-    { type: 'divider' },
-    {
-      type: 'context',
-      elements: [
-        {
-          type: 'mrkdwn',
-          text: 'Rule sg-open-ingress | mode remediate | outcome failed | event id f639031b-08b1-4735-ac21-8a13ec0aaed9',
-        },
-      ],
-    },
-  ],
-};
+/**
+ * The exact Block Kit payloads, kept as readable files in `test/expected/slack/`.
+ * `UPDATE_EXPECTED=1` rewrites them; review the diff before committing.
+ */
+function expectedPayload(name: string, actual: unknown): unknown {
+  const path = join(import.meta.dirname, 'expected', 'slack', `${name}.json`);
+  if (process.env['UPDATE_EXPECTED'] === '1') {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as unknown;
+}
 
 describe('notifier', () => {
   describe('Block Kit payload', () => {
@@ -301,26 +86,27 @@ describe('notifier', () => {
       expect(slack.requests[0]?.method).toBe('POST');
       expect(slack.requests[0]?.url).toBe(WEBHOOK_PATH);
       expect(slack.requests[0]?.headers['content-type']).toBe('application/json');
-      expect(slack.requests[0]?.body).toStrictEqual(APPLIED_PAYLOAD);
+      expect(slack.requests[0]?.body).toStrictEqual(expectedPayload('applied', slack.requests[0]?.body));
       expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 1, formatted: true }] });
       expect(metrics.added).toStrictEqual(['SlackDelivered']);
     });
 
-    it('keeps docs/alert-example-slack.json equal to the real applied payload', () => {
+    it('keeps docs/alert-example-slack.json equal to the real applied payload', async () => {
+      await notifier()(snsEvent(await appliedAlert()));
       const path = join(import.meta.dirname, '..', 'docs', 'alert-example-slack.json');
-      const text = `${JSON.stringify(APPLIED_PAYLOAD, null, 2)}\n`;
+      const text = `${JSON.stringify(slack.requests[0]?.body, null, 2)}\n`;
       if (process.env['UPDATE_EXPECTED'] === '1') writeFileSync(path, text);
       expect(readFileSync(path, 'utf8')).toBe(text);
     });
 
     it('posts a proposed remediation', async () => {
       await notifier()(snsEvent(await proposedAlert()));
-      expect(slack.requests.map((r) => r.body)).toStrictEqual([PROPOSED_PAYLOAD]);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([expectedPayload('proposed', slack.requests[0]?.body)]);
     });
 
     it('posts a remediation that failed part-way, with the undo of the applied step only', async () => {
       await notifier()(snsEvent(await failedPartWayAlert()));
-      expect(slack.requests.map((r) => r.body)).toStrictEqual([FAILED_PAYLOAD]);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([expectedPayload('failed-part-way', slack.requests[0]?.body)]);
     });
 
     it('posts a message it cannot format as text rather than dropping it', async () => {
@@ -340,7 +126,7 @@ describe('notifier', () => {
               type: 'section',
               text: {
                 type: 'mrkdwn',
-                text: 'This alert could not be formatted (outcome: expected one of "applied", "proposed", "notified", "failed", "exempt", "already-fixed", "none", got missing; rationale: expected string, got missing; decision: expected object, got missing; undo: expected array, got missing). Its raw text:',
+                text: 'This alert could not be formatted (outcome: expected one of "applied", "unverified", "already-fixed", "stale", "proposed", "notified", "failed", "exempt", "uninspected", "none", got missing; rationale: expected string, got missing; decision: expected object, got missing; undo: expected array, got missing). Its raw text:',
               },
             },
             { type: 'section', text: { type: 'mrkdwn', text: '```\n{"schemaVersion":"2","headline":"something new"}\n```' } },
@@ -406,7 +192,8 @@ describe('notifier', () => {
       // Assert
       expect(waits).toStrictEqual([1000, 2000]);
       expect(slack.requests).toHaveLength(3);
-      expect(slack.requests.map((r) => r.body)).toStrictEqual([APPLIED_PAYLOAD, APPLIED_PAYLOAD, APPLIED_PAYLOAD]);
+      const applied = expectedPayload('applied', slack.requests[0]?.body);
+      expect(slack.requests.map((r) => r.body)).toStrictEqual([applied, applied, applied]);
       expect(result.delivered[0]?.attempts).toBe(3);
       expect(metrics.added).toStrictEqual(['SlackRateLimited', 'SlackRateLimited', 'SlackDelivered']);
       expect(logger.lines.filter((l) => l.level === 'warn').map((l) => [l.message, l.extra['waitMs'], l.extra['reason']])).toStrictEqual([

@@ -31,7 +31,7 @@ describe('slack message', () => {
       // Act
       const { blocks } = buildSlackMessage(huge);
       // Assert
-      const planText = blocks.flatMap(texts).find((text) => text.startsWith('*What was done*'));
+      const planText = blocks.flatMap(texts).find((text) => text.startsWith('*What was done'));
       expect(planText?.length).toBe(SLACK_LIMITS.sectionText);
       expect(planText?.endsWith(`${TRUNCATION_MARKER}\n\`\`\``)).toBe(true);
     });

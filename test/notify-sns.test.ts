@@ -45,7 +45,7 @@ describe('SNS publish', () => {
     expect(chatbot.version).toBe('1.0');
     expect(chatbot.source).toBe('custom');
     expect(chatbot.content.textType).toBe('client-markdown');
-    expect(chatbot.content.title).toBe(':red_circle: HIGH · APPLIED · Security group open to the internet');
+    expect(chatbot.content.title).toBe(':red_circle: HIGH · APPLIED, VERIFIED · Security group open to the internet');
     expect(chatbot.content.nextSteps).toStrictEqual([
       'sg-0a1b2c3d4e5f67890 in the AWS console: https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890',
       'CloudTrail event 7cbd12f7-48e3-4e4c-a988-254bb5154dfb: https://us-east-1.console.aws.amazon.com/cloudtrailv2/home?region=us-east-1#/events/7cbd12f7-48e3-4e4c-a988-254bb5154dfb',

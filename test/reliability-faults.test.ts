@@ -179,6 +179,9 @@ interface AlertMessage {
   execution?: { status: string; steps: { index: number; status: string; errorCode?: string; hint?: string }[] };
 }
 
+const OPEN_SSH = { SecurityGroupRuleId: 'sgr-0f1e2d3c4b5a69788', GroupId: GROUP, IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' };
+const STILL_OPEN = { state: 'needed', evidence: 'sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22' };
+
 function publishedAlert(index = 0): AlertMessage {
   const message = JSON.parse(String(sns.commandCalls(PublishCommand)[index]?.args[0].input.Message)) as Record<string, string>;
   return JSON.parse(message['lambda'] ?? '{}') as AlertMessage;
@@ -198,7 +201,8 @@ describe('fault handling in the Lambda path', () => {
     ec2.reset();
     sns.reset();
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: GROUP, Tags: [] }] });
-    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
+    // The ssh rule the recorded event opened is still open when the bot reads it.
+    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [OPEN_SSH] });
     ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   });
@@ -211,13 +215,22 @@ describe('fault handling in the Lambda path', () => {
       expect(result.status === 'processed' && result.decisions.map((d) => d.outcome)).toStrictEqual(['failed']);
       expect(publishedAlert().outcome).toBe('failed');
       expect(publishedAlert().execution?.steps).toStrictEqual([
-        { index: 0, status: 'failed', errorCode: code, errorMessage: `${code} message`, hint: `grant ec2:RevokeSecurityGroupIngress to function ${FUNCTION}` },
+        {
+          index: 0,
+          status: 'failed',
+          errorCode: code,
+          errorMessage: `${code} message`,
+          hint: `grant ec2:RevokeSecurityGroupIngress to function ${FUNCTION}`,
+          precondition: STILL_OPEN,
+        },
       ]);
     },
   );
 
-  it('already done: InvalidPermission.NotFound on a revoke counts as success ("already fixed"), with no retry', async () => {
-    ec2.on(RevokeSecurityGroupIngressCommand).rejects(awsError('InvalidPermission.NotFound'));
+  it('already done: InvalidSecurityGroupRuleId.NotFound on a revoke counts as success ("already fixed") once a fresh read agrees, with no retry', async () => {
+    // A person revoked the rule between the bot's read and its revoke.
+    ec2.on(DescribeSecurityGroupRulesCommand).resolvesOnce({ SecurityGroupRules: [OPEN_SSH] }).rejects(awsError('InvalidSecurityGroupRuleId.NotFound'));
+    ec2.on(RevokeSecurityGroupIngressCommand).rejects(awsError('InvalidSecurityGroupRuleId.NotFound'));
     const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), deps(securityGroupRules));
     expect(result.status === 'processed' && result.decisions.map((d) => [d.outcome, d.execution])).toStrictEqual([['already-fixed', 'already-fixed']]);
     expect(publishedAlert().undo).toStrictEqual([]);

@@ -19,6 +19,7 @@ import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 import { recordingGateway } from './helpers/recording-gateway.js';
+import { BOT_ENV } from './helpers/bot.js';
 
 const ec2 = mockClient(EC2Client);
 const sns = mockClient(SNSClient);
@@ -35,7 +36,7 @@ function countingDeps(mode: 'remediate' | 'propose') {
   const deps: EngineDeps = {
     rules: securityGroupRules,
     config: parseConfig({ rules: { 'sg-open-ingress': { mode } } }, securityGroupRules),
-    env: { ALERT_TOPIC_ARN: TOPIC },
+    env: { ALERT_TOPIC_ARN: TOPIC, ...BOT_ENV },
     gateway: createAwsGateway(securityGroupCommands, { region: 'us-east-1' }),
     logger: recordingLogger(),
     metrics: { count: (name: MetricName, rule?: string) => void counts.push(rule ? `${name}/${rule}` : name) },
@@ -47,7 +48,11 @@ beforeEach(() => {
   ec2.reset();
   sns.reset();
   ec2.on(DescribeSecurityGroupsCommand).resolves(withTags([]));
-  ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
+  // The rule the event opened is open until the bot revokes it; then EC2 no longer knows it.
+  ec2
+    .on(DescribeSecurityGroupRulesCommand)
+    .resolvesOnce({ SecurityGroupRules: [{ SecurityGroupRuleId: 'sgr-0f1e2d3c4b5a69788', IsEgress: false, IpProtocol: 'tcp', FromPort: 22, ToPort: 22, CidrIpv4: '0.0.0.0/0' }] })
+    .rejects(new EC2ServiceException({ name: 'InvalidSecurityGroupRuleId.NotFound', $fault: 'client', $metadata: {}, message: 'gone' }));
   ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
   sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
 });
@@ -66,7 +71,7 @@ describe('observability: metrics per rule', () => {
       'failed',
       'remediate',
       (): void => void ec2.on(RevokeSecurityGroupIngressCommand).rejects(new EC2ServiceException({ name: 'UnauthorizedOperation', $fault: 'client', $metadata: {}, message: 'no' })),
-      ['Events', 'Violations/sg-open-ingress', 'Failed/sg-open-ingress'],
+      ['Events', 'Violations/sg-open-ingress', 'Failed/sg-open-ingress', 'Failed'],
     ],
   ] as const)('counts a decision that is %s', async (_, mode, arrange, expected) => {
     arrange();
@@ -81,7 +86,7 @@ describe('observability: metrics per rule', () => {
     expect(counts).toStrictEqual(['Events', 'InvalidInput']);
   });
 
-  it('counts a plan capped by the blast radius, and skipped decisions', async () => {
+  it('counts a plan capped by the blast radius, and expected skips as Ignored (not Skipped, which alarms)', async () => {
     const { deps, counts } = countingDeps('remediate');
     await processEvent(loadEvent(FIXTURE), { ...deps, config: { ...deps.config, maxWritesPerInvocation: 0 } });
     await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-by-bot-itself-skipped.json'), deps);
@@ -91,7 +96,7 @@ describe('observability: metrics per rule', () => {
       'Violations/sg-open-ingress',
       'Proposed/sg-open-ingress',
       'Events',
-      'Skipped/sg-open-ingress',
+      'Ignored/sg-open-ingress',
     ]);
   });
 });

@@ -26,19 +26,27 @@ const alreadyDone = ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.N
 
 describe('sg-open-ingress', () => {
   describe('evaluate', () => {
-    it('flags tcp/22 open to 0.0.0.0/0 and revokes it by rule id; the undo keeps the description from the request', () => {
+    it('flags tcp/22 open to 0.0.0.0/0 and revokes it by rule id, reading the rule before and after; the undo keeps the description from the request', () => {
       // Arrange
       const event = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
       // Act
       const verdict = evaluate(event);
       // Assert
+      const check = {
+        service: 'ec2',
+        operation: 'DescribeSecurityGroupRules',
+        input: { SecurityGroupRuleIds: ['sgr-0f1e2d3c4b5a69788'] },
+        probe: 'ingressRule',
+        expect: { ruleId: 'sgr-0f1e2d3c4b5a69788', cidr: '0.0.0.0/0', ipProtocol: 'tcp', fromPort: 22, toPort: 22 },
+        description: 'sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22',
+      };
       expect(verdict.kind).toBe('violation');
       expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([
         {
           service: 'ec2',
           operation: 'RevokeSecurityGroupIngress',
           input: { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0f1e2d3c4b5a69788'] },
-          reason: 'Close 1 ingress rule open to the internet on forbidden ports; compliant rules stay.',
+          reason: 'Close sgr-0f1e2d3c4b5a69788 (tcp/22 from 0.0.0.0/0), open to the internet on a forbidden port; compliant rules stay.',
           undo: {
             service: 'ec2',
             operation: 'AuthorizeSecurityGroupIngress',
@@ -46,48 +54,48 @@ describe('sg-open-ingress', () => {
             reason: undoReason,
           },
           alreadyDoneCodes: alreadyDone,
+          noChangeWhen: ['UnknownIpPermissions'],
+          precondition: check,
+          verification: check,
         },
       ]);
     });
 
     it('revokes only the open ssh rule id of a mixed call; https and private postgres stay', () => {
       const verdict = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-ruleids.json'));
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({
-        GroupId: GROUP,
-        SecurityGroupRuleIds: ['sgr-01111111111111111'],
-      });
+      expect(verdict.kind === 'violation' && verdict.plan.map((step) => step.input)).toStrictEqual([{ GroupId: GROUP, SecurityGroupRuleIds: ['sgr-01111111111111111'] }]);
       expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.code)).toStrictEqual(['forbidden-port-open']);
     });
 
-    it('revokes an exact IpPermissions match, IPv4 in IpRanges and IPv6 in Ipv6Ranges, when the event has no rule ids', () => {
+    it('revokes one exact IpPermissions match per range, IPv4 in IpRanges and IPv6 in Ipv6Ranges, when the event has no rule ids; each is read in the group first', () => {
       const verdict = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-legacy-no-ruleids.json'));
-      expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([
+      if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}`);
+      expect(verdict.plan.map((step) => [step.input, step.undo?.input])).toStrictEqual([
+        [
+          { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
+          { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'ssh from anywhere' }] }] },
+        ],
+        [
+          { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, Ipv6Ranges: [{ CidrIpv6: '::/0' }] }] },
+          { GroupId: GROUP, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, Ipv6Ranges: [{ CidrIpv6: '::/0' }] }] },
+        ],
+      ]);
+      expect(verdict.plan.map((step) => step.precondition)).toStrictEqual([
         {
           service: 'ec2',
-          operation: 'RevokeSecurityGroupIngress',
-          input: {
-            GroupId: GROUP,
-            IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }], Ipv6Ranges: [{ CidrIpv6: '::/0' }] }],
-          },
-          reason: 'Close 2 ingress rules open to the internet on forbidden ports; compliant rules stay.',
-          undo: {
-            service: 'ec2',
-            operation: 'AuthorizeSecurityGroupIngress',
-            input: {
-              GroupId: GROUP,
-              IpPermissions: [
-                {
-                  IpProtocol: 'tcp',
-                  FromPort: 22,
-                  ToPort: 22,
-                  IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'ssh from anywhere' }],
-                  Ipv6Ranges: [{ CidrIpv6: '::/0' }],
-                },
-              ],
-            },
-            reason: undoReason,
-          },
-          alreadyDoneCodes: alreadyDone,
+          operation: 'DescribeSecurityGroups',
+          input: { GroupIds: [GROUP] },
+          probe: 'groupIngress',
+          expect: { cidr: '0.0.0.0/0', ipProtocol: 'tcp', fromPort: 22, toPort: 22, group: GROUP },
+          description: `${GROUP} still allows 0.0.0.0/0 on tcp/22`,
+        },
+        {
+          service: 'ec2',
+          operation: 'DescribeSecurityGroups',
+          input: { GroupIds: [GROUP] },
+          probe: 'groupIngress',
+          expect: { cidr: '::/0', ipProtocol: 'tcp', fromPort: 22, toPort: 22, group: GROUP },
+          description: `${GROUP} still allows ::/0 on tcp/22`,
         },
       ]);
     });
@@ -130,10 +138,10 @@ describe('sg-open-ingress', () => {
     it('catches 0.0.0.0/1 plus 128.0.0.0/1 with all traffic', () => {
       const verdict = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-all-traffic-two-halves-of-internet.json'));
       expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.code)).toStrictEqual(['all-traffic-open', 'all-traffic-open']);
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({
-        GroupId: GROUP,
-        SecurityGroupRuleIds: ['sgr-0c0c0c0c0c0c0c0c1', 'sgr-0c0c0c0c0c0c0c0c2'],
-      });
+      expect(verdict.kind === 'violation' && verdict.plan.map((step) => step.input)).toStrictEqual([
+        { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0c0c0c0c0c0c0c0c1'] },
+        { GroupId: GROUP, SecurityGroupRuleIds: ['sgr-0c0c0c0c0c0c0c0c2'] },
+      ]);
     });
 
     it('flags a port range that contains a forbidden port (20-25 contains 22)', () => {
@@ -181,13 +189,21 @@ describe('sg-open-ingress', () => {
       expect(evaluate(world, {}, { rules: { 'sg-open-ingress': { allowedPorts: ['tcp/22'] } } }).kind).toBe('compliant');
     });
 
-    it('gives an exempt verdict, with the tag value as reason, when the group carries the exemption tag', () => {
+    it('gives an exempt verdict, with the tag value as reason and what the exemption let through, when the group carries the exemption tag', () => {
       const facts: Facts = { securityGroup: { status: 'ok', value: { tags: { 'remediation:exempt': 'bastion, ticket SEC-42' } } } };
       const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts);
       expect(result).toStrictEqual({
         kind: 'exempt',
         reason: `${GROUP} is tagged remediation:exempt: bastion, ticket SEC-42`,
         resources: [GROUP],
+        findings: [
+          {
+            code: 'forbidden-port-open',
+            severity: 'high',
+            message: 'tcp/22 open to 0.0.0.0/0 (the whole internet) includes ports outside the allowed list (22/ssh).',
+            subject: 'sgr-0f1e2d3c4b5a69788 tcp/22 from 0.0.0.0/0',
+          },
+        ],
       });
     });
 
@@ -202,9 +218,12 @@ describe('sg-open-ingress', () => {
       expect(evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts).kind).toBe('violation');
     });
 
-    it('skips a group that no longer exists', () => {
+    it('still plans the revoke for a group that is gone since the event: the read before the revoke reports it, with the evidence', () => {
       const facts: Facts = { securityGroup: { status: 'ok', value: null } };
-      expect(evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts).kind).toBe('skipped');
+      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts);
+      expect(result.kind === 'violation' && result.plan.map((step) => step.precondition?.description)).toStrictEqual([
+        'sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22',
+      ]);
     });
 
     it('skips an event that names no group, and never plans a call for it', () => {

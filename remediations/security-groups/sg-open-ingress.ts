@@ -478,19 +478,16 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     };
   }
 
-  const groupFact = facts['securityGroup'];
-  if (groupFact?.status === 'ok' && groupFact.value === null) {
-    return { kind: 'skipped', reason: `security group ${groupLabel} no longer exists`, resources };
-  }
-  const exempt = exemptionReason(tagsFromFact(groupFact), context.config);
-  if (exempt) return { kind: 'exempt', reason: `${groupLabel} is ${exempt}`, resources };
-
   const findings: Finding[] = offending.map(({ range: r, why }) => ({
     code: r.protocol === 'all' ? 'all-traffic-open' : 'forbidden-port-open',
     severity: 'high',
     message: `${why}.`,
     subject: `${r.ruleId ? `${r.ruleId} ` : ''}${describePorts(r)} from ${r.cidr}`,
   }));
+  // A group that is gone since the event is left to the reads before each revoke: they report it, with the evidence.
+  const exempt = exemptionReason(tagsFromFact(facts['securityGroup']), context.config);
+  if (exempt) return { kind: 'exempt', reason: `${groupLabel} is ${exempt}`, resources, findings };
+
   const first = findings[0]?.subject ?? '';
   return {
     kind: 'violation',

@@ -29,45 +29,59 @@ function planOf(decided: Decision): readonly PlanStep[] {
 
 const rationale = sgOpenIngress.rationale;
 
-/** Remediate mode: the revoke was applied. */
+/** Remediate mode: the revoke was applied, and the rule read back as gone. */
 export async function appliedAlert(): Promise<Alert> {
   const decided = await decision(WORLD_SSH, 'remediate');
-  const execution: ExecutionReport = { status: 'applied', steps: planOf(decided).map((step, index) => ({ index, step, status: 'applied' })) };
+  const execution: ExecutionReport = {
+    status: 'applied',
+    steps: planOf(decided).map((step, index) => ({
+      index,
+      step,
+      status: 'applied',
+      precondition: { state: 'needed', evidence: 'sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22' },
+      verification: { state: 'done', evidence: 'sgr-0f1e2d3c4b5a69788 no longer exists' },
+    })),
+  };
   return { decision: decided, outcome: 'applied', rationale, execution };
 }
 
-/** Propose mode: nothing changed; the plan (IPv4 and IPv6 ranges, no rule ids in the event) is proposed. */
+/** Propose mode: nothing changed; the plan (IPv4 and IPv6 ranges, no rule ids in the event) is proposed, as the group still shows them open. */
 export async function proposedAlert(): Promise<Alert> {
   const decided = await decision('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-legacy-no-ruleids.json', 'propose');
-  return { decision: decided, outcome: 'proposed', rationale };
+  const group = 'sg-0a1b2c3d4e5f67890';
+  return {
+    decision: decided,
+    outcome: 'proposed',
+    rationale,
+    preflight: {
+      status: 'open',
+      checks: [
+        { state: 'needed', evidence: `${group} still allows 0.0.0.0/0 on tcp/22` },
+        { state: 'needed', evidence: `${group} still allows ::/0 on tcp/22` },
+      ],
+    },
+  };
 }
 
 /**
- * A plan that failed part-way: the rule's one revoke is split in two (IPv4
- * then IPv6) so that the first is applied and the second is denied. Only the
- * applied step's undo may be offered.
+ * A plan that failed part-way: the IPv4 revoke was applied and verified, the
+ * IPv6 one was denied. Only the applied step's undo may be offered.
  */
 export async function failedPartWayAlert(): Promise<Alert> {
   const decided = await decision('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-legacy-no-ruleids.json', 'remediate');
-  const [step] = planOf(decided);
-  const undo = step?.undo;
-  if (!step || !undo) throw new Error('expected one revoke step with an undo');
-  const permissionOf = (input: Readonly<Record<string, unknown>>) => (input['IpPermissions'] as Record<string, unknown>[])[0] ?? {};
-  const only = (permission: Record<string, unknown>, drop: string) => Object.fromEntries(Object.entries(permission).filter(([key]) => key !== drop));
-  const split = (drop: string, label: string): PlanStep => ({
-    ...step,
-    input: { ...step.input, IpPermissions: [only(permissionOf(step.input), drop)] },
-    reason: `Close ssh open to the ${label} internet.`,
-    undo: { ...undo, input: { ...undo.input, IpPermissions: [only(permissionOf(undo.input), drop)] } },
-  });
-  const plan = [split('Ipv6Ranges', 'IPv4'), split('IpRanges', 'IPv6')];
-  const verdict = decided.verdict.kind === 'violation' ? { ...decided.verdict, plan } : decided.verdict;
-  const [first, second] = plan;
-  if (!first || !second) throw new Error('expected two steps');
+  const [first, second] = planOf(decided);
+  if (!first || !second) throw new Error('expected two revoke steps');
+  const group = 'sg-0a1b2c3d4e5f67890';
   const execution: ExecutionReport = {
     status: 'failed',
     steps: [
-      { index: 0, step: first, status: 'applied' },
+      {
+        index: 0,
+        step: first,
+        status: 'applied',
+        precondition: { state: 'needed', evidence: `${group} still allows 0.0.0.0/0 on tcp/22` },
+        verification: { state: 'done', evidence: `${group} no longer allows 0.0.0.0/0 on tcp/22` },
+      },
       {
         index: 1,
         step: second,
@@ -75,10 +89,11 @@ export async function failedPartWayAlert(): Promise<Alert> {
         errorCode: 'UnauthorizedOperation',
         errorMessage: 'You are not authorized to perform this operation.',
         hint: 'grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-securityGroups',
+        precondition: { state: 'needed', evidence: `${group} still allows ::/0 on tcp/22` },
       },
     ],
   };
-  return { decision: { ...decided, verdict }, outcome: 'failed', rationale, execution };
+  return { decision: decided, outcome: 'failed', rationale, execution };
 }
 
 /** The group carries the exemption tag: nothing is changed. */

@@ -36,8 +36,10 @@ export function recordingGateway(respond: (call: RecordedCall) => unknown = () =
   };
 }
 
-/** The calls that can change something: neither a rule's read-only lookup, nor a wait, nor the alert. */
+/** The calls that can change something: neither a rule's read-only lookup or probe, nor a wait, nor the alert. */
 export function writeCalls(calls: readonly RecordedCall[], rules: readonly Rule[]): RecordedCall[] {
-  const lookups = new Set(rules.flatMap((rule) => (rule.lookups ?? []).map((lookup) => `${lookup.service}:${lookup.operation}`)));
+  const lookups = new Set(
+    rules.flatMap((rule) => [...(rule.lookups ?? []), ...(rule.probes ?? [])].map((read) => `${read.service}:${read.operation}`)),
+  );
   return calls.filter((call) => call.kind === 'call' && call.service !== 'sns' && !lookups.has(`${call.service}:${call.operation}`));
 }
