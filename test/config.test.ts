@@ -45,6 +45,13 @@ describe('parseConfig', () => {
     ]);
     expect(problemsOf({ trustedAccounts: ['12345'] })).toStrictEqual(['trustedAccounts.0: an AWS account id is 12 digits']);
   });
+
+  it('refuses ports outside 0-65535 and ranges written high to low, naming each', () => {
+    expect(problemsOf({ rules: { 'sg-open-ingress': { allowedPorts: ['tcp/99999', 'tcp/443-80', 'udp/0-65535'] } } })).toStrictEqual([
+      'rules.sg-open-ingress.allowedPorts.0: a port is a number from 0 to 65535',
+      'rules.sg-open-ingress.allowedPorts.1: a port range goes from the lower port to the higher one, e.g. "tcp/80-443"',
+    ]);
+  });
 });
 
 describe('remediation.config.yml', () => {

@@ -262,39 +262,137 @@ describe('guarantees over every rule and every recorded event', () => {
 
 const families = Object.entries(rulesByFamily) as [string, readonly Rule[]][];
 
-/** The event as if the bot's own role had made the call: the assumed-role session of the family's function. */
-function asTheBot(event: CloudTrailEvent, family: string): CloudTrailEvent {
-  const role = `remediation-bot-prod-us-east-1-${family}`;
+/** The function key and names the deployment gives a family's function (see deploy/deployment.ts). */
+function botNames(family: string): { role: string; session: string } {
+  const key = family.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+  return { role: `remediation-bot-prod-us-east-1-${key}`, session: `remediation-bot-prod-${key}` };
+}
+
+/** The event as if `roleArn` had made the call, in an assumed-role session named `session`. */
+function asRole(event: CloudTrailEvent, roleName: string, path: string, session: string): CloudTrailEvent {
   return {
     ...event,
     detail: {
       ...event.detail,
+      errorCode: undefined,
       userIdentity: {
         type: 'AssumedRole',
-        principalId: `AROAEXAMPLEBOTROLE0001:${role}`,
-        arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${role}/${role}`,
+        principalId: `AROAEXAMPLEBOTROLE0001:${session}`,
+        arn: `arn:aws:sts::${ACCOUNT}:assumed-role/${roleName}/${session}`,
         accountId: ACCOUNT,
         sessionContext: {
-          sessionIssuer: { type: 'Role', principalId: 'AROAEXAMPLEBOTROLE0001', arn: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/${role}`, accountId: ACCOUNT, userName: role },
+          sessionIssuer: { type: 'Role', principalId: 'AROAEXAMPLEBOTROLE0001', arn: `arn:aws:iam::${ACCOUNT}:role${path}${roleName}`, accountId: ACCOUNT, userName: roleName },
         },
       },
     },
   };
 }
 
+/** What the deployment passes every function: the exact ARNs of the bot's roles and the session names Lambda gives them. */
+function botEnv(family: string): Record<string, string> {
+  const { role, session } = botNames(family);
+  return { BOT_PRINCIPALS: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/${role}`, BOT_SESSION_NAMES: session };
+}
+
 const silentLogger: EngineLogger = { info: () => undefined, warn: () => undefined, error: () => undefined, appendKeys: () => undefined, removeKeys: () => undefined };
 
+/** The fixtures each family's rules receive, with at least one violation among them (so a broken guard shows). */
+function fixturesFor(rules: readonly Rule[]) {
+  return fixtures.filter(({ event }) => rules.some((rule) => ruleMatches(rule, event)));
+}
+
+// Mutations these tests catch (each was tried): the own-call skip removed from `engineSkip`; the own-call check
+// reduced to the IAM path or the role name; the `errorCode` skip removed; `act` answering `none` for a rule's skip.
 describe('no loops', () => {
   it.each(families)("no loops: the bot's own calls never trigger the %s handler, on any recorded event (no AWS call, no alert)", async (family, rules) => {
-    for (const env of [{}, { BOT_PRINCIPALS: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/*` }]) {
-      const gateway = recordingGateway();
-      const deps: EngineDeps = { rules, config: remediateAll(rules), env: { ...env, ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger };
-      for (const { name, event } of fixtures.filter(({ event }) => rules.some((rule) => ruleMatches(rule, event)))) {
-        const result = await processEvent(asTheBot(event, family), deps);
-        expect(gateway.calls, name).toStrictEqual([]);
-        expect(result.status === 'processed' && result.decisions.every((d) => d.verdict === 'skipped' && d.outcome === 'none'), name).toBe(true);
+    const gateway = recordingGateway();
+    const deps: EngineDeps = { rules, config: remediateAll(rules), env: { ...botEnv(family), ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger };
+    const { role, session } = botNames(family);
+    for (const { name, event } of fixturesFor(rules)) {
+      const result = await processEvent(asRole(event, role, '/remediation-bot/', session), deps);
+      expect(gateway.calls, name).toStrictEqual([]);
+      expect(result.status === 'processed' && result.decisions.every((d) => d.verdict === 'skipped' && d.outcome === 'none'), name).toBe(true);
+    }
+  });
+
+  it.each(families)('the bot is its exact roles: a role that copies its path and name pattern is judged like anyone else by the %s handler', async (family, rules) => {
+    const gateway = recordingGateway();
+    const deps: EngineDeps = { rules, config: remediateAll(rules), env: { ...botEnv(family), ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger };
+    const { role, session } = botNames(family);
+    let judged = 0;
+    for (const { name, event } of fixturesFor(rules)) {
+      for (const shadow of [asRole(event, `${role}-x`, '/remediation-bot/', session), asRole(event, role, '/remediation-bot/', `${session}-x`)]) {
+        const result = await processEvent(shadow, deps);
+        const ownCall = result.status === 'processed' && result.decisions.some((d) => d.summary.startsWith('the call was made by the bot itself'));
+        expect(ownCall, name).toBe(false);
+        judged += 1;
       }
     }
+    expect(judged).toBeGreaterThan(0);
+  });
+});
+
+describe('never acts on a failed call', () => {
+  it.each(families)('never acts on a failed call: the %s handler makes no AWS call and sends no alert for any recorded event that failed', async (_, rules) => {
+    const gateway = recordingGateway();
+    const deps: EngineDeps = { rules, config: remediateAll(rules), env: { ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger };
+    for (const { name, event } of fixturesFor(rules)) {
+      const failed = { ...event, detail: { ...event.detail, errorCode: 'Client.UnauthorizedOperation', errorMessage: 'You are not authorized to perform this operation.', responseElements: null } };
+      const result = await processEvent(failed, deps);
+      expect(gateway.calls, name).toStrictEqual([]);
+      expect(result.status === 'processed' && result.decisions.every((d) => d.verdict === 'skipped' && d.outcome === 'none'), name).toBe(true);
+    }
+  });
+});
+
+describe('silence is never an outcome', () => {
+  it.each(families)('every decision of the %s handler that is neither compliant nor an expected skip alerts, on every recorded event', async (family, rules) => {
+    for (const mode of ['propose', 'remediate'] as const) {
+      const gateway = recordingGateway();
+      const config = parseConfig({ rules: Object.fromEntries(rules.map((rule) => [rule.id, { mode }])) }, rules);
+      const deps: EngineDeps = { rules, config, env: { ...botEnv(family), ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger };
+      for (const { name, event } of fixturesFor(rules)) {
+        gateway.reset();
+        const result = await processEvent(event, deps);
+        if (result.status !== 'processed') continue;
+        const alerts = gateway.calls.filter((call) => call.service === 'sns').length;
+        const quiet = result.decisions.filter((d) => d.verdict === 'compliant' || (d.verdict === 'skipped' && d.outcome === 'none'));
+        expect(alerts, `${name} (${mode})`).toBe(result.decisions.length - quiet.length);
+        for (const d of result.decisions) {
+          if (d.verdict === 'skipped' && d.outcome === 'none') expect(d.summary, `${name} (${mode})`).toMatch(/^(the call failed|the call was made by the bot itself|principal .* is ignored by config|rule is off)/);
+        }
+      }
+    }
+  });
+
+  it('a rule that throws is an alert ("could not inspect") and a RuleFailed metric, never a silent skip', async () => {
+    const throwing: Rule = {
+      id: 'throwing-rule',
+      title: 'A rule that throws',
+      severity: 'high',
+      rationale: 'test',
+      family: 'security-groups',
+      triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
+      permissions: [],
+      docs: { changes: 'test', neverTouches: 'test' },
+      evaluate: () => {
+        throw new TypeError('cannot read properties of undefined');
+      },
+    };
+    const gateway = recordingGateway();
+    const counted: string[] = [];
+    const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
+      rules: [throwing],
+      config: parseConfig({}, [throwing]),
+      env: { ALERT_TOPIC_ARN: TOPIC },
+      gateway,
+      logger: silentLogger,
+      metrics: { count: (metric, rule) => void counted.push(rule ? `${metric}/${rule}` : metric) },
+    });
+    expect(result.status === 'processed' && result.decisions.map((d) => [d.verdict, d.outcome])).toStrictEqual([['skipped', 'uninspected']]);
+    expect(gateway.calls.map((call) => `${call.service}:${call.operation}`)).toStrictEqual(['sns:Publish']);
+    expect(String(gateway.calls[0]?.input['Subject'])).toMatch(/^\[HIGH\] COULD NOT INSPECT: /);
+    expect(counted).toEqual(expect.arrayContaining(['Skipped/throwing-rule', 'Skipped', 'RuleFailed/throwing-rule', 'RuleFailed']));
   });
 });
 
@@ -309,7 +407,8 @@ describe('bounded blast radius', () => {
       const config = parseConfig({ maxWritesPerInvocation: writeCount(plan) - 1, rules: { [rule.id]: { mode: 'remediate' } } }, [rule]);
       const result = await processEvent(event, { rules: [rule], config, env: { ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger, now: () => new Date('2025-01-01T00:00:00Z') });
       expect(writeCalls(gateway.calls, [rule]), label).toStrictEqual([]);
-      expect(result.status === 'processed' && result.decisions.map((d) => d.outcome), label).toStrictEqual(['proposed']);
+      // Proposed, or, when the read of the present (which answers nothing here) shows it closed or changed, said so.
+      expect(result.status === 'processed' && result.decisions.map((d) => ['proposed', 'already-fixed', 'stale'].includes(d.outcome)), label).toStrictEqual([true]);
       const alert = gateway.calls.find((call) => call.service === 'sns');
       expect(String(alert?.input['Message']), label).toContain(`maxWritesPerInvocation ${writeCount(plan) - 1}`);
     }
@@ -340,8 +439,9 @@ describe('bounded blast radius', () => {
     const logger = recordingLogger();
     const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), { rules, config, env: { ALERT_TOPIC_ARN: TOPIC }, gateway, logger });
     expect(writeCalls(gateway.calls, rules)).toHaveLength(2);
+    // The first plan ran (its steps declare no verification read, so it is reported unverified); the second is only proposed.
     expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.outcome])).toStrictEqual([
-      ['first-rule', 'applied'],
+      ['first-rule', 'unverified'],
       ['second-rule', 'proposed'],
     ]);
   });
@@ -350,7 +450,7 @@ describe('bounded blast radius', () => {
 describe('hostile policy documents', () => {
   /** Request fields that carry a policy document as text (IAM's `policyDocument`, KMS's `policy`, …). */
   const documentFields = fixtures.flatMap(({ name, event }) =>
-    Object.entries(event.detail.requestParameters ?? {}).flatMap(([field, value]) => {
+    event.detail.errorCode ? [] : Object.entries(event.detail.requestParameters ?? {}).flatMap(([field, value]) => {
       const document = documentValue(value);
       return typeof value === 'string' && typeof document === 'object' && document !== null && 'Statement' in document ? [{ name, field }] : [];
     }),
@@ -360,7 +460,8 @@ describe('hostile policy documents', () => {
     expect(documentFields.length).toBeGreaterThan(0);
   });
 
-  it("rejects policy documents larger than IAM's limits or nested 10,000 deep cleanly: no crash, no write, no violation acted on", async () => {
+  // Mutation caught: `guardVerdict` removed from `decide` (the 10,000-deep plan below then reaches the executor).
+  it("judges policy documents larger than IAM's limits or nested 10,000 deep without a crash or a write, and never silently", async () => {
     for (const [family, rules] of families) {
       for (const { name, field } of documentFields) {
         for (const [label, document] of [
@@ -373,9 +474,43 @@ describe('hostile policy documents', () => {
           const result = await processEvent(event, { rules, config: remediateAll(rules), env: { ALERT_TOPIC_ARN: TOPIC }, gateway, logger: silentLogger });
           const where = `${family} handler, ${name}, ${field} = ${label} document`;
           expect(writeCalls(gateway.calls, rules), where).toStrictEqual([]);
-          expect(result.status === 'processed' && result.decisions.filter((d) => d.verdict === 'violation'), where).toStrictEqual([]);
+          const silent = result.status === 'processed' ? result.decisions.filter((d) => d.verdict === 'skipped' && d.outcome === 'none') : [];
+          expect(silent, where).toStrictEqual([]);
         }
       }
     }
+  });
+
+  it('withholds a plan whose input is nested too deep to run or show: the violation still alerts, nothing is sent', async () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 10_000; i += 1) deep = [deep];
+    const hostile: Rule = {
+      id: 'copies-hostile-data',
+      title: 'A rule that copies request data into its plan',
+      severity: 'high',
+      rationale: 'test',
+      family: 'security-groups',
+      triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
+      permissions: [],
+      docs: { changes: 'test', neverTouches: 'test' },
+      evaluate: () => ({
+        kind: 'violation',
+        summary: 'open',
+        resources: ['sg-0a1b2c3d4e5f67890'],
+        findings: [{ code: 'open', severity: 'high', message: 'open' }],
+        plan: [{ service: 'ec2', operation: 'RevokeSecurityGroupIngress', input: { GroupId: 'sg-0a1b2c3d4e5f67890', IpPermissions: deep }, reason: 'close' }],
+      }),
+    };
+    const gateway = recordingGateway();
+    const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
+      rules: [hostile],
+      config: remediateAll([hostile]),
+      env: { ALERT_TOPIC_ARN: TOPIC },
+      gateway,
+      logger: silentLogger,
+    });
+    expect(gateway.calls.map((call) => `${call.service}:${call.operation}`)).toStrictEqual(['sns:Publish']);
+    expect(result.status === 'processed' && result.decisions.map((d) => [d.verdict, d.outcome])).toStrictEqual([['violation', 'notified']]);
+    expect(String(gateway.calls[0]?.input['Message'])).toContain('nested more than 32 levels deep');
   });
 });

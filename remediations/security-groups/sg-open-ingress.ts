@@ -22,8 +22,14 @@ import { field, items, stringField, type CloudTrailEvent } from '../../engine/ev
 import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
 import { checkedBothWays, stateCheck, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
 
+/** `tcp/443`, `udp/53` or a range `tcp/8000-8080`: ports 0-65535, a range from low to high. */
 const PortSpecSchema = z.string().check(
-  z.regex(/^(tcp|udp)\/\d{1,5}(-\d{1,5})?$/, 'a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"'),
+  z.regex(/^(tcp|udp)\/\d{1,5}(-\d{1,5})?$/, { error: 'a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"', abort: true }),
+  z.refine((spec) => spec.split('/')[1]?.split('-').every((port) => Number(port) <= 65535) ?? false, 'a port is a number from 0 to 65535'),
+  z.refine((spec) => {
+    const [from = 0, to = from] = (spec.split('/')[1] ?? '').split('-').map(Number);
+    return from <= to;
+  }, 'a port range goes from the lower port to the higher one, e.g. "tcp/80-443"'),
 );
 
 export const SgOpenIngressSettingsSchema = z.strictObject({
