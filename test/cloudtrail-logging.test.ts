@@ -1,35 +1,43 @@
-import {
-  CloudTrailClient,
-  CloudTrailServiceException,
-  GetTrailCommand,
-  GetTrailStatusCommand,
-  ListTagsCommand,
-  LookupEventsCommand,
-  StartLoggingCommand,
-  UpdateTrailCommand,
-} from '@aws-sdk/client-cloudtrail';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { cloudtrailLoggingWeakened, createdTrailFrom } from '../remediations/cloudtrail/cloudtrail-logging-weakened.js';
-import { cloudtrailCommands } from '../remediations/cloudtrail/commands.js';
-import { analyzeSelectors } from '../remediations/cloudtrail/event-selectors.js';
+import type { Facts, StateCheck, Verdict } from '../engine/types.js';
+import {
+  cloudtrailLoggingWeakened,
+  createdTrailFrom,
+  trailLoggingProbe,
+  trailRecreatedProbe,
+  trailSelectorsProbe,
+  trailSettingsProbe,
+} from '../remediations/cloudtrail/cloudtrail-logging-weakened.js';
+import { analyzeSelectors, currentSelectors, sameSelectors } from '../remediations/cloudtrail/event-selectors.js';
 import { cloudtrailRules } from '../remediations/cloudtrail/index.js';
 import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger } from './helpers/logger.js';
 
 const NOW = new Date('2025-03-10T00:00:00Z');
-const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const ORG_AUDIT = 'arn:aws:cloudtrail:us-east-1:111122223333:trail/org-audit';
 const STRATUS_STOP = 'stratus-red-team-ct-stop-trail-buykxbqejv';
 const STRATUS_STOP_ARN = `arn:aws:cloudtrail:apiso-centralnorth-2r:143434273843:trail/${STRATUS_STOP}`;
 const STRATUS_DELETED = 'stratus-red-team-cloudtraild-trail-kvrwohmiai';
+
+const loggingCheck = (trail: string, whenMissing: 'changed' | 'needed' = 'changed'): StateCheck => ({
+  service: 'cloudtrail',
+  operation: 'GetTrailStatus',
+  input: { Name: trail },
+  probe: 'trailLogging',
+  expect: { trail, whenMissing },
+  description: whenMissing === 'needed' ? `trail ${trail} is not logging yet` : `trail ${trail} is still not logging`,
+});
+
+const settingCheck = (setting: string, requires?: string[]): StateCheck => ({
+  service: 'cloudtrail',
+  operation: 'GetTrail',
+  input: { Name: 'org-audit' },
+  probe: 'trailSettings',
+  expect: { trail: 'org-audit', on: [setting], ...(requires ? { requires } : {}) },
+  description: `trail org-audit still has ${setting} off`,
+});
 
 function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
   const config = parseConfig({}, cloudtrailRules);
@@ -91,6 +99,8 @@ describe('cloudtrail-logging-weakened', () => {
             input: { Name: STRATUS_STOP },
             reason: `Start logging on trail ${STRATUS_STOP} again. Calls made while it was stopped are not recovered; review them in the event history.`,
             undo: { service: 'cloudtrail', operation: 'StopLogging', input: { Name: STRATUS_STOP }, reason: `Stop logging on trail ${STRATUS_STOP} again.` },
+            precondition: loggingCheck(STRATUS_STOP),
+            verification: loggingCheck(STRATUS_STOP),
           },
         ],
       });
@@ -101,64 +111,74 @@ describe('cloudtrail-logging-weakened', () => {
       event.detail.requestParameters = { name: ORG_AUDIT };
       const verdict = evaluate(event);
       expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({ Name: ORG_AUDIT });
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.precondition?.input).toStrictEqual({ Name: ORG_AUDIT });
       expect(verdict.kind === 'violation' && verdict.summary).toBe('trail org-audit: logging stopped');
     });
 
-    it('marks StartLogging already done when GetTrailStatus says the trail logs again', () => {
-      const facts: Facts = { trailStatus: { status: 'ok', value: lookup('trailStatus').select({ IsLogging: true }) } };
-      const verdict = evaluate(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'), facts);
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBe('GetTrailStatus says the trail is logging again');
+    it('does not skip a stopped trail whose tags lookup found it gone: the read before StartLogging reports that, as stale', () => {
+      const verdict = evaluate(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'), { trailTags: { status: 'ok', value: null } });
+      expect(verdict.kind === 'violation' && verdict.plan.map((step) => [step.operation, step.precondition])).toStrictEqual([['StartLogging', loggingCheck(STRATUS_STOP)]]);
     });
 
-    it('skips a stopped trail that has been deleted since', () => {
-      const verdict = evaluate(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'), { trailStatus: { status: 'ok', value: null } });
-      expect(verdict).toStrictEqual({
-        kind: 'skipped',
-        reason: `trail ${STRATUS_STOP} no longer exists; its DeleteTrail event is judged on its own`,
-        resources: [STRATUS_STOP_ARN],
-      });
+    it('never marks a step done at decide time: no plan step carries alreadyDone', () => {
+      for (const fixture of ['cloudtrail/StopLogging-stratus-genuine.json', 'cloudtrail/UpdateTrail-multi-region-and-validation-off.json']) {
+        const verdict = evaluate(loadEvent(fixture));
+        expect(verdict.kind === 'violation' && verdict.plan.every((step) => !('alreadyDone' in step) && step.precondition && step.verification), fixture).toBe(true);
+      }
     });
 
-    it('leaves a trail carrying the exemption tag alone', () => {
+    it('leaves a trail carrying the exemption tag alone, with the findings the exemption let through', () => {
       const event = loadEvent('cloudtrail/UpdateTrail-multi-region-and-validation-off.json');
-      expect(evaluate(event, tagged([{ Key: 'remediation:exempt', Value: 'sandbox trail SEC-90' }]))).toStrictEqual({
-        kind: 'exempt',
-        reason: 'trail org-audit is tagged remediation:exempt: sandbox trail SEC-90',
-        resources: [ORG_AUDIT],
-      });
+      const verdict = evaluate(event, tagged([{ Key: 'remediation:exempt', Value: 'sandbox trail SEC-90' }]));
+      expect(verdict.kind === 'exempt' && verdict.reason).toBe('trail org-audit is tagged remediation:exempt: sandbox trail SEC-90');
+      expect(verdict.kind === 'exempt' && verdict.resources).toStrictEqual([ORG_AUDIT]);
+      expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([
+        ['multi-region-off', 'high'],
+        ['log-file-validation-off', 'high'],
+        ['global-service-events-off', 'high'],
+      ]);
     });
 
-    it('turns back on exactly what UpdateTrail turned off, with global service events (which multi-region needs)', () => {
+    it('turns back on exactly what UpdateTrail turned off, one setting per call, global service events first (multi-region needs them)', () => {
       const verdict = evaluate(loadEvent('cloudtrail/UpdateTrail-multi-region-and-validation-off.json'));
       expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.code)).toStrictEqual([
         'multi-region-off',
         'log-file-validation-off',
         'global-service-events-off',
       ]);
+      const step = (setting: string, field: string, requires?: string[]) => ({
+        service: 'cloudtrail',
+        operation: 'UpdateTrail',
+        input: { Name: 'org-audit', [setting]: true },
+        reason: `Turn ${setting} back on for trail org-audit; nothing else about the trail changes.`,
+        undo: { service: 'cloudtrail', operation: 'UpdateTrail', input: { Name: 'org-audit', [setting]: false }, reason: `Set ${setting} back to false on trail org-audit, as the event left it.` },
+        precondition: settingCheck(field, requires),
+        verification: settingCheck(field, requires),
+      });
       expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([
-        {
-          service: 'cloudtrail',
-          operation: 'UpdateTrail',
-          input: { Name: 'org-audit', IsMultiRegionTrail: true, EnableLogFileValidation: true, IncludeGlobalServiceEvents: true },
-          reason: 'Turn IsMultiRegionTrail, EnableLogFileValidation, IncludeGlobalServiceEvents back on for trail org-audit; nothing else about the trail changes.',
-          undo: {
-            service: 'cloudtrail',
-            operation: 'UpdateTrail',
-            input: { Name: 'org-audit', IsMultiRegionTrail: false, EnableLogFileValidation: false, IncludeGlobalServiceEvents: false },
-            reason: 'Set IsMultiRegionTrail, EnableLogFileValidation, IncludeGlobalServiceEvents back to false on trail org-audit, as the event left them.',
-          },
-        },
+        step('IncludeGlobalServiceEvents', 'IncludeGlobalServiceEvents'),
+        step('IsMultiRegionTrail', 'IsMultiRegionTrail'),
+        step('EnableLogFileValidation', 'LogFileValidationEnabled'),
       ]);
     });
 
     it('restores only validation when only validation was turned off', () => {
       const event = loadEvent('cloudtrail/UpdateTrail-s3-prefix-compliant.json');
       event.detail.requestParameters = { name: 'org-audit', enableLogFileValidation: false };
-      const verdict = evaluate(event, { trail: { status: 'ok', value: lookup('trail').select({ Trail: { IsMultiRegionTrail: true, LogFileValidationEnabled: true } }) } });
-      expect(verdict.kind === 'violation' && verdict.plan[0]).toMatchObject({
-        input: { Name: 'org-audit', EnableLogFileValidation: true },
-        alreadyDone: 'GetTrail shows these settings on again',
-      });
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.plan.map((s) => [s.input, s.precondition])).toStrictEqual([
+        [{ Name: 'org-audit', EnableLogFileValidation: true }, settingCheck('LogFileValidationEnabled')],
+      ]);
+    });
+
+    it('restores multi-region alone when the response says global service events stayed on, and requires them still on', () => {
+      const event = loadEvent('cloudtrail/UpdateTrail-multi-region-and-validation-off.json');
+      event.detail.requestParameters = { name: 'org-audit', isMultiRegionTrail: false };
+      event.detail.responseElements = { ...(event.detail.responseElements as object), includeGlobalServiceEvents: true };
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.plan.map((s) => [s.input, s.precondition])).toStrictEqual([
+        [{ Name: 'org-audit', IsMultiRegionTrail: true }, settingCheck('IsMultiRegionTrail', ['IncludeGlobalServiceEvents'])],
+      ]);
     });
 
     it.each([
@@ -179,6 +199,14 @@ describe('cloudtrail-logging-weakened', () => {
           { Type: 'AWS::Lambda::Function', Values: [] },
         ],
       };
+      const selectorsCheck: StateCheck = {
+        service: 'cloudtrail',
+        operation: 'GetEventSelectors',
+        input: { TrailName: trail },
+        probe: 'trailSelectors',
+        expect: { trail, kind: 'basic', selectors: [dataSelector] },
+        description: `trail ${trail} still has the basic event selectors the event set, which log no management events`,
+      };
       expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([]);
       expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.code)).toStrictEqual(['management-events-excluded']);
       expect(verdict.kind === 'violation' && verdict.proposal).toStrictEqual([
@@ -193,6 +221,8 @@ describe('cloudtrail-logging-weakened', () => {
             input: { TrailName: trail, EventSelectors: [dataSelector] },
             reason: `Set the selectors of trail ${trail} back to what the event set.`,
           },
+          precondition: selectorsCheck,
+          verification: selectorsCheck,
         },
       ]);
     });
@@ -240,6 +270,17 @@ describe('cloudtrail-logging-weakened', () => {
         ],
         ['StartLogging', { Name: STRATUS_DELETED }],
       ]);
+      expect(verdict.kind === 'violation' && verdict.proposal?.map((s) => s.precondition)).toStrictEqual([
+        {
+          service: 'cloudtrail',
+          operation: 'GetTrail',
+          input: { Name: STRATUS_DELETED },
+          probe: 'trailRecreated',
+          expect: { trail: STRATUS_DELETED },
+          description: `trail ${STRATUS_DELETED} still does not exist`,
+        },
+        loggingCheck(STRATUS_DELETED, 'needed'),
+      ]);
     });
 
     it("recreates a deleted trail from its newest CreateTrail record in the event history, hardened", () => {
@@ -266,10 +307,32 @@ describe('cloudtrail-logging-weakened', () => {
       );
     });
 
-    it('exempts a deleted trail that carried the exemption tag when it was created', () => {
+    it('exempts a deleted trail that carried the exemption tag when it was created, and says what that let through', () => {
       const record = createTrailRecord(STRATUS_DELETED, '2024-07-31T12:40:00Z', { tagsList: [{ key: 'remediation:exempt', value: 'red-team exercise' }] });
       const verdict = evaluate(loadEvent('cloudtrail/DeleteTrail-stratus-genuine.json'), { trailHistory: { status: 'ok', value: { events: [historyEntry(record)] } } });
       expect(verdict.kind).toBe('exempt');
+      expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([['trail-deleted', 'critical']]);
+    });
+
+    it.each([
+      ['cloudtrail/StopLogging-stratus-genuine.json', 'critical'],
+      ['cloudtrail/DeleteTrail-stratus-genuine.json', 'critical'],
+      ['cloudtrail/UpdateTrail-multi-region-and-validation-off.json', 'high'],
+    ])('cannot inspect %s without a trail name, and gives it the severity of what it could hide', (fixture, severity) => {
+      const event = loadEvent(fixture);
+      event.detail.requestParameters = {};
+      expect(evaluate(event)).toStrictEqual({ kind: 'skipped', reason: 'the event names no trail (requestParameters carries neither name nor trailName)', severity });
+    });
+
+    it('cannot inspect PutEventSelectors without selectors, and says so with high severity', () => {
+      const event = loadEvent('cloudtrail/PutEventSelectors-advanced-read-only-management.json');
+      event.detail.requestParameters = { trailName: 'org-audit' };
+      expect(evaluate(event)).toStrictEqual({
+        kind: 'skipped',
+        reason: 'the event carries no event selectors for trail org-audit (neither eventSelectors nor advancedEventSelectors), so what it set cannot be inspected',
+        resources: [ORG_AUDIT],
+        severity: 'high',
+      });
     });
 
     it('ignores history entries that are not JSON', () => {
@@ -284,14 +347,14 @@ describe('cloudtrail-logging-weakened', () => {
         facts: offlineFacts,
         now: NOW,
       });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (InvalidTrailNameException), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', cause: 'failed-call', reason: 'the call failed (InvalidTrailNameException), so it changed nothing' });
     });
 
     it('asks the lookups only what the event needs', () => {
       const stop = loadEvent('cloudtrail/StopLogging-stratus-genuine.json');
-      expect(lookup('trailStatus').input(stop)).toStrictEqual({ Name: STRATUS_STOP });
+      expect(cloudtrailLoggingWeakened.lookups.map((l) => l.name)).toStrictEqual(['trailTags', 'trailHistory']);
       expect(lookup('trailTags').input(stop)).toStrictEqual({ ResourceIdList: [STRATUS_STOP_ARN] });
-      expect(lookup('trail').input(stop)).toBeUndefined();
+      expect(lookup('trailHistory').input(stop)).toBeUndefined();
       expect(lookup('trailTags').input(loadEvent('cloudtrail/UpdateTrail-s3-prefix-compliant.json'))).toBeUndefined();
       expect(lookup('trailHistory').input(loadEvent('cloudtrail/DeleteTrail-stratus-genuine.json'))).toStrictEqual({
         LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'CreateTrail' }],
@@ -300,83 +363,110 @@ describe('cloudtrail-logging-weakened', () => {
     });
   });
 
-  describe('handler', () => {
-    const cloudtrail = mockClient(CloudTrailClient);
-    const sns = mockClient(SNSClient);
-
-    function handlerFor(mode: 'remediate' | 'propose') {
-      const config = parseConfig({ rules: { 'cloudtrail-logging-weakened': { mode } } }, cloudtrailRules);
-      return createRemediationHandler({
-        rules: cloudtrailRules,
-        commands: cloudtrailCommands,
-        logger: recordingLogger(),
-        config,
-        env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-cloudtrail' },
-        gateway: createAwsGateway(cloudtrailCommands, { region: 'us-east-1', maxAttempts: 1 }),
+  describe('probes', () => {
+    it('reads GetTrailStatus: logging is done, not logging is needed, a trail gone since is changed', () => {
+      const expected = { trail: 'org-audit', whenMissing: 'changed' };
+      expect(trailLoggingProbe.judge({ IsLogging: true }, expected)).toStrictEqual({ state: 'done', evidence: 'trail org-audit is logging (IsLogging true)' });
+      expect(trailLoggingProbe.judge({ IsLogging: false }, expected)).toStrictEqual({ state: 'needed', evidence: 'trail org-audit is not logging (IsLogging false)' });
+      expect(trailLoggingProbe.judge(null, expected)).toStrictEqual({
+        state: 'changed',
+        evidence: 'trail org-audit no longer exists (TrailNotFoundException): it was deleted after this event, and its DeleteTrail event is judged on its own; nothing started',
       });
-    }
-
-    beforeEach(() => {
-      cloudtrail.reset();
-      sns.reset();
-      sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-      cloudtrail.on(ListTagsCommand).resolves({ ResourceTagList: [{ ResourceId: ORG_AUDIT, TagsList: [{ Key: 'team', Value: 'security' }] }] });
-      cloudtrail.on(GetTrailStatusCommand).resolves({ IsLogging: false });
-      cloudtrail.on(GetTrailCommand).resolves({ Trail: { Name: 'org-audit', IsMultiRegionTrail: false, LogFileValidationEnabled: false, IncludeGlobalServiceEvents: false } });
-      cloudtrail.on(StartLoggingCommand).resolves({});
-      cloudtrail.on(UpdateTrailCommand).resolves({ Name: 'org-audit' });
-      cloudtrail.on(LookupEventsCommand).resolves({ Events: [] });
+      expect(trailLoggingProbe.judge(null, { trail: 'org-audit', whenMissing: 'needed' })).toStrictEqual({ state: 'needed', evidence: 'trail org-audit does not exist' });
+      expect(() => trailLoggingProbe.judge({}, expected)).toThrow('GetTrailStatus answered without IsLogging');
     });
 
-    it('starts logging again in remediate mode, with exactly the planned input', async () => {
-      const result = await handlerFor('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
-      expect(cloudtrail.commandCalls(GetTrailStatusCommand).map((c) => c.args[0].input)).toStrictEqual([{ Name: STRATUS_STOP }]);
-      expect(cloudtrail.commandCalls(ListTagsCommand).map((c) => c.args[0].input)).toStrictEqual([{ ResourceIdList: [STRATUS_STOP_ARN] }]);
-      expect(cloudtrail.commandCalls(StartLoggingCommand).map((c) => c.args[0].input)).toStrictEqual([{ Name: STRATUS_STOP }]);
-      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ verdict: 'violation', outcome: 'applied' });
+    it('reads GetTrail settings: on is done, off is needed, off while a setting it needs was turned off since is changed', () => {
+      const trail = (settings: Record<string, boolean>) => ({ Trail: { Name: 'org-audit', TrailARN: ORG_AUDIT, ...settings } });
+      expect(trailSettingsProbe.judge(trail({ LogFileValidationEnabled: true }), { trail: 'org-audit', on: ['LogFileValidationEnabled'] })).toStrictEqual({
+        state: 'done',
+        evidence: 'trail org-audit has LogFileValidationEnabled on',
+      });
+      expect(trailSettingsProbe.judge(trail({ LogFileValidationEnabled: false }), { trail: 'org-audit', on: ['LogFileValidationEnabled'] })).toStrictEqual({
+        state: 'needed',
+        evidence: 'trail org-audit still has LogFileValidationEnabled off',
+      });
+      const multiRegion = { trail: 'org-audit', on: ['IsMultiRegionTrail'], requires: ['IncludeGlobalServiceEvents'] };
+      expect(trailSettingsProbe.judge(trail({ IsMultiRegionTrail: false, IncludeGlobalServiceEvents: true }), multiRegion).state).toBe('needed');
+      expect(trailSettingsProbe.judge(trail({ IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false }), multiRegion)).toStrictEqual({
+        state: 'changed',
+        evidence: 'trail org-audit now has IncludeGlobalServiceEvents off too, which the event left on and IsMultiRegionTrail needs: turning it on would overwrite that newer change; nothing updated',
+      });
+      expect(trailSettingsProbe.judge(null, multiRegion).state).toBe('changed');
+      expect(() => trailSettingsProbe.judge({}, multiRegion)).toThrow('GetTrail answered without a Trail');
     });
 
-    it('is harmless on a second delivery: GetTrailStatus shows logging, no second StartLogging', async () => {
-      const handler = handlerFor('remediate');
-      const event = loadEvent('cloudtrail/StopLogging-stratus-genuine.json');
-      await handler(event);
-      cloudtrail.on(GetTrailStatusCommand).resolves({ IsLogging: true });
-      const second = await handler(structuredClone(event));
-      expect(cloudtrail.commandCalls(StartLoggingCommand)).toHaveLength(1);
-      expect(second.status === 'processed' && second.decisions[0]?.outcome).toBe('already-fixed');
+    it('reads GetTrail for a trail to recreate: gone is needed, back hardened is done, back otherwise is changed', () => {
+      const expected = { trail: STRATUS_DELETED };
+      expect(trailRecreatedProbe.judge(null, expected)).toStrictEqual({ state: 'needed', evidence: `trail ${STRATUS_DELETED} still does not exist` });
+      const hardened = { IsMultiRegionTrail: true, LogFileValidationEnabled: true, IncludeGlobalServiceEvents: true };
+      expect(trailRecreatedProbe.judge({ Trail: hardened }, expected).state).toBe('done');
+      expect(trailRecreatedProbe.judge({ Trail: { ...hardened, LogFileValidationEnabled: false } }, expected)).toStrictEqual({
+        state: 'changed',
+        evidence: `trail ${STRATUS_DELETED} exists again, recreated since the event with LogFileValidationEnabled off: nothing created; review that trail`,
+      });
     });
 
-    it('restores the trail settings with exactly the planned UpdateTrail input', async () => {
-      await handlerFor('remediate')(loadEvent('cloudtrail/UpdateTrail-multi-region-and-validation-off.json'));
-      expect(cloudtrail.commandCalls(GetTrailCommand).map((c) => c.args[0].input)).toStrictEqual([{ Name: 'org-audit' }]);
-      expect(cloudtrail.commandCalls(UpdateTrailCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { Name: 'org-audit', IsMultiRegionTrail: true, EnableLogFileValidation: true, IncludeGlobalServiceEvents: true },
-      ]);
-    });
+    describe('GetEventSelectors', () => {
+      const trail = 'stratus-red-team-ctes-trail-khlvciwdor';
+      const analysis = analyzeSelectors(loadEvent('cloudtrail/PutEventSelectors-management-excluded-stratus-genuine.json').detail.requestParameters);
+      const expected = { trail, kind: 'basic', selectors: analysis?.asSet ?? [] };
+      /** The event's selector as GetEventSelectors answers it: Pascal case, defaults spelled out, lists in another order. */
+      const eventSelectorNow = {
+        ReadWriteType: 'ReadOnly',
+        IncludeManagementEvents: false,
+        DataResources: [
+          { Type: 'AWS::Lambda::Function', Values: [] },
+          { Type: 'AWS::S3::Object', Values: [] },
+        ],
+        ExcludeManagementEventSources: [],
+      };
 
-    it('skips a trail deleted between the event and the lookup (TrailNotFoundException), with no write', async () => {
-      cloudtrail.on(GetTrailStatusCommand).rejects(new CloudTrailServiceException({ name: 'TrailNotFoundException', $fault: 'client', $metadata: {}, message: 'Unknown trail' }));
-      cloudtrail.on(ListTagsCommand).rejects(new CloudTrailServiceException({ name: 'TrailNotFoundException', $fault: 'client', $metadata: {}, message: 'Unknown trail' }));
-      const result = await handlerFor('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
-      expect(cloudtrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
-      expect(result.status === 'processed' && result.decisions[0]?.verdict).toBe('skipped');
-    });
+      it('is needed while the trail has exactly the selectors the event set, however GetEventSelectors spells them', () => {
+        expect(trailSelectorsProbe.judge({ TrailARN: 'arn', EventSelectors: [eventSelectorNow] }, expected)).toStrictEqual({
+          state: 'needed',
+          evidence: `trail ${trail} still has the basic event selectors the event set, which log no management events`,
+        });
+      });
 
-    it('never writes for a deleted trail or for event selectors, even in remediate mode', async () => {
-      const handler = handlerFor('remediate');
-      await handler(loadEvent('cloudtrail/DeleteTrail-stratus-genuine.json'));
-      await handler(loadEvent('cloudtrail/PutEventSelectors-management-excluded-stratus-genuine.json'));
-      expect(cloudtrail.commandCalls(StartLoggingCommand)).toHaveLength(0);
-      expect(cloudtrail.commandCalls(UpdateTrailCommand)).toHaveLength(0);
-      expect(cloudtrail.commandCalls(LookupEventsCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'CreateTrail' }], MaxResults: 50 },
-      ]);
-    });
+      it('is done once a selector logs management writes again', () => {
+        const restored = [{ ReadWriteType: 'All', IncludeManagementEvents: true, DataResources: [], ExcludeManagementEventSources: [] }, eventSelectorNow];
+        expect(trailSelectorsProbe.judge({ EventSelectors: restored }, expected)).toStrictEqual({
+          state: 'done',
+          evidence: `the basic event selectors of trail ${trail} log management write events`,
+        });
+      });
 
-    it('reports AccessDeniedException on StartLogging as a failed fix', async () => {
-      cloudtrail.on(StartLoggingCommand).rejects(new CloudTrailServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: {}, message: 'denied' }));
-      const result = await handlerFor('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
-      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
+      it('is changed when the selectors changed again since the event and still miss management writes', () => {
+        const newer = [{ ...eventSelectorNow, DataResources: [{ Type: 'AWS::S3::Object', Values: ['arn:aws:s3:::new-bucket/'] }] }];
+        expect(trailSelectorsProbe.judge({ EventSelectors: newer }, expected)).toStrictEqual({
+          state: 'changed',
+          evidence: `the event selectors of trail ${trail} changed since the event (now 1 basic selector that log no management events): the proposal would overwrite them; nothing put`,
+        });
+        expect(trailSelectorsProbe.judge({ AdvancedEventSelectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Data'] }, { Field: 'resources.type', Equals: ['AWS::S3::Object'] }] }] }, expected).state).toBe('changed');
+        expect(trailSelectorsProbe.judge(null, expected).state).toBe('changed');
+      });
+
+      it('compares advanced selectors by what they log, not by their names or the order of their values', () => {
+        const event = analyzeSelectors(loadEvent('cloudtrail/PutEventSelectors-advanced-read-only-management.json').detail.requestParameters);
+        const now = currentSelectors({
+          EventSelectors: [],
+          AdvancedEventSelectors: [
+            {
+              Name: 'renamed',
+              FieldSelectors: [
+                { Field: 'resources.ARN', StartsWith: ['arn:aws:s3:::training-data-111122223333/'] },
+                { Field: 'resources.type', Equals: ['AWS::S3::Object'] },
+                { Field: 'eventCategory', Equals: ['Data'] },
+              ],
+            },
+            { FieldSelectors: [{ Field: 'readOnly', Equals: ['true'] }, { Field: 'eventCategory', Equals: ['Management'] }] },
+          ],
+        });
+        expect(now?.kind).toBe('advanced');
+        expect(event && now && sameSelectors(event.kind, event.asSet, now.kind, now.asSet)).toBe(true);
+        expect(event && now && sameSelectors(event.kind, event.asSet, 'basic', now.asSet)).toBe(false);
+      });
     });
   });
 });

@@ -11,25 +11,47 @@
  * Changes: `StartLogging {Name}` after `StopLogging` (undo: `StopLogging`);
  * `UpdateTrail {Name, …: true}` restoring exactly the settings the event turned
  * off (undo: the event's values). `IncludeGlobalServiceEvents` is restored with
- * multi-region, which CloudTrail requires. Steps a lookup shows already in
- * place are reported done without a call.
+ * multi-region, which CloudTrail requires. Each step reads the trail just
+ * before and just after it writes (`GetTrailStatus` IsLogging, `GetTrail`
+ * settings): already logging, or the settings already on, is "already done"
+ * with no write; a trail deleted since is stale (its `DeleteTrail` event is
+ * judged on its own); applied means the read afterwards showed it.
  * Proposes (never applied): for `PutEventSelectors`, the event's data-event
  * selectors plus one logging every management event (the selectors before the
- * event are not in it; the undo sets the event's selectors again); for
- * `DeleteTrail`, `CreateTrail` and `StartLogging` with every parameter the
- * event and the trail's `CreateTrail` record in the event history give, and
- * placeholders for the rest (offline: only the name).
+ * event are not in it; the undo sets the event's selectors again), checked
+ * against `GetEventSelectors`: still the event's selectors (needed), logging
+ * management writes again (done), or changed since (stale: the proposal would
+ * overwrite the newer selectors); for `DeleteTrail`, `CreateTrail` and
+ * `StartLogging` with every parameter the event and the trail's `CreateTrail`
+ * record in the event history give, and placeholders for the rest (offline:
+ * only the name), each checked against `GetTrail` and `GetTrailStatus`.
  * Never touches: trails' S3 buckets, log files and KMS keys, the trail's other
  * settings, data-event selectors, and trails carrying the exemption tag.
  * Permissions: `cloudtrail:StartLogging` and `cloudtrail:UpdateTrail` on the
- * account's trails; lookups `cloudtrail:ListTags`, `cloudtrail:GetTrailStatus`,
- * `cloudtrail:GetTrail` and `cloudtrail:LookupEvents`.
+ * account's trails; lookups `cloudtrail:ListTags` and `cloudtrail:LookupEvents`;
+ * reads before and after each step `cloudtrail:GetTrailStatus`,
+ * `cloudtrail:GetTrail` and `cloudtrail:GetEventSelectors`.
  */
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import { unknownValue, type Fact, type Facts, type Finding, type Lookup, type PlanStep, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { analyzeSelectors, restoringSelectors, type SelectorAnalysis } from './event-selectors.js';
-import { includesGlobalServiceEvents, isTrue, trailOf, turnedOff, type TrailRef, type TurnedOff } from './trails.js';
+import {
+  checkedBothWays,
+  stateCheck,
+  unknownValue,
+  type Fact,
+  type Facts,
+  type Finding,
+  type Lookup,
+  type PlanStep,
+  type Probe,
+  type ProbeVerdict,
+  type Rule,
+  type RuleContext,
+  type Severity,
+  type Verdict,
+} from '../../engine/types.js';
+import { analyzeSelectors, currentSelectors, restoringSelectors, sameSelectors, type ManagementCoverage, type SelectorAnalysis } from './event-selectors.js';
+import { includesGlobalServiceEvents, trailOf, turnedOff, type TrailRef, type TurnedOff } from './trails.js';
 
 const TRAIL_NOT_FOUND = ['TrailNotFoundException', 'ResourceNotFoundException'] as const;
 
@@ -86,40 +108,128 @@ const tagsLookup: Lookup = {
   notFoundCodes: TRAIL_NOT_FOUND,
 };
 
-const statusLookup: Lookup = {
-  name: 'trailStatus',
+/** What a probe says of a trail that no longer exists: `needed` where the step recreates it, else `changed`. */
+function missingTrail(expected: Readonly<Record<string, unknown>>, what: string): ProbeVerdict {
+  const trail = String(expected['trail']);
+  if (expected['whenMissing'] === 'needed') return { state: 'needed', evidence: `trail ${trail} does not exist` };
+  return { state: 'changed', evidence: `trail ${trail} no longer exists (TrailNotFoundException): it was deleted after this event, and its DeleteTrail event is judged on its own; nothing ${what}` };
+}
+
+/** Whether the trail logs now, as `GetTrailStatus` answers: `IsLogging` true (done) or false (needed). */
+export const trailLoggingProbe: Probe = {
+  name: 'trailLogging',
   service: 'cloudtrail',
   operation: 'GetTrailStatus',
-  permission: 'cloudtrail:GetTrailStatus',
   resource: TRAIL_RESOURCE,
-  input: (event) => {
-    const trail = trailOf(event);
-    return trail && event.detail.eventName === 'StopLogging' ? { Name: trail.name } : undefined;
-  },
-  select: (output) => ({ isLogging: field(output, 'IsLogging') === true }),
   notFoundCodes: TRAIL_NOT_FOUND,
+  judge(output, expected) {
+    if (output === null) return missingTrail(expected, 'started');
+    const trail = String(expected['trail']);
+    const logging = field(output, 'IsLogging');
+    if (logging === true) return { state: 'done', evidence: `trail ${trail} is logging (IsLogging true)` };
+    if (logging === false) return { state: 'needed', evidence: `trail ${trail} is not logging (IsLogging false)` };
+    throw new Error('GetTrailStatus answered without IsLogging');
+  },
 };
 
-const trailLookup: Lookup = {
-  name: 'trail',
+/** `GetTrail` field names of the settings `UpdateTrail` turns on. */
+const TRAIL_FIELD: Readonly<Record<string, string>> = {
+  IsMultiRegionTrail: 'IsMultiRegionTrail',
+  EnableLogFileValidation: 'LogFileValidationEnabled',
+  IncludeGlobalServiceEvents: 'IncludeGlobalServiceEvents',
+};
+
+function trailSettings(output: unknown): Record<string, unknown> {
+  const trail = field(output, 'Trail');
+  if (typeof trail !== 'object' || trail === null) throw new Error('GetTrail answered without a Trail');
+  return trail as Record<string, unknown>;
+}
+
+/**
+ * The trail's settings as `GetTrail` answers now, against the ones a step
+ * turns on (`on`, GetTrail field names): all on (done) or some still off
+ * (needed). A setting the step needs on (`requires`: multi-region needs
+ * global service events) that was turned off since the event makes it
+ * `changed`: the step would fail, and fixing that would overwrite a newer change.
+ */
+export const trailSettingsProbe: Probe = {
+  name: 'trailSettings',
   service: 'cloudtrail',
   operation: 'GetTrail',
-  permission: 'cloudtrail:GetTrail',
   resource: TRAIL_RESOURCE,
-  input: (event) => {
-    const trail = trailOf(event);
-    return trail && event.detail.eventName === 'UpdateTrail' && mayViolate(event) ? { Name: trail.name } : undefined;
+  notFoundCodes: TRAIL_NOT_FOUND,
+  judge(output, expected) {
+    if (output === null) return missingTrail(expected, 'updated');
+    const trail = String(expected['trail']);
+    const settings = trailSettings(output);
+    const wanted = Array.isArray(expected['on']) ? expected['on'].map(String) : [];
+    const off = wanted.filter((name) => settings[name] !== true);
+    if (off.length === 0) return { state: 'done', evidence: `trail ${trail} has ${wanted.join(', ')} on` };
+    const missing = (Array.isArray(expected['requires']) ? expected['requires'].map(String) : []).filter((name) => settings[name] !== true);
+    if (missing.length > 0) {
+      return {
+        state: 'changed',
+        evidence: `trail ${trail} now has ${missing.join(', ')} off too, which the event left on and ${off.join(', ')} needs: turning it on would overwrite that newer change; nothing updated`,
+      };
+    }
+    return { state: 'needed', evidence: `trail ${trail} still has ${off.join(', ')} off` };
   },
-  select: (output) => {
-    const trail = field(output, 'Trail');
-    if (typeof trail !== 'object' || trail === null) return null;
+};
+
+/**
+ * For recreating a deleted trail, `GetTrail` now: still gone (needed), back
+ * with multi-region, log file validation and global service events (done), or
+ * back but recreated otherwise since the event (changed: CreateTrail would
+ * only fail, and a person should review that trail).
+ */
+export const trailRecreatedProbe: Probe = {
+  name: 'trailRecreated',
+  service: 'cloudtrail',
+  operation: 'GetTrail',
+  resource: TRAIL_RESOURCE,
+  notFoundCodes: TRAIL_NOT_FOUND,
+  judge(output, expected) {
+    const trail = String(expected['trail']);
+    if (output === null) return { state: 'needed', evidence: `trail ${trail} still does not exist` };
+    const settings = trailSettings(output);
+    const off = Object.values(TRAIL_FIELD).filter((name) => settings[name] !== true);
+    if (off.length === 0) return { state: 'done', evidence: `trail ${trail} exists, with ${Object.values(TRAIL_FIELD).join(', ')} on` };
+    return { state: 'changed', evidence: `trail ${trail} exists again, recreated since the event with ${off.join(', ')} off: nothing created; review that trail` };
+  },
+};
+
+function coverageText(coverage: ManagementCoverage): string {
+  return coverage === 'none' ? 'log no management events' : coverage === 'read-only' ? 'log only read-only management events' : 'log management write events';
+}
+
+/**
+ * The trail's event selectors as `GetEventSelectors` answers now: logging
+ * management writes (done), exactly the selectors the event set (needed), or
+ * other selectors that still miss them (changed: the proposal, built from the
+ * event's selectors, would overwrite the newer ones).
+ */
+export const trailSelectorsProbe: Probe = {
+  name: 'trailSelectors',
+  service: 'cloudtrail',
+  operation: 'GetEventSelectors',
+  resource: TRAIL_RESOURCE,
+  notFoundCodes: TRAIL_NOT_FOUND,
+  judge(output, expected) {
+    if (output === null) return missingTrail(expected, 'put');
+    const trail = String(expected['trail']);
+    const now = currentSelectors(output);
+    if (now === undefined) throw new Error('GetEventSelectors answered with neither EventSelectors nor AdvancedEventSelectors');
+    if (now.coverage === 'writes') return { state: 'done', evidence: `the ${now.kind} event selectors of trail ${trail} ${coverageText(now.coverage)}` };
+    const set = Array.isArray(expected['selectors']) ? (expected['selectors'] as Record<string, unknown>[]) : [];
+    const kind = expected['kind'] === 'advanced' ? 'advanced' : 'basic';
+    if (sameSelectors(now.kind, now.asSet, kind, set)) {
+      return { state: 'needed', evidence: `trail ${trail} still has the ${now.kind} event selectors the event set, which ${coverageText(now.coverage)}` };
+    }
     return {
-      isMultiRegionTrail: field(trail, 'IsMultiRegionTrail') === true,
-      logFileValidationEnabled: field(trail, 'LogFileValidationEnabled') === true,
-      includeGlobalServiceEvents: field(trail, 'IncludeGlobalServiceEvents') === true,
+      state: 'changed',
+      evidence: `the event selectors of trail ${trail} changed since the event (now ${now.asSet.length} ${now.kind} selector${now.asSet.length === 1 ? '' : 's'} that ${coverageText(now.coverage)}): the proposal would overwrite them; nothing put`,
     };
   },
-  notFoundCodes: TRAIL_NOT_FOUND,
 };
 
 /** What the deleted trail's `CreateTrail` request said, when it is still in the 90-day event history. */
@@ -195,37 +305,48 @@ const historyLookup: Lookup = {
   select: (output) => ({ events: (field(output, 'Events') as unknown[] | undefined) ?? [] }),
 };
 
-function startLogging(trail: TrailRef, alreadyDone?: string): PlanStep {
+/** StartLogging, checked against `GetTrailStatus`; for a trail being recreated, its absence is expected, not stale. */
+function startLogging(trail: TrailRef, whenMissing: 'changed' | 'needed' = 'changed'): PlanStep {
   return {
     service: 'cloudtrail',
     operation: 'StartLogging',
     input: { Name: trail.name },
     reason: `Start logging on trail ${trail.label} again. Calls made while it was stopped are not recovered; review them in the event history.`,
     undo: { service: 'cloudtrail', operation: 'StopLogging', input: { Name: trail.name }, reason: `Stop logging on trail ${trail.label} again.` },
-    ...(alreadyDone !== undefined ? { alreadyDone } : {}),
+    ...checkedBothWays(
+      stateCheck(trailLoggingProbe, { Name: trail.name }, { trail: trail.label, whenMissing }, whenMissing === 'needed' ? `trail ${trail.label} is not logging yet` : `trail ${trail.label} is still not logging`),
+    ),
   };
 }
 
-export function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter: boolean | undefined, current?: Record<string, unknown> | null): PlanStep {
-  const restore: Record<string, boolean> = {};
-  if (off.multiRegion) restore['IsMultiRegionTrail'] = true;
-  if (off.logFileValidation) restore['EnableLogFileValidation'] = true;
-  // CloudTrail refuses a multi-region trail without global service events.
-  if (off.globalServiceEvents || (off.multiRegion && globalAfter === false)) restore['IncludeGlobalServiceEvents'] = true;
-  const undo = Object.fromEntries(Object.keys(restore).map((key) => [key, false]));
-  const inPlace =
-    current &&
-    (!restore['IsMultiRegionTrail'] || current['isMultiRegionTrail'] === true) &&
-    (!restore['EnableLogFileValidation'] || current['logFileValidationEnabled'] === true) &&
-    (!restore['IncludeGlobalServiceEvents'] || current['includeGlobalServiceEvents'] === true);
+/** One setting `UpdateTrail` turns back on, and the settings it needs already on (multi-region needs global service events). */
+function restoreSetting(trail: TrailRef, setting: keyof typeof TRAIL_FIELD, requires: readonly (keyof typeof TRAIL_FIELD)[]): PlanStep {
+  const needs = requires.map((name) => TRAIL_FIELD[name] ?? name);
+  const fieldName = TRAIL_FIELD[setting] ?? setting;
   return {
     service: 'cloudtrail',
     operation: 'UpdateTrail',
-    input: { Name: trail.name, ...restore },
-    reason: `Turn ${Object.keys(restore).join(', ')} back on for trail ${trail.label}; nothing else about the trail changes.`,
-    undo: { service: 'cloudtrail', operation: 'UpdateTrail', input: { Name: trail.name, ...undo }, reason: `Set ${Object.keys(restore).join(', ')} back to false on trail ${trail.label}, as the event left them.` },
-    ...(inPlace ? { alreadyDone: 'GetTrail shows these settings on again' } : {}),
+    input: { Name: trail.name, [setting]: true },
+    reason: `Turn ${setting} back on for trail ${trail.label}; nothing else about the trail changes.`,
+    undo: { service: 'cloudtrail', operation: 'UpdateTrail', input: { Name: trail.name, [setting]: false }, reason: `Set ${setting} back to false on trail ${trail.label}, as the event left it.` },
+    ...checkedBothWays(
+      stateCheck(trailSettingsProbe, { Name: trail.name }, { trail: trail.label, on: [fieldName], ...(needs.length > 0 ? { requires: needs } : {}) }, `trail ${trail.label} still has ${fieldName} off`),
+    ),
   };
+}
+
+/**
+ * The settings the event turned off, one `UpdateTrail` each, so that a setting
+ * already back on is "already done" and never in the undo record. Global
+ * service events come first: CloudTrail refuses a multi-region trail without them.
+ */
+export function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter: boolean | undefined): PlanStep[] {
+  const global = off.globalServiceEvents || (off.multiRegion && globalAfter === false);
+  return [
+    ...(global ? [restoreSetting(trail, 'IncludeGlobalServiceEvents', [])] : []),
+    ...(off.multiRegion ? [restoreSetting(trail, 'IsMultiRegionTrail', global ? [] : ['IncludeGlobalServiceEvents'])] : []),
+    ...(off.logFileValidation ? [restoreSetting(trail, 'EnableLogFileValidation', [])] : []),
+  ];
 }
 
 export function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): PlanStep {
@@ -241,6 +362,14 @@ export function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): P
       input: { TrailName: trail.name, [key]: analysis.asSet },
       reason: `Set the selectors of trail ${trail.label} back to what the event set.`,
     },
+    ...checkedBothWays(
+      stateCheck(
+        trailSelectorsProbe,
+        { TrailName: trail.name },
+        { trail: trail.label, kind: analysis.kind, selectors: analysis.asSet },
+        `trail ${trail.label} still has the ${analysis.kind} event selectors the event set, which ${coverageText(analysis.coverage)}`,
+      ),
+    ),
   };
 }
 
@@ -266,42 +395,44 @@ export function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | 
       input: createInput,
       reason: `PROPOSAL, not applied: recreate trail ${trail.label} ${source}, as a multi-region trail with log file validation. Logs already delivered stay in the bucket; events between the deletion and now are only in the 90-day event history.`,
       undo: { service: 'cloudtrail', operation: 'DeleteTrail', input: { Name: trail.label }, reason: `Delete the recreated trail ${trail.label} (its delivered log files stay in the bucket).` },
+      ...checkedBothWays(stateCheck(trailRecreatedProbe, { Name: trail.label }, { trail: trail.label }, `trail ${trail.label} still does not exist`)),
     },
-    startLogging({ ...trail, name: trail.label }),
+    startLogging({ ...trail, name: trail.label }, 'needed'),
   ];
 }
 
-function trailGone(fact: Fact | undefined): boolean {
-  return fact?.status === 'ok' && fact.value === null;
-}
+/** The gravest finding each event can carry: how grave it is when the bot cannot inspect one. */
+const CEILING: Readonly<Record<string, Severity>> = { StopLogging: 'critical', DeleteTrail: 'critical', UpdateTrail: 'high', PutEventSelectors: 'high' };
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const trail = trailOf(event);
-  if (!trail) return { kind: 'skipped', reason: 'the event names no trail' };
-  const resources = [trail.arn];
   const name = event.detail.eventName;
+  const trail = trailOf(event);
+  if (!trail) {
+    return { kind: 'skipped', reason: 'the event names no trail (requestParameters carries neither name nor trailName)', ...(CEILING[name] ? { severity: CEILING[name] } : {}) };
+  }
+  const resources = [trail.arn];
 
   if (name === 'DeleteTrail') {
     const history = okValue(facts['trailHistory']) as { events?: unknown[] } | undefined;
     const created = history ? createdTrailFrom({ Events: history.events }, trail.label) : undefined;
+    const findings: Finding[] = [
+      {
+        code: 'trail-deleted',
+        severity: 'critical',
+        message: `Trail ${trail.label} was deleted: the account's API activity is no longer delivered by it. ${created ? 'Its CreateTrail parameters are in the proposal.' : 'Only its name is known here; the proposal marks what a person must fill in.'}`,
+        subject: trail.arn,
+      },
+    ];
     const exempt = exemptionReason(created?.tags, context.config);
-    if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} was ${exempt} when created`, resources };
-    const proposal = proposeRecreate(trail, created);
+    if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} was ${exempt} when created`, resources, findings };
     const bucket = created?.parameters['S3BucketName'];
     return {
       kind: 'violation',
       summary: `trail ${trail.label} deleted${typeof bucket === 'string' ? ` (it delivered to s3://${bucket})` : ''}; recreating it is proposed for a person`,
       resources,
-      findings: [
-        {
-          code: 'trail-deleted',
-          severity: 'critical',
-          message: `Trail ${trail.label} was deleted: the account's API activity is no longer delivered by it. ${created ? 'Its CreateTrail parameters are in the proposal.' : 'Only its name is known here; the proposal marks what a person must fill in.'}`,
-          subject: trail.arn,
-        },
-      ],
+      findings,
       plan: [],
-      proposal,
+      proposal: proposeRecreate(trail, created),
     };
   }
 
@@ -315,7 +446,9 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     if (off.logFileValidation) findings.push({ code: 'log-file-validation-off', severity: 'high', message: `Log file validation was turned off on trail ${trail.label}: changed or deleted log files can no longer be detected.`, subject: trail.arn });
     if (off.globalServiceEvents) findings.push({ code: 'global-service-events-off', severity: 'high', message: `Trail ${trail.label} no longer records global service events (IAM, STS, console sign-in).`, subject: trail.arn });
   } else if (name === 'PutEventSelectors') {
-    if (!analysis) return { kind: 'skipped', reason: `the event carries no event selectors for trail ${trail.label}`, resources };
+    if (!analysis) {
+      return { kind: 'skipped', reason: `the event carries no event selectors for trail ${trail.label} (neither eventSelectors nor advancedEventSelectors), so what it set cannot be inspected`, resources, severity: 'high' };
+    }
     if (analysis.coverage === 'none') {
       findings.push({ code: 'management-events-excluded', severity: 'high', message: `The event selectors of trail ${trail.label} log no management events: changes to the account go unrecorded.`, subject: trail.arn });
     } else if (analysis.coverage === 'read-only') {
@@ -333,12 +466,9 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     return { kind: 'compliant', summary: `trail ${trail.label}: ${what}`, resources };
   }
 
-  const lookupFact = name === 'StopLogging' ? facts['trailStatus'] : name === 'UpdateTrail' ? facts['trail'] : undefined;
-  if (trailGone(lookupFact) || trailGone(facts['trailTags'])) {
-    return { kind: 'skipped', reason: `trail ${trail.label} no longer exists; its DeleteTrail event is judged on its own`, resources };
-  }
+  // A trail deleted since the event is not skipped here: each step's read before it writes finds it gone and says so.
   const exempt = exemptionReason(tagsFromFact(facts['trailTags']), context.config);
-  if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} is ${exempt}`, resources };
+  if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} is ${exempt}`, resources, findings };
 
   const described = findings.map((f) => f.code.replaceAll('-', ' ')).join(', ');
   if (name === 'PutEventSelectors' && analysis) {
@@ -351,10 +481,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       proposal: [proposeSelectors(trail, analysis)],
     };
   }
-  const plan =
-    name === 'StopLogging'
-      ? [startLogging(trail, isTrue(field(okValue(facts['trailStatus']), 'isLogging')) ? 'GetTrailStatus says the trail is logging again' : undefined)]
-      : [planRestoreSettings(trail, off, includesGlobalServiceEvents(event), okValue(facts['trail']) as Record<string, unknown> | null | undefined)];
+  const plan = name === 'StopLogging' ? [startLogging(trail)] : planRestoreSettings(trail, off, includesGlobalServiceEvents(event));
   return { kind: 'violation', summary: `trail ${trail.label}: ${described}`, resources, findings, plan };
 }
 
@@ -370,12 +497,13 @@ export const cloudtrailLoggingWeakened = {
     { action: 'cloudtrail:StartLogging', resource: TRAIL_RESOURCE },
     { action: 'cloudtrail:UpdateTrail', resource: TRAIL_RESOURCE },
   ],
-  lookups: [tagsLookup, statusLookup, trailLookup, historyLookup],
+  lookups: [tagsLookup, historyLookup],
+  probes: [trailLoggingProbe, trailSettingsProbe, trailRecreatedProbe, trailSelectorsProbe],
   docs: {
     changes:
-      'After StopLogging, starts logging again (StartLogging {Name}); after an UpdateTrail that turned off multi-region, log file validation or global service events, turns exactly those back on (UpdateTrail {Name, IsMultiRegionTrail / EnableLogFileValidation / IncludeGlobalServiceEvents: true}). Each undo restores the event’s values.',
+      'After StopLogging, starts logging again (StartLogging {Name}); after an UpdateTrail that turned off multi-region, log file validation or global service events, turns exactly those back on, one UpdateTrail {Name, <setting>: true} each (global service events first, which multi-region needs). Each step reads the trail just before and after it writes (GetTrailStatus IsLogging, GetTrail settings): already logging or already on is “already fixed” with no write, a trail deleted since is stale, and applied means the read afterwards showed it. Each undo restores the event’s value.',
     proposes:
-      'After PutEventSelectors that dropped management events (or their writes): PutEventSelectors keeping the event’s data-event selectors and adding one for all management events (the previous selectors are not in the event; the undo sets the event’s selectors again). After DeleteTrail: CreateTrail and StartLogging with the parameters of the trail’s CreateTrail record from the event history, and placeholders for what is unknown (offline: only the name).',
+      'After PutEventSelectors that dropped management events (or their writes): PutEventSelectors keeping the event’s data-event selectors and adding one for all management events (the previous selectors are not in the event; the undo sets the event’s selectors again). After DeleteTrail: CreateTrail and StartLogging with the parameters of the trail’s CreateTrail record from the event history, and placeholders for what is unknown (offline: only the name). Each is checked first (GetEventSelectors, GetTrail, GetTrailStatus): selectors changed again since the event, or a trail recreated otherwise, are stale and never overwritten.',
     neverTouches:
       'S3 buckets, delivered log files and KMS keys; the trail’s other settings (bucket, prefix, SNS, CloudWatch Logs); data-event selectors; deleted trails (never recreated automatically); and trails carrying the exemption tag.',
   },

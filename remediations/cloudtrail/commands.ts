@@ -1,11 +1,13 @@
 /**
- * The SDK commands the cloudtrail function may send: its rule's plan steps
- * and lookups, and SNS for alerts. The undo steps (`StopLogging`, an
+ * The SDK commands the cloudtrail function may send: its rule's plan steps,
+ * lookups and probes (the reads before and after each step, and before a
+ * proposal is sent), and SNS for alerts. The undo steps (`StopLogging`, an
  * `UpdateTrail` turning settings off) and the proposals (`PutEventSelectors`,
  * `CreateTrail`) are for people: they are deliberately absent here.
  */
 import {
   CloudTrailClient,
+  GetEventSelectorsCommand,
   GetTrailCommand,
   GetTrailStatusCommand,
   ListTagsCommand,
@@ -25,6 +27,7 @@ export const cloudtrailCommands = {
     'cloudtrail:ListTags': ListTagsCommand,
     'cloudtrail:GetTrailStatus': GetTrailStatusCommand,
     'cloudtrail:GetTrail': GetTrailCommand,
+    'cloudtrail:GetEventSelectors': GetEventSelectorsCommand,
     'cloudtrail:LookupEvents': LookupEventsCommand,
   },
 } as const satisfies CommandTable;

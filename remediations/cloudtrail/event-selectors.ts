@@ -132,3 +132,50 @@ export function restoringSelectors(analysis: SelectorAnalysis): { key: 'EventSel
     selectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true, DataResources: [] }, ...analysis.dataOnly],
   };
 }
+
+/**
+ * The selectors a trail has now, from a `GetEventSelectors` answer (Pascal
+ * case). A trail has either kind; an empty list of the other kind may come
+ * along, so a non-empty advanced list wins, then a basic list.
+ */
+export function currentSelectors(output: unknown): SelectorAnalysis | undefined {
+  const advanced = either(output, 'advancedEventSelectors');
+  const basic = either(output, 'eventSelectors');
+  if (Array.isArray(advanced) && advanced.length > 0) return analyzeSelectors({ advancedEventSelectors: advanced });
+  if (Array.isArray(basic)) return analyzeSelectors({ eventSelectors: basic });
+  return Array.isArray(advanced) ? analyzeSelectors({ advancedEventSelectors: advanced }) : undefined;
+}
+
+function sortedStrings(value: unknown): string[] {
+  return (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []).sort();
+}
+
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A selector as text, with the API's defaults filled in and every list sorted: what it logs, not how it was written. */
+function canonicalSelector(kind: SelectorAnalysis['kind'], selector: Json): string {
+  if (kind === 'advanced') {
+    // The name is a label: it changes nothing about what is logged.
+    const fields = objects(selector['FieldSelectors']).map((f) =>
+      JSON.stringify([f['Field'], ...FIELD_OPERATORS.map((operator) => sortedStrings(f[operator.charAt(0).toUpperCase() + operator.slice(1)]))]),
+    );
+    return JSON.stringify(fields.sort(byText));
+  }
+  const resources = objects(selector['DataResources']).map((r) => JSON.stringify([r['Type'], sortedStrings(r['Values'])]));
+  return JSON.stringify([
+    typeof selector['ReadWriteType'] === 'string' ? selector['ReadWriteType'] : 'All',
+    selector['IncludeManagementEvents'] !== false,
+    resources.sort(byText),
+    sortedStrings(selector['ExcludeManagementEventSources']),
+  ]);
+}
+
+/** Whether two sets of selectors (SDK form, as `SelectorAnalysis.asSet`) log exactly the same events. */
+export function sameSelectors(kind: SelectorAnalysis['kind'], a: readonly Record<string, unknown>[], otherKind: SelectorAnalysis['kind'], b: readonly Record<string, unknown>[]): boolean {
+  if (kind !== otherKind || a.length !== b.length) return false;
+  const left = a.map((s) => canonicalSelector(kind, s)).sort(byText);
+  const right = b.map((s) => canonicalSelector(otherKind, s)).sort(byText);
+  return left.every((text, index) => text === right[index]);
+}

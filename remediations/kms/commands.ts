@@ -1,6 +1,7 @@
 /**
- * The SDK commands the kms function may send: its rule's plan steps and
- * lookups, and SNS for alerts. Undo-only and proposed operations
+ * The SDK commands the kms function may send: its rule's plan steps, lookups
+ * and probes (the reads before and after each step, and before a proposal is
+ * sent), and SNS for alerts. Undo-only and proposed operations
  * (ScheduleKeyDeletion, DisableKey, DisableKeyRotation, PutKeyPolicy) are
  * deliberately absent: a person runs them, never this function.
  */
@@ -9,6 +10,8 @@ import {
   DescribeKeyCommand,
   EnableKeyCommand,
   EnableKeyRotationCommand,
+  GetKeyPolicyCommand,
+  GetKeyRotationStatusCommand,
   KMSClient,
   ListAliasesCommand,
   ListResourceTagsCommand,
@@ -26,5 +29,7 @@ export const kmsCommands = {
     'kms:DescribeKey': DescribeKeyCommand,
     'kms:ListResourceTags': ListResourceTagsCommand,
     'kms:ListAliases': ListAliasesCommand,
+    'kms:GetKeyRotationStatus': GetKeyRotationStatusCommand,
+    'kms:GetKeyPolicy': GetKeyPolicyCommand,
   },
 } as const satisfies CommandTable;

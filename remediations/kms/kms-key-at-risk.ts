@@ -8,32 +8,54 @@
  * tags (`ListResourceTags`). When those lookups cannot answer, the key is
  * treated as in use and the alert says the facts were unavailable: the rule
  * never guesses its way to a pass. `DisableKey`, `DisableKeyRotation`, and
- * `PutKeyPolicy` whose policy lets anyone in (`Principal *`, `{"AWS": "*"}`)
- * without a condition confining the callers (`kms:CallerAccount`,
- * `aws:PrincipalOrgID`, …), read with the IAM policy analyzer.
+ * `PutKeyPolicy` whose policy (JSON text, or a JSON object in some records)
+ * lets anyone in (`Principal *`, `{"AWS": "*"}`) without a condition confining
+ * the callers (`kms:CallerAccount`, `aws:PrincipalOrgID`, …), read with the
+ * IAM policy analyzer.
  *
  * Changes: `CancelKeyDeletion` (the key is then Disabled; enabling it is only
  * proposed, since the bot cannot know whether it was enabled before), whose
  * undo schedules the deletion again with the event's waiting period: that
  * restores what the caller chose, and the key stays recoverable for that
  * period. `EnableKey` for `DisableKey` (undo `DisableKey`), `EnableKeyRotation`
- * for `DisableKeyRotation` (undo `DisableKeyRotation`). A `DescribeKey` lookup
- * that shows the work already done (the key no longer pending deletion, or
- * enabled) makes the step "already done" without a call.
+ * for `DisableKeyRotation` (undo `DisableKeyRotation`). Every step reads the
+ * key just before it writes and again just after: `DescribeKey` (key state)
+ * for CancelKeyDeletion and EnableKey, `GetKeyRotationStatus` for
+ * EnableKeyRotation. A key already out of pending deletion, already enabled or
+ * already rotating is "already done" with no write; a key deleted since, or
+ * (for EnableKey) pending deletion since, is stale: nothing is written.
  * Proposes: `EnableKey` after a cancelled deletion; for an open key policy,
  * `PutKeyPolicy` without the open statements (never applied: a wrong key
- * policy can lock every administrator out of the key).
+ * policy can lock every administrator out of the key), checked against
+ * `GetKeyPolicy`: still the event's policy (needed), no longer open (done), or
+ * replaced since by another open policy (stale: the proposal would overwrite it).
  * Never touches: the key material, the key policy (only proposed), aliases,
  * grants, AWS managed keys, and keys carrying the exemption tag.
  * Permissions: `kms:CancelKeyDeletion`, `kms:EnableKey` and
  * `kms:EnableKeyRotation` on the account's keys in the region (the key policy
  * must let IAM policies grant them, as the default key policy does); lookups
- * `kms:DescribeKey`, `kms:ListResourceTags` and `kms:ListAliases`.
+ * `kms:DescribeKey`, `kms:ListResourceTags` and `kms:ListAliases`; reads
+ * before and after each step `kms:DescribeKey`, `kms:GetKeyRotationStatus`
+ * and `kms:GetKeyPolicy`.
  */
+import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, type Tags } from '../../engine/exemption.js';
-import type { Fact, Facts, Finding, Lookup, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import {
+  checkedBothWays,
+  stateCheck,
+  type Fact,
+  type Facts,
+  type Finding,
+  type Lookup,
+  type PlanStep,
+  type Probe,
+  type Rule,
+  type RuleContext,
+  type Severity,
+  type Verdict,
+} from '../../engine/types.js';
 import { confinedNote, documentText, documentWithout, KMS_CONFINING_KEYS, openFindings, publicGrants, rawDocument, statementLabel } from '../s3/resource-policy.js';
 
 export const KmsKeyAtRiskSettingsSchema = z.strictObject({
@@ -48,13 +70,52 @@ export const MAX_KEY_POLICY_CHARACTERS = 32_768;
 /** The waiting period KMS uses when a ScheduleKeyDeletion request names none. */
 export const DEFAULT_PENDING_WINDOW_DAYS = 30;
 
+/** The only key policy name KMS knows. */
+const POLICY_NAME = 'default';
+
 const KEY_ID = /^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+const KEY_ID_FORMS = 'a key id is a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits for a multi-Region key';
+
+/** The key the call named, or exactly what is wrong with the `keyId` it carries. */
+export type KeyReference = { readonly ok: true; readonly keyId: string } | { readonly ok: false; readonly problem: string };
+
+function quoted(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 199)}…` : value);
+}
+
+/** Every way a `keyId` that starts with `arn:` falls short of `arn:<partition>:kms:<region>:<12-digit account>:key/<key id>`. */
+function keyArnProblems(arn: string): string[] {
+  const [, partition = '', service = '', region = '', account = '', ...rest] = arn.split(':');
+  const resource = rest.join(':');
+  if (rest.length === 0) return ['it is not a complete ARN (arn:<partition>:kms:<region>:<account>:key/<key id>)'];
+  const problems: string[] = [];
+  if (!/^aws(-[a-z]+)*$/.test(partition)) problems.push(`its partition ${quoted(partition)} is not an AWS partition`);
+  if (service !== 'kms') problems.push(`its service ${quoted(service)} is not kms`);
+  if (!/^[a-z0-9-]+$/.test(region)) problems.push(`its Region ${quoted(region)} is not a Region name`);
+  if (!/^\d{12}$/.test(account)) problems.push(`its account ${quoted(account)} is not a 12-digit account id`);
+  if (resource.startsWith('alias/')) problems.push('it names an alias, not a key (an alias can point to another key by now)');
+  else if (!resource.startsWith('key/')) problems.push(`its resource ${quoted(resource)} is not key/<key id>`);
+  else if (!KEY_ID.test(resource.slice('key/'.length))) problems.push(`its key id ${quoted(resource.slice('key/'.length))} is not a key id (${KEY_ID_FORMS})`);
+  return problems;
+}
+
+/** The `keyId` of the request, when it is a key id or key ARN (what these APIs accept); otherwise what is wrong with it. */
+export function keyReferenceOf(event: CloudTrailEvent): KeyReference {
+  const raw = field(event.detail.requestParameters, 'keyId');
+  if (raw === undefined || raw === null) return { ok: false, problem: 'the request carries no keyId' };
+  if (typeof raw !== 'string') return { ok: false, problem: `its keyId is a ${Array.isArray(raw) ? 'list' : typeof raw}, not a key id or key ARN` };
+  if (KEY_ID.test(raw) || KEY_ARN.test(raw)) return { ok: true, keyId: raw };
+  if (raw === '') return { ok: false, problem: 'its keyId is empty' };
+  if (raw.startsWith('arn:')) return { ok: false, problem: `keyId ${quoted(raw)} is not a KMS key ARN: ${keyArnProblems(raw).join('; ')}` };
+  if (raw.startsWith('alias/')) return { ok: false, problem: `keyId ${quoted(raw)} is an alias name, not a key id or key ARN (an alias can point to another key by now)` };
+  return { ok: false, problem: `keyId ${quoted(raw)} is neither a key id (${KEY_ID_FORMS}) nor a key ARN` };
+}
 
 /** The key the call named (key id or key ARN, as these APIs accept); aliases and placeholders are not keys. */
 export function keyIdOf(event: CloudTrailEvent): string | undefined {
-  const keyId = stringField(event.detail.requestParameters, 'keyId');
-  return keyId !== undefined && (KEY_ID.test(keyId) || KEY_ARN.test(keyId)) ? keyId : undefined;
+  const reference = keyReferenceOf(event);
+  return reference.ok ? reference.keyId : undefined;
 }
 
 /** The key's ARN for alerts: from the request, the response, the record's resources, or composed. */
@@ -70,8 +131,15 @@ export function keyArnOf(event: CloudTrailEvent, keyId: string): string {
   return `arn:${partition}:kms:${region}:${event.detail.recipientAccountId ?? event.account}:key/${keyId}`;
 }
 
-/** The account's keys in the deployment's Region: what the plans and the key lookups are granted on. */
+/** The policy `PutKeyPolicy` set: JSON text in most records, a JSON object in some. */
+export function keyPolicyOf(event: CloudTrailEvent): string | object | undefined {
+  const policy = field(event.detail.requestParameters, 'policy');
+  return typeof policy === 'string' || (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) ? policy : undefined;
+}
+
+/** The account's keys in the deployment's Region: what the plans, lookups and probes are granted on. */
 const KEY_RESOURCE = 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*';
+const KEY_NOT_FOUND = ['NotFoundException'] as const;
 
 /** DescribeKey: `{state, manager}` of the key now; `null` when it no longer exists. */
 export const keyLookup: Lookup = {
@@ -91,7 +159,7 @@ export const keyLookup: Lookup = {
     const manager = stringField(metadata, 'KeyManager');
     return { ...(state !== undefined && { state }), ...(manager !== undefined && { manager }) };
   },
-  notFoundCodes: ['NotFoundException'],
+  notFoundCodes: KEY_NOT_FOUND,
 };
 
 /** ListResourceTags: the key's tags, `{tags}` (KMS lists them as `TagKey`/`TagValue`). */
@@ -114,7 +182,7 @@ export const keyTagsLookup: Lookup = {
     }
     return { tags };
   },
-  notFoundCodes: ['NotFoundException'],
+  notFoundCodes: KEY_NOT_FOUND,
 };
 
 /** ListAliases of the key (only for ScheduleKeyDeletion): `{aliases}`. */
@@ -131,7 +199,123 @@ export const keyAliasesLookup: Lookup = {
     const list = field(output, 'Aliases');
     return { aliases: (Array.isArray(list) ? list : []).map((alias) => stringField(alias, 'AliasName')).filter((name): name is string => name !== undefined) };
   },
-  notFoundCodes: ['NotFoundException'],
+  notFoundCodes: KEY_NOT_FOUND,
+};
+
+const PENDING_DELETION: ReadonlySet<string> = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
+
+function isoDate(value: unknown): string | undefined {
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString();
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * The key's state as `DescribeKey` answers now, against what a step needs:
+ * `goal: not-pending-deletion` (CancelKeyDeletion) or `goal: enabled` (EnableKey).
+ * A key that no longer exists cannot be saved or enabled: `changed`.
+ */
+export const keyStateProbe: Probe = {
+  name: 'keyState',
+  service: 'kms',
+  operation: 'DescribeKey',
+  resource: KEY_RESOURCE,
+  notFoundCodes: KEY_NOT_FOUND,
+  judge(output, expected) {
+    const key = String(expected['keyId']);
+    const goal = expected['goal'];
+    if (output === null) {
+      return {
+        state: 'changed',
+        evidence:
+          goal === 'not-pending-deletion'
+            ? `key ${key} no longer exists (NotFoundException): its deletion has completed and cannot be cancelled`
+            : `key ${key} no longer exists (NotFoundException): nothing to enable`,
+      };
+    }
+    const state = stringField(output, 'KeyMetadata', 'KeyState');
+    if (state === undefined) throw new Error('DescribeKey answered without KeyMetadata.KeyState');
+    if (goal === 'not-pending-deletion') {
+      if (!PENDING_DELETION.has(state)) return { state: 'done', evidence: `key ${key} is ${state}, no longer pending deletion` };
+      const date = isoDate(field(output, 'KeyMetadata', 'DeletionDate'));
+      return { state: 'needed', evidence: `key ${key} is still ${state}${date ? ` (deletion on ${date})` : ''}` };
+    }
+    if (goal === 'enabled') {
+      if (state === 'Enabled') return { state: 'done', evidence: `key ${key} is Enabled` };
+      if (state === 'Disabled') return { state: 'needed', evidence: `key ${key} is still Disabled` };
+      const why = PENDING_DELETION.has(state) ? ' (its ScheduleKeyDeletion event is judged on its own)' : '';
+      return { state: 'changed', evidence: `key ${key} is now ${state}, not Disabled as the event left it${why}: nothing enabled` };
+    }
+    throw new Error(`unknown goal ${JSON.stringify(goal)} for DescribeKey`);
+  },
+};
+
+/** Automatic rotation as `GetKeyRotationStatus` answers now: on (done) or still off (needed). */
+export const keyRotationProbe: Probe = {
+  name: 'keyRotation',
+  service: 'kms',
+  operation: 'GetKeyRotationStatus',
+  resource: KEY_RESOURCE,
+  notFoundCodes: KEY_NOT_FOUND,
+  judge(output, expected) {
+    const key = String(expected['keyId']);
+    if (output === null) return { state: 'changed', evidence: `key ${key} no longer exists (NotFoundException): nothing to rotate` };
+    const enabled = field(output, 'KeyRotationEnabled');
+    const period = field(output, 'RotationPeriodInDays');
+    if (enabled === true) return { state: 'done', evidence: `automatic rotation of key ${key} is on${typeof period === 'number' ? ` (every ${period} days)` : ''}` };
+    if (enabled === false) return { state: 'needed', evidence: `automatic rotation of key ${key} is still off` };
+    throw new Error('GetKeyRotationStatus answered without KeyRotationEnabled');
+  },
+};
+
+/** The document with its object keys sorted, as JSON text: the same policy whatever its whitespace or key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** SHA-256 of the canonical document: how a probe recognises the event's policy without carrying it twice. */
+export function policyDigest(document: string | object): string | undefined {
+  const raw = rawDocument(document);
+  return raw === undefined ? undefined : createHash('sha256').update(canonicalJson(raw), 'utf8').digest('hex');
+}
+
+function publicGrantsOf(policy: string | object) {
+  return publicGrants(policy, { confiningKeys: KMS_CONFINING_KEYS, maxPolicyCharacters: MAX_KEY_POLICY_CHARACTERS });
+}
+
+/**
+ * The key policy as `GetKeyPolicy` answers now: no statement open to everyone
+ * (done); still exactly the policy the event set (needed); or another policy
+ * that is still open (changed: putting the proposed policy would overwrite a
+ * newer change).
+ */
+export const keyPolicyProbe: Probe = {
+  name: 'keyPolicy',
+  service: 'kms',
+  operation: 'GetKeyPolicy',
+  resource: KEY_RESOURCE,
+  notFoundCodes: KEY_NOT_FOUND,
+  judge(output, expected) {
+    const key = String(expected['keyId']);
+    if (output === null) return { state: 'done', evidence: `key ${key} no longer exists (NotFoundException), so no policy lets anyone use it` };
+    const policy = stringField(output, 'Policy');
+    if (policy === undefined) throw new Error('GetKeyPolicy answered without a Policy');
+    const analysis = publicGrantsOf(policy);
+    if (!analysis.ok) throw new Error(`the key policy could not be analysed: ${analysis.error}`);
+    if (analysis.open.length === 0) return { state: 'done', evidence: `the policy of key ${key} lets no one in without a confining condition` };
+    const open = analysis.open.map(({ statement }) => statementLabel(statement)).join(', ');
+    if (policyDigest(policy) === expected['policySha256']) {
+      return { state: 'needed', evidence: `key ${key} still has the policy the event set: ${open} open to everyone` };
+    }
+    return {
+      state: 'changed',
+      evidence: `the policy of key ${key} changed since the event and ${open} still lets everyone in: the proposed policy would overwrite the newer one; nothing put`,
+    };
+  },
 };
 
 function okValue(fact: Fact | undefined): unknown {
@@ -139,19 +323,14 @@ function okValue(fact: Fact | undefined): unknown {
 }
 
 function unavailableReason(fact: Fact | undefined, operation: string): string {
-  return fact?.status === 'unavailable' ? fact.reason : `${operation} was not looked up`;
+  if (fact?.status === 'unavailable') return fact.reason;
+  if (fact?.status === 'ok' && fact.value === null) return 'the key no longer exists (NotFoundException)';
+  return `${operation} was not looked up`;
 }
 
 function keyTags(facts: Facts): Tags | undefined {
   const tags = field(okValue(facts[keyTagsLookup.name]), 'tags');
   return typeof tags === 'object' && tags !== null ? (tags as Tags) : undefined;
-}
-
-function keyGone(facts: Facts): boolean {
-  return [keyLookup.name, keyTagsLookup.name, keyAliasesLookup.name].some((name) => {
-    const fact = facts[name];
-    return fact?.status === 'ok' && fact.value === null;
-  });
 }
 
 /** The waiting period the event chose (7–30 days), else KMS's default. */
@@ -179,13 +358,14 @@ export function keyInUse(facts: Facts, settings: KmsKeyAtRiskSettings): InUse {
   return gaps.length > 0 ? { verdict: 'unknown', why: gaps.join('; ') } : { verdict: 'unused' };
 }
 
-function keyState(facts: Facts): string | undefined {
-  return stringField(okValue(facts[keyLookup.name]), 'state');
+function keyStateCheck(keyId: string, goal: 'not-pending-deletion' | 'enabled') {
+  return checkedBothWays(
+    stateCheck(keyStateProbe, { KeyId: keyId }, { keyId, goal }, goal === 'enabled' ? `key ${keyId} is still Disabled` : `key ${keyId} is still pending deletion`),
+  );
 }
 
 /** CancelKeyDeletion; its undo schedules the deletion again with the event's waiting period. */
-export function planCancelDeletion(keyId: string, window: number, state: string | undefined): PlanStep {
-  const pending = state === undefined || state === 'PendingDeletion' || state === 'PendingReplicaDeletion';
+export function planCancelDeletion(keyId: string, window: number): PlanStep {
   return {
     service: 'kms',
     operation: 'CancelKeyDeletion',
@@ -197,9 +377,9 @@ export function planCancelDeletion(keyId: string, window: number, state: string 
       input: { KeyId: keyId, PendingWindowInDays: window },
       reason: `Schedule the deletion of key ${keyId} again with the ${window}-day waiting period the event chose: this restores the caller's decision, and the key stays recoverable (CancelKeyDeletion) until the period ends.`,
     },
-    // KMS answers KMSInvalidStateException when the key is no longer pending deletion: the cancellation is in place.
+    // KMS answers KMSInvalidStateException when the key is no longer pending deletion; the executor believes it only after DescribeKey agrees.
     alreadyDoneCodes: ['KMSInvalidStateException'],
-    ...(!pending && { alreadyDone: `DescribeKey: key state is ${state}, not pending deletion` }),
+    ...keyStateCheck(keyId, 'not-pending-deletion'),
   };
 }
 
@@ -210,17 +390,18 @@ export function proposeEnable(keyId: string): PlanStep {
     input: { KeyId: keyId },
     reason: `PROPOSAL, not applied: enable key ${keyId} again if it was enabled before its deletion was scheduled; until then nothing can decrypt with it.`,
     undo: { service: 'kms', operation: 'DisableKey', input: { KeyId: keyId }, reason: `Disable key ${keyId} again.` },
+    ...keyStateCheck(keyId, 'enabled'),
   };
 }
 
-export function planEnable(keyId: string, state: string | undefined): PlanStep {
+export function planEnable(keyId: string): PlanStep {
   return {
     service: 'kms',
     operation: 'EnableKey',
     input: { KeyId: keyId },
     reason: `Enable key ${keyId} again, so data encrypted under it can be decrypted.`,
     undo: { service: 'kms', operation: 'DisableKey', input: { KeyId: keyId }, reason: `Disable key ${keyId} again, as the event did.` },
-    ...(state === 'Enabled' && { alreadyDone: 'DescribeKey: key state is Enabled' }),
+    ...keyStateCheck(keyId, 'enabled'),
   };
 }
 
@@ -231,40 +412,56 @@ export function planEnableRotation(keyId: string): PlanStep {
     input: { KeyId: keyId },
     reason: `Turn automatic rotation of key ${keyId} back on (KMS's default period of 365 days; set another with RotationPeriodInDays if the key had one).`,
     undo: { service: 'kms', operation: 'DisableKeyRotation', input: { KeyId: keyId }, reason: `Turn automatic rotation of key ${keyId} off again, as the event did.` },
+    ...checkedBothWays(stateCheck(keyRotationProbe, { KeyId: keyId }, { keyId }, `key ${keyId} still has automatic rotation off`)),
   };
 }
 
 /** PutKeyPolicy without the open statements; `undefined` when none would remain (a person must write the policy). */
-export function proposeKeyPolicyFix(keyId: string, policy: string, open: readonly number[]): PlanStep | undefined {
-  if (rawDocument(policy) === undefined) return undefined;
+export function proposeKeyPolicyFix(keyId: string, policy: string | object, open: readonly number[], openLabels: readonly string[]): PlanStep | undefined {
+  const digest = policyDigest(policy);
   const fixed = documentWithout(policy, new Set(open));
-  if (fixed === undefined) return undefined;
+  if (digest === undefined || fixed === undefined) return undefined;
   return {
     service: 'kms',
     operation: 'PutKeyPolicy',
-    input: { KeyId: keyId, PolicyName: 'default', Policy: fixed },
+    input: { KeyId: keyId, PolicyName: POLICY_NAME, Policy: fixed },
     reason: `PROPOSAL, not applied: replace the policy of key ${keyId} with the same document minus statement${open.length > 1 ? 's' : ''} ${open.join(', ')}. Check that the remaining statements still let your administrators manage the key before you apply it.`,
-    undo: { service: 'kms', operation: 'PutKeyPolicy', input: { KeyId: keyId, PolicyName: 'default', Policy: documentText(policy) }, reason: `Put the policy of key ${keyId} back exactly as the event set it.` },
+    undo: { service: 'kms', operation: 'PutKeyPolicy', input: { KeyId: keyId, PolicyName: POLICY_NAME, Policy: documentText(policy) }, reason: `Put the policy of key ${keyId} back exactly as the event set it.` },
+    ...checkedBothWays(
+      stateCheck(
+        keyPolicyProbe,
+        { KeyId: keyId, PolicyName: POLICY_NAME },
+        { keyId, policySha256: digest },
+        `key ${keyId} still has the policy the event set, with ${openLabels.join(', ')} open to everyone`,
+      ),
+    ),
   };
 }
 
+/** The gravest finding each event can carry: how grave it is when the bot cannot inspect one. */
+const CEILING: Readonly<Record<string, Severity>> = { ScheduleKeyDeletion: 'critical', PutKeyPolicy: 'critical', DisableKey: 'high', DisableKeyRotation: 'medium' };
+
 function evaluateKeyPolicy(event: CloudTrailEvent, keyId: string, resources: string[], exempt: () => string | undefined): Verdict {
-  const policy = stringField(event.detail.requestParameters, 'policy');
-  if (policy === undefined) return { kind: 'skipped', reason: `the event carries no policy for key ${keyId}`, resources };
-  const analysis = publicGrants(policy, { confiningKeys: KMS_CONFINING_KEYS, maxPolicyCharacters: MAX_KEY_POLICY_CHARACTERS });
-  if (!analysis.ok) return { kind: 'skipped', reason: `the policy of key ${keyId} could not be analysed: ${analysis.error}`, resources };
+  const policy = keyPolicyOf(event);
+  if (policy === undefined) {
+    return { kind: 'skipped', reason: `the event carries no policy document for key ${keyId} (requestParameters.policy is absent or not JSON), so what it set cannot be inspected`, resources, severity: 'high' };
+  }
+  const analysis = publicGrantsOf(policy);
+  if (!analysis.ok) return { kind: 'skipped', reason: `the policy of key ${keyId} could not be analysed: ${analysis.error}`, resources, severity: 'high' };
   if (analysis.open.length === 0) {
     return { kind: 'compliant', summary: `key ${keyId}: no statement of the key policy lets everyone in without a confining condition${confinedNote(analysis.confined)}`, resources };
   }
+  const findings = openFindings(analysis.open, 'key-policy-public', 'critical', `policy of key ${keyId}`);
   const reason = exempt();
-  if (reason) return { kind: 'exempt', reason, resources };
+  if (reason) return { kind: 'exempt', reason, resources, findings };
   const open = analysis.open.map(({ statement }) => statement.index);
-  const proposal = proposeKeyPolicyFix(keyId, policy, open);
+  const labels = analysis.open.map(({ statement }) => statementLabel(statement));
+  const proposal = proposeKeyPolicyFix(keyId, policy, open, labels);
   return {
     kind: 'violation',
-    summary: `key ${keyId}: ${analysis.open.map(({ statement }) => statementLabel(statement)).join(', ')} of the key policy ${open.length === 1 ? 'lets' : 'let'} everyone use the key; ${proposal ? 'a fixed policy is proposed' : 'every statement is open, so a person must write the policy'}`,
+    summary: `key ${keyId}: ${labels.join(', ')} of the key policy ${open.length === 1 ? 'lets' : 'let'} everyone use the key; ${proposal ? 'a fixed policy is proposed' : 'every statement is open, so a person must write the policy'}`,
     resources,
-    findings: openFindings(analysis.open, 'key-policy-public', 'critical', `policy of key ${keyId}`),
+    findings,
     plan: [],
     ...(proposal && { proposal: [proposal] }),
   };
@@ -272,18 +469,22 @@ function evaluateKeyPolicy(event: CloudTrailEvent, keyId: string, resources: str
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
   const settings = context.settings as KmsKeyAtRiskSettings;
-  const keyId = keyIdOf(event);
-  if (keyId === undefined) return { kind: 'skipped', reason: 'the event names no KMS key id or key ARN' };
+  const name = event.detail.eventName;
+  const reference = keyReferenceOf(event);
+  if (!reference.ok) {
+    return { kind: 'skipped', reason: `the event names no KMS key the bot can inspect: ${reference.problem}`, ...(CEILING[name] ? { severity: CEILING[name] } : {}) };
+  }
+  const { keyId } = reference;
   const resources = [keyArnOf(event, keyId)];
-  if (keyGone(facts)) return { kind: 'skipped', reason: `key ${keyId} no longer exists`, resources };
-  if (field(okValue(facts[keyLookup.name]), 'manager') === 'AWS') return { kind: 'skipped', reason: `key ${keyId} is an AWS managed key, which AWS manages`, resources };
+  if (field(okValue(facts[keyLookup.name]), 'manager') === 'AWS') {
+    return { kind: 'compliant', summary: `key ${keyId} is an AWS managed key: AWS manages its state, rotation and policy, and no one in the account can change them`, resources };
+  }
   const exempt = () => {
     const reason = exemptionReason(keyTags(facts), context.config);
     return reason ? `key ${keyId} is ${reason}` : undefined;
   };
-  const state = keyState(facts);
 
-  switch (event.detail.eventName) {
+  switch (name) {
     case 'PutKeyPolicy':
       return evaluateKeyPolicy(event, keyId, resources, exempt);
     case 'ScheduleKeyDeletion': {
@@ -292,8 +493,6 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       if (use.verdict === 'unused') {
         return { kind: 'compliant', summary: `key ${keyId}: deletion in ${window} days of a key with no alias and no in-use tag`, resources };
       }
-      const reason = exempt();
-      if (reason) return { kind: 'exempt', reason, resources };
       const finding: Finding =
         use.verdict === 'in-use'
           ? {
@@ -308,6 +507,8 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
               message: `Key ${keyId} is scheduled for deletion in ${window} days, and whether it is in use could not be checked (${use.why}), so it is treated as in use; once deleted, everything encrypted under it is lost for good.`,
               subject: keyId,
             };
+      const reason = exempt();
+      if (reason) return { kind: 'exempt', reason, resources, findings: [finding] };
       return {
         kind: 'violation',
         summary:
@@ -316,44 +517,35 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
             : `key ${keyId}: deletion scheduled in ${window} days; whether it is in use is unknown (facts unavailable), so it is treated as in use`,
         resources,
         findings: [finding],
-        plan: [planCancelDeletion(keyId, window, state)],
+        plan: [planCancelDeletion(keyId, window)],
         proposal: [proposeEnable(keyId)],
       };
     }
     case 'DisableKey': {
-      if (state === 'PendingDeletion' || state === 'PendingReplicaDeletion') {
-        return { kind: 'skipped', reason: `key ${keyId} is now pending deletion; that is judged on its ScheduleKeyDeletion event`, resources };
-      }
+      const findings: Finding[] = [
+        { code: 'key-disabled', severity: 'high', message: `Key ${keyId} was disabled: nothing encrypted under it can be decrypted until it is enabled again.`, subject: keyId },
+      ];
       const reason = exempt();
-      if (reason) return { kind: 'exempt', reason, resources };
-      return {
-        kind: 'violation',
-        summary: `key ${keyId} was disabled`,
-        resources,
-        findings: [{ code: 'key-disabled', severity: 'high', message: `Key ${keyId} was disabled: nothing encrypted under it can be decrypted until it is enabled again.`, subject: keyId }],
-        plan: [planEnable(keyId, state)],
-      };
+      if (reason) return { kind: 'exempt', reason, resources, findings };
+      return { kind: 'violation', summary: `key ${keyId} was disabled`, resources, findings, plan: [planEnable(keyId)] };
     }
     case 'DisableKeyRotation': {
+      const findings: Finding[] = [
+        { code: 'key-rotation-disabled', severity: 'medium', message: `Automatic rotation of key ${keyId} was turned off, so its key material is no longer renewed.`, subject: keyId },
+      ];
       const reason = exempt();
-      if (reason) return { kind: 'exempt', reason, resources };
-      return {
-        kind: 'violation',
-        summary: `key ${keyId}: automatic rotation turned off`,
-        resources,
-        findings: [{ code: 'key-rotation-disabled', severity: 'medium', message: `Automatic rotation of key ${keyId} was turned off, so its key material is no longer renewed.`, subject: keyId }],
-        plan: [planEnableRotation(keyId)],
-      };
+      if (reason) return { kind: 'exempt', reason, resources, findings };
+      return { kind: 'violation', summary: `key ${keyId}: automatic rotation turned off`, resources, findings, plan: [planEnableRotation(keyId)] };
     }
     default:
-      return { kind: 'skipped', reason: `${event.detail.eventName} is not a KMS call this rule judges`, resources };
+      return { kind: 'skipped', reason: `${name} is not a KMS call this rule judges`, resources };
   }
 }
 
 export const kmsKeyAtRisk = {
   id: 'kms-key-at-risk',
   title: 'KMS key scheduled for deletion, disabled, not rotated or open to everyone',
-  severity: 'high',
+  severity: 'critical',
   rationale:
     'A KMS key guards every dataset, volume and model artifact encrypted under it: deleting a key in use destroys that data for good, disabling it makes the data unreadable, an unrotated key stays exposed longer, and a key policy open to everyone lets any AWS account use or manage it.',
   family: 'kms',
@@ -364,11 +556,13 @@ export const kmsKeyAtRisk = {
     { action: 'kms:EnableKeyRotation', resource: KEY_RESOURCE },
   ],
   lookups: [keyLookup, keyTagsLookup, keyAliasesLookup],
+  probes: [keyStateProbe, keyRotationProbe, keyPolicyProbe],
   settings: KmsKeyAtRiskSettingsSchema,
   docs: {
     changes:
-      'CancelKeyDeletion for a key in use (undo: ScheduleKeyDeletion with the event’s waiting period), EnableKey for DisableKey (undo: DisableKey), EnableKeyRotation for DisableKeyRotation (undo: DisableKeyRotation).',
-    proposes: 'EnableKey after a cancelled deletion (the key is left Disabled), and PutKeyPolicy without the statements open to everyone (its undo restores the event’s policy).',
+      'CancelKeyDeletion for a key in use (undo: ScheduleKeyDeletion with the event’s waiting period), EnableKey for DisableKey (undo: DisableKey), EnableKeyRotation for DisableKeyRotation (undo: DisableKeyRotation). Each step reads the key just before and just after it writes (DescribeKey for the key state, GetKeyRotationStatus for rotation): already in the wanted state is “already fixed” with no write, deleted or (for EnableKey) pending deletion since the event is stale, and applied means the read afterwards showed it.',
+    proposes:
+      'EnableKey after a cancelled deletion (the key is left Disabled), and PutKeyPolicy without the statements open to everyone (its undo restores the event’s policy), checked against GetKeyPolicy: a policy replaced since the event is stale, never overwritten.',
     neverTouches: 'Key material, the key policy (only proposed), aliases and grants, AWS managed keys, and keys carrying the exemption tag.',
   },
   evaluate,
