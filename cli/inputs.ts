@@ -2,16 +2,23 @@
  * Replay inputs: files, directories (walked recursively, sorted) and `-` for
  * stdin. Each input is streamed: gzip is recognised by its magic bytes and
  * inflated on the fly, and `RecordScanner` cuts the bytes into records, so
- * memory stays bounded by the largest record whatever the file size. Every
- * record carries its origin (file and line, and its place in a `Records`,
- * `Events` or array container) so a bad one is reported and skipped.
+ * memory stays bounded by the largest record kept whatever the file size.
+ * Every record carries its origin (file and line, and its place in a
+ * `Records`, `Events` or array container) so a bad one is reported and skipped.
+ *
+ * No input can hang the run or exhaust memory: only regular files are read (a
+ * FIFO, socket or device is reported, and opening never waits for a writer);
+ * a symbolic link met in a directory is followed only to a regular file inside
+ * the paths the user named; a record is kept up to `MAX_RECORD_BYTES`; gzip
+ * may expand only so far (`MAX_INFLATE_RATIO`).
  */
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable, pipeline } from 'node:stream';
+import { closeSync, constants, createReadStream, fstatSync, openSync, type Stats } from 'node:fs';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { RecordScanner, type NameGate, type ScannedRecord } from './scan.js';
+import { formatBytes, oversizeReason } from './records.js';
+import { MAX_RECORD_BYTES, RecordScanner, type NameGate, type ScannedRecord } from './scan.js';
 
 export type InputRecord =
   | { readonly origin: string; readonly value: unknown }
@@ -43,7 +50,58 @@ function describe(error: unknown): string {
   return code && !error.message.startsWith(code) ? `${code}: ${error.message}` : error.message;
 }
 
-async function walk(directory: string, into: Input[]): Promise<void> {
+/** An input the replay will not read (not a regular file, a link out of bounds, a decompression bomb): reported with the reason. */
+export class InputRefusedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'InputRefusedError';
+  }
+}
+
+/** What a non-regular file is, for a message: `a FIFO`, `a character device`… */
+function fileKind(info: Pick<Stats, 'isDirectory' | 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice' | 'isSymbolicLink'>): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isFIFO()) return 'a FIFO';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+function notRegular(info: Parameters<typeof fileKind>[0]): string {
+  return `${fileKind(info)}, not a regular file: skipped`;
+}
+
+/** The real paths of the paths the user named: a link met in a directory is followed only to a file inside one of them. */
+type Roots = readonly string[];
+
+function within(target: string, roots: Roots): boolean {
+  return roots.some((root) => target === root || target.startsWith(root.endsWith(sep) ? root : `${root}${sep}`));
+}
+
+async function linkInput(path: string, roots: Roots): Promise<Input | undefined> {
+  let target: string;
+  try {
+    target = await realpath(path);
+  } catch (error) {
+    return { kind: 'unreadable', path, error: `a symbolic link whose target cannot be resolved: ${describe(error)}` };
+  }
+  // A link out of the named paths could make a replay of a log tree read anything the user can read: /dev/zero, a FIFO, another account's logs.
+  if (!within(target, roots)) return { kind: 'unreadable', path, error: `a symbolic link to ${target}, outside the input paths: not followed` };
+  let info: Stats;
+  try {
+    info = await stat(target);
+  } catch (error) {
+    return { kind: 'unreadable', path, error: describe(error) };
+  }
+  if (info.isFile()) return { kind: 'file', path, size: info.size };
+  // A directory inside the named paths is walked where it is; following the link could loop.
+  if (info.isDirectory()) return undefined;
+  return { kind: 'unreadable', path, error: `a symbolic link to ${target}, ${notRegular(info)}` };
+}
+
+async function walk(directory: string, roots: Roots, into: Input[]): Promise<void> {
   let entries;
   try {
     entries = await readdir(directory, { withFileTypes: true });
@@ -54,44 +112,97 @@ async function walk(directory: string, into: Input[]): Promise<void> {
   for (const entry of entries.sort(byName)) {
     if (entry.name.startsWith('.') || isDigest(entry.name)) continue;
     const path = join(directory, entry.name);
-    if (entry.isDirectory()) await walk(path, into);
-    else if (RECORD_FILE.test(entry.name)) into.push(await fileInput(path));
+    if (entry.isDirectory()) {
+      await walk(path, roots, into);
+      continue;
+    }
+    if (!RECORD_FILE.test(entry.name)) continue;
+    let info: Stats;
+    try {
+      info = await lstat(path);
+    } catch (error) {
+      into.push({ kind: 'unreadable', path, error: describe(error) });
+      continue;
+    }
+    if (info.isFile()) into.push({ kind: 'file', path, size: info.size });
+    else if (info.isSymbolicLink()) {
+      const input = await linkInput(path, roots);
+      if (input) into.push(input);
+    } else into.push({ kind: 'unreadable', path, error: notRegular(info) });
   }
 }
 
-async function fileInput(path: string): Promise<Input> {
-  try {
-    return { kind: 'file', path, size: (await stat(path)).size };
-  } catch (error) {
-    return { kind: 'unreadable', path, error: describe(error) };
-  }
-}
-
-/** Expands paths into inputs, in order: a named file is read whatever its name; directories are walked for record files, sorted by name. */
+/**
+ * Expands paths into inputs, in order: a named file is read whatever its name
+ * (a named link is followed: the user chose it); directories are walked for
+ * record files, sorted by name. Only regular files become inputs: anything
+ * else is an `unreadable` input with the reason.
+ */
 export async function listInputs(paths: readonly string[]): Promise<Input[]> {
+  const roots: string[] = [];
+  for (const path of paths) {
+    if (path === '-') continue;
+    try {
+      roots.push(await realpath(path));
+    } catch {
+      // Reported below, where the path is listed.
+    }
+  }
   const inputs: Input[] = [];
   for (const path of paths) {
     if (path === '-') {
       inputs.push({ kind: 'stdin' });
       continue;
     }
-    let isDirectory: boolean;
+    let info: Stats;
     try {
-      isDirectory = (await stat(path)).isDirectory();
+      info = await stat(path);
     } catch (error) {
       inputs.push({ kind: 'unreadable', path, error: describe(error) });
       continue;
     }
-    if (isDirectory) await walk(path, inputs);
-    else inputs.push(await fileInput(path));
+    if (info.isDirectory()) await walk(path, roots, inputs);
+    else if (info.isFile()) inputs.push({ kind: 'file', path, size: info.size });
+    else inputs.push({ kind: 'unreadable', path, error: `${notRegular(info)}${info.isFIFO() ? ' (to replay a pipe, send it to stdin: -)' : ''}` });
   }
   return inputs;
 }
 
 export const CHUNK_BYTES = 512 * 1024;
 
+function failedStream(error: Error): Readable {
+  return new Readable({
+    read() {
+      this.destroy(error);
+    },
+  });
+}
+
+/**
+ * A stream of a regular file's bytes. The file is checked again once open, so
+ * one swapped for a FIFO or a device after it was listed is refused too: a
+ * stream that fails with {@link InputRefusedError}.
+ */
 export function openFile(path: string): Readable {
-  return createReadStream(path, { highWaterMark: CHUNK_BYTES });
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever. Reads of a regular file ignore it.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0));
+  } catch (error) {
+    return failedStream(error instanceof Error ? error : new Error(String(error)));
+  }
+  let info: Stats;
+  try {
+    info = fstatSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    return failedStream(error instanceof Error ? error : new Error(String(error)));
+  }
+  if (!info.isFile()) {
+    closeSync(fd);
+    return failedStream(new InputRefusedError(notRegular(info)));
+  }
+  return createReadStream(path, { fd, highWaterMark: CHUNK_BYTES });
 }
 
 /** The first bytes of a stream, put back for whoever reads it next; `undefined` for an empty stream. */
@@ -102,46 +213,87 @@ async function peek(source: Readable): Promise<Buffer | undefined> {
       source.unshift(chunk);
       return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     }
+    if (source.errored) {
+      // A stream destroyed with an error emits it on a later tick: it is thrown here, so that emission needs no other handler.
+      source.on('error', () => undefined);
+      throw source.errored;
+    }
     if (source.readableEnded || source.destroyed) return undefined;
     await new Promise<void>((resolve, reject) => {
       const done = () => {
         source.off('readable', done);
         source.off('end', done);
+        source.off('close', done);
         source.off('error', failed);
         resolve();
       };
       const failed = (error: Error) => {
         source.off('readable', done);
         source.off('end', done);
+        source.off('close', done);
         reject(error);
       };
       source.once('readable', done);
       source.once('end', done);
+      source.once('close', done);
       source.once('error', failed);
     });
   }
 }
 
 /**
+ * How far gzip may expand: real CloudTrail logs inflate about ten-fold, a
+ * gzip bomb about a thousand-fold. Past this ratio, and past
+ * {@link MIN_INFLATE_LIMIT_BYTES}, the rest of the input is refused, so the
+ * work a file can cause is proportional to its size.
+ */
+export const MAX_INFLATE_RATIO = 100;
+/**
+ * Inflated bytes always allowed, whatever the ratio: a small file of repeated
+ * records compresses far better than a log. Low enough that a directory of
+ * bombs still costs little each.
+ */
+export const MIN_INFLATE_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/**
  * The decompressed bytes of a stream: gunzipped when it starts with the gzip
  * magic bytes, else as they are. `onBytes` gets the raw bytes read so far (for
- * a file; streams that do not count them report nothing).
+ * a file; streams that do not count them report nothing). Gzip that inflates
+ * past its allowance fails with {@link InputRefusedError}.
  */
 export async function* decompressed(source: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
   const head = await peek(source);
   if (head === undefined) return;
   const counted = source as Readable & { bytesRead?: number };
   const report = onBytes && typeof counted.bytesRead === 'number' ? () => onBytes(counted.bytesRead ?? 0) : undefined;
-  let stream: Readable = source;
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
-    // A read error destroys the gunzip stream with it, so it surfaces in the loop below.
-    pipeline(source, gunzip, () => undefined);
-    stream = gunzip;
+  if (head[0] !== 0x1f || head[1] !== 0x8b) {
+    for await (const chunk of source) {
+      report?.();
+      yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    }
+    return;
   }
-  for await (const chunk of stream) {
+  let compressed = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      compressed += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const gunzip = createGunzip({ chunkSize: CHUNK_BYTES });
+  // A read error destroys the gunzip stream with it, so it surfaces in the loop below.
+  pipeline(source, meter, gunzip, () => undefined);
+  let inflated = 0;
+  for await (const chunk of gunzip) {
     report?.();
-    yield typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    inflated += buffer.length;
+    if (inflated > MIN_INFLATE_LIMIT_BYTES && inflated > MAX_INFLATE_RATIO * compressed) {
+      throw new InputRefusedError(
+        `gzip data inflates more than ${MAX_INFLATE_RATIO}-fold (${formatBytes(inflated)} from ${formatBytes(compressed)}), as a decompression bomb does: the rest of the input is skipped`,
+      );
+    }
+    yield buffer;
   }
 }
 
@@ -187,7 +339,20 @@ export async function* readSource(source: Readable, name: string, options: ReadO
   let held: ScannedRecord | undefined;
   let lone = true;
 
+  function sized(origin: string, value: unknown, written: number): InputRecord {
+    const reason = oversizeReason(value, written);
+    return reason === undefined ? { origin, value } : { origin, error: reason };
+  }
+
   function decode(record: ScannedRecord, origin: string): InputRecord[] {
+    if (record.oversized !== undefined) {
+      return [
+        {
+          origin,
+          error: `the record is ${formatBytes(record.oversized)} as written, over the ${formatBytes(MAX_RECORD_BYTES)} a record may take: no event that large reaches EventBridge, so it is not read`,
+        },
+      ];
+    }
     let value: unknown;
     try {
       value = JSON.parse(record.bytes.toString('utf8'));
@@ -200,10 +365,10 @@ export async function* readSource(source: Readable, name: string, options: ReadO
       const list = key ? (value[key] as unknown[]) : undefined;
       if (key && list) {
         if (stats) stats.records += list.length - 1;
-        return list.map((element, index) => ({ origin: `${name}:${record.line}:${key}[${index}]`, value: element }));
+        return list.map((element, index) => sized(`${name}:${record.line}:${key}[${index}]`, element, record.bytes.length));
       }
     }
-    return [{ origin, value }];
+    return [sized(origin, value, record.bytes.length)];
   }
 
   function* drain(): Generator<InputRecord> {
@@ -240,11 +405,14 @@ export async function* readSource(source: Readable, name: string, options: ReadO
     for await (const chunk of decompressed(source, options.onBytes)) {
       scanner.push(chunk);
       if (scanner.items.length > 0 || stats) yield* drain();
+      // The scanner reads no more of this input (a fault in a document): neither should the stream, which may be endless.
+      if (scanner.stopped) break;
     }
   } catch (error) {
     yield* drain();
     yield* release();
-    yield { origin: name, error: `unreadable: ${describe(error)}; the rest of the input is skipped`, unreadable: true };
+    const reason = error instanceof InputRefusedError ? error.message : `${describe(error)}; the rest of the input is skipped`;
+    yield { origin: name, error: `unreadable: ${reason}`, unreadable: true };
     return;
   }
   scanner.end();

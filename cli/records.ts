@@ -6,7 +6,9 @@
  * are wrapped exactly as EventBridge delivers them, so the rules' patterns see
  * the same document as in production; records EventBridge would not deliver
  * to a rule in its default state are dropped, so a replay never decides an
- * event production never sees.
+ * event production never sees. A record EventBridge could not carry (over its
+ * event size limit) or one whose detail-type cannot be told is reported, never
+ * dropped in silence.
  */
 import { createHash } from 'node:crypto';
 import { DETAIL_TYPE } from '../engine/event.js';
@@ -20,6 +22,35 @@ export const DETAIL_TYPES: Readonly<Record<string, string>> = {
   AwsConsoleAction: 'AWS Console Action via CloudTrail',
   AwsCloudTrailInsight: 'AWS Insight via CloudTrail',
 };
+
+/**
+ * The console sign-in events CloudTrail logs for `signin.amazonaws.com`, all
+ * with `eventType` `AwsConsoleSignIn` ("For sign-in events, the eventType
+ * field is AwsConsoleSignIn", CloudTrail User Guide, "AWS Management Console
+ * sign-in events").
+ */
+export const CONSOLE_SIGN_IN_EVENTS: ReadonlySet<string> = new Set([
+  'ConsoleLogin',
+  'CheckMfa',
+  'SwitchRole',
+  'ExitRole',
+  'RenewRole',
+  'PasswordRecoveryRequested',
+  'PasswordRecoveryCompleted',
+]);
+
+/**
+ * EventBridge's event size limit ("the total entry size must be less than
+ * 256KB", PutEvents entry size): CloudTrail cannot deliver a larger event, so
+ * no rule ever sees it.
+ */
+export const EVENTBRIDGE_MAX_EVENT_BYTES = 256 * 1024;
+/**
+ * Our measure re-serialises the record, which may differ from CloudTrail's
+ * bytes by key order and escapes: only a record past the limit by more than
+ * this is certain never to be delivered.
+ */
+export const EVENT_SIZE_MARGIN_BYTES = 8 * 1024;
 
 /**
  * STS calls whose names start with `Get` but that EventBridge documents as
@@ -63,16 +94,63 @@ export function deliveredByEventBridge(record: JsonObject): boolean {
   return record['eventSource'] === 'sts.amazonaws.com' && STS_CHANGE_EVENTS.has(name);
 }
 
-/** Wraps a raw CloudTrail record into the envelope EventBridge would deliver. Missing fields stay missing, for the parser to name. */
-export function wrapRecord(record: JsonObject): JsonObject {
-  const { eventID, eventSource, eventType, eventTime, awsRegion, recipientAccountId, userIdentity } = record;
+/** A short description of a value for a message: never serialises it whole (it may be huge, or nested too deep to serialise). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+export type DetailTypeOf = { readonly kind: 'known'; readonly detailType: string } | { readonly kind: 'unknown'; readonly reason: string };
+
+/**
+ * The `detail-type` EventBridge gives a raw record. From its `eventType` when
+ * it has one; trimmed exports (CloudTrail Lake or Athena queries that select
+ * some columns) often leave it out, and it is then inferred from what only
+ * each kind of record carries:
+ * - `insightDetails` (or `eventCategory` `Insight`): `AWS Insight via CloudTrail`;
+ * - `serviceEventDetails`: `AWS Service Event via CloudTrail`;
+ * - `eventSource` `signin.amazonaws.com` with a console sign-in event name
+ *   ({@link CONSOLE_SIGN_IN_EVENTS}): `AWS Console Sign In via CloudTrail`;
+ *   any other sign-in event cannot be placed, and is reported;
+ * - anything else: `AWS API Call via CloudTrail`, as nearly every record is.
+ * An `eventType` that is present but not a string is reported.
+ */
+export function detailTypeOf(record: JsonObject): DetailTypeOf {
+  const { eventType, eventSource, eventName } = record;
+  if (typeof eventType === 'string') return { kind: 'known', detailType: DETAIL_TYPES[eventType] ?? `AWS ${eventType} via CloudTrail` };
+  if (eventType !== undefined && eventType !== null) {
+    return { kind: 'unknown', reason: `"eventType" must be a string such as "AwsApiCall", got ${shown(eventType)}` };
+  }
+  if (Object.hasOwn(record, 'insightDetails') || record['eventCategory'] === 'Insight') return { kind: 'known', detailType: DETAIL_TYPES['AwsCloudTrailInsight'] as string };
+  if (Object.hasOwn(record, 'serviceEventDetails')) return { kind: 'known', detailType: DETAIL_TYPES['AwsServiceEvent'] as string };
+  if (eventSource === 'signin.amazonaws.com') {
+    if (typeof eventName === 'string' && CONSOLE_SIGN_IN_EVENTS.has(eventName)) return { kind: 'known', detailType: DETAIL_TYPES['AwsConsoleSignIn'] as string };
+    return {
+      kind: 'unknown',
+      reason: `no "eventType", and signin.amazonaws.com ${eventName === undefined ? 'without eventName' : shown(eventName)} is not a console sign-in event whose detail-type can be inferred: export the records with their eventType`,
+    };
+  }
+  return { kind: 'known', detailType: DETAIL_TYPE };
+}
+
+/**
+ * Wraps a raw CloudTrail record into the envelope EventBridge would deliver,
+ * with the detail-type {@link detailTypeOf} gives (API call when it cannot
+ * tell; {@link classifyRecord} reports those instead). Missing fields stay
+ * missing, for the parser to name.
+ */
+export function wrapRecord(record: JsonObject, detailType?: string): JsonObject {
+  const { eventID, eventSource, eventTime, awsRegion, recipientAccountId, userIdentity } = record;
   const accountId = isObject(userIdentity) ? userIdentity['accountId'] : undefined;
   const account = typeof recipientAccountId === 'string' ? recipientAccountId : accountId;
-  const detailType = typeof eventType === 'string' ? (DETAIL_TYPES[eventType] ?? `AWS ${eventType} via CloudTrail`) : DETAIL_TYPE;
+  const inferred = detailTypeOf(record);
   return {
     version: '0',
     ...(typeof eventID === 'string' ? { id: envelopeIdFor(eventID) } : {}),
-    'detail-type': detailType,
+    'detail-type': detailType ?? (inferred.kind === 'known' ? inferred.detailType : DETAIL_TYPE),
     ...(typeof eventSource === 'string' ? { source: sourceFor(eventSource) } : {}),
     ...(account !== undefined ? { account } : {}),
     ...(eventTime !== undefined ? { time: eventTime } : {}),
@@ -110,5 +188,45 @@ export function classifyRecord(value: unknown): Classified {
     return { kind: 'invalid', error: 'neither an EventBridge event (no "detail") nor a CloudTrail record (no "eventName", "eventSource" or "eventID")' };
   }
   if (!deliveredByEventBridge(record)) return { kind: 'not-delivered' };
-  return { kind: 'event', event: wrapRecord(record) };
+  const detailType = detailTypeOf(record);
+  if (detailType.kind === 'unknown') return { kind: 'invalid', error: detailType.reason };
+  return { kind: 'event', event: wrapRecord(record, detailType.detailType) };
+}
+
+/**
+ * The size in bytes of what EventBridge would carry for a record: the
+ * envelope's `detail`, a `lookup-events` entry's `CloudTrailEvent`, or the raw
+ * record, serialised compactly. A value too deeply nested to serialise counts
+ * as `fallback` (its size as written).
+ */
+export function eventBytes(value: unknown, fallback: number): number {
+  const embedded = isObject(value) ? value['CloudTrailEvent'] : undefined;
+  if (typeof embedded === 'string') return Buffer.byteLength(embedded, 'utf8');
+  const carried = isObject(value) && Object.hasOwn(value, 'detail') ? value['detail'] : value;
+  try {
+    return Buffer.byteLength(JSON.stringify(carried) ?? '', 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+/** Why a record is too large for EventBridge, or `undefined` when it is not. `written` is its size as written, an upper bound of {@link eventBytes}. */
+export function oversizeReason(value: unknown, written: number): string | undefined {
+  const limit = EVENTBRIDGE_MAX_EVENT_BYTES + EVENT_SIZE_MARGIN_BYTES;
+  if (written <= limit) return undefined;
+  const size = eventBytes(value, written);
+  if (size <= limit) return undefined;
+  return `the event is ${formatBytes(size)}, over EventBridge's ${formatBytes(EVENTBRIDGE_MAX_EVENT_BYTES)} event size limit: CloudTrail cannot deliver it, so no rule would ever see it`;
+}
+
+/** `262,144 bytes (256 KiB)`: exact, and readable. */
+export function formatBytes(bytes: number): string {
+  let amount = bytes / 1024;
+  let unit = 'KiB';
+  for (const larger of ['MiB', 'GiB']) {
+    if (amount < 1024) break;
+    amount /= 1024;
+    unit = larger;
+  }
+  return `${bytes.toLocaleString('en-US')} bytes (${Number.isInteger(amount) ? amount : amount.toFixed(1)} ${unit})`;
 }

@@ -8,8 +8,9 @@
  *   AWS CLI write it: each array element is a record;
  * - a top-level JSON array: each element is a record.
  *
- * It tracks only strings, escapes and bracket depth, so memory stays bounded
- * by the largest record whatever the file size. With a {@link NameGate} it
+ * It tracks only strings, escapes and bracket depth, and keeps at most
+ * {@link MAX_RECORD_BYTES} of a record, so memory stays bounded whatever the
+ * file holds (a record past that size is reported, not kept). With a {@link NameGate} it
  * also reads each record's `eventName` (or `detail.eventName` for an
  * EventBridge envelope) on the fly and drops, unparsed, the records whose name
  * no rule's pattern lists; see {@link RecordScanner} for why that is exact.
@@ -26,8 +27,10 @@ export type ContainerKind = 'Records' | 'Events' | 'array';
 
 export interface ScannedRecord {
   readonly kind: 'record';
-  /** The record's exact bytes. */
+  /** The record's exact bytes; empty when it is {@link oversized}. */
   readonly bytes: Buffer;
+  /** Set, to the record's size as written, when it is larger than the scanner keeps: its bytes were dropped. */
+  readonly oversized?: number;
   /** 1-based line on which the record starts. */
   readonly line: number;
   readonly container: ContainerKind | undefined;
@@ -118,6 +121,16 @@ const NEED_MORE = -2;
 const MAX_CARRY = 4096;
 
 /**
+ * The largest record kept, as written (whitespace included): four times
+ * EventBridge's 256 KiB event size limit, so an event that EventBridge could
+ * deliver fits even pretty-printed, and one record never holds more memory
+ * than this. A larger one is counted and reported, never parsed.
+ */
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * Splits a byte stream into records. Call {@link push} per chunk, then
  * {@link end}; after each call, take the records and problems from
  * {@link items} (the caller empties it).
@@ -142,6 +155,7 @@ export class RecordScanner {
   readonly items: ScanItem[] = [];
 
   private readonly gate: NameGate | undefined;
+  private readonly maxRecordBytes: number;
 
   private mode = MODE_UNKNOWN;
   private deciding = false;
@@ -170,6 +184,10 @@ export class RecordScanner {
   private recStart = 0;
   private recPieces: Buffer[] = [];
   private recLine = 0;
+  /** Bytes of the record being captured so far, kept or not. */
+  private recBytes = 0;
+  /** The record outgrew `maxRecordBytes`: its pieces are dropped, only its size is counted. */
+  private recOver = false;
 
   // Gate state of the record being read.
   /** Depth of the record's own keys when it is an object being captured, else -1. */
@@ -182,13 +200,19 @@ export class RecordScanner {
   private detailIsObject = false;
   private keep = false;
 
-  constructor(gate?: NameGate) {
+  constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES) {
     this.gate = gate;
+    this.maxRecordBytes = maxRecordBytes;
   }
 
   /** Top-level JSON values seen so far (records, dropped ones included, and containers). */
   get topLevelValues(): number {
     return this.topIndex;
+  }
+
+  /** Set after a fault in a JSON document: nothing more will be read from the input, so the caller can stop reading it. */
+  get stopped(): boolean {
+    return this.dead;
   }
 
   private problem(message: string): void {
@@ -204,6 +228,7 @@ export class RecordScanner {
     this.firstKeyPending = false;
     this.capture = CAPTURE_NONE;
     this.recPieces.length = 0;
+    this.recOver = false;
     this.keyDepth = -1;
     this.detailDepth = -1;
   }
@@ -226,6 +251,8 @@ export class RecordScanner {
     this.capture = capture;
     this.recStart = position;
     this.recPieces.length = 0;
+    this.recBytes = 0;
+    this.recOver = false;
     this.recLine = this.line;
     this.keyDepth = isObject ? this.recordDepth + 1 : -1;
     this.detailDepth = -1;
@@ -250,15 +277,34 @@ export class RecordScanner {
     this.detailDepth = -1;
     this.records += 1;
     const index = this.container === undefined ? this.topIndex++ : this.containerIndex++;
+    const tail = chunk.subarray(this.recStart, end);
+    this.recBytes += tail.length;
     if (this.dropAllowed()) {
       this.dropped += 1;
       this.recPieces.length = 0;
       return;
     }
-    const tail = chunk.subarray(this.recStart, end);
+    if (this.recOver || this.recBytes > this.maxRecordBytes) {
+      this.recPieces.length = 0;
+      this.recOver = false;
+      this.items.push({ kind: 'record', bytes: EMPTY, oversized: this.recBytes, line: this.recLine, container: this.container, index });
+      return;
+    }
     const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
     this.recPieces.length = 0;
     this.items.push({ kind: 'record', bytes, line: this.recLine, container: this.container, index });
+  }
+
+  /** Keeps a piece of the record being captured, until the record outgrows `maxRecordBytes`. */
+  private keepPiece(piece: Buffer): void {
+    this.recBytes += piece.length;
+    if (this.recOver) return;
+    if (this.recBytes > this.maxRecordBytes) {
+      this.recOver = true;
+      this.recPieces.length = 0;
+      return;
+    }
+    this.recPieces.push(piece);
   }
 
   /**
@@ -608,7 +654,7 @@ export class RecordScanner {
       // A string at key depth is cut by the chunk boundary: do not guess whether it was an escaped key.
       this.keep = true;
     }
-    if (this.capture !== CAPTURE_NONE && end > this.recStart) this.recPieces.push(chunk.subarray(this.recStart, end));
+    if (this.capture !== CAPTURE_NONE && end > this.recStart) this.keepPiece(chunk.subarray(this.recStart, end));
   }
 
   end(): void {

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { eventNameGate, requiredEventNames } from '../cli/gate.js';
 import { listInputs, readRecords, type InputRecord } from '../cli/inputs.js';
-import { classifyRecord, deliveredByEventBridge, envelopeIdFor, wrapRecord } from '../cli/records.js';
+import { classifyRecord, deliveredByEventBridge, detailTypeOf, envelopeIdFor, wrapRecord } from '../cli/records.js';
 import { replayInput } from '../cli/replay-input.js';
 import { decideRecord, type ReplayLine, type ReplayOptions } from '../cli/replay.js';
 import { RecordScanner, type NameGate } from '../cli/scan.js';
@@ -180,6 +180,52 @@ describe('replay inputs', () => {
       expect(deliveredByEventBridge({ ...base, eventName: 'GetObject', readOnly: true, managementEvent: false })).toBe(true);
       expect(deliveredByEventBridge({ eventSource: 'sts.amazonaws.com', eventName: 'GetSessionToken', readOnly: true })).toBe(true);
       expect(deliveredByEventBridge({ ...base, eventName: 'AuthorizeSecurityGroupIngress', readOnly: false })).toBe(true);
+    });
+
+    describe('a trimmed record without eventType', () => {
+      const trimmed = (name: string): Record<string, unknown> => {
+        const { eventType: _eventType, ...record } = loadEvent(name).detail as Record<string, unknown>;
+        return record;
+      };
+      const everyRule: ReplayOptions = { rules: allRules, config: parseConfig({}, allRules), env: {} };
+
+      it('is wrapped as an API call and decided, as the full record would be', async () => {
+        const record = trimmed('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
+
+        const lines = await decideRecord({ origin: 'lake.jsonl:1', value: record }, options);
+        const full = await decideRecord({ origin: 'lake.jsonl:1', value: worldSsh().detail }, options);
+
+        expect(wrapRecord(record)['detail-type']).toBe('AWS API Call via CloudTrail');
+        expect(lines).toStrictEqual(full);
+        expect(lines?.map((line) => [line.verdict, 'rule' in line ? line.rule : undefined])).toStrictEqual([['violation', 'sg-open-ingress']]);
+      });
+
+      it('is wrapped as a console sign-in when it is ConsoleLogin, and reaches the sign-in rules', async () => {
+        const record = trimmed('signin/ConsoleLogin-root-success-mfa.json');
+
+        const lines = await decideRecord({ origin: 'lake.jsonl:2', value: record }, everyRule);
+        const full = await decideRecord({ origin: 'lake.jsonl:2', value: loadEvent('signin/ConsoleLogin-root-success-mfa.json').detail }, everyRule);
+
+        expect(wrapRecord(record)['detail-type']).toBe('AWS Console Sign In via CloudTrail');
+        expect(lines).toStrictEqual(full);
+        expect(lines?.find((line) => 'rule' in line && line.rule === 'root-console-login')).toMatchObject({ verdict: 'violation' });
+      });
+
+      it('takes the detail-type from the fields only service and Insights events carry', () => {
+        const base = { eventSource: 'kms.amazonaws.com', eventName: 'RotateKey' };
+
+        expect(detailTypeOf({ ...base, serviceEventDetails: {} })).toStrictEqual({ kind: 'known', detailType: 'AWS Service Event via CloudTrail' });
+        expect(detailTypeOf({ ...base, insightDetails: {} })).toStrictEqual({ kind: 'known', detailType: 'AWS Insight via CloudTrail' });
+        expect(detailTypeOf({ ...base, eventType: null })).toStrictEqual({ kind: 'known', detailType: 'AWS API Call via CloudTrail' });
+      });
+
+      it('is reported as invalid, with the reason, when its detail-type cannot be told', () => {
+        expect(classifyRecord({ eventSource: 'signin.amazonaws.com', eventName: 'CredentialVerification', eventID: 'e-1' })).toStrictEqual({
+          kind: 'invalid',
+          error: 'no "eventType", and signin.amazonaws.com "CredentialVerification" is not a console sign-in event whose detail-type can be inferred: export the records with their eventType',
+        });
+        expect(classifyRecord({ ...worldSsh().detail, eventType: 7 })).toStrictEqual({ kind: 'invalid', error: '"eventType" must be a string such as "AwsApiCall", got 7' });
+      });
     });
 
     it('reports a record that is neither an envelope nor a CloudTrail record', () => {

@@ -4,10 +4,12 @@
  * - mutations of every recorded fixture: fields removed, types swapped, huge
  *   strings, deep nesting, unicode, numbers out of range, arrays where objects
  *   are expected (and the reverse);
- * - valid events whose resource ids, names or policy documents are adversarial.
+ * - valid events whose resource ids, names or policy documents are adversarial;
+ * - a gzip bomb: a CloudTrail log whose one record holds one huge string.
  *
  * Large values are built once and shared, so ten thousand cases stay fast.
  */
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { Rule } from '../../engine/types.js';
 import { allFixtureNames, loadEvent } from './fixtures.js';
@@ -349,4 +351,19 @@ export function jsonText(value: unknown): string {
     } else out.push('null');
   }
   return out.join('');
+}
+
+/**
+ * A gzip stream that inflates to a CloudTrail log file whose one record (named
+ * `AuthorizeSecurityGroupIngress`, so the event-name gate keeps it) holds one
+ * string of `stringBytes` bytes: about 1 KB of gzip per MiB. It is generated
+ * as it is read, from one compressed block repeated (concatenated gzip members
+ * inflate as one stream), so a 10 GiB string costs 10 MB of gzip and is never
+ * stored.
+ */
+export function* singleStringGzipBomb(stringBytes: number, blockBytes = 64 * 1024 * 1024): Generator<Buffer> {
+  yield gzipSync('{"Records":[{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","padding":"');
+  const block = gzipSync(Buffer.alloc(blockBytes, 'x'), { level: 9 });
+  for (let written = 0; written < stringBytes; written += blockBytes) yield block;
+  yield gzipSync('"}]}');
 }
