@@ -52,7 +52,7 @@ Usage:
       Runs one event through the full Lambda path against the AWS endpoint of
       the environment (AWS_ENDPOINT_URL, AWS_REGION, the credentials chain),
       in the configured mode: only rules in "remediate" mode change anything.
-  remediate undo <event-id> [--dry-run] [--table NAME] [--region REGION] [--rule ID] [--force]
+  remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
       Reverses what the bot applied for one CloudTrail event, from the undo
       record the Lambda stored (remediate undo without arguments: details).
   remediate rules [--format text|json]
@@ -62,10 +62,11 @@ Usage:
 Exit codes:
   0  success
   1  usage or config error
-  2  an input could not be read (the rest was replayed), or invoke got an invalid event
+  2  an input could not be read (the rest was replayed), or invoke got an invalid event,
+     or undo found no record or refused one
   3  --fail-on violation and a violation was found
   4  invoke: a remediation failed or AWS answered with an unexpected fault;
-     undo: an undo step failed`;
+     undo: an undo step failed, or the undo could not start or be recorded`;
 
 class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -1,108 +1,226 @@
 /**
- * `remediate undo <event-id>`: reads the undo record the Lambda stored for an
- * event (see `engine/undo-store.ts`) and replays its undo steps against the
- * account, newest applied plan first. `--dry-run` prints them and changes nothing.
+ * `remediate undo <event-id>`: reads the undo records the Lambdas stored for an
+ * event, one per rule family (see `engine/undo-store.ts`), and replays their
+ * undo steps against the account, newest applied plan first. `--dry-run`
+ * prints them and changes nothing.
  *
- * The undo steps run with the caller's credentials, through the same executor
- * as the Lambdas: it stops at the first failing step and says which steps ran.
- * A step whose work is already in place (`InvalidPermission.Duplicate`, …)
- * counts as done, so running `undo` twice is harmless.
+ * A record is data a function wrote, and the steps run with a person's
+ * credentials, so nothing in it runs unless the fixed inverse table
+ * (`engine/undo-inverses.ts`) allows it: each undo step must reverse a step
+ * the same entry says the bot applied, on the same resource, and the entry
+ * must be its family's. One step that does not pass refuses everything, before
+ * any AWS call. This file holds the SDK commands of the table's undo
+ * operations and of no other.
+ *
+ * On a terminal the steps are shown and run only once confirmed (`--yes`
+ * skips the question; without a terminal `--yes` is required). The caller's
+ * identity (STS GetCallerIdentity), the time and the steps are written back to
+ * the record. The executor stops at the first failing step and says which
+ * steps ran; a step whose work is already in place (`InvalidPermission.Duplicate`,
+ * …) counts as done, so running `undo` twice is harmless.
  */
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { CloudTrailClient, DeleteTrailCommand, PutEventSelectorsCommand, StopLoggingCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createAwsGateway, errorCode, errorMessage, UnsupportedOperationError, type CommandTable, type SdkClientConstructor, type SdkCommandConstructor } from '../engine/aws.js';
+import {
+  AttachVolumeCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  DeleteTagsCommand,
+  DetachVolumeCommand,
+  DisableEbsEncryptionByDefaultCommand,
+  EC2Client,
+  ModifyEbsDefaultKmsKeyIdCommand,
+  ModifyImageAttributeCommand,
+  ModifyInstanceMetadataOptionsCommand,
+  ModifySnapshotAttributeCommand,
+  ResetEbsDefaultKmsKeyIdCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  AttachGroupPolicyCommand,
+  AttachRolePolicyCommand,
+  AttachUserPolicyCommand,
+  DetachRolePolicyCommand,
+  IAMClient,
+  PutGroupPolicyCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+  SetDefaultPolicyVersionCommand,
+  UpdateAccessKeyCommand,
+  UpdateAssumeRolePolicyCommand,
+} from '@aws-sdk/client-iam';
+import { DisableKeyCommand, DisableKeyRotationCommand, KMSClient, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { DeleteBucketPolicyCommand, DeletePublicAccessBlockCommand, PutBucketAclCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeletePublicAccessBlockCommand as DeleteAccountPublicAccessBlockCommand,
+  PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand,
+  S3ControlClient,
+} from '@aws-sdk/client-s3-control';
+import { DeleteEndpointConfigCommand, SageMakerClient, StartNotebookInstanceCommand, StopNotebookInstanceCommand, UpdateEndpointCommand, UpdateNotebookInstanceCommand } from '@aws-sdk/client-sagemaker';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { createAwsGateway, errorCode, errorMessage, UnsupportedOperationError, type AwsGateway, type CommandTable, type SdkClientConstructor, type SdkCommandConstructor } from '../engine/aws.js';
 import type { Env } from '../engine/decide.js';
 import { describeStep, executePlan, type ExecutionReport } from '../engine/executor.js';
-import type { PlanStep, Service, UndoStep } from '../engine/types.js';
-import { dynamoDbUndoStore, type UndoEntry, type UndoStore } from '../engine/undo-store.js';
-import { commandsByFamily } from '../remediations/commands.js';
+import { isStepOutputRef, isUnknownValue, type PlanStep, type Rule, type UndoStep } from '../engine/types.js';
+import { isUndoOperation, undoEntryProblem, type UndoOperation, type UndoService } from '../engine/undo-inverses.js';
+import { dynamoDbUndoStore, type UndoEntry, type UndoRecord, type UndoStore } from '../engine/undo-store.js';
+import { rulesByFamily } from '../remediations/registry.js';
 import type { Io } from './format.js';
 
-export const UNDO_USAGE = `remediate undo <event-id> [--dry-run] [--table NAME] [--region REGION] [--rule ID] [--force]
+export const UNDO_USAGE = `remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
       Reverses what the bot applied for one CloudTrail event: reads the undo
-      record from the bot's table and replays its undo steps with your
-      credentials, the last applied change first. --dry-run only prints them.
+      records of every rule family from the bot's table, checks that each undo
+      step is the inverse of a step the bot applied, on the same resource (a
+      fixed table; anything else refuses the whole record before any AWS call),
+      shows the steps and, once you confirm, replays them with your
+      credentials, the last applied change first. Who undid what, and when,
+      is written back to the record. --dry-run only prints the steps.
 
 Options:
+  --yes      run without asking; required when stdin is not a terminal
   --table    the bot's idempotency table (default: $IDEMPOTENCY_TABLE)
   --region   the table's region (default: $AWS_REGION); each undo step runs in
-             the region of its event
+             the region of its event, with credentials of the event's account
   --rule     undo only what this rule applied
   --force    replay again a record that was already undone
 
-Exit codes: 0 done (or dry run), 1 usage error, 2 no undo record (or the table cannot be read), 4 an undo step failed.`;
+Exit codes: 0 done (or dry run, or already undone), 1 usage error, not confirmed, or no terminal and no --yes,
+2 no undo record, the table cannot be read, or the record was refused,
+4 an undo step failed, or the undo could not start (credentials, another account) or be recorded.`;
 
 /** The CLI's "a remediation failed" exit code (see `EXIT` in `main.ts`). */
 export const EXIT_UNDO_FAILED = 4;
+const EXIT_NO_RECORD = 2;
+const EXIT_USAGE = 1;
 
 /** Codes that mean an undo step's work is already in place: the reversal was done before. */
 export const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
 
-/** The SDK v3 package and client class of each service, for undo operations a family's Lambda never sends. */
-const SDK_PACKAGES: Readonly<Record<Service, { readonly pkg: string; readonly client: string }>> = {
-  ec2: { pkg: '@aws-sdk/client-ec2', client: 'EC2Client' },
-  iam: { pkg: '@aws-sdk/client-iam', client: 'IAMClient' },
-  sns: { pkg: '@aws-sdk/client-sns', client: 'SNSClient' },
-  cloudtrail: { pkg: '@aws-sdk/client-cloudtrail', client: 'CloudTrailClient' },
-  sagemaker: { pkg: '@aws-sdk/client-sagemaker', client: 'SageMakerClient' },
-  s3: { pkg: '@aws-sdk/client-s3', client: 'S3Client' },
-  s3control: { pkg: '@aws-sdk/client-s3-control', client: 'S3ControlClient' },
-  kms: { pkg: '@aws-sdk/client-kms', client: 'KMSClient' },
-};
-
-export type SdkModuleLoader = (packageName: string) => Promise<Readonly<Record<string, unknown>>>;
-
-const importSdkModule: SdkModuleLoader = (packageName) => import(packageName) as Promise<Readonly<Record<string, unknown>>>;
-
 /**
- * The commands the undo steps need: the family's own table, plus the reverse
- * operations (an `Authorize…` for a `Revoke…`) loaded from the service's SDK
- * package. The family's Lambda never holds those, on purpose.
+ * The SDK commands `remediate undo` can send: exactly the undo operations of
+ * the inverse table (the type requires each one, and no other).
  */
-export async function undoCommandTable(family: string, steps: readonly UndoStep[], load: SdkModuleLoader = importSdkModule): Promise<CommandTable> {
-  const base = (commandsByFamily as Readonly<Record<string, CommandTable | undefined>>)[family];
-  const clients: Partial<Record<Service, SdkClientConstructor>> = { ...base?.clients };
-  const commands: Record<string, SdkCommandConstructor> = { ...base?.commands };
+export const UNDO_COMMANDS = {
+  clients: {
+    ec2: EC2Client,
+    iam: IAMClient,
+    cloudtrail: CloudTrailClient,
+    kms: KMSClient,
+    s3: S3Client,
+    s3control: S3ControlClient,
+    sagemaker: SageMakerClient,
+  } satisfies Record<UndoService, SdkClientConstructor>,
+  commands: {
+    'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand,
+    'ec2:DisableEbsEncryptionByDefault': DisableEbsEncryptionByDefaultCommand,
+    'ec2:ModifyEbsDefaultKmsKeyId': ModifyEbsDefaultKmsKeyIdCommand,
+    'ec2:ResetEbsDefaultKmsKeyId': ResetEbsDefaultKmsKeyIdCommand,
+    'ec2:DeleteTags': DeleteTagsCommand,
+    'ec2:StartInstances': StartInstancesCommand,
+    'ec2:StopInstances': StopInstancesCommand,
+    'ec2:AttachVolume': AttachVolumeCommand,
+    'ec2:DetachVolume': DetachVolumeCommand,
+    'ec2:ModifySnapshotAttribute': ModifySnapshotAttributeCommand,
+    'ec2:ModifyImageAttribute': ModifyImageAttributeCommand,
+    'ec2:ModifyInstanceMetadataOptions': ModifyInstanceMetadataOptionsCommand,
+    'iam:AttachRolePolicy': AttachRolePolicyCommand,
+    'iam:AttachUserPolicy': AttachUserPolicyCommand,
+    'iam:AttachGroupPolicy': AttachGroupPolicyCommand,
+    'iam:DetachRolePolicy': DetachRolePolicyCommand,
+    'iam:PutRolePolicy': PutRolePolicyCommand,
+    'iam:PutUserPolicy': PutUserPolicyCommand,
+    'iam:PutGroupPolicy': PutGroupPolicyCommand,
+    'iam:SetDefaultPolicyVersion': SetDefaultPolicyVersionCommand,
+    'iam:UpdateAssumeRolePolicy': UpdateAssumeRolePolicyCommand,
+    'iam:UpdateAccessKey': UpdateAccessKeyCommand,
+    'cloudtrail:StopLogging': StopLoggingCommand,
+    'cloudtrail:UpdateTrail': UpdateTrailCommand,
+    'cloudtrail:PutEventSelectors': PutEventSelectorsCommand,
+    'cloudtrail:DeleteTrail': DeleteTrailCommand,
+    'kms:ScheduleKeyDeletion': ScheduleKeyDeletionCommand,
+    'kms:DisableKey': DisableKeyCommand,
+    'kms:DisableKeyRotation': DisableKeyRotationCommand,
+    'kms:PutKeyPolicy': PutKeyPolicyCommand,
+    's3:PutBucketAcl': PutBucketAclCommand,
+    's3:PutPublicAccessBlock': PutPublicAccessBlockCommand,
+    's3:DeletePublicAccessBlock': DeletePublicAccessBlockCommand,
+    's3:PutBucketPolicy': PutBucketPolicyCommand,
+    's3:DeleteBucketPolicy': DeleteBucketPolicyCommand,
+    's3control:PutPublicAccessBlock': PutAccountPublicAccessBlockCommand,
+    's3control:DeletePublicAccessBlock': DeleteAccountPublicAccessBlockCommand,
+    'sagemaker:DeleteEndpointConfig': DeleteEndpointConfigCommand,
+    'sagemaker:UpdateEndpoint': UpdateEndpointCommand,
+    'sagemaker:StartNotebookInstance': StartNotebookInstanceCommand,
+    'sagemaker:StopNotebookInstance': StopNotebookInstanceCommand,
+    'sagemaker:UpdateNotebookInstance': UpdateNotebookInstanceCommand,
+  } satisfies Record<UndoOperation, SdkCommandConstructor>,
+} as const satisfies CommandTable;
+
+/** The commands these undo steps need; a step outside the inverse table has none. */
+export function undoCommandTable(steps: readonly UndoStep[]): CommandTable {
   for (const step of steps) {
     const key = `${step.service}:${step.operation}`;
-    if (commands[key] && clients[step.service]) continue;
-    const sdk = (SDK_PACKAGES as Partial<Record<string, { readonly pkg: string; readonly client: string }>>)[step.service];
-    if (!sdk) throw new UnsupportedOperationError(key);
-    let module: Readonly<Record<string, unknown>>;
-    try {
-      module = await load(sdk.pkg);
-    } catch {
-      throw new UnsupportedOperationError(`${key} (install ${sdk.pkg})`);
-    }
-    const Command = module[`${step.operation}Command`];
-    const Client = module[sdk.client];
-    if (typeof Command !== 'function' || typeof Client !== 'function') throw new UnsupportedOperationError(key);
-    commands[key] ??= Command as SdkCommandConstructor;
-    clients[step.service] ??= Client as SdkClientConstructor;
+    if (!isUndoOperation(key)) throw new UnsupportedOperationError(key);
   }
-  return { clients, commands };
+  return UNDO_COMMANDS;
+}
+
+/** Who runs the undo, as STS says. */
+export interface CallerIdentity {
+  readonly arn: string;
+  readonly account: string;
+}
+
+async function callerIdentity(region: string): Promise<CallerIdentity> {
+  const sts = new STSClient({ region });
+  try {
+    const { Arn: arn, Account: account } = await sts.send(new GetCallerIdentityCommand({}));
+    if (!arn || !account) throw new Error('GetCallerIdentity named no ARN or account');
+    return { arn, account };
+  } finally {
+    sts.destroy();
+  }
 }
 
 export interface UndoDeps {
   /** Default: the DynamoDB table named by `--table` or `IDEMPOTENCY_TABLE`. */
   readonly store?: UndoStore;
-  readonly load?: SdkModuleLoader;
+  /** Default: STS GetCallerIdentity in `region`. */
+  readonly whoAmI?: (region: string) => Promise<CallerIdentity>;
   readonly now?: () => Date;
 }
 
+/** One entry of one family's record, as it will be shown and run. */
+interface Planned {
+  readonly record: UndoRecord;
+  readonly entry: UndoEntry;
+}
+
+// C0 and C1 controls, and the bidirectional overrides: a record must not be able to redraw the terminal it is shown on.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Record text as it is safe to show: control characters escaped. */
+function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function entryHeading(entry: UndoEntry, index: number): string {
-  return `${index + 1}. ${entry.rule} (${entry.family}) ${entry.outcome === 'failed' ? 'applied part of its plan' : 'applied its plan'} at ${entry.appliedAt}, account ${entry.account}, region ${entry.region}`;
+  return printable(
+    `${index + 1}. ${entry.rule} (${entry.family}) ${entry.outcome === 'failed' ? 'applied part of its plan' : 'applied its plan'} at ${entry.appliedAt}, account ${entry.account}, region ${entry.region}`,
+  );
 }
 
 function printEntry(io: Io, entry: UndoEntry, index: number): void {
   io.out(entryHeading(entry, index));
   io.out('   changed:');
-  for (const step of entry.applied) io.out(`     - ${describeStep(step)}`);
+  for (const step of entry.applied) io.out(`     - ${printable(describeStep(step))}`);
   if (entry.undo.length > 0) {
     io.out('   undo steps, in order:');
-    entry.undo.forEach((step, i) => io.out(`     ${i + 1}. ${describeStep(step)}\n        why: ${step.reason}`));
+    entry.undo.forEach((step, i) => io.out(`     ${i + 1}. ${printable(describeStep(step))}\n        why: ${printable(step.reason)}`));
   }
-  for (const step of entry.irreversible) io.out(`   cannot be undone automatically: ${describeStep(step)} (${step.reason})`);
+  for (const step of entry.irreversible) io.out(`   cannot be undone automatically: ${printable(describeStep(step))} (${printable(step.reason)})`);
 }
 
 function printReport(io: Io, report: ExecutionReport): void {
@@ -126,12 +244,54 @@ function printReport(io: Io, report: ExecutionReport): void {
   }
 }
 
+function holdsPlaceholder(value: unknown): boolean {
+  if (isStepOutputRef(value) || isUnknownValue(value)) return true;
+  if (Array.isArray(value)) return value.some(holdsPlaceholder);
+  if (typeof value === 'object' && value !== null) return Object.values(value).some(holdsPlaceholder);
+  return false;
+}
+
+/** Why the records must not run, in one line, or `undefined`: every entry of every record passes the inverse table. */
+function refusal(records: readonly UndoRecord[]): string | undefined {
+  for (const record of records) {
+    const rules = (rulesByFamily as Readonly<Record<string, readonly Rule[] | undefined>>)[record.family] ?? [];
+    for (const [index, entry] of record.entries.entries()) {
+      const problem = undoEntryProblem(entry, record.family, rules);
+      if (problem) return `the undo record of family ${record.family}, entry ${index + 1} (${entry.rule}): ${problem}`;
+    }
+  }
+  return undefined;
+}
+
+/** A terminal on both ends: someone is there to answer. */
+function isInteractive(io: Io): boolean {
+  return io.stdoutIsTTY && (io.stdin as { readonly isTTY?: boolean } | undefined)?.isTTY === true;
+}
+
+async function confirm(io: Io, question: string): Promise<boolean> {
+  const input = io.stdin;
+  if (!input) return false;
+  io.out(question);
+  const lines = createInterface({ input, terminal: false, crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of lines) return /^\s*y(es)?\s*$/i.test(line);
+    return false;
+  } finally {
+    lines.close();
+  }
+}
+
+function undoneNote(record: UndoRecord): string {
+  return `${record.undoneAt ?? ''}${record.undoneBy ? ` by ${printable(record.undoneBy)}` : ''}`;
+}
+
 export async function undoCommand(args: readonly string[], io: Io, env: Env, deps: UndoDeps = {}): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...args],
     allowPositionals: true,
     options: {
       'dry-run': { type: 'boolean', default: false },
+      yes: { type: 'boolean', default: false },
       table: { type: 'string' },
       region: { type: 'string' },
       rule: { type: 'string' },
@@ -142,67 +302,134 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
   if (eventId === undefined || eventId.length === 0 || extra.length > 0) {
     io.err('undo: name exactly one event id (the CloudTrail eventID shown in the alert)\n');
     io.err(UNDO_USAGE);
-    return 1;
+    return EXIT_USAGE;
   }
   const tableName = values.table ?? env['IDEMPOTENCY_TABLE'];
   let store = deps.store;
   if (!store) {
     if (!tableName) {
       io.err('undo: name the bot\'s table with --table or IDEMPOTENCY_TABLE (the stack output of the deployment)');
-      return 1;
+      return EXIT_USAGE;
     }
     const region = values.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
     store = dynamoDbUndoStore({ tableName, client: new DynamoDBClient(region ? { region } : {}) });
   }
 
-  let record: Awaited<ReturnType<UndoStore['read']>>;
+  let records: readonly UndoRecord[];
   try {
-    record = await store.read(eventId);
+    records = await store.read(eventId, Object.keys(rulesByFamily));
   } catch (error) {
-    io.err(`undo: cannot read the undo record${tableName ? ` from table ${tableName}` : ''}: ${errorCode(error)}: ${errorMessage(error)}`);
-    return 2;
+    io.err(`undo: cannot read the undo records${tableName ? ` from table ${tableName}` : ''}: ${errorCode(error)}: ${errorMessage(error)}`);
+    return EXIT_NO_RECORD;
   }
-  const entries = [...(record?.entries ?? [])].reverse().filter((entry) => values.rule === undefined || entry.rule === values.rule);
-  if (!record || entries.length === 0) {
+  // Every record of the event is checked, also those --rule leaves out: a planted one means none can be trusted.
+  const refused = refusal(records);
+  if (refused) {
+    io.err(`undo: refused, nothing was run: ${printable(refused)}. Only the inverse of a step the bot applied, on the same resource, can be undone (engine/undo-inverses.ts); do not trust this record.`);
+    return EXIT_NO_RECORD;
+  }
+  const planned: Planned[] = records
+    .flatMap((record) => [...record.entries].reverse().map((entry) => ({ record, entry })))
+    .filter(({ entry }) => values.rule === undefined || entry.rule === values.rule)
+    .sort((a, b) => b.entry.appliedAt.localeCompare(a.entry.appliedAt));
+  if (planned.length === 0) {
     io.err(
-      `undo: no undo record for event ${eventId}${values.rule ? ` and rule ${values.rule}` : ''}${tableName ? ` in table ${tableName}` : ''}: ` +
+      `undo: no undo record for event ${printable(eventId)}${values.rule ? ` and rule ${printable(values.rule)}` : ''}${tableName ? ` in table ${tableName}` : ''}: ` +
         'the bot applied nothing for it, or the record expired (they are kept 90 days)',
     );
-    return 2;
+    return EXIT_NO_RECORD;
   }
 
-  io.out(`Undo record of event ${eventId}: ${entries.length} applied plan(s), newest first`);
-  entries.forEach((entry, index) => printEntry(io, entry, index));
-  const steps = entries.reduce((total, entry) => total + entry.undo.length, 0);
-  if (record.undoneAt && !values.force) {
-    io.out(`Already undone at ${record.undoneAt}: nothing to do (pass --force to replay the undo steps again).`);
+  io.out(`Undo record of event ${printable(eventId)}: ${planned.length} applied plan(s), newest first`);
+  planned.forEach(({ entry }, index) => printEntry(io, entry, index));
+  const toRun = planned.filter(({ record }) => values.force || record.undoneAt === undefined);
+  const steps = toRun.reduce((total, { entry }) => total + entry.undo.length, 0);
+  if (toRun.length === 0) {
+    const undone = [...new Set(planned.map(({ record }) => record))];
+    io.out(`Already undone at ${undone.map(undoneNote).join('; ')}: nothing to do (pass --force to replay the undo steps again).`);
     return 0;
+  }
+  for (const record of new Set(planned.filter((item) => !toRun.includes(item)).map(({ record }) => record))) {
+    io.out(`The ${record.family} record was already undone at ${undoneNote(record)}: its steps are skipped (pass --force to replay them again).`);
   }
   if (values['dry-run']) {
     io.out(`Dry run: nothing was changed. Without --dry-run, ${steps} undo step(s) run in the order shown.`);
     return 0;
   }
+  const unknown = toRun.flatMap(({ entry }) => entry.undo.filter((step) => holdsPlaceholder(step.input)).map((step) => `${entry.rule}: ${step.service}:${step.operation}`));
+  if (unknown.length > 0) {
+    io.err(`undo: nothing was run: ${unknown.map(printable).join(', ')} holds a value the bot did not know; run the step(s) by hand with the value filled in (see the alert), or undo the other rules with --rule.`);
+    return EXIT_NO_RECORD;
+  }
+  if (!values.yes && !isInteractive(io)) {
+    io.err(`undo: nothing was run: stdin is not a terminal, so nobody can confirm ${steps} undo step(s). Review them with --dry-run, then pass --yes to run them.`);
+    return EXIT_USAGE;
+  }
 
-  for (const [index, entry] of entries.entries()) {
+  const firstRegion = toRun[0]?.entry.region ?? values.region ?? env['AWS_REGION'] ?? 'us-east-1';
+  let caller: CallerIdentity;
+  try {
+    caller = await (deps.whoAmI ?? callerIdentity)(firstRegion);
+  } catch (error) {
+    io.err(`undo: nothing was run: your identity could not be established (sts:GetCallerIdentity): ${errorCode(error)}: ${errorMessage(error)}`);
+    return EXIT_UNDO_FAILED;
+  }
+  const elsewhere = [...new Set(toRun.map(({ entry }) => entry.account).filter((account) => account !== caller.account))];
+  if (elsewhere.length > 0) {
+    io.err(`undo: nothing was run: event ${printable(eventId)} was remediated in account ${elsewhere.join(', ')}, but your credentials are for account ${caller.account}. Run undo with credentials of that account.`);
+    return EXIT_UNDO_FAILED;
+  }
+  if (!values.yes) {
+    const accepted = await confirm(io, `Run these ${steps} undo step(s) in account ${caller.account} as ${printable(caller.arn)}? Type "yes" to continue:`);
+    if (!accepted) {
+      io.err('undo: not confirmed; nothing was run.');
+      return EXIT_USAGE;
+    }
+  }
+
+  const gateways = new Map<string, AwsGateway>();
+  const ran = new Map<UndoRecord, UndoStep[]>();
+  let failed = false;
+  for (const [index, { record, entry }] of toRun.entries()) {
+    ran.set(record, ran.get(record) ?? []);
     if (entry.undo.length === 0) continue;
-    io.out(`Undoing ${index + 1}. ${entry.rule}:`);
+    io.out(`Undoing ${index + 1}. ${printable(entry.rule)}:`);
     const plan: PlanStep[] = entry.undo.map((step) => ({ ...step, alreadyDoneCodes: UNDO_ALREADY_DONE_CODES }));
     let report: ExecutionReport;
     try {
-      const table = await undoCommandTable(entry.family, plan, deps.load);
-      report = await executePlan(plan, createAwsGateway(table, { region: entry.region }));
+      let gateway = gateways.get(entry.region);
+      if (!gateway) {
+        gateway = createAwsGateway(undoCommandTable(plan), { region: entry.region });
+        gateways.set(entry.region, gateway);
+      }
+      report = await executePlan(plan, gateway);
     } catch (error) {
       io.err(`undo: ${error instanceof Error ? error.message : String(error)}`);
-      return EXIT_UNDO_FAILED;
+      failed = true;
+      break;
     }
     printReport(io, report);
+    const done = report.steps.filter((result) => result.status === 'applied' || result.status === 'already-done').map((result) => entry.undo[result.index] ?? result.step);
+    ran.set(record, [...(ran.get(record) ?? []), ...done]);
     if (report.status === 'failed') {
       io.err(`undo: stopped at the first failing step; the steps marked done were applied. Fix the cause and run undo again (steps already in place count as done).`);
-      return EXIT_UNDO_FAILED;
+      failed = true;
+      break;
     }
   }
-  // A partial undo (--rule) leaves the record open for the rest.
-  if (entries.length === record.entries.length) await store.markUndone(eventId, deps.now?.() ?? new Date());
-  io.out(`Undone: ${steps} step(s) replayed for event ${eventId}.`);
+
+  const at = deps.now?.() ?? new Date();
+  try {
+    for (const record of ran.keys()) {
+      // A partial undo (--rule, or a failure) is logged but leaves the record open for the rest.
+      const complete = !failed && record.entries.every((entry) => toRun.some((item) => item.entry === entry));
+      await store.markUndone(eventId, record.family, { by: caller.arn, at, steps: ran.get(record) ?? [], complete });
+    }
+  } catch (error) {
+    io.err(`undo: the undo steps ran, but who undid them could not be written to the record: ${errorCode(error)}: ${errorMessage(error)}`);
+    return EXIT_UNDO_FAILED;
+  }
+  if (failed) return EXIT_UNDO_FAILED;
+  io.out(`Undone: ${steps} step(s) replayed for event ${printable(eventId)} by ${printable(caller.arn)} at ${at.toISOString()}.`);
   return 0;
 }

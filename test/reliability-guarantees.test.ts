@@ -222,9 +222,9 @@ describe('guarantees over every rule and every recorded event', () => {
   });
 
   it('undo for every applied change: `remediate undo` can send every undo step (its SDK command exists)', async () => {
-    const undoSteps = violations.flatMap(({ rule, plan }) => callSteps(plan).flatMap((step) => (step.undo ? [{ family: rule.family, undo: step.undo }] : [])));
-    for (const { family, undo } of undoSteps) {
-      const table = await undoCommandTable(family, [undo]);
+    const undoSteps = violations.flatMap(({ plan }) => callSteps(plan).flatMap((step) => (step.undo ? [step.undo] : [])));
+    for (const undo of undoSteps) {
+      const table = undoCommandTable([undo]);
       expect(table.commands[key(undo)], key(undo)).toBeTypeOf('function');
       expect(table.clients[undo.service], undo.service).toBeTypeOf('function');
     }

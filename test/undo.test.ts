@@ -1,18 +1,12 @@
 /**
  * Undo, end to end: the security-groups handler records what it applied in
  * the table (dynalite on 127.0.0.1), and `remediate undo <event-id>` replays
- * the undo steps against the account (EC2 mocked with aws-sdk-client-mock).
+ * the undo steps against the account (EC2 and STS mocked with aws-sdk-client-mock).
  */
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  DescribeSecurityGroupRulesCommand,
-  DescribeSecurityGroupsCommand,
-  EC2Client,
-  EC2ServiceException,
-  RevokeSecurityGroupIngressCommand,
-} from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, EC2ServiceException, RevokeSecurityGroupIngressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Io } from '../cli/format.js';
 import { undoCommand } from '../cli/undo.js';
@@ -24,11 +18,14 @@ import { dynamoDbUndoStore, undoRecordKey, type UndoEntry } from '../engine/undo
 import { securityGroupCommands } from '../remediations/security-groups/commands.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
+import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 
-const ec2 = mockClient(EC2Client);
+let ec2: AwsClientStub<EC2Client>;
 const sns = mockClient(SNSClient);
+const sts = mockClient(STSClient);
+const OPERATOR = 'arn:aws:sts::111122223333:assumed-role/Operator/alice';
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const FIXTURE = 'ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json';
 const GROUP = 'sg-0a1b2c3d4e5f67890';
@@ -70,7 +67,8 @@ function handlerWith(rules: readonly Rule[] = securityGroupRules) {
 }
 
 const context = { getRemainingTimeInMillis: () => 60_000 };
-const undo = (args: string[], io = captureIo()) => undoCommand([...args, '--table', table], io, { AWS_REGION: TEST_REGION }).then((code) => ({ code, io }));
+const undo = (args: string[], io = captureIo()) => undoCommand([...args, '--yes', '--table', table], io, { AWS_REGION: TEST_REGION }).then((code) => ({ code, io }));
+const readRecords = (eventId: string) => dynamoDbUndoStore({ tableName: table, client: dynamo.client }).read(eventId, ['security-groups']);
 
 /** The JSON alert of the n-th SNS publish, as machine subscribers receive it. */
 function alertJson(index = 0): { outcome: string; undo: unknown[]; execution?: { steps: { status: string }[] } } {
@@ -81,11 +79,12 @@ function alertJson(index = 0): { outcome: string; undo: unknown[]; execution?: {
 describe('undo', () => {
   beforeEach(async () => {
     table = await dynamo.createTable(`remediation-bot-test-undo-${(tables += 1)}`);
-    ec2.reset();
+    // The group as the event left it: the rule it opened is there until the bot revokes it.
+    const rule = ingressRule(GROUP, 'sgr-0f1e2d3c4b5a69788', 'tcp', 22, 22, '0.0.0.0/0');
+    ({ ec2 } = fakeSecurityGroups([{ groupId: GROUP, tags: [], rules: new Map([[rule.SecurityGroupRuleId ?? '', rule]]) }]));
     sns.reset();
-    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: GROUP, Tags: [] }] });
-    ec2.on(DescribeSecurityGroupRulesCommand).resolves({ SecurityGroupRules: [] });
-    ec2.on(RevokeSecurityGroupIngressCommand).resolves({ Return: true });
+    sts.reset();
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: OPERATOR, Account: '111122223333', UserId: 'AROAEXAMPLE:alice' });
     ec2.on(AuthorizeSecurityGroupIngressCommand).resolves({ Return: true });
     sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
   });
@@ -95,7 +94,7 @@ describe('undo', () => {
     const event = loadEvent(FIXTURE);
     // Act
     await handlerWith()(event, context);
-    const record = await dynamoDbUndoStore({ tableName: table, client: dynamo.client }).read(event.detail.eventID);
+    const [record] = await readRecords(event.detail.eventID);
     // Assert
     const undoStep = { service: 'ec2', operation: 'AuthorizeSecurityGroupIngress', input: REAUTHORIZE, reason: 'Re-open the revoked ingress exactly as it was granted.' };
     expect(record?.entries).toStrictEqual([
@@ -122,13 +121,13 @@ describe('undo', () => {
     expect(alertJson().undo).toStrictEqual([undoStep]);
   });
 
-  it('keeps the record 90 days (TTL attribute `expiration`) under the key undo#<event id>', async () => {
+  it('keeps the record 90 days (TTL attribute `expiration`) under the key undo#<family>#<event id>', async () => {
     const event = loadEvent(FIXTURE);
     await handlerWith()(event, context);
     const { GetItemCommand } = await import('@aws-sdk/client-dynamodb');
-    const { Item: item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: undoRecordKey(event.detail.eventID) } } }));
+    const { Item: item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: undoRecordKey('security-groups', event.detail.eventID) } } }));
     const appliedAt = Date.parse(JSON.parse(item?.['entries']?.L?.[0]?.S ?? '{}').appliedAt as string);
-    expect(item?.['id']?.S).toBe(`undo#${event.detail.eventID}`);
+    expect(item?.['id']?.S).toBe(`undo#security-groups#${event.detail.eventID}`);
     expect(Number(item?.['expiration']?.N)).toBe(Math.floor(appliedAt / 1000) + 90 * 24 * 60 * 60);
   });
 
@@ -142,7 +141,7 @@ describe('undo', () => {
     expect(ec2.commandCalls(AuthorizeSecurityGroupIngressCommand)).toHaveLength(0);
   });
 
-  it('remediate undo replays the undo steps against the account, then marks the record undone', async () => {
+  it('remediate undo replays the undo steps against the account, then marks the record undone by the caller', async () => {
     const event = loadEvent(FIXTURE);
     await handlerWith()(event, context);
     const first = await undo([event.detail.eventID]);
@@ -150,7 +149,7 @@ describe('undo', () => {
 
     expect(first.code).toBe(0);
     expect(ec2.commandCalls(AuthorizeSecurityGroupIngressCommand).map((call) => call.args[0].input)).toStrictEqual([REAUTHORIZE]);
-    expect(first.io.stdout.at(-1)).toBe(`Undone: 1 step(s) replayed for event ${event.detail.eventID}.`);
+    expect(first.io.stdout.at(-1)).toMatch(new RegExp(`^Undone: 1 step\\(s\\) replayed for event ${event.detail.eventID} by ${OPERATOR} at \\d{4}-.+Z\\.$`));
     expect(second.code).toBe(0);
     expect(second.io.stdout.at(-1)).toMatch(/^Already undone at .+: nothing to do \(pass --force to replay the undo steps again\)\.$/);
     expect(ec2.commandCalls(AuthorizeSecurityGroupIngressCommand)).toHaveLength(1);
@@ -200,8 +199,9 @@ describe('undo', () => {
       alreadyDoneCodes: ['InvalidPermission.NotFound'],
     });
     const groups = ['sg-0a1b2c3d4e5f67890', 'sg-0fedcba9876543210', 'sg-0123456789abcdef0'];
+    // Standing in for sg-open-ingress: an undo record may only name a rule of its family.
     const threeRevokes: Rule = {
-      id: 'three-revokes',
+      id: 'sg-open-ingress',
       title: 'three revokes',
       severity: 'high',
       rationale: 'test rule',
@@ -223,7 +223,7 @@ describe('undo', () => {
       const handler = handlerWith([threeRevokes]);
       await expect(handler(event, context)).rejects.toMatchObject({ name: 'InternalError' });
       await handler(structuredClone(event), context);
-      const record = await dynamoDbUndoStore({ tableName: table, client: dynamo.client }).read(event.detail.eventID);
+      const [record] = await readRecords(event.detail.eventID);
       const { code } = await undo([event.detail.eventID]);
 
       expect(record?.entries.map((entry: UndoEntry) => [entry.outcome, entry.applied.map((step) => step.input['GroupId'])])).toStrictEqual([
