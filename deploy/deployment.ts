@@ -138,6 +138,20 @@ export interface DeployParams {
   readonly slackWebhookSecret?: string;
   /** Email address subscribed to the alert topic; empty: none. */
   readonly alertEmail?: string;
+  /** Reserved concurrency of every remediation function: a cap on how many events are acted on at once. */
+  readonly remediationConcurrency?: string | number;
+}
+
+/** Reserved concurrency of each remediation function when the parameter is not given. */
+export const DEFAULT_REMEDIATION_CONCURRENCY = 5;
+
+/** The reserved concurrency parameter, validated: an integer from 1 to 100. */
+export function remediationConcurrency(params: Pick<DeployParams, 'remediationConcurrency'>): number {
+  const raw = params.remediationConcurrency;
+  if (raw === undefined || raw === '') return DEFAULT_REMEDIATION_CONCURRENCY;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 100) throw new Error(`param remediationConcurrency: expected an integer from 1 to 100, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 /**
@@ -151,7 +165,12 @@ export function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
   return params.kmsKeyArn ? params.kmsKeyArn : { 'Fn::GetAtt': ['RemediationKey', 'Arn'] };
 }
 
-export function keyResources(params: DeployParams): Record<string, unknown> {
+/** The name of a family's EventBridge rule, fixed so the key policy can name it. */
+export function eventRuleName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+  return `${params.service}-${params.stage}-${key}`;
+}
+
+export function keyResources(params: DeployParams, ruleNames: readonly string[] = []): Record<string, unknown> {
   if (params.kmsKeyArn) return {};
   const servicePrincipal = (service: string) => ({
     Sid: `Allow${service.split('.')[0]}`,
@@ -178,8 +197,20 @@ export function keyResources(params: DeployParams): Record<string, unknown> {
               Resource: '*',
             },
             servicePrincipal('cloudwatch.amazonaws.com'),
-            // EventBridge does not send aws:SourceAccount to KMS: a condition would drop every dead letter.
-            { ...servicePrincipal('events.amazonaws.com'), Condition: undefined },
+            // EventBridge sends the rule's ARN (not aws:SourceAccount) to KMS: only the bot's own rules may use the key for dead letters.
+            {
+              ...servicePrincipal('events.amazonaws.com'),
+              Condition: { ArnEquals: { 'aws:SourceArn': ruleNames.map((name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${name}` })) } },
+            },
+            {
+              Sid: 'AllowLogs',
+              Effect: 'Allow',
+              Principal: { Service: { 'Fn::Sub': 'logs.${AWS::Region}.amazonaws.com' } },
+              Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+              Resource: '*',
+              // Only the deployment's own log groups may use the key.
+              Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${params.service}-${params.stage}-*` } } },
+            },
           ].map((statement) => JSON.parse(JSON.stringify(statement)) as unknown),
         },
       },
@@ -219,6 +250,9 @@ export function embeddedConfigOf(config: Config): string {
     ignorePrincipals: config.ignorePrincipals,
     trustedAccounts: config.trustedAccounts,
     maxWritesPerInvocation: config.maxWritesPerInvocation,
+    writeBudget: config.writeBudget,
+    exemptionTags: config.exemptionTags,
+    exemptions: config.exemptions,
     notifications: config.notifications,
     rules: Object.fromEntries(Object.entries(config.rules).map(([id, rule]) => [id, { mode: rule.mode, ...(rule.settings as Record<string, unknown>) }])),
   });
@@ -325,13 +359,106 @@ export function idempotencyTable(params: DeployParams): Record<string, unknown> 
   };
 }
 
-/** Each function reads and writes only its own idempotency keys and the undo records. */
-export function idempotencyStatement(params: DeployParams, key: string): IamStatement {
+/**
+ * Each function reads and writes only its own idempotency keys, its own
+ * family's undo records (a function cannot plant an undo record for another
+ * family), and the deployment's write-budget counters.
+ */
+export function idempotencyStatement(params: DeployParams, key: string, family: string): IamStatement {
   return {
     Effect: 'Allow',
     Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
-    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, key)}#*`, 'undo#*'] } },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, key)}#*`, `undo#${family}#*`, 'budget#*'] } },
+  };
+}
+
+/**
+ * The alert topic's policy: only the bot's function roles and CloudWatch
+ * alarms (of this account) may publish, over TLS. An explicit deny, so no
+ * identity policy in the account, however broad, can publish a forged alert.
+ */
+export function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<string, unknown> {
+  const topic = { Ref: 'AlertTopic' };
+  return {
+    AlertTopicPolicy: {
+      Type: 'AWS::SNS::TopicPolicy',
+      Properties: {
+        Topics: [topic],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'AlarmsPublish',
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: 'sns:Publish',
+              Resource: topic,
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+            {
+              Sid: 'OnlyTheBotAndAlarmsPublish',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 'sns:Publish',
+              Resource: topic,
+              // For an IAM principal aws:PrincipalServiceName is absent (so the second test holds); for CloudWatch, aws:PrincipalArn is.
+              Condition: {
+                StringNotEquals: {
+                  'aws:PrincipalArn': roleLogicalIds.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+                  'aws:PrincipalServiceName': 'cloudwatch.amazonaws.com',
+                },
+              },
+            },
+            {
+              Sid: 'TlsOnly',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 'sns:Publish',
+              Resource: topic,
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * One alarm per function on the bot's blind spots and doubts: an event it
+ * could not inspect (`Skipped`), a fix it could not verify
+ * (`RemediationUnverified`), a rule that failed (`RuleFailed`), and a spent
+ * write budget (`WriteBudgetExhausted`), summed by metric math.
+ */
+export function blindSpotAlarm(params: DeployParams, key: string, family: string): Record<string, unknown> {
+  const name = functionName(params, key);
+  const metrics = ['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted'];
+  return {
+    [logicalId(key, 'BlindSpotAlarm')]: {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `${name}-blind-spots`,
+        AlarmDescription: `Function ${name} could not inspect an event, could not verify a fix, had a rule fail, or spent the write budget: read its alerts.`,
+        Metrics: [
+          ...metrics.map((metric, index) => ({
+            Id: `m${index}`,
+            ReturnData: false,
+            MetricStat: {
+              Metric: { Namespace: 'RemediationBot', MetricName: metric, Dimensions: [{ Name: 'service', Value: 'remediation-bot' }, { Name: 'family', Value: family }] },
+              Period: 300,
+              Stat: 'Sum',
+            },
+          })),
+          { Id: 'total', Expression: metrics.map((_, index) => `FILL(m${index}, 0)`).join(' + '), Label: 'blind spots', ReturnData: true },
+        ],
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: 'AlertTopic' }],
+      },
+    },
   };
 }
 
@@ -428,7 +555,7 @@ export function notifierValues(params: DeployParams, config: Config): { function
 
 export interface StackValues {
   readonly functions: Record<string, unknown>;
-  readonly resources: { readonly Resources: Record<string, unknown> };
+  readonly resources: { readonly Resources: Record<string, unknown>; readonly extensions: Record<string, unknown> };
   readonly embeddedConfig: string;
   readonly families: readonly string[];
   readonly kmsKey: CfnValue;
@@ -438,9 +565,20 @@ export interface StackValues {
 export function stackValues(configPath: string, params: DeployParams): StackValues {
   const config = loadDeployConfig(configPath, params);
   const families = (Object.keys(rulesByFamily) as DeployedFamily[]).filter((family) => familyDeploysIn(family, params.region));
+  const keys = families.map(familyKey);
+  const roles = keys.map((key) => logicalId(key, 'Role'));
+  const concurrency = remediationConcurrency(params);
+  // The bot is its exact roles, and the session names Lambda gives them (the function names): never a pattern.
+  const identity = {
+    BOT_PRINCIPALS: { 'Fn::Join': [',', roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))] },
+    BOT_SESSION_NAMES: keys.map((key) => functionName(params, key)).join(','),
+    BOT_ACCOUNT: { Ref: 'AWS::AccountId' },
+  };
   const functions: Record<string, unknown> = {};
+  const extensions: Record<string, unknown> = {};
   const resources: Record<string, unknown> = {
-    ...keyResources(params),
+    ...keyResources(params, keys.map((key) => eventRuleName(params, key))),
+    ...alertTopicPolicy(roles),
     ...idempotencyTable(params),
     ...queueDepthAlarm(params, 'EventsDeadLetterQueue', 'EventBridge could not deliver an event to a function'),
     ...queueDepthAlarm(params, 'FailureQueue', 'A function failed on an event after all retries'),
@@ -451,13 +589,15 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     const publish: IamStatement = { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } };
     functions[key] = {
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' } },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, ...identity },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(key, 'Role'),
+      reservedConcurrency: concurrency,
       destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
       events: [
         {
           eventBridge: {
+            name: eventRuleName(params, key),
             pattern: familyPattern(family),
             retryPolicy: { maximumEventAge: 3600, maximumRetryAttempts: 8 },
             deadLetterQueueArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] },
@@ -468,16 +608,19 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules, config), [
       ...runtimeStatements(params, key),
       publish,
-      idempotencyStatement(params, key),
+      idempotencyStatement(params, key, family),
     ]);
-    Object.assign(resources, functionAlarms(params, key));
+    Object.assign(resources, functionAlarms(params, key), blindSpotAlarm(params, key, family));
+    extensions[logicalId(key, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   }
   const notifier = notifierValues(params, config);
   Object.assign(functions, notifier.functions);
   Object.assign(resources, notifier.resources, emailSubscription(params, config));
+  if (Object.keys(notifier.functions).length > 0) extensions[logicalId('notifier', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   return {
     functions,
-    resources: { Resources: resources },
+    // `extensions` merges into the resources the framework generates: here, the log groups get the stack key.
+    resources: { Resources: resources, extensions },
     embeddedConfig: embeddedConfigOf(config),
     families,
     kmsKey: kmsKeyOf(params),

@@ -39,6 +39,7 @@ module.exports = async ({ resolveVariable }) => {
     kmsKeyArn: await get('param:kmsKeyArn'),
     slackWebhookSecret: await get('param:slackWebhookSecret'),
     alertEmail: await get('param:alertEmail'),
+    remediationConcurrency: await get('param:remediationConcurrency'),
   };
   const configPath = path.resolve(__dirname, '..', await get('param:configFile'));
   return load().stackValues(configPath, params);

@@ -23,6 +23,32 @@ export const GlobalConfigSchema = z.strictObject({
   trustedAccounts: z._default(z.array(AccountIdSchema), []),
   /** Past this many write calls in one invocation the bot proposes instead of applying. */
   maxWritesPerInvocation: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(1000)), 10),
+  /** Past this many write calls in a time window, across every function and event of the deployment, the bot proposes instead of applying. */
+  writeBudget: z._default(
+    z.strictObject({
+      maxWrites: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(100_000)), 50),
+      windowMinutes: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(1440)), 60),
+    }),
+    { maxWrites: 50, windowMinutes: 60 },
+  ),
+  /** `false`: the exemption tag exempts nothing (exemptions then live only in `exemptions` below). */
+  exemptionTags: z._default(z.boolean(), true),
+  /** Exemptions written down in the config: visible in review, each with a reason and an end. */
+  exemptions: z._default(
+    z.array(
+      z.strictObject({
+        /** The resource as the alert names it: an id (`sg-0123…`), a name (`role app`) or an ARN. */
+        resource: z.string().check(z.minLength(1), z.maxLength(2048)),
+        /** The rules it applies to; all when absent. */
+        rules: z.optional(z.array(z.string().check(z.minLength(1)))),
+        reason: z.string().check(z.minLength(1), z.maxLength(500)),
+        /** The day the exemption ends (ISO 8601 date); a decision after it is no longer exempt. */
+        expires: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO 8601 date, e.g. 2027-03-01')),
+        approvedBy: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+      }),
+    ),
+    [],
+  ),
   notifications: z._default(
     z.strictObject({
       slackMinSeverity: z._default(SeveritySchema, 'low'),
@@ -32,6 +58,14 @@ export const GlobalConfigSchema = z.strictObject({
   ),
   rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
 });
+
+export interface ConfigExemption {
+  readonly resource: string;
+  readonly rules?: readonly string[];
+  readonly reason: string;
+  readonly expires: string;
+  readonly approvedBy?: string;
+}
 
 export interface RuleConfig {
   readonly mode: Mode;
@@ -44,6 +78,11 @@ export interface Config {
   readonly ignorePrincipals: readonly string[];
   readonly trustedAccounts: readonly string[];
   readonly maxWritesPerInvocation: number;
+  readonly writeBudget: { readonly maxWrites: number; readonly windowMinutes: number };
+  readonly exemptionTags: boolean;
+  readonly exemptions: readonly ConfigExemption[];
+  /** Accepted but worth a look (a principal glob that ends in `*`, say); the CLI and packaging print them. */
+  readonly warnings: readonly string[];
   readonly notifications: { readonly slackMinSeverity: (typeof SEVERITIES)[number]; readonly emailMinSeverity: (typeof SEVERITIES)[number] };
   /** Validated settings of every rule the config was parsed for, keyed by rule id. */
   readonly rules: Readonly<Record<string, RuleConfig>>;
@@ -81,6 +120,20 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     }
   }
 
+  const warnings: string[] = [];
+  for (const [index, glob] of global.ignorePrincipals.entries()) {
+    const account = /^arn:[^:]*:[^:]*:[^:]*:([^:]*):/.exec(glob)?.[1];
+    if (account === undefined || !/^\d{12}$/.test(account)) {
+      problems.push(`ignorePrincipals.${index}: ${JSON.stringify(glob)} must be an ARN with its 12-digit account id: a wildcard account matches principals in any account`);
+    } else if (glob.endsWith('*')) {
+      warnings.push(`ignorePrincipals.${index}: ${JSON.stringify(glob)} ends with a wildcard, so anyone who can create a role or user with a matching name is ignored too`);
+    }
+  }
+  for (const [index, exemption] of global.exemptions.entries()) {
+    if (Number.isNaN(Date.parse(`${exemption.expires}T00:00:00Z`))) problems.push(`exemptions.${index}.expires: ${JSON.stringify(exemption.expires)} is not a date`);
+    for (const id of exemption.rules ?? []) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`exemptions.${index}.rules: unknown rule ${id}`);
+  }
+
   const ruleConfigs: Record<string, RuleConfig> = {};
   for (const rule of rules) {
     const { mode: rawMode, ...rawSettings } = global.rules[rule.id] ?? {};
@@ -111,6 +164,10 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     ignorePrincipals: global.ignorePrincipals,
     trustedAccounts: global.trustedAccounts,
     maxWritesPerInvocation: global.maxWritesPerInvocation,
+    writeBudget: global.writeBudget,
+    exemptionTags: global.exemptionTags,
+    exemptions: global.exemptions,
+    warnings,
     notifications: global.notifications,
     rules: ruleConfigs,
   };

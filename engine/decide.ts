@@ -5,6 +5,7 @@
  */
 import { modeFor, settingsFor, type Config } from './config.js';
 import { DETAIL_TYPE, principalArn, principalArns, type CloudTrailEvent } from './event.js';
+import { configExemption } from './exemption.js';
 import { matchesAnyGlob } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { sourceFor } from './patterns.js';
@@ -100,11 +101,29 @@ export function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolea
 export function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason: string; cause: SkipCause } | undefined {
   const { errorCode } = event.detail;
   if (typeof errorCode === 'string' && errorCode.length > 0) return { reason: `the call failed (${errorCode}), so it changed nothing`, cause: 'failed-call' };
+  const scope = foreignScope(event, env);
+  if (scope) return { reason: scope, cause: 'foreign-scope' };
   if (isBotCall(event, botIdentity(env))) return { reason: `the call was made by the bot itself (${principalArn(event)})`, cause: 'own-call' };
   for (const arn of principalArns(event)) {
     const ignored = matchesAnyGlob(arn, config.ignorePrincipals);
     if (ignored) return { reason: `principal ${arn} is ignored by config (${ignored})`, cause: 'ignored-principal' };
   }
+  return undefined;
+}
+
+/**
+ * A deployed function acts only on its own account (and, in an organisation,
+ * the member accounts it serves), in its own Region: an event from elsewhere
+ * reached it by mistake or by design of someone else, and is reported, not
+ * acted on. Outside a deployment (`BOT_ACCOUNT` unset: the CLI) nothing is out of scope.
+ */
+function foreignScope(event: CloudTrailEvent, env: Env): string | undefined {
+  const home = env['BOT_ACCOUNT'];
+  if (!home) return undefined;
+  const served = [home, ...commaList(env['BOT_MEMBER_ACCOUNTS'])];
+  if (!served.includes(event.account)) return `the event is for account ${event.account}, which this deployment does not serve (${served.join(', ')}): not acted on`;
+  const region = env['AWS_REGION'];
+  if (region && event.region !== region) return `the event is for Region ${event.region}, and this function acts in ${region} only: not acted on`;
   return undefined;
 }
 
@@ -144,6 +163,19 @@ function withoutEngineCause(verdict: Verdict): Verdict {
   return rest;
 }
 
+/**
+ * A violation on a resource the config exempts, until the exemption's end: the
+ * exempt verdict keeps the findings, so the alert shows what it let through.
+ * After the end the violation stands, and says the exemption expired.
+ */
+function withConfigExemption(verdict: Verdict, rule: Rule, context: DecideContext): Verdict {
+  if (verdict.kind !== 'violation') return verdict;
+  const match = configExemption(context.config, rule.id, verdict.resources, context.now);
+  if (!match) return verdict;
+  if (match.active) return { kind: 'exempt', reason: `${verdict.resources[0] ?? 'the resource'} is ${match.reason}`, resources: verdict.resources, findings: verdict.findings };
+  return { ...verdict, summary: `${verdict.summary} (its exemption in the config expired on ${match.expired})` };
+}
+
 /** Decides one (event, rule) pair. Never throws: a rule that fails is a `rule-failed` skip, which alerts. */
 export async function decide(event: CloudTrailEvent, rule: Rule, context: DecideContext): Promise<Decision> {
   const mode = modeFor(rule, context.config, context.env);
@@ -179,7 +211,7 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
       botRoles: botIdentity(context.env).roles,
     };
     const { facts, unavailable } = await gatherFacts(rule, event, context.facts, ruleContext);
-    const verdict = withoutEngineCause(rule.evaluate(event, facts, ruleContext));
+    const verdict = withConfigExemption(withoutEngineCause(rule.evaluate(event, facts, ruleContext)), rule, context);
     return decision(forMode(guardVerdict(verdict), mode), unavailable);
   } catch (error) {
     return decision({ kind: 'skipped', reason: `the rule failed on this event, so it was not inspected (${describeError(error)})`, cause: 'rule-failed' });

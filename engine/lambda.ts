@@ -23,6 +23,7 @@ import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from 
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { guardVerdict } from './plan-guard.js';
 import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
+import { dynamoDbWriteBudget, type WriteBudget } from './write-budget.js';
 import { isQuietSkip, isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
 import { publishAlert } from '../notify/sns.js';
 import type { Alert } from '../notify/alert.js';
@@ -48,6 +49,8 @@ export interface EngineDeps {
   readonly idempotency?: EventIdempotency;
   /** Absent: applied plans are only in the alert. */
   readonly undoStore?: UndoStore;
+  /** Absent: no cap across events (the CLI, unit tests); deployed functions share one in the stack's table. */
+  readonly writeBudget?: WriteBudget;
 }
 
 export interface DecisionResult {
@@ -299,6 +302,14 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
       `not applied: the plan has ${writes} write call(s) and this invocation may make ${budget.writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`,
     );
   }
+  if (deps.writeBudget) {
+    const answer = await deps.writeBudget.reserve(writes, deps.now?.() ?? new Date());
+    if (!answer.granted) {
+      (deps.metrics ?? noMetrics).count('WriteBudgetExhausted', decision.rule);
+      (deps.metrics ?? noMetrics).count('WriteBudgetExhausted');
+      return propose(verdict.plan, `not applied: ${answer.reason}; every rule proposes until the budget allows writes again`);
+    }
+  }
   budget.writesLeft -= writes;
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
   const execution = await executePlan(verdict.plan, deps.gateway, {
@@ -345,10 +356,11 @@ export interface HandlerOptions {
   /** Default: DynamoDB idempotency and undo records when `IDEMPOTENCY_TABLE` is set, none otherwise. */
   readonly idempotency?: EventIdempotency;
   readonly undoStore?: UndoStore;
+  readonly writeBudget?: WriteBudget;
 }
 
-/** The idempotency and undo-record table of the deployment, when `IDEMPOTENCY_TABLE` names one. */
-export function tableStores(env: Env, family: string): { idempotency?: EventIdempotency; undoStore?: UndoStore } {
+/** The idempotency, undo-record and write-budget table of the deployment, when `IDEMPOTENCY_TABLE` names one. */
+export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget } {
   const tableName = env['IDEMPOTENCY_TABLE'];
   if (!tableName) return {};
   // The table may live in another region than the function (the IAM function runs in us-east-1).
@@ -357,6 +369,7 @@ export function tableStores(env: Env, family: string): { idempotency?: EventIdem
   return {
     idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
     undoStore: dynamoDbUndoStore({ tableName, client }),
+    writeBudget: dynamoDbWriteBudget({ tableName, client, settings: config.writeBudget }),
   };
 }
 
@@ -366,18 +379,21 @@ export function tableStores(env: Env, family: string): { idempotency?: EventIdem
  */
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
   const env = options.env ?? process.env;
-  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown');
+  const config = options.config ?? embeddedConfig(options.rules);
+  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown', config);
   const idempotency = options.idempotency ?? stores.idempotency;
   const undoStore = options.undoStore ?? stores.undoStore;
+  const writeBudget = options.writeBudget ?? stores.writeBudget;
   const deps: EngineDeps = {
     rules: options.rules,
-    config: options.config ?? embeddedConfig(options.rules),
+    config,
     env,
     gateway: options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {}),
     logger: options.logger,
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(idempotency ? { idempotency } : {}),
     ...(undoStore ? { undoStore } : {}),
+    ...(writeBudget ? { writeBudget } : {}),
   };
   return (event: unknown, context?: InvocationContext) => processEvent(event, deps, context);
 }

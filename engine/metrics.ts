@@ -22,7 +22,8 @@ export const METRICS_NAMESPACE = 'RemediationBot';
  *   `Ignored` (an expected skip: failed call, own call, ignored principal, rule off);
  *   `RuleFailed` (the rule threw); `Duplicate` (a repeated delivery answered
  *   from the idempotency store); `BlastRadiusCapped` (applied plan turned into
- *   a proposal by `maxWritesPerInvocation`); and the bot's own troubles,
+ *   a proposal by `maxWritesPerInvocation`); `WriteBudgetExhausted` (the
+ *   deployment's write budget across events was spent); and the bot's own troubles,
  *   `AlertFailed` and `UndoRecordFailed`.
  * - `RemediationUnverified`, `Skipped`, `Failed` and `RuleFailed` are also
  *   counted at function level, where the stack's alarms watch them.
@@ -46,6 +47,7 @@ export const METRIC_NAMES = [
   'Exempt',
   'Duplicate',
   'BlastRadiusCapped',
+  'WriteBudgetExhausted',
   'AlertFailed',
   'UndoRecordFailed',
 ] as const;

@@ -184,12 +184,12 @@ describe('security-groups handler', () => {
 
   it('skips principals on the ignore list', async () => {
     const logger = recordingLogger();
-    const config = parseConfig({ ignorePrincipals: ['arn:aws:iam::*:user/ali*'], rules: { 'sg-open-ingress': { mode: 'remediate' } } }, securityGroupRules);
+    const config = parseConfig({ ignorePrincipals: ['arn:aws:iam::111122223333:user/ali*'], rules: { 'sg-open-ingress': { mode: 'remediate' } } }, securityGroupRules);
     const handler = createRemediationHandler({ rules: securityGroupRules, commands: securityGroupCommands, logger, config, env: {}, gateway: createAwsGateway(securityGroupCommands) });
     const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'));
     expect(ec2.calls()).toHaveLength(0);
     expect(result.status === 'processed' && result.decisions[0]?.summary).toBe(
-      'principal arn:aws:iam::111122223333:user/alice is ignored by config (arn:aws:iam::*:user/ali*)',
+      'principal arn:aws:iam::111122223333:user/alice is ignored by config (arn:aws:iam::111122223333:user/ali*)',
     );
   });
 
