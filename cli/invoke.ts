@@ -16,6 +16,7 @@ import { allCommands } from './commands.js';
 import type { Io } from './format.js';
 import { readRecords, type InputRecord } from './inputs.js';
 import { classifyRecord } from './records.js';
+import { parseEvent } from '../engine/event.js';
 
 export const EXIT_REMEDIATION_FAILED = 4;
 
@@ -106,7 +107,13 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
     return 0;
   }
 
-  const region = options.env['AWS_REGION'] ?? options.env['AWS_DEFAULT_REGION'];
+  // The event's Region, whatever the shell's: the deployed function that would receive it runs there.
+  const parsed = parseEvent(classified.event);
+  const configured = options.env['AWS_REGION'] ?? options.env['AWS_DEFAULT_REGION'];
+  const region = parsed.success ? parsed.event.region : configured;
+  if (parsed.success && options.format !== 'json') {
+    io.out(`event ${parsed.event.detail.eventID} in ${parsed.event.region}, the event's Region${configured && configured !== parsed.event.region ? ` (not ${configured} from the environment)` : ''}`);
+  }
   const logger = collectingLogger();
   let result: InvocationResult;
   try {

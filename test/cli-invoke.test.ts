@@ -18,6 +18,8 @@ const EVENT = join(ROOT, 'events', 'ec2', 'AuthorizeSecurityGroupIngress-world-s
 const EC2_XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 let requests: string[] = [];
 let revokeFails = false;
+/** Whether the ssh rule the event opened is still there: the revoke removes it. */
+let ruleOpen = true;
 let server: Server;
 let endpoint = '';
 const temp = mkdtempSync(join(tmpdir(), 'cli-invoke-'));
@@ -32,7 +34,16 @@ beforeAll(async () => {
       if (action === 'DescribeSecurityGroups') {
         response.writeHead(200, { 'content-type': 'text/xml' });
         response.end(`<DescribeSecurityGroupsResponse xmlns="${EC2_XMLNS}"><requestId>r1</requestId><securityGroupInfo><item><groupId>sg-0a1b2c3d4e5f67890</groupId><groupName>web</groupName><tagSet/></item></securityGroupInfo></DescribeSecurityGroupsResponse>`);
+      } else if (action === 'DescribeSecurityGroupRules' && ruleOpen) {
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(
+          `<DescribeSecurityGroupRulesResponse xmlns="${EC2_XMLNS}"><requestId>r4</requestId><securityGroupRuleSet><item><securityGroupRuleId>sgr-0f1e2d3c4b5a69788</securityGroupRuleId><groupId>sg-0a1b2c3d4e5f67890</groupId><isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>22</fromPort><toPort>22</toPort><cidrIpv4>0.0.0.0/0</cidrIpv4></item></securityGroupRuleSet></DescribeSecurityGroupRulesResponse>`,
+        );
+      } else if (action === 'DescribeSecurityGroupRules') {
+        response.writeHead(400, { 'content-type': 'text/xml' });
+        response.end("<Response><Errors><Error><Code>InvalidSecurityGroupRuleId.NotFound</Code><Message>The security group rule ID 'sgr-0f1e2d3c4b5a69788' does not exist</Message></Error></Errors><RequestID>r5</RequestID></Response>");
       } else if (action === 'RevokeSecurityGroupIngress' && !revokeFails) {
+        ruleOpen = false;
         response.writeHead(200, { 'content-type': 'text/xml' });
         response.end(`<RevokeSecurityGroupIngressResponse xmlns="${EC2_XMLNS}"><requestId>r2</requestId><return>true</return></RevokeSecurityGroupIngressResponse>`);
       } else {
@@ -54,6 +65,7 @@ afterAll(() => {
 beforeEach(() => {
   requests = [];
   revokeFails = false;
+  ruleOpen = true;
 });
 
 function invoke(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -61,7 +73,8 @@ function invoke(args: readonly string[]): Promise<{ code: number; stdout: string
     PATH: process.env['PATH'] ?? '',
     HOME: temp,
     AWS_ENDPOINT_URL: endpoint,
-    AWS_REGION: 'us-east-1',
+    // Another Region than the event's: invoke must act in the event's Region (us-east-1), as the Lambda there would.
+    AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'not-a-secret',
     AWS_EC2_METADATA_DISABLED: 'true',
@@ -77,6 +90,7 @@ function invoke(args: readonly string[]): Promise<{ code: number; stdout: string
 }
 
 const DESCRIBE = 'Action=DescribeSecurityGroups&Version=2016-11-15&GroupId.1=sg-0a1b2c3d4e5f67890';
+const READ_RULE = 'Action=DescribeSecurityGroupRules&Version=2016-11-15&SecurityGroupRuleId.1=sgr-0f1e2d3c4b5a69788';
 const REVOKE = 'Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupId=sg-0a1b2c3d4e5f67890&SecurityGroupRuleId.1=sgr-0f1e2d3c4b5a69788';
 
 describe('remediate invoke (the real binary)', () => {
@@ -84,8 +98,9 @@ describe('remediate invoke (the real binary)', () => {
     const run = await invoke([EVENT, '--config', join(temp, 'remediate.yml')]);
 
     expect(run.code).toBe(0);
-    expect(requests).toStrictEqual([DESCRIBE, REVOKE]);
+    expect(requests).toStrictEqual([DESCRIBE, READ_RULE, REVOKE, READ_RULE]);
     expect(run.stdout).toContain('sg-open-ingress: violation -> applied (mode remediate)');
+    expect(run.stdout).toContain('in us-east-1, the event\'s Region');
     expect(run.stdout).toContain('1. ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0f1e2d3c4b5a69788"]}  [applied]');
     expect(run.stderr).toContain('ALERT_TOPIC_ARN is not set');
   });
@@ -96,7 +111,7 @@ describe('remediate invoke (the real binary)', () => {
     const run = await invoke([EVENT, '--config', join(temp, 'remediate.yml')]);
 
     expect(run.code).toBe(4);
-    expect(requests).toStrictEqual([DESCRIBE, REVOKE]);
+    expect(requests).toStrictEqual([DESCRIBE, READ_RULE, REVOKE]);
     expect(run.stdout).toContain('[failed: UnauthorizedOperation]');
   });
 
@@ -108,7 +123,8 @@ describe('remediate invoke (the real binary)', () => {
     const output = JSON.parse(run.stdout) as { result: { status: string; decisions: { rule: string; outcome: string }[] } };
 
     expect(run.code).toBe(0);
-    expect(requests).toStrictEqual([DESCRIBE]);
+    // The tags, then the proposal's precondition: what is proposed is checked against the present.
+    expect(requests).toStrictEqual([DESCRIBE, READ_RULE]);
     expect(output.result.status).toBe('processed');
     expect(output.result.decisions).toMatchObject([{ rule: 'sg-open-ingress', outcome: 'proposed' }]);
   });
