@@ -7,7 +7,9 @@
  * - it never throws;
  * - a malformed event (the envelope does not parse) makes no AWS call at all;
  * - every write call, and every step of every plan, names only resources the event names;
- * - no invocation makes more write calls than `maxWritesPerInvocation`.
+ * - no invocation makes more write calls than `maxWritesPerInvocation`;
+ * - no rule throws: a rule that fails on some input is a blind spot (it would
+ *   alert as "could not inspect" in production), so the properties fail on it.
  *
  * Every generated case runs through every family's handler, so each handler
  * gets FUZZ_RUNS cases (default 10,000), split evenly over the three kinds of
@@ -45,8 +47,8 @@ function parseOrUndefined(raw: unknown): CloudTrailEvent | undefined {
 
 /** The engine with everything switched on, and a check of the properties after each case. */
 function harness(family: string, rules: readonly Rule[]) {
-  const lookups = new Set(rules.flatMap((rule) => (rule.lookups ?? []).map((lookup) => `${lookup.service}:${lookup.operation}`)));
-  // Every other case, lookups are denied (facts unavailable), the other cases they find nothing: rules then take both paths.
+  const lookups = new Set(rules.flatMap((rule) => [...(rule.lookups ?? []), ...(rule.probes ?? [])].map((read) => `${read.service}:${read.operation}`)));
+  // Every other case, reads are denied (facts unavailable, checks unreadable), the other cases they find nothing: rules and the executor then take both paths.
   let lookupsDenied = false;
   const denied = Object.assign(new Error('denied by the fuzz harness'), { name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 } });
   const gateway = recordingGateway((call) => {
@@ -54,10 +56,13 @@ function harness(family: string, rules: readonly Rule[]) {
     return {};
   });
   const plans: PlanStep[][] = [];
+  const failures: string[] = [];
   const logger: EngineLogger = {
     info: (message, ...extra) => {
       const plan = extra[0]?.['plan'];
       if (message === 'decision' && Array.isArray(plan)) plans.push(plan as PlanStep[]);
+      const summary = extra[0]?.['summary'];
+      if (message === 'decision' && typeof summary === 'string' && summary.startsWith('the rule failed on this event')) failures.push(summary);
     },
     warn: () => undefined,
     error: () => undefined,
@@ -78,8 +83,10 @@ function harness(family: string, rules: readonly Rule[]) {
     lookupsDenied = !lookupsDenied;
     gateway.reset();
     plans.length = 0;
+    failures.length = 0;
     const parsed = parseOrUndefined(raw);
     const result = await processEvent(raw, deps);
+    if (failures.length > 0) throw new Error(`a rule threw: ${failures.join('; ')}`);
     if (!parsed) {
       if (result.status !== 'invalid') throw new Error('a malformed event was processed');
       if (gateway.calls.length > 0) throw new Error(`a malformed event made ${gateway.calls.length} AWS call(s)`);
