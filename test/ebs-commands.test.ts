@@ -1,10 +1,10 @@
-/** The ebs function can run everything its rules plan, propose and look up, and its role holds exactly the permissions the automatic plans need. */
+/** The ebs function can run everything its rules plan, propose, look up and read around each step, and its role holds exactly the permissions the automatic plans need. */
 import { describe, expect, it } from 'vitest';
 import { statementsFor } from '../deploy/deployment.js';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import { parseEvent } from '../engine/event.js';
-import { isWaitStep, type Facts, type Plan } from '../engine/types.js';
+import { isWaitStep, type Facts, type Plan, type Rule } from '../engine/types.js';
 import { ebsCommands } from '../remediations/ebs/commands.js';
 import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
 import { ebsRules } from '../remediations/ebs/index.js';
@@ -81,21 +81,39 @@ describe('ebs command table', () => {
     for (const key of undos) expect(ebsCommands.commands[key as keyof typeof ebsCommands.commands], key).toBeDefined();
   });
 
-  it('has a command for every lookup, and SNS for alerts', () => {
-    for (const rule of ebsRules) {
-      for (const lookup of rule.lookups) expect(ebsCommands.commands[`${lookup.service}:${lookup.operation}` as keyof typeof ebsCommands.commands], lookup.name).toBeDefined();
+  it('has a command for every read before and after a step, the same one its probe names', async () => {
+    const steps = await everyStep();
+    const reads = new Set(steps.flatMap((s) => [s.precondition, s.verification]).flatMap((check) => (check ? [`${check.service}:${check.operation}`] : [])));
+    expect([...reads].sort()).toStrictEqual([
+      'ec2:DescribeImageAttribute',
+      'ec2:DescribeInstances',
+      'ec2:DescribeSnapshotAttribute',
+      'ec2:DescribeSnapshots',
+      'ec2:DescribeVolumes',
+      'ec2:GetEbsDefaultKmsKeyId',
+      'ec2:GetEbsEncryptionByDefault',
+    ]);
+    for (const key of reads) expect(ebsCommands.commands[key as keyof typeof ebsCommands.commands], key).toBeDefined();
+  });
+
+  it('has a command for every lookup and every probe, and SNS for alerts', () => {
+    for (const rule of ebsRules as readonly Rule[]) {
+      for (const read of [...(rule.lookups ?? []), ...(rule.probes ?? [])]) {
+        expect(ebsCommands.commands[`${read.service}:${read.operation}` as keyof typeof ebsCommands.commands], `${rule.id} ${read.name}`).toBeDefined();
+      }
     }
     expect(ebsCommands.commands['sns:Publish']).toBeDefined();
   });
 });
 
 describe('ebs IAM statements', () => {
-  it('grant the automatic plans and the attribute lookups on scoped resources, account settings and the other lookups on *, and never ec2:*', () => {
+  it('grant the automatic plans, the attribute lookups and reads on scoped resources, account settings and the other reads on *, and never ec2:*', () => {
     expect(statementsFor(ebsRules)).toStrictEqual([
       {
         Effect: 'Allow',
         Action: [
           'ec2:DescribeImages',
+          'ec2:DescribeInstances',
           'ec2:DescribeSnapshots',
           'ec2:DescribeVolumes',
           'ec2:EnableEbsEncryptionByDefault',
@@ -119,9 +137,20 @@ describe('ebs IAM statements', () => {
     ]);
   });
 
+  it('grant ec2:ModifyEbsDefaultKmsKeyId only when ebs-unencrypted-volume remediates with a kmsKeyId set', () => {
+    const writes = (raw: unknown) => statementsFor(ebsRules, parseConfig(raw, ebsRules)).flatMap((s) => s.Action).filter((a) => !/^ec2:(Describe|Get)/.test(a));
+    expect(writes({})).toStrictEqual([]);
+    expect(writes({ rules: { 'ebs-unencrypted-volume': { mode: 'remediate' } } }).sort()).toStrictEqual(['ec2:CreateTags', 'ec2:EnableEbsEncryptionByDefault']);
+    expect(writes({ rules: { 'ebs-unencrypted-volume': { mode: 'remediate', kmsKeyId: 'alias/ebs-data' } } }).sort()).toStrictEqual([
+      'ec2:CreateTags',
+      'ec2:EnableEbsEncryptionByDefault',
+      'ec2:ModifyEbsDefaultKmsKeyId',
+    ]);
+  });
+
   it('do not grant the proposed migration: a person approves and runs it with their own permissions', () => {
     const actions = statementsFor(ebsRules).flatMap((s) => s.Action);
-    for (const action of ['ec2:CreateSnapshot', 'ec2:CopySnapshot', 'ec2:CreateVolume', 'ec2:StopInstances', 'ec2:DetachVolume', 'ec2:AttachVolume']) {
+    for (const action of ['ec2:CreateSnapshot', 'ec2:CopySnapshot', 'ec2:CreateVolume', 'ec2:StopInstances', 'ec2:StartInstances', 'ec2:DetachVolume', 'ec2:AttachVolume']) {
       expect(actions).not.toContain(action);
     }
     expect(actions.some((a) => a.startsWith('ec2:Delete') || a === 'ec2:*')).toBe(false);

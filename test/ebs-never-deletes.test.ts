@@ -1,15 +1,19 @@
 /**
  * The promise of the ebs family: no plan and no proposal ever deletes
- * anything. Every rule runs over every recorded event, offline and with
- * lookups, and over thousands of mutated events and random lookup answers.
- * Undo steps may remove only the bot's own marker tags (`DeleteTags`).
+ * anything, and nothing is written unread. Every rule runs over every
+ * recorded event, offline and with lookups, and over thousands of mutated
+ * events and random lookup answers. Undo steps may remove only the bot's own
+ * marker tags (`DeleteTags`). Every call step carries a read before and a read
+ * after, both read-only calls judged by one of the rule's own probes, and each
+ * probe answers any SDK output with a verdict (or an error the executor turns
+ * into "could not read"), never with anything else.
  */
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
-import type { Fact, Facts, Plan, Rule, Verdict } from '../engine/types.js';
+import { isWaitStep, type Fact, type Facts, type Plan, type Rule, type StateCheck, type Verdict } from '../engine/types.js';
 import { ebsRules } from '../remediations/ebs/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 
@@ -21,13 +25,29 @@ const configs = [
   parseConfig({ trustedAccounts: ['444455556666'], rules: { 'ebs-unencrypted-volume': { kmsKeyId: 'alias/ebs-data' } } }, rules),
 ];
 
-function assertNeverDestructive(verdict: Verdict, where: string): void {
+const READ_ONLY = /^(Describe|Get)/;
+
+/** The check is a read-only call that one of the rule's probes makes and judges. */
+function assertReadByProbe(rule: Rule, check: StateCheck | undefined, where: string): void {
+  expect(check, where).toBeDefined();
+  if (!check) return;
+  expect(check.operation, where).toMatch(READ_ONLY);
+  const probe = rule.probes?.find((p) => p.name === check.probe);
+  expect(probe && [probe.service, probe.operation], `${where}: probe ${check.probe}`).toStrictEqual([check.service, check.operation]);
+}
+
+function assertNeverDestructive(rule: Rule, verdict: Verdict, where: string): void {
   if (verdict.kind !== 'violation') return;
   const steps: Plan = [...verdict.plan, ...(verdict.proposal ?? [])];
   for (const step of steps) {
-    expect(step.operation, `${where}: ${step.operation}`).not.toMatch(DESTRUCTIVE);
+    const at = `${where}: ${step.operation}`;
+    expect(step.operation, at).not.toMatch(DESTRUCTIVE);
     // Undo restores the state before the event: it may re-disable a setting or re-share (the event's own act), and remove only the bot's tags.
     if (step.undo && /^Delete/.test(step.undo.operation)) expect(step.undo.operation, where).toBe('DeleteTags');
+    if (isWaitStep(step)) continue;
+    expect(step.alreadyDone, at).toBeUndefined();
+    assertReadByProbe(rule, step.precondition, `${at} precondition`);
+    assertReadByProbe(rule, step.verification, `${at} verification`);
   }
 }
 
@@ -66,9 +86,52 @@ const sdkOutput = fc.oneof(
   fc.record({ Volumes: fc.array(sdkVolume, { maxLength: 3 }) }),
   fc.record({ EbsEncryptionByDefault: fc.boolean() }),
   fc.record({ KmsKeyId: fc.constantFrom('arn:aws:kms:us-east-1:111122223333:alias/aws/ebs', 'alias/ebs-data') }),
-  fc.record({ Snapshots: fc.array(fc.record({ SnapshotId: fc.string(), Tags: fc.array(fc.record({ Key: fc.string(), Value: fc.string() })) }), { maxLength: 1 }) }),
-  fc.record({ CreateVolumePermissions: fc.array(fc.record({ Group: fc.constant('all'), UserId: fc.string() }, { requiredKeys: [] })) }),
-  fc.record({ LaunchPermissions: fc.array(fc.record({ Group: fc.constant('all'), UserId: fc.string() }, { requiredKeys: [] })) }),
+  fc.record({
+    Snapshots: fc.array(
+      fc.record(
+        {
+          SnapshotId: fc.string(),
+          VolumeId: fc.constantFrom('vol-0a1b2c3d4e5f60001', 'vol-ffffffff'),
+          State: fc.constantFrom('pending', 'completed', 'error', 'recoverable'),
+          Encrypted: fc.boolean(),
+          Tags: fc.array(fc.record({ Key: fc.string(), Value: fc.string() })),
+        },
+        { requiredKeys: ['SnapshotId'] },
+      ),
+      { maxLength: 1 },
+    ),
+  }),
+  fc.record({
+    Reservations: fc.array(
+      fc.record({
+        Instances: fc.array(
+          fc.record(
+            {
+              InstanceId: fc.constantFrom('i-0a1b2c3d4e5f60001', 'i-0a1b2c3d4e5f60002'),
+              State: fc.record({ Name: fc.constantFrom('pending', 'running', 'stopping', 'stopped', 'shutting-down', 'terminated') }),
+            },
+            { requiredKeys: ['InstanceId'] },
+          ),
+          { maxLength: 2 },
+        ),
+      }),
+      { maxLength: 2 },
+    ),
+  }),
+  fc.record(
+    {
+      SnapshotId: fc.constantFrom('snap-0a1b2c3d4e5f60001', 'snap-0a1b2c3d4e5f60002', 'snap-x'),
+      CreateVolumePermissions: fc.array(fc.record({ Group: fc.constant('all'), UserId: fc.constantFrom('444455556666', '999988887777') }, { requiredKeys: [] })),
+    },
+    { requiredKeys: [] },
+  ),
+  fc.record(
+    {
+      ImageId: fc.constantFrom('ami-0a1b2c3d4e5f60001', 'ami-x'),
+      LaunchPermissions: fc.array(fc.record({ Group: fc.constant('all'), UserId: fc.constantFrom('444455556666', '846424999548') }, { requiredKeys: [] })),
+    },
+    { requiredKeys: [] },
+  ),
   fc.record({ Images: fc.array(fc.record({ ImageId: fc.string(), Public: fc.boolean() }), { maxLength: 1 }) }),
   fc.jsonValue(),
 );
@@ -140,7 +203,7 @@ describe('ebs rules never delete', () => {
         for (const config of configs) {
           const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: NOW });
           if (verdict.kind === 'violation') violations += 1;
-          assertNeverDestructive(verdict, `${rule.id} ${event.detail.eventName} ${event.detail.eventID}`);
+          assertNeverDestructive(rule, verdict, `${rule.id} ${event.detail.eventName} ${event.detail.eventID}`);
         }
       }
     }
@@ -163,11 +226,46 @@ describe('ebs rules never delete', () => {
           if (!parsed.success) return;
           const verdict = rule.evaluate(parsed.event, facts, { config, settings: config.rules[rule.id]?.settings, now: NOW });
           if (verdict.kind === 'violation') violations += 1;
-          assertNeverDestructive(verdict, rule.id);
+          assertNeverDestructive(rule, verdict, rule.id);
         },
       ),
       { numRuns: 2_000 },
     );
     expect(violations).toBeGreaterThan(0);
+  });
+});
+
+describe('ebs probes judge any answer', () => {
+  const checks = fixtures.flatMap((event) =>
+    rules.flatMap((rule) =>
+      configs.flatMap((config) => {
+        const verdict = rule.evaluate(event, {}, { config, settings: config.rules[rule.id]?.settings, now: NOW });
+        if (verdict.kind !== 'violation') return [];
+        return [...verdict.plan, ...(verdict.proposal ?? [])].flatMap((step) => [step.precondition, step.verification]).flatMap((check) => (check ? [{ rule, check }] : []));
+      }),
+    ),
+  );
+
+  it('has checks to judge', () => {
+    expect(new Set(checks.map(({ check }) => check.probe)).size).toBeGreaterThan(8);
+  });
+
+  it('answers needed, done or changed with evidence, or throws an Error (then the step is not run), for any SDK output and for "not found"', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...checks), fc.oneof(sdkOutput, fc.constant(null)), ({ rule, check }, output) => {
+        const probe = rule.probes?.find((p) => p.name === check.probe);
+        if (!probe) throw new Error(`no probe ${check.probe}`);
+        if (output === null && probe.notFoundCodes === undefined) return;
+        let verdict: unknown;
+        try {
+          verdict = probe.judge(output, check.expect);
+        } catch (error) {
+          expect(error).toBeInstanceOf(Error);
+          return;
+        }
+        expect(verdict).toStrictEqual({ state: expect.stringMatching(/^(needed|done|changed)$/), evidence: expect.any(String) });
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });

@@ -1,8 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import {
+  CreateTagsCommand,
+  type CreateTagsCommandInput,
+  DescribeVolumesCommand,
+  type DescribeVolumesCommandInput,
+  EC2Client,
+  EC2ServiceException,
+  EnableEbsEncryptionByDefaultCommand,
+  GetEbsDefaultKmsKeyIdCommand,
+  GetEbsEncryptionByDefaultCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+  type ModifyEbsDefaultKmsKeyIdCommandInput,
+} from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createAwsGateway } from '../engine/aws.js';
 import { ConfigError, parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
+import { executePlan } from '../engine/executor.js';
 import type { Facts, Plan, Verdict } from '../engine/types.js';
-import { ebsUnencryptedVolume, sameKmsKey } from '../remediations/ebs/ebs-unencrypted-volume.js';
+import { ebsCommands } from '../remediations/ebs/commands.js';
+import { sameKmsKey } from '../remediations/ebs/default-encryption.js';
+import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
 import { volumesFromSdk } from '../remediations/ebs/volumes.js';
 import { loadEvent } from './helpers/fixtures.js';
 
@@ -11,6 +29,8 @@ const NOW = new Date('2025-03-10T00:00:00Z');
 const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const VOLUME = 'vol-0a1b2c3d4e5f60001';
 const INSTANCE = 'i-0a1b2c3d4e5f60001';
+const AWS_MANAGED_KEY = 'arn:aws:kms:us-east-1:111122223333:alias/aws/ebs';
+const ec2 = mockClient(EC2Client);
 
 function evaluate(event: CloudTrailEvent, facts: Facts = {}, rawConfig: unknown = {}): Verdict {
   const config = parseConfig(rawConfig, rules);
@@ -52,28 +72,98 @@ const sdkVolume = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+const encryptionCheck = (description: string) => ({
+  service: 'ec2',
+  operation: 'GetEbsEncryptionByDefault',
+  input: {},
+  probe: 'encryptionByDefault',
+  expect: { region: 'us-east-1' },
+  description,
+});
+
 const enableStep = {
   service: 'ec2',
   operation: 'EnableEbsEncryptionByDefault',
   input: {},
   reason: 'Turn on EBS encryption by default in us-east-1, so that no further volume is created unencrypted. Existing volumes are not changed.',
   undo: { service: 'ec2', operation: 'DisableEbsEncryptionByDefault', input: {}, reason: 'Turn encryption by default off again.' },
+  precondition: encryptionCheck('shows encryption by default still off in us-east-1'),
+  verification: encryptionCheck('shows encryption by default on in us-east-1'),
 };
 
-function tagStep(ids: string[], date = '2025-03-04') {
-  const input = { Resources: ids, Tags: [{ Key: 'remediation:unencrypted', Value: date }] };
+function kmsKeyStep(kmsKeyId: string, previous?: string) {
+  const check = (description: string) => ({
+    service: 'ec2',
+    operation: 'GetEbsDefaultKmsKeyId',
+    input: {},
+    probe: 'defaultKmsKey',
+    expect: { kmsKeyId, ...(previous ? { previous } : {}) },
+    description,
+  });
+  return {
+    service: 'ec2',
+    operation: 'ModifyEbsDefaultKmsKeyId',
+    input: { KmsKeyId: kmsKeyId },
+    reason: `Make ${kmsKeyId} the default key for EBS encryption in us-east-1, as configured.`,
+    undo: previous
+      ? { service: 'ec2', operation: 'ModifyEbsDefaultKmsKeyId', input: { KmsKeyId: previous }, reason: `Set the default EBS key back to ${previous}.` }
+      : {
+          service: 'ec2',
+          operation: 'ResetEbsDefaultKmsKeyId',
+          input: {},
+          reason:
+            'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
+        },
+    precondition: check(`shows a default EBS key other than ${kmsKeyId}${previous ? `, still ${previous}` : ''}`),
+    verification: check(`shows ${kmsKeyId} as the default EBS key`),
+  };
+}
+
+function tagStep(id: string, date = '2025-03-04') {
+  const input = { Resources: [id], Tags: [{ Key: 'remediation:unencrypted', Value: date }] };
+  const check = (description: string) => ({
+    service: 'ec2',
+    operation: 'DescribeVolumes',
+    input: { VolumeIds: [id] },
+    probe: 'unencryptedVolumeTag',
+    expect: { volumeId: id, tagKey: 'remediation:unencrypted' },
+    description,
+  });
   return {
     service: 'ec2',
     operation: 'CreateTags',
     input,
-    reason: `Mark ${ids.join(', ')} as unencrypted since ${date}, so the volume can be found and migrated.`,
+    reason: `Mark ${id} as unencrypted since ${date}, so the volume can be found and migrated.`,
     undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the marker tag (only if it still has this value).' },
+    alreadyDoneCodes: ['InvalidVolume.NotFound'],
+    precondition: check(`shows ${id} unencrypted and not yet tagged remediation:unencrypted`),
+    verification: check(`shows ${id} tagged remediation:unencrypted`),
   };
 }
 
-/** The unattached migration of vol-…0001 (gp3, 100 GiB, 3000 IOPS, 125 MiB/s) as proposed. */
+const ref = ($ref: string) => ({ $ref });
+const read = (operation: string, probe: string, input: Record<string, unknown>, expect: Record<string, unknown>, description: string) => ({
+  service: 'ec2' as const,
+  operation,
+  input,
+  probe,
+  expect,
+  description,
+});
+
+/** The unattached migration of vol-…0001 (gp3, 100 GiB, 3000 IOPS, 125 MiB/s) as proposed, with the read before and after every call. */
 function unattachedMigration(kmsKeyId?: string): Plan {
   const source = [{ Key: 'remediation:source-volume', Value: VOLUME }];
+  const snapshot = ref(`snapshot-${VOLUME}.SnapshotId`);
+  const copy = ref(`encrypted-snapshot-${VOLUME}.SnapshotId`);
+  const newVolume = ref(`encrypted-volume-${VOLUME}.VolumeId`);
+  const superseded = read(
+    'DescribeVolumes',
+    'supersededTag',
+    { VolumeIds: [VOLUME], Filters: [{ Name: 'tag:remediation:superseded-by', Values: [newVolume] }] },
+    { volume: VOLUME },
+    `shows ${VOLUME} tagged remediation:superseded-by with the encrypted volume's id`,
+  );
   return [
     {
       service: 'ec2',
@@ -85,12 +175,20 @@ function unattachedMigration(kmsKeyId?: string): Plan {
         TagSpecifications: [{ ResourceType: 'snapshot', Tags: source }],
       },
       reason: `Snapshot ${VOLUME}. The snapshot is kept, never deleted by the bot.`,
+      precondition: read('DescribeVolumes', 'sourceVolume', { VolumeIds: [VOLUME] }, { volume: VOLUME, attachments: [] }, `shows ${VOLUME} still unencrypted and unattached`),
+      verification: read(
+        'DescribeSnapshots',
+        'createdSnapshot',
+        { SnapshotIds: [snapshot] },
+        { what: `snapshot of ${VOLUME}`, encrypted: false, volumeId: VOLUME },
+        `shows the new snapshot of ${VOLUME}`,
+      ),
     },
     {
       service: 'ec2',
       operation: 'waitUntilSnapshotCompleted',
       kind: 'wait',
-      input: { SnapshotIds: [{ $ref: `snapshot-${VOLUME}.SnapshotId` }] },
+      input: { SnapshotIds: [snapshot] },
       reason: 'Wait until the snapshots are completed (minutes to hours, depending on the data written).',
     },
     {
@@ -99,19 +197,33 @@ function unattachedMigration(kmsKeyId?: string): Plan {
       id: `encrypted-snapshot-${VOLUME}`,
       input: {
         SourceRegion: 'us-east-1',
-        SourceSnapshotId: { $ref: `snapshot-${VOLUME}.SnapshotId` },
+        SourceSnapshotId: snapshot,
         Encrypted: true,
         ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
         Description: `Encrypted copy of ${VOLUME}`,
         TagSpecifications: [{ ResourceType: 'snapshot', Tags: source }],
       },
       reason: `Copy the snapshot of ${VOLUME} encrypted with ${kmsKeyId ?? "the account's default EBS KMS key"}.`,
+      precondition: read(
+        'DescribeSnapshots',
+        'sourceSnapshot',
+        { SnapshotIds: [snapshot] },
+        { what: `snapshot of ${VOLUME}`, encrypted: false, volumeId: VOLUME },
+        `shows the snapshot of ${VOLUME} completed`,
+      ),
+      verification: read(
+        'DescribeSnapshots',
+        'createdSnapshot',
+        { SnapshotIds: [copy] },
+        { what: `encrypted copy of ${VOLUME}`, encrypted: true },
+        `shows the encrypted copy of ${VOLUME}`,
+      ),
     },
     {
       service: 'ec2',
       operation: 'waitUntilSnapshotCompleted',
       kind: 'wait',
-      input: { SnapshotIds: [{ $ref: `encrypted-snapshot-${VOLUME}.SnapshotId` }] },
+      input: { SnapshotIds: [copy] },
       reason: 'Wait until the encrypted copies are completed.',
     },
     {
@@ -120,7 +232,7 @@ function unattachedMigration(kmsKeyId?: string): Plan {
       id: `encrypted-volume-${VOLUME}`,
       input: {
         AvailabilityZone: 'us-east-1a',
-        SnapshotId: { $ref: `encrypted-snapshot-${VOLUME}.SnapshotId` },
+        SnapshotId: copy,
         VolumeType: 'gp3',
         Size: 100,
         Iops: 3000,
@@ -138,25 +250,41 @@ function unattachedMigration(kmsKeyId?: string): Plan {
         ],
       },
       reason: `Create the encrypted replacement of ${VOLUME} in the same Availability Zone, with the same type, size, IOPS, throughput and tags.`,
+      precondition: read(
+        'DescribeSnapshots',
+        'sourceSnapshot',
+        { SnapshotIds: [copy] },
+        { what: `encrypted copy of ${VOLUME}`, encrypted: true },
+        `shows the encrypted copy of ${VOLUME} completed`,
+      ),
+      verification: read(
+        'DescribeVolumes',
+        'createdVolume',
+        { VolumeIds: [newVolume] },
+        { volume: VOLUME, availabilityZone: 'us-east-1a' },
+        `shows the encrypted replacement of ${VOLUME}`,
+      ),
     },
     {
       service: 'ec2',
       operation: 'waitUntilVolumeAvailable',
       kind: 'wait',
-      input: { VolumeIds: [{ $ref: `encrypted-volume-${VOLUME}.VolumeId` }] },
+      input: { VolumeIds: [newVolume] },
       reason: 'Wait until the encrypted volumes are available.',
     },
     {
       service: 'ec2',
       operation: 'CreateTags',
-      input: { Resources: [VOLUME], Tags: [{ Key: 'remediation:superseded-by', Value: { $ref: `encrypted-volume-${VOLUME}.VolumeId` } }] },
+      input: { Resources: [VOLUME], Tags: [{ Key: 'remediation:superseded-by', Value: newVolume }] },
       reason: `Mark ${VOLUME} as superseded by its encrypted copy. Retiring it is left to a person, once the copy is proven.`,
       undo: {
         service: 'ec2',
         operation: 'DeleteTags',
-        input: { Resources: [VOLUME], Tags: [{ Key: 'remediation:superseded-by', Value: { $ref: `encrypted-volume-${VOLUME}.VolumeId` } }] },
+        input: { Resources: [VOLUME], Tags: [{ Key: 'remediation:superseded-by', Value: newVolume }] },
         reason: 'Remove the superseded marker tag (and only that tag).',
       },
+      precondition: { ...superseded, description: `shows ${VOLUME} still there and not yet tagged remediation:superseded-by` },
+      verification: superseded,
     },
   ];
 }
@@ -181,7 +309,7 @@ describe('ebs-unencrypted-volume', () => {
             subject: VOLUME,
           },
         ],
-        plan: [enableStep, tagStep([VOLUME])],
+        plan: [enableStep, tagStep(VOLUME)],
         proposal: unattachedMigration(),
       });
     });
@@ -226,70 +354,72 @@ describe('ebs-unencrypted-volume', () => {
     it('switches the default key and encrypts the copy with the configured KMS key', () => {
       const config = { rules: { 'ebs-unencrypted-volume': { kmsKeyId: KEY } } };
       const verdict = violation(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'), {}, config);
-      expect(verdict.plan).toStrictEqual([
-        enableStep,
-        {
-          service: 'ec2',
-          operation: 'ModifyEbsDefaultKmsKeyId',
-          input: { KmsKeyId: KEY },
-          reason: `Make ${KEY} the default key for EBS encryption in us-east-1, as configured.`,
-          undo: {
-            service: 'ec2',
-            operation: 'ResetEbsDefaultKmsKeyId',
-            input: {},
-            reason:
-              'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
-          },
-        },
-        tagStep([VOLUME]),
-      ]);
+      expect(verdict.plan).toStrictEqual([enableStep, kmsKeyStep(KEY), tagStep(VOLUME)]);
       expect(verdict.proposal).toStrictEqual(unattachedMigration(KEY));
     });
 
-    it('restores the previous default key on undo when the lookup knows it', () => {
+    it('restores the previous default key on undo when the lookup knows it, and checks before the change that it is still the default', () => {
       const previous = 'arn:aws:kms:us-east-1:111122223333:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
       const facts: Facts = { ebsDefaultKmsKey: { status: 'ok', value: previous } };
       const config = { rules: { 'ebs-unencrypted-volume': { kmsKeyId: KEY } } };
       const step = violation(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'), facts, config).plan[1];
-      expect(step?.undo).toStrictEqual({
-        service: 'ec2',
-        operation: 'ModifyEbsDefaultKmsKeyId',
-        input: { KmsKeyId: previous },
-        reason: `Set the default EBS key back to ${previous}.`,
+      expect(step).toStrictEqual(kmsKeyStep(KEY, previous));
+    });
+
+    it('plans no ModifyEbsDefaultKmsKeyId, and looks no key up, when no key is configured', () => {
+      const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
+      const config = parseConfig({}, rules);
+      expect(violation(event).plan.map((step) => step.operation)).toStrictEqual(['EnableEbsEncryptionByDefault', 'CreateTags']);
+      const context = { config, settings: config.rules['ebs-unencrypted-volume']?.settings, now: NOW };
+      expect(lookup('ebsDefaultKmsKey').input(event, {}, context)).toBeUndefined();
+      const withKey = parseConfig({ rules: { 'ebs-unencrypted-volume': { kmsKeyId: KEY } } }, rules);
+      expect(lookup('ebsDefaultKmsKey').input(event, {}, { config: withKey, settings: withKey.rules['ebs-unencrypted-volume']?.settings, now: NOW })).toStrictEqual({});
+    });
+
+    it('grants ec2:ModifyEbsDefaultKmsKeyId only when kmsKeyId is set', () => {
+      expect(ebsUnencryptedVolume.permissions.find((p) => p.action === 'ec2:ModifyEbsDefaultKmsKeyId')).toStrictEqual({
+        action: 'ec2:ModifyEbsDefaultKmsKeyId',
+        resource: '*',
+        requiresSetting: 'kmsKeyId',
       });
-      expect(step?.alreadyDone).toBeUndefined();
     });
 
-    it('marks every containment step already done when lookups show it in place (second delivery)', () => {
-      const facts: Facts = {
-        ...volumeFact(sdkVolume({ Tags: [{ Key: 'remediation:unencrypted', Value: '2025-03-04' }] })),
-        ebsEncryptionByDefault: { status: 'ok', value: true },
-        ebsDefaultKmsKey: { status: 'ok', value: KEY },
-      };
-      const config = { rules: { 'ebs-unencrypted-volume': { kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' } } };
-      const plan = violation(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'), facts, config).plan;
-      expect(plan.map((step) => [step.operation, step.alreadyDone])).toStrictEqual([
-        ['EnableEbsEncryptionByDefault', 'GetEbsEncryptionByDefault says encryption by default is already on'],
-        ['ModifyEbsDefaultKmsKeyId', `GetEbsDefaultKmsKeyId says the default key is already ${KEY}`],
-        ['CreateTags', `DescribeVolumes shows remediation:unencrypted already on ${VOLUME}`],
-      ]);
-    });
-
-    it('proposes stop, detach, attach at the same device and start when the lookup shows the volume attached', () => {
+    it('proposes stop, detach, attach at the same device and start when the lookup shows the volume attached, each call read before and after', () => {
       const facts = volumeFact(sdkVolume({ Attachments: [{ InstanceId: INSTANCE, Device: '/dev/sdf', State: 'attached' }] }));
       const proposal = violation(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'), facts).proposal ?? [];
       const migration = unattachedMigration();
-      const newVolume = { $ref: `encrypted-volume-${VOLUME}.VolumeId` };
+      const newVolume = ref(`encrypted-volume-${VOLUME}.VolumeId`);
+      const instance = (want: string, before: string, after: string) => ({
+        precondition: read('DescribeInstances', 'instanceState', { InstanceIds: [INSTANCE] }, { instanceId: INSTANCE, want }, `shows ${INSTANCE} ${before}`),
+        verification: read('DescribeInstances', 'instanceState', { InstanceIds: [INSTANCE] }, { instanceId: INSTANCE, want }, `shows ${INSTANCE} ${after}`),
+      });
+      const attachment = (volumeId: unknown, label: string, want: string, before: string, after: string) => ({
+        precondition: read('DescribeVolumes', 'volumeAttachment', { VolumeIds: [volumeId] }, { volume: label, instanceId: INSTANCE, device: '/dev/sdf', want }, before),
+        verification: read('DescribeVolumes', 'volumeAttachment', { VolumeIds: [volumeId] }, { volume: label, instanceId: INSTANCE, device: '/dev/sdf', want }, after),
+      });
+      const replacement = `the encrypted replacement of ${VOLUME}`;
+      const snapshot = migration[0];
       expect(proposal).toStrictEqual([
         {
           service: 'ec2',
           operation: 'StopInstances',
           input: { InstanceIds: [INSTANCE] },
           reason: `Stop ${INSTANCE} so that the snapshot holds every write. The instance stays down until the encrypted volume is attached; plan the downtime.`,
-          undo: { service: 'ec2', operation: 'StartInstances', input: { InstanceIds: [INSTANCE] }, reason: 'Start the instances again.' },
+          undo: { service: 'ec2', operation: 'StartInstances', input: { InstanceIds: [INSTANCE] }, reason: `Start ${INSTANCE} again.` },
+          ...instance('stopped', 'still running', 'stopping or stopped'),
         },
         { service: 'ec2', operation: 'waitUntilInstanceStopped', kind: 'wait', input: { InstanceIds: [INSTANCE] }, reason: 'Wait until the instances have stopped.' },
-        ...migration.slice(0, 6),
+        {
+          ...snapshot,
+          precondition: read(
+            'DescribeVolumes',
+            'sourceVolume',
+            { VolumeIds: [VOLUME] },
+            { volume: VOLUME, attachments: [{ instanceId: INSTANCE, device: '/dev/sdf' }] },
+            `shows ${VOLUME} still unencrypted and attached to ${INSTANCE} as /dev/sdf`,
+          ),
+        },
+        ...migration.slice(1, 6),
         {
           service: 'ec2',
           operation: 'DetachVolume',
@@ -302,6 +432,7 @@ describe('ebs-unencrypted-volume', () => {
             reason: 'Attach the original volume back at /dev/sdf.',
           },
           alreadyDoneCodes: ['IncorrectState'],
+          ...attachment(VOLUME, VOLUME, 'detached', `shows ${VOLUME} still attached to ${INSTANCE} as /dev/sdf`, `shows ${VOLUME} detaching or detached from ${INSTANCE}`),
         },
         { service: 'ec2', operation: 'waitUntilVolumeAvailable', kind: 'wait', input: { VolumeIds: [VOLUME] }, reason: 'Wait until the original volumes are detached.' },
         {
@@ -315,43 +446,73 @@ describe('ebs-unencrypted-volume', () => {
             input: { VolumeId: newVolume, InstanceId: INSTANCE, Device: '/dev/sdf' },
             reason: 'Detach the encrypted volume again.',
           },
+          ...attachment(
+            newVolume,
+            replacement,
+            'attached',
+            `shows ${replacement} available and not attached to ${INSTANCE} as /dev/sdf yet`,
+            `shows ${replacement} attaching or attached to ${INSTANCE} as /dev/sdf`,
+          ),
         },
         {
           service: 'ec2',
           operation: 'StartInstances',
           input: { InstanceIds: [INSTANCE] },
-          reason: 'Start the instances again on their encrypted volumes (skip this step for an instance that was stopped before the migration).',
-          undo: { service: 'ec2', operation: 'StopInstances', input: { InstanceIds: [INSTANCE] }, reason: 'Stop the instances again.' },
+          reason: `Start ${INSTANCE} again on its encrypted volumes (skip this step if it was stopped before the migration).`,
+          undo: { service: 'ec2', operation: 'StopInstances', input: { InstanceIds: [INSTANCE] }, reason: `Stop ${INSTANCE} again.` },
+          ...instance('running', 'still stopped', 'pending or running'),
         },
         migration[6],
       ]);
     });
 
-    it('gives an exempt verdict from the tags requested at creation, even offline', () => {
+    it('gives an exempt verdict from the tags requested at creation, even offline, showing what it let through', () => {
       expect(evaluate(loadEvent('ec2/CreateVolume-unencrypted-exempt-tag.json'))).toStrictEqual({
         kind: 'exempt',
         reason: 'vol-0a1b2c3d4e5f60004 is tagged remediation:exempt: throwaway benchmark volume, ticket SEC-108',
         resources: ['vol-0a1b2c3d4e5f60004'],
+        findings: [
+          {
+            code: 'unencrypted-volume',
+            severity: 'medium',
+            message: 'vol-0a1b2c3d4e5f60004 (gp3, 100 GiB, us-east-1a) is not encrypted at rest; the request did not set encrypted and encryption by default was off.',
+            subject: 'vol-0a1b2c3d4e5f60004',
+          },
+        ],
       });
     });
 
     it('takes current tags from the lookup over the tags at creation', () => {
       const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
       const facts = volumeFact(sdkVolume({ Tags: [{ Key: 'secops/allow', Value: 'approved' }] }));
-      expect(evaluate(event, facts, { exemptionTagKey: 'secops/allow' })).toStrictEqual({
-        kind: 'exempt',
-        reason: `${VOLUME} is tagged secops/allow: approved`,
+      const verdict = evaluate(event, facts, { exemptionTagKey: 'secops/allow' });
+      expect(verdict.kind === 'exempt' && [verdict.reason, verdict.resources, verdict.findings?.map((f) => f.code)]).toStrictEqual([
+        `${VOLUME} is tagged secops/allow: approved`,
+        [VOLUME],
+        ['unencrypted-volume'],
+      ]);
+    });
+
+    it('still reports a volume deleted since the event: the containment is planned, the marker step will find it gone, and nothing is left to migrate', () => {
+      const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
+      expect(evaluate(event, { volume: { status: 'ok', value: null } })).toStrictEqual({
+        kind: 'violation',
+        summary: `${VOLUME} created unencrypted (since deleted)`,
         resources: [VOLUME],
+        findings: [
+          {
+            code: 'unencrypted-volume',
+            severity: 'medium',
+            message: `${VOLUME} (gp3, 100 GiB, us-east-1a) was created unencrypted (the request did not set encrypted and encryption by default was off); DescribeVolumes shows it no longer exists.`,
+            subject: VOLUME,
+          },
+        ],
+        plan: [enableStep, tagStep(VOLUME)],
       });
     });
 
-    it('skips a volume that no longer exists, and an event that names none', () => {
+    it('cannot inspect an event that names no volume, and says so', () => {
       const event = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
-      expect(evaluate(event, { volume: { status: 'ok', value: null } })).toStrictEqual({
-        kind: 'skipped',
-        reason: `volume ${VOLUME} no longer exists`,
-        resources: [VOLUME],
-      });
       delete (event.detail.responseElements as Record<string, unknown>)['volumeId'];
       expect(evaluate(event)).toStrictEqual({ kind: 'skipped', reason: 'the event names no volume' });
       expect(lookup('volume').input(event)).toBeUndefined();
@@ -366,15 +527,20 @@ describe('ebs-unencrypted-volume', () => {
         resources: [VOLUME],
       });
       expect(evaluate(event, volumeFact(sdkVolume())).kind).toBe('violation');
+      expect(evaluate(event, { volume: { status: 'ok', value: null } })).toStrictEqual({
+        kind: 'skipped',
+        reason: `the event does not say whether ${VOLUME} is encrypted, and DescribeVolumes shows it no longer exists`,
+        resources: [VOLUME],
+      });
     });
 
     it('looks up only what an unencrypted CreateVolume needs', () => {
       const unencrypted = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json');
       const encrypted = loadEvent('ec2/CreateVolume-request-encrypted-absent-response-true-compliant.json');
+      expect(ebsUnencryptedVolume.lookups.map((l) => l.name)).toStrictEqual(['volume', 'instanceVolumes', 'ebsDefaultKmsKey']);
       expect(lookup('volume').input(unencrypted)).toStrictEqual({ VolumeIds: [VOLUME] });
-      expect(lookup('ebsEncryptionByDefault').input(unencrypted)).toStrictEqual({});
       expect(lookup('instanceVolumes').input(unencrypted)).toBeUndefined();
-      for (const name of ['volume', 'ebsEncryptionByDefault', 'ebsDefaultKmsKey', 'instanceVolumes']) expect(lookup(name).input(encrypted)).toBeUndefined();
+      for (const name of ['volume', 'ebsDefaultKmsKey', 'instanceVolumes']) expect(lookup(name).input(encrypted)).toBeUndefined();
     });
   });
 
@@ -412,7 +578,7 @@ describe('ebs-unencrypted-volume', () => {
       const verdict = violation(event(), instanceVolumes([root, data]));
       expect(verdict.summary).toBe('vol-0a1b2c3d4e5f6000b created unencrypted');
       expect(verdict.resources).toStrictEqual(['vol-0a1b2c3d4e5f6000b']);
-      expect(verdict.plan).toStrictEqual([enableStep, tagStep(['vol-0a1b2c3d4e5f6000b'], '2025-03-04')]);
+      expect(verdict.plan).toStrictEqual([enableStep, tagStep('vol-0a1b2c3d4e5f6000b', '2025-03-04')]);
       expect(verdict.findings[0]?.message).toBe(
         'vol-0a1b2c3d4e5f6000b (gp3, 200 GiB, us-east-1b, attached to i-0a1b2c3d4e5f60001 as /dev/sdf) is not encrypted at rest.',
       );
@@ -532,6 +698,147 @@ describe('ebs-unencrypted-volume', () => {
         Volumes: [{ ...sdkVolume(), Attachments: [{ InstanceId: INSTANCE, Device: '/dev/sdf', State: 'detached' }] }, { Encrypted: false }],
       });
       expect(volumes.map((v) => [v.volumeId, v.attachments])).toStrictEqual([[VOLUME, []]]);
+    });
+  });
+
+  describe('execute the containment', () => {
+    interface Account {
+      encryptionByDefault: boolean;
+      defaultKey: string;
+      /** Volume id → its tags; absent: deleted. */
+      volumes: Record<string, { Key: string; Value: string }[]>;
+    }
+
+    /**
+     * The account as EC2 keeps it: each write changes it, each read answers
+     * from it. `tagsStick: false` models a tag that does not hold.
+     */
+    function account(state: Account, options: { tagsStick?: boolean } = {}): Account {
+      ec2.on(GetEbsEncryptionByDefaultCommand).callsFake(() => ({ EbsEncryptionByDefault: state.encryptionByDefault, SseType: 'sse-ebs' }));
+      ec2.on(EnableEbsEncryptionByDefaultCommand).callsFake(() => {
+        state.encryptionByDefault = true;
+        return { EbsEncryptionByDefault: true };
+      });
+      ec2.on(GetEbsDefaultKmsKeyIdCommand).callsFake(() => ({ KmsKeyId: state.defaultKey }));
+      ec2.on(ModifyEbsDefaultKmsKeyIdCommand).callsFake((input: ModifyEbsDefaultKmsKeyIdCommandInput) => {
+        state.defaultKey = String(input.KmsKeyId);
+        return { KmsKeyId: state.defaultKey };
+      });
+      ec2.on(DescribeVolumesCommand).callsFake((input: DescribeVolumesCommandInput) => {
+        const id = input.VolumeIds?.[0] ?? '';
+        const tags = state.volumes[id];
+        if (tags === undefined) throw new EC2ServiceException({ name: 'InvalidVolume.NotFound', $fault: 'client', $metadata: {}, message: `The volume '${id}' does not exist.` });
+        return { Volumes: [{ ...sdkVolume({ VolumeId: id }), Tags: tags }] };
+      });
+      ec2.on(CreateTagsCommand).callsFake((input: CreateTagsCommandInput) => {
+        for (const id of input.Resources ?? []) {
+          const tags = state.volumes[id];
+          if (tags === undefined) throw new EC2ServiceException({ name: 'InvalidVolume.NotFound', $fault: 'client', $metadata: {}, message: `The volume '${id}' does not exist.` });
+          if (options.tagsStick !== false) tags.push(...(input.Tags ?? []).map((t) => ({ Key: String(t.Key), Value: String(t.Value) })));
+        }
+        return {};
+      });
+      return state;
+    }
+
+    const withKey = { rules: { 'ebs-unencrypted-volume': { kmsKeyId: KEY } } };
+    const containment = (facts: Facts = {}, config: unknown = withKey) => violation(loadEvent('ec2/CreateVolume-request-encrypted-absent-response-false.json'), facts, config).plan;
+    const run = (plan: Plan) => executePlan(plan, createAwsGateway(ebsCommands, { region: 'us-east-1' }), { probes: ebsUnencryptedVolume.probes });
+    const calls = () => ec2.calls().map((call) => (call.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
+    const writes = () => calls().filter((name) => !/^(Describe|Get)/.test(name));
+    const inputs = (command: Parameters<typeof ec2.commandCalls>[0]) => ec2.commandCalls(command).map((call) => call.args[0].input);
+    const marker = { Key: 'remediation:unencrypted', Value: '2025-03-04' };
+
+    beforeEach(() => ec2.reset());
+
+    it('applies each step only after a read shows it needed, and is applied because a read after each shows it in place', async () => {
+      // Arrange
+      const state = account({ encryptionByDefault: false, defaultKey: AWS_MANAGED_KEY, volumes: { [VOLUME]: [{ Key: 'team', Value: 'ml' }] } });
+      const plan = containment({ ebsDefaultKmsKey: { status: 'ok', value: AWS_MANAGED_KEY } });
+      // Act
+      const report = await run(plan);
+      // Assert
+      expect(report.status).toBe('applied');
+      expect(calls()).toStrictEqual([
+        'GetEbsEncryptionByDefault',
+        'EnableEbsEncryptionByDefault',
+        'GetEbsEncryptionByDefault',
+        'GetEbsDefaultKmsKeyId',
+        'ModifyEbsDefaultKmsKeyId',
+        'GetEbsDefaultKmsKeyId',
+        'DescribeVolumes',
+        'CreateTags',
+        'DescribeVolumes',
+      ]);
+      expect(inputs(EnableEbsEncryptionByDefaultCommand)).toStrictEqual([{}]);
+      expect(inputs(ModifyEbsDefaultKmsKeyIdCommand)).toStrictEqual([{ KmsKeyId: KEY }]);
+      expect(inputs(CreateTagsCommand)).toStrictEqual([{ Resources: [VOLUME], Tags: [marker] }]);
+      expect(inputs(DescribeVolumesCommand)).toStrictEqual([{ VolumeIds: [VOLUME] }, { VolumeIds: [VOLUME] }]);
+      expect(report.steps.map((step) => [step.precondition?.state, step.status, step.verification?.state])).toStrictEqual([
+        ['needed', 'applied', 'done'],
+        ['needed', 'applied', 'done'],
+        ['needed', 'applied', 'done'],
+      ]);
+      expect(report.steps[2]?.verification?.evidence).toBe(`${VOLUME} carries remediation:unencrypted=2025-03-04`);
+      expect(state.volumes[VOLUME]).toStrictEqual([{ Key: 'team', Value: 'ml' }, marker]);
+      // The undo restores the key the lookup saw before.
+      expect(report.steps[1]?.step.undo?.input).toStrictEqual({ KmsKeyId: AWS_MANAGED_KEY });
+    });
+
+    it('is "already fixed", never "applied", on a re-run: every read before shows the step in place and nothing is written', async () => {
+      account({ encryptionByDefault: false, defaultKey: AWS_MANAGED_KEY, volumes: { [VOLUME]: [] } });
+      const first = await run(containment({ ebsDefaultKmsKey: { status: 'ok', value: AWS_MANAGED_KEY } }));
+      ec2.resetHistory();
+      // The second delivery's lookup sees the key the first one set.
+      const second = await run(containment({ ebsDefaultKmsKey: { status: 'ok', value: KEY } }));
+      expect([first.status, second.status]).toStrictEqual(['applied', 'already-fixed']);
+      expect(calls()).toStrictEqual(['GetEbsEncryptionByDefault', 'GetEbsDefaultKmsKeyId', 'DescribeVolumes']);
+      expect(second.steps.map((step) => step.precondition?.evidence)).toStrictEqual([
+        'encryption by default is on in us-east-1',
+        `the default EBS key is ${KEY}, the configured key`,
+        `${VOLUME} carries remediation:unencrypted=2025-03-04`,
+      ]);
+    });
+
+    it('is "stale" and leaves the key alone when the default key changed since the plan was made (its undo would restore the wrong key)', async () => {
+      const other = 'arn:aws:kms:us-east-1:111122223333:key/99999999-8888-7777-6666-555555555555';
+      const state = account({ encryptionByDefault: false, defaultKey: other, volumes: { [VOLUME]: [] } });
+      const report = await run(containment({ ebsDefaultKmsKey: { status: 'ok', value: AWS_MANAGED_KEY } }));
+      expect(report.status).toBe('stale');
+      expect(writes()).toStrictEqual(['EnableEbsEncryptionByDefault']);
+      expect(report.steps.map((step) => step.status)).toStrictEqual(['applied', 'stale', 'not-run']);
+      expect(report.steps[1]?.precondition).toStrictEqual({
+        state: 'changed',
+        evidence: `the default EBS key is now ${other}, not ${AWS_MANAGED_KEY} as when the plan was made: its undo would restore the wrong key, so ${KEY} was not set`,
+      });
+      expect(state.defaultKey).toBe(other);
+    });
+
+    it('is "unverified" when the read after the tag does not show it', async () => {
+      account({ encryptionByDefault: true, defaultKey: AWS_MANAGED_KEY, volumes: { [VOLUME]: [] } }, { tagsStick: false });
+      const report = await run(containment({}, {}));
+      expect(report.status).toBe('unverified');
+      expect(writes()).toStrictEqual(['CreateTags']);
+      expect(report.steps[1]).toMatchObject({
+        status: 'applied',
+        verification: { state: 'needed', evidence: `${VOLUME} is unencrypted and not tagged remediation:unencrypted` },
+      });
+    });
+
+    it('is "already fixed" with the evidence when the volume was deleted before it could be marked', async () => {
+      account({ encryptionByDefault: true, defaultKey: AWS_MANAGED_KEY, volumes: {} });
+      const report = await run(containment({}, {}));
+      expect(report.status).toBe('already-fixed');
+      expect(report.steps[1]?.precondition).toStrictEqual({ state: 'done', evidence: `${VOLUME} no longer exists: there is nothing to mark` });
+      expect(writes()).toStrictEqual([]);
+    });
+
+    it('is "stale" and marks nothing when the volume reads encrypted, not as the event showed it', async () => {
+      account({ encryptionByDefault: true, defaultKey: AWS_MANAGED_KEY, volumes: { [VOLUME]: [] } });
+      ec2.on(DescribeVolumesCommand).resolves({ Volumes: [{ VolumeId: VOLUME, AvailabilityZone: 'us-east-1a', Encrypted: true, VolumeType: 'gp3', Size: 100, Tags: [] }] });
+      const report = await run(containment({}, {}));
+      expect(report.status).toBe('stale');
+      expect(writes()).toStrictEqual([]);
     });
   });
 

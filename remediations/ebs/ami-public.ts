@@ -6,16 +6,18 @@
  * share with accounts are compliant here (accounts: `ami-shared-untrusted-account`).
  *
  * Changes: `ModifyImageAttribute` with `LaunchPermission: { Remove: [{ Group: 'all' }] }`
- * on that AMI, and nothing else; the undo adds it back. A `DescribeImages`
- * lookup that shows `Public: false` makes the step "already done".
+ * on that AMI, and nothing else; the undo adds it back.
+ * `DescribeImageAttribute launchPermission` is read just before (group `all`
+ * gone, or the AMI deregistered: nothing is written, "already fixed") and
+ * just after (the fix counts only when group `all` is no longer listed).
  * Never touches: account and organization shares, the AMI (never
  * deregistered) and its snapshots, AMIs carrying the exemption tag.
- * Permissions: `ec2:ModifyImageAttribute` on images (`arn:…:ec2:<region>::image/*`);
- * lookup `ec2:DescribeImages` (tags and the `Public` flag).
+ * Permissions: `ec2:ModifyImageAttribute` and `ec2:DescribeImageAttribute`
+ * on images (`arn:…:ec2:<region>::image/*`); lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { addsPublicGroup, evaluatePublic, resourceLookup } from './sharing.js';
+import { addsPublicGroup, evaluatePublic, imageSharingProbe, resourceLookup } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'image');
 
@@ -33,8 +35,10 @@ export const amiPublic = {
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
   permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' }],
   lookups: [resourceLookup('image', madePublic)],
+  probes: [imageSharingProbe],
   docs: {
-    changes: "Removes the public launchPermission (group all) from the AMI with ModifyImageAttribute LaunchPermission.Remove [{Group: 'all'}]; the undo adds it back.",
+    changes:
+      "Removes the public launchPermission (group all) from the AMI with ModifyImageAttribute LaunchPermission.Remove [{Group: 'all'}]; the undo adds it back. DescribeImageAttribute launchPermission is read before (group all already gone, or the AMI deregistered: nothing is written, \"already fixed\") and after (the fix counts only when group all is no longer listed).",
     neverTouches: 'Account and organization shares, the AMI itself (never deregistered) and its snapshots, and AMIs carrying the exemption tag.',
   },
   evaluate,

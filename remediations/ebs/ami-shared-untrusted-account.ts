@@ -6,18 +6,19 @@
  * `userId` other than this account and the configured `trustedAccounts`.
  * Shares with an organization or organizational unit are not flagged.
  *
- * Changes (in `remediate` mode only): `ModifyImageAttribute` with
- * `LaunchPermission: { Remove: [{ UserId }] }` for exactly those accounts;
- * the undo adds them back. A `DescribeImageAttribute` lookup that shows them
- * gone makes the step "already done".
+ * Changes (in `remediate` mode only): one `ModifyImageAttribute` with
+ * `LaunchPermission: { Remove: [{ UserId }] }` per untrusted account; the
+ * undo adds it back. `DescribeImageAttribute launchPermission` is read just
+ * before (the account no longer listed, or the AMI deregistered: that step is
+ * already done) and just after (the step counts only when the account is gone).
  * Never touches: trusted accounts, organization shares, the public group
  * (`ami-public`), the AMI itself, AMIs carrying the exemption tag.
- * Permissions: `ec2:ModifyImageAttribute` on images; lookups
- * `ec2:DescribeImages` and `ec2:DescribeImageAttribute`.
+ * Permissions: `ec2:ModifyImageAttribute` and `ec2:DescribeImageAttribute` on
+ * images; lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { evaluateUntrustedShare, permissionChange, permissionsLookup, resourceLookup } from './sharing.js';
+import { evaluateUntrustedShare, imageSharingProbe, permissionChange, resourceLookup } from './sharing.js';
 
 const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'image').added.userIds.some((id) => id !== event.account);
 
@@ -35,10 +36,11 @@ export const amiSharedUntrustedAccount = {
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
   permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' }],
-  lookups: [resourceLookup('image', sharesWithOtherAccount), permissionsLookup('image', sharesWithOtherAccount)],
+  lookups: [resourceLookup('image', sharesWithOtherAccount)],
+  probes: [imageSharingProbe],
   docs: {
     changes:
-      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the AMI with ModifyImageAttribute LaunchPermission.Remove [{UserId}]; the undo adds them back.',
+      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the AMI, one ModifyImageAttribute LaunchPermission.Remove [{UserId}] per account; the undo adds it back. DescribeImageAttribute launchPermission is read before each (account already gone: nothing is written) and after (the step counts only when the account is no longer listed).',
     neverTouches:
       'Accounts in trustedAccounts and this account, organization and OU shares, the public group (handled by ami-public), the AMI itself, and AMIs carrying the exemption tag.',
   },

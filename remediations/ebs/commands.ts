@@ -1,8 +1,9 @@
 /**
  * The SDK commands and waiters of the ebs family: its rules' plan steps,
- * undo steps and lookups, SNS for alerts, and the commands and waiters of the
- * proposed volume migration, so that `remediate undo` and an approved
- * proposal run through the same table. (The function's IAM role grants only
+ * undo steps, lookups and probes (the reads before and after each step), SNS
+ * for alerts, and the commands, reads and waiters of the proposed volume
+ * migration, so that `remediate undo` and an approved proposal run through
+ * the same table. (The function's IAM role grants only
  * the automatic plans and the lookups; undoing or migrating needs a principal
  * that holds those permissions.)
  */
@@ -15,6 +16,7 @@ import {
   DeleteTagsCommand,
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
   DescribeVolumesCommand,
@@ -53,6 +55,7 @@ export const ebsCommands = {
     'ec2:DescribeSnapshotAttribute': DescribeSnapshotAttributeCommand,
     'ec2:DescribeImages': DescribeImagesCommand,
     'ec2:DescribeImageAttribute': DescribeImageAttributeCommand,
+    'ec2:DescribeInstances': DescribeInstancesCommand,
     'ec2:StopInstances': StopInstancesCommand,
     'ec2:StartInstances': StartInstancesCommand,
     'ec2:CreateSnapshot': CreateSnapshotCommand,

@@ -8,47 +8,23 @@
  * which way.
  *
  * Changes: `EnableEbsEncryptionByDefault` in the event's region; the undo is
- * `DisableEbsEncryptionByDefault`. A `GetEbsEncryptionByDefault` lookup that
- * shows it already on makes the step "already done" (a second delivery
- * reports "already fixed").
+ * `DisableEbsEncryptionByDefault`. `GetEbsEncryptionByDefault` is read just
+ * before: already on again, nothing is written and the decision is "already
+ * fixed" (a second delivery says so too); and just after: the fix counts only
+ * when it reads on.
  * Never touches: existing volumes (the setting only affects new ones), the
  * default KMS key, other regions. An account setting carries no tags, so
  * there is no exemption by tag: use `ignorePrincipals` or mode `notify`.
  * Permissions: `ec2:EnableEbsEncryptionByDefault` (no resource-level
- * support: `*`); lookup `ec2:GetEbsEncryptionByDefault`.
+ * support: `*`); `ec2:GetEbsEncryptionByDefault` for the reads around it.
  */
-import { field, type CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Lookup, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { encryptionByDefaultProbe, planEnableEncryptionByDefault } from './default-encryption.js';
 
 const DISABLE = 'DisableEbsEncryptionByDefault';
 
-const encryptionByDefaultLookup: Lookup = {
-  name: 'ebsEncryptionByDefault',
-  service: 'ec2',
-  operation: 'GetEbsEncryptionByDefault',
-  permission: 'ec2:GetEbsEncryptionByDefault',
-  input: (event) => (event.detail.eventName === DISABLE ? {} : undefined),
-  select: (output) => {
-    const enabled = field(output, 'EbsEncryptionByDefault');
-    return typeof enabled === 'boolean' ? enabled : null;
-  },
-};
-
-export function planEnableEncryptionByDefault(region: string, facts: Facts): Plan {
-  const fact = facts['ebsEncryptionByDefault'];
-  return [
-    {
-      service: 'ec2',
-      operation: 'EnableEbsEncryptionByDefault',
-      input: {},
-      reason: `Turn EBS encryption by default back on in ${region}, so that every new volume is encrypted again. Existing volumes are not changed.`,
-      undo: { service: 'ec2', operation: 'DisableEbsEncryptionByDefault', input: {}, reason: 'Turn encryption by default off again, as the event did.' },
-      ...(fact?.status === 'ok' && fact.value === true ? { alreadyDone: 'GetEbsEncryptionByDefault says encryption by default is already on' } : {}),
-    },
-  ];
-}
-
-function evaluate(event: CloudTrailEvent, facts: Facts, _context: RuleContext): Verdict {
+function evaluate(event: CloudTrailEvent, _facts: Facts, _context: RuleContext): Verdict {
   const region = event.detail.awsRegion;
   const resources = [`ebs-encryption-by-default:${event.account}:${region}`];
   if (event.detail.eventName !== DISABLE) {
@@ -66,7 +42,13 @@ function evaluate(event: CloudTrailEvent, facts: Facts, _context: RuleContext): 
         subject: region,
       },
     ],
-    plan: planEnableEncryptionByDefault(region, facts),
+    plan: [
+      planEnableEncryptionByDefault(
+        region,
+        `Turn EBS encryption by default back on in ${region}, so that every new volume is encrypted again. Existing volumes are not changed.`,
+        'Turn encryption by default off again, as the event did.',
+      ),
+    ],
   };
 }
 
@@ -79,9 +61,10 @@ export const ebsDefaultEncryptionDisabled = {
   family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['DisableEbsEncryptionByDefault', 'EnableEbsEncryptionByDefault'] }],
   permissions: [{ action: 'ec2:EnableEbsEncryptionByDefault', resource: '*' }],
-  lookups: [encryptionByDefaultLookup],
+  probes: [encryptionByDefaultProbe],
   docs: {
-    changes: 'Turns EBS encryption by default back on in the region of the event (EnableEbsEncryptionByDefault); the undo is DisableEbsEncryptionByDefault.',
+    changes:
+      'Turns EBS encryption by default back on in the region of the event (EnableEbsEncryptionByDefault); the undo is DisableEbsEncryptionByDefault. GetEbsEncryptionByDefault is read before (already on: nothing is written, "already fixed") and after (the fix counts only when it reads on).',
     neverTouches: 'Existing volumes and snapshots (the setting affects new volumes only), the default KMS key, and other regions.',
   },
   evaluate,

@@ -7,18 +7,20 @@
  *
  * Changes: `ModifySnapshotAttribute` with
  * `CreateVolumePermission: { Remove: [{ Group: 'all' }] }` on that snapshot:
- * the public permission and nothing else. The undo adds it back. A
- * `DescribeSnapshotAttribute` lookup that shows the group gone makes the step
- * "already done" (the API itself succeeds silently either way).
+ * the public permission and nothing else. The undo adds it back.
+ * `DescribeSnapshotAttribute` is read just before (group `all` gone, or the
+ * snapshot deleted: nothing is written, "already fixed") and just after (the
+ * fix counts only when group `all` is no longer listed; the API itself
+ * succeeds silently either way).
  * Never touches: account-specific shares, the snapshot's data, the snapshot
  * itself (never deleted), snapshots carrying the exemption tag.
- * Permissions: `ec2:ModifySnapshotAttribute` on snapshots
- * (`arn:…:ec2:<region>::snapshot/*`: snapshot ARNs have no account);
- * lookups `ec2:DescribeSnapshots` (tags) and `ec2:DescribeSnapshotAttribute`.
+ * Permissions: `ec2:ModifySnapshotAttribute` and, for the reads around it,
+ * `ec2:DescribeSnapshotAttribute` on snapshots (`arn:…:ec2:<region>::snapshot/*`:
+ * snapshot ARNs have no account); lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { addsPublicGroup, evaluatePublic, permissionsLookup, resourceLookup } from './sharing.js';
+import { addsPublicGroup, evaluatePublic, resourceLookup, snapshotSharingProbe } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'snapshot');
 
@@ -35,9 +37,11 @@ export const ebsPublicSnapshot = {
   family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
   permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' }],
-  lookups: [resourceLookup('snapshot', madePublic), permissionsLookup('snapshot', madePublic)],
+  lookups: [resourceLookup('snapshot', madePublic)],
+  probes: [snapshotSharingProbe],
   docs: {
-    changes: "Removes the public createVolumePermission (group all) from the snapshot with ModifySnapshotAttribute CreateVolumePermission.Remove [{Group: 'all'}]; the undo adds it back.",
+    changes:
+      "Removes the public createVolumePermission (group all) from the snapshot with ModifySnapshotAttribute CreateVolumePermission.Remove [{Group: 'all'}]; the undo adds it back. DescribeSnapshotAttribute is read before (group all already gone, or the snapshot deleted: nothing is written, \"already fixed\") and after (the fix counts only when group all is no longer listed).",
     neverTouches: 'Account-specific shares, the snapshot and its data (never deleted), and snapshots carrying the exemption tag.',
   },
   evaluate,

@@ -7,18 +7,19 @@
  * Triggers: `ModifySnapshotAttribute` whose `createVolumePermission.add`
  * holds a `userId` other than this account and the configured `trustedAccounts`.
  *
- * Changes (in `remediate` mode only): `ModifySnapshotAttribute` with
- * `CreateVolumePermission: { Remove: [{ UserId }] }` for exactly those
- * accounts; the undo adds them back. A `DescribeSnapshotAttribute` lookup
- * that shows them gone makes the step "already done".
+ * Changes (in `remediate` mode only): one `ModifySnapshotAttribute` with
+ * `CreateVolumePermission: { Remove: [{ UserId }] }` per untrusted account;
+ * the undo adds it back. `DescribeSnapshotAttribute` is read just before
+ * (the account no longer listed, or the snapshot deleted: that step is
+ * already done) and just after (the step counts only when the account is gone).
  * Never touches: trusted accounts, the public group (`ebs-public-snapshot`),
  * the snapshot itself, snapshots carrying the exemption tag.
- * Permissions: `ec2:ModifySnapshotAttribute` on snapshots; lookups
- * `ec2:DescribeSnapshots` and `ec2:DescribeSnapshotAttribute`.
+ * Permissions: `ec2:ModifySnapshotAttribute` and `ec2:DescribeSnapshotAttribute`
+ * on snapshots; lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { evaluateUntrustedShare, permissionChange, permissionsLookup, resourceLookup } from './sharing.js';
+import { evaluateUntrustedShare, permissionChange, resourceLookup, snapshotSharingProbe } from './sharing.js';
 
 /** Lookups cannot see the config: any account other than this one may turn out untrusted. */
 const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'snapshot').added.userIds.some((id) => id !== event.account);
@@ -37,10 +38,11 @@ export const ebsSnapshotSharedUntrustedAccount = {
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
   permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' }],
-  lookups: [resourceLookup('snapshot', sharesWithOtherAccount), permissionsLookup('snapshot', sharesWithOtherAccount)],
+  lookups: [resourceLookup('snapshot', sharesWithOtherAccount)],
+  probes: [snapshotSharingProbe],
   docs: {
     changes:
-      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the snapshot with ModifySnapshotAttribute CreateVolumePermission.Remove [{UserId}]; the undo adds them back.',
+      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the snapshot, one ModifySnapshotAttribute CreateVolumePermission.Remove [{UserId}] per account; the undo adds it back. DescribeSnapshotAttribute is read before each (account already gone: nothing is written) and after (the step counts only when the account is no longer listed).',
     neverTouches: 'Accounts in trustedAccounts and this account, the public group (handled by ebs-public-snapshot), the snapshot itself, and snapshots carrying the exemption tag.',
   },
   evaluate,

@@ -13,31 +13,39 @@
  *   the event itself asked for an unencrypted volume (`blockDeviceMapping …
  *   ebs.encrypted: false`, said to be unconfirmed, because encryption by
  *   default or an encrypted snapshot would still encrypt it), and otherwise
- *   `skipped`, naming the missing fact. Volumes that come from the AMI alone
- *   are invisible in the event, so guessing either way would be dishonest.
+ *   `skipped` ("could not inspect"), naming the missing fact. Volumes that
+ *   come from the AMI alone are invisible in the event, so guessing either way
+ *   would be dishonest.
  *
- * Changes (containment, applied in `remediate` mode, all idempotent):
- * `EnableEbsEncryptionByDefault` in the event's region (reported already done
- * when `GetEbsEncryptionByDefault` says it is on); `ModifyEbsDefaultKmsKeyId`
- * when the `kmsKeyId` setting names a key (already done when
- * `GetEbsDefaultKmsKeyId` shows it); `CreateTags`
- * `remediation:unencrypted=<date of the event>` on each unencrypted volume.
+ * Changes (containment, applied in `remediate` mode), each step read just
+ * before and just after it: `EnableEbsEncryptionByDefault` in the event's
+ * region (`GetEbsEncryptionByDefault`: already on is "already done");
+ * `ModifyEbsDefaultKmsKeyId` when the `kmsKeyId` setting names a key
+ * (`GetEbsDefaultKmsKeyId`: already that key is "already done"; a default key
+ * changed since the plan was made is stale); `CreateTags`
+ * `remediation:unencrypted=<date of the event>` on each unencrypted volume,
+ * one step per volume (`DescribeVolumes`: the tag already there, or the
+ * volume deleted, is "already done").
  * Proposes (never applied): the migration to an encrypted copy, see
  * `migration.ts`, with explicit wait steps run by SDK waiters within the
- * Lambda's remaining time, and `{"$unknown": …}` placeholders for any input
- * the bot could not know.
+ * Lambda's remaining time, a read before and after every call, and
+ * `{"$unknown": …}` placeholders for any input the bot could not know.
  * Never touches: the data. No volume, snapshot or instance is ever deleted;
  * encrypted volumes; volumes carrying the exemption tag.
- * Permissions: `ec2:EnableEbsEncryptionByDefault` and
- * `ec2:ModifyEbsDefaultKmsKeyId` (no resource-level support: `*`),
- * `ec2:CreateTags` on volumes; lookups `ec2:DescribeVolumes`,
- * `ec2:GetEbsEncryptionByDefault`, `ec2:GetEbsDefaultKmsKeyId`.
+ * Permissions: `ec2:EnableEbsEncryptionByDefault` and, only when `kmsKeyId`
+ * is set, `ec2:ModifyEbsDefaultKmsKeyId` (no resource-level support: `*`),
+ * `ec2:CreateTags` on volumes; lookups `ec2:DescribeVolumes` and (with
+ * `kmsKeyId`) `ec2:GetEbsDefaultKmsKeyId`; the reads around the steps
+ * `ec2:GetEbsEncryptionByDefault`, `ec2:GetEbsDefaultKmsKeyId`,
+ * `ec2:DescribeVolumes`, and for the proposal `ec2:DescribeInstances` and
+ * `ec2:DescribeSnapshots`.
  */
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { exemptionReason } from '../../engine/exemption.js';
-import type { Fact, Facts, Finding, Lookup, Plan, PlanStep, Rule, RuleContext, UndoStep, Verdict } from '../../engine/types.js';
-import { planMigration, UNENCRYPTED_TAG_KEY } from './migration.js';
+import { exemptionReason, tagsFromList } from '../../engine/exemption.js';
+import { stateCheck, type Fact, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { defaultKmsKeyProbe, encryptionByDefaultProbe, planDefaultKmsKey, planEnableEncryptionByDefault } from './default-encryption.js';
+import { migrationProbes, planMigration, UNENCRYPTED_TAG_KEY } from './migration.js';
 import {
   createdVolumeEncrypted,
   createdVolumeId,
@@ -56,7 +64,10 @@ const KMS_KEY_PATTERN =
 export const EbsUnencryptedVolumeSettingsSchema = z.strictObject({
   /**
    * Symmetric KMS key for EBS encryption by default and for the proposed
-   * encrypted copies. Unset: the account's current default key is left as is.
+   * encrypted copies. Unset: the account's current default key is left as is,
+   * and the function is not granted `ec2:ModifyEbsDefaultKmsKeyId`. Name it by
+   * key ARN or alias as `GetEbsDefaultKmsKeyId` reports it, so the read after
+   * the change can recognise it.
    */
   kmsKeyId: z.optional(z.string().check(z.regex(KMS_KEY_PATTERN, 'a KMS key id, key ARN, alias/… name or alias ARN'))),
 });
@@ -66,7 +77,7 @@ function isCreateVolume(event: CloudTrailEvent): boolean {
   return event.detail.eventName === 'CreateVolume';
 }
 
-/** Only an event that may have made an unencrypted volume needs the account's encryption settings. */
+/** Only an event that may have made an unencrypted volume needs the default EBS key (for the undo of setting the configured one). */
 function mayBeUnencrypted(event: CloudTrailEvent): boolean {
   return isCreateVolume(event) ? createdVolumeEncrypted(event) !== true && createdVolumeId(event) !== undefined : launchedInstances(event).length > 0;
 }
@@ -96,36 +107,44 @@ const instanceVolumesLookup: Lookup = {
   select: (output) => ({ volumes: volumesFromSdk(output) }),
 };
 
-const encryptionByDefaultLookup: Lookup = {
-  name: 'ebsEncryptionByDefault',
-  service: 'ec2',
-  operation: 'GetEbsEncryptionByDefault',
-  permission: 'ec2:GetEbsEncryptionByDefault',
-  input: (event) => (mayBeUnencrypted(event) ? {} : undefined),
-  select: (output) => {
-    const enabled = field(output, 'EbsEncryptionByDefault');
-    return typeof enabled === 'boolean' ? enabled : null;
-  },
-};
-
+/** The default key before the change, for the undo: only looked up when a key is configured. */
 const defaultKmsKeyLookup: Lookup = {
   name: 'ebsDefaultKmsKey',
   service: 'ec2',
   operation: 'GetEbsDefaultKmsKeyId',
   permission: 'ec2:GetEbsDefaultKmsKeyId',
-  input: (event) => (mayBeUnencrypted(event) ? {} : undefined),
+  input: (event, _earlier, context) => {
+    const settings = context?.settings as EbsUnencryptedVolumeSettings | undefined;
+    // Without the context (a caller outside decide) the key may be configured: look it up.
+    return mayBeUnencrypted(event) && (context === undefined || settings?.kmsKeyId !== undefined) ? {} : undefined;
+  },
   select: (output) => stringField(output, 'KmsKeyId') ?? null,
+};
+
+/**
+ * One volume and the containment marker tag (`expect.tagKey`): the tag there
+ * (whatever its value), or the volume deleted, is done; a volume that reads
+ * encrypted is not the one the event showed.
+ */
+export const unencryptedVolumeTagProbe: Probe = {
+  name: 'unencryptedVolumeTag',
+  service: 'ec2',
+  operation: 'DescribeVolumes',
+  notFoundCodes: ['InvalidVolume.NotFound'],
+  judge(output, expected) {
+    const id = String(expected['volumeId']);
+    const key = String(expected['tagKey']);
+    const volume = output === null ? undefined : (field(output, 'Volumes') as unknown[] | undefined)?.[0];
+    if (volume === undefined) return { state: 'done', evidence: `${id} no longer exists: there is nothing to mark` };
+    if (field(volume, 'Encrypted') === true) return { state: 'changed', evidence: `${id} reads encrypted, not unencrypted as the event showed: nothing marked` };
+    const tags = tagsFromList(field(volume, 'Tags'));
+    if (Object.hasOwn(tags, key)) return { state: 'done', evidence: `${id} carries ${key}=${tags[key] ?? ''}` };
+    return { state: 'needed', evidence: `${id} is unencrypted and not tagged ${key}` };
+  },
 };
 
 function okValue(fact: Fact | undefined): unknown {
   return fact?.status === 'ok' ? fact.value : undefined;
-}
-
-/** `GetEbsDefaultKmsKeyId` answers with an ARN; the setting may name the key by id, ARN, alias or alias ARN. */
-export function sameKmsKey(current: string, configured: string): boolean {
-  if (current === configured) return true;
-  const tail = configured.startsWith('arn:') ? configured.replace(/^arn:[^:]+:kms:[^:]*:\d*:/, '') : configured;
-  return current.endsWith(`:${tail}`) || current.endsWith(`:key/${tail}`);
 }
 
 /** The date (`YYYY-MM-DD`) the volume was created, for the marker tag. */
@@ -134,67 +153,57 @@ function eventDate(event: CloudTrailEvent, now: Date): string {
   return /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : now.toISOString().slice(0, 10);
 }
 
+/** Marks one unencrypted volume, read before (tag already there? volume gone?) and after (tag there?). */
+function planMarkVolume(volumeId: string, date: string): PlanStep {
+  const input = { Resources: [volumeId], Tags: [{ Key: UNENCRYPTED_TAG_KEY, Value: date }] };
+  const read = { VolumeIds: [volumeId] };
+  const expected = { volumeId, tagKey: UNENCRYPTED_TAG_KEY };
+  return {
+    service: 'ec2',
+    operation: 'CreateTags',
+    input,
+    reason: `Mark ${volumeId} as unencrypted since ${date}, so the volume can be found and migrated.`,
+    undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the marker tag (only if it still has this value).' },
+    // The volume deleted between the read and the write: nothing left to mark (the read after confirms).
+    alreadyDoneCodes: ['InvalidVolume.NotFound'],
+    precondition: stateCheck(unencryptedVolumeTagProbe, read, expected, `shows ${volumeId} unencrypted and not yet tagged ${UNENCRYPTED_TAG_KEY}`),
+    verification: stateCheck(unencryptedVolumeTagProbe, read, expected, `shows ${volumeId} tagged ${UNENCRYPTED_TAG_KEY}`),
+  };
+}
+
 /**
  * Containment: switch encryption by default on (and to the configured key) so
- * no further unencrypted volume can be created in the region, and mark the
- * volumes. Steps that lookups show are already in place are marked so.
+ * no further unencrypted volume can be created in the region, and mark each
+ * volume. Every step reads the present before and after it.
  */
 export function planContainment(
   volumes: readonly VolumeFacts[],
   options: { region: string; date: string; kmsKeyId?: string; facts: Facts },
 ): Plan {
-  const steps: PlanStep[] = [];
-  const enabled = okValue(options.facts['ebsEncryptionByDefault']);
-  steps.push({
-    service: 'ec2',
-    operation: 'EnableEbsEncryptionByDefault',
-    input: {},
-    reason: `Turn on EBS encryption by default in ${options.region}, so that no further volume is created unencrypted. Existing volumes are not changed.`,
-    undo: { service: 'ec2', operation: 'DisableEbsEncryptionByDefault', input: {}, reason: 'Turn encryption by default off again.' },
-    ...(enabled === true ? { alreadyDone: 'GetEbsEncryptionByDefault says encryption by default is already on' } : {}),
-  });
-
+  const steps: PlanStep[] = [
+    planEnableEncryptionByDefault(
+      options.region,
+      `Turn on EBS encryption by default in ${options.region}, so that no further volume is created unencrypted. Existing volumes are not changed.`,
+      'Turn encryption by default off again.',
+    ),
+  ];
   if (options.kmsKeyId) {
-    const current = okValue(options.facts['ebsDefaultKmsKey']);
-    const undo: UndoStep =
-      typeof current === 'string'
-        ? { service: 'ec2', operation: 'ModifyEbsDefaultKmsKeyId', input: { KmsKeyId: current }, reason: `Set the default EBS key back to ${current}.` }
-        : {
-            service: 'ec2',
-            operation: 'ResetEbsDefaultKmsKeyId',
-            input: {},
-            reason: 'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
-          };
-    steps.push({
-      service: 'ec2',
-      operation: 'ModifyEbsDefaultKmsKeyId',
-      input: { KmsKeyId: options.kmsKeyId },
-      reason: `Make ${options.kmsKeyId} the default key for EBS encryption in ${options.region}, as configured.`,
-      undo,
-      ...(typeof current === 'string' && sameKmsKey(current, options.kmsKeyId)
-        ? { alreadyDone: `GetEbsDefaultKmsKeyId says the default key is already ${current}` }
-        : {}),
-    });
+    const previous = okValue(options.facts['ebsDefaultKmsKey']);
+    steps.push(planDefaultKmsKey(options.region, options.kmsKeyId, typeof previous === 'string' ? previous : undefined));
   }
-
-  const volumeIds = volumes.map((v) => v.volumeId).filter((id): id is string => typeof id === 'string');
-  if (volumeIds.length > 0) {
-    const input = { Resources: volumeIds, Tags: [{ Key: UNENCRYPTED_TAG_KEY, Value: options.date }] };
-    const tagged = volumes.every((v) => v.source === 'lookup' && Object.hasOwn(v.tags, UNENCRYPTED_TAG_KEY));
-    steps.push({
-      service: 'ec2',
-      operation: 'CreateTags',
-      input,
-      reason: `Mark ${volumeIds.join(', ')} as unencrypted since ${options.date}, so the volume can be found and migrated.`,
-      undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the marker tag (only if it still has this value).' },
-      ...(tagged ? { alreadyDone: `DescribeVolumes shows ${UNENCRYPTED_TAG_KEY} already on ${volumeIds.join(', ')}` } : {}),
-    });
-  }
+  for (const volume of volumes) if (typeof volume.volumeId === 'string') steps.push(planMarkVolume(volume.volumeId, options.date));
   return steps;
 }
 
 type Found =
-  | { readonly kind: 'volumes'; readonly unencrypted: readonly VolumeFacts[]; readonly resources: readonly string[]; readonly confirmed: boolean }
+  | {
+      readonly kind: 'volumes';
+      readonly unencrypted: readonly VolumeFacts[];
+      readonly resources: readonly string[];
+      readonly confirmed: boolean;
+      /** A lookup showed the volume deleted since the event: nothing is left to migrate. */
+      readonly gone?: true;
+    }
   | { readonly kind: 'verdict'; readonly verdict: Verdict };
 
 function findFromCreateVolume(event: CloudTrailEvent, facts: Facts): Found {
@@ -214,12 +223,16 @@ function findFromCreateVolume(event: CloudTrailEvent, facts: Facts): Found {
     return { kind: 'verdict', verdict: { kind: 'compliant', summary: `${volumeId} was created encrypted ${how}`, resources } };
   }
   const fact = facts['volume'];
-  if (fact?.status === 'ok' && fact.value === null) {
-    return { kind: 'verdict', verdict: { kind: 'skipped', reason: `volume ${volumeId} no longer exists`, resources } };
-  }
-  const looked = okValue(fact) as VolumeFacts | undefined;
   const fromEvent = volumeFromCreateEvent(event, volumeId);
-  const volume = looked ?? fromEvent;
+  if (fact?.status === 'ok' && fact.value === null) {
+    // Created unencrypted, then deleted: the account still lets unencrypted volumes be made, and the marker step's read will find the volume gone.
+    if (fromEvent.encrypted === false) return { kind: 'volumes', unencrypted: [fromEvent], resources, confirmed: true, gone: true };
+    return {
+      kind: 'verdict',
+      verdict: { kind: 'skipped', reason: `the event does not say whether ${volumeId} is encrypted, and DescribeVolumes shows it no longer exists`, resources },
+    };
+  }
+  const volume = (okValue(fact) as VolumeFacts | undefined) ?? fromEvent;
   if (volume.encrypted === true) return { kind: 'verdict', verdict: { kind: 'compliant', summary: `${volumeId} is encrypted`, resources } };
   if (volume.encrypted === undefined) {
     return {
@@ -274,7 +287,7 @@ function findFromRunInstances(event: CloudTrailEvent, facts: Facts): Found {
   };
 }
 
-function finding(volume: VolumeFacts, confirmed: boolean, event: CloudTrailEvent): Finding {
+function finding(volume: VolumeFacts, confirmed: boolean, event: CloudTrailEvent, gone: boolean): Finding {
   if (!confirmed) {
     return {
       code: 'unencrypted-volume-requested',
@@ -287,7 +300,9 @@ function finding(volume: VolumeFacts, confirmed: boolean, event: CloudTrailEvent
   return {
     code: 'unencrypted-volume',
     severity: 'medium',
-    message: `${volume.label} (${describeVolume(volume)}) is not encrypted at rest${omitted ? '; the request did not set encrypted and encryption by default was off' : ''}.`,
+    message: gone
+      ? `${volume.label} (${describeVolume(volume)}) was created unencrypted${omitted ? ' (the request did not set encrypted and encryption by default was off)' : ''}; DescribeVolumes shows it no longer exists.`
+      : `${volume.label} (${describeVolume(volume)}) is not encrypted at rest${omitted ? '; the request did not set encrypted and encryption by default was off' : ''}.`,
     subject: volume.label,
   };
 }
@@ -297,12 +312,21 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   const found = isCreateVolume(event) ? findFromCreateVolume(event, facts) : findFromRunInstances(event, facts);
   if (found.kind === 'verdict') return found.verdict;
 
-  const exempt = found.unencrypted.flatMap((v) => {
-    const reason = exemptionReason(v.tags, context.config);
-    return reason ? [`${v.label} is ${reason}`] : [];
+  const gone = found.gone === true;
+  const exemptVolumes = found.unencrypted.flatMap((volume) => {
+    const reason = exemptionReason(volume.tags, context.config);
+    return reason ? [{ volume, reason: `${volume.label} is ${reason}` }] : [];
   });
+  const exempt = exemptVolumes.map((e) => e.reason);
   const volumes = found.unencrypted.filter((v) => exemptionReason(v.tags, context.config) === undefined);
-  if (volumes.length === 0) return { kind: 'exempt', reason: exempt.join('; '), resources: found.resources };
+  if (volumes.length === 0) {
+    return {
+      kind: 'exempt',
+      reason: exempt.join('; '),
+      resources: found.resources,
+      findings: exemptVolumes.map((e) => finding(e.volume, found.confirmed, event, gone)),
+    };
+  }
 
   const region = event.detail.awsRegion;
   const plan = planContainment(volumes, {
@@ -311,17 +335,17 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     ...(settings.kmsKeyId ? { kmsKeyId: settings.kmsKeyId } : {}),
     facts,
   });
-  const proposal = planMigration(volumes, { region, ...(settings.kmsKeyId ? { kmsKeyId: settings.kmsKeyId } : {}) });
   const [first] = volumes;
   const what = volumes.length === 1 && first ? first.label : `${volumes.length} volumes`;
-  const summary = found.confirmed ? `${what} created unencrypted` : `${what} requested unencrypted (unconfirmed: DescribeVolumes unavailable)`;
+  const summary = found.confirmed ? `${what} created unencrypted${gone ? ' (since deleted)' : ''}` : `${what} requested unencrypted (unconfirmed: DescribeVolumes unavailable)`;
   return {
     kind: 'violation',
     summary: `${summary}${exempt.length > 0 ? `; exempt: ${exempt.join('; ')}` : ''}`,
     resources: volumes.map((v) => v.label),
-    findings: volumes.map((v) => finding(v, found.confirmed, event)),
+    findings: volumes.map((v) => finding(v, found.confirmed, event, gone)),
     plan,
-    proposal,
+    // A deleted volume has nothing left to migrate.
+    ...(gone ? {} : { proposal: planMigration(volumes, { region, ...(settings.kmsKeyId ? { kmsKeyId: settings.kmsKeyId } : {}) }) }),
   };
 }
 
@@ -335,16 +359,18 @@ export const ebsUnencryptedVolume = {
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['CreateVolume', 'RunInstances'] }],
   permissions: [
     { action: 'ec2:EnableEbsEncryptionByDefault', resource: '*' },
-    { action: 'ec2:ModifyEbsDefaultKmsKeyId', resource: '*' },
+    // Only a configured key is ever made the default: without one, the function holds no right to change it.
+    { action: 'ec2:ModifyEbsDefaultKmsKeyId', resource: '*', requiresSetting: 'kmsKeyId' },
     { action: 'ec2:CreateTags', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*' },
   ],
-  lookups: [volumeLookup, instanceVolumesLookup, encryptionByDefaultLookup, defaultKmsKeyLookup],
+  lookups: [volumeLookup, instanceVolumesLookup, defaultKmsKeyLookup],
+  probes: [encryptionByDefaultProbe, defaultKmsKeyProbe, unencryptedVolumeTagProbe, ...migrationProbes],
   settings: EbsUnencryptedVolumeSettingsSchema,
   docs: {
     changes:
-      'Turns on EBS encryption by default in the region (EnableEbsEncryptionByDefault, and ModifyEbsDefaultKmsKeyId when kmsKeyId is configured) and tags each unencrypted volume remediation:unencrypted=<date of the event>.',
+      'Turns on EBS encryption by default in the region (EnableEbsEncryptionByDefault, and ModifyEbsDefaultKmsKeyId when kmsKeyId is configured) and tags each unencrypted volume remediation:unencrypted=<date of the event>, one step per volume. Each step reads the present before (GetEbsEncryptionByDefault, GetEbsDefaultKmsKeyId, DescribeVolumes: already in place, or the volume deleted, is "already fixed"; a default key changed since the plan was made is stale) and after (the fix counts only when the read shows it).',
     proposes:
-      'The migration to an encrypted copy, as a resumable step list: for an attached volume stop the instance and wait; snapshot and wait; copy the snapshot encrypted with the configured key and wait; create a volume from it in the same Availability Zone with the same type, size, IOPS, throughput and tags and wait; detach the original, wait, attach the copy at the same device and start the instance; tag the original remediation:superseded-by=<new volume>.',
+      'The migration to an encrypted copy, as a resumable step list: for an attached volume stop the instance and wait; snapshot and wait; copy the snapshot encrypted with the configured key and wait; create a volume from it in the same Availability Zone with the same type, size, IOPS, throughput and tags and wait; detach the original, wait, attach the copy at the same device and start the instance; tag the original remediation:superseded-by=<new volume>. Every call reads the present first (the instance still running or stopped as expected, the volume still unencrypted and attached where the plan says, the snapshot completed; otherwise the migration stops as stale) and reads back what it created or changed by its id.',
     neverTouches:
       'The data: no volume, snapshot or instance is ever deleted, and the migration is never applied automatically. Encrypted volumes, and volumes carrying the exemption tag, are left alone.',
   },

@@ -10,10 +10,18 @@
  * Attached volume: the instances are stopped first, so that the snapshot holds
  * every write; after the new volume is available the original is detached and
  * the new one attached at the same device, and the instances start again.
+ *
+ * Every call step acts on one instance, volume or snapshot, and reads the
+ * present just before and just after it (the probes below): an instance that
+ * was terminated, a volume attached elsewhere or already encrypted, a
+ * snapshot gone, stops the migration as stale before anything is written on
+ * a wrong assumption; and what a step created is read back by the id it
+ * returned (`$ref`). Waits stay waits: they change nothing.
  */
+import { field, stringField } from '../../engine/event.js';
 import type { Tags } from '../../engine/exemption.js';
-import { stepOutput, type Plan, type PlanStep, type StepOutputRef, type UnknownValue } from '../../engine/types.js';
-import type { VolumeFacts } from './volumes.js';
+import { stateCheck, stepOutput, type Plan, type PlanStep, type Probe, type StepOutputRef, type UnknownValue } from '../../engine/types.js';
+import type { VolumeAttachment, VolumeFacts } from './volumes.js';
 
 /** The tag the containment plan puts on an unencrypted volume; not copied to the encrypted volume. */
 export const UNENCRYPTED_TAG_KEY = 'remediation:unencrypted';
@@ -64,33 +72,302 @@ function createVolumeInput(volume: VolumeFacts): Record<string, unknown> {
   };
 }
 
+
+const INSTANCE_NOT_FOUND = ['InvalidInstanceID.NotFound'];
+const VOLUME_NOT_FOUND = ['InvalidVolume.NotFound'];
+const SNAPSHOT_NOT_FOUND = ['InvalidSnapshot.NotFound'];
+
+function firstOf(output: unknown, list: string): unknown {
+  const entries = field(output, list);
+  return Array.isArray(entries) ? entries[0] : undefined;
+}
+
+/**
+ * One instance's state (`DescribeInstances`) against what a stop
+ * (`expect.want: 'stopped'`) or start (`'running'`) step needs. Gone,
+ * terminated or otherwise out of reach is `changed`: the migration stops there.
+ */
+export const instanceStateProbe: Probe = {
+  name: 'instanceState',
+  service: 'ec2',
+  operation: 'DescribeInstances',
+  notFoundCodes: INSTANCE_NOT_FOUND,
+  judge(output, expected) {
+    const id = String(expected['instanceId']);
+    const reservations = field(output, 'Reservations');
+    const instance = (Array.isArray(reservations) ? reservations : [])
+      .flatMap((reservation) => (Array.isArray(field(reservation, 'Instances')) ? (field(reservation, 'Instances') as unknown[]) : []))
+      .find((candidate) => field(candidate, 'InstanceId') === id);
+    if (instance === undefined) return { state: 'changed', evidence: `${id} no longer exists` };
+    const state = stringField(instance, 'State', 'Name');
+    if (state === undefined) throw new Error(`the answer gives no state for ${id}`);
+    if (expected['want'] === 'stopped') {
+      if (state === 'stopping' || state === 'stopped') return { state: 'done', evidence: `${id} is ${state}` };
+      if (state === 'pending' || state === 'running') return { state: 'needed', evidence: `${id} is ${state}` };
+      return { state: 'changed', evidence: `${id} is ${state}: there is nothing to stop and migrate` };
+    }
+    if (state === 'pending' || state === 'running') return { state: 'done', evidence: `${id} is ${state}` };
+    if (state === 'stopped') return { state: 'needed', evidence: `${id} is stopped` };
+    return { state: 'changed', evidence: `${id} is ${state}, not stopped as the migration left it` };
+  },
+};
+
+interface LiveAttachment {
+  readonly instanceId: string;
+  readonly device: string;
+  readonly state: string;
+}
+
+/** A volume's attachments as `DescribeVolumes` answers them, without those already detached. */
+function liveAttachments(volume: unknown): LiveAttachment[] {
+  const list = field(volume, 'Attachments');
+  return (Array.isArray(list) ? list : []).flatMap((attachment) => {
+    const instanceId = stringField(attachment, 'InstanceId');
+    const device = stringField(attachment, 'Device');
+    const state = stringField(attachment, 'State') ?? 'attached';
+    return instanceId && device && state !== 'detached' ? [{ instanceId, device, state }] : [];
+  });
+}
+
+function describeAttachments(attachments: readonly VolumeAttachment[]): string {
+  return attachments.length === 0 ? 'unattached' : `attached to ${attachments.map((a) => `${a.instanceId} as ${a.device}`).join(' and ')}`;
+}
+
+function sameAttachments(now: readonly VolumeAttachment[], planned: readonly VolumeAttachment[]): boolean {
+  const key = (a: VolumeAttachment) => `${a.instanceId} ${a.device}`;
+  const left = new Set(now.map(key));
+  return left.size === planned.length && planned.every((a) => left.has(key(a)));
+}
+
+function plannedAttachments(expected: Readonly<Record<string, unknown>>): VolumeAttachment[] {
+  const list = expected['attachments'];
+  return (Array.isArray(list) ? list : []).flatMap((a) => {
+    const instanceId = stringField(a, 'instanceId');
+    const device = stringField(a, 'device');
+    return instanceId && device ? [{ instanceId, device }] : [];
+  });
+}
+
+/**
+ * The volume to migrate, before it is snapshotted: still there, still
+ * unencrypted and attached exactly where the plan says (`expect.attachments`;
+ * an unattached plan must not snapshot a volume in use without stopping its instance).
+ */
+export const sourceVolumeProbe: Probe = {
+  name: 'sourceVolume',
+  service: 'ec2',
+  operation: 'DescribeVolumes',
+  notFoundCodes: VOLUME_NOT_FOUND,
+  judge(output, expected) {
+    const label = String(expected['volume']);
+    const volume = output === null ? undefined : firstOf(output, 'Volumes');
+    if (volume === undefined) return { state: 'changed', evidence: `${label} no longer exists: there is nothing to migrate` };
+    if (field(volume, 'Encrypted') === true) return { state: 'changed', evidence: `${label} is encrypted: there is nothing to migrate` };
+    if (field(volume, 'Encrypted') !== false) throw new Error(`the answer does not say whether ${label} is encrypted`);
+    const now = liveAttachments(volume);
+    const planned = plannedAttachments(expected);
+    if (!sameAttachments(now, planned)) {
+      return { state: 'changed', evidence: `${label} is now ${describeAttachments(now)}, not ${describeAttachments(planned)} as the migration was planned` };
+    }
+    return { state: 'needed', evidence: `${label} is still unencrypted and ${describeAttachments(now)}` };
+  },
+};
+
+function describeSnapshot(snapshot: unknown): string {
+  const progress = stringField(snapshot, 'Progress');
+  const state = stringField(snapshot, 'State') ?? 'in an unknown state';
+  return `${stringField(snapshot, 'SnapshotId') ?? 'the snapshot'} (${state}${progress && state !== 'completed' ? `, ${progress}` : ''}, ${field(snapshot, 'Encrypted') === true ? 'encrypted' : 'unencrypted'})`;
+}
+
+/** Whether a snapshot is what the plan made it: encrypted or not, and of the source volume (`expect.volumeId`) where that is known. */
+function snapshotMismatch(snapshot: unknown, expected: Readonly<Record<string, unknown>>): string | undefined {
+  const encrypted = field(snapshot, 'Encrypted') === true;
+  if (encrypted !== expected['encrypted']) return `${describeSnapshot(snapshot)} is ${encrypted ? '' : 'not '}encrypted`;
+  const volumeId = expected['volumeId'];
+  if (typeof volumeId === 'string' && field(snapshot, 'VolumeId') !== volumeId) {
+    return `${describeSnapshot(snapshot)} is a snapshot of ${String(field(snapshot, 'VolumeId'))}, not of ${volumeId}`;
+  }
+  return undefined;
+}
+
+/**
+ * A snapshot the migration created, read by the id its step returned: there,
+ * not failed, and encrypted (the copy) or of the source volume (the first
+ * snapshot). EC2 is eventually consistent: a snapshot not visible yet is not
+ * verified, and the alert says so.
+ */
+export const createdSnapshotProbe: Probe = {
+  name: 'createdSnapshot',
+  service: 'ec2',
+  operation: 'DescribeSnapshots',
+  notFoundCodes: SNAPSHOT_NOT_FOUND,
+  judge(output, expected) {
+    const snapshot = output === null ? undefined : firstOf(output, 'Snapshots');
+    if (snapshot === undefined) return { state: 'needed', evidence: `the new ${String(expected['what'])} is not visible (yet)` };
+    if (field(snapshot, 'State') === 'error') return { state: 'changed', evidence: `${describeSnapshot(snapshot)} failed` };
+    const mismatch = snapshotMismatch(snapshot, expected);
+    return mismatch ? { state: 'changed', evidence: mismatch } : { state: 'done', evidence: `${describeSnapshot(snapshot)} exists` };
+  },
+};
+
+/** A snapshot the next step builds on (the source of the copy, the copy behind the new volume): still there and completed. */
+export const sourceSnapshotProbe: Probe = {
+  name: 'sourceSnapshot',
+  service: 'ec2',
+  operation: 'DescribeSnapshots',
+  notFoundCodes: SNAPSHOT_NOT_FOUND,
+  judge(output, expected) {
+    const snapshot = output === null ? undefined : firstOf(output, 'Snapshots');
+    if (snapshot === undefined) return { state: 'changed', evidence: `the ${String(expected['what'])} no longer exists` };
+    if (field(snapshot, 'State') !== 'completed') return { state: 'changed', evidence: `${describeSnapshot(snapshot)} is not completed` };
+    const mismatch = snapshotMismatch(snapshot, expected);
+    return mismatch ? { state: 'changed', evidence: mismatch } : { state: 'needed', evidence: `${describeSnapshot(snapshot)} is ready to build on` };
+  },
+};
+
+/** The encrypted volume the migration created, read by the id `CreateVolume` returned: there, encrypted, in the planned Availability Zone. */
+export const createdVolumeProbe: Probe = {
+  name: 'createdVolume',
+  service: 'ec2',
+  operation: 'DescribeVolumes',
+  notFoundCodes: VOLUME_NOT_FOUND,
+  judge(output, expected) {
+    const volume = output === null ? undefined : firstOf(output, 'Volumes');
+    if (volume === undefined) return { state: 'needed', evidence: `the encrypted replacement of ${String(expected['volume'])} is not visible (yet)` };
+    const id = stringField(volume, 'VolumeId') ?? 'the new volume';
+    const state = stringField(volume, 'State') ?? 'in an unknown state';
+    if (state === 'error') return { state: 'changed', evidence: `${id} is in state error` };
+    if (field(volume, 'Encrypted') !== true) return { state: 'changed', evidence: `${id} is not encrypted` };
+    const zone = expected['availabilityZone'];
+    if (typeof zone === 'string' && field(volume, 'AvailabilityZone') !== zone) {
+      return { state: 'changed', evidence: `${id} is in ${String(field(volume, 'AvailabilityZone'))}, not ${zone}` };
+    }
+    return { state: 'done', evidence: `${id} exists (${state}), encrypted${typeof zone === 'string' ? `, in ${zone}` : ''}` };
+  },
+};
+
+/**
+ * One volume's attachment to one instance at one device, against what a
+ * detach (`expect.want: 'detached'`) or attach (`'attached'`) step needs.
+ * Attached somewhere the plan does not say is `changed`.
+ */
+export const volumeAttachmentProbe: Probe = {
+  name: 'volumeAttachment',
+  service: 'ec2',
+  operation: 'DescribeVolumes',
+  notFoundCodes: VOLUME_NOT_FOUND,
+  judge(output, expected) {
+    const instanceId = String(expected['instanceId']);
+    const device = String(expected['device']);
+    const volume = output === null ? undefined : firstOf(output, 'Volumes');
+    if (volume === undefined) return { state: 'changed', evidence: `${String(expected['volume'])} no longer exists` };
+    const id = stringField(volume, 'VolumeId') ?? String(expected['volume']);
+    const attachments = liveAttachments(volume);
+    const here = attachments.find((a) => a.instanceId === instanceId && a.device === device);
+    const elsewhere = attachments.filter((a) => a !== here);
+    const where = `${instanceId} as ${device}`;
+    if (expected['want'] === 'detached') {
+      if (here && here.state !== 'detaching') return { state: 'needed', evidence: `${id} is still ${here.state} to ${where}` };
+      if (here) return { state: 'done', evidence: `${id} is detaching from ${where}` };
+      if (elsewhere.length > 0) return { state: 'changed', evidence: `${id} is now ${describeAttachments(elsewhere)}, not to ${where} as planned` };
+      return { state: 'done', evidence: `${id} is not attached to ${instanceId} (${stringField(volume, 'State') ?? 'state unknown'})` };
+    }
+    if (here && here.state !== 'detaching') return { state: 'done', evidence: `${id} is ${here.state} to ${where}` };
+    if (here || elsewhere.length > 0) return { state: 'changed', evidence: `${id} is ${describeAttachments(attachments)}, not free to attach to ${where}` };
+    const state = stringField(volume, 'State');
+    if (state === 'available') return { state: 'needed', evidence: `${id} is available, not attached to ${where} yet` };
+    return { state: 'changed', evidence: `${id} is ${state ?? 'in an unknown state'}, not available to attach` };
+  },
+};
+
+/**
+ * Whether the original volume carries `remediation:superseded-by` with the
+ * new volume's id: the read filters on that tag value (a `$ref`), so an empty
+ * answer means the tag is not there (yet); a volume gone is `changed`.
+ */
+export const supersededTagProbe: Probe = {
+  name: 'supersededTag',
+  service: 'ec2',
+  operation: 'DescribeVolumes',
+  notFoundCodes: VOLUME_NOT_FOUND,
+  judge(output, expected) {
+    const label = String(expected['volume']);
+    if (output === null) return { state: 'changed', evidence: `${label} no longer exists` };
+    const volume = firstOf(output, 'Volumes');
+    if (volume === undefined) return { state: 'needed', evidence: `${label} does not carry ${SUPERSEDED_TAG_KEY} with the encrypted volume's id` };
+    const tags = field(volume, 'Tags');
+    const value = (Array.isArray(tags) ? tags : []).find((tag) => field(tag, 'Key') === SUPERSEDED_TAG_KEY);
+    return { state: 'done', evidence: `${label} carries ${SUPERSEDED_TAG_KEY}=${String(field(value, 'Value') ?? '(the encrypted volume)')}` };
+  },
+};
+
+/** Every read the migration's steps make, for the rule's `probes`. */
+export const migrationProbes: readonly Probe[] = [
+  instanceStateProbe,
+  sourceVolumeProbe,
+  createdSnapshotProbe,
+  sourceSnapshotProbe,
+  createdVolumeProbe,
+  volumeAttachmentProbe,
+  supersededTagProbe,
+];
+
+function instanceChecks(instanceId: string, want: 'stopped' | 'running'): Pick<PlanStep, 'precondition' | 'verification'> {
+  const input = { InstanceIds: [instanceId] };
+  const expected = { instanceId, want };
+  const before = want === 'stopped' ? 'still running' : 'still stopped';
+  const after = want === 'stopped' ? 'stopping or stopped' : 'pending or running';
+  return {
+    precondition: stateCheck(instanceStateProbe, input, expected, `shows ${instanceId} ${before}`),
+    verification: stateCheck(instanceStateProbe, input, expected, `shows ${instanceId} ${after}`),
+  };
+}
+
+function attachmentChecks(volumeId: Value, label: string, attachment: VolumeAttachment, want: 'attached' | 'detached'): Pick<PlanStep, 'precondition' | 'verification'> {
+  const input = { VolumeIds: [volumeId] };
+  const expected = { volume: label, instanceId: attachment.instanceId, device: attachment.device, want };
+  const where = `${attachment.instanceId} as ${attachment.device}`;
+  return want === 'detached'
+    ? {
+        precondition: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} still attached to ${where}`),
+        verification: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} detaching or detached from ${attachment.instanceId}`),
+      }
+    : {
+        precondition: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} available and not attached to ${where} yet`),
+        verification: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} attaching or attached to ${where}`),
+      };
+}
+
 /** The whole migration of `volumes`, in phases so that snapshots and copies of several volumes progress together. */
 export function planMigration(volumes: readonly VolumeFacts[], options: MigrationOptions): Plan {
   if (volumes.length === 0) return [];
   const attached = volumes.filter((v) => (v.attachments ?? []).length > 0);
   const instanceIds = [...new Set(attached.flatMap((v) => (v.attachments ?? []).map((a) => a.instanceId)))];
   const steps: PlanStep[] = [];
+  const knownId = (volume: VolumeFacts) => (typeof volume.volumeId === 'string' ? { volumeId: volume.volumeId } : {});
 
   if (instanceIds.length > 0) {
-    steps.push(
-      {
+    for (const instanceId of instanceIds) {
+      steps.push({
         service: 'ec2',
         operation: 'StopInstances',
-        input: { InstanceIds: instanceIds },
-        reason: `Stop ${instanceIds.join(', ')} so that the snapshot holds every write. The instance stays down until the encrypted volume is attached; plan the downtime.`,
-        undo: { service: 'ec2', operation: 'StartInstances', input: { InstanceIds: instanceIds }, reason: 'Start the instances again.' },
-      },
-      {
-        service: 'ec2',
-        operation: 'waitUntilInstanceStopped',
-        kind: 'wait',
-        input: { InstanceIds: instanceIds },
-        reason: 'Wait until the instances have stopped.',
-      },
-    );
+        input: { InstanceIds: [instanceId] },
+        reason: `Stop ${instanceId} so that the snapshot holds every write. The instance stays down until the encrypted volume is attached; plan the downtime.`,
+        undo: { service: 'ec2', operation: 'StartInstances', input: { InstanceIds: [instanceId] }, reason: `Start ${instanceId} again.` },
+        ...instanceChecks(instanceId, 'stopped'),
+      });
+    }
+    steps.push({
+      service: 'ec2',
+      operation: 'waitUntilInstanceStopped',
+      kind: 'wait',
+      input: { InstanceIds: instanceIds },
+      reason: 'Wait until the instances have stopped.',
+    });
   }
 
   for (const volume of volumes) {
+    const planned = (volume.attachments ?? []).map(({ instanceId, device }) => ({ instanceId, device }));
     steps.push({
       service: 'ec2',
       operation: 'CreateSnapshot',
@@ -101,6 +378,18 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
         TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
       },
       reason: `Snapshot ${volume.label}. The snapshot is kept, never deleted by the bot.`,
+      precondition: stateCheck(
+        sourceVolumeProbe,
+        { VolumeIds: [volume.volumeId] },
+        { volume: volume.label, attachments: planned },
+        `shows ${volume.label} still unencrypted and ${describeAttachments(planned)}`,
+      ),
+      verification: stateCheck(
+        createdSnapshotProbe,
+        { SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
+        { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
+        `shows the new snapshot of ${volume.label}`,
+      ),
     });
   }
   steps.push({
@@ -125,6 +414,18 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
         TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
       },
       reason: `Copy the snapshot of ${volume.label} encrypted with ${options.kmsKeyId ?? "the account's default EBS KMS key"}.`,
+      precondition: stateCheck(
+        sourceSnapshotProbe,
+        { SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
+        { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
+        `shows the snapshot of ${volume.label} completed`,
+      ),
+      verification: stateCheck(
+        createdSnapshotProbe,
+        { SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
+        { what: `encrypted copy of ${volume.label}`, encrypted: true },
+        `shows the encrypted copy of ${volume.label}`,
+      ),
     });
   }
   steps.push({
@@ -142,6 +443,18 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
       id: newVolumeStep(volume),
       input: createVolumeInput(volume),
       reason: `Create the encrypted replacement of ${volume.label} in the same Availability Zone, with the same type, size, IOPS, throughput and tags.`,
+      precondition: stateCheck(
+        sourceSnapshotProbe,
+        { SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
+        { what: `encrypted copy of ${volume.label}`, encrypted: true },
+        `shows the encrypted copy of ${volume.label} completed`,
+      ),
+      verification: stateCheck(
+        createdVolumeProbe,
+        { VolumeIds: [stepOutput(newVolumeStep(volume), 'VolumeId')] },
+        { volume: volume.label, ...(typeof volume.availabilityZone === 'string' ? { availabilityZone: volume.availabilityZone } : {}) },
+        `shows the encrypted replacement of ${volume.label}`,
+      ),
     });
   }
   steps.push({
@@ -154,7 +467,8 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
 
   if (attached.length > 0) {
     for (const volume of attached) {
-      for (const { instanceId, device } of volume.attachments ?? []) {
+      for (const attachment of volume.attachments ?? []) {
+        const { instanceId, device } = attachment;
         const input = { VolumeId: volume.volumeId, InstanceId: instanceId, Device: device };
         steps.push({
           service: 'ec2',
@@ -162,8 +476,9 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
           input,
           reason: `Detach the unencrypted ${volume.label} from ${instanceId} (${device}). It is kept, not deleted.`,
           undo: { service: 'ec2', operation: 'AttachVolume', input, reason: `Attach the original volume back at ${device}.` },
-          // Detaching a volume that is already detached answers IncorrectState ("… is in the 'available' state").
+          // Detaching a volume that is already detached answers IncorrectState ("… is in the 'available' state"); the read after decides.
           alreadyDoneCodes: ['IncorrectState'],
+          ...attachmentChecks(volume.volumeId, volume.label, attachment, 'detached'),
         });
       }
     }
@@ -175,34 +490,49 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
       reason: 'Wait until the original volumes are detached.',
     });
     for (const volume of attached) {
-      for (const { instanceId, device } of volume.attachments ?? []) {
-        const input = { VolumeId: stepOutput(newVolumeStep(volume), 'VolumeId'), InstanceId: instanceId, Device: device };
+      for (const attachment of volume.attachments ?? []) {
+        const { instanceId, device } = attachment;
+        const newVolume = stepOutput(newVolumeStep(volume), 'VolumeId');
+        const input = { VolumeId: newVolume, InstanceId: instanceId, Device: device };
         steps.push({
           service: 'ec2',
           operation: 'AttachVolume',
           input,
           reason: `Attach the encrypted volume to ${instanceId} at the same device, ${device}.`,
           undo: { service: 'ec2', operation: 'DetachVolume', input, reason: 'Detach the encrypted volume again.' },
+          ...attachmentChecks(newVolume, `the encrypted replacement of ${volume.label}`, attachment, 'attached'),
         });
       }
     }
-    steps.push({
-      service: 'ec2',
-      operation: 'StartInstances',
-      input: { InstanceIds: instanceIds },
-      reason: 'Start the instances again on their encrypted volumes (skip this step for an instance that was stopped before the migration).',
-      undo: { service: 'ec2', operation: 'StopInstances', input: { InstanceIds: instanceIds }, reason: 'Stop the instances again.' },
-    });
+    for (const instanceId of instanceIds) {
+      steps.push({
+        service: 'ec2',
+        operation: 'StartInstances',
+        input: { InstanceIds: [instanceId] },
+        reason: `Start ${instanceId} again on its encrypted volumes (skip this step if it was stopped before the migration).`,
+        undo: { service: 'ec2', operation: 'StopInstances', input: { InstanceIds: [instanceId] }, reason: `Stop ${instanceId} again.` },
+        ...instanceChecks(instanceId, 'running'),
+      });
+    }
   }
 
   for (const volume of volumes) {
-    const input = { Resources: [volume.volumeId], Tags: [{ Key: SUPERSEDED_TAG_KEY, Value: stepOutput(newVolumeStep(volume), 'VolumeId') }] };
+    const newVolume = stepOutput(newVolumeStep(volume), 'VolumeId');
+    const input = { Resources: [volume.volumeId], Tags: [{ Key: SUPERSEDED_TAG_KEY, Value: newVolume }] };
+    const check = stateCheck(
+      supersededTagProbe,
+      { VolumeIds: [volume.volumeId], Filters: [{ Name: `tag:${SUPERSEDED_TAG_KEY}`, Values: [newVolume] }] },
+      { volume: volume.label },
+      `shows ${volume.label} tagged ${SUPERSEDED_TAG_KEY} with the encrypted volume's id`,
+    );
     steps.push({
       service: 'ec2',
       operation: 'CreateTags',
       input,
       reason: `Mark ${volume.label} as superseded by its encrypted copy. Retiring it is left to a person, once the copy is proven.`,
       undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the superseded marker tag (and only that tag).' },
+      precondition: { ...check, description: `shows ${volume.label} still there and not yet tagged ${SUPERSEDED_TAG_KEY}` },
+      verification: check,
     });
   }
   return steps;

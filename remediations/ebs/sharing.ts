@@ -1,16 +1,19 @@
 /**
- * Reading snapshot and AMI sharing changes from CloudTrail, for the public and
- * the cross-account rules.
+ * Reading snapshot and AMI sharing changes from CloudTrail, and removing them
+ * one grant at a time, for the public and the cross-account rules.
  *
  * `ModifySnapshotAttribute` records carry `createVolumePermission.{add,remove}.items[]`
  * and `ModifyImageAttribute` records `launchPermission.{add,remove}.items[]`;
  * each item names a `group` (`all` is public), a `userId` (one account), or for
  * AMIs an `organizationArn` / `organizationalUnitArn`.
+ *
+ * Each removal reads `DescribeSnapshotAttribute` / `DescribeImageAttribute`
+ * just before (is the grant still listed?) and just after (is it gone?).
  */
 import type { Config } from '../../engine/config.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
-import type { Fact, Facts, Lookup, PlanStep, Verdict } from '../../engine/types.js';
+import { stateCheck, type Facts, type Finding, type Lookup, type PlanStep, type Probe, type Verdict } from '../../engine/types.js';
 
 /** One side (`add` or `remove`) of a permission change. */
 export interface PermissionSet {
@@ -26,8 +29,6 @@ export interface PermissionChange {
 }
 
 export type SharedResourceKind = 'snapshot' | 'image';
-
-const ATTRIBUTE: Readonly<Record<SharedResourceKind, string>> = { snapshot: 'createVolumePermission', image: 'launchPermission' };
 
 /** CloudTrail writes collections as `{items: [...]}`; some exports flatten them to arrays. */
 function entries(value: unknown): Record<string, unknown>[] {
@@ -59,7 +60,7 @@ export function sharedResourceId(event: CloudTrailEvent, kind: SharedResourceKin
 
 /** What the event added and removed; empty sets when the event changed another attribute. */
 export function permissionChange(event: CloudTrailEvent, kind: SharedResourceKind): PermissionChange {
-  const attribute = field(event.detail.requestParameters, ATTRIBUTE[kind]);
+  const attribute = field(event.detail.requestParameters, kind === 'snapshot' ? 'createVolumePermission' : 'launchPermission');
   return { added: permissionSet(field(attribute, 'add')), removed: permissionSet(field(attribute, 'remove')) };
 }
 
@@ -80,109 +81,128 @@ export function untrustedAccounts(event: CloudTrailEvent, kind: SharedResourceKi
 export interface CurrentPermissions {
   readonly groups: readonly string[];
   readonly userIds: readonly string[];
+  readonly organizationArns: readonly string[];
+  readonly organizationalUnitArns: readonly string[];
 }
+
+const LABEL: Readonly<Record<SharedResourceKind, { noun: string; permission: string; param: string; inputKey: string; list: string; lookup: string }>> = {
+  snapshot: { noun: 'snapshot', permission: 'createVolumePermission', param: 'CreateVolumePermission', inputKey: 'SnapshotId', list: 'CreateVolumePermissions', lookup: 'snapshot' },
+  image: { noun: 'AMI', permission: 'launchPermission', param: 'LaunchPermission', inputKey: 'ImageId', list: 'LaunchPermissions', lookup: 'image' },
+};
 
 export function selectCurrentPermissions(output: unknown, kind: SharedResourceKind): CurrentPermissions {
-  const list = field(output, kind === 'snapshot' ? 'CreateVolumePermissions' : 'LaunchPermissions');
+  const list = field(output, LABEL[kind].list);
   const items = Array.isArray(list) ? list.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null) : [];
-  return {
-    groups: items.map((item) => item['Group']).filter((g): g is string => typeof g === 'string'),
-    userIds: items.map((item) => item['UserId']).filter((u): u is string => typeof u === 'string'),
-  };
+  const values = (key: string) => items.map((item) => item[key]).filter((value): value is string => typeof value === 'string');
+  return { groups: values('Group'), userIds: values('UserId'), organizationArns: values('OrganizationArn'), organizationalUnitArns: values('OrganizationalUnitArn') };
 }
 
-const LABEL: Readonly<Record<SharedResourceKind, { noun: string; permission: string; param: string; inputKey: string; id: string }>> = {
-  snapshot: { noun: 'snapshot', permission: 'createVolumePermission', param: 'CreateVolumePermission', inputKey: 'SnapshotId', id: 'snapshot' },
-  image: { noun: 'AMI', permission: 'launchPermission', param: 'LaunchPermission', inputKey: 'ImageId', id: 'image' },
-};
+function describeCurrent(current: CurrentPermissions): string {
+  const parts = [
+    ...current.groups.map((g) => `group ${g}`),
+    ...current.userIds.map((u) => `account ${u}`),
+    ...current.organizationArns,
+    ...current.organizationalUnitArns,
+  ];
+  return parts.length > 0 ? `now shared with ${parts.join(', ')}` : 'now shared with no one';
+}
 
 /** The operation that changes the sharing of this kind of resource. */
 export function modifyOperation(kind: SharedResourceKind): string {
   return kind === 'snapshot' ? 'ModifySnapshotAttribute' : 'ModifyImageAttribute';
 }
 
-/** Tags (and, for AMIs, the `Public` flag) of the resource; `null` when it no longer exists. */
-export function resourceLookup(kind: SharedResourceKind, wanted: (event: CloudTrailEvent) => boolean): Lookup {
-  if (kind === 'snapshot') {
-    return {
-      name: 'snapshot',
-      service: 'ec2',
-      operation: 'DescribeSnapshots',
-      permission: 'ec2:DescribeSnapshots',
-      input: (event) => {
-        const id = sharedResourceId(event, kind);
-        return id && wanted(event) ? { SnapshotIds: [id] } : undefined;
-      },
-      select: (output) => {
-        const snapshot = (field(output, 'Snapshots') as unknown[] | undefined)?.[0];
-        return snapshot === undefined ? null : { tags: tagsFromList(field(snapshot, 'Tags')) };
-      },
-      notFoundCodes: ['InvalidSnapshot.NotFound'],
-    };
-  }
-  return {
-    name: 'image',
-    service: 'ec2',
-    operation: 'DescribeImages',
-    permission: 'ec2:DescribeImages',
-    input: (event) => {
-      const id = sharedResourceId(event, kind);
-      return id && wanted(event) ? { ImageIds: [id] } : undefined;
-    },
-    select: (output) => {
-      const image = (field(output, 'Images') as unknown[] | undefined)?.[0];
-      if (image === undefined) return null;
-      const isPublic = field(image, 'Public');
-      return { tags: tagsFromList(field(image, 'Tags')), ...(typeof isPublic === 'boolean' ? { public: isPublic } : {}) };
-    },
-    // A deregistered AMI answers InvalidAMIID.Unavailable for a while, then NotFound.
-    notFoundCodes: ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'],
-  };
-}
+const NOT_FOUND_CODES: Readonly<Record<SharedResourceKind, readonly string[]>> = {
+  snapshot: ['InvalidSnapshot.NotFound'],
+  // A deregistered AMI answers InvalidAMIID.Unavailable for a while, then NotFound.
+  image: ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'],
+};
 
-/** Who the resource is shared with now: `DescribeSnapshotAttribute` / `DescribeImageAttribute`. */
-export function permissionsLookup(kind: SharedResourceKind, wanted: (event: CloudTrailEvent) => boolean): Lookup {
+/** Tags of the resource, for the exemption; `null` when it no longer exists. */
+export function resourceLookup(kind: SharedResourceKind, wanted: (event: CloudTrailEvent) => boolean): Lookup {
   const snapshot = kind === 'snapshot';
   return {
-    name: snapshot ? 'snapshotPermissions' : 'imagePermissions',
+    name: LABEL[kind].lookup,
     service: 'ec2',
-    operation: snapshot ? 'DescribeSnapshotAttribute' : 'DescribeImageAttribute',
-    permission: snapshot ? 'ec2:DescribeSnapshotAttribute' : 'ec2:DescribeImageAttribute',
-    // Unlike the other Describe* calls, these two support resource-level permissions (snapshot, image); their ARNs have no account field.
-    resource: snapshot ? 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' : 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*',
+    operation: snapshot ? 'DescribeSnapshots' : 'DescribeImages',
+    permission: snapshot ? 'ec2:DescribeSnapshots' : 'ec2:DescribeImages',
     input: (event) => {
       const id = sharedResourceId(event, kind);
       if (!id || !wanted(event)) return undefined;
-      return snapshot ? { SnapshotId: id, Attribute: 'createVolumePermission' } : { ImageId: id, Attribute: 'launchPermission' };
+      return snapshot ? { SnapshotIds: [id] } : { ImageIds: [id] };
     },
-    select: (output) => selectCurrentPermissions(output, kind),
-    notFoundCodes: snapshot ? ['InvalidSnapshot.NotFound'] : ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'],
+    select: (output) => {
+      const resource = (field(output, snapshot ? 'Snapshots' : 'Images') as unknown[] | undefined)?.[0];
+      return resource === undefined ? null : { tags: tagsFromList(field(resource, 'Tags')) };
+    },
+    notFoundCodes: NOT_FOUND_CODES[kind],
   };
 }
 
-function okValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
+/**
+ * Who the resource is shared with now (`DescribeSnapshotAttribute` /
+ * `DescribeImageAttribute`), judged for one grant, `expect.group` or
+ * `expect.userId`: still listed is needed, gone (or the resource itself gone)
+ * is done. A grant is there or not: it cannot have changed into another one,
+ * so this read never finds the step stale.
+ */
+function sharingProbe(kind: SharedResourceKind): Probe {
+  const { noun, permission, inputKey, list } = LABEL[kind];
+  return {
+    name: kind === 'snapshot' ? 'snapshotSharing' : 'imageSharing',
+    service: 'ec2',
+    operation: kind === 'snapshot' ? 'DescribeSnapshotAttribute' : 'DescribeImageAttribute',
+    // Unlike the other Describe* calls, these two support resource-level permissions (snapshot, image); their ARNs have no account field.
+    resource: kind === 'snapshot' ? 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' : 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*',
+    notFoundCodes: NOT_FOUND_CODES[kind],
+    judge(output, expected) {
+      const id = String(expected['id']);
+      if (output === null) return { state: 'done', evidence: `${noun} ${id} no longer exists` };
+      const answeredId = field(output, inputKey);
+      if (answeredId !== undefined && answeredId !== id) throw new Error(`the answer is about ${String(answeredId)}, not ${id}`);
+      if (answeredId === undefined && field(output, list) === undefined) throw new Error(`the answer names neither ${id} nor its ${permission}`);
+      const current = selectCurrentPermissions(output, kind);
+      const group = expected['group'];
+      const grant = typeof group === 'string' ? `group ${group}` : `account ${String(expected['userId'])}`;
+      const listed = typeof group === 'string' ? current.groups.includes(group) : current.userIds.includes(String(expected['userId']));
+      return listed
+        ? { state: 'needed', evidence: `${id} is still shared with ${grant} (${permission})` }
+        : { state: 'done', evidence: `${id} is no longer shared with ${grant} (${permission} ${describeCurrent(current)})` };
+    },
+  };
 }
 
-/** `skipped` when the resource is gone, `exempt` when it carries the exemption tag; otherwise `undefined`. */
-function gateByResource(kind: SharedResourceKind, id: string, facts: Facts, config: Config): Verdict | undefined {
-  const fact = facts[LABEL[kind].id];
-  if (fact?.status === 'ok' && fact.value === null) return { kind: 'skipped', reason: `${LABEL[kind].noun} ${id} no longer exists`, resources: [id] };
-  const exempt = exemptionReason(tagsFromFact(fact), config);
-  return exempt ? { kind: 'exempt', reason: `${id} is ${exempt}`, resources: [id] } : undefined;
+export const snapshotSharingProbe = sharingProbe('snapshot');
+export const imageSharingProbe = sharingProbe('image');
+
+/** One grant: `{Group: 'all'}` or `{UserId}`, as the Modify*Attribute input and the probe's `expect` name it. */
+type Grant = { readonly Group: 'all' } | { readonly UserId: string };
+
+function grantLabel(grant: Grant): string {
+  return 'Group' in grant ? `group ${grant.Group}` : `account ${grant.UserId}`;
 }
 
-/** Removes exactly `entries` from the resource's permission; the undo adds them back. */
-function planRemove(kind: SharedResourceKind, id: string, entries: readonly Record<string, string>[], reason: string, undoReason: string, alreadyDone: string | undefined): PlanStep {
-  const { param, inputKey } = LABEL[kind];
+/**
+ * Removes exactly one grant from the resource's permission; the undo adds it
+ * back. Before: is the grant still listed? After: is it gone? Removing a
+ * grant that is not there succeeds silently, so only the read can tell.
+ */
+function planRemove(kind: SharedResourceKind, id: string, grant: Grant, reason: string, undoReason: string): PlanStep {
+  const { param, inputKey, permission } = LABEL[kind];
   const operation = modifyOperation(kind);
+  const probe = kind === 'snapshot' ? snapshotSharingProbe : imageSharingProbe;
+  const input = { [inputKey]: id, Attribute: permission };
+  const expected = { id, ...('Group' in grant ? { group: grant.Group } : { userId: grant.UserId }) };
   return {
     service: 'ec2',
     operation,
-    input: { [inputKey]: id, [param]: { Remove: entries } },
+    input: { [inputKey]: id, [param]: { Remove: [grant] } },
     reason,
-    undo: { service: 'ec2', operation, input: { [inputKey]: id, [param]: { Add: entries } }, reason: undoReason },
-    ...(alreadyDone ? { alreadyDone } : {}),
+    undo: { service: 'ec2', operation, input: { [inputKey]: id, [param]: { Add: [grant] } }, reason: undoReason },
+    // The resource deleted between the read and the write: nothing is shared any more (the read after confirms).
+    alreadyDoneCodes: NOT_FOUND_CODES[kind],
+    precondition: stateCheck(probe, input, expected, `shows ${id} still shared with ${grantLabel(grant)}`),
+    verification: stateCheck(probe, input, expected, `shows ${id} no longer shared with ${grantLabel(grant)}`),
   };
 }
 
@@ -196,6 +216,22 @@ function describeShares(change: PermissionChange): string {
   return parts.length > 0 ? `shared with ${parts.join(', ')}` : 'no permission added';
 }
 
+/**
+ * The exemption gate, and what a lookup said about the resource being gone.
+ * A resource deleted since the event is still a violation: the step's read
+ * before the write finds the share gone and reports it done.
+ */
+function gate(kind: SharedResourceKind, id: string, facts: Facts, config: Config, findings: readonly Finding[]): { exempt?: Verdict; gone: boolean } {
+  const fact = facts[LABEL[kind].lookup];
+  const gone = fact?.status === 'ok' && fact.value === null;
+  const exempt = exemptionReason(tagsFromFact(fact), config);
+  return exempt ? { exempt: { kind: 'exempt', reason: `${id} is ${exempt}`, resources: [id], findings }, gone } : { gone };
+}
+
+function goneNote(kind: SharedResourceKind, gone: boolean): string {
+  return gone ? `; ${kind === 'snapshot' ? 'DescribeSnapshots' : 'DescribeImages'} shows it no longer exists` : '';
+}
+
 /** The public-resource rules: the event added group `all`; the plan removes that group and nothing else. */
 export function evaluatePublic(kind: SharedResourceKind, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
   const { noun, permission } = LABEL[kind];
@@ -205,47 +241,39 @@ export function evaluatePublic(kind: SharedResourceKind, event: CloudTrailEvent,
   if (!addsPublicGroup(event, kind)) {
     return { kind: 'compliant', summary: `${id}: ${describeShares(change)}; not made public`, resources: [id] };
   }
-  const gate = gateByResource(kind, id, facts, config);
-  if (gate) return gate;
+  const findings: Finding[] = [
+    {
+      code: kind === 'snapshot' ? 'public-snapshot' : 'public-ami',
+      severity: kind === 'snapshot' ? 'critical' : 'high',
+      message:
+        kind === 'snapshot'
+          ? `Snapshot ${id} was made public: any AWS account can create a volume from it and read its data.`
+          : `AMI ${id} was made public: any AWS account can launch it and read its volumes.`,
+      subject: `${permission} group all`,
+    },
+  ];
+  const { exempt, gone } = gate(kind, id, facts, config, findings);
+  if (exempt) return exempt;
 
-  let alreadyDone: string | undefined;
-  if (kind === 'snapshot') {
-    const current = okValue(facts['snapshotPermissions']) as CurrentPermissions | null | undefined;
-    if (current && !current.groups.includes('all')) alreadyDone = `DescribeSnapshotAttribute shows ${id} is no longer shared with group all`;
-  } else {
-    const image = okValue(facts['image']);
-    if (field(image, 'public') === false) alreadyDone = `DescribeImages shows ${id} is no longer public`;
-  }
   const others = change.added.userIds.length > 0 ? ` The accounts it was shared with individually (${change.added.userIds.join(', ')}) keep their access.` : '';
   return {
     kind: 'violation',
-    summary: `${noun} ${id} made public (${permission} group all)`,
+    summary: `${noun} ${id} made public (${permission} group all)${goneNote(kind, gone)}`,
     resources: [id],
-    findings: [
-      {
-        code: kind === 'snapshot' ? 'public-snapshot' : 'public-ami',
-        severity: kind === 'snapshot' ? 'critical' : 'high',
-        message:
-          kind === 'snapshot'
-            ? `Snapshot ${id} was made public: any AWS account can create a volume from it and read its data.`
-            : `AMI ${id} was made public: any AWS account can launch it and read its volumes.`,
-        subject: `${permission} group all`,
-      },
-    ],
+    findings,
     plan: [
       planRemove(
         kind,
         id,
-        [{ Group: 'all' }],
+        { Group: 'all' },
         `Make ${id} private again: remove only the public ${permission} (group all).${others || ' Account-specific shares stay.'}`,
         `Make ${id} public again.`,
-        alreadyDone,
       ),
     ],
   };
 }
 
-/** The cross-account rules: the event shared with an account outside `trustedAccounts`. */
+/** The cross-account rules: the event shared with an account outside `trustedAccounts`; one step per account. */
 export function evaluateUntrustedShare(kind: SharedResourceKind, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
   const { noun, permission } = LABEL[kind];
   const id = sharedResourceId(event, kind);
@@ -256,33 +284,29 @@ export function evaluateUntrustedShare(kind: SharedResourceKind, event: CloudTra
     const summary = change.added.userIds.length > 0 ? `${id}: shared only with trusted accounts (${change.added.userIds.join(', ')})` : `${id}: shared with no account`;
     return { kind: 'compliant', summary, resources: [id] };
   }
-  const gate = gateByResource(kind, id, facts, config);
-  if (gate) return gate;
+  const findings: Finding[] = accounts.map((account) => ({
+    code: kind === 'snapshot' ? 'snapshot-shared-untrusted-account' : 'ami-shared-untrusted-account',
+    severity: 'medium',
+    message: `${kind === 'image' ? 'AMI' : 'Snapshot'} ${id} was shared with account ${account}, which is not in trustedAccounts.`,
+    subject: `${permission} account ${account}`,
+  }));
+  const { exempt, gone } = gate(kind, id, facts, config, findings);
+  if (exempt) return exempt;
 
-  const current = okValue(facts[kind === 'snapshot' ? 'snapshotPermissions' : 'imagePermissions']) as CurrentPermissions | null | undefined;
-  const alreadyDone =
-    current && !accounts.some((account) => current.userIds.includes(account))
-      ? `${kind === 'snapshot' ? 'DescribeSnapshotAttribute' : 'DescribeImageAttribute'} shows ${id} is no longer shared with ${accounts.join(', ')}`
-      : undefined;
+  const stays = `Trusted accounts${change.added.groups.includes('all') ? ' and the public group (its own rule)' : ''} stay.`;
   return {
     kind: 'violation',
-    summary: `${noun} ${id} shared with untrusted account${accounts.length > 1 ? 's' : ''} ${accounts.join(', ')}`,
+    summary: `${noun} ${id} shared with untrusted account${accounts.length > 1 ? 's' : ''} ${accounts.join(', ')}${goneNote(kind, gone)}`,
     resources: [id],
-    findings: accounts.map((account) => ({
-      code: kind === 'snapshot' ? 'snapshot-shared-untrusted-account' : 'ami-shared-untrusted-account',
-      severity: 'medium',
-      message: `${noun === 'AMI' ? 'AMI' : 'Snapshot'} ${id} was shared with account ${account}, which is not in trustedAccounts.`,
-      subject: `${permission} account ${account}`,
-    })),
-    plan: [
+    findings,
+    plan: accounts.map((account) =>
       planRemove(
         kind,
         id,
-        accounts.map((account) => ({ UserId: account })),
-        `Stop sharing ${id} with ${accounts.join(', ')}: remove only ${accounts.length > 1 ? 'those accounts' : 'that account'} from ${permission}. Trusted accounts${change.added.groups.includes('all') ? ' and the public group (its own rule)' : ''} stay.`,
-        `Share ${id} with ${accounts.join(', ')} again.`,
-        alreadyDone,
+        { UserId: account },
+        `Stop sharing ${id} with ${account}: remove only that account from ${permission}. ${stays}`,
+        `Share ${id} with ${account} again.`,
       ),
-    ],
+    ),
   };
 }

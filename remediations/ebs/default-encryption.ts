@@ -1,0 +1,105 @@
+/**
+ * The account's EBS encryption settings in one Region, as
+ * `ebs-default-encryption-disabled` and `ebs-unencrypted-volume` restore
+ * them: the steps, and the reads before and after each.
+ *
+ * - `EnableEbsEncryptionByDefault` is read with `GetEbsEncryptionByDefault`:
+ *   already on is "already done", off is needed, and on again afterwards is verified.
+ * - `ModifyEbsDefaultKmsKeyId` is read with `GetEbsDefaultKmsKeyId`: the
+ *   configured key already the default is "already done"; a default key other
+ *   than the one the plan's undo would restore means the setting changed
+ *   since the plan was made, and nothing is written.
+ */
+import { field, stringField } from '../../engine/event.js';
+import { stateCheck, type PlanStep, type Probe, type UndoStep } from '../../engine/types.js';
+
+/** `GetEbsDefaultKmsKeyId` answers with an ARN; the setting may name the key by id, ARN, alias or alias ARN. */
+export function sameKmsKey(current: string, configured: string): boolean {
+  if (current === configured) return true;
+  const tail = configured.startsWith('arn:') ? configured.replace(/^arn:[^:]+:kms:[^:]*:\d*:/, '') : configured;
+  return current.endsWith(`:${tail}`) || current.endsWith(`:key/${tail}`);
+}
+
+/** Whether encryption by default is on in the Region the bot runs in. */
+export const encryptionByDefaultProbe: Probe = {
+  name: 'encryptionByDefault',
+  service: 'ec2',
+  operation: 'GetEbsEncryptionByDefault',
+  judge(output, expected) {
+    const region = String(expected['region']);
+    const enabled = field(output, 'EbsEncryptionByDefault');
+    if (enabled === true) return { state: 'done', evidence: `encryption by default is on in ${region}` };
+    if (enabled === false) return { state: 'needed', evidence: `encryption by default is off in ${region}` };
+    throw new Error('the answer holds no EbsEncryptionByDefault flag');
+  },
+};
+
+/**
+ * The default EBS key against `expect.kmsKeyId` (the configured key) and,
+ * when the plan knew it, `expect.previous` (the key its undo restores).
+ */
+export const defaultKmsKeyProbe: Probe = {
+  name: 'defaultKmsKey',
+  service: 'ec2',
+  operation: 'GetEbsDefaultKmsKeyId',
+  judge(output, expected) {
+    const current = stringField(output, 'KmsKeyId');
+    if (current === undefined) throw new Error('the answer holds no KmsKeyId');
+    const wanted = String(expected['kmsKeyId']);
+    if (sameKmsKey(current, wanted)) return { state: 'done', evidence: `the default EBS key is ${current}, the configured key` };
+    const previous = expected['previous'];
+    if (typeof previous === 'string' && !sameKmsKey(current, previous)) {
+      return {
+        state: 'changed',
+        evidence: `the default EBS key is now ${current}, not ${previous} as when the plan was made: its undo would restore the wrong key, so ${wanted} was not set`,
+      };
+    }
+    return { state: 'needed', evidence: `the default EBS key is ${current}, not the configured ${wanted}` };
+  },
+};
+
+/** Turns encryption by default on, read before (still off?) and after (on?). */
+export function planEnableEncryptionByDefault(region: string, reason: string, undoReason: string): PlanStep {
+  return {
+    service: 'ec2',
+    operation: 'EnableEbsEncryptionByDefault',
+    input: {},
+    reason,
+    undo: { service: 'ec2', operation: 'DisableEbsEncryptionByDefault', input: {}, reason: undoReason },
+    precondition: stateCheck(encryptionByDefaultProbe, {}, { region }, `shows encryption by default still off in ${region}`),
+    verification: stateCheck(encryptionByDefaultProbe, {}, { region }, `shows encryption by default on in ${region}`),
+  };
+}
+
+/**
+ * Makes `kmsKeyId` the default EBS key. `previous` is the default key a lookup
+ * saw when the plan was made: the undo restores it, and the read before the
+ * write makes sure it is still the default. Unknown, the undo resets to the
+ * AWS managed key and says so.
+ */
+export function planDefaultKmsKey(region: string, kmsKeyId: string, previous: string | undefined): PlanStep {
+  const undo: UndoStep =
+    previous !== undefined
+      ? { service: 'ec2', operation: 'ModifyEbsDefaultKmsKeyId', input: { KmsKeyId: previous }, reason: `Set the default EBS key back to ${previous}.` }
+      : {
+          service: 'ec2',
+          operation: 'ResetEbsDefaultKmsKeyId',
+          input: {},
+          reason: 'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
+        };
+  const expected = { kmsKeyId, ...(previous !== undefined ? { previous } : {}) };
+  return {
+    service: 'ec2',
+    operation: 'ModifyEbsDefaultKmsKeyId',
+    input: { KmsKeyId: kmsKeyId },
+    reason: `Make ${kmsKeyId} the default key for EBS encryption in ${region}, as configured.`,
+    undo,
+    precondition: stateCheck(
+      defaultKmsKeyProbe,
+      {},
+      expected,
+      `shows a default EBS key other than ${kmsKeyId}${previous !== undefined ? `, still ${previous}` : ''}`,
+    ),
+    verification: stateCheck(defaultKmsKeyProbe, {}, expected, `shows ${kmsKeyId} as the default EBS key`),
+  };
+}
