@@ -4,7 +4,7 @@ import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
 import { s3Rules } from '../remediations/s3/index.js';
-import { ALL_USERS, AUTHENTICATED_USERS, eventAcl, s3BucketAclPublic as rule } from '../remediations/s3/s3-bucket-acl-public.js';
+import { ALL_USERS, AUTHENTICATED_USERS, bucketAclProbe, eventAcl, s3BucketAclPublic as rule } from '../remediations/s3/s3-bucket-acl-public.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const NOW = new Date('2025-03-11T12:00:00Z');
@@ -18,10 +18,17 @@ function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
   return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
 }
 
-const acl = (grants: { uri?: string; id?: string; permission: string }[]): Facts => ({ bucketAcl: { status: 'ok', value: { grants } } });
-
 const ownerGrant = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' };
 const logGrant = { Grantee: { Type: 'Group', URI: LOG }, Permission: 'WRITE' };
+const allUsersRead = { Grantee: { Type: 'Group', URI: ALL_USERS }, Permission: 'READ' };
+const authenticatedRead = { Grantee: { Type: 'Group', URI: AUTHENTICATED_USERS }, Permission: 'READ' };
+
+/** What the full-ACL fixture's read before and after compares with: its public grants and, the ACL being complete, all its grants. */
+const FULL_ACL_EXPECT = {
+  bucket: ML,
+  publicGrants: [`uri:${ALL_USERS}:READ`, `uri:${AUTHENTICATED_USERS}:READ`],
+  grants: [`id:${OWNER_ID}:FULL_CONTROL`, `uri:${ALL_USERS}:READ`, `uri:${AUTHENTICATED_USERS}:READ`, `uri:${LOG}:WRITE`],
+};
 
 describe('s3-bucket-acl-public', () => {
   describe('evaluate', () => {
@@ -78,6 +85,22 @@ describe('s3-bucket-acl-public', () => {
               reason: `Put the ACL of bucket ${ML} back exactly as the event set it, public grants included.`,
             },
             alreadyDoneCodes: ['NoSuchBucket'],
+            precondition: {
+              service: 's3',
+              operation: 'GetBucketAcl',
+              input: { Bucket: ML, ExpectedBucketOwner: '111122223333' },
+              probe: 'bucketAcl',
+              expect: FULL_ACL_EXPECT,
+              description: `the ACL of bucket ${ML} still grants AllUsers READ, AuthenticatedUsers READ as the event set it`,
+            },
+            verification: {
+              service: 's3',
+              operation: 'GetBucketAcl',
+              input: { Bucket: ML, ExpectedBucketOwner: '111122223333' },
+              probe: 'bucketAcl',
+              expect: FULL_ACL_EXPECT,
+              description: `the ACL of bucket ${ML} still grants AllUsers READ, AuthenticatedUsers READ as the event set it`,
+            },
           },
         ],
       });
@@ -98,6 +121,23 @@ describe('s3-bucket-acl-public', () => {
             reason: `Put the ACL of bucket ${BUCKET} back exactly as the event set it, public grants included.`,
           },
           alreadyDoneCodes: ['NoSuchBucket'],
+          // A canned ACL does not say who the owner is: only its public grants can be compared.
+          precondition: {
+            service: 's3',
+            operation: 'GetBucketAcl',
+            input: { Bucket: BUCKET, ExpectedBucketOwner: '111122223333' },
+            probe: 'bucketAcl',
+            expect: { bucket: BUCKET, publicGrants: [`uri:${ALL_USERS}:READ`] },
+            description: `the ACL of bucket ${BUCKET} still grants AllUsers READ as the event set it`,
+          },
+          verification: {
+            service: 's3',
+            operation: 'GetBucketAcl',
+            input: { Bucket: BUCKET, ExpectedBucketOwner: '111122223333' },
+            probe: 'bucketAcl',
+            expect: { bucket: BUCKET, publicGrants: [`uri:${ALL_USERS}:READ`] },
+            description: `the ACL of bucket ${BUCKET} still grants AllUsers READ as the event set it`,
+          },
         },
       ]);
     });
@@ -152,53 +192,35 @@ describe('s3-bucket-acl-public', () => {
       expect(evaluate(loadEvent(fixture))).toMatchObject({ kind: 'compliant', summary });
     });
 
-    it('says the work is already done, without a call, when the bucket ACL no longer grants anything public', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), acl([{ id: OWNER_ID, permission: 'FULL_CONTROL' }]));
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBe('GetBucketAcl: the bucket ACL no longer grants anything to AllUsers or AuthenticatedUsers');
+    it('plans the same fix whatever the bucket looks like now: the read before the write decides, never a decide-time lookup', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'));
+      expect(rule.lookups.map((lookup) => lookup.name)).toStrictEqual(['bucketTags']);
+      expect(verdict.kind === 'violation' && verdict.plan.map((step) => [step.alreadyDone, step.precondition?.probe, step.verification?.probe])).toStrictEqual([[undefined, 'bucketAcl', 'bucketAcl']]);
     });
 
-    it('applies when the bucket ACL is still the one the event set', () => {
-      const facts = acl([
-        { id: OWNER_ID, permission: 'FULL_CONTROL' },
-        { uri: LOG, permission: 'WRITE' },
-        { uri: ALL_USERS, permission: 'READ' },
-        { uri: AUTHENTICATED_USERS, permission: 'READ' },
-      ]);
-      const verdict = evaluate(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'), facts);
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBeUndefined();
-    });
-
-    it.each([
-      ['other public grants', [{ id: OWNER_ID, permission: 'FULL_CONTROL' }, { uri: ALL_USERS, permission: 'WRITE' }]],
-      [
-        'the same public grants beside a grant added since',
-        [
-          { id: OWNER_ID, permission: 'FULL_CONTROL' },
-          { uri: LOG, permission: 'WRITE' },
-          { uri: ALL_USERS, permission: 'READ' },
-          { uri: AUTHENTICATED_USERS, permission: 'READ' },
-          { id: 'a'.repeat(64), permission: 'READ' },
-        ],
-      ],
-    ])('leaves a bucket whose ACL changed since the event (%s) to that newer event', (_, grants) => {
-      const verdict = evaluate(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'), acl(grants));
-      expect(verdict).toStrictEqual({
-        kind: 'skipped',
-        reason: `the ACL of bucket ${ML} has changed since this event; its newer ACL is judged by its own event`,
-        resources: [`bucket ${ML}`],
-      });
-    });
-
-    it('skips a bucket that no longer exists', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), { bucketAcl: { status: 'ok', value: null } });
-      expect(verdict).toMatchObject({ kind: 'skipped', reason: `bucket ${BUCKET} no longer exists` });
-    });
-
-    it('leaves a bucket carrying the exemption tag alone', () => {
+    it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), {
         bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'static site' } } },
       });
-      expect(verdict).toMatchObject({ kind: 'exempt', reason: `bucket ${BUCKET} is tagged remediation:exempt: static site` });
+      expect(verdict).toStrictEqual({
+        kind: 'exempt',
+        reason: `bucket ${BUCKET} is tagged remediation:exempt: static site`,
+        resources: [`bucket ${BUCKET}`],
+        findings: [
+          {
+            code: 'acl-all-users',
+            severity: 'critical',
+            message: `The ACL of bucket ${BUCKET} grants READ to AllUsers: anyone on the internet, without signing in.`,
+            subject: 'AllUsers READ (canned public-read)',
+          },
+        ],
+      });
+    });
+
+    it('grants PutBucketAcl only on buckets of the deploying account', () => {
+      expect(rule.permissions).toStrictEqual([
+        { action: 's3:PutBucketAcl', resource: 'arn:${AWS::Partition}:s3:::*', condition: { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } },
+      ]);
     });
 
     it('skips an event with no ACL in it', () => {
@@ -208,18 +230,49 @@ describe('s3-bucket-acl-public', () => {
     });
   });
 
+  describe('bucketAcl probe (GetBucketAcl before and after the write)', () => {
+    const judge = (grants: unknown[] | null) => bucketAclProbe.judge(grants === null ? null : { Owner: { ID: OWNER_ID }, Grants: grants }, FULL_ACL_EXPECT);
+
+    it('needs the write while the ACL is exactly the one the event set', () => {
+      expect(judge([ownerGrant, logGrant, allUsersRead, authenticatedRead])).toStrictEqual({
+        state: 'needed',
+        evidence: `the ACL of bucket ${ML} still grants AllUsers READ, AuthenticatedUsers READ`,
+      });
+    });
+
+    it('is done when no public grant is in effect, or the bucket is gone', () => {
+      expect(judge([ownerGrant, logGrant])).toStrictEqual({ state: 'done', evidence: `the ACL of bucket ${ML} grants nothing to AllUsers or AuthenticatedUsers` });
+      expect(judge(null)).toStrictEqual({ state: 'done', evidence: `bucket ${ML} no longer exists (NoSuchBucket)` });
+    });
+
+    it('says what changed when other public grants are there now', () => {
+      expect(judge([ownerGrant, { Grantee: { Type: 'Group', URI: ALL_USERS }, Permission: 'WRITE' }])).toStrictEqual({
+        state: 'changed',
+        evidence: `the ACL of bucket ${ML} now grants AllUsers WRITE, not AllUsers READ, AuthenticatedUsers READ as the event set it: nothing written; the newer ACL is judged by its own event`,
+      });
+    });
+
+    it('says what changed when the same public grants stand beside a grant added since', () => {
+      const added = { Grantee: { Type: 'CanonicalUser', ID: 'a'.repeat(64) }, Permission: 'READ' };
+      expect(judge([ownerGrant, logGrant, allUsersRead, authenticatedRead, added])).toStrictEqual({
+        state: 'changed',
+        evidence: `the ACL of bucket ${ML} also grants canonical user ${'a'.repeat(64)} READ since the event set it: nothing written; the newer ACL is judged by its own event`,
+      });
+    });
+  });
+
   describe('decide', () => {
     it('never acts on a failed call (genuine Panther record)', async () => {
       const config = parseConfig({}, s3Rules);
       const decision = await decide(loadEvent('s3/PutBucketAcl-failed-access-denied-panther.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing', cause: 'failed-call' });
     });
 
     it('offline, plans from the event alone and names the facts it lacked', async () => {
       const config = parseConfig({}, s3Rules);
       const decision = await decide(loadEvent('s3/PutBucketAcl-canned-public-read.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
       expect(decision.verdict.kind).toBe('violation');
-      expect(decision.unavailableFacts).toStrictEqual(['bucketTags', 'bucketAcl']);
+      expect(decision.unavailableFacts).toStrictEqual(['bucketTags']);
     });
   });
 });

@@ -4,8 +4,8 @@ import { decide, offlineFacts } from '../engine/decide.js';
 import { field, type CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
 import { s3Rules } from '../remediations/s3/index.js';
-import { publicGrants, S3_CONFINING_KEYS } from '../remediations/s3/resource-policy.js';
-import { s3BucketPolicyPublic as rule } from '../remediations/s3/s3-bucket-policy-public.js';
+import { canonicalPolicy, policyDigest, publicGrants, S3_CONFINING_KEYS } from '../remediations/s3/resource-policy.js';
+import { bucketPolicyProbe, MAX_BUCKET_POLICY_CHARACTERS, s3BucketPolicyPublic as rule } from '../remediations/s3/s3-bucket-policy-public.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const NOW = new Date('2025-03-11T12:00:00Z');
@@ -18,6 +18,13 @@ function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
   return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
 }
 
+/** The rule's probe of that name. */
+function bucketPolicyPublicProbe(name: string) {
+  const probe = rule.probes.find((candidate) => candidate.name === name);
+  if (!probe) throw new Error(`no probe ${name}`);
+  return probe;
+}
+
 function withPolicy(policy: unknown): CloudTrailEvent {
   const event = loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json');
   event.detail.requestParameters = { bucketName: ML, bucketPolicy: policy };
@@ -26,7 +33,9 @@ function withPolicy(policy: unknown): CloudTrailEvent {
 
 const allow = (extra: Record<string, unknown>) => ({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${ML}/*`, ...extra }] });
 const block = (configuration: Record<string, boolean> | null): Facts => ({ publicAccessBlock: { status: 'ok', value: configuration && { configuration } } });
-const containReason = `Turn on RestrictPublicBuckets for bucket ${ML}: the public statements of its policy then only work for AWS services and principals of the bucket's own account. The policy itself is left for a person (see the proposal).`;
+const containReason = `Turn on RestrictPublicBuckets for bucket ${ML}. While the policy has a public statement, S3 then lets only AWS service principals and principals of account 111122223333 use it: the open statements stop working for everyone else, anonymous requests are refused, and so is any cross-account access the policy grants. The policy itself is left for a person (see the proposal).`;
+const digest = (document: string | object) => policyDigest(document, MAX_BUCKET_POLICY_CHARACTERS);
+const REF = { Bucket: ML, ExpectedBucketOwner: '111122223333' };
 
 describe('s3-bucket-policy-public', () => {
   describe('evaluate', () => {
@@ -34,12 +43,30 @@ describe('s3-bucket-policy-public', () => {
       // Arrange
       const event = loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json');
       const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Version: string; Statement: unknown[] };
+      const fixed = JSON.stringify({ ...policy, Statement: [policy.Statement[1]] });
+      const before = { ...ALL_OFF, BlockPublicAcls: true, IgnorePublicAcls: true };
+      const blockCheck = {
+        service: 's3',
+        operation: 'GetPublicAccessBlock',
+        input: REF,
+        probe: 'bucketPublicAccessBlock',
+        expect: { target: `bucket ${ML}`, required: ['RestrictPublicBuckets'], assumed: before, assumedFrom: 'read when the event was judged' },
+        description: `bucket ${ML} still has BlockPublicAcls and IgnorePublicAcls on, BlockPublicPolicy and RestrictPublicBuckets off, as read when the event was judged`,
+      };
+      const policyCheck = {
+        service: 's3',
+        operation: 'GetBucketPolicy',
+        input: REF,
+        probe: 'bucketPolicy',
+        expect: { bucket: ML, document: digest(policy), fixed: digest(fixed) },
+        description: `the policy of bucket ${ML} is still the one this event set`,
+      };
       // Act
-      const verdict = evaluate(event, block({ ...ALL_OFF, BlockPublicAcls: true, IgnorePublicAcls: true }));
+      const verdict = evaluate(event, block(before));
       // Assert
       expect(verdict).toStrictEqual({
         kind: 'violation',
-        summary: `bucket ${ML}: Statement 0 ("PublicReadModels") of the policy lets the public in; contained with RestrictPublicBuckets, the policy fix is proposed`,
+        summary: `bucket ${ML}: Statement 0 ("PublicReadModels") of the policy lets the public in; contained with RestrictPublicBuckets (until then only AWS services and account 111122223333 can use the policy); the statement-level fix is proposed`,
         resources: [`bucket ${ML}`],
         findings: [
           {
@@ -66,20 +93,25 @@ describe('s3-bucket-policy-public', () => {
               reason: `Put back the public access block bucket ${ML} had before.`,
             },
             alreadyDoneCodes: ['NoSuchBucket'],
+            precondition: blockCheck,
+            verification: blockCheck,
           },
         ],
         proposal: [
           {
             service: 's3',
             operation: 'PutBucketPolicy',
-            input: { Bucket: ML, ExpectedBucketOwner: '111122223333', Policy: JSON.stringify({ ...policy, Statement: [policy.Statement[1]] }) },
+            input: { ...REF, Policy: fixed },
             reason: `PROPOSAL, not applied: replace the policy of bucket ${ML} with the same document minus statement 0. Check first that no application relies on anonymous access.`,
             undo: {
               service: 's3',
               operation: 'PutBucketPolicy',
-              input: { Bucket: ML, ExpectedBucketOwner: '111122223333', Policy: JSON.stringify(policy) },
+              input: { ...REF, Policy: JSON.stringify(policy) },
               reason: `Put the policy of bucket ${ML} back exactly as the event set it.`,
             },
+            alreadyDoneCodes: ['NoSuchBucket'],
+            precondition: policyCheck,
+            verification: policyCheck,
           },
         ],
       });
@@ -102,9 +134,30 @@ describe('s3-bucket-policy-public', () => {
       });
     });
 
-    it('proposes DeleteBucketPolicy when every statement is open (genuine Panther record)', () => {
+    it('without knowing the current block, runs only while RestrictPublicBuckets is off (all four on never turns a setting off)', () => {
+      const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'));
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.precondition).toStrictEqual({
+        service: 's3',
+        operation: 'GetPublicAccessBlock',
+        input: { Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012' },
+        probe: 'bucketPublicAccessBlock',
+        expect: { target: 'bucket example-bucket', required: ['RestrictPublicBuckets'] },
+        description: 'bucket example-bucket still has RestrictPublicBuckets off',
+      });
+    });
+
+    it('proposes DeleteBucketPolicy when every statement is open, checked against the event policy (genuine Panther record)', () => {
       const event = loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json');
+      const policy = field(event.detail.requestParameters, 'bucketPolicy') as object;
       const verdict = evaluate(event);
+      const check = {
+        service: 's3',
+        operation: 'GetBucketPolicy',
+        input: { Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012' },
+        probe: 'bucketPolicy',
+        expect: { bucket: 'example-bucket', document: digest(policy) },
+        description: 'the policy of bucket example-bucket is still the one this event set',
+      };
       expect(verdict.kind === 'violation' && verdict.proposal).toStrictEqual([
         {
           service: 's3',
@@ -114,11 +167,54 @@ describe('s3-bucket-policy-public', () => {
           undo: {
             service: 's3',
             operation: 'PutBucketPolicy',
-            input: { Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012', Policy: JSON.stringify(field(event.detail.requestParameters, 'bucketPolicy')) },
+            input: { Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012', Policy: JSON.stringify(policy) },
             reason: 'Put the policy of bucket example-bucket back exactly as the event set it.',
           },
+          alreadyDoneCodes: ['NoSuchBucket'],
+          precondition: check,
+          verification: check,
         },
       ]);
+    });
+
+    it('says exactly what RestrictPublicBuckets cuts: the cross-account statements of a public policy too, and proposes the statement-level fix', () => {
+      // Arrange: a public statement beside an organization-confined one, a grant to a partner account, the owner's role and a service principal.
+      const bucket = 'amzn-s3-demo-bucket';
+      const event = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
+      const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Statement: unknown[] };
+      // Act
+      const verdict = evaluate(event, block(null));
+      // Assert
+      expect(verdict.kind === 'violation' && verdict.summary).toBe(
+        `bucket ${bucket}: Statement 0 ("PublicReadDocs") of the policy lets the public in; contained with RestrictPublicBuckets, which until then also cuts the cross-account access of Statement 1 ("OrgRead") and Statement 2 ("PartnerWrite"); the statement-level fix is proposed`,
+      );
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.reason).toBe(
+        `Turn on RestrictPublicBuckets for bucket ${bucket}. While the policy has a public statement, S3 then lets only AWS service principals and principals of account 111122223333 use it: the open statements stop working for everyone else, anonymous requests are refused, and so is any cross-account access the policy grants, including Statement 1 ("OrgRead") and Statement 2 ("PartnerWrite"), which are not public by themselves. The policy itself is left for a person (see the proposal).`,
+      );
+      expect(verdict.kind === 'violation' && verdict.proposal?.map((step) => [step.operation, step.input['Policy'], step.undo?.input['Policy'], step.reason])).toStrictEqual([
+        [
+          'PutBucketPolicy',
+          JSON.stringify({ ...policy, Statement: policy.Statement.slice(1) }),
+          JSON.stringify(policy),
+          `PROPOSAL, not applied: replace the policy of bucket ${bucket} with the same document minus statement 0. Check first that no application relies on anonymous access. The policy is then no longer public, so RestrictPublicBuckets stops restricting it and the cross-account access of Statement 1 ("OrgRead") and Statement 2 ("PartnerWrite") works again; the block itself stays on.`,
+        ],
+      ]);
+    });
+
+    it('reads the policy as a JSON object (as CloudTrail records it) and as JSON text alike', () => {
+      const event = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
+      const policy = field(event.detail.requestParameters, 'bucketPolicy') as object;
+      const asText = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
+      asText.detail.requestParameters = { ...asText.detail.requestParameters, bucketPolicy: JSON.stringify(policy, null, 2) };
+      const fromObject = evaluate(event, block(null));
+      const fromText = evaluate(asText, block(null));
+      expect(fromText.kind === 'violation' && fromText.findings).toStrictEqual(fromObject.kind === 'violation' && fromObject.findings);
+      expect(fromText.kind === 'violation' && fromText.summary).toStrictEqual(fromObject.kind === 'violation' && fromObject.summary);
+      expect(fromText.kind === 'violation' && fromText.plan).toStrictEqual(fromObject.kind === 'violation' && fromObject.plan);
+      // The proposal and its check are the same; only the undo keeps the text exactly as the caller sent it.
+      expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.input).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.input);
+      expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.precondition).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.precondition);
+      expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.undo?.input['Policy']).toBe(JSON.stringify(policy, null, 2));
     });
 
     it('undoes with DeletePublicAccessBlock when the bucket had no block', () => {
@@ -137,9 +233,14 @@ describe('s3-bucket-policy-public', () => {
       });
     });
 
-    it('marks the step already done when RestrictPublicBuckets is on already', () => {
+    it('never decides "already done" from the lookup: the read just before the write does, with RestrictPublicBuckets on already', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'), block(ALL_ON));
-      expect(verdict.kind === 'violation' && verdict.plan[0]?.alreadyDone).toBe('GetPublicAccessBlock: RestrictPublicBuckets is already on');
+      const step = verdict.kind === 'violation' ? verdict.plan[0] : undefined;
+      expect(step?.alreadyDone).toBeUndefined();
+      expect(step && bucketPolicyPublicProbe('bucketPublicAccessBlock').judge({ PublicAccessBlockConfiguration: ALL_ON }, step.precondition?.expect ?? {})).toStrictEqual({
+        state: 'done',
+        evidence: `bucket ${ML} has RestrictPublicBuckets on`,
+      });
     });
 
     it.each([
@@ -195,16 +296,49 @@ describe('s3-bucket-policy-public', () => {
       expect(evaluate(withPolicy(JSON.stringify(allow({ Principal: '*' })))).kind).toBe('violation');
     });
 
-    it('skips an unreadable policy (genuine Panther shape) with the reason', () => {
+    it('cannot inspect an unreadable policy (genuine Panther shape): a high-severity alert with the reason', () => {
       const event = withPolicy('invalid-json-policy');
-      expect(evaluate(event)).toMatchObject({ kind: 'skipped', reason: `the policy of bucket ${ML} could not be analysed: Policy document is not valid JSON (nor URL-encoded JSON).` });
+      expect(evaluate(event)).toStrictEqual({
+        kind: 'skipped',
+        reason: `the policy of bucket ${ML} could not be analysed: Policy document is not valid JSON (nor URL-encoded JSON).`,
+        resources: [`bucket ${ML}`],
+        severity: 'high',
+      });
     });
 
-    it('leaves a bucket carrying the exemption tag alone', () => {
+    it('cannot inspect an event without its policy: a high-severity alert', () => {
+      const event = loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json');
+      event.detail.requestParameters = { bucketName: ML, policy: '' };
+      expect(evaluate(event)).toStrictEqual({ kind: 'skipped', reason: `the event carries no policy for bucket ${ML}`, resources: [`bucket ${ML}`], severity: 'high' });
+    });
+
+    it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'), {
         bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'public dataset' } } },
       });
-      expect(verdict).toMatchObject({ kind: 'exempt', reason: 'bucket example-bucket is tagged remediation:exempt: public dataset' });
+      expect(verdict).toStrictEqual({
+        kind: 'exempt',
+        reason: 'bucket example-bucket is tagged remediation:exempt: public dataset',
+        resources: ['bucket example-bucket'],
+        findings: [
+          {
+            code: 'bucket-policy-public',
+            severity: 'critical',
+            message: 'Statement 0 ("Public Access") of the policy of bucket example-bucket allows Principal {"AWS": "*"} to use s3:GetBucketAcl, and no condition confines it to known callers.',
+            subject: 'Statement 0 ("Public Access")',
+          },
+        ],
+      });
+    });
+
+    it('grants PutBucketPublicAccessBlock only on buckets of the deploying account; the reads come from its lookups and probes', () => {
+      expect(rule.permissions).toStrictEqual([
+        { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*', condition: { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } },
+      ]);
+      expect(rule.probes.map((probe) => [probe.name, probe.operation, probe.resource, probe.notFoundCodes])).toStrictEqual([
+        ['bucketPublicAccessBlock', 'GetPublicAccessBlock', 'arn:${AWS::Partition}:s3:::*', ['NoSuchPublicAccessBlockConfiguration']],
+        ['bucketPolicy', 'GetBucketPolicy', 'arn:${AWS::Partition}:s3:::*', ['NoSuchBucketPolicy', 'NoSuchBucket']],
+      ]);
     });
   });
 
@@ -225,11 +359,45 @@ describe('s3-bucket-policy-public', () => {
     });
   });
 
+  describe('bucketPolicy probe (GetBucketPolicy before and after the proposed fix)', () => {
+    const event = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
+    const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Version: string; Statement: Record<string, unknown>[] };
+    const fixed = { ...policy, Statement: policy.Statement.slice(1) };
+    const expectation = { bucket: 'amzn-s3-demo-bucket', document: digest(policy), fixed: digest(fixed) };
+    const judge = (stored: string | null) => bucketPolicyProbe.judge(stored === null ? null : { Policy: stored }, expectation);
+
+    it('needs the fix while the policy is the event\'s, however S3 writes it back (whitespace, one-element lists, account ids as root ARNs)', () => {
+      const partner = policy.Statement[2] as { Principal: { AWS: string } };
+      const rewritten = {
+        ...policy,
+        Statement: policy.Statement.map((statement, index) =>
+          index === 2 ? { ...statement, Principal: { AWS: ['444455556666'] }, Action: [String(statement['Action'])] } : statement,
+        ),
+      };
+      expect(partner.Principal.AWS).toBe('arn:aws:iam::444455556666:root');
+      expect(canonicalPolicy(rewritten, MAX_BUCKET_POLICY_CHARACTERS)).toBe(canonicalPolicy(policy, MAX_BUCKET_POLICY_CHARACTERS));
+      expect(judge(JSON.stringify(rewritten, null, 4))).toStrictEqual({ state: 'needed', evidence: 'the policy of bucket amzn-s3-demo-bucket is still the one this event set' });
+    });
+
+    it('is done when the bucket has no policy (NoSuchBucketPolicy) or holds the proposed one', () => {
+      expect(judge(null)).toStrictEqual({ state: 'done', evidence: 'bucket amzn-s3-demo-bucket has no bucket policy now' });
+      expect(judge(JSON.stringify(fixed))).toStrictEqual({ state: 'done', evidence: 'the policy of bucket amzn-s3-demo-bucket is the proposed one, without its open statements' });
+    });
+
+    it('is changed, and writes nothing, when another policy was put since', () => {
+      const other = { ...policy, Statement: [{ ...policy.Statement[0], Resource: 'arn:aws:s3:::amzn-s3-demo-bucket/other/*' }] };
+      expect(judge(JSON.stringify(other))).toStrictEqual({
+        state: 'changed',
+        evidence: 'the policy of bucket amzn-s3-demo-bucket is no longer the one this event set: nothing written; the newer policy is judged by its own event',
+      });
+    });
+  });
+
   describe('decide', () => {
     it('never acts on a failed call (genuine Panther record)', async () => {
       const config = parseConfig({}, s3Rules);
       const decision = await decide(loadEvent('s3/PutBucketPolicy-failed-access-denied-panther.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing', cause: 'failed-call' });
     });
   });
 });

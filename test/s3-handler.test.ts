@@ -1,5 +1,11 @@
+/**
+ * The s3 function end to end against mocked SDK clients: every write step is
+ * read before (still needed? already done? changed since the event?) and
+ * after (verified?), and the outcome says which.
+ */
 import {
   GetBucketAclCommand,
+  GetBucketPolicyCommand,
   GetBucketTaggingCommand,
   GetPublicAccessBlockCommand,
   PutBucketAclCommand,
@@ -7,12 +13,18 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import { PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand, S3ControlClient } from '@aws-sdk/client-s3-control';
+import {
+  GetPublicAccessBlockCommand as GetAccountPublicAccessBlockCommand,
+  PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand,
+  S3ControlClient,
+  S3ControlServiceException,
+} from '@aws-sdk/client-s3-control';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
+import { field } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { s3Commands } from '../remediations/s3/commands.js';
 import { s3Rules } from '../remediations/s3/index.js';
@@ -25,12 +37,23 @@ const sns = mockClient(SNSClient);
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const ML = 'ml-training-data-111122223333';
 const BUCKET = 'amzn-s3-demo-bucket';
+const REF = { Bucket: BUCKET, ExpectedBucketOwner: '111122223333' };
+const ML_REF = { Bucket: ML, ExpectedBucketOwner: '111122223333' };
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
+const ALL_OFF = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
 const ALLUSERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
+const AUTHENTICATED = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
+const LOG = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
 const OWNER_ID = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
+const OWNER_GRANT = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID }, Permission: 'FULL_CONTROL' };
 
+/** S3 answers errors with the code as the exception name, as a client fault. */
 function s3Error(name: string): S3ServiceException {
   return new S3ServiceException({ name, $fault: 'client', $metadata: {}, message: name });
+}
+
+function s3controlError(name: string): S3ControlServiceException {
+  return new S3ControlServiceException({ name, $fault: 'client', $metadata: {}, message: name });
 }
 
 function handlerFor(mode: 'remediate' | 'propose') {
@@ -49,6 +72,14 @@ function decisions(result: Awaited<ReturnType<ReturnType<typeof handlerFor>>>) {
   return result.status === 'processed' ? result.decisions : [];
 }
 
+const inputs = (mock: typeof s3 | typeof s3control, command: Parameters<typeof s3.commandCalls>[0]) => mock.commandCalls(command).map((call) => call.args[0].input);
+
+/** The e-mail text of the n-th alert published. */
+function alertText(index = 0): string {
+  const message = JSON.parse(String(sns.commandCalls(PublishCommand)[index]?.args[0].input.Message)) as Record<string, string>;
+  return message['email'] ?? '';
+}
+
 describe('s3 handler', () => {
   beforeEach(() => {
     s3.reset();
@@ -62,58 +93,122 @@ describe('s3 handler', () => {
   });
 
   describe('s3-public-access-block-weakened', () => {
-    it('restores the bucket block with exactly the planned input, after reading the bucket tags', async () => {
+    it('reads the bucket block before (still as the event left it) and after (all four on): applied means verified', async () => {
       // Arrange
+      s3.on(GetPublicAccessBlockCommand).resolvesOnce({ PublicAccessBlockConfiguration: ALL_OFF }).resolves({ PublicAccessBlockConfiguration: ALL_ON });
       const handler = handlerFor('remediate');
       // Act
       const result = await handler(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'));
       // Assert
-      expect(s3.commandCalls(GetBucketTaggingCommand).map((c) => c.args[0].input)).toStrictEqual([{ Bucket: BUCKET, ExpectedBucketOwner: '111122223333' }]);
-      expect(s3.commandCalls(PutPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { Bucket: BUCKET, ExpectedBucketOwner: '111122223333', PublicAccessBlockConfiguration: ALL_ON },
-      ]);
-      expect(decisions(result)).toMatchObject([{ rule: 's3-public-access-block-weakened', verdict: 'violation', outcome: 'applied' }]);
+      expect(inputs(s3, GetBucketTaggingCommand)).toStrictEqual([REF]);
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toStrictEqual([REF, REF]);
+      expect(inputs(s3, PutPublicAccessBlockCommand)).toStrictEqual([{ ...REF, PublicAccessBlockConfiguration: ALL_ON }]);
+      const order = s3.calls().map((call) => (call.args[0] as { constructor: { name: string } }).constructor.name);
+      expect(order).toStrictEqual(['GetBucketTaggingCommand', 'GetPublicAccessBlockCommand', 'PutPublicAccessBlockCommand', 'GetPublicAccessBlockCommand']);
+      expect(decisions(result)).toMatchObject([{ rule: 's3-public-access-block-weakened', verdict: 'violation', outcome: 'applied', execution: 'applied' }]);
       expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
     });
 
-    it('is harmless when delivered twice: the same idempotent call, and a vanished bucket counts as fixed', async () => {
+    // Issue 13: the bucket and account PutPublicAccessBlock reported `applied` on every re-run.
+    it.each([
+      {
+        level: 'bucket',
+        fixture: 's3/PutBucketPublicAccessBlock-all-off.json',
+        arrange: () => s3.on(GetPublicAccessBlockCommand).resolvesOnce({ PublicAccessBlockConfiguration: ALL_OFF }).resolves({ PublicAccessBlockConfiguration: ALL_ON }),
+        reads: () => inputs(s3, GetPublicAccessBlockCommand),
+        writes: () => inputs(s3, PutPublicAccessBlockCommand),
+        ref: REF,
+      },
+      {
+        level: 'account',
+        fixture: 's3/DeleteAccountPublicAccessBlock-removed-streamalert.json',
+        arrange: () =>
+          s3control
+            .on(GetAccountPublicAccessBlockCommand)
+            .rejectsOnce(s3controlError('NoSuchPublicAccessBlockConfiguration'))
+            .resolves({ PublicAccessBlockConfiguration: ALL_ON }),
+        reads: () => inputs(s3control, GetAccountPublicAccessBlockCommand),
+        writes: () => inputs(s3control, PutAccountPublicAccessBlockCommand),
+        ref: { AccountId: '123456789123' },
+      },
+    ])('reports a re-run of the $level block restore already-fixed, with no second write', async ({ fixture, arrange, reads, writes, ref }) => {
+      // Arrange
+      arrange();
       const handler = handlerFor('remediate');
-      const event = loadEvent('s3/PutBucketPublicAccessBlock-all-off.json');
-      s3.on(PutPublicAccessBlockCommand).resolvesOnce({}).rejects(s3Error('NoSuchBucket'));
+      const event = loadEvent(fixture);
+      // Act
       const first = await handler(event);
       const second = await handler(structuredClone(event));
-      expect(s3.commandCalls(PutPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { Bucket: BUCKET, ExpectedBucketOwner: '111122223333', PublicAccessBlockConfiguration: ALL_ON },
-        { Bucket: BUCKET, ExpectedBucketOwner: '111122223333', PublicAccessBlockConfiguration: ALL_ON },
-      ]);
-      expect(decisions(first)[0]?.outcome).toBe('applied');
-      expect(decisions(second)[0]?.outcome).toBe('already-fixed');
+      // Assert: read, write, read; then a single read that finds all four on.
+      expect(reads()).toStrictEqual([ref, ref, ref]);
+      expect(writes()).toStrictEqual([{ ...ref, PublicAccessBlockConfiguration: ALL_ON }]);
+      expect(decisions(first).map((d) => d.outcome)).toStrictEqual(['applied']);
+      expect(decisions(second).map((d) => d.outcome)).toStrictEqual(['already-fixed']);
+      expect(alertText(1)).toContain('has all four public access block settings on');
     });
 
-    it('restores the account block through S3 Control, with no bucket lookup', async () => {
+    it('restores the account block through S3 Control, with no bucket call at all', async () => {
+      s3control
+        .on(GetAccountPublicAccessBlockCommand)
+        .rejectsOnce(s3controlError('NoSuchPublicAccessBlockConfiguration'))
+        .resolves({ PublicAccessBlockConfiguration: ALL_ON });
       const handler = handlerFor('remediate');
-      await handler(loadEvent('s3/DeleteAccountPublicAccessBlock-removed-streamalert.json'));
-      expect(s3control.commandCalls(PutAccountPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { AccountId: '123456789123', PublicAccessBlockConfiguration: ALL_ON },
-      ]);
+      const result = await handler(loadEvent('s3/DeleteAccountPublicAccessBlock-removed-streamalert.json'));
+      expect(inputs(s3control, PutAccountPublicAccessBlockCommand)).toStrictEqual([{ AccountId: '123456789123', PublicAccessBlockConfiguration: ALL_ON }]);
+      expect(inputs(s3control, GetAccountPublicAccessBlockCommand)).toStrictEqual([{ AccountId: '123456789123' }, { AccountId: '123456789123' }]);
       expect(s3.calls()).toHaveLength(0);
+      expect(decisions(result)).toMatchObject([{ outcome: 'applied' }]);
     });
 
-    it('reports a denied call as failed with the permission hint, and leaves nothing half-done', async () => {
+    it('writes nothing when the block changed since the event (stale), and says what changed', async () => {
+      s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { ...ALL_OFF, BlockPublicAcls: true, IgnorePublicAcls: true } });
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'));
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toStrictEqual([REF]);
+      expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      expect(decisions(result)).toMatchObject([{ outcome: 'stale', execution: 'stale' }]);
+      expect(alertText()).toContain(
+        `bucket ${BUCKET} now has BlockPublicAcls and IgnorePublicAcls on, BlockPublicPolicy and RestrictPublicBuckets off, not all four settings off as the event left it`,
+      );
+    });
+
+    it('reports unverified when the read after the write does not show all four on', async () => {
+      s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: ALL_OFF });
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'));
+      expect(inputs(s3, PutPublicAccessBlockCommand)).toStrictEqual([{ ...REF, PublicAccessBlockConfiguration: ALL_ON }]);
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toStrictEqual([REF, REF]);
+      expect(decisions(result)).toMatchObject([{ outcome: 'unverified', execution: 'unverified' }]);
+    });
+
+    it('writes nothing when the read before fails, and says why', async () => {
+      s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied'));
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/DeleteBucketPublicAccessBlock-removed-panther.json'));
+      expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      expect(decisions(result)).toMatchObject([{ outcome: 'failed', execution: 'failed' }]);
+      expect(alertText()).toContain('GetPublicAccessBlock failed: AccessDenied');
+    });
+
+    it('reports a denied write as failed with the permission hint', async () => {
+      s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchPublicAccessBlockConfiguration'));
       s3.on(PutPublicAccessBlockCommand).rejects(s3Error('AccessDenied'));
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/DeleteBucketPublicAccessBlock-removed-panther.json'));
+      expect(inputs(s3, PutPublicAccessBlockCommand)).toStrictEqual([{ Bucket: 'corporate-documents', ExpectedBucketOwner: '111111111111', PublicAccessBlockConfiguration: ALL_ON }]);
       expect(decisions(result)).toMatchObject([{ outcome: 'failed', execution: 'failed' }]);
-      const message = JSON.parse(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)) as Record<string, string>;
-      expect(message['email']).toContain('AccessDenied');
+      expect(alertText()).toContain('AccessDenied');
+      expect(alertText()).toContain('s3:PutBucketPublicAccessBlock');
     });
 
-    it('leaves an exempt bucket alone', async () => {
+    it('leaves an exempt bucket alone, reading nothing but its tags', async () => {
       s3.on(GetBucketTaggingCommand).resolves({ TagSet: [{ Key: 'remediation:exempt', Value: 'public website' }] });
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'));
       expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      expect(s3.commandCalls(GetPublicAccessBlockCommand)).toHaveLength(0);
       expect(decisions(result)).toMatchObject([{ verdict: 'exempt', outcome: 'exempt' }]);
+      expect(alertText()).toContain('were turned off in the public access block of bucket amzn-s3-demo-bucket');
     });
 
     it('makes no call at all for a failed call', async () => {
@@ -125,111 +220,153 @@ describe('s3 handler', () => {
   });
 
   describe('s3-bucket-acl-public', () => {
-    it('sets a canned public-read bucket back to private once, then finds it fixed on the second delivery without a call', async () => {
+    it('sets a canned public-read bucket back to private once, verified; a second delivery reads it fixed and writes nothing', async () => {
       s3.on(GetBucketAclCommand)
-        .resolvesOnce({ Grants: [{ Grantee: { Type: 'CanonicalUser', ID: OWNER_ID }, Permission: 'FULL_CONTROL' }, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'READ' }] })
-        .resolves({ Grants: [{ Grantee: { Type: 'CanonicalUser', ID: OWNER_ID }, Permission: 'FULL_CONTROL' }] });
+        .resolvesOnce({ Grants: [OWNER_GRANT, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'READ' }] })
+        .resolves({ Grants: [OWNER_GRANT] });
       const handler = handlerFor('remediate');
       const event = loadEvent('s3/PutBucketAcl-canned-public-read.json');
       const first = await handler(event);
       const second = await handler(structuredClone(event));
-      expect(s3.commandCalls(GetBucketAclCommand).map((c) => c.args[0].input)).toStrictEqual([
-        { Bucket: BUCKET, ExpectedBucketOwner: '111122223333' },
-        { Bucket: BUCKET, ExpectedBucketOwner: '111122223333' },
-      ]);
-      expect(s3.commandCalls(PutBucketAclCommand).map((c) => c.args[0].input)).toStrictEqual([{ Bucket: BUCKET, ExpectedBucketOwner: '111122223333', ACL: 'private' }]);
+      expect(inputs(s3, GetBucketAclCommand)).toStrictEqual([REF, REF, REF]);
+      expect(inputs(s3, PutBucketAclCommand)).toStrictEqual([{ ...REF, ACL: 'private' }]);
       expect(decisions(first)[0]?.outcome).toBe('applied');
       expect(decisions(second)[0]?.outcome).toBe('already-fixed');
     });
 
-    it('puts the full ACL without its public grants, in the SDK shape', async () => {
-      s3.on(GetBucketAclCommand).rejects(s3Error('AccessDenied'));
+    it('puts the full ACL without its public grants, in the SDK shape, while the ACL is still the event\'s', async () => {
+      const eventGrants = [
+        { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' },
+        { Grantee: { Type: 'Group', URI: LOG }, Permission: 'WRITE' },
+      ];
+      s3.on(GetBucketAclCommand)
+        .resolvesOnce({
+          Grants: [...eventGrants, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'READ' }, { Grantee: { Type: 'Group', URI: AUTHENTICATED }, Permission: 'READ' }],
+        })
+        .resolves({ Grants: eventGrants });
       const handler = handlerFor('remediate');
-      await handler(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'));
-      expect(s3.commandCalls(PutBucketAclCommand).map((c) => c.args[0].input)).toStrictEqual([
-        {
-          Bucket: ML,
-          ExpectedBucketOwner: '111122223333',
-          AccessControlPolicy: {
-            Grants: [
-              { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' },
-              { Grantee: { Type: 'Group', URI: 'http://acs.amazonaws.com/groups/s3/LogDelivery' }, Permission: 'WRITE' },
-            ],
-            Owner: { ID: OWNER_ID, DisplayName: 'ml-platform' },
-          },
-        },
+      const result = await handler(loadEvent('s3/PutBucketAcl-all-users-and-authenticated-users-read.json'));
+      expect(inputs(s3, PutBucketAclCommand)).toStrictEqual([
+        { ...ML_REF, AccessControlPolicy: { Grants: eventGrants, Owner: { ID: OWNER_ID, DisplayName: 'ml-platform' } } },
       ]);
+      expect(inputs(s3, GetBucketAclCommand)).toStrictEqual([ML_REF, ML_REF]);
+      expect(decisions(result)[0]?.outcome).toBe('applied');
     });
 
-    it('makes no write call when the ACL changed since the event', async () => {
-      s3.on(GetBucketAclCommand).resolves({ Grants: [{ Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'WRITE' }] });
+    it('writes nothing when the ACL changed since the event (stale, was a silent skip)', async () => {
+      s3.on(GetBucketAclCommand).resolves({ Grants: [OWNER_GRANT, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'WRITE' }] });
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/PutBucketAcl-canned-public-read.json'));
       expect(s3.commandCalls(PutBucketAclCommand)).toHaveLength(0);
-      expect(decisions(result)).toMatchObject([{ verdict: 'skipped', outcome: 'none' }]);
+      expect(decisions(result)).toMatchObject([{ verdict: 'violation', outcome: 'stale' }]);
+      expect(alertText()).toContain(`the ACL of bucket ${BUCKET} now grants AllUsers WRITE, not AllUsers READ as the event set it`);
     });
 
-    it('skips a bucket that is gone (GetBucketAcl NoSuchBucket)', async () => {
+    it('reads a bucket that is gone (NoSuchBucket) as already fixed, and writes nothing', async () => {
       s3.on(GetBucketAclCommand).rejects(s3Error('NoSuchBucket'));
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/PutBucketAcl-canned-public-read.json'));
+      expect(inputs(s3, GetBucketAclCommand)).toStrictEqual([REF]);
       expect(s3.commandCalls(PutBucketAclCommand)).toHaveLength(0);
-      expect(decisions(result)).toMatchObject([{ verdict: 'skipped', summary: `bucket ${BUCKET} no longer exists` }]);
+      expect(decisions(result)).toMatchObject([{ verdict: 'violation', outcome: 'already-fixed' }]);
+    });
+
+    it('writes nothing when the ACL cannot be read', async () => {
+      s3.on(GetBucketAclCommand).rejects(s3Error('AccessDenied'));
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketAcl-canned-public-read.json'));
+      expect(s3.commandCalls(PutBucketAclCommand)).toHaveLength(0);
+      expect(decisions(result)).toMatchObject([{ outcome: 'failed' }]);
+      expect(alertText()).toContain('GetBucketAcl failed: AccessDenied');
     });
   });
 
   describe('s3-bucket-policy-public and s3-ml-bucket-tls-not-enforced', () => {
-    it('contains a public policy by turning on only RestrictPublicBuckets, and never writes the policy', async () => {
+    const partial = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false };
+
+    it('contains a public policy by turning on only RestrictPublicBuckets, read before and after, and never writes the policy', async () => {
       s3.on(GetBucketTaggingCommand).resolves({ TagSet: [{ Key: 'data-classification', Value: 'ml' }] });
-      s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: false } });
+      s3.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy'));
+      s3.on(GetPublicAccessBlockCommand)
+        .resolvesOnce({ PublicAccessBlockConfiguration: partial })
+        .resolvesOnce({ PublicAccessBlockConfiguration: partial })
+        .resolves({ PublicAccessBlockConfiguration: { ...partial, RestrictPublicBuckets: true } });
       const handler = handlerFor('remediate');
-      const result = await handler(loadEvent('s3/PutBucketPolicy-org-condition-no-tls-deny.json'));
-      expect(decisions(result).map((d) => [d.rule, d.verdict])).toStrictEqual([
-        ['s3-bucket-policy-public', 'compliant'],
-        ['s3-ml-bucket-tls-not-enforced', 'violation'],
-      ]);
-      expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
-
-      s3.resetHistory();
-      await handler(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'));
-      expect(s3.commandCalls(GetPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([{ Bucket: ML, ExpectedBucketOwner: '111122223333' }]);
-      expect(s3.commandCalls(PutPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([
-        {
-          Bucket: ML,
-          ExpectedBucketOwner: '111122223333',
-          PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: false, RestrictPublicBuckets: true },
-        },
+      const result = await handler(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'));
+      // The lookup, then the read before and the read after the write.
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toStrictEqual([ML_REF, ML_REF, ML_REF]);
+      expect(inputs(s3, PutPublicAccessBlockCommand)).toStrictEqual([{ ...ML_REF, PublicAccessBlockConfiguration: { ...partial, RestrictPublicBuckets: true } }]);
+      expect(decisions(result).map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([
+        ['s3-bucket-policy-public', 'violation', 'applied'],
+        ['s3-ml-bucket-tls-not-enforced', 'compliant', 'none'],
       ]);
     });
 
-    it('turns all four settings on when the bucket has no block (NoSuchPublicAccessBlockConfiguration is a fact, not a gap)', async () => {
-      s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchPublicAccessBlockConfiguration'));
-      const handler = handlerFor('remediate');
-      await handler(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'));
-      expect(s3.commandCalls(PutPublicAccessBlockCommand).map((c) => c.args[0].input)).toStrictEqual([
-        {
-          Bucket: 'example-bucket',
-          ExpectedBucketOwner: '123456789012',
-          PublicAccessBlockConfiguration: { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: true },
-        },
-      ]);
-    });
-
-    it('on a second delivery finds RestrictPublicBuckets on and makes no call', async () => {
+    it('on a second delivery reads RestrictPublicBuckets on and writes nothing: already-fixed', async () => {
       s3.on(GetPublicAccessBlockCommand).resolves({ PublicAccessBlockConfiguration: ALL_ON });
+      s3.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy'));
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'));
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toHaveLength(2);
       expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
       expect(decisions(result).find((d) => d.rule === 's3-bucket-policy-public')?.outcome).toBe('already-fixed');
     });
 
-    it('proposes only in propose mode: no write call, one alert per violating rule', async () => {
-      s3.on(GetBucketTaggingCommand).resolves({ TagSet: [{ Key: 'data-classification', Value: 'ml' }] });
-      const handler = handlerFor('propose');
-      const result = await handler(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'));
+    it('writes nothing when the block changed between the lookup and the read before the write', async () => {
+      s3.on(GetPublicAccessBlockCommand).resolvesOnce({ PublicAccessBlockConfiguration: partial }).resolves({ PublicAccessBlockConfiguration: ALL_OFF });
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'));
       expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      expect(decisions(result).find((d) => d.rule === 's3-bucket-policy-public')?.outcome).toBe('stale');
+    });
+
+    it('keeps RestrictPublicBuckets alone when the bucket has no block (NoSuchPublicAccessBlockConfiguration is a fact, not a gap)', async () => {
+      s3.on(GetPublicAccessBlockCommand)
+        .rejectsOnce(s3Error('NoSuchPublicAccessBlockConfiguration'))
+        .rejectsOnce(s3Error('NoSuchPublicAccessBlockConfiguration'))
+        .resolves({ PublicAccessBlockConfiguration: { ...ALL_OFF, RestrictPublicBuckets: true } });
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'));
+      expect(inputs(s3, PutPublicAccessBlockCommand)).toStrictEqual([
+        { Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012', PublicAccessBlockConfiguration: { ...ALL_OFF, RestrictPublicBuckets: true } },
+      ]);
+      expect(decisions(result).find((d) => d.rule === 's3-bucket-policy-public')?.outcome).toBe('applied');
+    });
+
+    it('proposes only in propose mode: the reads before say the proposals are still open, and nothing is written', async () => {
+      s3.on(GetBucketTaggingCommand).resolves({ TagSet: [{ Key: 'data-classification', Value: 'ml' }] });
+      s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchPublicAccessBlockConfiguration'));
+      const event = loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json');
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: JSON.stringify(field(event.detail.requestParameters, 'bucketPolicy')) });
+      const handler = handlerFor('propose');
+      const result = await handler(event);
+      expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      // The containment's read before (the lookup is the first read), and the TLS proposal's read before.
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toHaveLength(2);
+      expect(inputs(s3, GetBucketPolicyCommand)).toStrictEqual([{ Bucket: 'example-bucket', ExpectedBucketOwner: '123456789012' }]);
       expect(decisions(result).map((d) => d.outcome)).toStrictEqual(['proposed', 'proposed']);
       expect(sns.commandCalls(PublishCommand)).toHaveLength(2);
+    });
+
+    it('says a TLS proposal is already fixed when the bucket policy enforces TLS now, in remediate mode too', async () => {
+      s3.on(GetBucketTaggingCommand).resolves({ TagSet: [{ Key: 'data-classification', Value: 'ml' }] });
+      const withDeny = {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 's3:*',
+            Resource: [`arn:aws:s3:::${ML}`, `arn:aws:s3:::${ML}/*`],
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      };
+      s3.on(GetBucketPolicyCommand).resolves({ Policy: JSON.stringify(withDeny) });
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'));
+      expect(inputs(s3, GetBucketPolicyCommand)).toStrictEqual([ML_REF]);
+      expect(decisions(result)).toMatchObject([{ rule: 's3-ml-bucket-tls-not-enforced', verdict: 'violation', outcome: 'already-fixed' }]);
     });
   });
 });

@@ -4,12 +4,21 @@ import { decide, offlineFacts } from '../engine/decide.js';
 import { field, type CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
 import { s3Rules } from '../remediations/s3/index.js';
-import { s3MlBucketTlsNotEnforced as rule, S3MlBucketTlsSettingsSchema } from '../remediations/s3/s3-ml-bucket-tls-not-enforced.js';
+import { policyDigest } from '../remediations/s3/resource-policy.js';
+import { MAX_BUCKET_POLICY_CHARACTERS } from '../remediations/s3/s3-bucket-policy-public.js';
+import { s3MlBucketTlsNotEnforced as rule, S3MlBucketTlsSettingsSchema, tlsPolicyProbe } from '../remediations/s3/s3-ml-bucket-tls-not-enforced.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const NOW = new Date('2025-03-11T12:00:00Z');
 const ML = 'ml-training-data-111122223333';
 const REF = { Bucket: ML, ExpectedBucketOwner: '111122223333' };
+const digest = (document: string | object) => policyDigest(document, MAX_BUCKET_POLICY_CHARACTERS);
+
+/** The read before and after the proposed PutBucketPolicy. */
+function tlsChecks(document: string | null, description: string) {
+  const check = { service: 's3', operation: 'GetBucketPolicy', input: REF, probe: 'bucketPolicyTls', expect: { bucket: ML, partition: 'aws', document }, description };
+  return { precondition: check, verification: check };
+}
 
 function evaluate(event: CloudTrailEvent, facts: Facts = {}, raw: unknown = {}): Verdict {
   const config = parseConfig(raw, s3Rules);
@@ -69,6 +78,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
             input: { ...REF, Policy: JSON.stringify({ ...policy, Statement: [...policy.Statement, tlsDeny()] }) },
             reason: `PROPOSAL, not applied: add to the policy of bucket ${ML} a statement that denies every request made without TLS; every existing statement is kept as written.`,
             undo: { service: 's3', operation: 'PutBucketPolicy', input: { ...REF, Policy: JSON.stringify(policy) }, reason: `Put the policy of bucket ${ML} back exactly as the event set it.` },
+            ...tlsChecks(digest(policy) ?? null, `the policy of bucket ${ML} is still the one this event set`),
           },
         ],
       });
@@ -83,6 +93,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
           input: { ...REF, Policy: JSON.stringify({ Version: '2012-10-17', Statement: [tlsDeny()] }) },
           reason: `PROPOSAL, not applied: give bucket ${ML} a policy that denies every request made without TLS. The deleted policy is not in the event: merge in any statements it had that are still needed.`,
           undo: { service: 's3', operation: 'DeleteBucketPolicy', input: REF, reason: `Delete the policy of bucket ${ML} again, as the event did.` },
+          ...tlsChecks(null, `bucket ${ML} still has no bucket policy, as the event left it`),
         },
       ]);
       expect(verdict.kind === 'violation' && verdict.findings[0]?.message).toContain('the deleted policy took any TLS-only statement with it');
@@ -155,9 +166,86 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
       expect((JSON.parse(policy) as { Statement: { Sid: string }[] }).Statement.map((s) => s.Sid)).toStrictEqual(['DenyInsecureTransport', 'DenyInsecureTransport2']);
     });
 
-    it('leaves an ML bucket carrying the exemption tag alone', () => {
+    it('leaves an ML bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), tagged({ 'data-classification': 'ml', 'remediation:exempt': 'legacy HTTP client' }));
-      expect(verdict).toMatchObject({ kind: 'exempt', reason: `bucket ${ML} is tagged remediation:exempt: legacy HTTP client` });
+      expect(verdict).toStrictEqual({
+        kind: 'exempt',
+        reason: `bucket ${ML} is tagged remediation:exempt: legacy HTTP client`,
+        resources: [`bucket ${ML}`],
+        findings: [
+          {
+            code: 'tls-not-enforced',
+            severity: 'high',
+            message: `Bucket ${ML} is tagged data-classification=ml (ML data), and the deleted policy took any TLS-only statement with it: data can travel over plain HTTP.`,
+            subject: `bucket ${ML}`,
+          },
+        ],
+      });
+    });
+
+    it('reads the policy as a JSON object (as CloudTrail records it) and as JSON text alike', () => {
+      const event = loadEvent('s3/PutBucketPolicy-org-condition-no-tls-deny.json');
+      const policy = field(event.detail.requestParameters, 'bucketPolicy') as object;
+      const fromObject = evaluate(event, ML_TAGS);
+      const fromText = evaluate(withPolicy(JSON.stringify(policy, null, 2)), ML_TAGS);
+      expect(fromText.kind === 'violation' && fromText.findings).toStrictEqual(fromObject.kind === 'violation' && fromObject.findings);
+      expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.input).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.input);
+      expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.precondition).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.precondition);
+      expect(evaluate(withPolicy(JSON.stringify({ Statement: [tlsDeny()] })), ML_TAGS).kind).toBe('compliant');
+    });
+
+    it.each([
+      ['ML data', ML_TAGS, 'high'],
+      ['unknown tags', {}, 'medium'],
+    ] as const)('cannot inspect an unreadable policy on a bucket with %s: an alert as grave as what it may hide', (_, facts, severity) => {
+      expect(evaluate(withPolicy('invalid-json-policy'), facts)).toStrictEqual({
+        kind: 'skipped',
+        reason: `the policy of bucket ${ML} could not be analysed: Policy document is not valid JSON (nor URL-encoded JSON).`,
+        resources: [`bucket ${ML}`],
+        severity,
+      });
+    });
+
+    it('needs no policy at all for a bucket known not to hold ML data', () => {
+      expect(evaluate(withPolicy('invalid-json-policy'), tagged({ 'data-classification': 'public' }))).toStrictEqual({
+        kind: 'compliant',
+        summary: `bucket ${ML} is not tagged data-classification=ml, so this rule does not require TLS-only access`,
+        resources: [`bucket ${ML}`],
+      });
+    });
+  });
+
+  describe('bucketPolicyTls probe (GetBucketPolicy before and after the proposed PutBucketPolicy)', () => {
+    const event = loadEvent('s3/PutBucketPolicy-org-condition-no-tls-deny.json');
+    const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Statement: unknown[] };
+    const afterPut = { expect: { bucket: ML, partition: 'aws', document: digest(policy) ?? null } };
+    const afterDelete = { expect: { bucket: ML, partition: 'aws', document: null } };
+
+    it('needs the deny while the policy is the event\'s, or after a delete while there is none', () => {
+      expect(tlsPolicyProbe.judge({ Policy: JSON.stringify(policy, null, 2) }, afterPut.expect)).toStrictEqual({
+        state: 'needed',
+        evidence: `the policy of bucket ${ML} is still the one this event set, with no TLS deny`,
+      });
+      expect(tlsPolicyProbe.judge(null, afterDelete.expect)).toStrictEqual({ state: 'needed', evidence: `bucket ${ML} still has no bucket policy, as the event left it` });
+    });
+
+    it('is done once a statement of the policy denies requests without TLS', () => {
+      const withDeny = { ...policy, Statement: [...policy.Statement, tlsDeny()] };
+      expect(tlsPolicyProbe.judge({ Policy: JSON.stringify(withDeny) }, afterPut.expect)).toStrictEqual({
+        state: 'done',
+        evidence: `Statement 1 ("DenyInsecureTransport") of the policy of bucket ${ML} denies requests made without TLS`,
+      });
+    });
+
+    it('is changed when the event\'s policy was deleted since, or another put', () => {
+      expect(tlsPolicyProbe.judge(null, afterPut.expect)).toStrictEqual({
+        state: 'changed',
+        evidence: `bucket ${ML} has no policy now: the policy this event set was deleted since; nothing written`,
+      });
+      expect(tlsPolicyProbe.judge({ Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: '*' }] }) }, afterDelete.expect)).toStrictEqual({
+        state: 'changed',
+        evidence: `the policy of bucket ${ML} is no longer the one this event left: nothing written; the newer policy is judged by its own event`,
+      });
     });
   });
 
@@ -165,7 +253,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
     it('never acts on a failed call', async () => {
       const config = parseConfig({}, s3Rules);
       const decision = await decide(loadEvent('s3/DeleteBucketPolicy-failed-access-denied.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing', cause: 'failed-call' });
     });
   });
 });

@@ -10,6 +10,20 @@ import { loadEvent } from './helpers/fixtures.js';
 const NOW = new Date('2025-03-11T12:00:00Z');
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const ALL_OFF = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
+const FOUR = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
+
+/** The read before and after a restore: done once all four settings are on, needed only while the block is what the event left. */
+function restoreChecks(probe: 'bucketPublicAccessBlock' | 'accountPublicAccessBlock', input: Record<string, string>, target: string, assumed: Record<string, boolean> | null, description: string) {
+  const check = {
+    service: probe === 'bucketPublicAccessBlock' ? 's3' : 's3control',
+    operation: 'GetPublicAccessBlock',
+    input,
+    probe,
+    expect: { target, required: FOUR, assumed, assumedFrom: 'the event left it' },
+    description,
+  };
+  return { precondition: check, verification: check };
+}
 
 function evaluate(event: CloudTrailEvent, facts: Facts = {}, raw: unknown = {}): Verdict {
   const config = parseConfig(raw, s3Rules);
@@ -54,12 +68,19 @@ describe('s3-public-access-block-weakened', () => {
               reason: 'Put back the public access block of bucket amzn-s3-demo-bucket exactly as the event set it.',
             },
             alreadyDoneCodes: ['NoSuchBucket'],
+            ...restoreChecks(
+              'bucketPublicAccessBlock',
+              { Bucket: 'amzn-s3-demo-bucket', ExpectedBucketOwner: '111122223333' },
+              'bucket amzn-s3-demo-bucket',
+              ALL_OFF,
+              'bucket amzn-s3-demo-bucket still has all four settings off, as the event left it',
+            ),
           },
         ],
       });
     });
 
-    it('flags a single setting turned off and restores exactly that configuration on undo', () => {
+    it('flags a single setting turned off, restores exactly that configuration on undo, and runs only while the block is still that one', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-restrict-public-buckets-off.json'));
       expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.subject)).toStrictEqual([
         'bucket ml-training-data-111122223333: RestrictPublicBuckets',
@@ -69,6 +90,15 @@ describe('s3-public-access-block-weakened', () => {
         ExpectedBucketOwner: '111122223333',
         PublicAccessBlockConfiguration: { ...ALL_ON, RestrictPublicBuckets: false },
       });
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.precondition?.expect).toStrictEqual({
+        target: 'bucket ml-training-data-111122223333',
+        required: FOUR,
+        assumed: { ...ALL_ON, RestrictPublicBuckets: false },
+        assumedFrom: 'the event left it',
+      });
+      expect(verdict.kind === 'violation' && verdict.plan[0]?.precondition?.description).toBe(
+        'bucket ml-training-data-111122223333 still has BlockPublicAcls, IgnorePublicAcls and BlockPublicPolicy on, RestrictPublicBuckets off, as the event left it',
+      );
     });
 
     it('restores a deleted bucket block and undoes with DeletePublicAccessBlock (genuine Panther record)', () => {
@@ -86,6 +116,13 @@ describe('s3-public-access-block-weakened', () => {
             reason: 'Remove the public access block of bucket corporate-documents again, as the event did.',
           },
           alreadyDoneCodes: ['NoSuchBucket'],
+          ...restoreChecks(
+            'bucketPublicAccessBlock',
+            { Bucket: 'corporate-documents', ExpectedBucketOwner: '111111111111' },
+            'bucket corporate-documents',
+            null,
+            'bucket corporate-documents still has no public access block, as the event left it',
+          ),
         },
       ]);
       expect(verdict.kind === 'violation' && verdict.findings[0]?.code).toBe('public-access-block-removed');
@@ -105,6 +142,13 @@ describe('s3-public-access-block-weakened', () => {
             input: { AccountId: '123456789123', PublicAccessBlockConfiguration: ALL_OFF },
             reason: 'Put back the public access block of account 123456789123 exactly as the event set it.',
           },
+          ...restoreChecks(
+            'accountPublicAccessBlock',
+            { AccountId: '123456789123' },
+            'account 123456789123',
+            ALL_OFF,
+            'account 123456789123 still has all four settings off, as the event left it',
+          ),
         },
       ]);
       expect(verdict.kind === 'violation' && verdict.findings[0]?.severity).toBe('critical');
@@ -134,13 +178,39 @@ describe('s3-public-access-block-weakened', () => {
       expect(verdict.kind === 'violation' && verdict.findings[0]?.subject).toBe('bucket amzn-s3-demo-bucket: RestrictPublicBuckets');
     });
 
-    it('leaves a bucket carrying the exemption tag alone', () => {
+    it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), tags([{ Key: 'remediation:exempt', Value: 'public website WEB-12' }]));
       expect(verdict).toStrictEqual({
         kind: 'exempt',
         reason: 'bucket amzn-s3-demo-bucket is tagged remediation:exempt: public website WEB-12',
         resources: ['bucket amzn-s3-demo-bucket'],
+        findings: [
+          {
+            code: 'public-access-block-weakened',
+            severity: 'high',
+            message: 'BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets were turned off in the public access block of bucket amzn-s3-demo-bucket.',
+            subject: 'bucket amzn-s3-demo-bucket: BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets',
+          },
+        ],
       });
+    });
+
+    it('grants its bucket write only on buckets of the deploying account, and reads the block before and after', () => {
+      expect(rule.permissions).toStrictEqual([
+        { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*', condition: { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } },
+        { action: 's3:PutAccountPublicAccessBlock', resource: '*' },
+      ]);
+      expect(rule.probes.map((probe) => [probe.name, probe.service, probe.operation, probe.resource ?? '*'])).toStrictEqual([
+        ['bucketPublicAccessBlock', 's3', 'GetPublicAccessBlock', 'arn:${AWS::Partition}:s3:::*'],
+        ['accountPublicAccessBlock', 's3control', 'GetPublicAccessBlock', '*'],
+      ]);
+    });
+
+    it('never plans from decide-time evidence: no step carries alreadyDone', () => {
+      for (const fixture of ['s3/PutBucketPublicAccessBlock-all-off.json', 's3/DeleteAccountPublicAccessBlock-removed-streamalert.json']) {
+        const verdict = evaluate(loadEvent(fixture), tags([]));
+        expect(verdict.kind === 'violation' && verdict.plan.every((step) => step.alreadyDone === undefined && step.precondition !== undefined && step.verification !== undefined)).toBe(true);
+      }
     });
 
     it('never exempts by guess: unknown tags still make a violation', () => {
@@ -170,7 +240,7 @@ describe('s3-public-access-block-weakened', () => {
     it('never acts on a failed call, before any lookup', async () => {
       const config = parseConfig({}, s3Rules);
       const decision = await decide(loadEvent('s3/DeleteBucketPublicAccessBlock-failed-access-denied-panther.json'), rule, { config, env: {}, facts: offlineFacts, now: NOW });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing', cause: 'failed-call' });
       expect(decision.unavailableFacts).toStrictEqual([]);
     });
 

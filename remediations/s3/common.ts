@@ -5,12 +5,17 @@
  *
  * Every bucket-level call the rules plan carries `ExpectedBucketOwner`: a
  * bucket deleted and re-created by another account under the same name is
- * then refused by S3 instead of changed.
+ * then refused by S3 instead of changed. Bucket ARNs carry no account, so the
+ * write permissions also carry an `aws:ResourceAccount` condition: the grant
+ * itself reaches only buckets of the deploying account.
+ *
+ * The public access block probes read a bucket's block (S3) or the account's
+ * (S3 Control) just before and after a `PutPublicAccessBlock`.
  */
 import type { Config } from '../../engine/config.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import type { Facts, Lookup, Verdict } from '../../engine/types.js';
+import type { Facts, Lookup, Permission, Probe, ProbeVerdict, Verdict } from '../../engine/types.js';
 
 /** Bucket names as S3 accepts them, legacy us-east-1 names (capitals, underscores) included; CloudTrail placeholders (`...`) are not. */
 const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
@@ -56,6 +61,19 @@ export function bucketInput(bucket: string, owner: string): { Bucket: string; Ex
 
 /** Every bucket: bucket ARNs carry no account or region (`ExpectedBucketOwner` in each input keeps the lookups to the event's account). */
 export const BUCKET_RESOURCE = 'arn:${AWS::Partition}:s3:::*';
+
+/**
+ * Only resources of the deploying account. `aws:ResourceAccount` is in the
+ * request context of every S3 action (the IAM global condition keys reference
+ * lists no S3 exception); for a bucket it is the bucket owner's account, which
+ * the bucket ARN does not name.
+ */
+export const OWN_ACCOUNT_CONDITION = { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } as const;
+
+/** A write on buckets, granted only on buckets the deploying account owns. */
+export function bucketWritePermission(action: string): Permission {
+  return { action, resource: BUCKET_RESOURCE, condition: OWN_ACCOUNT_CONDITION };
+}
 
 /** GetBucketTagging: the bucket's tags, `{tags}`. */
 export const bucketTagsLookup: Lookup = {
@@ -118,8 +136,81 @@ export function settingsOff(configuration: BlockConfiguration): BlockSetting[] {
   return BLOCK_SETTINGS.filter((setting) => !configuration[setting]);
 }
 
+/** `a`, `a and b`, `a, b and c`. */
+export function joinAnd(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`;
+}
+
 /** `BlockPublicAcls and RestrictPublicBuckets`. */
 export function listSettings(settings: readonly string[]): string {
-  if (settings.length <= 1) return settings.join('');
-  return `${settings.slice(0, -1).join(', ')} and ${settings.at(-1) ?? ''}`;
+  return joinAnd(settings);
 }
+
+function sameBlock(a: BlockConfiguration | null, b: BlockConfiguration | null): boolean {
+  if (a === null || b === null) return a === b;
+  return BLOCK_SETTINGS.every((setting) => a[setting] === b[setting]);
+}
+
+/** `no public access block`, `all four settings off`, `BlockPublicAcls on, IgnorePublicAcls, BlockPublicPolicy and RestrictPublicBuckets off`. */
+export function describeBlock(configuration: BlockConfiguration | null): string {
+  if (configuration === null) return 'no public access block';
+  const on = BLOCK_SETTINGS.filter((setting) => configuration[setting]);
+  const off = settingsOff(configuration);
+  if (off.length === 0) return 'all four settings on';
+  if (on.length === 0) return 'all four settings off';
+  return `${listSettings(on)} on, ${listSettings(off)} off`;
+}
+
+function isBlockSetting(value: unknown): value is BlockSetting {
+  return typeof value === 'string' && (BLOCK_SETTINGS as readonly string[]).includes(value);
+}
+
+/**
+ * What a block check compares the present with, as plain data: `target`
+ * names the bucket or account; the step is done when every `required`
+ * setting is on; with `assumed` (a configuration, or `null` for no block) the
+ * step is needed only while the block is still exactly that, and changed
+ * otherwise, because its input or its undo was built from it.
+ */
+export function blockExpectation(target: string, required: readonly BlockSetting[], assumed?: { readonly block: BlockConfiguration | null; readonly from: string }): Record<string, unknown> {
+  return { target, required: [...required], ...(assumed ? { assumed: assumed.block, assumedFrom: assumed.from } : {}) };
+}
+
+function judgeBlock(output: unknown, expect: Readonly<Record<string, unknown>>): ProbeVerdict {
+  const target = String(expect['target']);
+  const required = (Array.isArray(expect['required']) ? expect['required'] : []).filter(isBlockSetting);
+  const current = output === null ? null : (blockConfiguration(field(output, 'PublicAccessBlockConfiguration')) ?? null);
+  if (current !== null && required.length > 0 && required.every((setting) => current[setting])) {
+    return { state: 'done', evidence: `${target} has ${required.length === BLOCK_SETTINGS.length ? 'all four public access block settings' : listSettings(required)} on` };
+  }
+  if (Object.hasOwn(expect, 'assumed')) {
+    const assumed = expect['assumed'] === null ? null : (blockConfiguration(expect['assumed']) ?? null);
+    if (!sameBlock(current, assumed)) {
+      return {
+        state: 'changed',
+        evidence: `${target} now has ${describeBlock(current)}, not ${describeBlock(assumed)} as ${String(expect['assumedFrom'])}: nothing written; the newer setting is judged by its own event`,
+      };
+    }
+  }
+  return { state: 'needed', evidence: `${target} still has ${describeBlock(current)}` };
+}
+
+/** A bucket's public access block now (`GetPublicAccessBlock`, S3); no block at all (`NoSuchPublicAccessBlockConfiguration`) is `null`. */
+export const bucketBlockProbe: Probe = {
+  name: 'bucketPublicAccessBlock',
+  service: 's3',
+  operation: 'GetPublicAccessBlock',
+  resource: BUCKET_RESOURCE,
+  notFoundCodes: ['NoSuchPublicAccessBlockConfiguration'],
+  judge: judgeBlock,
+};
+
+/** The account's public access block now (`GetPublicAccessBlock`, S3 Control); no resource-level permission exists for it. */
+export const accountBlockProbe: Probe = {
+  name: 'accountPublicAccessBlock',
+  service: 's3control',
+  operation: 'GetPublicAccessBlock',
+  notFoundCodes: ['NoSuchPublicAccessBlockConfiguration'],
+  judge: judgeBlock,
+};

@@ -14,8 +14,9 @@
  *
  * Shared by the s3 and kms families (the kms rule imports it from here).
  */
+import { createHash } from 'node:crypto';
 import { opensToInternet, parseCidr } from '../../engine/cidr.js';
-import { analyzeTrustPolicy, type NormalizedStatement } from '../../engine/policy/analyzer.js';
+import { analyzeTrustPolicy, parsePolicyDocument, type NormalizedCondition, type NormalizedPrincipal, type NormalizedStatement } from '../../engine/policy/analyzer.js';
 import type { Finding, Severity } from '../../engine/types.js';
 
 /** S3: the condition keys that make a bucket policy statement non-public when they require a fixed value. */
@@ -185,4 +186,75 @@ export function documentWith(document: string | object | undefined, statement: R
 /** The document as JSON text, whichever form the record carried it in. */
 export function documentText(document: string | object): string {
   return typeof document === 'string' ? document : JSON.stringify(document);
+}
+
+/** `111122223333` and `arn:aws:iam::111122223333:root` name the same principal; S3 stores the first as the second. */
+function principalName(value: string): string {
+  const account = /^\d{12}$/.exec(value)?.[0] ?? /^arn:[^:]+:iam::(\d{12}):root$/.exec(value)?.[1];
+  return account === undefined ? value : `account:${account}`;
+}
+
+function sortedList(values: readonly string[] | undefined): readonly string[] | null {
+  return values === undefined ? null : [...values].sort();
+}
+
+function canonicalPrincipal(principal: NormalizedPrincipal | undefined): unknown {
+  if (principal === undefined) return null;
+  if (principal === '*') return '*';
+  return {
+    AWS: principal.AWS === undefined ? null : principal.AWS.map(principalName).sort(),
+    Service: sortedList(principal.Service),
+    Federated: sortedList(principal.Federated),
+    CanonicalUser: sortedList(principal.CanonicalUser),
+  };
+}
+
+function byName<T>(entries: (readonly [string, T])[]): (readonly [string, T])[] {
+  return entries.sort(([a], [b]) => a.localeCompare(b));
+}
+
+function canonicalCondition(condition: NormalizedCondition | undefined): unknown {
+  if (condition === undefined) return null;
+  return byName(
+    Object.entries(condition).map(([operator, keys]) => [
+      operator.toLowerCase(),
+      byName(Object.entries(keys).map(([key, values]) => [key.toLowerCase(), [...values].sort()] as const)),
+    ] as const),
+  );
+}
+
+/**
+ * A policy document in a form that two equivalent writings share: every
+ * string-or-list element a sorted list, condition operators and keys in lower
+ * case, account principals as account ids. Statement order and values stay as
+ * written. `undefined` when the document cannot be parsed.
+ */
+export function canonicalPolicy(document: string | object, maxPolicyCharacters: number): string | undefined {
+  const parsed = parsePolicyDocument(document, { maxPolicyCharacters });
+  if (!parsed.ok) return undefined;
+  return JSON.stringify({
+    version: parsed.document.version ?? null,
+    id: parsed.document.id ?? null,
+    statements: parsed.document.statements.map((statement) => ({
+      sid: statement.sid ?? null,
+      effect: statement.effect,
+      actions: sortedList(statement.actions),
+      notActions: sortedList(statement.notActions),
+      resources: sortedList(statement.resources),
+      notResources: sortedList(statement.notResources),
+      principal: canonicalPrincipal(statement.principal),
+      notPrincipal: canonicalPrincipal(statement.notPrincipal),
+      condition: canonicalCondition(statement.condition),
+    })),
+  });
+}
+
+/**
+ * `sha256:<hex>` of what a document says (see {@link canonicalPolicy}): lets a
+ * check recognise the document later without carrying it in every printed
+ * plan. `undefined` when the document cannot be parsed.
+ */
+export function policyDigest(document: string | object, maxPolicyCharacters: number): string | undefined {
+  const canonical = canonicalPolicy(document, maxPolicyCharacters);
+  return canonical === undefined ? undefined : `sha256:${createHash('sha256').update(canonical, 'utf8').digest('hex')}`;
 }

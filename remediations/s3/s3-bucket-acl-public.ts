@@ -10,16 +10,19 @@
  * Changes: `PutBucketAcl` with the event's ACL minus the public grants, in the
  * form the event used (`AccessControlPolicy` with its owner, or the grant
  * headers); `ACL: private` for a canned ACL or when no other grant remains.
- * The undo puts the event's ACL back. A `GetBucketAcl` lookup that shows no
- * public grant left makes the step "already done" (no call); one that shows
- * the ACL changed since the event leaves the bucket to that newer event.
+ * The undo puts the event's ACL back. Just before, `GetBucketAcl` reads the
+ * ACL: no public grant left (or no bucket) is "already done" (no call); other
+ * public grants than the event's, or for a full ACL any other grant, is stale
+ * (no call: the newer ACL is judged by its own event). Just after, the same
+ * read must show no public grant, or the fix is unverified.
  * Never touches: the other grants of the ACL (owner, log delivery, accounts),
  * object ACLs, the bucket policy, buckets carrying the exemption tag.
- * Permissions: `s3:PutBucketAcl` on buckets; lookups `s3:GetBucketTagging` and `s3:GetBucketAcl`.
+ * Permissions: `s3:PutBucketAcl` on buckets of the deploying account
+ * (`aws:ResourceAccount`); read `s3:GetBucketAcl` (probe); lookup `s3:GetBucketTagging`.
  */
 import { field, type CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Finding, Lookup, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { accountOf, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget } from './common.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { BUCKET_RESOURCE, bucketExemption, bucketInput, bucketTagsLookup, bucketTarget, bucketWritePermission } from './common.js';
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
@@ -198,8 +201,89 @@ function eventAclInput(acl: EventAcl): Record<string, unknown> {
   return { AccessControlPolicy: { Grants: acl.grants.map(sdkGrant), ...(acl.owner && { Owner: acl.owner }) } };
 }
 
+interface CurrentGrant {
+  readonly id?: string;
+  readonly uri?: string;
+  readonly email?: string;
+  readonly permission: string;
+}
+
+function setOf(keys: readonly string[]): string[] {
+  return [...new Set(keys)].sort();
+}
+
+/** `AllUsers READ` for `uri:http://acs.amazonaws.com/groups/global/AllUsers:READ`; `canonical user 79a5… FULL_CONTROL` for an id. */
+function describeGrantKey(key: string): string {
+  const cut = key.lastIndexOf(':');
+  const who = key.slice(0, cut);
+  const permission = key.slice(cut + 1);
+  if (who.startsWith('uri:')) return `${who.slice(who.lastIndexOf('/') + 1)} ${permission}`;
+  if (who.startsWith('id:')) return `canonical user ${who.slice(3)} ${permission}`;
+  return `${who.slice(who.indexOf(':') + 1)} ${permission}`;
+}
+
+function describeGrantKeys(keys: readonly string[]): string {
+  return keys.length === 0 ? 'no grant' : keys.map(describeGrantKey).join(', ');
+}
+
+/**
+ * The bucket's ACL now (`GetBucketAcl`), against the event's. S3 answers with
+ * the ACL it enforces: public grants that `IgnorePublicAcls` ignores do not
+ * show, so "no public grant" means no public grant in effect.
+ */
+export const bucketAclProbe: Probe = {
+  name: 'bucketAcl',
+  service: 's3',
+  operation: 'GetBucketAcl',
+  resource: BUCKET_RESOURCE,
+  notFoundCodes: ['NoSuchBucket'],
+  judge(output, expect) {
+    const bucket = String(expect['bucket']);
+    if (output === null) return { state: 'done', evidence: `bucket ${bucket} no longer exists (NoSuchBucket)` };
+    const current = listOf(field(output, 'Grants')).flatMap((grant): CurrentGrant[] => {
+      const permission = text(field(grant, 'Permission'));
+      if (permission === undefined) return [];
+      const id = text(field(grant, 'Grantee', 'ID'));
+      const uri = text(field(grant, 'Grantee', 'URI'));
+      const email = text(field(grant, 'Grantee', 'EmailAddress'));
+      return [{ ...(id !== undefined && { id }), ...(uri !== undefined && { uri: normaliseUri(uri) }), ...(email !== undefined && { email }), permission }];
+    });
+    const currentPublic = setOf(current.filter((grant) => grant.uri === ALL_USERS || grant.uri === AUTHENTICATED_USERS).map(grantKey));
+    if (currentPublic.length === 0) return { state: 'done', evidence: `the ACL of bucket ${bucket} grants nothing to AllUsers or AuthenticatedUsers` };
+    const eventPublic = setOf((expect['publicGrants'] as readonly string[] | undefined) ?? []);
+    if (currentPublic.join('\n') !== eventPublic.join('\n')) {
+      return {
+        state: 'changed',
+        evidence: `the ACL of bucket ${bucket} now grants ${describeGrantKeys(currentPublic)}, not ${describeGrantKeys(eventPublic)} as the event set it: nothing written; the newer ACL is judged by its own event`,
+      };
+    }
+    const eventGrants = expect['grants'] as readonly string[] | undefined;
+    if (eventGrants !== undefined) {
+      const now = setOf(current.map(grantKey));
+      const added = now.filter((key) => !eventGrants.includes(key));
+      const removed = setOf(eventGrants).filter((key) => !now.includes(key));
+      if (added.length > 0 || removed.length > 0) {
+        const what = [added.length > 0 ? `also grants ${describeGrantKeys(added)}` : '', removed.length > 0 ? `no longer grants ${describeGrantKeys(removed)}` : ''].filter(Boolean).join(' and ');
+        return { state: 'changed', evidence: `the ACL of bucket ${bucket} ${what} since the event set it: nothing written; the newer ACL is judged by its own event` };
+      }
+    }
+    return { state: 'needed', evidence: `the ACL of bucket ${bucket} still grants ${describeGrantKeys(currentPublic)}` };
+  },
+};
+
+/**
+ * What the read before and after compares with: the event's public grants,
+ * and its whole ACL when the event listed it in full without e-mail grantees
+ * (S3 stores those as canonical ids, so they cannot be compared).
+ */
+function aclExpectation(bucket: string, acl: EventAcl): Record<string, unknown> {
+  const publicGrants = setOf(publicGrantsOf(acl).map(([uri, permission]) => grantKey({ uri, permission })));
+  const whole = acl.form === 'policy' && acl.grants.every((grant) => grant.email === undefined);
+  return { bucket, publicGrants, ...(whole ? { grants: setOf(acl.grants.map(grantKey)) } : {}) };
+}
+
 /** PutBucketAcl with the public grants removed; its undo puts the event's ACL back. */
-export function planRemovePublicGrants(bucket: string, owner: string, acl: EventAcl, alreadyDone?: string): PlanStep {
+export function planRemovePublicGrants(bucket: string, owner: string, acl: EventAcl): PlanStep {
   const kept = acl.form === 'canned' ? [] : acl.grants.filter((grant) => !isPublicGrant(grant));
   const removed = publicGrantsOf(acl).map(([uri, permission]) => `${groupName(uri)} ${permission}`);
   return {
@@ -217,66 +301,10 @@ export function planRemovePublicGrants(bucket: string, owner: string, acl: Event
       reason: `Put the ACL of bucket ${bucket} back exactly as the event set it, public grants included.`,
     },
     alreadyDoneCodes: ['NoSuchBucket'],
-    ...(alreadyDone !== undefined && { alreadyDone }),
+    ...checkedBothWays(
+      stateCheck(bucketAclProbe, bucketInput(bucket, owner), aclExpectation(bucket, acl), `the ACL of bucket ${bucket} still grants ${removed.join(', ')} as the event set it`),
+    ),
   };
-}
-
-interface CurrentGrant {
-  readonly id?: string;
-  readonly uri?: string;
-  readonly email?: string;
-  readonly permission: string;
-}
-
-/** GetBucketAcl: the bucket's grants now, `{grants}`. */
-const bucketAclLookup: Lookup = {
-  name: 'bucketAcl',
-  service: 's3',
-  operation: 'GetBucketAcl',
-  permission: 's3:GetBucketAcl',
-  resource: BUCKET_RESOURCE,
-  input: (event) => {
-    const bucket = bucketOf(event);
-    const owner = accountOf(event);
-    return bucket !== undefined && owner !== undefined ? bucketInput(bucket, owner) : undefined;
-  },
-  select: (output) => ({
-    grants: listOf(field(output, 'Grants')).flatMap((grant): CurrentGrant[] => {
-      const permission = text(field(grant, 'Permission'));
-      if (permission === undefined) return [];
-      const id = text(field(grant, 'Grantee', 'ID'));
-      const uri = text(field(grant, 'Grantee', 'URI'));
-      const email = text(field(grant, 'Grantee', 'EmailAddress'));
-      return [{ ...(id !== undefined && { id }), ...(uri !== undefined && { uri: normaliseUri(uri) }), ...(email !== undefined && { email }), permission }];
-    }),
-  }),
-  notFoundCodes: ['NoSuchBucket'],
-};
-
-type AclState = { readonly kind: 'unknown' } | { readonly kind: 'gone' } | { readonly kind: 'fixed' } | { readonly kind: 'changed' } | { readonly kind: 'as-event' };
-
-function setOf(keys: readonly string[]): string {
-  return [...new Set(keys)].sort().join('\n');
-}
-
-/**
- * How the bucket's ACL now compares with the event's. The whole ACL is
- * compared when the event listed it in full without e-mail grantees (S3 stores
- * those as canonical ids); otherwise only the public grants.
- */
-function aclState(acl: EventAcl, facts: Facts): AclState {
-  const fact = facts[bucketAclLookup.name];
-  if (!fact || fact.status !== 'ok') return { kind: 'unknown' };
-  if (fact.value === null) return { kind: 'gone' };
-  const current = (field(fact.value, 'grants') ?? []) as CurrentGrant[];
-  const currentPublic = current.filter((grant) => grant.uri === ALL_USERS || grant.uri === AUTHENTICATED_USERS).map(grantKey);
-  if (currentPublic.length === 0) return { kind: 'fixed' };
-  const eventPublic = publicGrantsOf(acl).map(([uri, permission]) => grantKey({ uri, permission }));
-  if (setOf(currentPublic) !== setOf(eventPublic)) return { kind: 'changed' };
-  if (acl.form === 'policy' && acl.grants.every((grant) => grant.email === undefined) && setOf(current.map(grantKey)) !== setOf(acl.grants.map(grantKey))) {
-    return { kind: 'changed' };
-  }
-  return { kind: 'as-event' };
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
@@ -292,14 +320,6 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     return { kind: 'compliant', summary: `bucket ${bucket}: the ACL (${what}) grants nothing to AllUsers or AuthenticatedUsers`, resources };
   }
 
-  const state = aclState(acl, facts);
-  if (state.kind === 'gone') return { kind: 'skipped', reason: `bucket ${bucket} no longer exists`, resources };
-  if (state.kind === 'changed') {
-    return { kind: 'skipped', reason: `the ACL of bucket ${bucket} has changed since this event; its newer ACL is judged by its own event`, resources };
-  }
-  const exempt = bucketExemption(bucket, facts, context.config);
-  if (exempt) return { kind: 'exempt', reason: exempt, resources };
-
   const findings: Finding[] = granted.map(([uri, permission]) => ({
     code: uri === ALL_USERS ? 'acl-all-users' : 'acl-authenticated-users',
     severity: uri === ALL_USERS || permission !== 'READ' ? 'critical' : 'high',
@@ -309,13 +329,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
         : `The ACL of bucket ${bucket} grants ${permission} to AuthenticatedUsers: any AWS account in the world, not only yours.`,
     subject: `${groupName(uri)} ${permission}${acl.form === 'canned' ? ` (canned ${acl.canned})` : ''}`,
   }));
-  const alreadyDone = state.kind === 'fixed' ? 'GetBucketAcl: the bucket ACL no longer grants anything to AllUsers or AuthenticatedUsers' : undefined;
+  const exempt = bucketExemption(bucket, facts, context.config);
+  if (exempt) return { kind: 'exempt', reason: exempt, resources, findings };
   return {
     kind: 'violation',
     summary: `bucket ${bucket}: the ACL grants ${findings.map((f) => f.subject).join(', ')}`,
     resources,
     findings,
-    plan: [planRemovePublicGrants(bucket, owner, acl, alreadyDone)],
+    plan: [planRemovePublicGrants(bucket, owner, acl)],
   };
 }
 
@@ -327,11 +348,12 @@ export const s3BucketAclPublic = {
     'An ACL grant to AllUsers publishes the bucket to anyone on the internet, and one to AuthenticatedUsers to every AWS account in the world; either exposes training data, model artifacts or credentials kept in the bucket.',
   family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketAcl'] }],
-  permissions: [{ action: 's3:PutBucketAcl', resource: BUCKET_RESOURCE }],
-  lookups: [bucketTagsLookup, bucketAclLookup],
+  permissions: [bucketWritePermission('s3:PutBucketAcl')],
+  lookups: [bucketTagsLookup],
+  probes: [bucketAclProbe],
   docs: {
     changes:
-      "PutBucketAcl with the event's ACL minus the AllUsers and AuthenticatedUsers grants, in the event's own form (AccessControlPolicy with its owner, or the grant headers), or ACL private for a canned public ACL or when nothing else remains; the undo puts the event's ACL back.",
+      "PutBucketAcl with the event's ACL minus the AllUsers and AuthenticatedUsers grants, in the event's own form (AccessControlPolicy with its owner, or the grant headers), or ACL private for a canned public ACL or when nothing else remains; the undo puts the event's ACL back. Just before, GetBucketAcl reads the ACL: no public grant in effect (or no bucket) is already done (no call); other public grants than the event's, or for a full ACL any other grant, is stale (no call; the newer ACL is judged by its own event). Just after, the same read must show no public grant, or the fix is reported unverified.",
     neverTouches: 'The other grants of the ACL (owner, log delivery, named accounts), object ACLs, the bucket policy, and buckets carrying the exemption tag.',
   },
   evaluate,

@@ -12,26 +12,58 @@
  *
  * Changes: never the policy itself, which applications may depend on. It
  * contains instead: `PutPublicAccessBlock` with `RestrictPublicBuckets` on
- * (the other settings kept as a `GetPublicAccessBlock` lookup shows them), so
- * only AWS services and principals of the bucket's own account can use the
- * public statements. When the lookup is unavailable all four settings are
- * turned on (never fewer than before) and the undo says which value is unknown.
- * The undo restores the block as it was (or deletes it when there was none).
- * Proposes: `PutBucketPolicy` without the open statements (every other
- * statement kept as written), or `DeleteBucketPolicy` when every statement is
- * open; the undo of the proposal puts the event's policy back.
- * Never touches: the bucket policy and ACL, confined statements, other
- * buckets, buckets carrying the exemption tag.
- * Permissions: `s3:PutBucketPublicAccessBlock` on buckets (the IAM action of
- * the API `PutPublicAccessBlock`; `s3:PutPublicAccessBlock` is listed only for
- * the engine's `<service>:<Operation>` naming), and `s3:GetBucketPublicAccessBlock`
- * for the lookup of the current block (likewise listed as `s3:GetPublicAccessBlock`);
- * lookup `s3:GetBucketTagging`.
+ * (the other settings kept as a `GetPublicAccessBlock` lookup shows them).
+ * The S3 documentation ("Blocking public access to your Amazon S3 storage")
+ * says what that cuts: while the policy is public, only AWS service principals
+ * and authorized users of the bucket owner's account can use it; "Amazon S3
+ * blocks public and cross-account access derived from any public access point
+ * or bucket policy, including non-public delegation to specific accounts", and
+ * anonymous calls are rejected. So the policy's statements that a condition
+ * confines (`aws:PrincipalOrgID`, `aws:SourceVpce`, …) and its grants to other
+ * accounts stop working for those accounts too, until the public statements
+ * are gone; the summary and the step name them. When the lookup is
+ * unavailable all four settings are turned on (never fewer than before) and
+ * the undo says which value is unknown. The undo restores the block as it
+ * was (or deletes it when there was none). Just before, `GetPublicAccessBlock`
+ * reads the block: `RestrictPublicBuckets` on already is "already done", a
+ * block other than the one read when planning is stale; just after, it must
+ * show `RestrictPublicBuckets` on.
+ * Proposes, alongside: `PutBucketPolicy` without the open statements (every
+ * other statement kept as written), or `DeleteBucketPolicy` when every
+ * statement is open; the undo of the proposal puts the event's policy back.
+ * Once no public statement is left, `RestrictPublicBuckets` no longer applies
+ * to the policy and its cross-account grants work again. Before and after,
+ * `GetBucketPolicy`: no policy is done, the event's policy is needed, any
+ * other policy is stale.
+ * Never touches: the bucket policy and ACL, other buckets, buckets carrying
+ * the exemption tag.
+ * Permissions: `s3:PutBucketPublicAccessBlock` on buckets of the deploying
+ * account (`aws:ResourceAccount`; the IAM action of the API
+ * `PutPublicAccessBlock`); reads `s3:GetBucketPublicAccessBlock` (lookup and
+ * probe) and `s3:GetBucketPolicy` (probe of the proposal); lookup
+ * `s3:GetBucketTagging`.
  */
 import { field, type CloudTrailEvent } from '../../engine/event.js';
-import { unknownValue, type Facts, type Lookup, type PlanStep, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { accountOf, type BlockConfiguration, blockConfiguration, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketOf, bucketTagsLookup, bucketTarget, FULL_BLOCK } from './common.js';
-import { confinedNote, documentText, documentWithout, openFindings, publicGrants, rawDocument, S3_CONFINING_KEYS, statementLabel } from './resource-policy.js';
+import type { NormalizedStatement } from '../../engine/policy/analyzer.js';
+import { checkedBothWays, stateCheck, unknownValue, type Facts, type Lookup, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import {
+  accountOf,
+  type BlockConfiguration,
+  blockConfiguration,
+  blockExpectation,
+  BUCKET_RESOURCE,
+  bucketBlockProbe,
+  bucketExemption,
+  bucketInput,
+  bucketOf,
+  bucketTagsLookup,
+  bucketTarget,
+  bucketWritePermission,
+  describeBlock,
+  FULL_BLOCK,
+  joinAnd,
+} from './common.js';
+import { confinedNote, documentText, documentWithout, openFindings, publicGrants, rawDocument, S3_CONFINING_KEYS, policyDigest, statementLabel } from './resource-policy.js';
 
 /** S3's bucket policy size limit. */
 export const MAX_BUCKET_POLICY_CHARACTERS = 20_480;
@@ -70,13 +102,46 @@ function currentBlock(facts: Facts): CurrentBlock {
   return { known: true, configuration: blockConfiguration(field(fact.value, 'configuration')) };
 }
 
+/** The account a policy principal belongs to: `111122223333`, `cloudfront` for an origin access identity, `*`. */
+function principalAccount(value: string): string {
+  if (value === '*' || /^\d{12}$/.test(value)) return value;
+  return /^arn:[^:]+:(?:iam|sts)::([^:]+):/.exec(value)?.[1] ?? value;
+}
+
+/**
+ * The statements, other than the open ones, that grant access to another
+ * account than the bucket owner: public statements a condition confines, and
+ * grants to named accounts. RestrictPublicBuckets cuts them too while the
+ * policy stays public. Grants to canonical user ids are left out: whose they
+ * are cannot be told from the policy.
+ */
+export function crossAccountStatements(statements: readonly NormalizedStatement[], owner: string, open: ReadonlySet<number>): NormalizedStatement[] {
+  return statements.filter((statement) => {
+    if (statement.effect !== 'Allow' || open.has(statement.index)) return false;
+    if (statement.notPrincipal !== undefined || statement.principal === '*') return true;
+    return (statement.principal?.AWS ?? []).some((value) => principalAccount(value) !== owner);
+  });
+}
+
+function labels(statements: readonly NormalizedStatement[]): string {
+  return joinAnd(statements.map(statementLabel));
+}
+
+/** What RestrictPublicBuckets cuts besides the open statements, in a sentence. */
+function cutText(owner: string, cut: readonly NormalizedStatement[]): string {
+  const named = cut.length > 0 ? `, including ${labels(cut)}, which ${cut.length === 1 ? 'is' : 'are'} not public by ${cut.length === 1 ? 'itself' : 'themselves'}` : '';
+  return `While the policy has a public statement, S3 then lets only AWS service principals and principals of account ${owner} use it: the open statements stop working for everyone else, anonymous requests are refused, and so is any cross-account access the policy grants${named}.`;
+}
+
 /**
  * Turns RestrictPublicBuckets on, keeping the other settings as they are;
- * without knowing them, turns all four on, so no setting ever goes off.
+ * without knowing them, turns all four on, so no setting ever goes off. The
+ * read before runs it only while RestrictPublicBuckets is off and (when the
+ * input was built from a read) the block is still the one read.
  */
-export function planContain(bucket: string, owner: string, current: CurrentBlock): PlanStep {
+export function planContain(bucket: string, owner: string, current: CurrentBlock, cut: readonly NormalizedStatement[] = []): PlanStep {
   const ref = bucketInput(bucket, owner);
-  const reason = `Turn on RestrictPublicBuckets for bucket ${bucket}: the public statements of its policy then only work for AWS services and principals of the bucket's own account. The policy itself is left for a person (see the proposal).`;
+  const reason = `Turn on RestrictPublicBuckets for bucket ${bucket}. ${cutText(owner, cut)} The policy itself is left for a person (see the proposal).`;
   if (!current.known) {
     return {
       service: 's3',
@@ -90,6 +155,10 @@ export function planContain(bucket: string, owner: string, current: CurrentBlock
         reason: `Put back the public access block bucket ${bucket} had before.`,
       },
       alreadyDoneCodes: ['NoSuchBucket'],
+      // All four on never turns a setting off, whatever the block is now: only RestrictPublicBuckets decides.
+      ...checkedBothWays(
+        stateCheck(bucketBlockProbe, ref, blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets']), `bucket ${bucket} still has RestrictPublicBuckets off`),
+      ),
     };
   }
   const before = current.configuration;
@@ -103,12 +172,50 @@ export function planContain(bucket: string, owner: string, current: CurrentBlock
       ? { service: 's3', operation: 'PutPublicAccessBlock', input: { ...ref, PublicAccessBlockConfiguration: before }, reason: `Put back the public access block bucket ${bucket} had before.` }
       : { service: 's3', operation: 'DeletePublicAccessBlock', input: ref, reason: `Remove the public access block again: bucket ${bucket} had none before.` },
     alreadyDoneCodes: ['NoSuchBucket'],
-    ...(before?.RestrictPublicBuckets === true && { alreadyDone: 'GetPublicAccessBlock: RestrictPublicBuckets is already on' }),
+    ...checkedBothWays(
+      stateCheck(
+        bucketBlockProbe,
+        ref,
+        blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets'], { block: before ?? null, from: 'read when the event was judged' }),
+        `bucket ${bucket} still has ${describeBlock(before ?? null)}, as read when the event was judged`,
+      ),
+    ),
   };
 }
 
-/** PutBucketPolicy without the open statements, or DeleteBucketPolicy when none would remain. */
-export function proposePolicyFix(bucket: string, owner: string, policy: string | object, open: readonly number[]): PlanStep | undefined {
+/**
+ * The bucket's policy now (`GetBucketPolicy`), against the one the event set
+ * (`document`) and the proposed one (`fixed`), both as `policyDigest`s: no
+ * policy (or no bucket) is done, so is the proposed document; the event's
+ * document is needed; any other is a newer policy, judged by its own event.
+ */
+export const bucketPolicyProbe: Probe = {
+  name: 'bucketPolicy',
+  service: 's3',
+  operation: 'GetBucketPolicy',
+  resource: BUCKET_RESOURCE,
+  notFoundCodes: ['NoSuchBucketPolicy', 'NoSuchBucket'],
+  judge(output, expect) {
+    const bucket = String(expect['bucket']);
+    if (output === null) return { state: 'done', evidence: `bucket ${bucket} has no bucket policy now` };
+    const policy = field(output, 'Policy');
+    if (typeof policy !== 'string') throw new Error('GetBucketPolicy answered without a Policy');
+    const digest = policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS);
+    if (digest !== undefined && digest === expect['fixed']) {
+      return { state: 'done', evidence: `the policy of bucket ${bucket} is the proposed one, without its open statements` };
+    }
+    if (digest !== undefined && digest === expect['document']) {
+      return { state: 'needed', evidence: `the policy of bucket ${bucket} is still the one this event set` };
+    }
+    return { state: 'changed', evidence: `the policy of bucket ${bucket} is no longer the one this event set: nothing written; the newer policy is judged by its own event` };
+  },
+};
+
+/**
+ * PutBucketPolicy without the open statements, or DeleteBucketPolicy when
+ * none would remain; read before and after with `GetBucketPolicy`.
+ */
+export function proposePolicyFix(bucket: string, owner: string, policy: string | object, open: readonly number[], cut: readonly NormalizedStatement[] = []): PlanStep | undefined {
   const ref = bucketInput(bucket, owner);
   const original = documentText(policy);
   const undo = { service: 's3', operation: 'PutBucketPolicy', input: { ...ref, Policy: original }, reason: `Put the policy of bucket ${bucket} back exactly as the event set it.` } as const;
@@ -116,13 +223,21 @@ export function proposePolicyFix(bucket: string, owner: string, policy: string |
   // A document that is not plain JSON (URL-encoded, say) cannot be rewritten statement by statement.
   if (rawDocument(policy) === undefined) return undefined;
   const fixed = documentWithout(policy, new Set(open));
+  const digests = {
+    document: policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS) ?? null,
+    ...(fixed !== undefined ? { fixed: policyDigest(fixed, MAX_BUCKET_POLICY_CHARACTERS) ?? null } : {}),
+  };
+  const check = stateCheck(bucketPolicyProbe, ref, { bucket, ...digests }, `the policy of bucket ${bucket} is still the one this event set`);
+  const reopened = cut.length > 0 ? ` The policy is then no longer public, so RestrictPublicBuckets stops restricting it and the cross-account access of ${labels(cut)} works again; the block itself stays on.` : '';
   if (fixed !== undefined) {
     return {
       service: 's3',
       operation: 'PutBucketPolicy',
       input: { ...ref, Policy: fixed },
-      reason: `PROPOSAL, not applied: replace the policy of bucket ${bucket} with the same document minus ${which}. Check first that no application relies on anonymous access.`,
+      reason: `PROPOSAL, not applied: replace the policy of bucket ${bucket} with the same document minus ${which}. Check first that no application relies on anonymous access.${reopened}`,
       undo,
+      alreadyDoneCodes: ['NoSuchBucket'],
+      ...checkedBothWays(check),
     };
   }
   return {
@@ -131,6 +246,8 @@ export function proposePolicyFix(bucket: string, owner: string, policy: string |
     input: ref,
     reason: `PROPOSAL, not applied: delete the policy of bucket ${bucket}: every statement in it (${which}) is open to the public.`,
     undo,
+    alreadyDoneCodes: ['NoSuchBucket'],
+    ...checkedBothWays(check),
   };
 }
 
@@ -139,10 +256,10 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   if ('skip' in target) return target.skip;
   const { bucket, owner, resources } = target;
   const policy = bucketPolicyOf(event);
-  if (policy === undefined) return { kind: 'skipped', reason: `the event carries no policy for bucket ${bucket}`, resources };
+  if (policy === undefined) return { kind: 'skipped', reason: `the event carries no policy for bucket ${bucket}`, resources, severity: 'high' };
 
   const analysis = publicGrants(policy, { confiningKeys: S3_CONFINING_KEYS, maxPolicyCharacters: MAX_BUCKET_POLICY_CHARACTERS });
-  if (!analysis.ok) return { kind: 'skipped', reason: `the policy of bucket ${bucket} could not be analysed: ${analysis.error}`, resources };
+  if (!analysis.ok) return { kind: 'skipped', reason: `the policy of bucket ${bucket} could not be analysed: ${analysis.error}`, resources, severity: 'high' };
   if (analysis.open.length === 0) {
     return {
       kind: 'compliant',
@@ -150,18 +267,20 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       resources,
     };
   }
+  const findings = openFindings(analysis.open, 'bucket-policy-public', 'critical', `policy of bucket ${bucket}`);
   const exempt = bucketExemption(bucket, facts, context.config);
-  if (exempt) return { kind: 'exempt', reason: exempt, resources };
+  if (exempt) return { kind: 'exempt', reason: exempt, resources, findings };
 
   const open = analysis.open.map(({ statement }) => statement.index);
-  const proposal = proposePolicyFix(bucket, owner, policy, open);
-  const findings = openFindings(analysis.open, 'bucket-policy-public', 'critical', `policy of bucket ${bucket}`);
+  const cut = crossAccountStatements(analysis.statements, owner, new Set(open));
+  const proposal = proposePolicyFix(bucket, owner, policy, open, cut);
+  const cuts = cut.length > 0 ? `, which until then also cuts the cross-account access of ${labels(cut)}` : ` (until then only AWS services and account ${owner} can use the policy)`;
   return {
     kind: 'violation',
-    summary: `bucket ${bucket}: ${analysis.open.map(({ statement }) => statementLabel(statement)).join(', ')} of the policy ${open.length === 1 ? 'lets' : 'let'} the public in; contained with RestrictPublicBuckets, the policy fix is proposed`,
+    summary: `bucket ${bucket}: ${labels(analysis.open.map(({ statement }) => statement))} of the policy ${open.length === 1 ? 'lets' : 'let'} the public in; contained with RestrictPublicBuckets${cuts}; ${proposal ? 'the statement-level fix is proposed' : 'the policy is not plain JSON, so the fix is left to a person'}`,
     resources,
     findings,
-    plan: [planContain(bucket, owner, currentBlock(facts))],
+    plan: [planContain(bucket, owner, currentBlock(facts), cut)],
     ...(proposal && { proposal: [proposal] }),
   };
 }
@@ -174,16 +293,15 @@ export const s3BucketPolicyPublic = {
     'A bucket policy statement for Principal * without a condition that confines it (a VPC endpoint, an organization, an address range) hands the bucket to anyone on the internet; public buckets are found by scanners within hours.',
   family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy'] }],
-  permissions: [
-    { action: 's3:PutBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
-    { action: 's3:GetBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
-  ],
+  permissions: [bucketWritePermission('s3:PutBucketPublicAccessBlock')],
   lookups: [bucketTagsLookup, publicAccessBlockLookup],
+  probes: [bucketBlockProbe, bucketPolicyProbe],
   docs: {
     changes:
-      'PutPublicAccessBlock with RestrictPublicBuckets on and the other settings as GetPublicAccessBlock shows them (all four on when it cannot be read), so the public statements only work for AWS services and the bucket owner’s account; the undo restores the previous block or deletes it when there was none.',
-    proposes: 'PutBucketPolicy with the open statements removed (every other statement kept as written), or DeleteBucketPolicy when every statement is open; its undo puts the event’s policy back.',
-    neverTouches: 'The bucket policy and ACL themselves, statements a condition confines, other buckets, and buckets carrying the exemption tag.',
+      'PutPublicAccessBlock with RestrictPublicBuckets on and the other settings as GetPublicAccessBlock shows them (all four on when it cannot be read). While the policy has a public statement, S3 then lets only AWS service principals and principals of the bucket owner’s account use it: the open statements stop working for everyone else, anonymous requests are refused, and so is all cross-account access the policy grants, including statements a condition confines (aws:PrincipalOrgID, aws:SourceVpce, …) and grants to named accounts; the summary names those statements. Just before, GetPublicAccessBlock reads the block: RestrictPublicBuckets already on is already done (no call), a block other than the one read when planning is stale (no call); just after, it must show RestrictPublicBuckets on, or the fix is reported unverified. The undo restores the previous block or deletes it when there was none.',
+    proposes:
+      'Alongside, the statement-level fix: PutBucketPolicy with the open statements removed (every other statement kept as written), or DeleteBucketPolicy when every statement is open; its undo puts the event’s policy back. Once no public statement is left, RestrictPublicBuckets no longer applies to the policy and its cross-account grants work again. GetBucketPolicy before and after: no policy (or the proposed one) is already done, the event’s policy is needed, any other policy is stale.',
+    neverTouches: 'The bucket policy and ACL themselves (the policy is only proposed), other buckets, and buckets carrying the exemption tag.',
   },
   evaluate,
 } as const satisfies Rule;

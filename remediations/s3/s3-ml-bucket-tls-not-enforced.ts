@@ -17,19 +17,24 @@
  * Proposes: `PutBucketPolicy` with the event's statements kept as written plus
  * a Deny of `s3:*` on the bucket and its objects when `aws:SecureTransport` is
  * `false` (a policy of that one statement after a `DeleteBucketPolicy`). Its
- * undo puts the event's policy back (or deletes the policy again).
+ * undo puts the event's policy back (or deletes the policy again). Before and
+ * after, `GetBucketPolicy`: a policy that enforces TLS is done; the event's
+ * policy (or, after a delete, no policy) is needed; anything else is a newer
+ * policy, judged by its own event (stale).
  * Never touches: the bucket policy (only proposed), buckets not tagged as ML
  * data, buckets carrying the exemption tag.
- * Permissions: none to apply; lookup `s3:GetBucketTagging`.
+ * Permissions: none to apply; read `s3:GetBucketPolicy` (probe of the
+ * proposal), lookup `s3:GetBucketTagging`.
  */
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { globToRegExp } from '../../engine/glob.js';
+import { field } from '../../engine/event.js';
 import { actionMatches, parsePolicyDocument, type NormalizedStatement } from '../../engine/policy/analyzer.js';
-import type { Facts, Finding, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { partitionOf, bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Probe, type Rule, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { partitionOf, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
 import { bucketPolicyOf, MAX_BUCKET_POLICY_CHARACTERS } from './s3-bucket-policy-public.js';
-import { documentText, documentWith, rawDocument, statementLabel } from './resource-policy.js';
+import { documentText, documentWith, policyDigest, rawDocument, statementLabel } from './resource-policy.js';
 
 export const S3MlBucketTlsSettingsSchema = z.strictObject({
   /** The tag that marks a bucket as holding ML data (training sets, features, model artifacts). */
@@ -81,12 +86,51 @@ function unusedSid(statements: readonly NormalizedStatement[]): string {
   return sid;
 }
 
+/**
+ * The bucket's policy now (`GetBucketPolicy`): one that enforces TLS is done;
+ * the policy the event left (`document`, its `policyDigest`, or `null`: no
+ * policy after a delete) is needed; anything else is a newer policy, judged
+ * by its own event.
+ */
+export const tlsPolicyProbe: Probe = {
+  name: 'bucketPolicyTls',
+  service: 's3',
+  operation: 'GetBucketPolicy',
+  resource: BUCKET_RESOURCE,
+  notFoundCodes: ['NoSuchBucketPolicy'],
+  judge(output, expect) {
+    const bucket = String(expect['bucket']);
+    const document = expect['document'];
+    if (output === null) {
+      return typeof document === 'string'
+        ? { state: 'changed', evidence: `bucket ${bucket} has no policy now: the policy this event set was deleted since; nothing written` }
+        : { state: 'needed', evidence: `bucket ${bucket} still has no bucket policy, as the event left it` };
+    }
+    const policy = field(output, 'Policy');
+    if (typeof policy !== 'string') throw new Error('GetBucketPolicy answered without a Policy');
+    const parsed = parsePolicyDocument(policy, { maxPolicyCharacters: MAX_BUCKET_POLICY_CHARACTERS });
+    if (!parsed.ok) throw new Error(`the policy of bucket ${bucket} could not be read: ${parsed.error}`);
+    const tls = parsed.document.statements.find((statement) => enforcesTls(statement, bucket, String(expect['partition'])));
+    if (tls) return { state: 'done', evidence: `${statementLabel(tls)} of the policy of bucket ${bucket} denies requests made without TLS` };
+    if (typeof document === 'string' && policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS) === document) {
+      return { state: 'needed', evidence: `the policy of bucket ${bucket} is still the one this event set, with no TLS deny` };
+    }
+    return { state: 'changed', evidence: `the policy of bucket ${bucket} is no longer the one this event left: nothing written; the newer policy is judged by its own event` };
+  },
+};
+
 /** PutBucketPolicy with the TLS deny added; the undo restores what the event left. */
 export function proposeTlsDeny(bucket: string, owner: string, partition: string, policy: string | object | undefined, statements: readonly NormalizedStatement[]): PlanStep | undefined {
   const ref = bucketInput(bucket, owner);
   if (policy !== undefined && rawDocument(policy) === undefined) return undefined;
   const fixed = documentWith(policy, tlsDenyStatement(bucket, partition, unusedSid(statements)));
   if (fixed === undefined) return undefined;
+  const check = stateCheck(
+    tlsPolicyProbe,
+    ref,
+    { bucket, partition, document: policy === undefined ? null : (policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS) ?? null) },
+    policy === undefined ? `bucket ${bucket} still has no bucket policy, as the event left it` : `the policy of bucket ${bucket} is still the one this event set`,
+  );
   return {
     service: 's3',
     operation: 'PutBucketPolicy',
@@ -99,6 +143,7 @@ export function proposeTlsDeny(bucket: string, owner: string, partition: string,
       policy === undefined
         ? { service: 's3', operation: 'DeleteBucketPolicy', input: ref, reason: `Delete the policy of bucket ${bucket} again, as the event did.` }
         : { service: 's3', operation: 'PutBucketPolicy', input: { ...ref, Policy: documentText(policy) }, reason: `Put the policy of bucket ${bucket} back exactly as the event set it.` },
+    ...checkedBothWays(check),
   };
 }
 
@@ -110,27 +155,29 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   const partition = partitionOf(event);
   const deleted = event.detail.eventName === 'DeleteBucketPolicy';
 
+  const { key, value } = settings.mlDataTag;
+  const tag = `${key}=${value}`;
+  const tags = bucketTags(facts);
+  const mlData = tags.known ? tags.tags[key]?.toLowerCase() === value.toLowerCase() : undefined;
+  const notMlData: Verdict = { kind: 'compliant', summary: `bucket ${bucket} is not tagged ${tag}, so this rule does not require TLS-only access`, resources };
+  // A blind spot is as grave as the finding it may hide: high for ML data, medium when the tags are unknown.
+  const blindSpot: Severity = mlData === true ? 'high' : 'medium';
+
   const policy = deleted ? undefined : bucketPolicyOf(event);
-  if (!deleted && policy === undefined) return { kind: 'skipped', reason: `the event carries no policy for bucket ${bucket}`, resources };
+  if (!deleted && policy === undefined) {
+    return mlData === false ? notMlData : { kind: 'skipped', reason: `the event carries no policy for bucket ${bucket}`, resources, severity: blindSpot };
+  }
   let statements: readonly NormalizedStatement[] = [];
   if (policy !== undefined) {
     const parsed = parsePolicyDocument(policy, { maxPolicyCharacters: MAX_BUCKET_POLICY_CHARACTERS });
-    if (!parsed.ok) return { kind: 'skipped', reason: `the policy of bucket ${bucket} could not be analysed: ${parsed.error}`, resources };
+    if (!parsed.ok) {
+      return mlData === false ? notMlData : { kind: 'skipped', reason: `the policy of bucket ${bucket} could not be analysed: ${parsed.error}`, resources, severity: blindSpot };
+    }
     statements = parsed.document.statements;
     const tls = statements.find((statement) => enforcesTls(statement, bucket, partition));
     if (tls) return { kind: 'compliant', summary: `bucket ${bucket}: ${statementLabel(tls)} of the policy denies requests made without TLS`, resources };
   }
-
-  const { key, value } = settings.mlDataTag;
-  const tag = `${key}=${value}`;
-  const tags = bucketTags(facts);
-  if (tags.known) {
-    const exempt = bucketExemption(bucket, facts, context.config);
-    if (exempt) return { kind: 'exempt', reason: exempt, resources };
-    if (tags.tags[key]?.toLowerCase() !== value.toLowerCase()) {
-      return { kind: 'compliant', summary: `bucket ${bucket} is not tagged ${tag}, so this rule does not require TLS-only access`, resources };
-    }
-  }
+  if (mlData === false) return notMlData;
 
   const missing = deleted ? 'the deleted policy took any TLS-only statement with it' : 'the policy has no statement denying requests made without TLS';
   const finding: Finding = tags.known
@@ -146,6 +193,8 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
         message: `For bucket ${bucket}, ${missing}, and its tags could not be read (${tags.reason}): if it holds ML data (tag ${tag}), data can travel over plain HTTP.`,
         subject: `bucket ${bucket}`,
       };
+  const exempt = bucketExemption(bucket, facts, context.config);
+  if (exempt) return { kind: 'exempt', reason: exempt, resources, findings: [finding] };
   const proposal = proposeTlsDeny(bucket, owner, partition, policy, statements);
   return {
     kind: 'violation',
@@ -169,11 +218,12 @@ export const s3MlBucketTlsNotEnforced = {
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy', 'DeleteBucketPolicy'] }],
   permissions: [],
   lookups: [bucketTagsLookup],
+  probes: [tlsPolicyProbe],
   settings: S3MlBucketTlsSettingsSchema,
   docs: {
     changes: 'Nothing automatically: the bucket policy belongs to the applications that use the bucket.',
     proposes:
-      'PutBucketPolicy with the event’s statements kept as written plus a Deny of s3:* on the bucket and its objects when aws:SecureTransport is false (after DeleteBucketPolicy, a policy of that statement alone); its undo restores what the event left.',
+      'PutBucketPolicy with the event’s statements kept as written plus a Deny of s3:* on the bucket and its objects when aws:SecureTransport is false (after DeleteBucketPolicy, a policy of that statement alone); its undo restores what the event left. GetBucketPolicy before and after: a policy that enforces TLS is already done, the event’s policy (no policy after a delete) is needed, any other policy is stale.',
     neverTouches: 'The bucket policy itself (only proposed), buckets not tagged as holding ML data, and buckets carrying the exemption tag.',
   },
   evaluate,

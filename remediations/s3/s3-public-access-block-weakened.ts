@@ -9,31 +9,40 @@
  *
  * Changes: `PutPublicAccessBlock` with all four settings on, for the bucket
  * (S3, with `ExpectedBucketOwner`) or for the account (S3 Control, `AccountId`).
+ * Just before, `GetPublicAccessBlock` reads the block: all four on already is
+ * "already done" (no call); a block other than the one the event left (a
+ * newer change) is stale (no call: that change has its own event). Just after,
+ * the same read must show all four on, or the fix is unverified.
  * The undo restores exactly what the event set: the event's own configuration
  * for a Put, `DeletePublicAccessBlock` for a Delete.
  * Never touches: bucket policies and ACLs (a block only overrides them),
  * other buckets, buckets carrying the exemption tag. The account level has no
  * tags: turn the rule off or ignore the principal to allow it.
- * Permissions: `s3:PutBucketPublicAccessBlock` on buckets and
- * `s3:PutAccountPublicAccessBlock` (no resource-level support), the IAM
- * actions behind the S3 API `PutPublicAccessBlock`; `s3:PutPublicAccessBlock`
- * is listed too, only because the engine names a step's permission
- * `<service>:<Operation>` (IAM grants nothing for it). Lookup `s3:GetBucketTagging`.
+ * Permissions: `s3:PutBucketPublicAccessBlock` on buckets of the deploying
+ * account (`aws:ResourceAccount`) and `s3:PutAccountPublicAccessBlock` (no
+ * resource-level support), the IAM actions behind the S3 API
+ * `PutPublicAccessBlock`; reads `s3:GetBucketPublicAccessBlock` and
+ * `s3:GetAccountPublicAccessBlock` (probes), lookup `s3:GetBucketTagging`.
  */
 import { type CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Finding, PlanStep, Rule, RuleContext, Service, UndoStep, Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Rule, type RuleContext, type Service, type UndoStep, type Verdict } from '../../engine/types.js';
 import {
+  accountBlockProbe,
   accountOf,
+  BLOCK_SETTINGS,
+  blockExpectation,
+  bucketBlockProbe,
   bucketExemption,
   bucketInput,
   bucketOf,
   bucketTagsLookup,
+  bucketWritePermission,
+  describeBlock,
   FULL_BLOCK,
   listSettings,
   requestedBlock,
   settingsOff,
   type BlockConfiguration,
-  BUCKET_RESOURCE,
 } from './common.js';
 
 type Target = { readonly level: 'bucket'; readonly bucket: string; readonly owner: string } | { readonly level: 'account'; readonly account: string };
@@ -42,7 +51,11 @@ function label(target: Target): string {
   return target.level === 'bucket' ? `bucket ${target.bucket}` : `account ${target.account}`;
 }
 
-/** Puts all four settings back on; the undo puts back what the event left (its configuration, or no block at all). */
+/**
+ * Puts all four settings back on; the undo puts back what the event left (its
+ * configuration, or no block at all). The read before runs the step only while
+ * the block is still what the event left, so the undo is its exact inverse.
+ */
 export function planRestore(target: Target, previous: BlockConfiguration | undefined): PlanStep {
   const service: Service = target.level === 'bucket' ? 's3' : 's3control';
   const ref = target.level === 'bucket' ? bucketInput(target.bucket, target.owner) : { AccountId: target.account };
@@ -65,8 +78,16 @@ export function planRestore(target: Target, previous: BlockConfiguration | undef
     input: { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
     reason: `Turn all four public access block settings of ${label(target)} back on (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).`,
     undo,
-    // A bucket that no longer exists exposes nothing; the account-level call has no such case.
+    // A bucket deleted between the read and the write exposes nothing (the read after is then unanswerable: unverified, never applied).
     ...(target.level === 'bucket' ? { alreadyDoneCodes: ['NoSuchBucket'] } : {}),
+    ...checkedBothWays(
+      stateCheck(
+        target.level === 'bucket' ? bucketBlockProbe : accountBlockProbe,
+        ref,
+        blockExpectation(label(target), BLOCK_SETTINGS, { block: previous ?? null, from: 'the event left it' }),
+        `${label(target)} still has ${describeBlock(previous ?? null)}, as the event left it`,
+      ),
+    ),
   };
 }
 
@@ -94,11 +115,6 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     return { kind: 'compliant', summary: `${label(target)}: all four public access block settings are on`, resources };
   }
 
-  if (target.level === 'bucket') {
-    const exempt = bucketExemption(target.bucket, facts, context.config);
-    if (exempt) return { kind: 'exempt', reason: exempt, resources };
-  }
-
   const severity = target.level === 'account' ? 'critical' : 'high';
   const scope = target.level === 'account' ? 'every bucket of the account' : 'the bucket';
   const finding: Finding = removed
@@ -114,6 +130,10 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
         message: `${listSettings(off)} ${off.length === 1 ? 'was' : 'were'} turned off in the public access block of ${label(target)}.`,
         subject: `${label(target)}: ${off.join(', ')}`,
       };
+  if (target.level === 'bucket') {
+    const exempt = bucketExemption(target.bucket, facts, context.config);
+    if (exempt) return { kind: 'exempt', reason: exempt, resources, findings: [finding] };
+  }
   return {
     kind: 'violation',
     summary: removed ? `${label(target)}: public access block deleted` : `${label(target)}: public access block weakened (${off.join(', ')} off)`,
@@ -126,7 +146,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
 export const s3PublicAccessBlockWeakened = {
   id: 's3-public-access-block-weakened',
   title: 'S3 public access block removed or weakened',
-  severity: 'high',
+  severity: 'critical',
   rationale:
     'The public access block is the guard rail that keeps a mistaken bucket policy or ACL from publishing data (training sets, model artifacts, logs) to the internet; removing it, or turning one setting off, leaves every bucket it covered one mistake away from public.',
   family: 's3',
@@ -136,14 +156,12 @@ export const s3PublicAccessBlockWeakened = {
       eventNames: ['PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutAccountPublicAccessBlock', 'DeleteAccountPublicAccessBlock'],
     },
   ],
-  permissions: [
-    { action: 's3:PutBucketPublicAccessBlock', resource: BUCKET_RESOURCE },
-    { action: 's3:PutAccountPublicAccessBlock', resource: '*' },
-  ],
+  permissions: [bucketWritePermission('s3:PutBucketPublicAccessBlock'), { action: 's3:PutAccountPublicAccessBlock', resource: '*' }],
   lookups: [bucketTagsLookup],
+  probes: [bucketBlockProbe, accountBlockProbe],
   docs: {
     changes:
-      'PutPublicAccessBlock with all four settings on: for the bucket (S3, with ExpectedBucketOwner) or for the account (S3 Control, AccountId). The undo restores what the event set: its configuration for a Put, DeletePublicAccessBlock for a Delete.',
+      'PutPublicAccessBlock with all four settings on: for the bucket (S3, with ExpectedBucketOwner) or for the account (S3 Control, AccountId). Just before, GetPublicAccessBlock reads the block: all four on already is already done (no call), and a block other than the one the event left is stale (no call; the newer change is judged by its own event). Just after, the same read must show all four on, or the fix is reported unverified. The undo restores what the event set: its configuration for a Put, DeletePublicAccessBlock for a Delete.',
     neverTouches: 'Bucket policies and ACLs themselves, other buckets, and buckets carrying the exemption tag (the account level has no tags).',
   },
   evaluate,
