@@ -1,6 +1,11 @@
 import {
   CreateEndpointConfigCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  DescribeHyperParameterTuningJobCommand,
   DescribeNotebookInstanceCommand,
+  DescribeProcessingJobCommand,
+  DescribeTrainingJobCommand,
   ListTagsCommand,
   SageMakerClient,
   SageMakerServiceException,
@@ -11,6 +16,10 @@ import {
   StopTrainingJobCommand,
   UpdateEndpointCommand,
   UpdateNotebookInstanceCommand,
+  type EndpointStatus,
+  type NotebookInstanceStatus,
+  type RootAccess,
+  type TrainingJobStatus,
 } from '@aws-sdk/client-sagemaker';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -19,9 +28,10 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { executePlan } from '../engine/executor.js';
 import { createRemediationHandler } from '../engine/lambda.js';
-import type { Plan } from '../engine/types.js';
+import { isUnknownValue, type Plan } from '../engine/types.js';
 import { sagemakerCommands } from '../remediations/sagemaker/commands.js';
 import { sagemakerRules } from '../remediations/sagemaker/index.js';
+import { sagemakerEndpointUnencrypted } from '../remediations/sagemaker/sagemaker-endpoint-unencrypted.js';
 import { sagemakerNotebookInsecure } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
@@ -53,15 +63,26 @@ function serviceError(name: string, message: string): SageMakerServiceException 
   return new SageMakerServiceException({ name, $fault: 'client', $metadata: {}, message });
 }
 
-/** Every SageMaker call other than the read-only lookup. */
+const READS = [ListTagsCommand, DescribeNotebookInstanceCommand, DescribeTrainingJobCommand, DescribeProcessingJobCommand, DescribeHyperParameterTuningJobCommand, DescribeEndpointConfigCommand, DescribeEndpointCommand];
+
+/** Every SageMaker call that is not a read (lookup or probe). */
 function writeCalls() {
-  return sagemaker.calls().filter((call) => !(call.args[0] instanceof ListTagsCommand));
+  return sagemaker.calls().filter((call) => !READS.some((read) => call.args[0] instanceof read));
+}
+
+/** Each SageMaker call as [command, input], in order. */
+function callLog() {
+  return sagemaker.calls().map((call) => [(call.args[0] as object).constructor.name.replace(/Command$/, ''), (call.args[0] as { input: unknown }).input]);
 }
 
 function decisionsOf(result: Awaited<ReturnType<ReturnType<typeof handlerFor>['handler']>>) {
   if (result.status !== 'processed') throw new Error(`expected a processed event, got ${JSON.stringify(result)}`);
   return result.decisions;
 }
+
+const decisionLine = (logger: ReturnType<typeof recordingLogger>) => logger.lines.find((l) => l.message === 'decision')?.extra;
+const training = (status: TrainingJobStatus) => ({ TrainingJobName: TRAINING_JOB, TrainingJobStatus: status });
+const TRAINING_INPUT = { TrainingJobName: TRAINING_JOB };
 
 describe('sagemaker handler', () => {
   beforeEach(() => {
@@ -75,8 +96,8 @@ describe('sagemaker handler', () => {
   });
 
   describe('sagemaker-job-insecure', () => {
-    it('only notifies by default: no stop, one alert', async () => {
-      const { handler } = handlerFor();
+    it('only notifies by default: no call, one alert, and no stop in the alert or the log (issue 13)', async () => {
+      const { handler, logger } = handlerFor();
       const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
       expect(sagemaker.calls()).toHaveLength(0);
       expect(decisionsOf(result)).toStrictEqual([
@@ -87,79 +108,165 @@ describe('sagemaker handler', () => {
           summary: `training job ${TRAINING_JOB}: several instances without inter-container traffic encryption, not in a VPC, output without a KMS key`,
         },
       ]);
-      expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+      expect(decisionLine(logger)?.['plan']).toStrictEqual([]);
+      const published = sns.commandCalls(PublishCommand);
+      expect(published).toHaveLength(1);
+      expect(String(published[0]?.args[0].input.Message)).not.toContain('StopTrainingJob');
     });
 
-    it('stops exactly the training job in remediate mode', async () => {
-      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+    it('stops exactly the training job in remediate mode, between a read that shows it InProgress and one that shows it Stopping', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolvesOnce(training('InProgress')).resolves(training('Stopping'));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
       const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
-      const stops = sagemaker.commandCalls(StopTrainingJobCommand);
-      expect(stops).toHaveLength(1);
-      expect(stops[0]?.args[0].input).toStrictEqual({ TrainingJobName: TRAINING_JOB });
-      expect(sagemaker.calls()).toHaveLength(1);
+      expect(callLog()).toStrictEqual([
+        ['DescribeTrainingJob', TRAINING_INPUT],
+        ['StopTrainingJob', TRAINING_INPUT],
+        ['DescribeTrainingJob', TRAINING_INPUT],
+      ]);
       expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'applied', execution: 'applied' });
+      expect(decisionLine(logger)?.['execution']).toStrictEqual([
+        {
+          index: 0,
+          status: 'applied',
+          precondition: { state: 'needed', evidence: `training job ${TRAINING_JOB} is still InProgress` },
+          verification: { state: 'done', evidence: `training job ${TRAINING_JOB} is Stopping: it runs nothing` },
+        },
+      ]);
       const input = sns.commandCalls(PublishCommand)[0]?.args[0].input;
       expect(input?.MessageAttributes?.['outcome']).toStrictEqual({ DataType: 'String', StringValue: 'applied' });
     });
 
-    it('stops a processing job with StopProcessingJob', async () => {
+    it('stops a processing job with StopProcessingJob, read with DescribeProcessingJob', async () => {
+      const name = { ProcessingJobName: 'churn-preprocess-2025-03-13-12-30-04' };
+      sagemaker.on(DescribeProcessingJobCommand).resolvesOnce({ ...name, ProcessingJobStatus: 'InProgress' }).resolves({ ...name, ProcessingJobStatus: 'Stopping' });
       const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
-      await handler(loadEvent('sagemaker/CreateProcessingJob-cluster-no-network-config.json'));
-      const calls = sagemaker.commandCalls(StopProcessingJobCommand);
-      expect(calls).toHaveLength(1);
-      expect(calls[0]?.args[0].input).toStrictEqual({ ProcessingJobName: 'churn-preprocess-2025-03-13-12-30-04' });
-      expect(sagemaker.calls()).toHaveLength(1);
+      const result = await handler(loadEvent('sagemaker/CreateProcessingJob-cluster-no-network-config.json'));
+      expect(callLog()).toStrictEqual([
+        ['DescribeProcessingJob', name],
+        ['StopProcessingJob', name],
+        ['DescribeProcessingJob', name],
+      ]);
+      expect(decisionsOf(result)[0]?.outcome).toBe('applied');
     });
 
-    it('stops a tuning job with StopHyperParameterTuningJob', async () => {
-      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
-      await handler(loadEvent('sagemaker/CreateHyperParameterTuningJob-definition-no-kms.json'));
-      const calls = sagemaker.commandCalls(StopHyperParameterTuningJobCommand);
-      expect(calls).toHaveLength(1);
-      expect(calls[0]?.args[0].input).toStrictEqual({ HyperParameterTuningJobName: 'churn-xgb-hpo-250314-0812' });
-      expect(sagemaker.calls()).toHaveLength(1);
-    });
-
-    it('is harmless when the same event arrives twice: the second stop finds the job stopped', async () => {
-      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
-      const event = loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json');
+    it('stops a tuning job with StopHyperParameterTuningJob, read with DescribeHyperParameterTuningJob', async () => {
+      const name = { HyperParameterTuningJobName: 'churn-xgb-hpo-250314-0812' };
       sagemaker
-        .on(StopTrainingJobCommand)
-        .resolvesOnce({})
-        .rejects(serviceError('ValidationException', 'The request was rejected because the training job is in status Stopped.'));
+        .on(DescribeHyperParameterTuningJobCommand)
+        .resolvesOnce({ ...name, HyperParameterTuningJobStatus: 'InProgress' })
+        .resolves({ ...name, HyperParameterTuningJobStatus: 'Stopping' });
+      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateHyperParameterTuningJob-definition-no-kms.json'));
+      expect(callLog()).toStrictEqual([
+        ['DescribeHyperParameterTuningJob', name],
+        ['StopHyperParameterTuningJob', name],
+        ['DescribeHyperParameterTuningJob', name],
+      ]);
+      expect(decisionsOf(result)[0]?.outcome).toBe('applied');
+    });
+
+    it('is already fixed on a second delivery: the read shows the job Stopped, and no second stop is sent', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolvesOnce(training('InProgress')).resolves(training('Stopped'));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const event = loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json');
       const first = await handler(event);
       const second = await handler(structuredClone(event));
-      expect(sagemaker.commandCalls(StopTrainingJobCommand).map((call) => call.args[0].input)).toStrictEqual([
-        { TrainingJobName: TRAINING_JOB },
-        { TrainingJobName: TRAINING_JOB },
-      ]);
+      expect(sagemaker.commandCalls(StopTrainingJobCommand).map((call) => call.args[0].input)).toStrictEqual([TRAINING_INPUT]);
+      expect(sagemaker.commandCalls(DescribeTrainingJobCommand)).toHaveLength(3);
       expect(decisionsOf(first)[0]?.outcome).toBe('applied');
-      expect(decisionsOf(second)[0]?.outcome).toBe('already-fixed');
+      expect(decisionsOf(second)[0]).toMatchObject({ outcome: 'already-fixed', execution: 'already-fixed' });
+      expect(logger.lines.filter((l) => l.message === 'decision')[1]?.extra['execution']).toStrictEqual([
+        { index: 0, status: 'already-done', precondition: { state: 'done', evidence: `training job ${TRAINING_JOB} is Stopped: it runs nothing` } },
+      ]);
     });
 
-    it('counts a job that no longer exists as already stopped', async () => {
+    it.each([
+      ['Completed', `training job ${TRAINING_JOB} is Completed: it runs nothing`],
+      ['Failed', `training job ${TRAINING_JOB} is Failed: it runs nothing`],
+    ] as const)('sends no stop to a job already %s, and says so', async (status, evidence) => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training(status));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
+      expect(callLog()).toStrictEqual([['DescribeTrainingJob', TRAINING_INPUT]]);
+      expect(decisionsOf(result)[0]?.outcome).toBe('already-fixed');
+      expect(decisionLine(logger)?.['execution']).toStrictEqual([{ index: 0, status: 'already-done', precondition: { state: 'done', evidence } }]);
+    });
+
+    it('believes ResourceNotFound from the stop only once the read afterwards finds no job either', async () => {
+      sagemaker
+        .on(DescribeTrainingJobCommand)
+        .resolvesOnce(training('InProgress'))
+        .rejects(serviceError('ResourceNotFound', `Requested resource not found: training job ${TRAINING_JOB}`));
       sagemaker.on(StopTrainingJobCommand).rejects(serviceError('ResourceNotFound', `Requested resource not found: training job ${TRAINING_JOB}`));
-      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
       const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
       expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'already-fixed', execution: 'already-fixed' });
+      expect(decisionLine(logger)?.['execution']).toMatchObject([
+        { status: 'already-done', errorCode: 'ResourceNotFound', verification: { state: 'done', evidence: `training job ${TRAINING_JOB} no longer exists` } },
+      ]);
     });
 
-    it('reports a denied stop as failed, with the permission to grant, without throwing', async () => {
-      sagemaker
-        .on(StopTrainingJobCommand)
-        .rejects(serviceError('AccessDeniedException', 'User is not authorized to perform: sagemaker:StopTrainingJob'));
+    it('no longer reads ValidationException from the stop as "already stopped": it names no cause, so the step fails', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training('InProgress'));
+      sagemaker.on(StopTrainingJobCommand).rejects(serviceError('ValidationException', 'The request was rejected because the training job is in status Stopped.'));
       const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
       const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
       expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
-      const line = logger.lines.find((l) => l.message === 'decision');
-      expect(line?.extra['execution']).toStrictEqual([{ index: 0, status: 'failed', errorCode: 'AccessDeniedException' }]);
+      expect(decisionLine(logger)?.['execution']).toMatchObject([{ index: 0, status: 'failed', errorCode: 'ValidationException' }]);
     });
 
-    it('never applies when DRY_RUN=true, even in remediate mode', async () => {
+    it('reports unverified when the job still reads InProgress after the stop', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training('InProgress'));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
+      expect(callLog()).toStrictEqual([
+        ['DescribeTrainingJob', TRAINING_INPUT],
+        ['StopTrainingJob', TRAINING_INPUT],
+        ['DescribeTrainingJob', TRAINING_INPUT],
+      ]);
+      expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'unverified', execution: 'unverified' });
+      expect((decisionLine(logger)?.['execution'] as { verification: unknown }[])[0]?.verification).toStrictEqual({
+        state: 'needed',
+        evidence: `training job ${TRAINING_JOB} is still InProgress`,
+      });
+    });
+
+    it('sends no stop when the read before it is denied, and fails naming the read', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).rejects(serviceError('AccessDeniedException', 'User is not authorized to perform: sagemaker:DescribeTrainingJob'));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
+      expect(sagemaker.commandCalls(StopTrainingJobCommand)).toHaveLength(0);
+      expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
+      expect(decisionLine(logger)?.['execution']).toStrictEqual([
+        { index: 0, status: 'failed', errorCode: 'AccessDeniedException', precondition: { state: 'unreadable', evidence: 'DescribeTrainingJob failed: AccessDeniedException' } },
+      ]);
+    });
+
+    it('reports a denied stop as failed, with the permission to grant, without throwing', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training('InProgress'));
+      sagemaker.on(StopTrainingJobCommand).rejects(serviceError('AccessDeniedException', 'User is not authorized to perform: sagemaker:StopTrainingJob'));
+      const { handler, logger } = handlerFor({ 'sagemaker-job-insecure': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
+      expect(decisionsOf(result)[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
+      expect(decisionLine(logger)?.['execution']).toStrictEqual([
+        { index: 0, status: 'failed', errorCode: 'AccessDeniedException', precondition: { state: 'needed', evidence: `training job ${TRAINING_JOB} is still InProgress` } },
+      ]);
+    });
+
+    it('never applies when DRY_RUN=true, even in remediate mode: it only reads the job, and proposes', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training('InProgress'));
       const { handler } = handlerFor({ 'sagemaker-job-insecure': 'remediate' }, { DRY_RUN: 'true' });
       const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
-      expect(sagemaker.calls()).toHaveLength(0);
+      expect(callLog()).toStrictEqual([['DescribeTrainingJob', TRAINING_INPUT]]);
       expect(decisionsOf(result)[0]?.outcome).toBe('proposed');
+    });
+
+    it('in propose mode, says already fixed when the job has finished by the time the alert is written', async () => {
+      sagemaker.on(DescribeTrainingJobCommand).resolves(training('Completed'));
+      const { handler } = handlerFor({ 'sagemaker-job-insecure': 'propose' });
+      const result = await handler(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'));
+      expect(writeCalls()).toHaveLength(0);
+      expect(decisionsOf(result)[0]?.outcome).toBe('already-fixed');
     });
 
     it('leaves a compliant job alone, with no call and no alert', async () => {
@@ -171,26 +278,71 @@ describe('sagemaker handler', () => {
   });
 
   describe('sagemaker-notebook-insecure', () => {
-    it('reads the exemption of an updated notebook with ListTags on its ARN, and changes nothing even in remediate mode', async () => {
+    const FRAUD = { NotebookInstanceName: 'fraud-features' };
+    const notebook = (status: NotebookInstanceStatus, rootAccess: RootAccess) => ({ ...FRAUD, NotebookInstanceStatus: status, RootAccess: rootAccess });
+
+    it('reads the exemption with ListTags on its ARN and the proposal\'s preconditions, and changes nothing even in remediate mode', async () => {
+      sagemaker.on(DescribeNotebookInstanceCommand).resolves(notebook('InService', 'Enabled'));
       const { handler } = handlerFor({ 'sagemaker-notebook-insecure': 'remediate' });
       const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
-      const lookups = sagemaker.commandCalls(ListTagsCommand);
-      expect(lookups).toHaveLength(1);
-      expect(lookups[0]?.args[0].input).toStrictEqual({ ResourceArn: NOTEBOOK_ARN });
+      // The lookup, then the reads before the stop, the update and the start.
+      expect(callLog()).toStrictEqual([
+        ['ListTags', { ResourceArn: NOTEBOOK_ARN }],
+        ['DescribeNotebookInstance', FRAUD],
+        ['DescribeNotebookInstance', FRAUD],
+        ['DescribeNotebookInstance', FRAUD],
+      ]);
       expect(writeCalls()).toHaveLength(0);
-      expect(decisionsOf(result)[0]?.verdict).toBe('violation');
+      expect(decisionsOf(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'proposed' });
     });
 
-    it('proposes by default and puts the proposal in the alert', async () => {
-      const { handler } = handlerFor();
+    it('proposes by default and puts the proposal, with what its reads found, in the alert', async () => {
+      sagemaker.on(DescribeNotebookInstanceCommand).resolves(notebook('InService', 'Enabled'));
+      const { handler, logger } = handlerFor();
       const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
       expect(writeCalls()).toHaveLength(0);
       expect(decisionsOf(result)[0]?.outcome).toBe('proposed');
       const message = JSON.parse(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)) as Record<string, string>;
       expect(message['email']).toContain('sagemaker:UpdateNotebookInstance {"NotebookInstanceName":"fraud-features","RootAccess":"Disabled"}');
+      expect(decisionLine(logger)?.['preflight']).toStrictEqual({
+        status: 'open',
+        checks: [
+          { state: 'needed', evidence: 'fraud-features is InService, root access Enabled: still running' },
+          { state: 'needed', evidence: 'fraud-features is InService, root access Enabled: root access is still on' },
+          { state: 'done', evidence: 'fraud-features is InService, root access Enabled: running' },
+        ],
+      });
     });
 
-    it('leaves an exempt notebook alone and says why', async () => {
+    it('is stale, and proposes nothing to run, when root access is off again before anyone acted', async () => {
+      sagemaker.on(DescribeNotebookInstanceCommand).resolves(notebook('InService', 'Disabled'));
+      const { handler } = handlerFor();
+      const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
+      expect(writeCalls()).toHaveLength(0);
+      expect(decisionsOf(result)[0]?.outcome).toBe('stale');
+    });
+
+    it('is already fixed when a notebook created open is stopped and its root access off', async () => {
+      sagemaker.on(DescribeNotebookInstanceCommand).resolves({ NotebookInstanceName: 'Churn-Exploration', NotebookInstanceStatus: 'Stopped', RootAccess: 'Disabled' });
+      const { handler } = handlerFor();
+      const result = await handler(loadEvent('sagemaker/CreateNotebookInstance-defaults-internet-root-no-vpc-no-kms.json'));
+      expect(callLog()).toStrictEqual([
+        ['DescribeNotebookInstance', { NotebookInstanceName: 'Churn-Exploration' }],
+        ['DescribeNotebookInstance', { NotebookInstanceName: 'Churn-Exploration' }],
+      ]);
+      expect(decisionsOf(result)[0]?.outcome).toBe('already-fixed');
+    });
+
+    it('shows the findings only in notify mode: no proposal, no read', async () => {
+      const { handler, logger } = handlerFor({ 'sagemaker-notebook-insecure': 'notify' });
+      const result = await handler(loadEvent('sagemaker/CreateNotebookInstance-defaults-internet-root-no-vpc-no-kms.json'));
+      expect(sagemaker.calls()).toHaveLength(0);
+      expect(decisionsOf(result)[0]?.outcome).toBe('notified');
+      expect(decisionLine(logger)?.['plan']).toStrictEqual([]);
+      expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).not.toContain('StopNotebookInstance');
+    });
+
+    it('leaves an exempt notebook alone, says why, and alerts with what the exemption let through', async () => {
       sagemaker.on(ListTagsCommand).resolves({ Tags: [{ Key: 'remediation:exempt', Value: 'admin workstation SEC-77' }] });
       const { handler } = handlerFor({ 'sagemaker-notebook-insecure': 'remediate' });
       const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
@@ -200,24 +352,32 @@ describe('sagemaker handler', () => {
         outcome: 'exempt',
         summary: 'fraud-features is tagged remediation:exempt: admin workstation SEC-77',
       });
+      expect(writeCalls()).toHaveLength(0);
+      expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).toContain('Root access is enabled for notebook users');
     });
 
-    it('skips a notebook that ListTags no longer finds', async () => {
+    it('still alerts on a notebook that ListTags no longer finds; the read of a missing notebook fails (ValidationException) and nothing is guessed', async () => {
       sagemaker.on(ListTagsCommand).rejects(serviceError('ResourceNotFound', 'Resource not found'));
+      sagemaker.on(DescribeNotebookInstanceCommand).rejects(serviceError('ValidationException', 'RecordNotFound'));
       const { handler } = handlerFor();
       const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
-      expect(decisionsOf(result)[0]).toMatchObject({ verdict: 'skipped', summary: 'notebook instance fraud-features no longer exists' });
-      expect(sns.calls()).toHaveLength(0);
+      expect(decisionsOf(result)[0]).toMatchObject({
+        verdict: 'violation',
+        outcome: 'proposed',
+        summary: 'fraud-features updated with root access; proposed: stop it and turn root access off (ListTags: the notebook no longer exists)',
+      });
+      expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
     });
 
     it('still alerts when ListTags is denied, naming the unchecked exemption', async () => {
       sagemaker.on(ListTagsCommand).rejects(serviceError('AccessDeniedException', 'not authorized to perform: sagemaker:ListTags'));
+      sagemaker.on(DescribeNotebookInstanceCommand).resolves(notebook('InService', 'Enabled'));
       const { handler, logger } = handlerFor();
       const result = await handler(loadEvent('sagemaker/UpdateNotebookInstance-root-access-enabled.json'));
       expect(decisionsOf(result)[0]?.summary).toBe(
         'fraud-features updated with root access; proposed: stop it and turn root access off (exemption tag not checked: ListTags failed: AccessDeniedException)',
       );
-      expect(logger.lines.find((l) => l.message === 'decision')?.extra['unavailableFacts']).toStrictEqual(['notebookTags']);
+      expect(decisionLine(logger)?.['unavailableFacts']).toStrictEqual(['notebookTags']);
     });
 
     it('needs no lookup for a create: the request carries the tags', async () => {
@@ -228,11 +388,25 @@ describe('sagemaker handler', () => {
   });
 
   describe('sagemaker-endpoint-unencrypted', () => {
-    it('makes no SageMaker call in any mode', async () => {
-      const { handler } = handlerFor({ 'sagemaker-endpoint-unencrypted': 'remediate' });
+    it('notifies by default: no call, no proposal', async () => {
+      const { handler, logger } = handlerFor();
       const result = await handler(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'));
       expect(sagemaker.calls()).toHaveLength(0);
-      expect(decisionsOf(result)[0]?.verdict).toBe('violation');
+      expect(decisionsOf(result)[0]?.outcome).toBe('notified');
+      expect(decisionLine(logger)?.['plan']).toStrictEqual([]);
+    });
+
+    it('writes nothing in remediate mode; it reads whether the encrypted copy exists yet', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).rejects(serviceError('ValidationException', 'Could not find endpoint configuration "churn-xgb-config-2025-03-15-kms".'));
+      const { handler, logger } = handlerFor({ 'sagemaker-endpoint-unencrypted': 'remediate' });
+      const result = await handler(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'));
+      // The move's read names an endpoint only a person can fill in: it is not made.
+      expect(callLog()).toStrictEqual([['DescribeEndpointConfig', { EndpointConfigName: 'churn-xgb-config-2025-03-15-kms' }]]);
+      expect(decisionsOf(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'proposed' });
+      expect((decisionLine(logger)?.['preflight'] as { checks: unknown[] }).checks[0]).toStrictEqual({
+        state: 'needed',
+        evidence: 'churn-xgb-config-2025-03-15-kms does not exist yet',
+      });
     });
   });
 
@@ -252,64 +426,225 @@ describe('sagemaker handler', () => {
 
 describe('the proposals, run by a person through the same command table', () => {
   const gateway = createAwsGateway(sagemakerCommands, { region: 'us-east-1' });
+  const LAB = { NotebookInstanceName: 'forecasting-lab' };
+  const lab = (status: NotebookInstanceStatus, rootAccess: RootAccess) => ({ ...LAB, NotebookInstanceStatus: status, RootAccess: rootAccess });
+  const config = parseConfig({}, sagemakerRules);
 
-  function notebookProposal(): Plan {
-    const event = loadEvent('sagemaker/CreateNotebookInstance-vpc-kms-root-enabled.json');
-    const config = parseConfig({}, sagemakerRules);
-    const verdict = sagemakerNotebookInsecure.evaluate(event, {}, { config, settings: undefined, now: new Date(0) });
+  function proposalFor(fixture: string): Plan {
+    const verdict = sagemakerNotebookInsecure.evaluate(loadEvent(fixture), {}, { config, settings: undefined, now: new Date(0) });
     if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
     return verdict.proposal;
   }
+  const rootOnly = () => proposalFor('sagemaker/CreateNotebookInstance-vpc-kms-root-enabled.json');
+  const run = (plan: Plan, probes = sagemakerNotebookInsecure.probes) => executePlan(plan, gateway, { remainingTimeMs: () => 600_000, probes });
 
   beforeEach(() => {
     sagemaker.reset();
     sagemaker.on(StopNotebookInstanceCommand).resolves({});
-    sagemaker.on(DescribeNotebookInstanceCommand).resolves({ NotebookInstanceName: 'forecasting-lab', NotebookInstanceStatus: 'Stopped' });
     sagemaker.on(UpdateNotebookInstanceCommand).resolves({});
     sagemaker.on(StartNotebookInstanceCommand).resolves({});
   });
 
-  it('stops the notebook, waits for Stopped, turns root access off and starts it again, in that order', async () => {
-    const report = await executePlan(notebookProposal(), gateway, { remainingTimeMs: () => 600_000 });
-    expect(report.status).toBe('applied');
-    expect(sagemaker.calls().map((call) => [(call.args[0] as object).constructor.name, (call.args[0] as { input: unknown }).input])).toStrictEqual([
-      ['StopNotebookInstanceCommand', { NotebookInstanceName: 'forecasting-lab' }],
-      ['DescribeNotebookInstanceCommand', { NotebookInstanceName: 'forecasting-lab' }],
-      ['UpdateNotebookInstanceCommand', { NotebookInstanceName: 'forecasting-lab', RootAccess: 'Disabled' }],
-      ['StartNotebookInstanceCommand', { NotebookInstanceName: 'forecasting-lab' }],
-    ]);
-  });
-
-  it('runs again harmlessly: a notebook already stopped, or already started, is "already done"', async () => {
+  it('reads before and after each write: stop, wait, turn root access off, wait, start, and reports applied and verified', async () => {
     sagemaker
-      .on(StopNotebookInstanceCommand)
-      .rejects(
-        serviceError(
-          'ValidationException',
-          'Status (Stopped) not in ([InService]). Unable to transition to (Stopping) for Notebook Instance (arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/forecasting-lab).',
-        ),
-      );
-    sagemaker.on(StartNotebookInstanceCommand).rejects(serviceError('ValidationException', 'Status (InService) not in ([Stopped, Failed]).'));
-    const report = await executePlan(notebookProposal(), gateway, { remainingTimeMs: () => 600_000 });
-    expect(report.steps.map((s) => s.status)).toStrictEqual(['already-done', 'applied', 'applied', 'already-done']);
+      .on(DescribeNotebookInstanceCommand)
+      .resolvesOnce(lab('InService', 'Enabled')) // before the stop
+      .resolvesOnce(lab('Stopping', 'Enabled')) // after the stop
+      .resolvesOnce(lab('Stopped', 'Enabled')) // the wait
+      .resolvesOnce(lab('Stopped', 'Enabled')) // before the update
+      .resolvesOnce(lab('Updating', 'Disabled')) // after the update
+      .resolvesOnce(lab('Stopped', 'Disabled')) // the wait
+      .resolvesOnce(lab('Stopped', 'Disabled')) // before the start
+      .resolves(lab('Pending', 'Disabled')); // after the start
+    const report = await run(rootOnly());
     expect(report.status).toBe('applied');
+    expect(callLog()).toStrictEqual([
+      ['DescribeNotebookInstance', LAB],
+      ['StopNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+      ['UpdateNotebookInstance', { ...LAB, RootAccess: 'Disabled' }],
+      ['DescribeNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+      ['StartNotebookInstance', LAB],
+      ['DescribeNotebookInstance', LAB],
+    ]);
+    expect(report.steps.map((s) => [s.status, s.verification?.state])).toStrictEqual([
+      ['applied', 'done'],
+      ['applied', undefined],
+      ['applied', 'done'],
+      ['applied', undefined],
+      ['applied', 'done'],
+    ]);
   });
 
-  it('refuses to run the endpoint proposal until a person fills in the key and the endpoint', async () => {
-    const config = parseConfig({}, sagemakerRules);
-    const { sagemakerEndpointUnencrypted } = await import('../remediations/sagemaker/sagemaker-endpoint-unencrypted.js');
-    const verdict = sagemakerEndpointUnencrypted.evaluate(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'), {}, {
-      config,
-      settings: config.rules['sagemaker-endpoint-unencrypted']?.settings,
-      now: new Date(0),
-    });
-    if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
-    const report = await executePlan(verdict.proposal, gateway);
-    expect(report.steps.map((s) => [s.status, s.errorCode])).toStrictEqual([
-      ['failed', 'UnknownValue'],
-      ['not-run', undefined],
+  it('is already fixed on a re-run of a notebook that must stay stopped: it is stopped and root access is off, and nothing is written', async () => {
+    sagemaker.on(DescribeNotebookInstanceCommand).resolves({ NotebookInstanceName: 'Churn-Exploration', NotebookInstanceStatus: 'Stopped', RootAccess: 'Disabled' });
+    const report = await run(proposalFor('sagemaker/CreateNotebookInstance-defaults-internet-root-no-vpc-no-kms.json'));
+    expect(report.status).toBe('already-fixed');
+    expect(report.steps.map((s) => s.status)).toStrictEqual(['already-done', 'applied', 'already-done']);
+    expect(writeCalls()).toHaveLength(0);
+  });
+
+  it('continues from a notebook someone already stopped: the stop is already done, the update runs', async () => {
+    sagemaker
+      .on(DescribeNotebookInstanceCommand)
+      .resolvesOnce(lab('Stopped', 'Enabled')) // before the stop
+      .resolvesOnce(lab('Stopped', 'Enabled')) // the wait
+      .resolvesOnce(lab('Stopped', 'Enabled')) // before the update
+      .resolvesOnce(lab('Stopped', 'Disabled')) // after the update
+      .resolvesOnce(lab('Stopped', 'Disabled')) // the wait
+      .resolvesOnce(lab('Stopped', 'Disabled')) // before the start
+      .resolves(lab('Pending', 'Disabled'));
+    const report = await run(rootOnly());
+    expect(report.status).toBe('applied');
+    expect(report.steps.map((s) => s.status)).toStrictEqual(['already-done', 'applied', 'applied', 'applied', 'applied']);
+    expect(sagemaker.commandCalls(StopNotebookInstanceCommand)).toHaveLength(0);
+    expect(sagemaker.commandCalls(UpdateNotebookInstanceCommand).map((c) => c.args[0].input)).toStrictEqual([{ ...LAB, RootAccess: 'Disabled' }]);
+  });
+
+  it('is stale, and stops nothing, when root access is off again before the proposal runs', async () => {
+    sagemaker.on(DescribeNotebookInstanceCommand).resolves(lab('InService', 'Disabled'));
+    const report = await run(rootOnly());
+    expect(report.status).toBe('stale');
+    expect(report.steps.map((s) => s.status)).toStrictEqual(['stale', 'not-run', 'not-run', 'not-run', 'not-run']);
+    expect(callLog()).toStrictEqual([['DescribeNotebookInstance', LAB]]);
+  });
+
+  it('never starts a notebook whose root access still reads on after the update: the update is unverified, the start stale', async () => {
+    sagemaker
+      .on(DescribeNotebookInstanceCommand)
+      .resolvesOnce(lab('InService', 'Enabled'))
+      .resolvesOnce(lab('Stopping', 'Enabled'))
+      .resolvesOnce(lab('Stopped', 'Enabled'))
+      .resolvesOnce(lab('Stopped', 'Enabled'))
+      .resolvesOnce(lab('Stopped', 'Enabled')) // after the update: still on
+      .resolvesOnce(lab('Stopped', 'Enabled')) // the wait
+      .resolves(lab('Stopped', 'Enabled')); // before the start: root access on, so it is not started
+    const report = await run(rootOnly());
+    expect(report.steps.map((s) => [s.status, s.verification?.state])).toStrictEqual([
+      ['applied', 'done'],
+      ['applied', undefined],
+      ['applied', 'needed'],
+      ['applied', undefined],
+      ['stale', undefined],
     ]);
-    expect(sagemaker.commandCalls(CreateEndpointConfigCommand)).toHaveLength(0);
-    expect(sagemaker.commandCalls(UpdateEndpointCommand)).toHaveLength(0);
+    expect(report.status).toBe('stale');
+    expect(sagemaker.commandCalls(StartNotebookInstanceCommand)).toHaveLength(0);
+  });
+
+  it('reports unverified when the notebook still reads InService after the stop', async () => {
+    sagemaker.on(DescribeNotebookInstanceCommand).resolves({ NotebookInstanceName: 'fraud-features', NotebookInstanceStatus: 'InService', RootAccess: 'Disabled' });
+    const event = loadEvent('sagemaker/CreateNotebookInstance-private-vpc-kms-compliant.json');
+    event.detail.requestParameters = { ...event.detail.requestParameters, directInternetAccess: 'Enabled' };
+    const verdict = sagemakerNotebookInsecure.evaluate(event, {}, { config, settings: undefined, now: new Date(0) });
+    if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
+    const report = await run(verdict.proposal);
+    expect(report.status).toBe('unverified');
+    expect(report.steps[0]?.verification).toStrictEqual({ state: 'needed', evidence: 'fraud-features is InService, root access Disabled: still running' });
+  });
+
+  describe('the endpoint proposal', () => {
+    const ORIGINAL = 'churn-xgb-config-2025-03-15';
+    const COPY = 'churn-xgb-config-2025-03-15-kms';
+    const KEY = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const notFound = () => serviceError('ValidationException', `Could not find endpoint configuration "${COPY}".`);
+    const copy = { EndpointConfigName: COPY, KmsKeyId: KEY, DataCaptureConfig: { EnableCapture: true, KmsKeyId: KEY, InitialSamplingPercentage: 100, DestinationS3Uri: 's3://amzn-s3-demo-bucket/churn/capture/', CaptureOptions: [{ CaptureMode: 'Input' as const }, { CaptureMode: 'Output' as const }] } };
+    const endpoint = (configName: string, status: EndpointStatus = 'InService', pending?: string) => ({
+      EndpointName: 'churn-xgb',
+      EndpointConfigName: configName,
+      EndpointStatus: status,
+      ...(pending ? { PendingDeploymentSummary: { EndpointConfigName: pending } } : {}),
+    });
+
+    function proposal(): Plan {
+      const verdict = sagemakerEndpointUnencrypted.evaluate(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'), {}, {
+        config,
+        settings: config.rules['sagemaker-endpoint-unencrypted']?.settings,
+        now: new Date(0),
+      });
+      if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
+      return verdict.proposal;
+    }
+
+    /** What a person does before running it: every placeholder filled in. */
+    function filled(value: unknown): unknown {
+      if (isUnknownValue(value)) return value.$unknown.startsWith('an endpoint') ? 'churn-xgb' : KEY;
+      if (Array.isArray(value)) return value.map(filled);
+      if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, filled(v)]));
+      return value;
+    }
+
+    const runEndpoint = (plan: Plan) => executePlan(plan, gateway, { probes: sagemakerEndpointUnencrypted.probes });
+
+    it('refuses to run until a person fills in the key and the endpoint, before any call', async () => {
+      const report = await runEndpoint(proposal());
+      expect(report.steps.map((s) => [s.status, s.errorCode])).toStrictEqual([
+        ['failed', 'UnknownValue'],
+        ['not-run', undefined],
+      ]);
+      expect(sagemaker.calls()).toHaveLength(0);
+    });
+
+    it('creates the copy and moves the endpoint, each read before and after, and reports applied and verified', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).rejectsOnce(notFound()).resolves(copy);
+      sagemaker.on(CreateEndpointConfigCommand).resolves({ EndpointConfigArn: `arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/${COPY}` });
+      sagemaker.on(DescribeEndpointCommand).resolvesOnce(endpoint(ORIGINAL)).resolves(endpoint(ORIGINAL, 'Updating', COPY));
+      sagemaker.on(UpdateEndpointCommand).resolves({ EndpointArn: 'arn:aws:sagemaker:us-east-1:111122223333:endpoint/churn-xgb' });
+      const plan = filled(proposal()) as Plan;
+      const report = await runEndpoint(plan);
+      expect(report.status).toBe('applied');
+      expect(callLog().map(([name]) => name)).toStrictEqual([
+        'DescribeEndpointConfig',
+        'CreateEndpointConfig',
+        'DescribeEndpointConfig',
+        'DescribeEndpoint',
+        'UpdateEndpoint',
+        'DescribeEndpoint',
+      ]);
+      expect(sagemaker.commandCalls(CreateEndpointConfigCommand)[0]?.args[0].input).toStrictEqual(plan[0]?.input);
+      expect(sagemaker.commandCalls(UpdateEndpointCommand)[0]?.args[0].input).toStrictEqual({ EndpointName: 'churn-xgb', EndpointConfigName: COPY });
+      expect(sagemaker.commandCalls(DescribeEndpointCommand).map((c) => c.args[0].input)).toStrictEqual([{ EndpointName: 'churn-xgb' }, { EndpointName: 'churn-xgb' }]);
+      expect(report.steps.map((s) => s.verification)).toStrictEqual([
+        { state: 'done', evidence: `${COPY} exists with its KMS keys` },
+        { state: 'done', evidence: `churn-xgb is moving to ${COPY} (Updating; SageMaker retires the instances of ${ORIGINAL} once the new ones serve)` },
+      ]);
+    });
+
+    it('is already fixed on a re-run: the copy exists with its keys and the endpoint uses it', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).resolves(copy);
+      sagemaker.on(DescribeEndpointCommand).resolves(endpoint(COPY));
+      const report = await runEndpoint(filled(proposal()) as Plan);
+      expect(report.status).toBe('already-fixed');
+      expect(writeCalls()).toHaveLength(0);
+    });
+
+    it('is stale, and moves nothing, when the endpoint uses another configuration now', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).resolves(copy);
+      sagemaker.on(DescribeEndpointCommand).resolves(endpoint('churn-xgb-config-2025-04-01'));
+      const report = await runEndpoint(filled(proposal()) as Plan);
+      expect(report.status).toBe('stale');
+      expect(report.steps[1]?.precondition).toStrictEqual({ state: 'changed', evidence: `churn-xgb uses churn-xgb-config-2025-04-01 now, not ${ORIGINAL}: it is not moved` });
+      expect(writeCalls()).toHaveLength(0);
+    });
+
+    it('is stale when a configuration of the copy\'s name exists without the keys', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).resolves({ EndpointConfigName: COPY });
+      const report = await runEndpoint(filled(proposal()) as Plan);
+      expect(report.status).toBe('stale');
+      expect(sagemaker.commandCalls(CreateEndpointConfigCommand)).toHaveLength(0);
+    });
+
+    it('reports unverified when the copy reads without its keys after the create', async () => {
+      sagemaker.on(DescribeEndpointConfigCommand).rejects(notFound());
+      sagemaker.on(CreateEndpointConfigCommand).resolves({ EndpointConfigArn: `arn:aws:sagemaker:us-east-1:111122223333:endpoint-config/${COPY}` });
+      sagemaker.on(DescribeEndpointCommand).resolvesOnce(endpoint(ORIGINAL)).resolves(endpoint(COPY));
+      sagemaker.on(UpdateEndpointCommand).resolves({});
+      const report = await runEndpoint(filled(proposal()) as Plan);
+      expect(report.status).toBe('unverified');
+      expect(report.steps[0]?.verification).toStrictEqual({ state: 'needed', evidence: `${COPY} does not exist yet` });
+    });
   });
 });

@@ -6,6 +6,8 @@ import type { Verdict } from '../engine/types.js';
 import {
   DEFAULT_LOCAL_STORAGE_FAMILIES,
   SagemakerEndpointUnencryptedSettingsSchema,
+  endpointConfigProbe,
+  endpointProbe,
   hasLocalStorage,
   proposedConfigName,
   sagemakerEndpointUnencrypted,
@@ -93,6 +95,22 @@ describe('sagemaker-endpoint-unencrypted', () => {
       ]);
       expect(verdict.plan).toStrictEqual([]);
       const endpoint = { $unknown: 'an endpoint that uses churn-xgb-config-2025-03-15 (aws sagemaker list-endpoints, then describe-endpoint); one step per endpoint' };
+      const copyCheck = {
+        service: 'sagemaker',
+        operation: 'DescribeEndpointConfig',
+        input: { EndpointConfigName: 'churn-xgb-config-2025-03-15-kms' },
+        probe: 'endpointConfig',
+        expect: { config: 'churn-xgb-config-2025-03-15-kms', volumeKey: true, captureKey: true },
+        description: 'churn-xgb-config-2025-03-15-kms does not exist yet',
+      };
+      const endpointCheck = {
+        service: 'sagemaker',
+        operation: 'DescribeEndpoint',
+        input: { EndpointName: endpoint },
+        probe: 'endpoint',
+        expect: { from: 'churn-xgb-config-2025-03-15', to: 'churn-xgb-config-2025-03-15-kms' },
+        description: 'the endpoint still uses churn-xgb-config-2025-03-15',
+      };
       expect(verdict.proposal).toStrictEqual([
         {
           service: 'sagemaker',
@@ -121,6 +139,8 @@ describe('sagemaker-endpoint-unencrypted', () => {
             input: { EndpointConfigName: 'churn-xgb-config-2025-03-15-kms' },
             reason: 'Delete churn-xgb-config-2025-03-15-kms, the copy this proposal created (only once no endpoint uses it); churn-xgb-config-2025-03-15 was never touched.',
           },
+          precondition: copyCheck,
+          verification: copyCheck,
         },
         {
           service: 'sagemaker',
@@ -134,6 +154,8 @@ describe('sagemaker-endpoint-unencrypted', () => {
             input: { EndpointName: endpoint, EndpointConfigName: 'churn-xgb-config-2025-03-15' },
             reason: 'Move the endpoint back to churn-xgb-config-2025-03-15.',
           },
+          precondition: endpointCheck,
+          verification: endpointCheck,
         },
       ]);
     });
@@ -212,17 +234,60 @@ describe('sagemaker-endpoint-unencrypted', () => {
     it('exempts a configuration whose Tags carry the exemption tag', () => {
       const event = loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json');
       request(event)['tags'] = [{ key: 'remediation:exempt', value: 'load test' }];
-      expect(evaluate(event)).toStrictEqual({
+      const verdict = evaluate(event);
+      expect(verdict).toMatchObject({
         kind: 'exempt',
         reason: 'endpoint configuration churn-xgb-config-2025-03-15 is tagged remediation:exempt: load test',
         resources: [`arn:aws:sagemaker:us-east-1:${ACCOUNT}:endpoint-config/churn-xgb-config-2025-03-15`],
       });
+      expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([
+        ['volume-not-kms-encrypted', 'medium'],
+        ['data-capture-not-kms-encrypted', 'medium'],
+      ]);
     });
 
     it('skips an event that names no configuration', () => {
       const event = loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json');
       event.detail.requestParameters = {};
       expect(evaluate(event)).toStrictEqual({ kind: 'skipped', reason: 'the event names no endpoint configuration' });
+    });
+  });
+
+  describe('probes', () => {
+    const expectBoth = { config: 'c-kms', volumeKey: true, captureKey: true };
+
+    it('needs the copy while DescribeEndpointConfig finds none (ValidationException, read as absent), and counts it done once it has its keys', () => {
+      expect(endpointConfigProbe.notFoundCodes).toStrictEqual(['ValidationException']);
+      expect(endpointConfigProbe.judge(null, expectBoth)).toStrictEqual({ state: 'needed', evidence: 'c-kms does not exist yet' });
+      expect(endpointConfigProbe.judge({ EndpointConfigName: 'c-kms', KmsKeyId: 'k', DataCaptureConfig: { KmsKeyId: 'k2' } }, expectBoth)).toStrictEqual({
+        state: 'done',
+        evidence: 'c-kms exists with its KMS keys',
+      });
+    });
+
+    it('leaves alone a configuration of that name without the keys: it is not the copy', () => {
+      expect(endpointConfigProbe.judge({ EndpointConfigName: 'c-kms', KmsKeyId: 'k' }, expectBoth)).toStrictEqual({
+        state: 'changed',
+        evidence: 'c-kms already exists without a DataCaptureConfig.KmsKeyId: it is not the encrypted copy, and nothing is created (choose another name)',
+      });
+    });
+
+    it.each([
+      [{ EndpointName: 'e', EndpointStatus: 'InService', EndpointConfigName: 'c' }, 'needed', 'e still uses c (InService)'],
+      [{ EndpointName: 'e', EndpointStatus: 'InService', EndpointConfigName: 'c-kms' }, 'done', 'e uses c-kms (InService)'],
+      [
+        { EndpointName: 'e', EndpointStatus: 'Updating', EndpointConfigName: 'c', PendingDeploymentSummary: { EndpointConfigName: 'c-kms' } },
+        'done',
+        'e is moving to c-kms (Updating; SageMaker retires the instances of c once the new ones serve)',
+      ],
+      [{ EndpointName: 'e', EndpointStatus: 'InService', EndpointConfigName: 'other' }, 'changed', 'e uses other now, not c: it is not moved'],
+    ])('judges the endpoint %j as %s', (output, state, evidence) => {
+      expect(endpointProbe.judge(output, { from: 'c', to: 'c-kms' })).toStrictEqual({ state, evidence });
+    });
+
+    it('never reads a missing endpoint as done', () => {
+      expect(endpointProbe.notFoundCodes).toBeUndefined();
+      expect(sagemakerEndpointUnencrypted.probes).toStrictEqual([endpointConfigProbe, endpointProbe]);
     });
   });
 
@@ -246,6 +311,8 @@ describe('sagemaker-endpoint-unencrypted', () => {
       });
       expect(decision.mode).toBe('notify');
       expect(decision.unavailableFacts).toStrictEqual([]);
+      // Notify mode shows no proposal: nothing will be run or proposed.
+      expect(decision.verdict.kind === 'violation' && decision.verdict.proposal).toBeUndefined();
     });
 
     it('skips a failed call before the rule runs', async () => {
@@ -255,7 +322,7 @@ describe('sagemaker-endpoint-unencrypted', () => {
         facts: offlineFacts,
         now: NOW,
       });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (ValidationException), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (ValidationException), so it changed nothing', cause: 'failed-call' });
     });
   });
 });

@@ -3,7 +3,13 @@ import { ConfigError, parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Verdict } from '../engine/types.js';
-import { SagemakerJobInsecureSettingsSchema, sagemakerJobInsecure } from '../remediations/sagemaker/sagemaker-job-insecure.js';
+import {
+  SagemakerJobInsecureSettingsSchema,
+  processingJobProbe,
+  sagemakerJobInsecure,
+  trainingJobProbe,
+  tuningJobProbe,
+} from '../remediations/sagemaker/sagemaker-job-insecure.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const rules = [sagemakerJobInsecure];
@@ -19,6 +25,18 @@ function violation(event: CloudTrailEvent, rawConfig: unknown = {}): Extract<Ver
   const verdict = evaluate(event, rawConfig);
   if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${JSON.stringify(verdict)}`);
   return verdict;
+}
+
+const PROBES: Readonly<Record<string, string>> = {
+  DescribeTrainingJob: 'trainingJob',
+  DescribeProcessingJob: 'processingJob',
+  DescribeHyperParameterTuningJob: 'tuningJob',
+};
+
+/** The read before and after a stop: the job's status. */
+function jobCheck(operation: string, member: string, name: string, label: string) {
+  const read = { service: 'sagemaker', operation, input: { [member]: name }, probe: PROBES[operation], expect: { job: name }, description: `the ${label} ${name} is still InProgress` };
+  return { precondition: read, verification: read };
 }
 
 const codes = (verdict: Extract<Verdict, { kind: 'violation' }>) => verdict.findings.map((f) => f.code);
@@ -73,7 +91,8 @@ describe('sagemaker-job-insecure', () => {
           input: { TrainingJobName: 'churn-xgb-2025-03-13-14-03-36' },
           reason:
             'Stop the training job churn-xgb-2025-03-13-14-03-36. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: the algorithm gets SIGTERM and 120 seconds to save its model artefacts, and what is already in S3 stays there.',
-          alreadyDoneCodes: ['ValidationException', 'ResourceNotFound'],
+          alreadyDoneCodes: ['ResourceNotFound'],
+          ...jobCheck('DescribeTrainingJob', 'TrainingJobName', 'churn-xgb-2025-03-13-14-03-36', 'training job'),
         },
       ]);
       expect(verdict.plan[0]?.undo).toBeUndefined();
@@ -153,11 +172,18 @@ describe('sagemaker-job-insecure', () => {
     it('exempts a job whose Tags carry the exemption tag', () => {
       const event = loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json');
       request(event)['tags'] = [{ key: 'remediation:exempt', value: 'benchmark on public data' }];
-      expect(evaluate(event)).toStrictEqual({
+      const verdict = evaluate(event);
+      expect(verdict).toMatchObject({
         kind: 'exempt',
         reason: 'training job churn-xgb-2025-03-13-14-03-36 is tagged remediation:exempt: benchmark on public data',
         resources: [`arn:aws:sagemaker:us-east-1:${ACCOUNT}:training-job/churn-xgb-2025-03-13-14-03-36`],
       });
+      // What the exemption let through, each finding with its own severity.
+      expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([
+        ['inter-container-traffic-unencrypted', 'medium'],
+        ['no-vpc', 'medium'],
+        ['output-not-kms-encrypted', 'medium'],
+      ]);
     });
 
     it('skips an event that names no job', () => {
@@ -182,7 +208,8 @@ describe('sagemaker-job-insecure', () => {
           input: { ProcessingJobName: 'churn-preprocess-2025-03-13-12-30-04' },
           reason:
             'Stop the processing job churn-preprocess-2025-03-13-12-30-04. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: inputs and any output already uploaded to S3 stay there.',
-          alreadyDoneCodes: ['ValidationException', 'ResourceNotFound'],
+          alreadyDoneCodes: ['ResourceNotFound'],
+          ...jobCheck('DescribeProcessingJob', 'ProcessingJobName', 'churn-preprocess-2025-03-13-12-30-04', 'processing job'),
         },
       ]);
     });
@@ -210,7 +237,8 @@ describe('sagemaker-job-insecure', () => {
           input: { HyperParameterTuningJobName: 'churn-xgb-hpo-250314-0812' },
           reason:
             'Stop the hyperparameter tuning job churn-xgb-hpo-250314-0812. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: its running training jobs are stopped too, and the model artefacts of every training job stay in S3.',
-          alreadyDoneCodes: ['ValidationException', 'ResourceNotFound'],
+          alreadyDoneCodes: ['ResourceNotFound'],
+          ...jobCheck('DescribeHyperParameterTuningJob', 'HyperParameterTuningJobName', 'churn-xgb-hpo-250314-0812', 'hyperparameter tuning job'),
         },
       ]);
     });
@@ -247,8 +275,45 @@ describe('sagemaker-job-insecure', () => {
     });
   });
 
+  describe('job status probes', () => {
+    it.each([
+      [trainingJobProbe, 'DescribeTrainingJob', 'TrainingJobStatus', 'training-job'],
+      [processingJobProbe, 'DescribeProcessingJob', 'ProcessingJobStatus', 'processing-job'],
+      [tuningJobProbe, 'DescribeHyperParameterTuningJob', 'HyperParameterTuningJobStatus', 'hyper-parameter-tuning-job'],
+    ])('%#: %s reads %s, granted on its own jobs, and ResourceNotFound means gone', (probe, operation, _, resourceType) => {
+      expect(probe.operation).toBe(operation);
+      expect(probe.resource).toBe(`arn:\${AWS::Partition}:sagemaker:\${AWS::Region}:\${AWS::AccountId}:${resourceType}/*`);
+      expect(probe.notFoundCodes).toStrictEqual(['ResourceNotFound']);
+    });
+
+    it.each([
+      ['InProgress', 'needed', 'training job j is still InProgress'],
+      ['Stopping', 'done', 'training job j is Stopping: it runs nothing'],
+      ['Stopped', 'done', 'training job j is Stopped: it runs nothing'],
+      ['Completed', 'done', 'training job j is Completed: it runs nothing'],
+    ])('a training job %s is %s', (status, state, evidence) => {
+      expect(trainingJobProbe.judge({ TrainingJobName: 'j', TrainingJobStatus: status }, { job: 'j' })).toStrictEqual({ state, evidence });
+    });
+
+    it('gives the failure reason of a failed job, and counts a job that no longer exists as done', () => {
+      expect(processingJobProbe.judge({ ProcessingJobStatus: 'Failed', FailureReason: 'ClientError: no space left' }, { job: 'p' })).toStrictEqual({
+        state: 'done',
+        evidence: 'processing job p is Failed: it runs nothing (ClientError: no space left)',
+      });
+      expect(tuningJobProbe.judge(null, { job: 't' })).toStrictEqual({ state: 'done', evidence: 'hyperparameter tuning job t no longer exists' });
+    });
+
+    it('refuses to judge a status it does not know', () => {
+      expect(() => trainingJobProbe.judge({ TrainingJobStatus: 'Paused' }, { job: 'j' })).toThrow('DescribeTrainingJob states an unknown TrainingJobStatus Paused for training job j');
+    });
+
+    it('is declared on the rule', () => {
+      expect(sagemakerJobInsecure.probes).toStrictEqual([trainingJobProbe, processingJobProbe, tuningJobProbe]);
+    });
+  });
+
   describe('through the engine', () => {
-    it('notifies by default', async () => {
+    it('notifies by default, and a notify decision shows no stop (issue 13)', async () => {
       const config = parseConfig({}, rules);
       const decision = await decide(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'), sagemakerJobInsecure, {
         config,
@@ -258,6 +323,21 @@ describe('sagemaker-job-insecure', () => {
       });
       expect(decision.mode).toBe('notify');
       expect(decision.unavailableFacts).toStrictEqual([]);
+      expect(decision.verdict.kind === 'violation' && decision.verdict.plan).toStrictEqual([]);
+      expect(decision.verdict.kind === 'violation' && decision.verdict.proposal).toBeUndefined();
+    });
+
+    it('shows the stop, with its reads, in propose mode', async () => {
+      const config = parseConfig({ rules: { 'sagemaker-job-insecure': { mode: 'propose' } } }, rules);
+      const decision = await decide(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'), sagemakerJobInsecure, {
+        config,
+        env: {},
+        facts: offlineFacts,
+        now: NOW,
+      });
+      expect(decision.verdict.kind === 'violation' && decision.verdict.plan.map((step) => [step.operation, step.precondition?.operation])).toStrictEqual([
+        ['StopTrainingJob', 'DescribeTrainingJob'],
+      ]);
     });
 
     it('skips a failed call before the rule runs', async () => {
@@ -268,7 +348,7 @@ describe('sagemaker-job-insecure', () => {
         facts: offlineFacts,
         now: NOW,
       });
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDeniedException), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDeniedException), so it changed nothing', cause: 'failed-call' });
     });
   });
 });

@@ -3,7 +3,7 @@ import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
-import { RECREATE_STEP, sagemakerNotebookInsecure } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
+import { RECREATE_STEP, notebookInstanceProbe, sagemakerNotebookInsecure } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const rules = [sagemakerNotebookInsecure];
@@ -24,21 +24,33 @@ function violation(event: CloudTrailEvent, facts: Facts = {}): Extract<Verdict, 
 const tagsLookup = sagemakerNotebookInsecure.lookups[0];
 const tagsFact = (tags: { Key: string; Value: string }[]): Facts => ({ notebookTags: { status: 'ok', value: tagsLookup.select({ Tags: tags }) } });
 
-const stop = (name: string, reason: string) => ({
+const check = (name: string, want: string, description: string, extra: Record<string, unknown> = {}) => {
+  const read = {
+    service: 'sagemaker',
+    operation: 'DescribeNotebookInstance',
+    input: { NotebookInstanceName: name },
+    probe: 'notebookInstance',
+    expect: { notebook: name, want, ...extra },
+    description,
+  };
+  return { precondition: read, verification: read };
+};
+const stop = (name: string, reason: string, rootOnly = false) => ({
   service: 'sagemaker',
   operation: 'StopNotebookInstance',
   input: { NotebookInstanceName: name },
   reason,
   undo: { service: 'sagemaker', operation: 'StartNotebookInstance', input: { NotebookInstanceName: name }, reason: `Start ${name} again.` },
-  alreadyDoneCodes: ['ValidationException'],
+  ...(rootOnly ? check(name, 'stopped', `${name} still runs with root access on`, { unlessRootDisabled: true }) : check(name, 'stopped', `${name} still runs`)),
 });
-const wait = (name: string) => ({
+const wait = (name: string, why = 'UpdateNotebookInstance only accepts a stopped notebook.') => ({
   service: 'sagemaker',
   operation: 'waitUntilNotebookInstanceStopped',
   kind: 'wait',
   input: { NotebookInstanceName: name },
-  reason: `Wait until ${name} has stopped: UpdateNotebookInstance only accepts a stopped notebook.`,
+  reason: `Wait until ${name} has stopped: ${why}`,
 });
+const waitAfterUpdate = (name: string) => wait(name, 'the update runs while the notebook is Updating, and StartNotebookInstance only accepts a Stopped one.');
 const update = (name: string) => ({
   service: 'sagemaker',
   operation: 'UpdateNotebookInstance',
@@ -50,6 +62,7 @@ const update = (name: string) => ({
     input: { NotebookInstanceName: name, RootAccess: 'Enabled' },
     reason: 'Turn root access on again, as the event set it.',
   },
+  ...check(name, 'root-disabled', `${name} still has root access on`),
 });
 const start = (name: string) => ({
   service: 'sagemaker',
@@ -57,8 +70,9 @@ const start = (name: string) => ({
   input: { NotebookInstanceName: name },
   reason: `Start ${name} again, now without root access (skip this step if it should stay stopped).`,
   undo: { service: 'sagemaker', operation: 'StopNotebookInstance', input: { NotebookInstanceName: name }, reason: `Stop ${name} again.` },
-  alreadyDoneCodes: ['ValidationException'],
+  ...check(name, 'running', `${name} is stopped, with root access off`),
 });
+const rootOnlyProposal = (name: string) => [stop(name, stopReason(name), true), wait(name), update(name), waitAfterUpdate(name), start(name)];
 const stopReason = (name: string) => `Stop ${name}: a stopped notebook serves nobody and reaches nothing. Its ML storage volume is kept.`;
 
 describe('sagemaker-notebook-insecure', () => {
@@ -105,7 +119,7 @@ describe('sagemaker-notebook-insecure', () => {
       expect(verdict.findings.map((f) => f.code)).toStrictEqual(['root-access']);
       expect(verdict.summary).toBe('forecasting-lab created with root access; proposed: stop it and turn root access off');
       expect(verdict.plan).toStrictEqual([]);
-      expect(verdict.proposal).toStrictEqual([stop('forecasting-lab', stopReason('forecasting-lab')), wait('forecasting-lab'), update('forecasting-lab'), start('forecasting-lab')]);
+      expect(verdict.proposal).toStrictEqual(rootOnlyProposal('forecasting-lab'));
     });
 
     it('proposes only the stop when nothing an update can fix is wrong', () => {
@@ -124,14 +138,19 @@ describe('sagemaker-notebook-insecure', () => {
       });
     });
 
-    it('exempts a notebook whose create request carries the exemption tag, without a lookup', () => {
+    it('exempts a notebook whose create request carries the exemption tag, without a lookup, and says what the exemption let through', () => {
       const event = loadEvent('sagemaker/CreateNotebookInstance-internet-exempt-tag.json');
       expect(tagsLookup.input(event)).toBeUndefined();
-      expect(evaluate(event)).toStrictEqual({
+      const verdict = evaluate(event);
+      expect(verdict).toMatchObject({
         kind: 'exempt',
         reason: 'public-demo is tagged remediation:exempt: conference demo, no data SEC-311',
         resources: [`arn:aws:sagemaker:us-east-1:${ACCOUNT}:notebook-instance/public-demo`],
       });
+      expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([
+        ['direct-internet-access', 'high'],
+        ['not-in-vpc', 'medium'],
+      ]);
     });
 
     it('honours a configured exemption tag key', () => {
@@ -201,24 +220,30 @@ describe('sagemaker-notebook-insecure', () => {
           },
         ],
         plan: [],
-        proposal: [stop('fraud-features', stopReason('fraud-features')), wait('fraud-features'), update('fraud-features'), start('fraud-features')],
+        proposal: rootOnlyProposal('fraud-features'),
       });
     });
 
-    it('exempts a notebook whose tags (ListTags) carry the exemption tag', () => {
+    it('exempts a notebook whose tags (ListTags) carry the exemption tag, with the finding it let through', () => {
       expect(evaluate(event(), tagsFact([{ Key: 'remediation:exempt', Value: '' }]))).toStrictEqual({
         kind: 'exempt',
         reason: 'fraud-features is tagged remediation:exempt (no reason given)',
         resources: [arn],
+        findings: [
+          {
+            code: 'root-access',
+            severity: 'medium',
+            message: 'Root access is enabled for notebook users; any user can change the instance, install software and read every credential on it.',
+            subject: 'RootAccess',
+          },
+        ],
       });
     });
 
-    it('skips a notebook that ListTags says is gone', () => {
-      expect(evaluate(event(), { notebookTags: { status: 'ok', value: null } })).toStrictEqual({
-        kind: 'skipped',
-        reason: 'notebook instance fraud-features no longer exists',
-        resources: [arn],
-      });
+    it('still reports a notebook that ListTags says is gone, and leaves the present to the proposal\'s reads', () => {
+      const verdict = violation(event(), { notebookTags: { status: 'ok', value: null } });
+      expect(verdict.summary).toBe('fraud-features updated with root access; proposed: stop it and turn root access off (ListTags: the notebook no longer exists)');
+      expect(verdict.proposal).toStrictEqual(rootOnlyProposal('fraud-features'));
     });
 
     it('still reports the violation when the tags are unavailable, and says the exemption was not checked', () => {
@@ -238,6 +263,69 @@ describe('sagemaker-notebook-insecure', () => {
     });
   });
 
+  describe('notebookInstanceProbe', () => {
+    const described = (status: string, rootAccess = 'Enabled') => ({ NotebookInstanceName: 'fraud-features', NotebookInstanceStatus: status, RootAccess: rootAccess });
+    const judge = (output: unknown, want: string, extra: Record<string, unknown> = {}) =>
+      notebookInstanceProbe.judge(output, { notebook: 'fraud-features', want, ...extra }).state;
+
+    it.each([
+      ['InService', 'Enabled', 'needed'],
+      ['Pending', 'Enabled', 'needed'],
+      ['Updating', 'Enabled', 'needed'],
+      ['Stopping', 'Enabled', 'done'],
+      ['Stopped', 'Enabled', 'done'],
+      ['Failed', 'Enabled', 'done'],
+      ['Deleting', 'Enabled', 'done'],
+      ['InService', 'Disabled', 'needed'],
+    ])('the stop: a notebook %s with root access %s is %s', (status, root, state) => {
+      expect(judge(described(status, root), 'stopped')).toBe(state);
+    });
+
+    it.each([
+      ['InService', 'changed'],
+      ['Stopped', 'changed'],
+    ])('the stop when root access is the only finding: root access off again on a notebook %s is %s, so nothing is stopped or started', (status, state) => {
+      expect(judge(described(status, 'Disabled'), 'stopped', { unlessRootDisabled: true })).toBe(state);
+      expect(judge(described(status, 'Enabled'), 'stopped', { unlessRootDisabled: true })).toBe(status === 'InService' ? 'needed' : 'done');
+    });
+
+    it.each([
+      ['Enabled', 'needed'],
+      ['Disabled', 'done'],
+    ])('the update: root access %s is %s', (root, state) => {
+      expect(judge(described('Stopped', root), 'root-disabled')).toBe(state);
+    });
+
+    it.each([
+      ['Stopped', 'Disabled', 'needed'],
+      ['Failed', 'Disabled', 'needed'],
+      ['Pending', 'Disabled', 'done'],
+      ['InService', 'Disabled', 'done'],
+      ['InService', 'Enabled', 'done'],
+      ['Stopped', 'Enabled', 'changed'],
+      ['Deleting', 'Disabled', 'changed'],
+    ])('the start: a notebook %s with root access %s is %s', (status, root, state) => {
+      expect(judge(described(status, root), 'running')).toBe(state);
+    });
+
+    it('gives the evidence a person reads', () => {
+      expect(notebookInstanceProbe.judge(described('InService', 'Disabled'), { notebook: 'fraud-features', want: 'stopped', unlessRootDisabled: true })).toStrictEqual({
+        state: 'changed',
+        evidence: 'fraud-features is InService, root access Disabled: root access is off now, not on as the event set it, so nothing is stopped, updated or started',
+      });
+      expect(notebookInstanceProbe.judge(described('Stopping'), { notebook: 'fraud-features', want: 'stopped' })).toStrictEqual({
+        state: 'done',
+        evidence: 'fraud-features is Stopping, root access Enabled: it runs nothing',
+      });
+    });
+
+    it('refuses to judge an answer without a status, and never treats ValidationException as "gone"', () => {
+      expect(() => notebookInstanceProbe.judge({}, { notebook: 'fraud-features', want: 'stopped' })).toThrow('states no NotebookInstanceStatus');
+      expect(notebookInstanceProbe.notFoundCodes).toBeUndefined();
+      expect(sagemakerNotebookInsecure.probes).toStrictEqual([notebookInstanceProbe]);
+    });
+  });
+
   describe('through the engine', () => {
     const config = parseConfig({}, rules);
     const context = { config, env: {}, facts: offlineFacts, now: NOW };
@@ -247,7 +335,7 @@ describe('sagemaker-notebook-insecure', () => {
       ['a failed update', 'sagemaker/UpdateNotebookInstance-failed-not-stopped.json', 'the call failed (ValidationException), so it changed nothing'],
     ])('skips %s before the rule runs', async (_, fixture, reason) => {
       const decision = await decide(loadEvent(fixture), sagemakerNotebookInsecure, context);
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason, cause: 'failed-call' });
     });
 
     it('proposes by default and names the unavailable lookup offline', async () => {

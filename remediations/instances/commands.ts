@@ -1,6 +1,6 @@
 /**
- * The SDK commands the instances function may send: its rule's plan step and
- * lookup, and SNS for alerts. A meta-test checks this table covers every
+ * The SDK commands the instances function may send: its rule's plan step,
+ * lookup and probe (`DescribeInstances` serves both), and SNS for alerts. A meta-test checks this table covers every
  * operation the family's rules can emit.
  */
 import { DescribeInstancesCommand, EC2Client, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';

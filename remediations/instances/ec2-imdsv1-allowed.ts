@@ -9,24 +9,30 @@
  * response `ModifyInstanceMetadataOptionsResponse.instanceMetadataOptions`).
  * The violation is `httpTokens: optional` while the metadata endpoint is not
  * disabled. Records from before IMDSv2 (2019) carry no metadata options: a
- * `DescribeInstances` lookup decides them, and without it they are skipped,
- * never passed.
+ * `DescribeInstances` lookup decides them, and without it the bot says it
+ * could not inspect them, never passes them.
  *
- * Changes: `ModifyInstanceMetadataOptions {InstanceId, HttpTokens: required,
- * HttpEndpoint: enabled}`, one step per instance (undo: `HttpTokens: optional`).
- * EC2 accepts `HttpTokens` only together with `HttpEndpoint: enabled`, so the
- * rule acts only on instances whose endpoint is known to be enabled (event or
- * lookup). The call is idempotent; an instance that is gone counts as done.
+ * Changes (`remediate`; `propose` shows the same plan with what its reads find
+ * now, `notify` only alerts): `ModifyInstanceMetadataOptions {InstanceId,
+ * HttpTokens: required, HttpEndpoint: enabled}`, one step per instance (undo:
+ * `HttpTokens: optional`). Before each call `DescribeInstances` reads the
+ * instance: `HttpTokens` already `required`, or the instance terminated or
+ * gone, is already done (nothing sent, no undo recorded); an endpoint disabled
+ * since the event is left disabled and the decision is stale, because EC2
+ * accepts `HttpTokens` only together with `HttpEndpoint: enabled`. After the
+ * call the same read must show `HttpTokens: required` (while EC2 is still
+ * applying it, `MetadataOptions.State` reads `pending`: see `instanceMetadataProbe`).
  * Never touches: the metadata endpoint itself (a disabled endpoint is never
  * enabled), the hop limit, instance tags in IMDS, the instance's state, and
  * instances carrying the exemption tag (`DescribeInstances` tags, else the tags
  * `RunInstances` requested for the instance).
- * Permissions: `ec2:ModifyInstanceMetadataOptions` on instances; lookup
- * `ec2:DescribeInstances` (tags and current metadata options).
+ * Permissions: `ec2:ModifyInstanceMetadataOptions` on instances;
+ * `ec2:DescribeInstances` (tags and current metadata options, and the reads
+ * before and after each change).
  */
 import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromList, type Tags } from '../../engine/exemption.js';
-import type { Fact, Facts, Finding, Lookup, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, type Fact, type Facts, type Finding, type Lookup, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 
 /** What one instance's metadata options were, as far as the event or a lookup says. */
 export interface InstanceMetadata {
@@ -98,7 +104,66 @@ export function instancesOf(event: CloudTrailEvent): InstanceMetadata[] {
   return event.detail.eventName === 'RunInstances' ? fromRunInstances(event) : fromModify(event);
 }
 
-export function planRequireTokens(instanceId: string, alreadyDone?: string): PlanStep {
+/** The instances of a `DescribeInstances` answer, whatever reservation holds them. */
+function describedInstances(output: unknown): unknown[] {
+  const reservations = field(output, 'Reservations');
+  return (Array.isArray(reservations) ? reservations : []).flatMap((reservation) => {
+    const instances = field(reservation, 'Instances');
+    return Array.isArray(instances) ? instances : [];
+  });
+}
+
+const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+/**
+ * One instance's metadata options as `DescribeInstances` answers now:
+ * - gone (not found, shutting down, terminated) or `HttpTokens: required` → done;
+ * - `HttpTokens: optional` with the endpoint enabled → needed;
+ * - the endpoint disabled since the event → changed: the fix must send
+ *   `HttpEndpoint: enabled` (EC2 takes `HttpTokens` only with it), which would
+ *   turn a disabled endpoint back on.
+ *
+ * EC2 applies metadata options asynchronously: right after the change,
+ * `MetadataOptions.State` reads `pending` while `HttpTokens` already reads
+ * `required` ("the metadata options are being updated and the instance is not
+ * ready to process metadata traffic with the new selection", EC2 API
+ * reference, `InstanceMetadataOptionsResponse`; `applied` once done; on a
+ * stopped instance, when it starts). The probe counts `required` as done in
+ * either state, because `required` is what EC2 has accepted and is applying,
+ * and says `pending` in its evidence: the read right after the call would
+ * otherwise leave nearly every fix unverified.
+ */
+export const instanceMetadataProbe: Probe = {
+  name: 'instanceMetadata',
+  service: 'ec2',
+  operation: 'DescribeInstances',
+  notFoundCodes: ['InvalidInstanceID.NotFound'],
+  judge(output, expected) {
+    const id = String(expected['instanceId']);
+    const instance = output === null ? undefined : describedInstances(output).find((candidate) => field(candidate, 'InstanceId') === id);
+    if (instance === undefined) return { state: 'done', evidence: `${id} no longer exists` };
+    const state = stringField(instance, 'State', 'Name');
+    if (state !== undefined && GONE_STATES.has(state)) return { state: 'done', evidence: `${id} is ${state}: it serves no instance metadata` };
+    const tokens = stringField(instance, 'MetadataOptions', 'HttpTokens');
+    const endpoint = stringField(instance, 'MetadataOptions', 'HttpEndpoint');
+    const applying = stringField(instance, 'MetadataOptions', 'State') === 'pending' ? '; State pending: EC2 is still applying it' : '';
+    if (tokens === 'required') return { state: 'done', evidence: `${id} requires IMDSv2 (HttpTokens required${applying})` };
+    if (endpoint === 'disabled') {
+      return {
+        state: 'changed',
+        evidence: `${id} now has its metadata endpoint disabled (HttpTokens ${tokens ?? 'not stated'}), not enabled as the event left it: nothing changed, because requiring IMDSv2 means sending HttpEndpoint enabled, which would turn the endpoint back on`,
+      };
+    }
+    if (tokens === 'optional') return { state: 'needed', evidence: `${id} still answers IMDSv1 (HttpTokens optional, metadata endpoint ${endpoint ?? 'enabled'}${applying})` };
+    throw new Error(`DescribeInstances states no HttpTokens for ${id}`);
+  },
+};
+
+/**
+ * Requires IMDSv2 on one instance. Before the call, `DescribeInstances` must
+ * show it still allowing IMDSv1; after it, `HttpTokens: required`.
+ */
+export function planRequireTokens(instanceId: string): PlanStep {
   return {
     service: 'ec2',
     operation: 'ModifyInstanceMetadataOptions',
@@ -111,8 +176,11 @@ export function planRequireTokens(instanceId: string, alreadyDone?: string): Pla
       input: { InstanceId: instanceId, HttpTokens: 'optional', HttpEndpoint: 'enabled' },
       reason: `Allow IMDSv1 on ${instanceId} again.`,
     },
+    // The instance was terminated between the read and the call; the read afterwards confirms it.
     alreadyDoneCodes: ['InvalidInstanceID.NotFound'],
-    ...(alreadyDone !== undefined ? { alreadyDone } : {}),
+    ...checkedBothWays(
+      stateCheck(instanceMetadataProbe, { InstanceIds: [instanceId] }, { instanceId }, `${instanceId} still allows IMDSv1 (HttpTokens optional, metadata endpoint enabled)`),
+    ),
   };
 }
 
@@ -129,34 +197,27 @@ const instancesLookup: Lookup = {
   },
   select: (output) => {
     const described: Record<string, DescribedInstance> = {};
-    const reservations = field(output, 'Reservations');
-    for (const reservation of Array.isArray(reservations) ? reservations : []) {
-      const instances = field(reservation, 'Instances');
-      for (const instance of Array.isArray(instances) ? instances : []) {
-        const id = stringField(instance, 'InstanceId');
-        if (!id) continue;
-        const httpTokens = text(stringField(instance, 'MetadataOptions', 'HttpTokens'));
-        const httpEndpoint = text(stringField(instance, 'MetadataOptions', 'HttpEndpoint'));
-        const state = text(stringField(instance, 'State', 'Name'));
-        described[id] = {
-          ...(httpTokens ? { httpTokens } : {}),
-          ...(httpEndpoint ? { httpEndpoint } : {}),
-          ...(state ? { state } : {}),
-          tags: tagsFromList(field(instance, 'Tags')),
-        };
-      }
+    for (const instance of describedInstances(output)) {
+      const id = stringField(instance, 'InstanceId');
+      if (!id) continue;
+      const httpTokens = text(stringField(instance, 'MetadataOptions', 'HttpTokens'));
+      const httpEndpoint = text(stringField(instance, 'MetadataOptions', 'HttpEndpoint'));
+      const state = text(stringField(instance, 'State', 'Name'));
+      described[id] = {
+        ...(httpTokens ? { httpTokens } : {}),
+        ...(httpEndpoint ? { httpEndpoint } : {}),
+        ...(state ? { state } : {}),
+        tags: tagsFromList(field(instance, 'Tags')),
+      };
     }
     return described;
   },
   notFoundCodes: ['InvalidInstanceID.NotFound'],
 };
 
-const GONE_STATES = new Set(['shutting-down', 'terminated']);
-
 type Judged =
-  | { readonly kind: 'offending'; readonly instance: InstanceMetadata; readonly now?: DescribedInstance }
+  | { readonly kind: 'offending'; readonly instanceId: string; readonly present?: string }
   | { readonly kind: 'fine'; readonly instanceId: string; readonly why: string }
-  | { readonly kind: 'gone'; readonly instanceId: string }
   | { readonly kind: 'unknown'; readonly instanceId: string }
   | { readonly kind: 'exempt'; readonly instanceId: string; readonly reason: string };
 
@@ -167,22 +228,43 @@ function describedOf(fact: Fact | undefined, instanceId: string): DescribedInsta
   return entry ?? null;
 }
 
+/** What the lookup shows now of an instance the event left allowing IMDSv1, for the alert; the plan's precondition reads it again before acting. */
+function presentNote(instanceId: string, now: DescribedInstance | null | undefined): string | undefined {
+  if (now === null) return `${instanceId} no longer exists`;
+  if (now?.state !== undefined && GONE_STATES.has(now.state)) return `${instanceId} is ${now.state} now`;
+  if (now?.httpTokens === 'required') return `${instanceId} requires IMDSv2 now`;
+  if (now?.httpEndpoint === 'disabled') return `${instanceId} has its metadata endpoint disabled now`;
+  return undefined;
+}
+
 function judge(instance: InstanceMetadata, facts: Facts, context: RuleContext): Judged {
   const { instanceId } = instance;
   const now = describedOf(facts['instances'], instanceId);
   if (instance.httpEndpoint === 'disabled') return { kind: 'fine', instanceId, why: 'the metadata endpoint is disabled' };
   if (instance.httpTokens === 'required') return { kind: 'fine', instanceId, why: 'IMDSv2 is required' };
-  if (now === null || (now?.state !== undefined && GONE_STATES.has(now.state))) return { kind: 'gone', instanceId };
-  // The fix must send HttpEndpoint=enabled: an endpoint disabled since the event stays disabled.
-  if (now?.httpEndpoint === 'disabled') return { kind: 'fine', instanceId, why: 'the metadata endpoint is disabled now' };
-  // Records from before IMDSv2 carry no metadata options: only the lookup can tell.
-  const httpTokens = instance.httpTokens ?? now?.httpTokens;
-  const httpEndpoint = instance.httpEndpoint ?? now?.httpEndpoint;
-  if (httpTokens === undefined || httpEndpoint === undefined) return { kind: 'unknown', instanceId };
+  const gone = now === null || (now?.state !== undefined && GONE_STATES.has(now.state));
+  // Records from before IMDSv2 carry no metadata options: only the lookup of an instance that still runs can tell.
+  const httpTokens = instance.httpTokens ?? (gone ? undefined : now?.httpTokens);
+  const httpEndpoint = instance.httpEndpoint ?? (gone ? undefined : now?.httpEndpoint);
+  if (httpTokens === undefined || httpEndpoint === undefined) {
+    return gone ? { kind: 'fine', instanceId, why: 'it no longer exists, so it serves no metadata (the event does not state its metadata options)' } : { kind: 'unknown', instanceId };
+  }
+  // Only the lookup can say so here (the event stated neither): nothing to judge the event by.
+  if (httpEndpoint === 'disabled') return { kind: 'fine', instanceId, why: 'the metadata endpoint is disabled now' };
   if (httpTokens !== 'optional') return { kind: 'fine', instanceId, why: `HttpTokens is ${httpTokens}` };
   const exempt = exemptionReason(now ? now.tags : instance.requestedTags, context.config);
   if (exempt) return { kind: 'exempt', instanceId, reason: exempt };
-  return { kind: 'offending', instance: { ...instance, httpTokens }, ...(now ? { now } : {}) };
+  const present = presentNote(instanceId, now);
+  return { kind: 'offending', instanceId, ...(present ? { present } : {}) };
+}
+
+function imdsFinding(instanceId: string): Finding {
+  return {
+    code: 'imdsv1-allowed',
+    severity: 'high',
+    message: `${instanceId} answers tokenless IMDSv1 requests (HttpTokens optional): a server-side request forgery on it can read its role credentials.`,
+    subject: instanceId,
+  };
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
@@ -193,16 +275,17 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   const offending = judged.filter((j) => j.kind === 'offending');
   const exempt = judged.filter((j) => j.kind === 'exempt');
   const unknown = judged.filter((j) => j.kind === 'unknown');
-  const gone = judged.filter((j) => j.kind === 'gone');
   const notes = [
+    ...offending.flatMap((j) => (j.present ? [j.present] : [])),
     ...exempt.map((j) => `${j.instanceId} is exempt (${j.reason})`),
     ...unknown.map((j) => `${j.instanceId}: metadata options not in the event and DescribeInstances unavailable`),
-    ...gone.map((j) => `${j.instanceId} no longer exists`),
   ];
   const note = notes.length > 0 ? `; ${notes.join('; ')}` : '';
 
   if (offending.length === 0) {
-    if (exempt.length > 0 && unknown.length === 0) return { kind: 'exempt', reason: notes.join('; '), resources };
+    if (exempt.length > 0 && unknown.length === 0) {
+      return { kind: 'exempt', reason: notes.join('; '), resources, findings: exempt.map((j) => imdsFinding(j.instanceId)) };
+    }
     if (unknown.length > 0) {
       const why = facts['instances']?.status === 'unavailable' ? ` (${facts['instances'].reason})` : '';
       return {
@@ -211,29 +294,20 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
         resources,
       };
     }
-    if (gone.length === judged.length) return { kind: 'skipped', reason: `${gone.map((j) => j.instanceId).join(', ')} no longer exist${gone.length === 1 ? 's' : ''}`, resources };
     const fine = judged.filter((j) => j.kind === 'fine');
     const reasons = [...new Set(fine.map((j) => j.why))].join('; ');
     return { kind: 'compliant', summary: `${fine.map((j) => j.instanceId).join(', ')}: ${reasons}${note}`, resources };
   }
 
-  const findings: Finding[] = offending.map(({ instance }) => ({
-    code: 'imdsv1-allowed',
-    severity: 'high',
-    message: `${instance.instanceId} answers tokenless IMDSv1 requests (HttpTokens optional): a server-side request forgery on it can read its role credentials.`,
-    subject: instance.instanceId,
-  }));
-  const plan = offending.map(({ instance, now }) =>
-    planRequireTokens(instance.instanceId, now?.httpTokens === 'required' ? 'DescribeInstances says HttpTokens is already required' : undefined),
-  );
-  const ids = offending.map(({ instance }) => instance.instanceId);
+  const ids = offending.map((j) => j.instanceId);
   const verb = event.detail.eventName === 'RunInstances' ? 'launched' : 'set';
   return {
     kind: 'violation',
     summary: `${ids.join(', ')} ${verb} with IMDSv1 allowed (HttpTokens optional)${note}`,
     resources: ids,
-    findings,
-    plan,
+    findings: ids.map(imdsFinding),
+    // Even where the lookup shows the instance fixed or gone: the step's own read decides, at run time, and says so.
+    plan: ids.map((id) => planRequireTokens(id)),
   };
 }
 
@@ -249,9 +323,10 @@ export const ec2Imdsv1Allowed = {
     { action: 'ec2:ModifyInstanceMetadataOptions', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
   ],
   lookups: [instancesLookup],
+  probes: [instanceMetadataProbe],
   docs: {
     changes:
-      'Sets HttpTokens to required on each instance the event launched or set with HttpTokens optional (ModifyInstanceMetadataOptions {InstanceId, HttpTokens: required, HttpEndpoint: enabled}, one call per instance; EC2 takes HttpTokens only beside HttpEndpoint enabled, and only instances whose endpoint is known to be enabled are touched); the undo sets HttpTokens back to optional.',
+      'In remediate mode, sets HttpTokens to required on each instance the event launched or set with HttpTokens optional (ModifyInstanceMetadataOptions {InstanceId, HttpTokens: required, HttpEndpoint: enabled}, one call per instance; the undo sets HttpTokens back to optional). Before each call it reads the instance (DescribeInstances): HttpTokens already required, or the instance terminated or gone, is already done and nothing is sent; an endpoint disabled since the event is left disabled and nothing is sent (stale), because EC2 takes HttpTokens only beside HttpEndpoint enabled. Afterwards it reads again and reports the fix verified only when HttpTokens reads required, saying so when EC2 is still applying it (MetadataOptions State pending). In propose mode the alert shows the same plan with what the read before each call finds now; in notify mode it shows the finding only.',
     neverTouches:
       'The metadata endpoint (a disabled endpoint is never enabled), the hop limit, instance metadata tags, the instance state, instances already requiring IMDSv2, and instances carrying the exemption tag.',
   },

@@ -16,21 +16,27 @@
  * - data capture on (`DataCaptureConfig`, whose `EnableCapture` defaults to
  *   true) without `DataCaptureConfig.KmsKeyId`.
  *
- * Changes: nothing. An endpoint configuration cannot be changed once created.
+ * Changes: nothing, in any mode. An endpoint configuration cannot be changed
+ * once created. `notify` (the default) shows the findings only (the engine
+ * strips the proposal); `propose` and `remediate` show the proposal.
  * Proposes: `CreateEndpointConfig` of a copy named `<name>-kms` with the same
  * variants and `{"$unknown": …}` placeholders for the key(s) (undo: delete that
  * new copy), then `UpdateEndpoint` of each endpoint that uses the original,
  * whose name is a placeholder too (undo: back to the original configuration).
+ * The create reads `DescribeEndpointConfig` of the copy before and after it
+ * (`endpointConfigProbe`), the move `DescribeEndpoint` (`endpointProbe`).
  * Never touches: the original configuration (never deleted), endpoints,
  * models, captured data; configurations carrying the exemption tag in their `Tags`.
- * Permissions: none for the bot (it applies nothing). A person running the
- * proposal needs `sagemaker:CreateEndpointConfig` and `sagemaker:UpdateEndpoint`,
- * and the key policies must let the endpoint's role use the keys.
+ * Permissions: none to write (the bot applies nothing);
+ * `sagemaker:DescribeEndpointConfig` and `sagemaker:DescribeEndpoint` to read
+ * the proposal's preconditions. A person running the proposal needs
+ * `sagemaker:CreateEndpointConfig`, `sagemaker:UpdateEndpoint` and the same
+ * reads, and the key policies must let the endpoint's role use the keys.
  */
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
-import { unknownValue, type Facts, type Finding, type Plan, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, unknownValue, type Facts, type Finding, type Plan, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { objects, param, requestTags, responseArn, stringParam, toApiShape } from './common.js';
 
 /** SageMaker instance families with NVMe instance storage whose names carry no `d` attribute. */
@@ -110,14 +116,77 @@ export function captureFinding(request: unknown): Finding | undefined {
   };
 }
 
-/** A new configuration with the key(s) as placeholders, and the move of its endpoints; the original stays. */
+/**
+ * An endpoint configuration as `DescribeEndpointConfig` answers now: the
+ * encrypted copy the proposal creates. Absent → the create is needed; present
+ * with every key the findings ask for → done; present without one → changed
+ * (a configuration of that name exists and is not the copy: nothing created).
+ *
+ * SageMaker answers a configuration that does not exist with
+ * `ValidationException` ("Could not find endpoint configuration"), a code that
+ * names no cause. The probe reads it as "absent" only because both of its uses
+ * fail safe: before the create it means "create it" (and SageMaker itself
+ * refuses a create that is wrong), after the create it means "not verified".
+ */
+export const endpointConfigProbe: Probe = {
+  name: 'endpointConfig',
+  service: 'sagemaker',
+  operation: 'DescribeEndpointConfig',
+  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint-config/*',
+  notFoundCodes: ['ValidationException'],
+  judge(output, expected) {
+    const name = String(expected['config']);
+    if (output === null) return { state: 'needed', evidence: `${name} does not exist yet` };
+    const missing = [
+      ...(expected['volumeKey'] === true && !stringParam(output, 'KmsKeyId') ? ['a storage-volume KmsKeyId'] : []),
+      ...(expected['captureKey'] === true && !stringParam(output, 'DataCaptureConfig', 'KmsKeyId') ? ['a DataCaptureConfig.KmsKeyId'] : []),
+    ];
+    if (missing.length === 0) return { state: 'done', evidence: `${name} exists with its KMS key${expected['volumeKey'] === true && expected['captureKey'] === true ? 's' : ''}` };
+    return { state: 'changed', evidence: `${name} already exists without ${missing.join(' or ')}: it is not the encrypted copy, and nothing is created (choose another name)` };
+  },
+};
+
+/**
+ * An endpoint as `DescribeEndpoint` answers now: does it still use the
+ * unencrypted configuration? Already on the copy (or moving to it,
+ * `PendingDeploymentSummary`, while `Updating`) → done; on the original →
+ * needed; on a third configuration → changed. A missing endpoint
+ * (`ValidationException`, no cause named) fails the read: nothing is guessed.
+ */
+export const endpointProbe: Probe = {
+  name: 'endpoint',
+  service: 'sagemaker',
+  operation: 'DescribeEndpoint',
+  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/*',
+  judge(output, expected) {
+    const from = String(expected['from']);
+    const to = String(expected['to']);
+    const endpoint = stringParam(output, 'EndpointName') ?? 'the endpoint';
+    const current = stringParam(output, 'EndpointConfigName');
+    const pending = stringParam(output, 'PendingDeploymentSummary', 'EndpointConfigName');
+    const status = stringParam(output, 'EndpointStatus') ?? 'in an unstated status';
+    if (current === to) return { state: 'done', evidence: `${endpoint} uses ${to} (${status})` };
+    if (pending === to) return { state: 'done', evidence: `${endpoint} is moving to ${to} (${status}; SageMaker retires the instances of ${current ?? from} once the new ones serve)` };
+    if (current === from) return { state: 'needed', evidence: `${endpoint} still uses ${from} (${status})` };
+    return { state: 'changed', evidence: `${endpoint} uses ${current ?? 'no configuration'} now, not ${from}: it is not moved` };
+  },
+};
+
+/**
+ * A new configuration with the key(s) as placeholders, and the move of its
+ * endpoints; the original stays. The create runs only if no configuration of
+ * the copy's name exists, and counts as done when the copy exists with its
+ * keys; the move runs only while the endpoint still uses the original.
+ */
 export function planProposal(name: string, request: unknown, findings: readonly Finding[]): Plan {
   const newName = proposedConfigName(name);
   const copy = toApiShape(request) as Record<string, unknown>;
   const codes = new Set(findings.map((f) => f.code));
+  const volumeKey = codes.has('volume-not-kms-encrypted');
+  const captureKey = codes.has('data-capture-not-kms-encrypted');
   const input: Record<string, unknown> = { ...copy, EndpointConfigName: newName };
-  if (codes.has('volume-not-kms-encrypted')) input['KmsKeyId'] = unknownValue('the ARN of the KMS key for the ML storage volume');
-  if (codes.has('data-capture-not-kms-encrypted')) {
+  if (volumeKey) input['KmsKeyId'] = unknownValue('the ARN of the KMS key for the ML storage volume');
+  if (captureKey) {
     input['DataCaptureConfig'] = { ...(copy['DataCaptureConfig'] as Record<string, unknown>), KmsKeyId: unknownValue('the ARN of the KMS key for captured data') };
   }
   const endpoints = unknownValue(`an endpoint that uses ${name} (aws sagemaker list-endpoints, then describe-endpoint); one step per endpoint`);
@@ -133,6 +202,9 @@ export function planProposal(name: string, request: unknown, findings: readonly 
         input: { EndpointConfigName: newName },
         reason: `Delete ${newName}, the copy this proposal created (only once no endpoint uses it); ${name} was never touched.`,
       },
+      ...checkedBothWays(
+        stateCheck(endpointConfigProbe, { EndpointConfigName: newName }, { config: newName, volumeKey, captureKey }, `${newName} does not exist yet`),
+      ),
     },
     {
       service: 'sagemaker',
@@ -140,6 +212,7 @@ export function planProposal(name: string, request: unknown, findings: readonly 
       input: { EndpointName: endpoints, EndpointConfigName: newName },
       reason: `Move each endpoint that uses ${name} to ${newName}: SageMaker starts new instances with the new configuration before it retires the old ones. If no endpoint uses ${name} yet, create endpoints with ${newName} instead.`,
       undo: { service: 'sagemaker', operation: 'UpdateEndpoint', input: { EndpointName: endpoints, EndpointConfigName: name }, reason: `Move the endpoint back to ${name}.` },
+      ...checkedBothWays(stateCheck(endpointProbe, { EndpointName: endpoints }, { from: name, to: newName }, `the endpoint still uses ${name}`)),
     },
   ];
 }
@@ -160,7 +233,7 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   }
 
   const exempt = exemptionReason(requestTags(request), context.config);
-  if (exempt) return { kind: 'exempt', reason: `endpoint configuration ${name} is ${exempt}`, resources };
+  if (exempt) return { kind: 'exempt', reason: `endpoint configuration ${name} is ${exempt}`, resources, findings };
 
   const what = findings.map((f) => (f.code === 'volume-not-kms-encrypted' ? 'storage volume without a KMS key' : 'data capture without a KMS key')).join(', ');
   return {
@@ -183,11 +256,13 @@ export const sagemakerEndpointUnencrypted = {
   defaultMode: 'notify',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateEndpointConfig'] }],
   permissions: [],
+  probes: [endpointConfigProbe, endpointProbe],
   settings: SagemakerEndpointUnencryptedSettingsSchema,
   docs: {
-    changes: 'Nothing: an endpoint configuration cannot be changed after it is created.',
+    changes:
+      'Nothing, in any mode: an endpoint configuration cannot be changed after it is created. In notify mode (the default) the alert carries the findings only; in propose and remediate mode it carries the proposal, with what DescribeEndpointConfig shows now of the copy it would create.',
     proposes:
-      'CreateEndpointConfig of a copy named <name>-kms with the same variants and placeholders for the storage-volume and data-capture KMS keys (undo: DeleteEndpointConfig of that copy only), then UpdateEndpoint of each endpoint that uses the original, named by a placeholder (undo: UpdateEndpoint back to the original).',
+      'CreateEndpointConfig of a copy named <name>-kms with the same variants and placeholders for the storage-volume and data-capture KMS keys (undo: DeleteEndpointConfig of that copy only), then UpdateEndpoint of each endpoint that uses the original, named by a placeholder (undo: UpdateEndpoint back to the original). Before the create, DescribeEndpointConfig must find no configuration of that name (a copy that exists with its keys is already done; one without them is left alone, stale); afterwards it must show the copy with its keys. Before each move, DescribeEndpoint must show the endpoint on the original configuration (already on the copy: done; on another: stale); afterwards on the copy, or moving to it.',
     neverTouches:
       'The original endpoint configuration (never deleted), endpoints, models, captured data; variants on instance types with local NVMe storage, which cannot take a KMS key; configurations whose Tags carry the exemption tag.',
   },

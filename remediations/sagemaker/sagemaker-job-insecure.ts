@@ -16,22 +16,29 @@
  * - `EnableNetworkIsolation` not true, when the `requireNetworkIsolation`
  *   setting says it is required (default: not required).
  *
+ * Modes: `notify` (the default) alerts with the findings and no plan (the
+ * engine strips it); `propose` alerts with the stop and what the job's status
+ * reads now; `remediate` runs it.
  * Changes (in `remediate` mode only): `StopTrainingJob`, `StopProcessingJob`
- * or `StopHyperParameterTuningJob` with the job's name. A stop cannot be
- * undone (a stopped job cannot be resumed): the step says to re-run the job
- * with the settings fixed. Stopping deletes no customer data: a training job
- * gets SIGTERM and 120 seconds to save its model artefacts, and artefacts and
- * output already written stay in S3 (a tuning job stops its running training
- * jobs the same way).
+ * or `StopHyperParameterTuningJob` with the job's name, only when
+ * `DescribeTrainingJob` / `DescribeProcessingJob` / `DescribeHyperParameterTuningJob`
+ * shows it `InProgress` just before (`Stopped`, `Completed` or `Failed` is
+ * already done); the same read afterwards must show it `Stopping` or later.
+ * A stop cannot be undone (a stopped job cannot be resumed): the step says to
+ * re-run the job with the settings fixed. Stopping deletes no customer data: a
+ * training job gets SIGTERM and 120 seconds to save its model artefacts, and
+ * artefacts and output already written stay in S3 (a tuning job stops its
+ * running training jobs the same way).
  * Never touches: the job's input and output data, models, other jobs, jobs
  * carrying the exemption tag in their `Tags`.
  * Permissions: `sagemaker:StopTrainingJob`, `sagemaker:StopProcessingJob`,
- * `sagemaker:StopHyperParameterTuningJob`, each on its own job ARNs.
+ * `sagemaker:StopHyperParameterTuningJob`, and the matching `Describe…Job`
+ * reads, each on its own job ARNs.
  */
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
-import type { Facts, Finding, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type Plan, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { count, isTrue, objects, param, requestTags, responseArn, stringParam } from './common.js';
 
 export const SagemakerJobInsecureSettingsSchema = z.strictObject({
@@ -47,7 +54,47 @@ interface JobType {
   readonly stopOperation: string;
   /** What stopping keeps, for the step's reason. */
   readonly keeps: string;
+  /** The read that shows whether the job still runs. */
+  readonly probe: Probe;
 }
+
+/** Statuses in which a job runs nothing any more: stopping it is already done. */
+const FINISHED = new Set(['Stopping', 'Stopped', 'Completed', 'Failed', 'Deleting', 'DeleteFailed']);
+
+/**
+ * A job's status as its `Describe…Job` answers now: `InProgress` needs the
+ * stop; `Stopping`, `Stopped`, `Completed` and `Failed` (and a tuning job
+ * being deleted) are done; a job that no longer exists (`ResourceNotFound`,
+ * the error these APIs document for it) is done.
+ */
+function jobStatusProbe(name: string, operation: string, statusMember: string, resource: string, label: string): Probe {
+  return {
+    name,
+    service: 'sagemaker',
+    operation,
+    resource,
+    notFoundCodes: ['ResourceNotFound'],
+    judge(output, expected) {
+      const job = `${label} ${String(expected['job'])}`;
+      if (output === null) return { state: 'done', evidence: `${job} no longer exists` };
+      const status = stringParam(output, statusMember);
+      if (status === 'InProgress') return { state: 'needed', evidence: `${job} is still InProgress` };
+      if (status !== undefined && FINISHED.has(status)) {
+        const reason = stringParam(output, 'FailureReason');
+        return { state: 'done', evidence: `${job} is ${status}: it runs nothing${reason ? ` (${reason})` : ''}` };
+      }
+      throw new Error(`${operation} states ${status === undefined ? `no ${statusMember}` : `an unknown ${statusMember} ${status}`} for ${job}`);
+    },
+  };
+}
+
+const TRAINING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*';
+const PROCESSING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/*';
+const TUNING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:hyper-parameter-tuning-job/*';
+
+export const trainingJobProbe = jobStatusProbe('trainingJob', 'DescribeTrainingJob', 'TrainingJobStatus', TRAINING_JOBS, 'training job');
+export const processingJobProbe = jobStatusProbe('processingJob', 'DescribeProcessingJob', 'ProcessingJobStatus', PROCESSING_JOBS, 'processing job');
+export const tuningJobProbe = jobStatusProbe('tuningJob', 'DescribeHyperParameterTuningJob', 'HyperParameterTuningJobStatus', TUNING_JOBS, 'hyperparameter tuning job');
 
 const JOB_TYPES: Readonly<Record<string, JobType>> = {
   CreateTrainingJob: {
@@ -56,6 +103,7 @@ const JOB_TYPES: Readonly<Record<string, JobType>> = {
     arnMember: 'TrainingJobArn',
     stopOperation: 'StopTrainingJob',
     keeps: 'the algorithm gets SIGTERM and 120 seconds to save its model artefacts, and what is already in S3 stays there',
+    probe: trainingJobProbe,
   },
   CreateProcessingJob: {
     label: 'processing job',
@@ -63,6 +111,7 @@ const JOB_TYPES: Readonly<Record<string, JobType>> = {
     arnMember: 'ProcessingJobArn',
     stopOperation: 'StopProcessingJob',
     keeps: 'inputs and any output already uploaded to S3 stay there',
+    probe: processingJobProbe,
   },
   CreateHyperParameterTuningJob: {
     label: 'hyperparameter tuning job',
@@ -70,6 +119,7 @@ const JOB_TYPES: Readonly<Record<string, JobType>> = {
     arnMember: 'HyperParameterTuningJobArn',
     stopOperation: 'StopHyperParameterTuningJob',
     keeps: 'its running training jobs are stopped too, and the model artefacts of every training job stay in S3',
+    probe: tuningJobProbe,
   },
 };
 
@@ -201,16 +251,22 @@ const LABELS: Readonly<Record<string, string>> = {
   'network-isolation-off': 'no network isolation',
 };
 
-/** One stop; there is no undo, because a stopped job cannot be resumed. */
+/**
+ * One stop; there is no undo, because a stopped job cannot be resumed. The
+ * job's status is read before (only an `InProgress` job is stopped) and after
+ * (`Stopping` or later).
+ */
 export function planStop(type: JobType, name: string): Plan {
+  const byName = { [type.nameMember]: name };
   return [
     {
       service: 'sagemaker',
       operation: type.stopOperation,
-      input: { [type.nameMember]: name },
+      input: byName,
       reason: `Stop the ${type.label} ${name}. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: ${type.keeps}.`,
-      // A job that is no longer running answers ValidationException ("… the training job is in status Stopped"); one that is gone, ResourceNotFound.
-      alreadyDoneCodes: ['ValidationException', 'ResourceNotFound'],
+      // Documented for a job that does not exist; the read afterwards confirms it. A job that is no longer running answers ValidationException, which names no cause: the read before the stop decides that case instead.
+      alreadyDoneCodes: ['ResourceNotFound'],
+      ...checkedBothWays(stateCheck(type.probe, byName, { job: name }, `the ${type.label} ${name} is still InProgress`)),
     },
   ];
 }
@@ -232,7 +288,7 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   }
 
   const exempt = exemptionReason(requestTags(request), context.config);
-  if (exempt) return { kind: 'exempt', reason: `${type.label} ${name} is ${exempt}`, resources };
+  if (exempt) return { kind: 'exempt', reason: `${type.label} ${name} is ${exempt}`, resources, findings };
 
   return {
     kind: 'violation',
@@ -253,14 +309,15 @@ export const sagemakerJobInsecure = {
   defaultMode: 'notify',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateTrainingJob', 'CreateProcessingJob', 'CreateHyperParameterTuningJob'] }],
   permissions: [
-    { action: 'sagemaker:StopTrainingJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*' },
-    { action: 'sagemaker:StopProcessingJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/*' },
-    { action: 'sagemaker:StopHyperParameterTuningJob', resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:hyper-parameter-tuning-job/*' },
+    { action: 'sagemaker:StopTrainingJob', resource: TRAINING_JOBS },
+    { action: 'sagemaker:StopProcessingJob', resource: PROCESSING_JOBS },
+    { action: 'sagemaker:StopHyperParameterTuningJob', resource: TUNING_JOBS },
   ],
+  probes: [trainingJobProbe, processingJobProbe, tuningJobProbe],
   settings: SagemakerJobInsecureSettingsSchema,
   docs: {
     changes:
-      'Notifies by default. In remediate mode, stops the job: StopTrainingJob, StopProcessingJob or StopHyperParameterTuningJob with its name. A stop has no undo (a stopped job cannot be resumed; re-run it with the settings fixed), and it deletes no data: a training job gets SIGTERM and 120 seconds to save its model artefacts, and everything already in S3 stays.',
+      'In notify mode (the default) the alert carries the findings only, no plan. In propose mode it carries the stop, with what the job\'s status reads now (a job already stopped, completed or failed reads as already fixed). In remediate mode it stops the job: StopTrainingJob, StopProcessingJob or StopHyperParameterTuningJob with its name, only if DescribeTrainingJob, DescribeProcessingJob or DescribeHyperParameterTuningJob shows it InProgress just before; afterwards the same read must show it Stopping or Stopped (or finished). A stop has no undo (a stopped job cannot be resumed; re-run it with the settings fixed), and it deletes no data: a training job gets SIGTERM and 120 seconds to save its model artefacts, and everything already in S3 stays.',
     neverTouches: 'Input and output data, model artefacts, models, endpoints, other jobs, and jobs whose Tags carry the exemption tag.',
   },
   evaluate,

@@ -11,24 +11,28 @@
  *   `DirectInternetAccess`, `SubnetId` or `KmsKeyId` (they are not members of
  *   `UpdateNotebookInstance`), so those were settled at creation.
  *
- * Changes: nothing, in any mode. The plan is always empty.
+ * Changes: nothing, in any mode. The plan is always empty; `notify` shows the
+ * findings only, `propose` (the default) and `remediate` the proposal too.
  * Proposes: `StopNotebookInstance` (undo: `StartNotebookInstance`); for root
  * access, a wait until the notebook has stopped (`waitUntilNotebookInstanceStopped`),
  * `UpdateNotebookInstance {RootAccess: Disabled}` (undo: the value the event
- * set, `Enabled`) and, when nothing else needs fixing, `StartNotebookInstance`.
+ * set, `Enabled`) and, when nothing else needs fixing, a second wait (the
+ * update leaves the notebook `Updating`) and `StartNotebookInstance`. Every
+ * write reads `DescribeNotebookInstance` before and after it (`notebookInstanceProbe`).
  * Direct internet access, the subnet and the KMS key can only be fixed by
  * recreating the notebook: the alert describes that as a step for a person.
  * Never touches: the notebook's data; no notebook is ever deleted, and nothing
  * is applied automatically. Notebooks carrying the exemption tag.
- * Permissions: none for the bot (it applies nothing); lookup
- * `sagemaker:ListTags` for the exemption tag of an updated notebook. A person
- * running the proposal needs `sagemaker:StopNotebookInstance`,
- * `sagemaker:DescribeNotebookInstance` (the wait), `sagemaker:UpdateNotebookInstance`
- * and `sagemaker:StartNotebookInstance` on the notebook.
+ * Permissions: none to write (the bot applies nothing); `sagemaker:ListTags`
+ * for the exemption tag of an updated notebook, and
+ * `sagemaker:DescribeNotebookInstance` to read the proposal's preconditions.
+ * A person running the proposal needs `sagemaker:StopNotebookInstance`,
+ * `sagemaker:DescribeNotebookInstance` (the reads and the waits),
+ * `sagemaker:UpdateNotebookInstance` and `sagemaker:StartNotebookInstance` on the notebook.
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import type { Facts, Finding, Lookup, Plan, PlanStep, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { enabledSetting, param, requestTags, responseArn, sagemakerArn, stringParam } from './common.js';
 
 const isCreate = (event: CloudTrailEvent) => event.detail.eventName === 'CreateNotebookInstance';
@@ -41,13 +45,15 @@ function notebookArn(event: CloudTrailEvent, name: string): string {
   return responseArn(event, 'NotebookInstanceArn') ?? sagemakerArn(event, 'notebook-instance', name);
 }
 
+const NOTEBOOK_RESOURCE = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*';
+
 /** Only an update that turned root access on needs the notebook's tags: creates carry theirs. */
 const notebookTagsLookup: Lookup = {
   name: 'notebookTags',
   service: 'sagemaker',
   operation: 'ListTags',
   permission: 'sagemaker:ListTags',
-  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*',
+  resource: NOTEBOOK_RESOURCE,
   input: (event) => {
     const name = notebookName(event);
     if (isCreate(event) || !name) return undefined;
@@ -109,46 +115,115 @@ function rootFinding(omitted: boolean): Finding {
   };
 }
 
-/** The containment a person runs: stop; for root access, update while stopped and start again if nothing else is wrong. */
+/** What a step of the proposal needs the notebook to be, as `DescribeNotebookInstance` shows it. */
+type NotebookWant =
+  /** `StopNotebookInstance`: not running. With `unlessRootDisabled`, root access must still be on, or there is nothing to contain. */
+  | 'stopped'
+  /** `UpdateNotebookInstance`: root access off. */
+  | 'root-disabled'
+  /** `StartNotebookInstance`: running again, and only with root access off. */
+  | 'running';
+
+const RUNNING = new Set(['InService', 'Pending', 'Updating']);
+
+/**
+ * A notebook instance as `DescribeNotebookInstance` answers now, judged for one
+ * step of the proposal (`expect.want`, see `NotebookWant`). SageMaker answers a
+ * notebook that no longer exists with `ValidationException`, which names no
+ * cause: the read then fails and the step is not run, never guessed done.
+ */
+export const notebookInstanceProbe: Probe = {
+  name: 'notebookInstance',
+  service: 'sagemaker',
+  operation: 'DescribeNotebookInstance',
+  resource: NOTEBOOK_RESOURCE,
+  judge(output, expected) {
+    const name = String(expected['notebook']);
+    const status = stringParam(output, 'NotebookInstanceStatus');
+    const root = stringParam(output, 'RootAccess');
+    if (status === undefined) throw new Error(`DescribeNotebookInstance states no NotebookInstanceStatus for ${name}`);
+    const rootOff = root?.toLowerCase() === 'disabled';
+    const now = `${name} is ${status}, root access ${root ?? 'not stated'}`;
+    switch (expected['want']) {
+      case 'stopped':
+        // Not "done": the wait after the stop would then poll a running notebook until it times out (a wait step
+        // always runs), and the start would restart a notebook someone stopped. So a re-run of a finished proposal reads stale too.
+        if (expected['unlessRootDisabled'] === true && rootOff) {
+          return { state: 'changed', evidence: `${now}: root access is off now, not on as the event set it, so nothing is stopped, updated or started` };
+        }
+        if (status === 'Stopped' || status === 'Stopping') return { state: 'done', evidence: `${now}: it runs nothing` };
+        if (status === 'Failed' || status === 'Deleting') return { state: 'done', evidence: `${now}: it serves nobody` };
+        if (RUNNING.has(status)) return { state: 'needed', evidence: `${now}: still running` };
+        break;
+      case 'root-disabled':
+        if (root === undefined) break;
+        return rootOff ? { state: 'done', evidence: `${now}: root access is off` } : { state: 'needed', evidence: `${now}: root access is still on` };
+      case 'running':
+        // Read before anything ran (a proposal's preflight) the notebook still runs: nothing to start yet.
+        if (status === 'InService' || status === 'Pending') return { state: 'done', evidence: `${now}: running` };
+        if (root === undefined) break;
+        if (!rootOff) return { state: 'changed', evidence: `${now}: root access is still on, so it is not started` };
+        if (status === 'Deleting') return { state: 'changed', evidence: `${now}: it is being deleted, so it is not started` };
+        return { state: 'needed', evidence: `${now}: not running yet` };
+    }
+    throw new Error(`DescribeNotebookInstance answer for ${name} cannot be judged: status ${status}, root access ${root ?? 'not stated'}`);
+  },
+};
+
+function notebookCheck(name: string, want: NotebookWant, description: string, extra: Readonly<Record<string, unknown>> = {}) {
+  return checkedBothWays(stateCheck(notebookInstanceProbe, { NotebookInstanceName: name }, { notebook: name, want, ...extra }, description));
+}
+
+/**
+ * The containment a person runs: stop; for root access, update while stopped
+ * and, if nothing else is wrong, start again once the update has finished.
+ * Each write reads the notebook first (`DescribeNotebookInstance`): a notebook
+ * already stopped, or root access already off, is done; when root access is
+ * the only finding and it is off again, nothing is stopped at all (stale).
+ */
 export function planProposal(name: string, findings: readonly Finding[]): Plan {
   const byName = { NotebookInstanceName: name };
+  const root = findings.some((f) => f.code === 'root-access');
   const recreate = findings.some((f) => f.code !== 'root-access');
+  const rootOnly = root && !recreate;
   const stop: PlanStep = {
     service: 'sagemaker',
     operation: 'StopNotebookInstance',
     input: byName,
     reason: `Stop ${name}: a stopped notebook serves nobody and reaches nothing. Its ML storage volume is kept.${recreate ? ` Then, as a person: ${RECREATE_STEP}` : ''}`,
     undo: { service: 'sagemaker', operation: 'StartNotebookInstance', input: byName, reason: `Start ${name} again.` },
-    // SageMaker answers ValidationException "Status (Stopped) not in ([InService])" for a notebook that is not running.
-    alreadyDoneCodes: ['ValidationException'],
+    ...(rootOnly
+      ? notebookCheck(name, 'stopped', `${name} still runs with root access on`, { unlessRootDisabled: true })
+      : notebookCheck(name, 'stopped', `${name} still runs`)),
   };
-  if (!findings.some((f) => f.code === 'root-access')) return [stop];
+  if (!root) return [stop];
+  const waitStopped = (why: string): PlanStep => ({
+    service: 'sagemaker',
+    operation: 'waitUntilNotebookInstanceStopped',
+    kind: 'wait',
+    input: byName,
+    reason: `Wait until ${name} has stopped: ${why}`,
+  });
   const steps: PlanStep[] = [
     stop,
-    {
-      service: 'sagemaker',
-      operation: 'waitUntilNotebookInstanceStopped',
-      kind: 'wait',
-      input: byName,
-      reason: `Wait until ${name} has stopped: UpdateNotebookInstance only accepts a stopped notebook.`,
-    },
+    waitStopped('UpdateNotebookInstance only accepts a stopped notebook.'),
     {
       service: 'sagemaker',
       operation: 'UpdateNotebookInstance',
       input: { ...byName, RootAccess: 'Disabled' },
       reason: `Turn root access off for the users of ${name}. (Lifecycle configurations still run as root.)`,
       undo: { service: 'sagemaker', operation: 'UpdateNotebookInstance', input: { ...byName, RootAccess: 'Enabled' }, reason: 'Turn root access on again, as the event set it.' },
+      ...notebookCheck(name, 'root-disabled', `${name} still has root access on`),
     },
   ];
-  if (!recreate) {
-    steps.push({
+  if (rootOnly) {
+    steps.push(waitStopped('the update runs while the notebook is Updating, and StartNotebookInstance only accepts a Stopped one.'), {
       service: 'sagemaker',
       operation: 'StartNotebookInstance',
       input: byName,
       reason: `Start ${name} again, now without root access (skip this step if it should stay stopped).`,
       undo: { service: 'sagemaker', operation: 'StopNotebookInstance', input: byName, reason: `Stop ${name} again.` },
-      // ValidationException: the notebook is already InService or Pending.
-      alreadyDoneCodes: ['ValidationException'],
+      ...notebookCheck(name, 'running', `${name} is stopped, with root access off`),
     });
   }
   return steps;
@@ -192,15 +267,15 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
 
   const exempt = exemption(event, facts, context);
-  if (exempt.gone) return { kind: 'skipped', reason: `notebook instance ${name} no longer exists`, resources };
-  if (exempt.reason) return { kind: 'exempt', reason: `${name} is ${exempt.reason}`, resources };
+  if (exempt.reason) return { kind: 'exempt', reason: `${name} is ${exempt.reason}`, resources, findings };
 
   const recreate = findings.some((f) => f.code !== 'root-access');
   const what = findings.map((f) => LABELS[f.code] ?? f.code).join(', ');
-  const unknownTags = exempt.unknown ? ` (exemption tag not checked: ${exempt.unknown})` : '';
+  // A notebook gone since the event is still reported: the proposal's reads say what is there now.
+  const note = exempt.gone ? ' (ListTags: the notebook no longer exists)' : exempt.unknown ? ` (exemption tag not checked: ${exempt.unknown})` : '';
   return {
     kind: 'violation',
-    summary: `${name} ${isCreate(event) ? 'created' : 'updated'} with ${what}${recreate ? '; proposed: stop it, then recreate it privately' : '; proposed: stop it and turn root access off'}${unknownTags}`,
+    summary: `${name} ${isCreate(event) ? 'created' : 'updated'} with ${what}${recreate ? '; proposed: stop it, then recreate it privately' : '; proposed: stop it and turn root access off'}${note}`,
     resources,
     findings,
     plan: [],
@@ -218,10 +293,12 @@ export const sagemakerNotebookInsecure = {
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateNotebookInstance', 'UpdateNotebookInstance'] }],
   permissions: [],
   lookups: [notebookTagsLookup],
+  probes: [notebookInstanceProbe],
   docs: {
-    changes: 'Nothing, in any mode: notebooks are only ever proposed for change, because stopping one interrupts the people working in it.',
+    changes:
+      'Nothing, in any mode: notebooks are only ever proposed for change, because stopping one interrupts the people working in it. In propose mode (the default) and remediate mode the alert carries the proposal, with what DescribeNotebookInstance shows now before each step (a notebook already stopped, or with root access already off, reads as already fixed); in notify mode it carries the findings only.',
     proposes:
-      'StopNotebookInstance (undo: StartNotebookInstance); for root access, waitUntilNotebookInstanceStopped, UpdateNotebookInstance RootAccess Disabled (undo: RootAccess Enabled, as the event set it) and StartNotebookInstance when nothing else is wrong. Direct internet access, a missing subnet and a missing KMS key cannot be changed by UpdateNotebookInstance: the alert says to recreate the notebook privately, as a step for a person.',
+      'StopNotebookInstance (undo: StartNotebookInstance); for root access, waitUntilNotebookInstanceStopped, UpdateNotebookInstance RootAccess Disabled (undo: RootAccess Enabled, as the event set it) and, when nothing else is wrong, another wait and StartNotebookInstance. Each step reads the notebook first (DescribeNotebookInstance): the stop runs only on a running notebook, the update only while root access is on, the start only on a stopped notebook whose root access is off; a notebook whose root access is off again before the stop is left alone (stale). Each step reads the notebook again afterwards: stopping or stopped, root access off, pending or in service. Direct internet access, a missing subnet and a missing KMS key cannot be changed by UpdateNotebookInstance: the alert says to recreate the notebook privately, as a step for a person.',
     neverTouches: 'The notebook and its ML storage volume: no notebook is ever deleted, and nothing is applied automatically. Notebooks carrying the exemption tag.',
   },
   evaluate,
