@@ -42,6 +42,16 @@ function resourceValue(resource: string): CfnValue {
   return resource.includes('${') ? { 'Fn::Sub': resource } : resource;
 }
 
+/** Condition values may hold the same placeholders (`aws:ResourceAccount` = `${AWS::AccountId}`): each is substituted by CloudFormation. */
+function conditionValue(condition: NonNullable<Permission['condition']>): Record<string, Record<string, CfnValue | readonly CfnValue[]>> {
+  return Object.fromEntries(
+    Object.entries(condition).map(([operator, keys]) => [
+      operator,
+      Object.fromEntries(Object.entries(keys).map(([key, value]) => [key, typeof value === 'string' ? resourceValue(value) : value.map(resourceValue)])),
+    ]),
+  );
+}
+
 /**
  * Whether the deployment grants a plan permission: only to a rule whose mode
  * applies plans (`remediate`), and only when the setting it depends on is set.
@@ -82,7 +92,7 @@ export function statementsFor(rules: readonly Rule[], config?: Config): IamState
       Effect: 'Allow' as const,
       Action: [...actions].sort(),
       Resource: resourceValue(resource),
-      ...(condition ? { Condition: condition } : {}),
+      ...(condition ? { Condition: conditionValue(condition) } : {}),
     }));
   return [...allows, ...protectOwnRoles(rules)];
 }
@@ -163,6 +173,12 @@ export function remediationConcurrency(params: Pick<DeployParams, 'remediationCo
  */
 export function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
   return params.kmsKeyArn ? params.kmsKeyArn : { 'Fn::GetAtt': ['RemediationKey', 'Arn'] };
+}
+
+/** The logical id the framework gives a function's first EventBridge rule (from its default name, whatever `name` says). */
+export function eventRuleLogicalId(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+  const id = `${params.service}-${params.stage}-${key}-rule-1`.replace(/[^0-9A-Za-z]/g, '');
+  return `${id.charAt(0).toUpperCase()}${id.slice(1)}EventBridgeRule`;
 }
 
 /** The name of a family's EventBridge rule, fixed so the key policy can name it. */
@@ -612,6 +628,10 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     ]);
     Object.assign(resources, functionAlarms(params, key), blindSpotAlarm(params, key, family));
     extensions[logicalId(key, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
+    // A read-only management event (STS AssumeRole) reaches only a rule in this state; the rule's pattern narrows it to what the rules need.
+    if ((rules as readonly Rule[]).some((rule) => rule.triggers.some((trigger) => trigger.readOnly))) {
+      extensions[eventRuleLogicalId(params, key)] = { Properties: { State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' } };
+    }
   }
   const notifier = notifierValues(params, config);
   Object.assign(functions, notifier.functions);

@@ -4,9 +4,9 @@
  * facts, and evaluate. Nothing here writes to AWS.
  */
 import { modeFor, settingsFor, type Config } from './config.js';
-import { DETAIL_TYPE, principalArn, principalArns, type CloudTrailEvent } from './event.js';
+import { DETAIL_TYPE, principalArn, principalArns, stringField, type CloudTrailEvent } from './event.js';
 import { configExemption } from './exemption.js';
-import { matchesAnyGlob } from './glob.js';
+import { matchesAnyGlob, wildcardMatches } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { sourceFor } from './patterns.js';
 import { decisionSeverity, type Decision, type Fact, type Facts, type Lookup, type Rule, type RuleContext, type SkipCause, type Trigger, type Verdict } from './types.js';
@@ -41,8 +41,17 @@ function triggers(trigger: Trigger, event: CloudTrailEvent): boolean {
     event['detail-type'] === (trigger.detailType ?? DETAIL_TYPE) &&
     event.source === sourceFor(trigger.eventSource) &&
     event.detail.eventSource === trigger.eventSource &&
-    trigger.eventNames.includes(event.detail.eventName)
+    trigger.eventNames.includes(event.detail.eventName) &&
+    requestMatches(trigger, event)
   );
+}
+
+/** EventBridge's `wildcard` on one request field: `*` is any run of characters, everything else is literal. */
+function requestMatches(trigger: Trigger, event: CloudTrailEvent): boolean {
+  const match = trigger.requestMatch;
+  if (!match) return true;
+  const value = stringField(event.detail.requestParameters, match.field);
+  return value !== undefined && wildcardMatches(value, match.wildcard);
 }
 
 /** The rules a parsed event triggers, in registry order. */

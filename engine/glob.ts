@@ -15,3 +15,9 @@ export function globToRegExp(glob: string, flags = ''): RegExp {
 export function matchesAnyGlob(value: string, globs: readonly string[]): string | undefined {
   return globs.find((glob) => globToRegExp(glob).test(value));
 }
+
+/** EventBridge's `wildcard` operator: `*` is any run of characters, everything else (`?` included) is literal. */
+export function wildcardMatches(value: string, wildcard: string): boolean {
+  const body = wildcard.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*');
+  return new RegExp(`^${body}$`, 's').test(value);
+}

@@ -19,7 +19,12 @@ export function sourceFor(eventSource: string): string {
 }
 
 function detailFor(trigger: Trigger): Record<string, unknown> {
-  return { eventSource: [trigger.eventSource], eventName: [...trigger.eventNames].sort() };
+  const match = trigger.requestMatch;
+  return {
+    eventSource: [trigger.eventSource],
+    eventName: [...trigger.eventNames].sort(),
+    ...(match ? { requestParameters: { [match.field]: [{ wildcard: match.wildcard }] } } : {}),
+  };
 }
 
 function detailTypeOf(trigger: Trigger): string {
@@ -52,7 +57,8 @@ export function patternForRule(rule: Rule): EventPatternDocument {
 export function patternForRules(rules: readonly Rule[]): EventPatternDocument {
   const bySource = new Map<string, { trigger: Trigger; names: Set<string> }>();
   for (const trigger of rules.flatMap((rule) => rule.triggers)) {
-    const key = `${trigger.eventSource}\n${detailTypeOf(trigger)}`;
+    // A trigger narrowed by a request match keeps its own clause: merged, its filter would apply to the other names too.
+    const key = `${trigger.eventSource}\n${detailTypeOf(trigger)}\n${JSON.stringify(trigger.requestMatch ?? null)}`;
     const entry = bySource.get(key) ?? { trigger, names: new Set<string>() };
     trigger.eventNames.forEach((name) => entry.names.add(name));
     bySource.set(key, entry);
@@ -63,6 +69,7 @@ export function patternForRules(rules: readonly Rule[]): EventPatternDocument {
       eventSource: trigger.eventSource,
       eventNames: [...names],
       ...(trigger.detailType !== undefined ? { detailType: trigger.detailType } : {}),
+      ...(trigger.requestMatch !== undefined ? { requestMatch: trigger.requestMatch } : {}),
     }));
   return patternForTriggers(merged);
 }

@@ -16,7 +16,7 @@ export const MODES = ['off', 'notify', 'propose', 'remediate'] as const;
 export type Mode = (typeof MODES)[number];
 
 /** Deployment unit: one Lambda function per family, holding only its rules' permissions. */
-export const FAMILIES = ['security-groups', 'ebs', 'instances', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials'] as const;
+export const FAMILIES = ['security-groups', 'ebs', 'instances', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials', 'exemptions'] as const;
 export type Family = (typeof FAMILIES)[number];
 
 /** Services the executor can call. Keys are the SDK v3 client package suffixes. */
@@ -291,6 +291,18 @@ export interface Trigger {
    * `AWS Console Sign In via CloudTrail`.
    */
   readonly detailType?: DetailType;
+  /**
+   * A read-only management event (STS `AssumeRole`, say): EventBridge delivers
+   * it only to a rule in state `ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS`,
+   * which the deployment then sets on the family's rule.
+   */
+  readonly readOnly?: true;
+  /**
+   * Narrows a high-volume trigger inside EventBridge: only events whose
+   * `requestParameters.<field>` matches the wildcard (`*`: any run of characters)
+   * reach the function, for example roles on the bot's own path.
+   */
+  readonly requestMatch?: { readonly field: string; readonly wildcard: string };
 }
 
 /** An IAM permission the bot needs to run a rule's plans. */

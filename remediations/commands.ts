@@ -14,6 +14,7 @@ import { sagemakerCommands } from './sagemaker/commands.js';
 import { securityGroupCommands } from './security-groups/commands.js';
 import { s3Commands } from './s3/commands.js';
 import { kmsCommands } from './kms/commands.js';
+import { exemptionCommands } from './exemptions/commands.js';
 
 export const commandsByFamily: Readonly<Record<DeployedFamily, CommandTable>> = {
   'security-groups': securityGroupCommands,
@@ -25,4 +26,5 @@ export const commandsByFamily: Readonly<Record<DeployedFamily, CommandTable>> = 
   sagemaker: sagemakerCommands,
   s3: s3Commands,
   kms: kmsCommands,
+  exemptions: exemptionCommands,
 };

@@ -13,6 +13,7 @@ import { instanceRules } from './instances/index.js';
 import { sagemakerRules } from './sagemaker/index.js';
 import { s3Rules } from './s3/index.js';
 import { kmsRules } from './kms/index.js';
+import { exemptionRules } from './exemptions/index.js';
 
 export const rulesByFamily = {
   'security-groups': securityGroupRules,
@@ -24,6 +25,7 @@ export const rulesByFamily = {
   sagemaker: sagemakerRules,
   s3: s3Rules,
   kms: kmsRules,
+  exemptions: exemptionRules,
 } as const satisfies Partial<Record<Family, readonly Rule[]>>;
 
 export type DeployedFamily = keyof typeof rulesByFamily;

@@ -53,12 +53,13 @@ describe('credentials rules', () => {
         detail: { eventSource: ['signin.amazonaws.com'], eventName: ['ConsoleLogin'] },
       });
       expect(patternForRules(credentialRules)).toStrictEqual({
-        source: ['aws.iam', 'aws.signin'],
+        source: ['aws.iam', 'aws.signin', 'aws.sts'],
         'detail-type': ['AWS API Call via CloudTrail', SIGN_IN],
         detail: {
           $or: [
-            { eventSource: ['iam.amazonaws.com'], eventName: ['CreateAccessKey', 'DeactivateMFADevice', 'DeleteVirtualMFADevice'] },
+            { eventSource: ['iam.amazonaws.com'], eventName: ['CreateAccessKey', 'CreateRole', 'DeactivateMFADevice', 'DeleteVirtualMFADevice'] },
             { eventSource: ['signin.amazonaws.com'], eventName: ['ConsoleLogin'] },
+            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'] },
           ],
         },
       });
@@ -101,6 +102,23 @@ describe('credentials rules', () => {
               input: { AccessKeyId: 'AKIAI44QH8DHBEXAMPLE', Status: 'Active' },
               reason: "Activate the root user's access key again.",
             },
+            alreadyDoneCodes: ['NoSuchEntity', 'NoSuchEntityException'],
+            precondition: {
+              service: 'iam',
+              operation: 'GetAccountSummary',
+              input: {},
+              probe: 'rootAccessKeys',
+              expect: { accessKeyId: 'AKIAI44QH8DHBEXAMPLE' },
+              description: 'the root user still has an access key (AKIAI44QH8DHBEXAMPLE, unless it was deleted)',
+            },
+            verification: {
+              service: 'iam',
+              operation: 'ListAccessKeys',
+              input: {},
+              probe: 'rootOwnAccessKey',
+              expect: { accessKeyId: 'AKIAI44QH8DHBEXAMPLE' },
+              description: "AKIAI44QH8DHBEXAMPLE is no longer Active among the root user's own keys (a read only the root user can make)",
+            },
           },
         ],
       });
@@ -110,10 +128,13 @@ describe('credentials rules', () => {
       const event = loadEvent('iam/CreateAccessKey-root-own-key.json');
       event.detail.responseElements = null;
       const verdict = evaluate(rootAccessKeyCreated, event);
-      expect(verdict.kind === 'violation' && verdict.proposal?.[0]?.input).toStrictEqual({
+      const step = verdict.kind === 'violation' ? verdict.proposal?.[0] : undefined;
+      expect(step?.input).toStrictEqual({
         AccessKeyId: { $unknown: "the root user's new access key id (IAM console, the root user's Security credentials)" },
         Status: 'Inactive',
       });
+      expect([step?.precondition?.expect, step?.precondition?.description]).toStrictEqual([{}, "the root user still has an access key (the root user's new access key, unless it was deleted)"]);
+      expect(step?.verification?.description).toBe("the root user's new access key is no longer Active among the root user's own keys (a read only the root user can make)");
     });
 
     it.each([
@@ -131,7 +152,7 @@ describe('credentials rules', () => {
       const config = parseConfig({}, credentialRules);
       const decision = await decide(loadEvent('iam/CreateAccessKey-failed-limit-exceeded.json'), rootAccessKeyCreated, { config, env: {}, facts: offlineFacts, now: NOW });
       expect(decision.mode).toBe('notify');
-      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (LimitExceededException), so it changed nothing' });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (LimitExceededException), so it changed nothing', cause: 'failed-call' });
     });
   });
 
@@ -195,10 +216,49 @@ describe('credentials rules', () => {
       expect(evaluate(mfaRemoved, carol, mfaFacts({ user: { User: { UserName: 'carol' } }, ...answers }))).toStrictEqual({ kind: 'compliant', summary, resources: ['user carol'] });
     });
 
-    it('exempts a user carrying the exemption tag, and skips one that no longer exists', () => {
-      const exempt = evaluate(mfaRemoved, carol, mfaFacts({ user: { User: { UserName: 'carol', Tags: [{ Key: 'remediation:exempt', Value: 'break-glass, MFA in the safe' }] } } }));
-      expect(exempt).toStrictEqual({ kind: 'exempt', reason: 'IAM user carol is tagged remediation:exempt: break-glass, MFA in the safe', resources: ['user carol'] });
-      expect(evaluate(mfaRemoved, carol, mfaFacts({ user: null }))).toStrictEqual({ kind: 'skipped', reason: 'IAM user carol no longer exists', resources: ['user carol'] });
+    it('exempts a user carrying the exemption tag, and the exempt verdict carries the finding it let through', () => {
+      const tagged = { User: { UserName: 'carol', Tags: [{ Key: 'remediation:exempt', Value: 'break-glass, MFA in the safe' }] } };
+      const exempt = evaluate(mfaRemoved, carol, mfaFacts({ user: tagged, loginProfile: { LoginProfile: { UserName: 'carol' } }, mfaDevices: { MFADevices: [] } }));
+      expect(exempt).toStrictEqual({
+        kind: 'exempt',
+        reason: 'IAM user carol is tagged remediation:exempt: break-glass, MFA in the safe',
+        resources: ['user carol'],
+        findings: [
+          {
+            code: 'mfa-removed',
+            severity: 'high',
+            message: 'IAM user carol has a console password and no MFA device left: the password alone signs in. Ask the user to enable MFA again, and check who removed it.',
+            subject: 'carol',
+          },
+        ],
+      });
+      const unconfirmed = evaluate(mfaRemoved, carol, mfaFacts({ user: tagged }));
+      expect(unconfirmed.kind === 'exempt' && unconfirmed.findings?.map((f) => f.code)).toStrictEqual(['mfa-removed-unconfirmed']);
+    });
+
+    it('passes a tagged user who still has MFA: an exemption only matters where there is something to exempt', () => {
+      const tagged = { User: { UserName: 'carol', Tags: [{ Key: 'remediation:exempt', Value: 'break-glass' }] } };
+      const answers = { user: tagged, loginProfile: { LoginProfile: { UserName: 'carol' } }, mfaDevices: { MFADevices: [{ SerialNumber: serial }] } };
+      expect(evaluate(mfaRemoved, carol, mfaFacts(answers))).toStrictEqual({ kind: 'compliant', summary: `IAM user carol still has 1 MFA device (${serial})`, resources: ['user carol'] });
+    });
+
+    it('passes a user that no longer exists (NoSuchEntity): nobody signs in as that user, so there is nothing left to inspect', () => {
+      expect(evaluate(mfaRemoved, carol, mfaFacts({ user: null }))).toStrictEqual({
+        kind: 'compliant',
+        summary: 'IAM user carol no longer exists (GetUser: NoSuchEntity), so nobody signs in as that user without MFA',
+        resources: ['user carol'],
+      });
+    });
+
+    it('reports an event that names neither a user nor a device as a high-severity "could not inspect"', () => {
+      const event = loadEvent('iam/DeactivateMFADevice-console-user.json');
+      event.detail.requestParameters = {};
+      event.detail.userIdentity = { type: 'AssumedRole', arn: 'arn:aws:sts::111122223333:assumed-role/Admin/dana' };
+      expect(evaluate(mfaRemoved, event)).toStrictEqual({
+        kind: 'skipped',
+        reason: 'the event names neither a user nor an MFA device, so whose MFA was removed cannot be told',
+        severity: 'high',
+      });
     });
 
     it("judges the root user's MFA by GetAccountSummary", () => {
@@ -318,7 +378,11 @@ describe('credentials rules', () => {
       expect(evaluate(consoleLoginWithoutMfa, failed).kind).toBe('compliant');
       const [lookup] = consoleLoginWithoutMfa.lookups;
       const facts: Facts = { user: { status: 'ok', value: lookup.select({ User: { Tags: [{ Key: 'remediation:exempt', Value: 'kiosk account' }] } }) } };
-      expect(evaluate(consoleLoginWithoutMfa, loadEvent('signin/ConsoleLogin-iam-user-no-mfa-stratus-genuine.json'), facts).kind).toBe('exempt');
+      const exempt = evaluate(consoleLoginWithoutMfa, loadEvent('signin/ConsoleLogin-iam-user-no-mfa-stratus-genuine.json'), facts);
+      expect(exempt.kind === 'exempt' && [exempt.reason, exempt.findings?.map((f) => [f.code, f.severity, f.subject])]).toStrictEqual([
+        'IAM user stratus-red-team-nmfalu-jfzdtsvchl is tagged remediation:exempt: kiosk account',
+        [['console-login-without-mfa', 'high', 'stratus-red-team-nmfalu-jfzdtsvchl']],
+      ]);
       expect(lookup.input(loadEvent('signin/ConsoleLogin-iam-user-mfa-compliant.json'))).toBeUndefined();
       expect(lookup.input(loadEvent('signin/ConsoleLogin-iam-user-no-mfa-stratus-genuine.json'))).toStrictEqual({ UserName: 'stratus-red-team-nmfalu-jfzdtsvchl' });
     });
@@ -377,10 +441,12 @@ describe('credentials rules', () => {
       );
     });
 
-    it('never calls IAM to change anything, even in remediate mode (root key: proposal only)', async () => {
+    it('never calls IAM to change anything, even in remediate mode (root key: proposal only, read first)', async () => {
+      iam.on(GetAccountSummaryCommand).resolves({ SummaryMap: { AccountAccessKeysPresent: 1, AccountMFAEnabled: 1 } });
       const result = await handler('remediate')(loadEvent('iam/CreateAccessKey-root-own-key.json'));
-      expect(iam.calls()).toHaveLength(0);
-      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ rule: 'root-access-key-created', verdict: 'violation' });
+      expect(iam.commandCalls(GetAccountSummaryCommand).map((c) => c.args[0].input)).toStrictEqual([{}]);
+      expect(iam.calls()).toHaveLength(1);
+      expect(result.status === 'processed' && result.decisions[0]).toMatchObject({ rule: 'root-access-key-created', verdict: 'violation', outcome: 'proposed' });
       const message = JSON.parse(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)) as Record<string, string>;
       expect(message['email']).toContain('iam:UpdateAccessKey {"AccessKeyId":"AKIAI44QH8DHBEXAMPLE","Status":"Inactive"}');
     });

@@ -1,10 +1,10 @@
 /**
  * The SDK commands the credentials function may send: its rules' read-only
- * lookups and SNS for alerts. Its rules only notify; the proposed
+ * lookups and probes, and SNS for alerts. Its rules only notify; the proposed
  * `UpdateAccessKey` of a root key is for the root user to run, so it is
  * deliberately absent here.
  */
-import { GetAccountSummaryCommand, GetLoginProfileCommand, GetUserCommand, IAMClient, ListMFADevicesCommand } from '@aws-sdk/client-iam';
+import { GetAccountSummaryCommand, GetLoginProfileCommand, GetUserCommand, IAMClient, ListAccessKeysCommand, ListMFADevicesCommand } from '@aws-sdk/client-iam';
 import type { CommandTable } from '../../engine/aws.js';
 import { snsCommands } from '../../notify/sns-commands.js';
 
@@ -16,5 +16,6 @@ export const credentialCommands = {
     'iam:GetLoginProfile': GetLoginProfileCommand,
     'iam:ListMFADevices': ListMFADevicesCommand,
     'iam:GetAccountSummary': GetAccountSummaryCommand,
+    'iam:ListAccessKeys': ListAccessKeysCommand,
   },
 } as const satisfies CommandTable;

@@ -14,12 +14,13 @@
  *
  * Changes: nothing (`notify` by default).
  * Never touches: the user, its password, MFA devices and keys.
- * Exemption: the user's tags (`GetUser`).
+ * Exemption: the user's tags (`GetUser`); the exempt alert still carries the
+ * finding the exemption let through.
  * Permissions: lookup `iam:GetUser`.
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import type { Facts, Finding, Rule, RuleContext, Verdict } from '../../engine/types.js';
 import { CONSOLE_LOGIN_TRIGGER, signInOf } from './console-login.js';
 import { callerUserName, userLookup } from './identities.js';
 
@@ -42,20 +43,21 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   if (!signIn.succeeded) return { kind: 'compliant', summary: `failed sign-in attempt by IAM user ${userName}: no session was opened`, resources };
   if (signIn.mfaUsed !== 'No') return { kind: 'compliant', summary: `IAM user ${userName} signed in with MFA`, resources };
 
+  const findings: Finding[] = [
+    {
+      code: 'console-login-without-mfa',
+      severity: 'high',
+      message: `IAM user ${userName} signed in to the console from ${event.detail.sourceIPAddress ?? 'an unknown address'} with a password alone. Confirm it was them, and have them enable MFA (or require it with an IAM policy).`,
+      subject: userName,
+    },
+  ];
   const exempt = exemptionReason(tagsFromFact(facts['user']), context.config);
-  if (exempt) return { kind: 'exempt', reason: `IAM user ${userName} is ${exempt}`, resources };
+  if (exempt) return { kind: 'exempt', reason: `IAM user ${userName} is ${exempt}`, resources, findings };
   return {
     kind: 'violation',
     summary: `IAM user ${userName} signed in to the console without MFA`,
     resources,
-    findings: [
-      {
-        code: 'console-login-without-mfa',
-        severity: 'high',
-        message: `IAM user ${userName} signed in to the console from ${event.detail.sourceIPAddress ?? 'an unknown address'} with a password alone. Confirm it was them, and have them enable MFA (or require it with an IAM policy).`,
-        subject: userName,
-      },
-    ],
+    findings,
     plan: [],
   };
 }

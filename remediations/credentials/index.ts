@@ -1,11 +1,14 @@
 /**
- * The credentials family (root user, MFA, console sign-in): one Lambda
- * function, deployed in us-east-1 only, where IAM and sign-in events reach
- * EventBridge. It holds these rules and only their read-only lookups.
+ * The credentials family (root user, MFA, console sign-in, the bot's own
+ * roles): one Lambda function, deployed in every Region. Its IAM triggers
+ * reach EventBridge only in us-east-1, but an IAM user's console sign-in and
+ * an STS `AssumeRole` are recorded in the Region of the endpoint that served
+ * them. It holds these rules and only their read-only lookups and probes.
  */
+import { botRoleImpostor } from './bot-role-impostor.js';
 import { consoleLoginWithoutMfa } from './console-login-without-mfa.js';
 import { mfaRemoved } from './mfa-removed.js';
 import { rootAccessKeyCreated } from './root-access-key-created.js';
 import { rootConsoleLogin } from './root-console-login.js';
 
-export const credentialRules = [rootAccessKeyCreated, mfaRemoved, rootConsoleLogin, consoleLoginWithoutMfa] as const;
+export const credentialRules = [rootAccessKeyCreated, mfaRemoved, rootConsoleLogin, consoleLoginWithoutMfa, botRoleImpostor] as const;

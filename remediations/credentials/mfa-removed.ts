@@ -11,7 +11,9 @@
  * `ListMFADevices` (no MFA device is left), `GetUser` (the user exists; its
  * tags for exemption); for the root user `GetAccountSummary`
  * (`AccountMFAEnabled`). Without them (offline) a `DeactivateMFADevice` is
- * reported as unconfirmed, never passed.
+ * reported as unconfirmed, never passed. A user that no longer exists signs in
+ * no more: compliant. An exempt user's alert still carries the finding the
+ * exemption let through.
  *
  * Changes: nothing (`notify` by default): MFA can only be enabled again with
  * the user's own device.
@@ -76,25 +78,15 @@ function evaluateRoot(facts: Facts, serial: string | undefined, deletion: boolea
   }, resources);
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const subject = mfaSubject(event);
-  const serial = stringField(event.detail.requestParameters, 'serialNumber');
-  if (!subject) return { kind: 'skipped', reason: 'the event names neither a user nor an MFA device' };
-  const deletion = event.detail.eventName === 'DeleteVirtualMFADevice';
-  const account = event.detail.recipientAccountId ?? event.account;
-  const resources = [subject.kind === 'root' ? `arn:aws:iam::${account}:root` : `user ${subject.userName}`];
-  if (subject.kind === 'root') return evaluateRoot(facts, serial, deletion, resources);
-
-  const { userName } = subject;
+function evaluateUser(userName: string, facts: Facts, serial: string | undefined, deletion: boolean, resources: readonly string[]): Verdict {
+  const subject: Subject = { kind: 'user', userName };
   const noEffect = `IAM deletes only unassigned devices, so the deletion removed MFA from no one`;
   const user = facts['user'];
   if (user?.status === 'ok' && user.value === null) {
     return deletion
       ? { kind: 'compliant', summary: `virtual MFA device ${serial ?? userName} deleted: ${noEffect}, and no IAM user is named ${userName}`, resources }
-      : { kind: 'skipped', reason: `IAM user ${userName} no longer exists`, resources };
+      : { kind: 'compliant', summary: `IAM user ${userName} no longer exists (GetUser: NoSuchEntity), so nobody signs in as that user without MFA`, resources };
   }
-  const exempt = exemptionReason(tagsFromFact(user), context.config);
-  if (exempt) return { kind: 'exempt', reason: `IAM user ${userName} is ${exempt}`, resources };
 
   const profile = facts['loginProfile'];
   const devices = factValue(facts['mfaDevices']) as { serials?: string[] } | null | undefined;
@@ -128,6 +120,24 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     message: `MFA device ${serial ? `${serial} ` : ''}was deactivated for IAM user ${userName}. Whether the user has a console password and another MFA device could not be checked (${missing} unavailable).`,
     subject: userName,
   }, resources);
+}
+
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
+  const subject = mfaSubject(event);
+  const serial = stringField(event.detail.requestParameters, 'serialNumber');
+  if (!subject) {
+    return { kind: 'skipped', reason: 'the event names neither a user nor an MFA device, so whose MFA was removed cannot be told', severity: 'high' };
+  }
+  const deletion = event.detail.eventName === 'DeleteVirtualMFADevice';
+  const account = event.detail.recipientAccountId ?? event.account;
+  const resources = [subject.kind === 'root' ? `arn:aws:iam::${account}:root` : `user ${subject.userName}`];
+  // The root user has no tags, so nothing exempts it.
+  if (subject.kind === 'root') return evaluateRoot(facts, serial, deletion, resources);
+
+  const verdict = evaluateUser(subject.userName, facts, serial, deletion, resources);
+  if (verdict.kind !== 'violation') return verdict;
+  const exempt = exemptionReason(tagsFromFact(facts['user']), context.config);
+  return exempt ? { kind: 'exempt', reason: `IAM user ${subject.userName} is ${exempt}`, resources, findings: verdict.findings } : verdict;
 }
 
 export const mfaRemoved = {

@@ -11,17 +11,82 @@
  * root access keys, so the bot's role is never given that power.
  * Proposes (never applied): `UpdateAccessKey {AccessKeyId, Status: Inactive}`,
  * to run signed in as the root user (no `UserName`: the root user's own key);
- * the undo sets it `Active` again.
+ * the undo sets it `Active` again. Checks first `GetAccountSummary`
+ * (`AccountAccessKeysPresent`: 0 means the root user has no key left, so the
+ * proposal is already fixed; the bot's role can make this read); afterwards
+ * `ListAccessKeys` without `UserName`, which lists the caller's own keys and so
+ * answers only the root user: the key must be `Inactive` or gone.
  * Never touches: the key itself (never deleted, never deactivated by the bot),
  * IAM users' keys.
- * Permissions: none.
+ * Permissions: none for changes; probes `iam:GetAccountSummary` (`*`) and
+ * `iam:ListAccessKeys` (the account's `user/*`, its only resource type).
  */
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { unknownValue, type PlanStep, type Rule, type Verdict } from '../../engine/types.js';
-import { isRootCaller } from './identities.js';
+import { stateCheck, unknownValue, type PlanStep, type Probe, type Rule, type Verdict } from '../../engine/types.js';
+import { isRootCaller, NO_SUCH_ENTITY } from './identities.js';
+
+/** What the checks of a proposal compare against: the new key's id, when the event names it. */
+function keyExpectation(accessKeyId: string | undefined): Readonly<Record<string, unknown>> {
+  return accessKeyId ? { accessKeyId } : {};
+}
+
+function keyLabel(expected: Readonly<Record<string, unknown>>): string {
+  const id = expected['accessKeyId'];
+  return typeof id === 'string' ? id : "the root user's new access key";
+}
+
+/**
+ * GetAccountSummary's `AccountAccessKeysPresent`: whether the root user still
+ * has any access key. It counts inactive keys too, so it can show the key gone
+ * (done), never that it was deactivated: 1 means the step may still be needed.
+ */
+export const rootAccessKeysProbe: Probe = {
+  name: 'rootAccessKeys',
+  service: 'iam',
+  operation: 'GetAccountSummary',
+  judge(output, expected) {
+    const present = field(output, 'SummaryMap', 'AccountAccessKeysPresent');
+    if (typeof present !== 'number') throw new Error('the answer holds no AccountAccessKeysPresent');
+    const key = keyLabel(expected);
+    if (present === 0) return { state: 'done', evidence: `the root user has no access key left (AccountAccessKeysPresent 0): ${key} was deleted` };
+    return { state: 'needed', evidence: `the root user still has an access key (AccountAccessKeysPresent ${present}); whether ${key} is still active only the root user can read` };
+  },
+};
+
+/**
+ * ListAccessKeys without `UserName`: the caller's own keys. Signed in as the
+ * root user (the only principal that can run the proposal) it lists the root
+ * user's keys; a role's temporary credentials get a `ValidationError` (AWS
+ * requires `UserName` then), which the executor reports as unreadable.
+ */
+export const rootOwnAccessKeyProbe: Probe = {
+  name: 'rootOwnAccessKey',
+  service: 'iam',
+  operation: 'ListAccessKeys',
+  resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*',
+  judge(output, expected) {
+    const keys = field(output, 'AccessKeyMetadata');
+    if (!Array.isArray(keys)) throw new Error('the answer holds no AccessKeyMetadata');
+    const id = expected['accessKeyId'];
+    const active = keys.filter((key) => field(key, 'Status') === 'Active').map((key) => stringField(key, 'AccessKeyId') ?? '(no id)');
+    if (typeof id !== 'string') {
+      return active.length === 0
+        ? { state: 'done', evidence: 'the root user has no active access key' }
+        : { state: 'needed', evidence: `the root user still has active access key(s) ${active.join(', ')}` };
+    }
+    const key = keys.find((candidate) => field(candidate, 'AccessKeyId') === id);
+    if (key === undefined) return { state: 'done', evidence: `${id} is no longer among the root user's access keys (deleted)` };
+    const status = stringField(key, 'Status') ?? 'unknown';
+    return status === 'Active'
+      ? { state: 'needed', evidence: `${id} is still Active` }
+      : { state: 'done', evidence: `${id} is ${status}` };
+  },
+};
 
 export function proposeDeactivation(accessKeyId: string | undefined): PlanStep {
   const AccessKeyId = accessKeyId ?? unknownValue("the root user's new access key id (IAM console, the root user's Security credentials)");
+  const expected = keyExpectation(accessKeyId);
+  const key = keyLabel(expected);
   return {
     service: 'iam',
     operation: 'UpdateAccessKey',
@@ -34,6 +99,10 @@ export function proposeDeactivation(accessKeyId: string | undefined): PlanStep {
       input: { AccessKeyId, Status: 'Active' },
       reason: "Activate the root user's access key again.",
     },
+    // A key that no longer exists has nothing left to deactivate; the read afterwards confirms it is gone.
+    alreadyDoneCodes: NO_SUCH_ENTITY,
+    precondition: stateCheck(rootAccessKeysProbe, {}, expected, `the root user still has an access key (${key}, unless it was deleted)`),
+    verification: stateCheck(rootOwnAccessKeyProbe, {}, expected, `${key} is no longer Active among the root user's own keys (a read only the root user can make)`),
   };
 }
 
@@ -79,10 +148,12 @@ export const rootAccessKeyCreated = {
   family: 'credentials',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreateAccessKey'] }],
   permissions: [],
+  probes: [rootAccessKeysProbe, rootOwnAccessKeyProbe],
   defaultMode: 'notify',
   docs: {
     changes: 'Nothing: it alerts (notify by default). Only the root user can change its own keys, so the bot never holds that power.',
-    proposes: 'UpdateAccessKey {AccessKeyId, Status: Inactive} for the new root key, to run signed in as the root user; its undo sets the key Active again.',
+    proposes:
+      'UpdateAccessKey {AccessKeyId, Status: Inactive} for the new root key, to run signed in as the root user; its undo sets the key Active again. It checks first GetAccountSummary (AccountAccessKeysPresent 0: the root user has no key left, already fixed), and afterwards ListAccessKeys without UserName, a read only the root user can make, which must show the key Inactive or gone.',
     neverTouches: 'The key itself (the bot never deactivates or deletes it) and IAM users’ access keys, including keys the root user creates for IAM users.',
   },
   evaluate,

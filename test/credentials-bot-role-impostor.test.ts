@@ -1,0 +1,262 @@
+/**
+ * bot-role-impostor: the bot is its exact roles. A role on `/remediation-bot/`
+ * that is not one of them, or a bot role assumed by anyone but the Lambda
+ * service, is a high-severity alert.
+ */
+import { IAMClient } from '@aws-sdk/client-iam';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createAwsGateway } from '../engine/aws.js';
+import { parseConfig } from '../engine/config.js';
+import { decide, offlineFacts } from '../engine/decide.js';
+import type { CloudTrailEvent } from '../engine/event.js';
+import { createRemediationHandler } from '../engine/lambda.js';
+import { patternForRule, ruleMatches } from '../engine/patterns.js';
+import type { Verdict } from '../engine/types.js';
+import { assumedRoleArn, botRoleImpostor, createdRole } from '../remediations/credentials/bot-role-impostor.js';
+import { credentialCommands } from '../remediations/credentials/commands.js';
+import { credentialRules } from '../remediations/credentials/index.js';
+import { loadEvent } from './helpers/fixtures.js';
+import { recordingLogger } from './helpers/logger.js';
+
+const NOW = new Date('2025-03-10T15:00:00Z');
+const ACCOUNT = '111122223333';
+const TOPIC = `arn:aws:sns:us-east-1:${ACCOUNT}:remediation-bot-test-alerts`;
+/** The bot's function roles as the deployment names them (`functionRole` in deploy/deployment.ts). */
+const BOT_ROLES = [
+  `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-credentials`,
+  `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-iam`,
+];
+const [CREDENTIALS_ROLE = '', IAM_ROLE = ''] = BOT_ROLES;
+const LOOK_ALIKE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-helper`;
+
+function evaluate(event: CloudTrailEvent, botRoles: readonly string[] = BOT_ROLES): Verdict {
+  return botRoleImpostor.evaluate(event, {}, { config: parseConfig({}, credentialRules), settings: undefined, now: NOW, botRoles });
+}
+
+describe('bot-role-impostor', () => {
+  describe('pattern', () => {
+    it('listens to CreateRole (IAM) and AssumeRole (STS) as API calls', () => {
+      expect(patternForRule(botRoleImpostor)).toStrictEqual({
+        source: ['aws.iam', 'aws.sts'],
+        'detail-type': ['AWS API Call via CloudTrail'],
+        detail: {
+          $or: [
+            { eventSource: ['iam.amazonaws.com'], eventName: ['CreateRole'] },
+            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'] },
+          ],
+        },
+      });
+      expect(ruleMatches(botRoleImpostor, loadEvent('sts/AssumeRole-bot-role-by-iam-user.json'))).toBe(true);
+      expect(ruleMatches(botRoleImpostor, loadEvent('sts/AssumeRole-other-role-stratus-genuine-compliant.json'))).toBe(true);
+    });
+  });
+
+  describe('CreateRole', () => {
+    it('flags a look-alike role created on the bot path', () => {
+      expect(evaluate(loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json'))).toStrictEqual({
+        kind: 'violation',
+        summary: `${LOOK_ALIKE} created on the bot's path by arn:aws:sts::${ACCOUNT}:assumed-role/Developer/mallory; it is not one of the bot's roles`,
+        resources: [LOOK_ALIKE],
+        findings: [
+          {
+            code: 'bot-path-role-created',
+            severity: 'high',
+            message: `arn:aws:sts::${ACCOUNT}:assumed-role/Developer/mallory (from 203.0.113.66) created role ${LOOK_ALIKE} on the path /remediation-bot/, which is reserved to the bot's deployment. It is not one of the bot's roles, so the bot gives it no trust and judges its calls like anyone's, but a role there passes for the bot to people and tools. Find out who created it and why, and delete it: the bot cannot (its IAM Deny forbids it to touch roles on that path).`,
+            subject: LOOK_ALIKE,
+          },
+        ],
+        plan: [],
+      });
+    });
+
+    it("passes the creation of exactly one of the bot's roles, and flags it when the deployment names no bot role", () => {
+      const event = loadEvent('iam/CreateRole-bot-own-role-public-trust-exempt.json');
+      expect(evaluate(event)).toStrictEqual({
+        kind: 'compliant',
+        summary: `${IAM_ROLE} is exactly one of the bot's own roles, created by arn:aws:iam::${ACCOUNT}:user/alice (the deployment)`,
+        resources: [IAM_ROLE],
+      });
+      const unnamed = evaluate(event, []);
+      expect(unnamed.kind === 'violation' && unnamed.findings[0]?.message).toContain("This deployment names no bot role (BOT_PRINCIPALS is empty), so no role on the path is the bot's.");
+    });
+
+    it('reads the path from the request when the response carries no role, and any depth below /remediation-bot/ counts', () => {
+      const event = loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json');
+      event.detail.responseElements = null;
+      event.detail.requestParameters = { ...event.detail.requestParameters, path: '/remediation-bot/tools/' };
+      expect(createdRole(event)).toStrictEqual({ arn: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/tools/remediation-bot-prod-us-east-1-helper`, path: '/remediation-bot/tools/' });
+      expect(evaluate(event).kind).toBe('violation');
+    });
+
+    it.each([
+      ['iam/CreateRole-lambda-service-compliant.json', `role arn:aws:iam::${ACCOUNT}:role/invoice-parser is not on the bot's path /remediation-bot/`],
+      [
+        'iam/CreateRole-external-account-stratus-genuine-urlencoded.json',
+        "role arn:aws:iam::609418236337:role/stratus-red-team-malicious-iam-role is not on the bot's path /remediation-bot/",
+      ],
+    ])('passes %s, off the path', (fixture, summary) => {
+      expect(evaluate(loadEvent(fixture))).toMatchObject({ kind: 'compliant', summary });
+    });
+
+    it('treats a path that differs in case as another path: IAM paths are case-sensitive, and the bot trusts exact ARNs anyway', () => {
+      const event = loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json');
+      const arn = `arn:aws:iam::${ACCOUNT}:role/Remediation-Bot/remediation-bot-prod-us-east-1-helper`;
+      event.detail.requestParameters = { ...event.detail.requestParameters, path: '/Remediation-Bot/' };
+      event.detail.responseElements = { role: { path: '/Remediation-Bot/', roleName: 'remediation-bot-prod-us-east-1-helper', arn } };
+      expect(evaluate(event).kind).toBe('compliant');
+    });
+  });
+
+  describe('AssumeRole', () => {
+    it("passes the Lambda service assuming exactly one of the bot's roles", () => {
+      expect(evaluate(loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json'))).toStrictEqual({
+        kind: 'compliant',
+        summary: `the Lambda service assumed the bot's own role ${CREDENTIALS_ROLE} for its function`,
+        resources: [CREDENTIALS_ROLE],
+      });
+    });
+
+    it('flags anyone else assuming a bot role, even with a function name as session name', () => {
+      const user = `arn:aws:iam::${ACCOUNT}:user/mallory`;
+      expect(evaluate(loadEvent('sts/AssumeRole-bot-role-by-iam-user.json'))).toStrictEqual({
+        kind: 'violation',
+        summary: `the bot's own role ${CREDENTIALS_ROLE} assumed by ${user}, not by the Lambda service`,
+        resources: [CREDENTIALS_ROLE],
+        findings: [
+          {
+            code: 'bot-role-assumed-outside-lambda',
+            severity: 'high',
+            message: `${user} (from 203.0.113.66) assumed the bot's own role ${CREDENTIALS_ROLE} (session name remediation-bot-prod-credentials): only the Lambda service should. The session holds the bot's write permissions, and its calls made under one of the bot's function names as session name are skipped as the bot's own. Revoke the role's active sessions, check its trust policy, and find out who did it: the bot cannot (its IAM Deny forbids it to touch its own roles).`,
+            subject: CREDENTIALS_ROLE,
+          },
+        ],
+        plan: [],
+      });
+    });
+
+    it('flags another AWS service assuming a bot role: only Lambda runs the bot', () => {
+      const event = loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json');
+      event.detail.userIdentity = { type: 'AWSService', invokedBy: 'ec2.amazonaws.com' };
+      const verdict = evaluate(event);
+      expect(verdict.kind === 'violation' && verdict.findings.map((f) => f.code)).toStrictEqual(['bot-role-assumed-outside-lambda']);
+    });
+
+    it('flags a look-alike role on the path whoever assumes it, the Lambda service included', () => {
+      const verdict = evaluate(loadEvent('sts/AssumeRole-look-alike-role-on-bot-path.json'));
+      expect(verdict).toMatchObject({
+        kind: 'violation',
+        summary: `${LOOK_ALIKE} (on the bot's path, not one of the bot's roles) assumed by arn:aws:sts::${ACCOUNT}:assumed-role/Developer/mallory`,
+        resources: [LOOK_ALIKE],
+      });
+      expect(verdict.kind === 'violation' && verdict.findings.map((f) => [f.code, f.severity])).toStrictEqual([['bot-path-role-assumed', 'high']]);
+
+      const byLambda = loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json');
+      byLambda.detail.requestParameters = { ...byLambda.detail.requestParameters, roleArn: LOOK_ALIKE };
+      expect(evaluate(byLambda).kind).toBe('violation');
+    });
+
+    it('recognises nothing by path or name: with no bot role configured, even the Lambda service on the path is flagged', () => {
+      const verdict = evaluate(loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json'), []);
+      expect(verdict.kind === 'violation' && verdict.findings[0]?.code).toBe('bot-path-role-assumed');
+    });
+
+    it('passes roles off the path (a genuine record)', () => {
+      expect(evaluate(loadEvent('sts/AssumeRole-other-role-stratus-genuine-compliant.json'))).toStrictEqual({
+        kind: 'compliant',
+        summary:
+          "arn:aws:iam::900138736586:user/christophe assumed arn:aws:iam::900138736586:role/stratus-red-team-ec2lui-role-idtzskbvtd, which is not on the bot's path /remediation-bot/",
+        resources: ['arn:aws:iam::900138736586:role/stratus-red-team-ec2lui-role-idtzskbvtd'],
+      });
+    });
+
+    it("reads the role from the record's resources when the request has no roleArn, and says it could not inspect a record with neither", () => {
+      const event = loadEvent('sts/AssumeRole-bot-role-by-iam-user.json');
+      event.detail.requestParameters = { roleSessionName: 'remediation-bot-prod-credentials' };
+      expect(assumedRoleArn(event)).toBe(CREDENTIALS_ROLE);
+      expect(evaluate(event).kind).toBe('violation');
+      Object.assign(event.detail, { resources: [] });
+      expect(evaluate(event)).toStrictEqual({
+        kind: 'skipped',
+        reason: "the AssumeRole record names no role (no roleArn, no role among its resources), so whether it is on the bot's path cannot be told",
+      });
+    });
+
+    it('leaves a failed AssumeRole (genuine AccessDenied, no requestParameters) to the engine', async () => {
+      const decision = await decide(loadEvent('sts/AssumeRole-failed-access-denied-stratus-genuine.json'), botRoleImpostor, {
+        config: parseConfig({}, credentialRules),
+        env: {},
+        facts: offlineFacts,
+        now: NOW,
+      });
+      expect(decision.verdict).toStrictEqual({ kind: 'skipped', reason: 'the call failed (AccessDenied), so it changed nothing', cause: 'failed-call' });
+    });
+  });
+
+  describe('through decide, with the roles the deployment passes', () => {
+    it('takes the bot roles from BOT_PRINCIPALS, exact ARNs only', async () => {
+      const context = { config: parseConfig({}, credentialRules), facts: offlineFacts, now: NOW };
+      const event = loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json');
+      const trusted = await decide(event, botRoleImpostor, { ...context, env: { BOT_PRINCIPALS: BOT_ROLES.join(',') } });
+      expect([trusted.mode, trusted.verdict.kind, trusted.severity]).toStrictEqual(['notify', 'compliant', 'low']);
+      const pattern = await decide(event, botRoleImpostor, { ...context, env: { BOT_PRINCIPALS: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/*` } });
+      expect([pattern.verdict.kind, pattern.severity]).toStrictEqual(['violation', 'high']);
+    });
+  });
+
+  describe('through the Lambda path', () => {
+    const iam = mockClient(IAMClient);
+    const sns = mockClient(SNSClient);
+    const handler = createRemediationHandler({
+      rules: credentialRules,
+      commands: credentialCommands,
+      logger: recordingLogger(),
+      config: parseConfig({}, credentialRules),
+      env: {
+        ALERT_TOPIC_ARN: TOPIC,
+        AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-prod-credentials',
+        BOT_PRINCIPALS: BOT_ROLES.join(','),
+        BOT_SESSION_NAMES: 'remediation-bot-prod-credentials,remediation-bot-prod-iam',
+      },
+      gateway: createAwsGateway(credentialCommands, { region: 'us-east-1', maxAttempts: 1 }),
+    });
+
+    beforeEach(() => {
+      iam.reset();
+      sns.reset();
+      sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+    });
+
+    it('alerts at high severity on a bot role assumed outside Lambda, and calls nothing but SNS', async () => {
+      const result = await handler(loadEvent('sts/AssumeRole-bot-role-by-iam-user.json'));
+
+      expect(result.status === 'processed' && result.decisions).toStrictEqual([
+        {
+          rule: 'bot-role-impostor',
+          verdict: 'violation',
+          outcome: 'notified',
+          summary: `the bot's own role ${CREDENTIALS_ROLE} assumed by arn:aws:iam::${ACCOUNT}:user/mallory, not by the Lambda service`,
+        },
+      ]);
+      expect(iam.calls()).toHaveLength(0);
+      const published = sns.commandCalls(PublishCommand);
+      expect(published).toHaveLength(1);
+      expect(published[0]?.args[0].input.MessageAttributes?.['severity']?.StringValue).toBe('high');
+    });
+
+    it('stays quiet when the Lambda service assumes a bot role', async () => {
+      const result = await handler(loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json'));
+
+      expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([['bot-role-impostor', 'compliant', 'none']]);
+      expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
+    });
+
+    it('alerts on the look-alike CreateRole even though it arrives beside the IAM family', async () => {
+      const result = await handler(loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json'));
+
+      expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([['bot-role-impostor', 'violation', 'notified']]);
+      expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
+    });
+  });
+});
