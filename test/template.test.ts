@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { familyDeploysIn, familyKey, familyPattern, statementsFor } from '../deploy/deployment.js';
+import { familyDeploysIn, familyKey, familyPattern, loadDeployConfig, stackValues, statementsFor } from '../deploy/deployment.js';
 import { ruleMatches } from '../engine/patterns.js';
 import { compilePattern, type EventPattern } from '../engine/pattern-match.js';
 import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
@@ -24,6 +24,9 @@ function loadTemplate(dir: string): Template {
 }
 
 const usEast1 = loadTemplate('.serverless');
+const CONFIG_FILE = join(import.meta.dirname, '..', 'remediation.config.yml');
+/** The config the default package embeds: every rule in its default mode, `propose` for most. */
+const defaultConfig = loadDeployConfig(CONFIG_FILE);
 const euWest1 = loadTemplate('.serverless-eu-west-1');
 const ofType = (template: Template, type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 
@@ -78,11 +81,11 @@ describe('packaged CloudFormation template', () => {
       }
     });
 
-    it("gives the family's role exactly the statements the registry derives: plans and lookups on their declared resources", () => {
+    it("gives the family's role exactly the statements the registry derives for the deployed modes: reads, and writes only for rules in remediate", () => {
       const key = familyKey(family);
       const policies = usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[];
       const remediation = policies.find((p) => p.PolicyName === 'remediation');
-      expect(remediation?.PolicyDocument.Statement).toStrictEqual(JSON.parse(JSON.stringify(statementsFor(rulesByFamily[family]))));
+      expect(remediation?.PolicyDocument.Statement).toStrictEqual(JSON.parse(JSON.stringify(statementsFor(rulesByFamily[family], defaultConfig))));
     });
 
     it('gives the EventBridge target a retry policy and a dead-letter queue', () => {
@@ -164,15 +167,113 @@ describe('packaged CloudFormation template', () => {
     }
   });
 
-  it('lets the IAM function attach only AWSDenyAll, and denies it any change to the bot\'s own roles', () => {
-    const statements = (usEast1.Resources['IamRole']?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[])
-      .flatMap((p) => p.PolicyDocument.Statement);
-    const attach = statements.filter((s) => s['Effect'] === 'Allow' && [s['Action']].flat().includes('iam:AttachRolePolicy'));
-    expect(attach).toHaveLength(1);
-    expect(attach[0]?.['Condition']).toStrictEqual({ ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } });
-    const deny = statements.find((s) => s['Effect'] === 'Deny');
-    expect(deny?.['Resource']).toStrictEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' });
-    // Plan actions only: the lookups (GetRole, GetRolePolicy) must still read the bot's own roles to recognise them.
-    expect(deny?.['Action']).toStrictEqual(['iam:AttachRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy']);
+  it('holds no write permission at all in a default deployment (every rule proposes): every action a function may use on the account is a read', () => {
+    const reads = /^[a-z0-9-]+:(Describe|Get|List|LookupEvents)/;
+    const writes = rolePolicies(usEast1)
+      .filter(({ role }) => role !== 'NotifierRole')
+      .flatMap(({ role, document }) =>
+        document.Statement.filter((statement) => (statement as { Effect?: string }).Effect === 'Allow')
+          .flatMap((statement) => [statement.Action].flat())
+          .filter((action) => !reads.test(action))
+          .map((action) => `${role}: ${action}`),
+      );
+    // What remains is what every function needs to run: its log stream, the failure queue, the stack key, the alert topic, its idempotency keys.
+    const runtime = /: (logs:CreateLogStream|logs:PutLogEvents|sqs:SendMessage|kms:Decrypt|kms:GenerateDataKey|sns:Publish|dynamodb:(DeleteItem|GetItem|PutItem|UpdateItem))$/;
+    expect(writes.filter((entry) => !runtime.test(entry))).toStrictEqual([]);
+  });
+
+  it('tells every remediation function the exact ARNs of the bot\'s roles and the session names Lambda gives them, never a pattern', () => {
+    const functions = ofType(usEast1, 'AWS::Lambda::Function').filter(([id]) => id !== 'NotifierLambdaFunction');
+    const roles = ofType(usEast1, 'AWS::IAM::Role').map(([id]) => id).filter((id) => id !== 'NotifierRole');
+    for (const [id, fn] of functions) {
+      const variables = (fn.Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
+      expect(variables['BOT_PRINCIPALS'], id).toStrictEqual({ 'Fn::Join': [',', roles.map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] }))] });
+      expect(String(variables['BOT_SESSION_NAMES']).split(','), id).toStrictEqual(functions.map(([, f]) => f.Properties['FunctionName']));
+      expect(variables['BOT_ACCOUNT'], id).toStrictEqual({ Ref: 'AWS::AccountId' });
+      expect(JSON.stringify(variables), id).not.toContain('*');
+      expect(fn.Properties['ReservedConcurrentExecutions'], id).toBe(5);
+    }
+  });
+
+  it('lets only the bot\'s roles and CloudWatch alarms publish to the alert topic, with an explicit deny for everyone else', () => {
+    const statements = (usEast1.Resources['AlertTopicPolicy']?.Properties['PolicyDocument'] as { Statement: Record<string, unknown>[] }).Statement;
+    const deny = statements.find((statement) => statement['Sid'] === 'OnlyTheBotAndAlarmsPublish');
+    const roles = ofType(usEast1, 'AWS::IAM::Role').map(([id]) => id).filter((id) => id !== 'NotifierRole');
+    expect(deny).toStrictEqual({
+      Sid: 'OnlyTheBotAndAlarmsPublish',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 'sns:Publish',
+      Resource: { Ref: 'AlertTopic' },
+      Condition: { StringNotEquals: { 'aws:PrincipalArn': roles.map((role) => ({ 'Fn::GetAtt': [role, 'Arn'] })), 'aws:PrincipalServiceName': 'cloudwatch.amazonaws.com' } },
+    });
+  });
+
+  it("lets EventBridge use the stack key only for the bot's own rules, and encrypts every log group with it", () => {
+    const statements = (usEast1.Resources['RemediationKey']?.Properties['KeyPolicy'] as { Statement: Record<string, unknown>[] }).Statement;
+    const events = statements.find((statement) => JSON.stringify(statement['Principal']).includes('events.amazonaws.com'));
+    const names = ofType(usEast1, 'AWS::Events::Rule').map(([, rule]) => rule.Properties['Name']);
+    expect(names.length).toBeGreaterThan(0);
+    expect(events?.['Condition']).toStrictEqual({
+      ArnEquals: { 'aws:SourceArn': names.map((name) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/${String(name)}` })) },
+    });
+    for (const [id, group] of ofType(usEast1, 'AWS::Logs::LogGroup')) expect(group.Properties['KmsKeyId'], id).toStrictEqual({ 'Fn::GetAtt': ['RemediationKey', 'Arn'] });
+  });
+
+  it('alarms on every remediation function\'s blind spots: events it could not inspect, fixes it could not verify, rules that failed, a spent write budget', () => {
+    const alarms = ofType(usEast1, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
+      const alarm = alarms.find((a) => JSON.stringify(a['Metrics'] ?? []).includes(`"Value":"${family}"`));
+      const metrics = ((alarm?.['Metrics'] as { MetricStat?: { Metric: { MetricName: string } } }[] | undefined) ?? []).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
+      expect(metrics, family).toStrictEqual(['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted']);
+      expect(alarm?.['AlarmActions'], family).toStrictEqual([{ Ref: 'AlertTopic' }]);
+    }
+  });
+
+  it('lets each function touch only its own idempotency keys, its own family\'s undo records and the write-budget counters', () => {
+    for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
+      const key = familyKey(family);
+      const statements = (usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap(
+        (p) => p.PolicyDocument.Statement,
+      );
+      const table = statements.find((statement) => JSON.stringify(statement['Resource']).includes('IdempotencyTable'));
+      expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${key}#*`, `undo#${family}#*`, 'budget#*'] } });
+    }
+  });
+
+  describe('with rules in remediate mode (the same derivation as `serverless deploy --param="modes=…"`)', () => {
+    const modes = Object.values(rulesByFamily)
+      .flat()
+      .map((rule) => `${rule.id}=remediate`)
+      .join(',');
+    const values = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'dev', region: 'us-east-1', modes });
+    const statementsOf = (role: string) =>
+      ((values.resources.Resources[role] as Resource | undefined)?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+
+    it('lets the IAM function attach only AWSDenyAll, and denies it any change to the bot\'s own roles', () => {
+      const statements = statementsOf('IamRole');
+      const attach = statements.filter((s) => s['Effect'] === 'Allow' && [s['Action']].flat().includes('iam:AttachRolePolicy'));
+      expect(attach).toHaveLength(1);
+      expect(attach[0]?.['Condition']).toStrictEqual({ ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } });
+      const deny = statements.find((s) => s['Effect'] === 'Deny');
+      expect(deny?.['Resource']).toStrictEqual({ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' });
+      // Plan actions only: the lookups (GetRole, GetRolePolicy) must still read the bot's own roles to recognise them.
+      expect([deny?.['Action']].flat()).toContain('iam:AttachRolePolicy');
+      expect([deny?.['Action']].flat().filter((action) => /^iam:(Get|List)/.test(String(action)))).toStrictEqual([]);
+    });
+
+    it('grants each family its rules\' write actions, and the IAM analyzer still finds nothing in any role', () => {
+      for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
+        const key = familyKey(family);
+        const role = `${key.charAt(0).toUpperCase()}${key.slice(1)}Role`;
+        const actions = statementsOf(role).flatMap((s) => [s['Action']].flat());
+        for (const permission of rulesByFamily[family].flatMap((rule) => rule.permissions).filter((p) => p.requiresSetting === undefined)) {
+          expect(actions, `${family} ${permission.action}`).toContain(permission.action);
+        }
+        const remediation = ((values.resources.Resources[role] as Resource).Properties['Policies'] as { PolicyName: string; PolicyDocument: unknown }[]).find((p) => p.PolicyName === 'remediation');
+        const analysis = analyzePermissionsPolicy(JSON.stringify(concrete(remediation?.PolicyDocument)));
+        expect(analysis.ok && analysis.findings, role).toStrictEqual([]);
+      }
+    });
   });
 });
