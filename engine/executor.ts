@@ -267,6 +267,7 @@ export async function readState(check: StateCheck, gateway: AwsGateway, probes: 
     return { result: { state: 'unreadable', evidence: `no probe "${check.probe}" reads ${check.service}:${check.operation} for this rule` } };
   }
   let output: unknown;
+  let notFound: string | undefined;
   try {
     const input = resolveValue(check.input, outputs) as Record<string, unknown>;
     output = await gateway.call(probe.service, probe.operation, structuredClone(input));
@@ -277,9 +278,10 @@ export async function readState(check: StateCheck, gateway: AwsGateway, probes: 
       return { result: { state: 'unreadable', evidence: `${probe.operation} failed: ${code}` }, error };
     }
     output = null;
+    notFound = code;
   }
   try {
-    const verdict = probe.judge(output, check.expect);
+    const verdict = probe.judge(output, check.expect, notFound);
     return { result: { state: verdict.state, evidence: truncate(verdict.evidence, 1_000) } };
   } catch (error) {
     return { result: { state: 'unreadable', evidence: `probe ${probe.name} could not judge the answer of ${probe.operation}: ${truncate(errorMessage(error), 300)}` } };

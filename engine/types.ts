@@ -126,10 +126,14 @@ export interface Probe {
   readonly operation: string;
   /** Resource ARN pattern the read is granted on (as `Lookup.resource`); absent means `*`. */
   readonly resource?: string;
-  /** Error codes that mean "the resource is gone": `judge` then receives `null`. */
+  /** Error codes that mean "not there": `judge` then receives `null`, and the code. */
   readonly notFoundCodes?: readonly string[];
-  /** Pure: the SDK output (or `null` for "not found") judged against the step's `expect`. */
-  judge(output: unknown, expect: Readonly<Record<string, unknown>>): ProbeVerdict;
+  /**
+   * Pure: the SDK output judged against the step's `expect`. For a "not found"
+   * answer, `output` is `null` and `notFound` says which of `notFoundCodes` it
+   * was (`NoSuchBucket` is not `NoSuchPublicAccessBlockConfiguration`).
+   */
+  judge(output: unknown, expect: Readonly<Record<string, unknown>>, notFound?: string): ProbeVerdict;
 }
 
 /** A check that `probe` makes with `input`, judging against `expect`. Service and operation come from the probe, so they are declared once. */

@@ -181,6 +181,16 @@ describe('s3 handler', () => {
       expect(decisions(result)).toMatchObject([{ outcome: 'unverified', execution: 'unverified' }]);
     });
 
+    it('reads a bucket deleted since the event (NoSuchBucket) as already fixed, and writes nothing', async () => {
+      s3.on(GetPublicAccessBlockCommand).rejects(s3Error('NoSuchBucket'));
+      const handler = handlerFor('remediate');
+      const result = await handler(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'));
+      expect(inputs(s3, GetPublicAccessBlockCommand)).toStrictEqual([REF]);
+      expect(s3.commandCalls(PutPublicAccessBlockCommand)).toHaveLength(0);
+      expect(decisions(result)).toMatchObject([{ outcome: 'already-fixed', execution: 'already-fixed' }]);
+      expect(alertText()).toContain(`bucket ${BUCKET} no longer exists (NoSuchBucket)`);
+    });
+
     it('writes nothing when the read before fails, and says why', async () => {
       s3.on(GetPublicAccessBlockCommand).rejects(s3Error('AccessDenied'));
       const handler = handlerFor('remediate');

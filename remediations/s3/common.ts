@@ -177,8 +177,10 @@ export function blockExpectation(target: string, required: readonly BlockSetting
   return { target, required: [...required], ...(assumed ? { assumed: assumed.block, assumedFrom: assumed.from } : {}) };
 }
 
-function judgeBlock(output: unknown, expect: Readonly<Record<string, unknown>>): ProbeVerdict {
+function judgeBlock(output: unknown, expect: Readonly<Record<string, unknown>>, notFound?: string): ProbeVerdict {
   const target = String(expect['target']);
+  // A bucket deleted since the event exposes nothing any more.
+  if (notFound === 'NoSuchBucket') return { state: 'done', evidence: `${target} no longer exists (NoSuchBucket)` };
   const required = (Array.isArray(expect['required']) ? expect['required'] : []).filter(isBlockSetting);
   const current = output === null ? null : (blockConfiguration(field(output, 'PublicAccessBlockConfiguration')) ?? null);
   if (current !== null && required.length > 0 && required.every((setting) => current[setting])) {
@@ -202,7 +204,7 @@ export const bucketBlockProbe: Probe = {
   service: 's3',
   operation: 'GetPublicAccessBlock',
   resource: BUCKET_RESOURCE,
-  notFoundCodes: ['NoSuchPublicAccessBlockConfiguration'],
+  notFoundCodes: ['NoSuchPublicAccessBlockConfiguration', 'NoSuchBucket'],
   judge: judgeBlock,
 };
 
