@@ -22,6 +22,8 @@ const ROOT = join(import.meta.dirname, '..');
 const RESPONSES: Record<string, string> = {
   DescribeSecurityGroups:
     '<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><securityGroupInfo><item><groupId>sg-0a1b2c3d4e5f67890</groupId><groupName>web</groupName><tagSet/></item></securityGroupInfo></DescribeSecurityGroupsResponse>',
+  DescribeSecurityGroupRules:
+    '<DescribeSecurityGroupRulesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><securityGroupRuleSet><item><securityGroupRuleId>sgr-0f1e2d3c4b5a69788</securityGroupRuleId><groupId>sg-0a1b2c3d4e5f67890</groupId><isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>22</fromPort><toPort>22</toPort><cidrIpv4>0.0.0.0/0</cidrIpv4></item></securityGroupRuleSet></DescribeSecurityGroupRulesResponse>',
   Publish:
     '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>',
 };
@@ -116,10 +118,13 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
       status: 'processed',
       decisions: [{ rule: 'sg-open-ingress', verdict: 'violation', outcome: 'proposed' }],
     });
-    expect(actions.map((params) => params.get('Action'))).toStrictEqual(['DescribeSecurityGroups', 'Publish']);
+    // The group's tags, then the proposal's check of the present (is the rule still open?), then the alert.
+    expect(actions.map((params) => params.get('Action'))).toStrictEqual(['DescribeSecurityGroups', 'DescribeSecurityGroupRules', 'Publish']);
     expect(actions[0]?.get('GroupId.1')).toBe('sg-0a1b2c3d4e5f67890');
-    expect(actions[1]?.get('Subject')).toBe('[HIGH] PROPOSED: Security group open to the internet - sg-0a1b2c3d4e5f67890');
-    expect(actions[1]?.get('MessageAttributes.entry.1.Name')).toBeDefined();
+    expect(actions[1]?.get('SecurityGroupRuleId.1')).toBe('sgr-0f1e2d3c4b5a69788');
+    expect(actions[2]?.get('Subject')).toBe('[HIGH] PROPOSED: Security group open to the internet - sg-0a1b2c3d4e5f67890');
+    expect(actions[2]?.get('MessageAttributes.entry.1.Name')).toBeDefined();
+    expect(decodeURIComponent(actions[2]?.get('Message') ?? '')).toContain('checked now: still needed - sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22');
   });
 
   describe('with the idempotency table (as deployed)', () => {
@@ -135,7 +140,7 @@ process.stdout.write('RESULT ' + JSON.stringify(result) + '\\n');`;
       actions.length = 0;
       const first = await invokeBundle(violation(), env);
       expect(first).toMatchObject({ status: 'processed', decisions: [{ rule: 'sg-open-ingress', outcome: 'proposed' }] });
-      expect(actions.map((params) => params.get('Action'))).toStrictEqual(['DescribeSecurityGroups', 'Publish']);
+      expect(actions.map((params) => params.get('Action'))).toStrictEqual(['DescribeSecurityGroups', 'DescribeSecurityGroupRules', 'Publish']);
       actions.length = 0;
       const again = await invokeBundle(violation(), env);
       expect(again).toStrictEqual(first);

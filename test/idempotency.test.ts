@@ -114,7 +114,8 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const firstResult = await first;
     const retried = await handler(structuredClone(event), lambdaContext());
 
-    expect(lock.Items?.map((item) => [item['status']?.S, item['in_progress_expiration']?.N !== undefined])).toStrictEqual([['INPROGRESS', true]]);
+    const locks = lock.Items?.filter((item) => item['id']?.S?.startsWith('remediation-bot-test-securityGroups#'));
+    expect(locks?.map((item) => [item['status']?.S, item['in_progress_expiration']?.N !== undefined])).toStrictEqual([['INPROGRESS', true]]);
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
     expect(retried).toStrictEqual(firstResult);
