@@ -2,20 +2,23 @@
  * Every plan of the IAM rules can be undone from the plan alone: each step,
  * applied or proposed, carries an undo whose input is complete, and the undo
  * is the exact inverse of the step (a deleted inline policy comes back with
- * the very document the event put).
+ * the very document the event put, without its padding). Every step also
+ * reads the present before and after it, through a probe of its own rule.
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { decide, type FactSource } from '../engine/decide.js';
 import { parseEvent, stringField, type CloudTrailEvent } from '../engine/event.js';
-import { isUnknownValue, type Decision, type Fact, type PlanStep } from '../engine/types.js';
-import { plainDocument, sameDocument } from '../remediations/iam/common.js';
+import { iamActionFor } from '../engine/iam-actions.js';
+import { isUnknownValue, type Decision, type Fact, type PlanStep, type Rule } from '../engine/types.js';
+import { compactDocument, sameDocument } from '../remediations/iam/common.js';
 import { iamCommands } from '../remediations/iam/commands.js';
 import { trustDocumentOf } from '../remediations/iam/iam-trust-policy-open.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 
 const ADMIN_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
+const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';
 
 /** The members each IAM API requires (IAM API reference). */
 const REQUIRED: Readonly<Record<string, readonly string[]>> = {
@@ -56,8 +59,13 @@ function sdkOutput(operation: string, input: Readonly<Record<string, unknown>>, 
       return { PolicyName: input['PolicyName'], PolicyDocument: encodeURIComponent(document ?? '') };
     case 'GetPolicy':
       return { Policy: { Arn: input['PolicyArn'], DefaultVersionId: event.detail.eventName === 'SetDefaultPolicyVersion' ? violatingVersion(event) : 'v7', Tags: [] } };
-    case 'GetPolicyVersion':
-      return { PolicyVersion: { VersionId: input['VersionId'], IsDefaultVersion: true, Document: encodeURIComponent(ADMIN_DOCUMENT) } };
+    case 'GetPolicyVersion': {
+      // v1, the version ListPolicyVersions lists before the violating one, grants little; any default grants admin.
+      const earlier = input['VersionId'] === 'v1';
+      return { PolicyVersion: { VersionId: input['VersionId'], IsDefaultVersion: !earlier, Document: encodeURIComponent(earlier ? SCOPED_DOCUMENT : ADMIN_DOCUMENT) } };
+    }
+    case 'ListEntitiesForPolicy':
+      return { PolicyRoles: [{ RoleName: 'app-role', RoleId: 'AROAEXAMPLE1' }], PolicyUsers: [], PolicyGroups: [], IsTruncated: false };
     case 'ListPolicyVersions':
       return {
         Versions: [
@@ -108,7 +116,7 @@ function expectInverse(step: PlanStep, event: CloudTrailEvent): void {
     case 'DeleteGroupPolicy': {
       expect(undo.operation).toBe(step.operation.replace('Delete', 'Put'));
       const document = stringField(event.detail.requestParameters, 'policyDocument') ?? '';
-      expect(undo.input).toStrictEqual({ ...input, PolicyDocument: plainDocument(document) });
+      expect(undo.input).toStrictEqual({ ...input, PolicyDocument: compactDocument(document) });
       expect(() => JSON.parse(String(undo.input['PolicyDocument']))).not.toThrow();
       break;
     }
@@ -182,12 +190,39 @@ describe('IAM plans are reversible from the plan itself', () => {
   });
 });
 
+describe('IAM plans read the present before and after each write', () => {
+  it.each([
+    ['with live lookups', liveLikeFacts],
+    ['offline', offline],
+  ])('%s: every applied and proposed step names a precondition and a verification its own rule can judge', async (_, facts) => {
+    let steps = 0;
+    for (const { name, decision } of await iamDecisions(facts)) {
+      const { verdict } = decision;
+      if (verdict.kind !== 'violation') continue;
+      const rule = iamRules.find((candidate) => candidate.id === decision.rule) as Rule | undefined;
+      for (const step of [...verdict.plan, ...(verdict.proposal ?? [])]) {
+        steps += 1;
+        expect(step.alreadyDone, `${name}: ${step.operation} uses the deprecated alreadyDone`).toBeUndefined();
+        for (const check of [step.precondition, step.verification]) {
+          expect(check, `${name}: ${step.operation} has no check`).toBeDefined();
+          const probe = rule?.probes?.find((candidate) => candidate.name === check?.probe);
+          expect(probe, `${name}: ${step.operation} names probe ${check?.probe}, which ${decision.rule} lacks`).toBeDefined();
+          expect([check?.service, check?.operation]).toStrictEqual([probe?.service, probe?.operation]);
+          expect(check?.operation).toMatch(/^(Get|List)/);
+        }
+      }
+    }
+    expect(steps).toBeGreaterThan(10);
+  });
+});
+
 describe('the IAM function can never grant access', () => {
-  it('holds every plan and lookup operation, and no operation that grants or changes a trust policy', () => {
+  it('holds every plan, lookup and probe operation, and no operation that grants or changes a trust policy', () => {
     const commands = Object.keys(iamCommands.commands).filter((key) => key.startsWith('iam:'));
     const planned = iamRules.flatMap((rule) => rule.permissions.map((p) => p.action));
     const looked = iamRules.flatMap((rule) => (rule.lookups ?? []).map((l) => l.permission));
-    expect([...new Set([...planned, ...looked])].sort()).toStrictEqual([...commands].sort());
+    const probed = iamRules.flatMap((rule) => (rule.probes ?? []).map((p) => iamActionFor(p.service, p.operation)));
+    expect([...new Set([...planned, ...looked, ...probed])].sort()).toStrictEqual([...commands].sort());
     for (const key of commands) expect(key).not.toMatch(/^iam:(Put|Create|Update|Add|Tag|Upload)/);
     expect(commands.filter((key) => key.startsWith('iam:Attach'))).toStrictEqual(['iam:AttachRolePolicy']);
   });

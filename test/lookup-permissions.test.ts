@@ -114,16 +114,20 @@ describe('IAM statements of reads (deploy/deployment.ts)', () => {
   it('scopes every IAM lookup to the account, and keeps the Deny on the bot\'s own roles to plan actions, so the bot can still read them', () => {
     const account = (type: string) => sub(`arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${type}/*`);
     expect(statementsFor(iamRules)).toStrictEqual([
-      { Effect: 'Allow', Action: ['iam:DeleteGroupPolicy', 'iam:DetachGroupPolicy', 'iam:GetGroupPolicy'], Resource: account('group') },
-      { Effect: 'Allow', Action: ['iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:ListPolicyVersions', 'iam:SetDefaultPolicyVersion'], Resource: account('policy') },
-      { Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:GetRole', 'iam:GetRolePolicy'], Resource: account('role') },
+      { Effect: 'Allow', Action: ['iam:DeleteGroupPolicy', 'iam:DetachGroupPolicy', 'iam:GetGroupPolicy', 'iam:ListAttachedGroupPolicies'], Resource: account('group') },
+      {
+        Effect: 'Allow',
+        Action: ['iam:GetPolicy', 'iam:GetPolicyVersion', 'iam:ListEntitiesForPolicy', 'iam:ListPolicyVersions', 'iam:SetDefaultPolicyVersion'],
+        Resource: account('policy'),
+      },
+      { Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:GetRole', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies'], Resource: account('role') },
       {
         Effect: 'Allow',
         Action: ['iam:AttachRolePolicy'],
         Resource: account('role'),
         Condition: { ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } },
       },
-      { Effect: 'Allow', Action: ['iam:DeleteUserPolicy', 'iam:DetachUserPolicy', 'iam:GetUser', 'iam:GetUserPolicy'], Resource: account('user') },
+      { Effect: 'Allow', Action: ['iam:DeleteUserPolicy', 'iam:DetachUserPolicy', 'iam:GetUser', 'iam:GetUserPolicy', 'iam:ListAttachedUserPolicies'], Resource: account('user') },
       {
         Effect: 'Deny',
         Action: ['iam:AttachRolePolicy', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy'],

@@ -156,6 +156,23 @@ describe('policy analyzer properties', () => {
     );
   });
 
+  it('reads a document padded with any JSON whitespace as the same document, and gives it back compact', () => {
+    const whitespace = fc.string({ unit: fc.constantFrom(' ', '\t', '\n', '\r'), minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(statementsArb, whitespace, encodingArb, (statements, pad, encoding) => {
+        const compact = JSON.stringify(document(statements));
+        // Whitespace between every pair of tokens (after each structural character), as an attacker would pad.
+        const padded = compact.replace(/([{}[\],:])(?=(?:[^"\\]|\\.|"(?:[^"\\]|\\.)*")*$)/g, `$1${pad}`);
+        const parsed = parsePolicyDocument(encoding === 'url' ? encodeURIComponent(padded) : padded);
+        const reference = parsePolicyDocument(encode(document(statements), encoding));
+
+        expect(parsed).toStrictEqual(reference);
+        expect(parsed.ok && parsed.json).toBe(compact);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('never adds a finding when a Deny statement is added', () => {
     fc.assert(
       fc.property(statementsArb, statementArb, fc.nat(), (statements, extra, at) => {

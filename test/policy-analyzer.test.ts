@@ -438,11 +438,20 @@ describe('policy analyzer', () => {
       const single = parsePolicyDocument({ Statement: statement });
       const list = parsePolicyDocument({ Statement: [statement] });
 
-      expect(single).toStrictEqual(list);
+      expect(single.ok && single.document).toStrictEqual(list.ok && list.document);
       expect(single).toStrictEqual({
         ok: true,
         document: { statements: [{ index: 0, effect: 'Allow', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::b/*'] }] },
+        json: '{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}',
       });
+    });
+
+    it('gives the document back as compact JSON: the same content, values and escapes, without whitespace between tokens', () => {
+      const text = '{\n  "Version": "2012-10-17",\n\t"Statement": [ { "Sid": "a b", "Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/\\u0041*" } ]\n}';
+      const plain = parsePolicyDocument(text);
+      expect(plain.ok && plain.json).toBe('{"Version":"2012-10-17","Statement":[{"Sid":"a b","Effect":"Allow","Action":"s3:Get*","Resource":"arn:aws:s3:::b/A*"}]}');
+      expect(parsePolicyDocument(encodeURIComponent(text))).toStrictEqual(plain);
+      expect(parsePolicyDocument(JSON.stringify(text))).toStrictEqual(plain);
     });
 
     it('normalises principals', () => {
@@ -497,7 +506,7 @@ describe('policy analyzer', () => {
       });
     });
 
-    it('does not count whitespace against the size limit', () => {
+    it('does not count whitespace against the size limit, as IAM does not', () => {
       const resources = Array.from({ length: 200 }, (_, i) => `arn:aws:s3:::b-${i}/*`);
       const compact = JSON.stringify(policy(allow('s3:GetObject', resources)));
       const padded = JSON.stringify(policy(allow('s3:GetObject', resources)), null, 40);
@@ -505,6 +514,17 @@ describe('policy analyzer', () => {
       expect(compact.length).toBeLessThan(IAM_POLICY_SIZE_LIMITS.roleInlinePolicies);
       expect(padded.length).toBeGreaterThan(IAM_POLICY_SIZE_LIMITS.roleInlinePolicies);
       expect(parsePolicyDocument(padded).ok).toBe(true);
+      expect(parsePolicyDocument(padded)).toMatchObject({ json: compact });
+    });
+
+    it('accepts a document padded with spaces, tabs and newlines up to IAM\'s 131,072-character parameter limit', () => {
+      const compact = JSON.stringify(policy(allow('*', '*')));
+      const padding = ' \t\r\n'.repeat((131_072 - compact.length) / 4);
+      const padded = `${compact.slice(0, 1)}${padding}${compact.slice(1)}`.padEnd(131_072, ' ');
+
+      expect(padded.length).toBe(131_072);
+      expect(analyzePermissionsPolicy(padded, { maxPolicyCharacters: IAM_POLICY_SIZE_LIMITS.userInlinePolicies })).toMatchObject({ ok: true, findings: [{ code: 'full-admin' }] });
+      expect(analyzePermissionsPolicy(encodeURIComponent(padded))).toMatchObject({ ok: true, findings: [{ code: 'full-admin' }] });
     });
 
     const deepArrays = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
@@ -532,7 +552,9 @@ describe('policy analyzer', () => {
       { name: 'Action and NotAction together', input: policy({ Effect: 'Allow', Action: 's3:*', NotAction: 'iam:*', Resource: '*' }), error: 'both Action and NotAction' },
       { name: 'an unknown statement element', input: policy({ Effect: 'Allow', Action: '*', Resource: '*', Resources: '*' }), error: 'Resources' },
       { name: 'malformed URL encoding', input: '%7B%22Statement%22%3A%E0%A4%A', error: 'not valid JSON' },
-      { name: 'raw input over 131,072 characters', input: ' '.repeat(131_073), error: 'too large' },
+      { name: 'raw input over 131,072 characters, whitespace included', input: `{${' '.repeat(131_071)}}`, error: "too large: 131,073 characters, more than 131,072 (IAM's limit, whitespace included)" },
+      { name: 'URL-encoded input that decodes to over 131,072 characters', input: `${encodeURIComponent('{"Statement": "')}${'x'.repeat(131_100)}${encodeURIComponent('"}')}`, error: 'too large' },
+      { name: 'input too long even for a URL-encoded document', input: '%20'.repeat(131_073), error: 'too large: 393,219 characters' },
       { name: 'a document over 10,240 characters without whitespace', input: hugeStatements, error: 'too large' },
       { name: '10,000 nested arrays', input: deepArrays, error: 'nested' },
       { name: '10,000 nested objects in a Statement', input: deepStatement, error: 'nested' },

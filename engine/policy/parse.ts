@@ -23,8 +23,18 @@ export const IAM_POLICY_SIZE_LIMITS = {
 /** The default limit: the largest single IAM identity-policy quota (a role's inline policies). */
 export const DEFAULT_MAX_POLICY_CHARACTERS = IAM_POLICY_SIZE_LIMITS.roleInlinePolicies;
 
-/** Raw input longer than this is refused before any decoding or parsing. */
+/**
+ * The longest document text accepted, whitespace included: IAM's own limit on
+ * a `PolicyDocument` parameter (IAM API reference). A document within IAM's
+ * quotas may be padded with whitespace up to this length.
+ */
 export const MAX_RAW_POLICY_INPUT = 131_072;
+
+/** Percent-encoding (as IAM's outputs use) makes a character up to three: raw input beyond this is refused before any decoding. */
+const MAX_ENCODED_POLICY_INPUT = 3 * MAX_RAW_POLICY_INPUT;
+
+/** JSON's whitespace, which IAM's size quotas do not count. */
+const JSON_WHITESPACE = /[ \t\n\r]+/g;
 
 /** Deeper nesting than any real policy needs; checked before `JSON.parse` sees the text. */
 export const MAX_POLICY_NESTING = 64;
@@ -61,7 +71,19 @@ export interface PolicyDocument {
   readonly statements: readonly NormalizedStatement[];
 }
 
-export type PolicyParseResult = { ok: true; document: PolicyDocument } | { ok: false; error: string };
+export type PolicyParseResult =
+  | {
+      ok: true;
+      document: PolicyDocument;
+      /**
+       * The document as compact JSON text: the caller's content exactly (values,
+       * order, string escapes), without the whitespace between tokens. IAM
+       * accepts it back as it is, and it is what undo and proposed steps carry,
+       * so padding cannot inflate a plan.
+       */
+      json: string;
+    }
+  | { ok: false; error: string };
 
 export interface PolicyParseOptions {
   /**
@@ -175,13 +197,21 @@ function* candidateTexts(raw: string): Generator<string> {
   }
 }
 
+function tooLarge(length: number): { ok: false; error: string } {
+  return fail(`Policy document is too large: ${formatCount(length)} characters, more than ${formatCount(MAX_RAW_POLICY_INPUT)} (IAM's limit, whitespace included).`);
+}
+
 function parseJsonText(raw: string, maxCharacters: number, unwrapString: boolean): Step<unknown> {
-  if (raw.length > MAX_RAW_POLICY_INPUT) {
-    return fail(`Policy document is too large: ${formatCount(raw.length)} characters, more than ${formatCount(MAX_RAW_POLICY_INPUT)}.`);
-  }
+  if (raw.length > MAX_ENCODED_POLICY_INPUT) return tooLarge(raw.length);
   if (raw.trim().length === 0) return fail('Policy document is empty.');
   let parsed: { value: unknown; text: string } | undefined;
+  let oversized: number | undefined;
   for (const text of candidateTexts(raw)) {
+    // The limit applies to the document, not to its percent-encoding: an encoded form may be longer.
+    if (text.length > MAX_RAW_POLICY_INPUT) {
+      oversized ??= text.length;
+      continue;
+    }
     if (nestingDepth(text, MAX_POLICY_NESTING) > MAX_POLICY_NESTING) {
       return fail(`Policy document is nested more than ${MAX_POLICY_NESTING} levels deep.`);
     }
@@ -192,9 +222,10 @@ function parseJsonText(raw: string, maxCharacters: number, unwrapString: boolean
       // Not JSON in this form; try the next decoding.
     }
   }
-  if (!parsed) return fail('Policy document is not valid JSON (nor URL-encoded JSON).');
+  if (!parsed) return oversized !== undefined ? tooLarge(oversized) : fail('Policy document is not valid JSON (nor URL-encoded JSON).');
 
-  const characters = parsed.text.replace(/\s+/g, '').length;
+  // IAM's quotas count characters excluding whitespace (IAM and AWS STS quotas): padding never makes a document too large.
+  const characters = parsed.text.replace(JSON_WHITESPACE, '').length;
   if (characters > maxCharacters) {
     return fail(
       `Policy document is too large: ${formatCount(characters)} characters excluding whitespace, more than IAM's limit of ${formatCount(maxCharacters)}.`,
@@ -296,7 +327,7 @@ function normaliseStatement(raw: unknown, index: number): Step<NormalizedStateme
   return { ok: true, value: statement };
 }
 
-function normaliseDocument(value: unknown): PolicyParseResult {
+function normaliseDocument(value: unknown): Step<PolicyDocument> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
     return fail(`Policy document must be a JSON object, got ${got}.`);
@@ -319,10 +350,7 @@ function normaliseDocument(value: unknown): PolicyParseResult {
     if (!normalised.ok) return normalised;
     statements.push(normalised.value);
   }
-  return {
-    ok: true,
-    document: { ...(version !== undefined && { version }), ...(id !== undefined && { id }), statements },
-  };
+  return { ok: true, value: { ...(version !== undefined && { version }), ...(id !== undefined && { id }), statements } };
 }
 
 /**
@@ -344,5 +372,7 @@ export function parsePolicyDocument(input: unknown, options: PolicyParseOptions 
   }
   const parsed = parseJsonText(text, maxCharacters, true);
   if (!parsed.ok) return parsed;
-  return normaliseDocument(parsed.value);
+  const normalised = normaliseDocument(parsed.value);
+  if (!normalised.ok) return normalised;
+  return { ok: true, document: normalised.value, json: JSON.stringify(parsed.value) };
 }

@@ -1,6 +1,6 @@
 /**
- * The SDK commands the IAM function may send: its rules' plan steps and
- * lookups, and SNS for alerts. Undo and proposed steps (Put…Policy,
+ * The SDK commands the IAM function may send: its rules' plan steps, lookups
+ * and probes (the reads before and after each write), and SNS for alerts. Undo and proposed steps (Put…Policy,
  * Attach…Policy other than AWSDenyAll, UpdateAssumeRolePolicy) are for people:
  * they are deliberately absent, so the function can never grant access.
  */
@@ -20,6 +20,10 @@ import {
   GetUserCommand,
   GetUserPolicyCommand,
   IAMClient,
+  ListAttachedGroupPoliciesCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
+  ListEntitiesForPolicyCommand,
   ListPolicyVersionsCommand,
   SetDefaultPolicyVersionCommand,
 } from '@aws-sdk/client-iam';
@@ -46,5 +50,9 @@ export const iamCommands = {
     'iam:GetPolicy': GetPolicyCommand,
     'iam:GetPolicyVersion': GetPolicyVersionCommand,
     'iam:ListPolicyVersions': ListPolicyVersionsCommand,
+    'iam:ListEntitiesForPolicy': ListEntitiesForPolicyCommand,
+    'iam:ListAttachedRolePolicies': ListAttachedRolePoliciesCommand,
+    'iam:ListAttachedUserPolicies': ListAttachedUserPoliciesCommand,
+    'iam:ListAttachedGroupPolicies': ListAttachedGroupPoliciesCommand,
   },
 } as const satisfies CommandTable;

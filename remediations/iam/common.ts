@@ -14,7 +14,7 @@ import {
   type NormalizedStatement,
   type PolicyFinding,
 } from '../../engine/policy/analyzer.js';
-import { SEVERITIES, type Fact, type Facts, type Finding, type RuleContext, type Severity } from '../../engine/types.js';
+import { SEVERITIES, type Fact, type Facts, type Finding, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
 
 /** IAM error codes for "no such role, user, group, policy or attachment". Real responses carry `Code: NoSuchEntity`; the SDK class is named `NoSuchEntityException`. */
 export const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'] as const;
@@ -104,30 +104,79 @@ export function decodeSdkDocument(value: unknown): string | undefined {
 }
 
 /**
- * The document as IAM accepts it back (for undo and proposed steps): plain
- * JSON text as the caller wrote it, decoded when an export URL-encoded it.
+ * The document as compact JSON text, for undo and proposed steps: the
+ * caller's content exactly, without the whitespace between tokens (IAM's
+ * quotas do not count it, so a padded document stays within them, and a
+ * plan never carries the padding), decoded when an export URL-encoded it.
+ * An unreadable document is kept as it came.
  */
-export function plainDocument(text: string): string {
-  const parses = (candidate: string): boolean => {
-    try {
-      JSON.parse(candidate);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (parses(text)) return text;
-  const decoded = decodeSdkDocument(text);
-  return decoded !== undefined && parses(decoded) ? decoded : text;
+export function compactDocument(document: string | object): string {
+  const parsed = parsePolicyDocument(document, { maxPolicyCharacters: Number.MAX_SAFE_INTEGER });
+  if (parsed.ok) return parsed.json;
+  return typeof document === 'string' ? document : JSON.stringify(document);
 }
 
-/** Whether two policy documents say the same thing, whatever their whitespace or encoding. */
-export function sameDocument(a: string, b: string): boolean {
+/** Whether two policy documents say the same thing, whatever their whitespace, encoding or form (JSON text or object). */
+export function sameDocument(a: unknown, b: unknown): boolean {
   const options = { maxPolicyCharacters: Number.MAX_SAFE_INTEGER };
   const left = parsePolicyDocument(a, options);
   const right = parsePolicyDocument(b, options);
   if (!left.ok || !right.ok) return a === b;
   return JSON.stringify(left.document) === JSON.stringify(right.document);
+}
+
+/**
+ * CloudTrail's mark on a value it cut: "If a field is truncated, omitted is
+ * present with a value of true" (CloudTrail record contents). A policy padded
+ * past CloudTrail's size limit comes as
+ * `requestParameters: {reason: 'requestParameters too large', omitted: true, originalSize: 131059}`,
+ * and exports flatten `true` to `"true"`. The description, or `undefined`
+ * when the value is not such a mark.
+ */
+export function omission(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const omitted = (value as Record<string, unknown>)['omitted'];
+  if (omitted !== true && omitted !== 'true') return undefined;
+  const reason = stringField(value, 'reason');
+  const size = Number(field(value, 'originalSize'));
+  const details = [reason, Number.isFinite(size) && size > 0 ? `originally ${size.toLocaleString('en-US')} characters` : undefined].filter((part) => part !== undefined);
+  return `CloudTrail omitted it${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+}
+
+/** What the record holds of a policy document: the document (JSON text or object), a mark that CloudTrail cut it, or nothing. */
+export type RecordedDocument =
+  | { readonly kind: 'document'; readonly value: string | object }
+  | { readonly kind: 'omitted'; readonly why: string }
+  | { readonly kind: 'absent' };
+
+/** The document under `key` of a request or response, as JSON text or as an object (exports parse it). */
+export function recordedDocument(container: unknown, key: string): RecordedDocument {
+  const why = omission(container);
+  if (why !== undefined) return { kind: 'omitted', why };
+  const value = field(container, key);
+  if (typeof value === 'string') return { kind: 'document', value };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'absent' };
+  const cut = omission(value);
+  return cut !== undefined ? { kind: 'omitted', why: cut } : { kind: 'document', value };
+}
+
+/** Why the request parameters are not in the record (CloudTrail cut them), if they are not. */
+export function requestOmitted(event: CloudTrailEvent): string | undefined {
+  return omission(event.detail.requestParameters);
+}
+
+/**
+ * A high-severity "could not inspect": the document the event set is not in
+ * the record, so nobody knows what it grants. Padding a policy past
+ * CloudTrail's size limit is a known way to hide exactly such a change.
+ */
+export function uninspectedDocument(what: string, why: string, resources?: readonly string[]): Verdict {
+  return {
+    kind: 'skipped',
+    severity: 'high',
+    reason: `${what} could not be inspected: ${why}. What it grants is unknown: a person must read it in IAM (a document padded past CloudTrail's size limit is a known way to hide a change)`,
+    ...(resources !== undefined && { resources }),
+  };
 }
 
 function oneOrMany(values: readonly string[]): string | string[] {
@@ -288,8 +337,18 @@ export function identityExemption(event: CloudTrailEvent, identity: Identity, fa
   return reason ? `${identityLabel(identity)} is ${reason}` : undefined;
 }
 
-/** The identity no longer exists (the lookup answered "no such entity"). */
-export function identityGone(identity: Identity, facts: Facts): boolean {
-  const fact = identityFact(identity, facts);
-  return fact?.status === 'ok' && fact.value === null;
+const ROLE_ARN = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;
+
+/**
+ * Whether the role named `roleName` in `account` is one of the bot's roles
+ * (`BOT_PRINCIPALS`, exact ARNs), for reads that name a role without its path
+ * (ListEntitiesForPolicy). Role names are unique in an account whatever their
+ * path, and case-insensitively (IAM and AWS STS quotas, name requirements), so
+ * the account and the name designate exactly one role: the ARN's own.
+ */
+export function isBotRoleName(account: string, roleName: string, botRoles: readonly string[]): boolean {
+  return botRoles.some((arn) => {
+    const match = ROLE_ARN.exec(arn);
+    return match !== null && match[1] === account && match[2]?.toLowerCase() === roleName.toLowerCase();
+  });
 }

@@ -12,18 +12,23 @@
  * then `GetPolicyVersion`.
  *
  * Changes: detaches that policy from that identity (`Detach…Policy`); the undo
- * is the matching `Attach…Policy`.
+ * is the matching `Attach…Policy`. Just before, it reads the identity's
+ * attachments (`ListAttached…Policies`, one page of 100, more than IAM's quota
+ * of attached policies) and detaches only while the policy is still attached
+ * (no longer attached, or the identity gone: already done); just after, it
+ * reads them again and reports the fix verified only when the policy is gone.
  * Never touches: the policy itself and its versions, other attachments, the
  * bot's own roles (a person is alerted instead), identities carrying the
  * exemption tag, and AWS managed policies not in the list.
  * Permissions: `iam:DetachRolePolicy`, `iam:DetachUserPolicy`,
  * `iam:DetachGroupPolicy` on the account's roles, users and groups; lookups
- * `iam:GetRole`, `iam:GetUser`, `iam:GetPolicy`, `iam:GetPolicyVersion`.
+ * `iam:GetRole`, `iam:GetUser`, `iam:GetPolicy`, `iam:GetPolicyVersion`; reads
+ * before and after the detach `iam:ListAttached{Role,User,Group}Policies`.
  */
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
-import type { Facts, Finding, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type Plan, type Rule, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
 import {
   belowNote,
   botOwnReason,
@@ -31,7 +36,6 @@ import {
   factGap,
   factValue,
   identityExemption,
-  identityGone,
   identityInput,
   identityLabel,
   identityOf,
@@ -45,6 +49,7 @@ import {
   accountEntities,
 } from './common.js';
 import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
+import { ALL_ATTACHMENT_PROBES, attachmentCheck } from './probes.js';
 
 export const DEFAULT_ADMIN_POLICY_NAMES = ['AdministratorAccess', 'IAMFullAccess', 'PowerUserAccess'] as const;
 
@@ -58,13 +63,21 @@ export type IamAttachedAdminPolicySettings = z.infer<typeof IamAttachedAdminPoli
 
 const AWS_MANAGED = /^arn:[^:]+:iam::aws:policy\/(.+)$/;
 
-const WHY_ADMIN: Readonly<Record<string, string>> = {
-  administratoraccess: 'allows every action on every resource: full administrator access',
-  iamfullaccess: 'allows every IAM action, so its holder can grant themselves any permission',
-  poweruseraccess: 'allows every action except IAM, Organizations and Account management on every resource, enough to read and destroy any data',
+/** What each AWS managed admin-equivalent policy grants, and how grave that is. */
+const ADMIN_MANAGED: Readonly<Record<string, { readonly why: string; readonly severity: Severity }>> = {
+  administratoraccess: { why: 'allows every action on every resource: full administrator access', severity: 'critical' },
+  iamfullaccess: { why: 'allows every IAM action, so its holder can grant themselves any permission', severity: 'critical' },
+  // No IAM: its holder cannot grant itself more, but can read and destroy any data.
+  poweruseraccess: {
+    why: 'allows every action except IAM, Organizations and Account management on every resource, enough to read and destroy any data',
+    severity: 'high',
+  },
 };
 
-/** Detaches the policy; the undo attaches it again. */
+/**
+ * Detaches the policy while it is still attached, and checks afterwards that
+ * it is gone; the undo attaches it again.
+ */
 export function planDetach(identity: Identity, policyArn: string, why: string): Plan {
   const api = IDENTITY_KINDS[identity.kind].api;
   const input = { ...identityInput(identity), PolicyArn: policyArn };
@@ -76,6 +89,7 @@ export function planDetach(identity: Identity, policyArn: string, why: string): 
       reason: `Detach ${policyNameOf(policyArn)} from ${identityLabel(identity)}: ${why}. The policy itself is not changed.`,
       undo: { service: 'iam', operation: `Attach${api}Policy`, input, reason: `Attach ${policyNameOf(policyArn)} to ${identityLabel(identity)} again.` },
       alreadyDoneCodes: NO_SUCH_ENTITY,
+      ...checkedBothWays(attachmentCheck(identity, policyArn, 'detached')),
     },
   ];
 }
@@ -83,10 +97,10 @@ export function planDetach(identity: Identity, policyArn: string, why: string): 
 type Assessment =
   | { readonly kind: 'findings'; readonly findings: Finding[] }
   | { readonly kind: 'compliant'; readonly summary: string }
-  | { readonly kind: 'skipped'; readonly reason: string };
+  | { readonly kind: 'skipped'; readonly reason: string; readonly severity?: Severity };
 
 function adminWhy(name: string): string {
-  return WHY_ADMIN[name.toLowerCase()] ?? 'is listed as admin-equivalent in the rule settings (adminPolicyNames)';
+  return ADMIN_MANAGED[name.toLowerCase()]?.why ?? 'is listed as admin-equivalent in the rule settings (adminPolicyNames)';
 }
 
 function assessAwsManaged(policyArn: string, name: string, settings: IamAttachedAdminPolicySettings): Assessment {
@@ -95,14 +109,18 @@ function assessAwsManaged(policyArn: string, name: string, settings: IamAttached
   const why = adminWhy(name);
   return {
     kind: 'findings',
-    findings: [{ code: 'admin-managed-policy', severity: 'critical', message: `AWS managed policy ${name} ${why}.`, subject: policyArn }],
+    // A policy people listed as admin-equivalent is as grave as AdministratorAccess.
+    findings: [{ code: 'admin-managed-policy', severity: ADMIN_MANAGED[name.toLowerCase()]?.severity ?? 'critical', message: `AWS managed policy ${name} ${why}.`, subject: policyArn }],
   };
 }
 
 function assessCustomerManaged(policyArn: string, facts: Facts, settings: IamAttachedAdminPolicySettings): Assessment {
   const name = policyNameOf(policyArn);
   const policy = facts['managedPolicy'];
-  if (policy?.status === 'ok' && policy.value === null) return { kind: 'skipped', reason: `policy ${policyArn} no longer exists` };
+  if (policy?.status === 'ok' && policy.value === null) {
+    // IAM deletes a managed policy only once it is detached from everything (DeletePolicy), so nothing holds it now.
+    return { kind: 'skipped', severity: 'low', reason: `policy ${policyArn} no longer exists, so what it granted cannot be read; a deleted policy is attached to no one` };
+  }
   const versionFact = facts['managedPolicyDefaultVersion'];
   const document = stringField(factValue(versionFact), 'document');
   if (document === undefined) {
@@ -134,15 +152,17 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       : isCustomerManaged(policyArn)
         ? assessCustomerManaged(policyArn, facts, settings)
         : { kind: 'skipped', reason: `${policyArn} is not a managed policy ARN` };
-  if (assessment.kind === 'skipped') return { kind: 'skipped', reason: assessment.reason, resources };
+  if (assessment.kind === 'skipped') {
+    return { kind: 'skipped', reason: assessment.reason, resources, ...(assessment.severity !== undefined && { severity: assessment.severity }) };
+  }
   if (assessment.kind === 'compliant') return { kind: 'compliant', summary: `${identityLabel(identity)}: ${assessment.summary}`, resources };
 
-  if (identityGone(identity, facts)) return { kind: 'skipped', reason: `${identityLabel(identity)} no longer exists`, resources };
+  // Whether the policy is still attached (and the identity still there) is read just before the detach.
   const { findings } = assessment;
   const own = botOwnReason(event, identity, facts, context);
-  if (own) return { kind: 'exempt', reason: `${own}; ${policyNameOf(policyArn)} has ${describeFindings(findings)}`, resources };
+  if (own) return { kind: 'exempt', reason: `${own}; ${policyNameOf(policyArn)} has ${describeFindings(findings)}`, resources, findings };
   const exempt = identityExemption(event, identity, facts, context);
-  if (exempt) return { kind: 'exempt', reason: exempt, resources };
+  if (exempt) return { kind: 'exempt', reason: exempt, resources, findings };
 
   const grants = awsManaged !== undefined ? adminWhy(awsManaged) : `grants ${describeFindings(findings)}`;
   const attached = awsManaged !== undefined ? `AWS managed policy ${awsManaged}` : `customer-managed policy ${policyNameOf(policyArn)}`;
@@ -169,10 +189,11 @@ export const iamAttachedAdminPolicy = {
     { action: 'iam:DetachGroupPolicy', resource: accountEntities('group') },
   ],
   lookups: [roleLookup, userLookup, managedPolicyLookup, managedPolicyDefaultVersionLookup],
+  probes: ALL_ATTACHMENT_PROBES,
   settings: IamAttachedAdminPolicySettingsSchema,
   docs: {
     changes:
-      'Detaches the admin-equivalent managed policy from the role, user or group the event attached it to (Detach{Role,User,Group}Policy); the undo is the matching Attach…Policy.',
+      "Detaches the admin-equivalent managed policy from the role, user or group the event attached it to (Detach{Role,User,Group}Policy); the undo is the matching Attach…Policy. Just before, it reads the identity's attachments (ListAttached…Policies) and detaches only while the policy is still attached (otherwise: already fixed); just after, it reads them again and reports the fix verified only when the policy is gone.",
     neverTouches:
       "The policy itself and its versions, other attachments, AWS managed policies not in adminPolicyNames, the bot's own roles (a person is alerted instead) and identities carrying the exemption tag.",
   },

@@ -5,46 +5,53 @@
  * Triggers: `PutRolePolicy`, `PutUserPolicy` and `PutGroupPolicy`
  * (`iam.amazonaws.com`). IAM is a global service: its CloudTrail events reach
  * EventBridge in us-east-1 only, so the deployment puts this rule's function
- * and EventBridge rule there.
+ * and EventBridge rule there. The document may come as JSON text (any
+ * whitespace, URL-encoded or not) or as an object; IAM's size quotas, which do
+ * not count whitespace, bound it. A record whose document CloudTrail omitted
+ * (a policy padded past its size limit) is a high-severity "could not inspect".
  *
  * Changes: deletes the inline policy the event put (`DeleteRolePolicy`,
- * `DeleteUserPolicy`, `DeleteGroupPolicy`). The undo step is the original
- * `Put…Policy` with the full document from the event, so the plan and the
- * alert keep everything needed to restore it.
+ * `DeleteUserPolicy`, `DeleteGroupPolicy`). Just before, it reads the policy
+ * (`Get…Policy`) and deletes only if it still holds the event's document (gone:
+ * already done; another document: stale, nothing deleted); just after, it
+ * reads again and reports the fix verified only when IAM answers NoSuchEntity.
+ * The undo step is the original `Put…Policy` with the event's document as
+ * compact JSON (the caller's content without the whitespace), so the plan and
+ * the alert keep everything needed to restore it.
  * Never touches: other inline policies, managed policy attachments, the
  * identity itself, the bot's own roles (a person is alerted instead), identities
- * carrying the exemption tag, and a policy that was changed again since the
- * event (GetRolePolicy shows a different document).
+ * carrying the exemption tag, and a policy that was changed again since the event.
  * Permissions: `iam:DeleteRolePolicy`, `iam:DeleteUserPolicy`,
  * `iam:DeleteGroupPolicy` on the account's roles, users and groups; lookups
- * `iam:GetRole`, `iam:GetUser` (ARN with path, tags) and
- * `iam:Get{Role,User,Group}Policy` (is the document still the one the event put).
+ * `iam:GetRole`, `iam:GetUser` (ARN with path, tags); reads before and after
+ * the delete `iam:Get{Role,User,Group}Policy`.
  */
 import * as z from 'zod/mini';
 import { stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
-import type { Facts, Plan, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Plan, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import {
+  accountEntities,
   belowNote,
   botOwnReason,
+  compactDocument,
   describeFindings,
-  factValue,
   identityExemption,
-  identityGone,
   identityInput,
   identityLabel,
   IDENTITY_KINDS,
+  identityOf,
   MinSeveritySchema,
   NO_SUCH_ENTITY,
-  plainDocument,
-  sameDocument,
+  recordedDocument,
+  requestOmitted,
   splitBySeverity,
+  uninspectedDocument,
   verdictFindings,
   type Identity,
-  identityOf,
-  accountEntities,
 } from './common.js';
-import { groupPolicyLookup, rolePolicyLookup, roleLookup, userLookup, userPolicyLookup } from './lookups.js';
+import { roleLookup, userLookup } from './lookups.js';
+import { inlinePolicyCheck, INLINE_POLICY_PROBES } from './probes.js';
 
 export const IamInlinePolicySettingsSchema = z.strictObject({
   /** Findings below this severity (for example a service wildcard behind a restricting condition) are reported, not acted on. */
@@ -59,10 +66,15 @@ const INLINE_LIMITS = {
   group: IAM_POLICY_SIZE_LIMITS.groupInlinePolicies,
 } as const;
 
-/** Deletes the inline policy; the undo puts it back with the very document the event carried. */
-export function planDeleteInlinePolicy(identity: Identity, policyName: string, document: string, why: string): Plan {
+/**
+ * Deletes the inline policy if it still holds the event's document, and
+ * checks afterwards that it is gone; the undo puts it back with the event's
+ * document, as compact JSON.
+ */
+export function planDeleteInlinePolicy(identity: Identity, policyName: string, document: string | object, why: string): Plan {
   const api = IDENTITY_KINDS[identity.kind].api;
   const target = { ...identityInput(identity), PolicyName: policyName };
+  const compact = compactDocument(document);
   return [
     {
       service: 'iam',
@@ -72,23 +84,30 @@ export function planDeleteInlinePolicy(identity: Identity, policyName: string, d
       undo: {
         service: 'iam',
         operation: `Put${api}Policy`,
-        input: { ...target, PolicyDocument: plainDocument(document) },
+        input: { ...target, PolicyDocument: compact },
         reason: `Put inline policy ${policyName} back on ${identityLabel(identity)} exactly as it was.`,
       },
       alreadyDoneCodes: NO_SUCH_ENTITY,
+      ...checkedBothWays(inlinePolicyCheck(identity, policyName, compact)),
     },
   ];
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
   const settings = context.settings as IamInlinePolicySettings;
+  const omitted = requestOmitted(event);
+  if (omitted !== undefined) {
+    return uninspectedDocument(`the inline policy this ${event.detail.eventName} call put`, `${omitted}, so neither the document nor the identity it went to is in the record`);
+  }
   const identity = identityOf(event);
   const policyName = stringField(event.detail.requestParameters, 'policyName');
   if (!identity || !policyName) return { kind: 'skipped', reason: 'the event names no role, user or group, or no policy name' };
   const resources = [identityLabel(identity)];
   const where = `inline policy ${policyName}`;
-  const document = stringField(event.detail.requestParameters, 'policyDocument');
-  if (document === undefined) return { kind: 'skipped', reason: `the event carries no document for ${where}`, resources };
+  const recorded = recordedDocument(event.detail.requestParameters, 'policyDocument');
+  if (recorded.kind === 'omitted') return uninspectedDocument(`${where} of ${identityLabel(identity)}`, recorded.why, resources);
+  if (recorded.kind === 'absent') return uninspectedDocument(`${where} of ${identityLabel(identity)}`, 'the record carries no document', resources);
+  const document = recorded.value;
 
   const analysis = analyzePermissionsPolicy(document, { maxPolicyCharacters: INLINE_LIMITS[identity.kind] });
   if (!analysis.ok) return { kind: 'skipped', reason: `${where} could not be analysed: ${analysis.error}`, resources };
@@ -101,22 +120,12 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     };
   }
 
-  const current = facts[`${identity.kind}Policy`];
-  const currentValue = factValue(current);
-  if (current?.status === 'ok' && currentValue === null) {
-    return { kind: 'skipped', reason: `${where} no longer exists on ${identityLabel(identity)}: nothing to remove`, resources };
-  }
-  const currentDocument = stringField(currentValue, 'document');
-  if (currentDocument !== undefined && !sameDocument(currentDocument, document)) {
-    return { kind: 'skipped', reason: `${where} on ${identityLabel(identity)} has been changed since this event; its newer document is judged by its own event`, resources };
-  }
-  if (identityGone(identity, facts)) return { kind: 'skipped', reason: `${identityLabel(identity)} no longer exists`, resources };
-
+  // Whether the policy is still there, and still this document, is read just before the delete: it speaks of the present.
   const findings = verdictFindings(acted, analysis.statements, where);
   const own = botOwnReason(event, identity, facts, context);
-  if (own) return { kind: 'exempt', reason: `${own}; ${where} has ${describeFindings(findings)}`, resources };
+  if (own) return { kind: 'exempt', reason: `${own}; ${where} has ${describeFindings(findings)}`, resources, findings };
   const exempt = identityExemption(event, identity, facts, context);
-  if (exempt) return { kind: 'exempt', reason: exempt, resources };
+  if (exempt) return { kind: 'exempt', reason: exempt, resources, findings };
 
   const summary = `${identityLabel(identity)}: ${where} grants ${describeFindings(findings)}`;
   return {
@@ -141,11 +150,12 @@ export const iamInlinePolicyAdmin = {
     { action: 'iam:DeleteUserPolicy', resource: accountEntities('user') },
     { action: 'iam:DeleteGroupPolicy', resource: accountEntities('group') },
   ],
-  lookups: [roleLookup, userLookup, rolePolicyLookup, userPolicyLookup, groupPolicyLookup],
+  lookups: [roleLookup, userLookup],
+  probes: [INLINE_POLICY_PROBES.role, INLINE_POLICY_PROBES.user, INLINE_POLICY_PROBES.group],
   settings: IamInlinePolicySettingsSchema,
   docs: {
     changes:
-      'Deletes the inline policy the event put on the role, user or group (Delete{Role,User,Group}Policy). The undo step is the original Put…Policy with the full document from the event, kept in the plan and the alert.',
+      "Deletes the inline policy the event put on the role, user or group (Delete{Role,User,Group}Policy). Just before, it reads the policy (Get…Policy) and deletes only if it still holds the event's document (gone: already fixed; another document: stale, nothing deleted); just after, it reads again and reports the fix verified only when IAM answers NoSuchEntity. The undo step is the original Put…Policy with the event's document as compact JSON, kept in the plan and the alert. A document CloudTrail omitted (padded past its size limit) is a high-severity \"could not inspect\" alert.",
     neverTouches:
       "Other inline policies, managed policy attachments, the identity itself, the bot's own roles (a person is alerted instead), identities carrying the exemption tag, and a policy whose document has changed since the event.",
   },

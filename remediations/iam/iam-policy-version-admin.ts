@@ -4,55 +4,111 @@
  * privilege escalation.
  *
  * Triggers: `CreatePolicyVersion` with `setAsDefault` (the document is in the
- * event) and `SetDefaultPolicyVersion` (the document is read with
- * `GetPolicyVersion`), from `iam.amazonaws.com`; IAM events reach EventBridge in
- * us-east-1 only, where the deployment puts this rule. A version created
- * without `setAsDefault` is not in effect and is judged when it becomes the default.
+ * event, as JSON text or an object) and `SetDefaultPolicyVersion` (the
+ * document is read with `GetPolicyVersion`), from `iam.amazonaws.com`; IAM
+ * events reach EventBridge in us-east-1 only, where the deployment puts this
+ * rule. A version created without `setAsDefault` is not in effect and is judged
+ * when it becomes the default. A record whose document CloudTrail omitted is a
+ * high-severity "could not inspect".
  *
- * Changes: makes the previous default version the default again
- * (`SetDefaultPolicyVersion`); the undo makes the violating version the default
- * again. IAM does not record which version was the default before, so the rule
- * reads `ListPolicyVersions` and counts as earlier versions those created before
- * the violating version (for `CreatePolicyVersion`) or before the call (for
- * `SetDefaultPolicyVersion`):
- * - exactly one earlier version: it was the default, and the plan restores it;
- * - several: the most recently created one is the likeliest, but a version can
- *   be created without becoming the default, so it is only proposed unless the
- *   `rollbackWhenAmbiguous` setting is true;
- * - none, or the versions cannot be read (offline replay): the violation is
- *   reported with an empty plan and says why; a person chooses the version.
+ * Changes: makes an earlier version the default again (`SetDefaultPolicyVersion`),
+ * but only one the same analyzer finds clean: IAM does not record which version
+ * was the default before, so the rule reads `ListPolicyVersions`, counts as
+ * earlier versions those created before the violating version (for
+ * `CreatePolicyVersion`) or before the call (for `SetDefaultPolicyVersion`),
+ * and reads their documents (`GetPolicyVersion`, newest first, up to the first
+ * clean one):
+ * - exactly one earlier version, and it is clean: it was the default, and the
+ *   plan restores it;
+ * - several, and one is clean: the most recently created clean one is the
+ *   likeliest, but a version can be created without becoming the default, so it
+ *   is only proposed unless the `rollbackWhenAmbiguous` setting is true;
+ * - none, or every earlier version grants as much: the plan contains instead,
+ *   detaching the policy from every role, user and group it is attached to
+ *   (`ListEntitiesForPolicy`), one `Detach…Policy` per identity, and says why;
+ * - the versions or their documents cannot be read (offline replay): a rollback
+ *   to a version a person picks is proposed.
+ * The rollback runs only while the violating version is still the default
+ * (`GetPolicy`; the target already the default: done; another version: stale)
+ * and is verified by reading the default again; each detach runs only while
+ * the violating version is still the default, and is verified by reading the
+ * identity's attachments. The undo makes the violating version the default
+ * again, or attaches the policy again.
  * Only proposes: the rollback in the ambiguous and unknown cases.
- * Never touches: any version's content (no version is ever deleted), the
- * policy's attachments, policies carrying the exemption tag, AWS managed
- * policies (they cannot be versioned by customers), and a policy whose default
- * has changed again since the event.
- * Permissions: `iam:SetDefaultPolicyVersion` on the account's policies; lookups
- * `iam:GetPolicy` (tags), `iam:ListPolicyVersions`, `iam:GetPolicyVersion`.
+ * Never touches: any version's content (no version is ever deleted), policies
+ * carrying the exemption tag, AWS managed policies (they cannot be versioned by
+ * customers), the bot's own roles (never detached from), and a policy whose
+ * default has changed again since the event.
+ * Permissions: `iam:SetDefaultPolicyVersion` on the account's policies;
+ * `iam:DetachRolePolicy`, `iam:DetachUserPolicy`, `iam:DetachGroupPolicy` on
+ * its roles, users and groups; lookups `iam:GetPolicy` (tags),
+ * `iam:ListPolicyVersions`, `iam:GetPolicyVersion`, `iam:ListEntitiesForPolicy`;
+ * reads before and after `iam:GetPolicy` and `iam:ListAttached{Role,User,Group}Policies`.
  */
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
-import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
-import { unknownValue, type Facts, type PlanStep, type Rule, type RuleContext, type UnknownValue, type Verdict } from '../../engine/types.js';
-import { accountEntities, belowNote, describeFindings, factGap, factValue, MinSeveritySchema, policyNameOf, splitBySeverity, verdictFindings } from './common.js';
+import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS, type PolicyAnalysis } from '../../engine/policy/analyzer.js';
 import {
+  unknownValue,
+  type Fact,
+  type Facts,
+  type Finding,
+  type Lookup,
+  type Plan,
+  type PlanStep,
+  type Rule,
+  type RuleContext,
+  type UnknownValue,
+  type Verdict,
+} from '../../engine/types.js';
+import {
+  accountEntities,
+  accountOf,
+  belowNote,
+  describeFindings,
+  factGap,
+  factValue,
+  IDENTITY_KINDS,
+  identityInput,
+  identityLabel,
+  isBotRoleName,
+  MinSeveritySchema,
+  NO_SUCH_ENTITY,
+  policyNameOf,
+  recordedDocument,
+  requestOmitted,
+  splitBySeverity,
+  uninspectedDocument,
+  verdictFindings,
+  type Identity,
+} from './common.js';
+import {
+  ENTITIES_PAGE,
   isCustomerManaged,
   managedPolicyLookup,
   newDefaultVersionLookup,
   policyVersionsLookup,
+  selectPolicyEntities,
+  selectPolicyVersion,
+  type PolicyEntities,
   type PolicyVersionInfo,
 } from './lookups.js';
+import { ALL_ATTACHMENT_PROBES, attachmentCheck, policyDefaultCheck, policyDefaultProbe } from './probes.js';
 
 export const IamPolicyVersionAdminSettingsSchema = z.strictObject({
-  /** Analyzer findings below this severity are reported, not acted on. */
+  /** Analyzer findings below this severity are reported, not acted on; an earlier version is a rollback target only with none at or above it. */
   minSeverity: MinSeveritySchema,
   /**
    * With several earlier versions IAM does not say which one was the default:
-   * `true` applies the most recently created one anyway, `false` only proposes it.
+   * `true` applies the most recently created clean one anyway, `false` only proposes it.
    */
   rollbackWhenAmbiguous: z._default(z.boolean(), false),
 });
 export type IamPolicyVersionAdminSettings = z.infer<typeof IamPolicyVersionAdminSettingsSchema>;
+
+/** A policy has at most five versions (IAM and AWS STS quotas), so at most four came before the violating one. */
+const MAX_EARLIER_VERSIONS = 4;
 
 function versionNumber(versionId: string): number {
   const match = /^v(\d+)$/i.exec(versionId);
@@ -65,17 +121,14 @@ function newestFirst(a: PolicyVersionInfo, b: PolicyVersionInfo): number {
   return (versionNumber(b.versionId) || 0) - (versionNumber(a.versionId) || 0);
 }
 
+type Trigger = 'CreatePolicyVersion' | 'SetDefaultPolicyVersion';
+
 /**
  * The versions that may have been the default before `violating` became it,
  * newest first. For `CreatePolicyVersion` they are those created before the new
  * version; for `SetDefaultPolicyVersion` those that existed at the call.
  */
-export function earlierVersions(
-  versions: readonly PolicyVersionInfo[],
-  violating: string,
-  trigger: 'CreatePolicyVersion' | 'SetDefaultPolicyVersion',
-  eventTime: string,
-): PolicyVersionInfo[] {
+export function earlierVersions(versions: readonly PolicyVersionInfo[], violating: string, trigger: Trigger, eventTime: string): PolicyVersionInfo[] {
   const others = versions.filter((version) => version.versionId !== violating);
   const created = versions.find((version) => version.versionId === violating);
   const callTime = new Date(eventTime);
@@ -88,45 +141,22 @@ export function earlierVersions(
   return candidates.sort(newestFirst);
 }
 
-type Rollback =
-  | { readonly kind: 'certain'; readonly versionId: string; readonly why: string }
-  | { readonly kind: 'ambiguous'; readonly versionId: string; readonly candidates: readonly string[] }
-  | { readonly kind: 'none' }
-  | { readonly kind: 'unknown'; readonly why: string };
-
-function chooseRollback(facts: Facts, violating: string, trigger: 'CreatePolicyVersion' | 'SetDefaultPolicyVersion', eventTime: string): Rollback {
-  const fact = facts['policyVersions'];
-  const versions = field(factValue(fact), 'versions');
-  if (!Array.isArray(versions)) return { kind: 'unknown', why: `its versions could not be listed (${factGap(fact, 'ListPolicyVersions')})` };
-  const earlier = earlierVersions(versions as PolicyVersionInfo[], violating, trigger, eventTime);
-  const [newest] = earlier;
-  if (!newest) return { kind: 'none' };
-  if (earlier.length === 1) {
-    return { kind: 'certain', versionId: newest.versionId, why: `the only version that existed before ${violating} became the default, so it was the default then` };
-  }
-  return { kind: 'ambiguous', versionId: newest.versionId, candidates: earlier.map((version) => version.versionId) };
+function triggerOf(event: CloudTrailEvent): Trigger {
+  return event.detail.eventName === 'CreatePolicyVersion' ? 'CreatePolicyVersion' : 'SetDefaultPolicyVersion';
 }
 
-/** Makes `target` the default version; the undo makes the violating version the default again. No version is deleted. */
-export function planSetDefault(policyArn: string, target: string | UnknownValue, violating: string, reason: string): PlanStep {
-  const name = policyNameOf(policyArn);
-  return {
-    service: 'iam',
-    operation: 'SetDefaultPolicyVersion',
-    input: { PolicyArn: policyArn, VersionId: target },
-    reason: `${reason} Version ${violating} is kept, not deleted.`,
-    undo: {
-      service: 'iam',
-      operation: 'SetDefaultPolicyVersion',
-      input: { PolicyArn: policyArn, VersionId: violating },
-      reason: `Make ${violating} the default version of ${name} again.`,
-    },
-  };
+function settingsOf(context: RuleContext | undefined): IamPolicyVersionAdminSettings {
+  return (context?.settings as IamPolicyVersionAdminSettings | undefined) ?? IamPolicyVersionAdminSettingsSchema.parse({});
 }
 
+function analyse(document: string | object): PolicyAnalysis {
+  return analyzePermissionsPolicy(document, { maxPolicyCharacters: IAM_POLICY_SIZE_LIMITS.managedPolicy });
+}
+
+/** The version the event made the default: its id (when the record says) and its document. */
 interface Violating {
   readonly versionId?: string;
-  readonly document: string;
+  readonly document: string | object;
 }
 
 type Subject = { readonly kind: 'violating'; readonly version: Violating } | { readonly kind: 'done'; readonly verdict: Verdict };
@@ -147,15 +177,21 @@ function violatingVersion(event: CloudTrailEvent, facts: Facts, policyArn: strin
         },
       };
     }
-    const document = stringField(params, 'policyDocument');
-    if (document === undefined) return { kind: 'done', verdict: { kind: 'skipped', reason: `the event carries no document for the new version of ${name}`, resources } };
-    return { kind: 'violating', version: { ...(versionId !== undefined && { versionId }), document } };
+    const recorded = recordedDocument(params, 'policyDocument');
+    const what = `the new default version${versionId !== undefined ? ` ${versionId}` : ''} of policy ${name}`;
+    if (recorded.kind === 'omitted') return { kind: 'done', verdict: uninspectedDocument(what, recorded.why, resources) };
+    if (recorded.kind === 'absent') return { kind: 'done', verdict: uninspectedDocument(what, 'the record carries no document', resources) };
+    return { kind: 'violating', version: { ...(versionId !== undefined && { versionId }), document: recorded.value } };
   }
   const versionId = stringField(params, 'versionId');
   if (versionId === undefined) return { kind: 'done', verdict: { kind: 'skipped', reason: `the event names no version of ${name}`, resources } };
   const fact = facts['newDefaultVersion'];
   if (fact?.status === 'ok' && fact.value === null) {
-    return { kind: 'done', verdict: { kind: 'skipped', reason: `version ${versionId} of ${name} no longer exists`, resources } };
+    // IAM never deletes the default version (DeletePolicyVersion), so a deleted version is no longer in effect.
+    return {
+      kind: 'done',
+      verdict: { kind: 'skipped', severity: 'low', reason: `version ${versionId} of ${name} no longer exists, so what it granted cannot be read; a deleted version is not the default`, resources },
+    };
   }
   const document = stringField(factValue(fact), 'document');
   if (document === undefined) {
@@ -167,10 +203,250 @@ function violatingVersion(event: CloudTrailEvent, facts: Facts, policyArn: strin
   return { kind: 'violating', version: { versionId, document } };
 }
 
+/**
+ * The violating version, when the rule will plan for it: a known version the
+ * analyzer flags, of a policy that is not exempt. Lookups that only serve the
+ * plan read nothing otherwise.
+ */
+function actedOn(event: CloudTrailEvent, facts: Facts, context: RuleContext | undefined): { policyArn: string; versionId: string } | undefined {
+  const settings = settingsOf(context);
+  const policyArn = stringField(event.detail.requestParameters, 'policyArn');
+  if (!isCustomerManaged(policyArn)) return undefined;
+  if (context !== undefined && exemptionReason(tagsFromFact(facts['managedPolicy']), context.config) !== undefined) return undefined;
+  const subject = violatingVersion(event, facts, policyArn, []);
+  if (subject.kind !== 'violating' || subject.version.versionId === undefined) return undefined;
+  const analysis = analyse(subject.version.document);
+  if (!analysis.ok || splitBySeverity(analysis.findings, settings.minSeverity).acted.length === 0) return undefined;
+  return { policyArn, versionId: subject.version.versionId };
+}
+
+/** What an earlier version grants, once its document was read. */
+type Candidate =
+  | { readonly kind: 'clean'; readonly versionId: string }
+  | { readonly kind: 'admin'; readonly versionId: string; readonly findings: readonly Finding[] }
+  | { readonly kind: 'unknown'; readonly versionId: string; readonly why: string };
+
+function candidateFact(index: number): string {
+  return `earlierVersion${index + 1}`;
+}
+
+function assessCandidate(policyArn: string, version: PolicyVersionInfo, fact: Fact | undefined, settings: IamPolicyVersionAdminSettings): Candidate {
+  const { versionId } = version;
+  const value = factValue(fact);
+  const document = stringField(value, 'document');
+  if (document === undefined || stringField(value, 'versionId') !== versionId) return { kind: 'unknown', versionId, why: factGap(fact, 'GetPolicyVersion') };
+  const analysis = analyse(document);
+  if (!analysis.ok) return { kind: 'unknown', versionId, why: `it could not be analysed: ${analysis.error}` };
+  const { acted } = splitBySeverity(analysis.findings, settings.minSeverity);
+  if (acted.length === 0) return { kind: 'clean', versionId };
+  return { kind: 'admin', versionId, findings: verdictFindings(acted, analysis.statements, `policy ${policyNameOf(policyArn)} ${versionId}`) };
+}
+
+/** What the rule can do about the violating version. */
+type Choice =
+  | { readonly kind: 'gone' }
+  | { readonly kind: 'unknown'; readonly why: string }
+  | { readonly kind: 'rollback'; readonly target: string; readonly earlier: readonly string[]; readonly passedOver: readonly Candidate[] }
+  | { readonly kind: 'contain'; readonly why: string };
+
+function versionsOf(facts: Facts): PolicyVersionInfo[] | undefined {
+  const versions = field(factValue(facts['policyVersions']), 'versions');
+  return Array.isArray(versions) ? (versions as PolicyVersionInfo[]) : undefined;
+}
+
+function policyGone(facts: Facts): boolean {
+  return ['managedPolicy', 'policyVersions'].some((name) => facts[name]?.status === 'ok' && factValue(facts[name]) === null);
+}
+
+function describeCandidate(candidate: Candidate): string {
+  switch (candidate.kind) {
+    case 'clean':
+      return `${candidate.versionId} grants nothing the rule acts on`;
+    case 'admin':
+      return `${candidate.versionId} ${describeFindings(candidate.findings)}`;
+    case 'unknown':
+      return `${candidate.versionId} could not be read (${candidate.why})`;
+  }
+}
+
+/** The earlier versions, judged newest first up to the first clean one (the facts hold only those). */
+function candidatesOf(event: CloudTrailEvent, facts: Facts, settings: IamPolicyVersionAdminSettings, policyArn: string, violating: string): { earlier: PolicyVersionInfo[]; judged: Candidate[] } | undefined {
+  const versions = versionsOf(facts);
+  if (versions === undefined) return undefined;
+  const earlier = earlierVersions(versions, violating, triggerOf(event), event.detail.eventTime);
+  const judged: Candidate[] = [];
+  for (const [index, version] of earlier.entries()) {
+    const candidate =
+      index < MAX_EARLIER_VERSIONS ? assessCandidate(policyArn, version, facts[candidateFact(index)], settings) : ({ kind: 'unknown', versionId: version.versionId, why: 'not read' } as const);
+    judged.push(candidate);
+    if (candidate.kind === 'clean') break;
+  }
+  return { earlier, judged };
+}
+
+function choose(event: CloudTrailEvent, facts: Facts, settings: IamPolicyVersionAdminSettings, policyArn: string, violating: string): Choice {
+  if (policyGone(facts)) return { kind: 'gone' };
+  const candidates = candidatesOf(event, facts, settings, policyArn, violating);
+  if (candidates === undefined) return { kind: 'unknown', why: `its versions could not be listed (${factGap(facts['policyVersions'], 'ListPolicyVersions')})` };
+  const { earlier, judged } = candidates;
+  const clean = judged.find((candidate) => candidate.kind === 'clean');
+  if (clean) return { kind: 'rollback', target: clean.versionId, earlier: earlier.map((version) => version.versionId), passedOver: judged.filter((candidate) => candidate !== clean) };
+  if (earlier.length === 0) return { kind: 'contain', why: 'no earlier version exists to roll back to' };
+  if (judged.every((candidate) => candidate.kind === 'admin')) return { kind: 'contain', why: `every earlier version also grants admin: ${judged.map(describeCandidate).join('; ')}` };
+  return { kind: 'unknown', why: `no earlier version could be shown to grant less (${judged.map(describeCandidate).join('; ')})` };
+}
+
+/** GetPolicyVersion of the n-th earlier version (newest first), read only while every newer one grants as much as the violating version. */
+function earlierVersionLookup(index: number): Lookup {
+  return {
+    name: candidateFact(index),
+    service: 'iam',
+    operation: 'GetPolicyVersion',
+    permission: 'iam:GetPolicyVersion',
+    resource: accountEntities('policy'),
+    input: (event, earlier = {}, context) => {
+      const subject = actedOn(event, earlier, context);
+      if (subject === undefined) return undefined;
+      const candidates = candidatesOf(event, earlier, settingsOf(context), subject.policyArn, subject.versionId);
+      const version = candidates?.earlier[index];
+      // A newer clean version is the rollback target: anything older is not needed.
+      if (version === undefined || candidates?.judged.slice(0, index).some((candidate) => candidate.kind === 'clean')) return undefined;
+      return { PolicyArn: subject.policyArn, VersionId: version.versionId };
+    },
+    select: selectPolicyVersion,
+    notFoundCodes: NO_SUCH_ENTITY,
+  };
+}
+
+const earlierVersionLookups = Array.from({ length: MAX_EARLIER_VERSIONS }, (_, index) => earlierVersionLookup(index));
+
+/** ListEntitiesForPolicy, read only when the plan contains: who holds the policy now. */
+const policyEntitiesLookup: Lookup = {
+  name: 'policyEntities',
+  service: 'iam',
+  operation: 'ListEntitiesForPolicy',
+  permission: 'iam:ListEntitiesForPolicy',
+  resource: accountEntities('policy'),
+  input: (event, earlier = {}, context) => {
+    const subject = actedOn(event, earlier, context);
+    if (subject === undefined || choose(event, earlier, settingsOf(context), subject.policyArn, subject.versionId).kind !== 'contain') return undefined;
+    return { PolicyArn: subject.policyArn, MaxItems: ENTITIES_PAGE };
+  },
+  select: selectPolicyEntities,
+  notFoundCodes: NO_SUCH_ENTITY,
+};
+
+/**
+ * Makes `target` the default version, only while the violating version still
+ * is (the target already the default: done), and reads the default again
+ * afterwards; the undo makes the violating version the default again. No
+ * version is deleted.
+ */
+export function planSetDefault(policyArn: string, target: string | UnknownValue, violating: string, reason: string): PlanStep {
+  const name = policyNameOf(policyArn);
+  const known = typeof target === 'string' ? target : undefined;
+  return {
+    service: 'iam',
+    operation: 'SetDefaultPolicyVersion',
+    input: { PolicyArn: policyArn, VersionId: target },
+    reason: `${reason} Version ${violating} is kept, not deleted.`,
+    undo: {
+      service: 'iam',
+      operation: 'SetDefaultPolicyVersion',
+      input: { PolicyArn: policyArn, VersionId: violating },
+      reason: `Make ${violating} the default version of ${name} again.`,
+    },
+    precondition: policyDefaultCheck(policyArn, violating, known),
+    // A version a person fills in is verified by the violating version no longer being the default.
+    verification: known !== undefined ? policyDefaultCheck(policyArn, violating, known) : policyDefaultCheck(policyArn, violating, undefined, true),
+  };
+}
+
+/**
+ * Contains the policy: one detach per identity holding it, each only while the
+ * violating version is still the default (another default: stale; the policy
+ * gone: done), each verified by reading that identity's attachments; an
+ * identity it is no longer attached to answers NoSuchEntity, which that read
+ * confirms. The undo attaches it again.
+ */
+export function planDetachEverywhere(policyArn: string, violating: string, identities: readonly Identity[], why: string): Plan {
+  const name = policyNameOf(policyArn);
+  return identities.map((identity): PlanStep => {
+    const api = IDENTITY_KINDS[identity.kind].api;
+    const input = { ...identityInput(identity), PolicyArn: policyArn };
+    return {
+      service: 'iam',
+      operation: `Detach${api}Policy`,
+      input,
+      reason: `Detach ${name} from ${identityLabel(identity)}: ${why}. The policy and its versions are not changed.`,
+      undo: { service: 'iam', operation: `Attach${api}Policy`, input, reason: `Attach ${name} to ${identityLabel(identity)} again.` },
+      alreadyDoneCodes: NO_SUCH_ENTITY,
+      precondition: policyDefaultCheck(policyArn, violating),
+      verification: attachmentCheck(identity, policyArn, 'detached'),
+    };
+  });
+}
+
+function entitiesOf(facts: Facts): PolicyEntities | undefined {
+  const value = factValue(facts['policyEntities']);
+  return typeof value === 'object' && value !== null && Array.isArray((value as PolicyEntities).roles) ? (value as PolicyEntities) : undefined;
+}
+
+function plural(count: number, one: string, many: string): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+type Base = { readonly kind: 'violation'; readonly resources: readonly string[]; readonly findings: readonly Finding[] };
+
+/** The containment verdict: detach from every identity but the bot's own roles, and say why. */
+function containment(event: CloudTrailEvent, facts: Facts, context: RuleContext, base: Base, grants: string, policyArn: string, violating: string, why: string): Verdict {
+  const name = policyNameOf(policyArn);
+  const entities = entitiesOf(facts);
+  if (entities === undefined) {
+    return {
+      ...base,
+      summary: `${grants}; ${why}, and the identities it is attached to could not be listed (${factGap(facts['policyEntities'], 'ListEntitiesForPolicy')}): a person must detach it or make a compliant version the default`,
+      plan: [],
+    };
+  }
+  const account = accountOf(event);
+  const botRoles = entities.roles.filter((role) => isBotRoleName(account, role, context.botRoles ?? []));
+  const identities: Identity[] = [
+    ...entities.roles.filter((role) => !botRoles.includes(role)).map((name): Identity => ({ kind: 'role', name })),
+    ...entities.users.map((name): Identity => ({ kind: 'user', name })),
+    ...entities.groups.map((name): Identity => ({ kind: 'group', name })),
+  ];
+  const notes = [
+    botRoles.length > 0 ? `never detached from the bot's own role${botRoles.length > 1 ? 's' : ''} ${botRoles.join(', ')}: a person must` : undefined,
+    entities.truncated ? `ListEntitiesForPolicy has more than ${ENTITIES_PAGE.toLocaleString('en-US')} identities to list: those beyond are not detached` : undefined,
+  ].filter((note) => note !== undefined);
+  const extra = notes.length > 0 ? ` (${notes.join('; ')})` : '';
+  if (identities.length === 0) {
+    return {
+      ...base,
+      summary: `${grants}; ${why}, and no role, user or group the bot may detach it from holds it now${extra}: a person must make a compliant version the default`,
+      plan: [],
+    };
+  }
+  const listed = identities.slice(0, 5).map(identityLabel).join(', ');
+  const more = identities.length > 5 ? ` and ${identities.length - 5} more` : '';
+  return {
+    ...base,
+    summary: `${grants}; ${why}, so it is not rolled back; plan: detach ${name} from ${plural(identities.length, 'identity', 'identities')} (${listed}${more})${extra}`,
+    plan: planDetachEverywhere(policyArn, violating, identities, `${violating} of ${name} is the default and grants admin, and ${why}`),
+  };
+}
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
   const settings = context.settings as IamPolicyVersionAdminSettings;
   const policyArn = stringField(event.detail.requestParameters, 'policyArn');
-  if (!isCustomerManaged(policyArn)) return { kind: 'skipped', reason: 'the event names no customer-managed policy' };
+  if (!isCustomerManaged(policyArn)) {
+    const omitted = requestOmitted(event);
+    if (omitted !== undefined) {
+      return uninspectedDocument(`the policy version this ${event.detail.eventName} call made the default`, `${omitted}, so neither the document nor the policy is in the record`);
+    }
+    return { kind: 'skipped', reason: 'the event names no customer-managed policy' };
+  }
   const name = policyNameOf(policyArn);
   const resources = [policyArn];
   const subject = violatingVersion(event, facts, policyArn, resources);
@@ -178,7 +454,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   const { versionId, document } = subject.version;
   const where = `policy ${name} ${versionId ?? '(new version)'}`;
 
-  const analysis = analyzePermissionsPolicy(document, { maxPolicyCharacters: IAM_POLICY_SIZE_LIMITS.managedPolicy });
+  const analysis = analyse(document);
   if (!analysis.ok) return { kind: 'skipped', reason: `${where} could not be analysed: ${analysis.error}`, resources };
   const { acted, below } = splitBySeverity(analysis.findings, settings.minSeverity);
   if (acted.length === 0) {
@@ -189,58 +465,59 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     };
   }
 
-  const policyFact = facts['managedPolicy'];
-  if (policyFact?.status === 'ok' && policyFact.value === null) return { kind: 'skipped', reason: `policy ${name} no longer exists`, resources };
-  const versions = field(factValue(facts['policyVersions']), 'versions');
-  const currentDefault = Array.isArray(versions) ? (versions as PolicyVersionInfo[]).find((version) => version.isDefault)?.versionId : undefined;
-  if (versionId !== undefined && currentDefault !== undefined && currentDefault !== versionId) {
-    return { kind: 'skipped', reason: `${versionId} is no longer the default version of ${name} (${currentDefault} is): nothing to roll back`, resources };
-  }
-  const exempt = exemptionReason(tagsFromFact(policyFact), context.config);
-  if (exempt) return { kind: 'exempt', reason: `policy ${name} is ${exempt}`, resources };
-
   const findings = verdictFindings(acted, analysis.statements, where);
+  const exempt = exemptionReason(tagsFromFact(facts['managedPolicy']), context.config);
+  if (exempt) return { kind: 'exempt', reason: `policy ${name} is ${exempt}`, resources, findings };
+
   const grants = `${where} became the default and grants ${describeFindings(findings)}`;
-  const base = { kind: 'violation', resources, findings } as const;
+  const base: Base = { kind: 'violation', resources, findings };
   if (versionId === undefined) {
     return { ...base, summary: `${grants}; the event does not say which version was created, so a person must restore the previous default`, plan: [] };
   }
-  const trigger = event.detail.eventName === 'CreatePolicyVersion' ? 'CreatePolicyVersion' : 'SetDefaultPolicyVersion';
-  const rollback = chooseRollback(facts, versionId, trigger, event.detail.eventTime);
-  switch (rollback.kind) {
-    case 'certain':
-      return {
-        ...base,
-        summary: `${grants}; plan: roll back to ${rollback.versionId}, the default before it`,
-        plan: [planSetDefault(policyArn, rollback.versionId, versionId, `Make ${rollback.versionId} the default version of ${name} again: it is ${rollback.why}.`)],
-      };
-    case 'ambiguous': {
-      const why = `${rollback.versionId} is the most recently created of the versions that existed before (${rollback.candidates.join(', ')}); IAM does not record which of them was the default.`;
-      const step = planSetDefault(policyArn, rollback.versionId, versionId, `Make ${rollback.versionId} the default version of ${name} again: ${why}`);
+  // Whether it is still the default is read just before any change: the plan speaks of the present.
+  const choice = choose(event, facts, settings, policyArn, versionId);
+  switch (choice.kind) {
+    case 'gone':
+      return { ...base, summary: `${grants}; policy ${name} no longer exists (NoSuchEntity), so no identity holds this version now: nothing to roll back`, plan: [] };
+    case 'rollback': {
+      const passed = choice.passedOver.length > 0 ? ` (newer: ${choice.passedOver.map(describeCandidate).join('; ')})` : '';
+      if (choice.earlier.length === 1) {
+        return {
+          ...base,
+          summary: `${grants}; plan: roll back to ${choice.target}, the default before it, which grants no admin`,
+          plan: [
+            planSetDefault(
+              policyArn,
+              choice.target,
+              versionId,
+              `Make ${choice.target} the default version of ${name} again: it is the only version that existed before ${versionId} became the default, so it was the default then, and it grants nothing at or above ${settings.minSeverity}.`,
+            ),
+          ],
+        };
+      }
+      const why = `${choice.target} is the most recently created of the versions that existed before (${choice.earlier.join(', ')}) that grants nothing at or above ${settings.minSeverity}${passed}; IAM does not record which of them was the default.`;
+      const step = planSetDefault(policyArn, choice.target, versionId, `Make ${choice.target} the default version of ${name} again: ${why}`);
+      const count = plural(choice.earlier.length, 'earlier version', 'earlier versions');
       return settings.rollbackWhenAmbiguous
-        ? { ...base, summary: `${grants}; plan: roll back to ${rollback.versionId}, the most recent of ${rollback.candidates.length} earlier versions (rollbackWhenAmbiguous)`, plan: [step] }
+        ? { ...base, summary: `${grants}; plan: roll back to ${choice.target}, the most recent clean one of ${count} (rollbackWhenAmbiguous)`, plan: [step] }
         : {
             ...base,
-            summary: `${grants}; proposal: roll back to ${rollback.versionId}, the most recent of ${rollback.candidates.length} earlier versions (not applied: IAM does not record which was the default)`,
+            summary: `${grants}; proposal: roll back to ${choice.target}, the most recent clean one of ${count} (not applied: IAM does not record which was the default)`,
             plan: [],
             proposal: [step],
           };
     }
-    case 'none':
-      return {
-        ...base,
-        summary: `${grants}; no earlier version exists to roll back to, so a person must create a compliant version or detach the policy`,
-        plan: [],
-      };
+    case 'contain':
+      return containment(event, facts, context, base, grants, policyArn, versionId, choice.why);
     case 'unknown':
       return {
         ...base,
-        summary: `${grants}; the previous default version is unknown because ${rollback.why}, so no rollback can be planned; a person must pick the version`,
+        summary: `${grants}; no rollback can be planned because ${choice.why}; a person must pick the version`,
         plan: [],
         proposal: [
           planSetDefault(
             policyArn,
-            unknownValue(`the version of ${name} that was the default before ${versionId} (aws iam list-policy-versions --policy-arn ${policyArn})`),
+            unknownValue(`the version of ${name} that was the default before ${versionId}, once checked to grant no admin (aws iam list-policy-versions --policy-arn ${policyArn})`),
             versionId,
             `Make the previous default version of ${name} the default again.`,
           ),
@@ -257,16 +534,22 @@ export const iamPolicyVersionAdmin = {
     'Making a new version of a customer-managed policy the default changes the permissions of every identity it is attached to at once; a version that allows everything, or the IAM actions that grant more, is a classic privilege-escalation step.',
   family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreatePolicyVersion', 'SetDefaultPolicyVersion'] }],
-  permissions: [{ action: 'iam:SetDefaultPolicyVersion', resource: accountEntities('policy') }],
-  lookups: [managedPolicyLookup, policyVersionsLookup, newDefaultVersionLookup],
+  permissions: [
+    { action: 'iam:SetDefaultPolicyVersion', resource: accountEntities('policy') },
+    { action: 'iam:DetachRolePolicy', resource: accountEntities('role') },
+    { action: 'iam:DetachUserPolicy', resource: accountEntities('user') },
+    { action: 'iam:DetachGroupPolicy', resource: accountEntities('group') },
+  ],
+  lookups: [managedPolicyLookup, policyVersionsLookup, newDefaultVersionLookup, ...earlierVersionLookups, policyEntitiesLookup],
+  probes: [policyDefaultProbe, ...ALL_ATTACHMENT_PROBES],
   settings: IamPolicyVersionAdminSettingsSchema,
   docs: {
     changes:
-      'Makes the previous default version the default again (SetDefaultPolicyVersion) when ListPolicyVersions shows exactly one version older than the violating one; the undo makes the violating version the default again.',
+      "Makes an earlier version the default again (SetDefaultPolicyVersion) when ListPolicyVersions shows exactly one version older than the violating one and GetPolicyVersion shows it grants no admin; the undo makes the violating version the default again. When no earlier version exists or every one grants as much, it contains instead: it detaches the policy from every role, user and group it is attached to (ListEntitiesForPolicy), one Detach…Policy per identity, never from the bot's own roles; the undo attaches it again. Each change runs only while GetPolicy shows the violating version still the default (the target already the default: already fixed; another version: stale), and is verified by reading the default, or the identity's attachments, again.",
     proposes:
-      'With several earlier versions, rolling back to the most recently created one (applied only with rollbackWhenAmbiguous: true); when the versions cannot be listed, rolling back to a version a person picks.',
+      'With several earlier versions, rolling back to the most recently created one that grants no admin (applied only with rollbackWhenAmbiguous: true); when the versions or their documents cannot be read, rolling back to a version a person picks.',
     neverTouches:
-      'The content of any version (no version is ever deleted), the policy attachments, AWS managed policies, policies carrying the exemption tag, and a policy whose default version has changed again since the event.',
+      "The content of any version (no version is ever deleted), AWS managed policies, policies carrying the exemption tag, the bot's own roles, and a policy whose default version has changed again since the event.",
   },
   evaluate,
 } as const satisfies Rule;

@@ -55,32 +55,6 @@ export const userLookup: Lookup = {
   notFoundCodes: NO_SUCH_ENTITY,
 };
 
-/** The inline policy as IAM holds it now: `{document}`, or `null` when it (or its identity) is gone. */
-function inlinePolicyLookup(kind: 'role' | 'user' | 'group'): Lookup {
-  const api = { role: 'Role', user: 'User', group: 'Group' }[kind];
-  return {
-    name: `${kind}Policy`,
-    service: 'iam',
-    operation: `Get${api}Policy`,
-    permission: `iam:Get${api}Policy`,
-    resource: accountEntities(kind),
-    input: (event) => {
-      const identity = identityOf(event);
-      const policyName = stringField(event.detail.requestParameters, 'policyName');
-      return identity?.kind === kind && policyName ? { [`${api}Name`]: identity.name, PolicyName: policyName } : undefined;
-    },
-    select: (output) => {
-      const document = decodeSdkDocument(field(output, 'PolicyDocument'));
-      return document === undefined ? null : { document };
-    },
-    notFoundCodes: NO_SUCH_ENTITY,
-  };
-}
-
-export const rolePolicyLookup = inlinePolicyLookup('role');
-export const userPolicyLookup = inlinePolicyLookup('user');
-export const groupPolicyLookup = inlinePolicyLookup('group');
-
 /** A customer-managed policy ARN (AWS managed policies live in the `aws` pseudo-account). */
 export function isCustomerManaged(policyArn: string | undefined): policyArn is string {
   return typeof policyArn === 'string' && /^arn:[^:]+:iam::\d{12}:policy\//.test(policyArn);
@@ -110,7 +84,8 @@ export const managedPolicyLookup: Lookup = {
   notFoundCodes: NO_SUCH_ENTITY,
 };
 
-function selectPolicyVersion(output: unknown): unknown {
+/** GetPolicyVersion's answer as a fact: `{versionId, document}`, the document decoded; `null` without a version. */
+export function selectPolicyVersion(output: unknown): unknown {
   const version = field(output, 'PolicyVersion');
   if (typeof version !== 'object' || version === null) return null;
   const document = decodeSdkDocument(field(version, 'Document'));
@@ -120,10 +95,9 @@ function selectPolicyVersion(output: unknown): unknown {
 
 /**
  * GetPolicyVersion of the policy's default version: the document an
- * attachment grants. Its version id comes from the `managedPolicy` fact, so
- * this lookup needs the facts gathered before it (see the report: the engine
- * passes them once `Lookup.input` takes a second argument); without them it
- * looks nothing up and the rule says the document is unknown.
+ * attachment grants. Its version id comes from the `managedPolicy` fact, read
+ * just before (lookups chain); without it nothing is looked up and the rule
+ * says the document is unknown.
  */
 export const managedPolicyDefaultVersionLookup: Lookup = {
   name: 'managedPolicyDefaultVersion',
@@ -195,3 +169,32 @@ export const policyVersionsLookup: Lookup = {
   },
   notFoundCodes: NO_SUCH_ENTITY,
 };
+
+/** The identities a managed policy is attached to, by name (ListEntitiesForPolicy names no path). */
+export interface PolicyEntities {
+  readonly roles: readonly string[];
+  readonly users: readonly string[];
+  readonly groups: readonly string[];
+  /** IAM had more to list than one page holds. */
+  readonly truncated: boolean;
+}
+
+/** The largest page ListEntitiesForPolicy gives (`MaxItems` 1–1000, IAM API reference). */
+export const ENTITIES_PAGE = 1_000;
+
+function names(list: unknown, key: string): string[] {
+  return Array.isArray(list) ? list.flatMap((entry: unknown) => {
+    const name = stringField(entry, key);
+    return name === undefined ? [] : [name];
+  }) : [];
+}
+
+/** ListEntitiesForPolicy's answer as a fact. */
+export function selectPolicyEntities(output: unknown): PolicyEntities {
+  return {
+    roles: names(field(output, 'PolicyRoles'), 'RoleName'),
+    users: names(field(output, 'PolicyUsers'), 'UserName'),
+    groups: names(field(output, 'PolicyGroups'), 'GroupName'),
+    truncated: field(output, 'IsTruncated') === true,
+  };
+}
