@@ -571,7 +571,7 @@ export function notifierValues(params: DeployParams, config: Config): { function
 
 export interface StackValues {
   readonly functions: Record<string, unknown>;
-  readonly resources: { readonly Resources: Record<string, unknown>; readonly extensions: Record<string, unknown> };
+  readonly resources: { readonly Resources: Record<string, unknown>; readonly Outputs: Record<string, unknown>; readonly extensions: Record<string, unknown> };
   readonly embeddedConfig: string;
   readonly families: readonly string[];
   readonly kmsKey: CfnValue;
@@ -637,10 +637,14 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   Object.assign(functions, notifier.functions);
   Object.assign(resources, notifier.resources, emailSubscription(params, config));
   if (Object.keys(notifier.functions).length > 0) extensions[logicalId('notifier', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
+  const outputs = {
+    BotPrincipals: { Description: 'The exact ARNs of the bot\'s roles: BOT_PRINCIPALS for `remediate replay`, to skip the bot\'s own calls', Value: identity.BOT_PRINCIPALS },
+    BotSessionNames: { Description: 'The session names of the bot\'s roles: BOT_SESSION_NAMES for `remediate replay`', Value: identity.BOT_SESSION_NAMES },
+  };
   return {
     functions,
     // `extensions` merges into the resources the framework generates: here, the log groups get the stack key.
-    resources: { Resources: resources, extensions },
+    resources: { Resources: resources, Outputs: outputs, extensions },
     embeddedConfig: embeddedConfigOf(config),
     families,
     kmsKey: kmsKeyOf(params),

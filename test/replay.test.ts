@@ -10,17 +10,30 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { readRecords } from '../cli/inputs.js';
 import { replayRecord, type ReplayLine } from '../cli/replay.js';
-import { allRules } from '../remediations/registry.js';
+import { familyKey } from '../deploy/deployment.js';
+import { allRules, rulesByFamily } from '../remediations/registry.js';
 import { EVENTS_DIR } from './helpers/fixtures.js';
 
 const EXPECTED = join(import.meta.dirname, 'expected', 'replay.jsonl');
+
+/**
+ * The identity of the deployment the recorded events come from (stage `prod`
+ * in us-east-1 of account 111122223333), as the stack's `BotPrincipals` and
+ * `BotSessionNames` outputs give it: with it the replay skips the bot's own
+ * calls exactly as the deployed functions do.
+ */
+const keys = Object.keys(rulesByFamily).map((family) => familyKey(family));
+const BOT_ENV = {
+  BOT_PRINCIPALS: keys.map((key) => `arn:aws:iam::111122223333:role/remediation-bot/remediation-bot-prod-us-east-1-${key}`).join(','),
+  BOT_SESSION_NAMES: keys.map((key) => `remediation-bot-prod-${key}`).join(','),
+};
 
 async function replayAll(): Promise<ReplayLine[]> {
   const config = parseConfig({}, allRules);
   const lines: ReplayLine[] = [];
   for await (const record of readRecords([EVENTS_DIR])) {
     const origin = { ...record, origin: record.origin.slice(EVENTS_DIR.length + 1) };
-    lines.push(...(await replayRecord(origin, { rules: allRules, config, env: {} })));
+    lines.push(...(await replayRecord(origin, { rules: allRules, config, env: BOT_ENV })));
   }
   return lines;
 }
