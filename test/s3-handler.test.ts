@@ -12,6 +12,8 @@ import {
   PutPublicAccessBlockCommand,
   S3Client,
   S3ServiceException,
+  type Grant,
+  type Permission,
 } from '@aws-sdk/client-s3';
 import {
   GetPublicAccessBlockCommand as GetAccountPublicAccessBlockCommand,
@@ -45,7 +47,9 @@ const ALLUSERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 const AUTHENTICATED = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
 const LOG = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
 const OWNER_ID = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
-const OWNER_GRANT = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID }, Permission: 'FULL_CONTROL' };
+const OWNER_GRANT: Grant = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID }, Permission: 'FULL_CONTROL' };
+/** A grant to a predefined S3 group, in the SDK's shape. */
+const groupGrant = (uri: string, permission: Permission): Grant => ({ Grantee: { Type: 'Group', URI: uri }, Permission: permission });
 
 /** S3 answers errors with the code as the exception name, as a client fault. */
 function s3Error(name: string): S3ServiceException {
@@ -232,7 +236,7 @@ describe('s3 handler', () => {
   describe('s3-bucket-acl-public', () => {
     it('sets a canned public-read bucket back to private once, verified; a second delivery reads it fixed and writes nothing', async () => {
       s3.on(GetBucketAclCommand)
-        .resolvesOnce({ Grants: [OWNER_GRANT, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'READ' }] })
+        .resolvesOnce({ Grants: [OWNER_GRANT, groupGrant(ALLUSERS, 'READ')] })
         .resolves({ Grants: [OWNER_GRANT] });
       const handler = handlerFor('remediate');
       const event = loadEvent('s3/PutBucketAcl-canned-public-read.json');
@@ -245,13 +249,10 @@ describe('s3 handler', () => {
     });
 
     it('puts the full ACL without its public grants, in the SDK shape, while the ACL is still the event\'s', async () => {
-      const eventGrants = [
-        { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' },
-        { Grantee: { Type: 'Group', URI: LOG }, Permission: 'WRITE' },
-      ];
+      const eventGrants: Grant[] = [{ Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' }, groupGrant(LOG, 'WRITE')];
       s3.on(GetBucketAclCommand)
         .resolvesOnce({
-          Grants: [...eventGrants, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'READ' }, { Grantee: { Type: 'Group', URI: AUTHENTICATED }, Permission: 'READ' }],
+          Grants: [...eventGrants, groupGrant(ALLUSERS, 'READ'), groupGrant(AUTHENTICATED, 'READ')],
         })
         .resolves({ Grants: eventGrants });
       const handler = handlerFor('remediate');
@@ -264,7 +265,7 @@ describe('s3 handler', () => {
     });
 
     it('writes nothing when the ACL changed since the event (stale, was a silent skip)', async () => {
-      s3.on(GetBucketAclCommand).resolves({ Grants: [OWNER_GRANT, { Grantee: { Type: 'Group', URI: ALLUSERS }, Permission: 'WRITE' }] });
+      s3.on(GetBucketAclCommand).resolves({ Grants: [OWNER_GRANT, groupGrant(ALLUSERS, 'WRITE')] });
       const handler = handlerFor('remediate');
       const result = await handler(loadEvent('s3/PutBucketAcl-canned-public-read.json'));
       expect(s3.commandCalls(PutBucketAclCommand)).toHaveLength(0);

@@ -9,6 +9,7 @@ import { familyDeploysIn, familyKey, familyPattern, loadDeployConfig, stackValue
 import { ruleMatches } from '../engine/patterns.js';
 import { compilePattern, type EventPattern } from '../engine/pattern-match.js';
 import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
+import type { Rule } from '../engine/types.js';
 import { rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 
@@ -267,7 +268,7 @@ describe('packaged CloudFormation template', () => {
         const key = familyKey(family);
         const role = `${key.charAt(0).toUpperCase()}${key.slice(1)}Role`;
         const actions = statementsOf(role).flatMap((s) => [s['Action']].flat());
-        for (const permission of rulesByFamily[family].flatMap((rule) => rule.permissions).filter((p) => p.requiresSetting === undefined)) {
+        for (const permission of (rulesByFamily[family] as readonly Rule[]).flatMap((rule) => rule.permissions).filter((p) => p.requiresSetting === undefined)) {
           expect(actions, `${family} ${permission.action}`).toContain(permission.action);
         }
         const remediation = ((values.resources.Resources[role] as Resource).Properties['Policies'] as { PolicyName: string; PolicyDocument: unknown }[]).find((p) => p.PolicyName === 'remediation');
