@@ -37,19 +37,20 @@ function evaluate(event: CloudTrailEvent, botRoles: readonly string[] = BOT_ROLE
 
 describe('bot-role-impostor', () => {
   describe('pattern', () => {
-    it('listens to CreateRole (IAM) and AssumeRole (STS) as API calls', () => {
+    it('listens to CreateRole (IAM) and to AssumeRole (STS) of roles on the bot path only, as API calls', () => {
       expect(patternForRule(botRoleImpostor)).toStrictEqual({
         source: ['aws.iam', 'aws.sts'],
         'detail-type': ['AWS API Call via CloudTrail'],
         detail: {
           $or: [
             { eventSource: ['iam.amazonaws.com'], eventName: ['CreateRole'] },
-            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'] },
+            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'], requestParameters: { roleArn: [{ wildcard: 'arn:*:iam::*:role/remediation-bot/*' }] } },
           ],
         },
       });
       expect(ruleMatches(botRoleImpostor, loadEvent('sts/AssumeRole-bot-role-by-iam-user.json'))).toBe(true);
-      expect(ruleMatches(botRoleImpostor, loadEvent('sts/AssumeRole-other-role-stratus-genuine-compliant.json'))).toBe(true);
+      // Every other role assumption in the account stays out of the function: EventBridge filters it.
+      expect(ruleMatches(botRoleImpostor, loadEvent('sts/AssumeRole-other-role-stratus-genuine-compliant.json'))).toBe(false);
     });
   });
 

@@ -59,7 +59,7 @@ describe('credentials rules', () => {
           $or: [
             { eventSource: ['iam.amazonaws.com'], eventName: ['CreateAccessKey', 'CreateRole', 'DeactivateMFADevice', 'DeleteVirtualMFADevice'] },
             { eventSource: ['signin.amazonaws.com'], eventName: ['ConsoleLogin'] },
-            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'] },
+            { eventSource: ['sts.amazonaws.com'], eventName: ['AssumeRole'], requestParameters: { roleArn: [{ wildcard: 'arn:*:iam::*:role/remediation-bot/*' }] } },
           ],
         },
       });

@@ -403,13 +403,13 @@ describe('iam-inline-policy-admin', () => {
       const lookups: string[] = [];
       const decision = await decide(event, iamInlinePolicyAdmin, {
         config,
-        env: { BOT_PRINCIPALS: BOT_ROLE },
+        env: { BOT_PRINCIPALS: BOT_ROLE, BOT_SESSION_NAMES: 'remediation-bot-prod-iam' },
         now: NOW,
         facts: { fetch: async (lookup) => (lookups.push(lookup.name), { status: 'unavailable', reason: 'test' }) },
       });
       expect(decision.verdict).toStrictEqual({
         kind: 'skipped',
-        reason: `the call was made by the bot itself (arn:aws:sts::111122223333:assumed-role/remediation-bot-prod-us-east-1-iam/remediation-bot)`,
+        reason: `the call was made by the bot itself (arn:aws:sts::111122223333:assumed-role/remediation-bot-prod-us-east-1-iam/remediation-bot-prod-iam)`,
         cause: 'own-call',
       });
       expect(lookups).toStrictEqual([]);

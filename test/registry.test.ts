@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts, triggeredRules } from '../engine/decide.js';
-import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
+import { parseEvent, stringField, type CloudTrailEvent } from '../engine/event.js';
+import { wildcardMatches } from '../engine/glob.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import { compilePattern } from '../engine/pattern-match.js';
 import { matchingRules, patternForRules, ruleMatches } from '../engine/patterns.js';
@@ -20,8 +21,14 @@ const fixtures: { name: string; event: CloudTrailEvent }[] = allFixtureNames().m
 const config = parseConfig({}, allRules);
 const familyOf = (rule: Rule) => rule.family as DeployedFamily;
 
+/** Whether a trigger names the event: its source and name, and the request field it narrows on, if any (EventBridge's `wildcard`). */
 function triggeredBy(rule: Rule, event: CloudTrailEvent): boolean {
-  return rule.triggers.some((t) => t.eventSource === event.detail.eventSource && t.eventNames.includes(event.detail.eventName));
+  return rule.triggers.some((t) => {
+    if (t.eventSource !== event.detail.eventSource || !t.eventNames.includes(event.detail.eventName)) return false;
+    if (!t.requestMatch) return true;
+    const value = stringField(event.detail.requestParameters, t.requestMatch.field);
+    return value !== undefined && wildcardMatches(value, t.requestMatch.wildcard);
+  });
 }
 
 describe('rule registry', () => {

@@ -336,7 +336,7 @@ describe('s3-bucket-policy-public', () => {
         { action: 's3:PutBucketPublicAccessBlock', resource: 'arn:${AWS::Partition}:s3:::*', condition: { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } },
       ]);
       expect(rule.probes.map((probe) => [probe.name, probe.operation, probe.resource, probe.notFoundCodes])).toStrictEqual([
-        ['bucketPublicAccessBlock', 'GetPublicAccessBlock', 'arn:${AWS::Partition}:s3:::*', ['NoSuchPublicAccessBlockConfiguration']],
+        ['bucketPublicAccessBlock', 'GetPublicAccessBlock', 'arn:${AWS::Partition}:s3:::*', ['NoSuchPublicAccessBlockConfiguration', 'NoSuchBucket']],
         ['bucketPolicy', 'GetBucketPolicy', 'arn:${AWS::Partition}:s3:::*', ['NoSuchBucketPolicy', 'NoSuchBucket']],
       ]);
     });
