@@ -21,7 +21,6 @@ import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } f
 import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport } from './executor.js';
 import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
-import { guardVerdict } from './plan-guard.js';
 import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
 import { dynamoDbWriteBudget, type WriteBudget } from './write-budget.js';
 import { isQuietSkip, isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
@@ -162,13 +161,8 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
 async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<InvocationResult> {
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now?.() ?? new Date();
-  const decided = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
-  const decisions = decided.map((decision) => {
-    const verdict = guardVerdict(decision.verdict);
-    if (verdict === decision.verdict) return decision;
-    metrics.count('InvalidInput', decision.rule);
-    return { ...decision, verdict };
-  });
+  // `decide` has already guarded every plan (`plan-guard.ts`): a withheld plan is counted as invalid input below.
+  const decisions = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
 
   const topicArn = deps.env['ALERT_TOPIC_ARN'];
   const budget = { writesLeft: deps.config.maxWritesPerInvocation };
@@ -185,6 +179,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
 
     const verdictMetric = VERDICT_METRICS[verdict.kind];
     if (verdictMetric) metrics.count(verdictMetric, decision.rule);
+    if (verdict.kind === 'violation' && verdict.withheld !== undefined) metrics.count('InvalidInput', decision.rule);
     if (isQuietSkip(verdict)) metrics.count('Ignored', decision.rule);
     const outcomeMetric = OUTCOME_METRICS[outcome];
     if (outcomeMetric) {

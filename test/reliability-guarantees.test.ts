@@ -502,13 +502,16 @@ describe('hostile policy documents', () => {
       }),
     };
     const gateway = recordingGateway();
+    const counted: string[] = [];
     const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
       rules: [hostile],
       config: remediateAll([hostile]),
       env: { ALERT_TOPIC_ARN: TOPIC },
       gateway,
       logger: silentLogger,
+      metrics: { count: (name, rule) => void counted.push(rule ? `${name}/${rule}` : name) },
     });
+    expect(counted).toContain('InvalidInput/copies-hostile-data');
     expect(gateway.calls.map((call) => `${call.service}:${call.operation}`)).toStrictEqual(['sns:Publish']);
     expect(result.status === 'processed' && result.decisions.map((d) => [d.verdict, d.outcome])).toStrictEqual([['violation', 'notified']]);
     expect(String(gateway.calls[0]?.input['Message'])).toContain('nested more than 32 levels deep');
