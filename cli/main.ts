@@ -123,6 +123,7 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const rules = selectRules(values.rule);
   const jobs = parseJobs(values.jobs);
   const config = loadConfigFile(values.config, allRules);
+  for (const warning of config.warnings) io.err(`warning: config ${warning}`);
   const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const gate = eventNameGate(rules);
 
@@ -166,6 +167,7 @@ async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> 
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
   const config = loadConfigFile(values.config, allRules);
+  for (const warning of config.warnings) io.err(`warning: config ${warning}`);
   // The SDK clients load only for this command, so replay starts fast.
   const { invoke } = await import('./invoke.js');
   return invoke({ file: positionals[0], format, rules: allRules, config, env }, io);

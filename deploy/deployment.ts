@@ -575,6 +575,8 @@ export interface StackValues {
   readonly embeddedConfig: string;
   readonly families: readonly string[];
   readonly kmsKey: CfnValue;
+  /** Config entries accepted but worth a look (printed at package time). */
+  readonly warnings: readonly string[];
 }
 
 /** Functions and resources of every rule family deployed in `params.region`. */
@@ -648,5 +650,6 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     embeddedConfig: embeddedConfigOf(config),
     families,
     kmsKey: kmsKeyOf(params),
+    warnings: config.warnings,
   };
 }

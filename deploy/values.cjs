@@ -42,5 +42,7 @@ module.exports = async ({ resolveVariable }) => {
     remediationConcurrency: await get('param:remediationConcurrency'),
   };
   const configPath = path.resolve(__dirname, '..', await get('param:configFile'));
-  return load().stackValues(configPath, params);
+  const values = load().stackValues(configPath, params);
+  for (const warning of values.warnings) console.warn(`warning: ${path.basename(configPath)}: ${warning}`);
+  return values;
 };

@@ -31,7 +31,7 @@ import { singleStringGzipBomb } from './helpers/hostile-input.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'remediate.mjs');
-/** What the bounded replay stays under: the default run's documented peak (README, Scale) with room to spare. */
+/** What the bounded replay stays under: the default run's documented peak (docs/replay.md, Scale) with room to spare. */
 const MEMORY_BOUND_KIB = 300 * 1024;
 
 const sgRules = allRules.filter((rule) => rule.id === 'sg-open-ingress');
