@@ -10,6 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
+import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
 import { MODES, type Family, type Permission, type Rule } from '../engine/types.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
@@ -548,7 +549,7 @@ export function notifierValues(params: DeployParams, config: Config): { function
         // Slack accepts about one message per second per webhook: a burst waits in Lambda's async queue instead of meeting 429s.
         reservedConcurrency: 2,
         maximumRetryAttempts: 2,
-        environment: { SLACK_WEBHOOK_SECRET: reference },
+        environment: { SLACK_WEBHOOK_SECRET: reference, ...alertSigningEnvironment() },
         destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
         events: [
           {
@@ -562,7 +563,7 @@ export function notifierValues(params: DeployParams, config: Config): { function
       },
     },
     resources: {
-      [logicalId(key, 'Role')]: functionRole(params, key, webhookSecretStatements(reference), runtimeStatements(params, key)),
+      [logicalId(key, 'Role')]: functionRole(params, key, webhookSecretStatements(reference), [...runtimeStatements(params, key), alertVerifyingStatement()]),
       // Throttles are expected (reserved concurrency smooths bursts); errors are not.
       [logicalId(key, 'ErrorsAlarm')]: alarms[logicalId(key, 'ErrorsAlarm')],
     },
@@ -607,7 +608,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     const publish: IamStatement = { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } };
     functions[key] = {
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, ...identity },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(key, 'Role'),
       reservedConcurrency: concurrency,
@@ -626,6 +627,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules, config), [
       ...runtimeStatements(params, key),
       publish,
+      alertSigningStatement(),
       idempotencyStatement(params, key, family),
     ]);
     Object.assign(resources, functionAlarms(params, key), blindSpotAlarm(params, key, family));
@@ -635,6 +637,13 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
       extensions[eventRuleLogicalId(params, key)] = { Properties: { State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' } };
     }
   }
+  Object.assign(
+    resources,
+    alertSigningKeyResources(
+      params,
+      roles.map((role) => (resources[role] as { Properties: SignerRole }).Properties),
+    ),
+  );
   const notifier = notifierValues(params, config);
   Object.assign(functions, notifier.functions);
   Object.assign(resources, notifier.resources, emailSubscription(params, config));

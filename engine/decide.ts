@@ -36,10 +36,12 @@ export interface DecideContext {
  * The Lambda path routes with it and leaves the full EventBridge matcher, which
  * the replay needs for raw records (`ruleMatches`), out of the bundles.
  */
-function triggers(trigger: Trigger, event: CloudTrailEvent): boolean {
+function triggers(rule: Rule, trigger: Trigger, event: CloudTrailEvent): boolean {
+  // The pattern lists the sources and detail-types of all the rule's triggers side by side (see `patternForTriggers`):
+  // match them the same way, so that routing and the deployed pattern agree on any event, even one no service sends.
   return (
-    event['detail-type'] === (trigger.detailType ?? DETAIL_TYPE) &&
-    event.source === sourceFor(trigger.eventSource) &&
+    rule.triggers.some((t) => event['detail-type'] === (t.detailType ?? DETAIL_TYPE)) &&
+    rule.triggers.some((t) => event.source === sourceFor(t.eventSource)) &&
     event.detail.eventSource === trigger.eventSource &&
     trigger.eventNames.includes(event.detail.eventName) &&
     requestMatches(trigger, event)
@@ -56,7 +58,7 @@ function requestMatches(trigger: Trigger, event: CloudTrailEvent): boolean {
 
 /** The rules a parsed event triggers, in registry order. */
 export function triggeredRules(rules: readonly Rule[], event: CloudTrailEvent): Rule[] {
-  return rules.filter((rule) => rule.triggers.some((trigger) => triggers(trigger, event)));
+  return rules.filter((rule) => rule.triggers.some((trigger) => triggers(rule, trigger, event)));
 }
 
 /**

@@ -224,7 +224,13 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
       };
       if (topicArn) {
         try {
-          await publishAlert(alert, deps.gateway, topicArn);
+          const signingKeyId = deps.env['ALERT_SIGNING_KEY_ID'];
+          const published = await publishAlert(alert, deps.gateway, topicArn, signingKeyId ? { signingKeyId } : {});
+          if (published.signature === 'signing-failed') {
+            // Published anyway: an unsigned alert shows as unverified, which is visible; a dropped one is silence.
+            metrics.count('AlertSigningFailed', decision.rule);
+            deps.logger.error('alert published unsigned: signing failed', { errorCode: published.errorCode, error: published.errorMessage });
+          }
         } catch (error) {
           metrics.count('AlertFailed', decision.rule);
           deps.logger.error('alert could not be published', { error: error instanceof Error ? error.message : String(error) });

@@ -24,7 +24,7 @@ export const METRICS_NAMESPACE = 'RemediationBot';
  *   from the idempotency store); `BlastRadiusCapped` (applied plan turned into
  *   a proposal by `maxWritesPerInvocation`); `WriteBudgetExhausted` (the
  *   deployment's write budget across events was spent); and the bot's own troubles,
- *   `AlertFailed` and `UndoRecordFailed`.
+ *   `AlertFailed`, `AlertSigningFailed` (published unsigned) and `UndoRecordFailed`.
  * - `RemediationUnverified`, `Skipped`, `Failed` and `RuleFailed` are also
  *   counted at function level, where the stack's alarms watch them.
  */
@@ -49,6 +49,7 @@ export const METRIC_NAMES = [
   'BlastRadiusCapped',
   'WriteBudgetExhausted',
   'AlertFailed',
+  'AlertSigningFailed',
   'UndoRecordFailed',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];

@@ -1,8 +1,14 @@
 /**
  * The notifier Lambda's logic: SNS (protocol `lambda`) delivers the alert JSON
  * that `renderJson` published; the notifier posts it to Slack as Block Kit.
- * The stack's CloudWatch alarms on the same topic get a short message of their
- * own; anything else is posted as text rather than dropped.
+ *
+ * Only a message whose signature KMS verifies (`alert-signature.ts`) is
+ * rendered as a bot alert. Anything else on the topic (a forged alert, one of
+ * the stack's CloudWatch alarms, a message the key cannot be checked for) is
+ * posted as plain text under an UNVERIFIED header, counted in the
+ * `AlertUnverified` metric, and never dropped: its commands are never rendered
+ * as commands. A signed message in a format this notifier does not know is
+ * posted as text too.
  *
  * It runs apart from the remediation functions, so a Slack outage or rate
  * limit never delays or fails a remediation. A delivery that cannot be made
@@ -15,13 +21,22 @@
  * SNS delivers to Lambda at least once; a rare duplicate post is accepted
  * rather than deduplicating on the SNS MessageId here.
  */
+import { KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import * as z from 'zod/mini';
+import type { CommandTable } from '../engine/aws.js';
 import { formatIssues } from '../engine/issues.js';
-import { AlarmNotificationSchema, buildAlarmSlackMessage, type AlarmNotification } from './alarm.js';
+import { AlarmNotificationSchema, type AlarmNotification } from './alarm.js';
 import { AlertMessageSchema, asAlertMessage, type AlertMessage } from './alert-message.js';
-import { buildSlackMessage, clip, escapeMrkdwn, type SlackMessage } from './slack.js';
+import type { AlertVerifier, Verification } from './alert-signature.js';
+import { buildSlackMessage, clip, escapeMrkdwn, SLACK_LIMITS, type SlackMessage } from './slack.js';
 import { postToSlack, SlackDeliveryError, type DeliveryOptions } from './slack-delivery.js';
 import { redactWebhookUrl } from './webhook-secret.js';
+
+/** What the notifier sends to AWS besides reading the webhook secret: `VerifyMac`, for `createAlertVerifier`. */
+export const notifierCommands = {
+  clients: { kms: KMSClient },
+  commands: { 'kms:VerifyMac': VerifyMacCommand },
+} as const satisfies CommandTable;
 
 export interface NotifierLogger {
   info(message: string, ...extra: Record<string, unknown>[]): void;
@@ -39,6 +54,7 @@ export const METRICS = {
   rateLimited: 'SlackRateLimited',
   failed: 'SlackDeliveryFailed',
   invalidMessage: 'AlertMessageInvalid',
+  unverified: 'AlertUnverified',
 } as const;
 
 export interface NotifierDeps {
@@ -46,6 +62,8 @@ export interface NotifierDeps {
   readonly metrics: MetricsSink;
   /** The webhook URL, read once per container (see `createWebhookUrlReader`). */
   readonly webhookUrl: () => Promise<string>;
+  /** Checks each message's signature (`createAlertVerifier` with the key of the notifier's own environment). */
+  readonly verifyAlert: AlertVerifier;
   /** Called when Slack says the webhook no longer exists, so a rotated secret is read on the next invocation. */
   readonly invalidateWebhookUrl?: () => void;
   readonly delivery?: Omit<DeliveryOptions, 'remainingTimeMs' | 'onFailedAttempt'>;
@@ -68,6 +86,8 @@ const SnsEventSchema = z.object({
           Message: z.string(),
           Subject: z.optional(z.nullable(z.string())),
           TopicArn: z.optional(z.string()),
+          // Read leniently: an odd attribute makes a message unverified, never the whole event unreadable.
+          MessageAttributes: z.optional(z.record(z.string(), z.unknown())),
         }),
       }),
     )
@@ -79,7 +99,16 @@ export class NotifierEventError extends Error {
 }
 
 export interface NotifierResult {
-  readonly delivered: readonly { readonly messageId: string; readonly attempts: number; readonly formatted: boolean }[];
+  readonly delivered: readonly Delivered[];
+}
+
+export interface Delivered {
+  readonly messageId: string;
+  readonly attempts: number;
+  /** Rendered as a bot alert (Block Kit), not as text. */
+  readonly formatted: boolean;
+  /** Signed by the bot's key; an unverified message is always posted as text. */
+  readonly verified: boolean;
 }
 
 /**
@@ -101,12 +130,54 @@ export function fallbackMessage(subject: string | undefined, raw: string, proble
   };
 }
 
-type Parsed =
-  | { readonly kind: 'alert'; readonly message: AlertMessage }
-  | { readonly kind: 'alarm'; readonly alarm: AlarmNotification }
-  | { readonly kind: 'unknown'; readonly problems: readonly string[] };
+export const UNVERIFIED_HEADER = ':warning: UNVERIFIED message on the alert topic: not signed by the bot';
 
-/** An alert of the bot, a CloudWatch alarm of the stack, or something else (posted as text). */
+/** A CloudWatch alarm's fields as plain lines: shown as text, with no link, since anyone able to create an alarm chooses them. */
+function alarmLines(alarm: AlarmNotification): string[] {
+  const where = [alarm.AWSAccountId && `account ${alarm.AWSAccountId}`, alarm.AlarmArn && `alarm ${alarm.AlarmArn}`, alarm.StateChangeTime && `at ${alarm.StateChangeTime}`]
+    .filter(Boolean)
+    .join(' · ');
+  return [`CloudWatch alarm ${alarm.AlarmName}: ${alarm.NewStateValue}`, alarm.AlarmDescription ?? '', alarm.NewStateReason ?? '', where].filter((line) => line !== '');
+}
+
+function unverifiedContent(subject: string | undefined, raw: string): string {
+  let body = raw;
+  try {
+    const alarm = AlarmNotificationSchema.safeParse(JSON.parse(raw) as unknown);
+    if (alarm.success) body = alarmLines(alarm.data).join('\n');
+  } catch {
+    // Not JSON: the raw text is shown as it is.
+  }
+  const text = subject ? `Subject: ${subject}\n\n${body}` : body;
+  // Slack has no escape for a backtick: a look-alike keeps the text inside the code block, so it cannot close the fence and format what follows.
+  return text.replace(/`/g, '\u02cb');
+}
+
+/**
+ * A message the bot did not sign, posted so people still see it, but never as
+ * an alert: no severity, no facts, no links, no undo section. Its subject and
+ * text sit escaped inside a code block, so nothing in them formats, mentions
+ * or links.
+ */
+export function unverifiedMessage(subject: string | undefined, raw: string, verification: Exclude<Verification, { status: 'verified' }>): SlackMessage {
+  const published = subject && subject.trim() !== '' ? subject : undefined;
+  const warning = [
+    `*Do not act on this message.* It was published to the alert topic without a valid signature of the remediation bot: ${escapeMrkdwn(verification.reason)}.`,
+    "It may be one of the stack's CloudWatch alarms, or a forged alert. Nothing in it comes from the bot: run no command it contains. As published:",
+  ].join('\n');
+  return {
+    text: clip(escapeMrkdwn(`UNVERIFIED (not signed by the bot): ${published ?? 'message on the alert topic'}`), SLACK_LIMITS.fallbackText),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: clip(UNVERIFIED_HEADER, SLACK_LIMITS.headerText), emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: clip(warning, SLACK_LIMITS.sectionText) } },
+      { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`\n${clip(escapeMrkdwn(unverifiedContent(published, raw)), SLACK_LIMITS.sectionText - 10)}\n\`\`\`` } },
+    ],
+  };
+}
+
+type Parsed = { readonly kind: 'alert'; readonly message: AlertMessage } | { readonly kind: 'unknown'; readonly problems: readonly string[] };
+
+/** A signed message: an alert of the bot, or (from a newer publisher) something this notifier cannot format. */
 function parseMessage(raw: string): Parsed {
   let json: unknown;
   try {
@@ -116,20 +187,40 @@ function parseMessage(raw: string): Parsed {
   }
   const alert = AlertMessageSchema.safeParse(json);
   if (alert.success) return { kind: 'alert', message: asAlertMessage(alert.data) };
-  const alarm = AlarmNotificationSchema.safeParse(json);
-  if (alarm.success) return { kind: 'alarm', alarm: alarm.data };
   return { kind: 'unknown', problems: formatIssues(alert.error.issues) };
 }
 
-function slackMessageOf(parsed: Parsed, subject: string | undefined, raw: string): SlackMessage {
-  switch (parsed.kind) {
-    case 'alert':
-      return buildSlackMessage(parsed.message);
-    case 'alarm':
-      return buildAlarmSlackMessage(parsed.alarm);
-    case 'unknown':
-      return fallbackMessage(subject, raw, parsed.problems);
+interface Rendered {
+  readonly slackMessage: SlackMessage;
+  /** The alert, when the message is a signed alert this notifier can format. */
+  readonly message?: AlertMessage;
+  readonly verified: boolean;
+}
+
+/** Verifies one message, then renders it: a bot alert only when signed, plain text otherwise. */
+async function render(deps: NotifierDeps, messageId: string, raw: string, subject: string | undefined, attributes: Readonly<Record<string, unknown>> | undefined): Promise<Rendered> {
+  const { logger, metrics } = deps;
+  const verification = await deps.verifyAlert(raw, attributes);
+  if (verification.status !== 'verified') {
+    metrics.addMetric(METRICS.unverified, 'Count', 1);
+    if (verification.status === 'failed') {
+      logger.error('the alert signature could not be verified: posting the message as unverified text', {
+        messageId,
+        errorCode: verification.errorCode,
+        error: verification.errorMessage,
+      });
+    } else {
+      logger.warn('message not signed by the bot: posting it as unverified text', { messageId, verification: verification.status, reason: verification.reason });
+    }
+    return { slackMessage: unverifiedMessage(subject, raw, verification), verified: false };
   }
+  const parsed = parseMessage(raw);
+  if (parsed.kind === 'unknown') {
+    logger.warn('alert message not in the expected format: posting it as text', { messageId, problems: parsed.problems });
+    metrics.addMetric(METRICS.invalidMessage, 'Count', 1);
+    return { slackMessage: fallbackMessage(subject, raw, parsed.problems), verified: true };
+  }
+  return { slackMessage: buildSlackMessage(parsed.message), message: parsed.message, verified: true };
 }
 
 export function createNotifier(deps: NotifierDeps): (event: unknown, context?: NotifierContext) => Promise<NotifierResult> {
@@ -144,16 +235,10 @@ export function createNotifier(deps: NotifierDeps): (event: unknown, context?: N
       throw new NotifierEventError(`not an SNS event: ${problems.join('; ')}`);
     }
 
-    const delivered: { messageId: string; attempts: number; formatted: boolean }[] = [];
+    const delivered: Delivered[] = [];
     for (const record of parsed.data.Records) {
-      const { MessageId: messageId, Message: raw, Subject: subject } = record.Sns;
-      const parsed = parseMessage(raw);
-      if (parsed.kind === 'unknown') {
-        logger.warn('alert message not in the expected format: posting it as text', { messageId, problems: parsed.problems });
-        metrics.addMetric(METRICS.invalidMessage, 'Count', 1);
-      }
-      const slackMessage = slackMessageOf(parsed, subject ?? undefined, raw);
-      const message = parsed.kind === 'alert' ? parsed.message : undefined;
+      const { MessageId: messageId, Message: raw, Subject: subject, MessageAttributes: attributes } = record.Sns;
+      const { slackMessage, message, verified } = await render(deps, messageId, raw, subject ?? undefined, attributes);
       const alertKeys = message ? { rule: message.decision.rule, outcome: message.outcome, severity: message.decision.severity, eventId: message.decision.eventId } : {};
 
       let url: string | undefined;
@@ -174,8 +259,8 @@ export function createNotifier(deps: NotifierDeps): (event: unknown, context?: N
           },
         });
         metrics.addMetric(METRICS.delivered, 'Count', 1);
-        logger.info('alert posted to Slack', { messageId, attempts: result.attempts, ...alertKeys });
-        delivered.push({ messageId, attempts: result.attempts, formatted: parsed.kind !== 'unknown' });
+        logger.info('alert posted to Slack', { messageId, attempts: result.attempts, verified, ...alertKeys });
+        delivered.push({ messageId, attempts: result.attempts, formatted: message !== undefined, verified });
       } catch (error) {
         metrics.addMetric(METRICS.failed, 'Count', 1);
         if (error instanceof SlackDeliveryError && error.status !== undefined && WEBHOOK_GONE.has(error.status)) deps.invalidateWebhookUrl?.();

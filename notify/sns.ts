@@ -3,10 +3,13 @@
  * per protocol: plain text for `email` (and `default`), the alert JSON for
  * `lambda` (the Slack notifier), `sqs` and `email-json`, and an AWS Chatbot
  * custom notification for `https` (Chatbot's own protocol). Message attributes
- * carry what subscription filter policies route on (`deploy/notification-filters.ts`).
+ * carry what subscription filter policies route on (`deploy/notification-filters.ts`)
+ * and, when the function has a signing key, the HMAC of the `lambda` body
+ * (`alert-signature.ts`) that the Slack notifier verifies.
  */
-import type { AwsGateway } from '../engine/aws.js';
+import { errorCode, errorMessage, type AwsGateway } from '../engine/aws.js';
 import { renderJson, renderSubject, renderText, severityRank, type Alert } from './alert.js';
+import { SIGNATURE_ATTRIBUTE, SIGNATURE_KEY_ATTRIBUTE, signAlertBody, type AlertSignature } from './alert-signature.js';
 import { renderChatbot } from './chatbot.js';
 
 /**
@@ -55,29 +58,92 @@ export function boundedJson(value: unknown, max: number = MAX_JSON_CHARS): strin
   return json;
 }
 
-export function buildPublishInput(alert: Alert, topicArn: string): Record<string, unknown> {
+interface MessageAttribute {
+  readonly DataType: 'String' | 'Number';
+  readonly StringValue: string;
+}
+
+/** The SNS `Publish` input of one alert. */
+export type PublishInput = {
+  readonly TopicArn: string;
+  readonly Subject: string;
+  readonly MessageStructure: 'json';
+  readonly Message: string;
+  readonly MessageAttributes: Readonly<Record<string, MessageAttribute>>;
+};
+
+function render(alert: Alert, topicArn: string): { readonly input: PublishInput; readonly lambdaBody: string } {
   const message = renderJson(alert);
   const text = capText(renderText(alert));
   const json = boundedJson(message);
   const chatbot = JSON.stringify(renderChatbot(message));
   const { decision } = alert;
-  const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
+  const attribute = (value: string): MessageAttribute => ({ DataType: 'String', StringValue: value });
   return {
-    TopicArn: topicArn,
-    Subject: renderSubject(alert),
-    MessageStructure: 'json',
-    Message: JSON.stringify({ default: text, email: text, 'email-json': json, sqs: json, lambda: json, https: chatbot }),
-    MessageAttributes: {
-      rule: attribute(decision.rule),
-      severity: attribute(decision.severity),
-      severityRank: { DataType: 'Number', StringValue: String(severityRank(decision.severity)) },
-      account: attribute(decision.account),
-      mode: attribute(decision.mode),
-      outcome: attribute(alert.outcome),
+    lambdaBody: json,
+    input: {
+      TopicArn: topicArn,
+      Subject: renderSubject(alert),
+      MessageStructure: 'json',
+      Message: JSON.stringify({ default: text, email: text, 'email-json': json, sqs: json, lambda: json, https: chatbot }),
+      MessageAttributes: {
+        rule: attribute(decision.rule),
+        severity: attribute(decision.severity),
+        severityRank: { DataType: 'Number', StringValue: String(severityRank(decision.severity)) },
+        account: attribute(decision.account),
+        mode: attribute(decision.mode),
+        outcome: attribute(alert.outcome),
+      },
     },
   };
 }
 
-export async function publishAlert(alert: Alert, gateway: AwsGateway, topicArn: string): Promise<void> {
-  await gateway.call('sns', 'Publish', buildPublishInput(alert, topicArn));
+/** The unsigned `Publish` input of an alert. */
+export function buildPublishInput(alert: Alert, topicArn: string): PublishInput {
+  return render(alert, topicArn).input;
+}
+
+/** The same input with the signature of its `lambda` body in two more attributes; the routing attributes are kept. */
+export function withSignature(input: PublishInput, signature: AlertSignature): PublishInput {
+  return {
+    ...input,
+    MessageAttributes: {
+      ...input.MessageAttributes,
+      [SIGNATURE_ATTRIBUTE]: { DataType: 'String', StringValue: signature.signature },
+      [SIGNATURE_KEY_ATTRIBUTE]: { DataType: 'String', StringValue: signature.keyId },
+    },
+  };
+}
+
+export interface PublishOptions {
+  /** The KMS HMAC key (`ALERT_SIGNING_KEY_ID`). Absent: the alert goes out unsigned (the CLI's `invoke`, unit tests). */
+  readonly signingKeyId?: string;
+}
+
+/**
+ * How the alert went out. A signing failure does not hold the alert back: it
+ * is published unsigned (Slack shows it as unverified, email is unaffected),
+ * and the caller logs and counts the failure.
+ */
+export type PublishResult =
+  | { readonly signature: 'signed' }
+  | { readonly signature: 'unsigned' }
+  | { readonly signature: 'signing-failed'; readonly errorCode: string; readonly errorMessage: string };
+
+export async function publishAlert(alert: Alert, gateway: AwsGateway, topicArn: string, options: PublishOptions = {}): Promise<PublishResult> {
+  const { input, lambdaBody } = render(alert, topicArn);
+  const keyId = options.signingKeyId?.trim() ?? '';
+  if (keyId === '') {
+    await gateway.call('sns', 'Publish', input);
+    return { signature: 'unsigned' };
+  }
+  let signature: AlertSignature;
+  try {
+    signature = await signAlertBody(gateway, keyId, lambdaBody);
+  } catch (error) {
+    await gateway.call('sns', 'Publish', input);
+    return { signature: 'signing-failed', errorCode: errorCode(error), errorMessage: errorMessage(error) };
+  }
+  await gateway.call('sns', 'Publish', withSignature(input, signature));
+  return { signature: 'signed' };
 }

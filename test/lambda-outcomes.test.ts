@@ -44,3 +44,30 @@ describe('processEvent outcomes in remediate mode', () => {
     expect(await outcomeOf([], false)).toStrictEqual({ outcome: 'notified', calls: ['sns:Publish'] });
   });
 });
+
+describe('processEvent alert signing', () => {
+  it('signs each alert with the key the deployment names, and publishes it unsigned, counted and logged, when signing fails', async () => {
+    const rule = ruleWith([], true);
+    const calls: string[] = [];
+    const counted: string[] = [];
+    const logger = recordingLogger();
+    const gateway = {
+      call: async (service: string, operation: string) => {
+        calls.push(`${service}:${operation}`);
+        if (operation === 'GenerateMac') throw Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} });
+        return {};
+      },
+    };
+    await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
+      rules: [rule],
+      config: parseConfig({ rules: { 'test-rule': { mode: 'remediate' } } }, [rule]),
+      env: { ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:alerts', ALERT_SIGNING_KEY_ID: 'arn:aws:kms:us-east-1:111122223333:key/hmac' },
+      gateway,
+      logger,
+      metrics: { count: (name, ruleId) => void counted.push(ruleId ? `${name}/${ruleId}` : name) },
+    });
+    expect(calls).toStrictEqual(['kms:GenerateMac', 'sns:Publish']);
+    expect(counted).toContain('AlertSigningFailed/test-rule');
+    expect(logger.lines.map((line) => line.message)).toContain('alert published unsigned: signing failed');
+  });
+});

@@ -3,16 +3,18 @@
  * Logger and Metrics: everything they write to stdout and stderr is captured,
  * and the webhook URL must appear in none of it, whatever happens.
  */
+import { KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeSlack, snsEvent, WEBHOOK_PATH } from './helpers/fake-slack.js';
+import { fakeHmacKey, FakeSlack, SIGNING_KEY_ARN, snsEvent, WEBHOOK_PATH } from './helpers/fake-slack.js';
 import { appliedAlert } from './helpers/notify-samples.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
 
 const slack = new FakeSlack();
 const secretsManager = mockClient(SecretsManagerClient);
+const kms = mockClient(KMSClient);
 const output: string[] = [];
 
 const context = {
@@ -43,7 +45,9 @@ function capture(stream: NodeJS.WriteStream): void {
 beforeAll(async () => {
   await slack.start();
   secretsManager.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ url: slack.url }) });
+  fakeHmacKey(kms);
   vi.stubEnv('SLACK_WEBHOOK_SECRET', SECRET_ARN);
+  vi.stubEnv('ALERT_SIGNING_KEY_ID', SIGNING_KEY_ARN);
   vi.stubEnv('AWS_REGION', 'us-east-1');
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
   vi.stubEnv('POWERTOOLS_DEV', '');
@@ -75,6 +79,9 @@ describe('handlers/notifier', () => {
     await handler(event, context).catch((error: unknown) => errors.push(error));
     // Assert
     expect(slack.requests).toHaveLength(6);
+    // Verified with the key of the function's environment, so posted as the bot's alert.
+    expect(kms.commandCalls(VerifyMacCommand).map((call) => call.args[0].input.KeyId)).toStrictEqual([SIGNING_KEY_ARN, SIGNING_KEY_ARN, SIGNING_KEY_ARN]);
+    expect(JSON.stringify(slack.requests[0]?.body)).toContain(':red_circle: HIGH · APPLIED, VERIFIED · Security group open to the internet');
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expect(secretsManager.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toStrictEqual({ SecretId: SECRET_ARN });
     expect(errors.map((error) => (error as Error).message)).toStrictEqual([

@@ -1,19 +1,22 @@
 /**
  * The notifier end to end over real HTTP: a local server on 127.0.0.1 stands
- * in for Slack and records every request. Secrets Manager and SSM are mocked.
+ * in for Slack and records every request. Secrets Manager, SSM and KMS are
+ * mocked; KMS verifies real HMACs under a test key.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createNotifier, type MetricsSink, type NotifierDeps } from '../notify/notifier.js';
+import { alertDigest, createAlertVerifier } from '../notify/alert-signature.js';
+import { createNotifier, UNVERIFIED_HEADER, type MetricsSink, type NotifierDeps } from '../notify/notifier.js';
 import { SlackDeliveryError } from '../notify/slack-delivery.js';
 import { createWebhookUrlReader } from '../notify/webhook-secret.js';
-import { FakeSlack, snsEvent, WEBHOOK_PATH } from './helpers/fake-slack.js';
+import { fakeHmacKey, FakeSlack, kmsGateway, signatureAttributes, SIGNING_KEY_ARN, snsDelivery, snsEvent, testMac, testSignature, WEBHOOK_PATH } from './helpers/fake-slack.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { appliedAlert, failedPartWayAlert, proposedAlert } from './helpers/notify-samples.js';
+import { appliedAlert, failedPartWayAlert, forgedAppliedAlertBody, proposedAlert } from './helpers/notify-samples.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
 
@@ -24,6 +27,7 @@ function recordingMetrics(): MetricsSink & { readonly added: string[] } {
 
 const secretsManager = mockClient(SecretsManagerClient);
 const ssm = mockClient(SSMClient);
+const kms = mockClient(KMSClient);
 const slack = new FakeSlack();
 
 let logger: RecordingLogger;
@@ -37,6 +41,7 @@ function notifier(overrides: Partial<NotifierDeps> = {}) {
     metrics,
     webhookUrl,
     invalidateWebhookUrl: webhookUrl.invalidate,
+    verifyAlert: createAlertVerifier(SIGNING_KEY_ARN, kmsGateway()),
     delivery: { sleep: async (ms) => void waits.push(ms) },
     ...overrides,
   });
@@ -52,6 +57,8 @@ beforeEach(() => {
   slack.reset();
   secretsManager.reset();
   ssm.reset();
+  kms.reset();
+  fakeHmacKey(kms);
   secretsManager.on(GetSecretValueCommand).resolves({ SecretString: slack.url });
   logger = recordingLogger();
   metrics = recordingMetrics();
@@ -87,8 +94,9 @@ describe('notifier', () => {
       expect(slack.requests[0]?.url).toBe(WEBHOOK_PATH);
       expect(slack.requests[0]?.headers['content-type']).toBe('application/json');
       expect(slack.requests[0]?.body).toStrictEqual(expectedPayload('applied', slack.requests[0]?.body));
-      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 1, formatted: true }] });
+      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 1, formatted: true, verified: true }] });
       expect(metrics.added).toStrictEqual(['SlackDelivered']);
+      expect(kms.commandCalls(VerifyMacCommand)).toHaveLength(1);
     });
 
     it('keeps docs/alert-example-slack.json equal to the real applied payload', async () => {
@@ -109,14 +117,11 @@ describe('notifier', () => {
       expect(slack.requests.map((r) => r.body)).toStrictEqual([expectedPayload('failed-part-way', slack.requests[0]?.body)]);
     });
 
-    it('posts a message it cannot format as text rather than dropping it', async () => {
-      const event = snsEvent(await appliedAlert()) as { Records: { Sns: { Message: string; Subject: string | null } }[] };
-      const record = event.Records[0];
-      if (!record) throw new Error('no record');
-      record.Sns.Message = JSON.stringify({ schemaVersion: '2', headline: 'something new' });
-      record.Sns.Subject = '[HIGH] APPLIED: Something new';
+    it('posts a signed message it cannot format as text rather than dropping it', async () => {
+      const message = JSON.stringify({ schemaVersion: '2', headline: 'something new' });
+      const event = snsDelivery({ message, subject: '[HIGH] APPLIED: Something new', attributes: signatureAttributes(message) });
       const result = await notifier()(event);
-      expect(result.delivered[0]?.formatted).toBe(false);
+      expect(result.delivered[0]).toMatchObject({ formatted: false, verified: true });
       expect(slack.requests.map((r) => r.body)).toStrictEqual([
         {
           text: '[HIGH] APPLIED: Something new',
@@ -136,12 +141,95 @@ describe('notifier', () => {
       expect(metrics.added).toStrictEqual(['AlertMessageInvalid', 'SlackDelivered']);
     });
 
-    it("posts the stack's own CloudWatch alarms as a short message", async () => {
-      const event = snsEvent(await appliedAlert()) as { Records: { Sns: { Message: string; Subject: string | null } }[] };
-      const record = event.Records[0];
-      if (!record) throw new Error('no record');
-      record.Sns.Subject = 'ALARM: "remediation-bot-prod-FailureQueue-depth" in US East (N. Virginia)';
-      record.Sns.Message = JSON.stringify({
+    it('throws on an event that is not from SNS, and posts nothing', async () => {
+      await expect(notifier()({ detail: {} })).rejects.toThrow('not an SNS event: Records: expected array, got missing');
+      expect(slack.requests).toHaveLength(0);
+      expect(metrics.added).toStrictEqual(['AlertMessageInvalid']);
+    });
+  });
+
+  /*
+   * Mutations these tests catch: rendering before (or without) verifying; taking
+   * the key from the message's `signatureKey`; treating a KMS error as valid;
+   * dropping an unverified message instead of posting it.
+   */
+  describe('unverified messages', () => {
+    const SUBJECT = '[HIGH] APPLIED: Security group open to the internet - sg-0a1b2c3d4e5f67890';
+    const warning =
+      "*Do not act on this message.* It was published to the alert topic without a valid signature of the remediation bot: REASON.\nIt may be one of the stack's CloudWatch alarms, or a forged alert. Nothing in it comes from the bot: run no command it contains. As published:";
+
+    function expectUnverifiedText(body: unknown, reason: string): void {
+      const posted = body as { text: string; blocks: { type: string; text?: { text: string } }[] };
+      expect(posted.text.startsWith('UNVERIFIED (not signed by the bot): ')).toBe(true);
+      expect(posted.blocks.map((block) => block.type)).toStrictEqual(['header', 'section', 'section']);
+      expect(posted.blocks[0]).toStrictEqual({ type: 'header', text: { type: 'plain_text', text: UNVERIFIED_HEADER, emoji: true } });
+      expect(posted.blocks[1]).toStrictEqual({ type: 'section', text: { type: 'mrkdwn', text: warning.replace('REASON', reason) } });
+      expect(posted.blocks[2]?.text?.text.startsWith('```\n')).toBe(true);
+      expect(posted.blocks[2]?.text?.text.endsWith('\n```')).toBe(true);
+      const everything = JSON.stringify(posted);
+      expect(everything).not.toContain('How to undo');
+      expect(everything).not.toContain('aws iam attach-user-policy');
+      expect(everything).not.toContain(':red_circle:');
+    }
+
+    it('renders the forged alert as a bot alert, with its malicious undo command, once it carries a valid signature (the control)', async () => {
+      const forged = await forgedAppliedAlertBody();
+      await notifier()(snsDelivery({ message: forged, subject: SUBJECT, attributes: signatureAttributes(forged) }));
+      expect(JSON.stringify(slack.requests[0]?.body)).toContain("aws iam attach-user-policy --cli-input-json '{\\\"UserName\\\":\\\"mallory\\\"");
+    });
+
+    it('posts a forged APPLIED alert with no signature as unverified text, with no undo command, and calls no KMS', async () => {
+      // Arrange
+      const forged = await forgedAppliedAlertBody();
+      // Act
+      const result = await notifier()(snsDelivery({ message: forged, subject: SUBJECT, attributes: { rule: { Type: 'String', Value: 'sg-open-ingress' } } }));
+      // Assert
+      expect(slack.requests).toHaveLength(1);
+      expectUnverifiedText(slack.requests[0]?.body, 'the message carries no signature');
+      expect(slack.requests[0]?.body).toStrictEqual(expectedPayload('unverified-forged', slack.requests[0]?.body));
+      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 1, formatted: false, verified: false }] });
+      expect(metrics.added).toStrictEqual(['AlertUnverified', 'SlackDelivered']);
+      expect(kms.commandCalls(VerifyMacCommand)).toHaveLength(0);
+      expect(logger.lines.filter((line) => line.level === 'warn').map((line) => [line.message, line.extra])).toStrictEqual([
+        [
+          'message not signed by the bot: posting it as unverified text',
+          { messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', verification: 'unsigned', reason: 'the message carries no signature' },
+        ],
+      ]);
+    });
+
+    it("posts a forged alert that carries a genuine alert's signature as unverified: KMS checks the digest of the body received", async () => {
+      // Arrange: the signature of the genuine alert, kept on the edited body.
+      const forged = await forgedAppliedAlertBody();
+      const genuine = snsEvent(await appliedAlert()) as { Records: { Sns: { Message: string } }[] };
+      const stolen = testSignature(genuine.Records[0]?.Sns.Message ?? '');
+      // Act
+      const result = await notifier()(snsDelivery({ message: forged, subject: SUBJECT, attributes: signatureAttributes(forged, stolen) }));
+      // Assert
+      expectUnverifiedText(slack.requests[0]?.body, "the signature does not match the bot's key");
+      expect(result.delivered[0]?.verified).toBe(false);
+      expect(kms.commandCalls(VerifyMacCommand).map((call) => call.args[0].input)).toStrictEqual([
+        { KeyId: SIGNING_KEY_ARN, Message: alertDigest(forged), Mac: new Uint8Array(Buffer.from(stolen, 'base64')), MacAlgorithm: 'HMAC_SHA_256' },
+      ]);
+      expect(metrics.added).toStrictEqual(['AlertUnverified', 'SlackDelivered']);
+    });
+
+    it("verifies with the notifier's own key, never the key the message names", async () => {
+      // Arrange: signed with the attacker's own HMAC key, which the message names.
+      const forged = await forgedAppliedAlertBody();
+      const attackerKey = 'arn:aws:kms:us-east-1:444455556666:key/0a0b0c0d-1e1f-4a4b-8c8d-9e9f0a0b0c0d';
+      const signature = Buffer.from(testMac(alertDigest(forged), Buffer.from('the attacker key'))).toString('base64');
+      const attributes = { signature: { Type: 'String', Value: signature }, signatureKey: { Type: 'String', Value: attackerKey } };
+      // Act
+      await notifier()(snsDelivery({ message: forged, subject: SUBJECT, attributes }));
+      // Assert
+      expect(kms.commandCalls(VerifyMacCommand).map((call) => call.args[0].input.KeyId)).toStrictEqual([SIGNING_KEY_ARN]);
+      expectUnverifiedText(slack.requests[0]?.body, "the signature does not match the bot's key");
+    });
+
+    it("posts a CloudWatch alarm (unsigned) as unverified text: its fields in plain lines, with no link", async () => {
+      // Arrange
+      const alarm = JSON.stringify({
         AlarmName: 'remediation-bot-prod-FailureQueue-depth',
         AlarmDescription: 'A function failed on an event after all retries: at least one message waits in FailureQueue. Inspect and redrive it.',
         AWSAccountId: '111122223333',
@@ -153,30 +241,67 @@ describe('notifier', () => {
         OldStateValue: 'OK',
         Trigger: { MetricName: 'ApproximateNumberOfMessagesVisible', Namespace: 'AWS/SQS' },
       });
-      const result = await notifier()(event);
-      expect(result.delivered[0]?.formatted).toBe(true);
+      // Act
+      const result = await notifier()(snsDelivery({ message: alarm, subject: 'ALARM: "remediation-bot-prod-FailureQueue-depth" in US East (N. Virginia)' }));
+      // Assert
+      expect(result.delivered[0]).toMatchObject({ formatted: false, verified: false });
       expect(slack.requests.map((r) => r.body)).toStrictEqual([
         {
-          text: 'ALARM: remediation-bot-prod-FailureQueue-depth',
+          text: 'UNVERIFIED (not signed by the bot): ALARM: "remediation-bot-prod-FailureQueue-depth" in US East (N. Virginia)',
           blocks: [
-            { type: 'header', text: { type: 'plain_text', text: ':rotating_light: ALARM: remediation-bot-prod-FailureQueue-depth', emoji: true } },
+            { type: 'header', text: { type: 'plain_text', text: UNVERIFIED_HEADER, emoji: true } },
+            { type: 'section', text: { type: 'mrkdwn', text: warning.replace('REASON', 'the message carries no signature') } },
             {
               type: 'section',
               text: {
                 type: 'mrkdwn',
-                text: '*A function failed on an event after all retries: at least one message waits in FailureQueue. Inspect and redrive it.*\nThreshold Crossed: 1 datapoint [1.0 (04/03/25 10:20:00)] was greater than or equal to the threshold (1.0).\naccount 111122223333 · region us-east-1 · at 2025-03-04T10:25:31.000+0000\n:link: <https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#alarmsV2:alarm/remediation-bot-prod-FailureQueue-depth|Open the alarm in the CloudWatch console>',
+                text: [
+                  '```',
+                  'Subject: ALARM: "remediation-bot-prod-FailureQueue-depth" in US East (N. Virginia)',
+                  '',
+                  'CloudWatch alarm remediation-bot-prod-FailureQueue-depth: ALARM',
+                  'A function failed on an event after all retries: at least one message waits in FailureQueue. Inspect and redrive it.',
+                  'Threshold Crossed: 1 datapoint [1.0 (04/03/25 10:20:00)] was greater than or equal to the threshold (1.0).',
+                  'account 111122223333 · alarm arn:aws:cloudwatch:us-east-1:111122223333:alarm:remediation-bot-prod-FailureQueue-depth · at 2025-03-04T10:25:31.000+0000',
+                  '```',
+                ].join('\n'),
               },
             },
           ],
         },
       ]);
-      expect(metrics.added).toStrictEqual(['SlackDelivered']);
+      expect(metrics.added).toStrictEqual(['AlertUnverified', 'SlackDelivered']);
+      expect(kms.commandCalls(VerifyMacCommand)).toHaveLength(0);
     });
 
-    it('throws on an event that is not from SNS, and posts nothing', async () => {
-      await expect(notifier()({ detail: {} })).rejects.toThrow('not an SNS event: Records: expected array, got missing');
-      expect(slack.requests).toHaveLength(0);
-      expect(metrics.added).toStrictEqual(['AlertMessageInvalid']);
+    it('posts a signed alert as unverified when KMS denies VerifyMac, logs the error, and still delivers it', async () => {
+      // Arrange
+      kms.on(VerifyMacCommand).rejects(Object.assign(new Error('User: arn:aws:sts::111122223333:assumed-role/notifier/x is not authorized to perform: kms:VerifyMac'), { name: 'AccessDeniedException' }));
+      const event = snsEvent(await appliedAlert());
+      // Act
+      const result = await notifier()(event);
+      // Assert
+      expect(result.delivered[0]).toMatchObject({ formatted: false, verified: false });
+      expectUnverifiedText(slack.requests[0]?.body, 'the signature could not be verified (AccessDeniedException)');
+      expect(metrics.added).toStrictEqual(['AlertUnverified', 'SlackDelivered']);
+      expect(logger.lines.filter((line) => line.level === 'error').map((line) => [line.message, line.extra])).toStrictEqual([
+        [
+          'the alert signature could not be verified: posting the message as unverified text',
+          {
+            messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e',
+            errorCode: 'AccessDeniedException',
+            error: 'User: arn:aws:sts::111122223333:assumed-role/notifier/x is not authorized to perform: kms:VerifyMac',
+          },
+        ],
+      ]);
+    });
+
+    it('keeps a backtick fence in forged text from closing the code block', async () => {
+      const message = 'benign\n```\n*How to undo*\n```aws iam attach-user-policy --user-name mallory```';
+      await notifier()(snsDelivery({ message }));
+      const block = (slack.requests[0]?.body as { blocks: { text?: { text: string } }[] }).blocks[2]?.text?.text ?? '';
+      expect(block.match(/```/g)).toHaveLength(2);
+      expect(block.startsWith('```\n') && block.endsWith('\n```')).toBe(true);
     });
   });
 
@@ -247,7 +372,7 @@ describe('notifier', () => {
       slack.replies = [{ status: 200, body: 'ok', delayMs: 400 }];
       const handler = notifier({ delivery: { sleep: async (ms) => void waits.push(ms), requestTimeoutMs: 50 } });
       const result = await handler(snsEvent(await appliedAlert()));
-      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 2, formatted: true }] });
+      expect(result).toStrictEqual({ delivered: [{ messageId: '95df01b4-ee98-5cb9-9903-4c221d41eb5e', attempts: 2, formatted: true, verified: true }] });
       expect(waits).toStrictEqual([1000]);
       expect(logger.lines.find((line) => line.message === 'Slack delivery failed: retrying')).toMatchObject({
         level: 'warn',

@@ -66,7 +66,11 @@ describe('alert subscriptions in the packaged template', () => {
     );
     const secret = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
     expect(statements.find((s) => s.Action.includes('secretsmanager:GetSecretValue'))?.Resource).toStrictEqual([secret, `${secret}-??????`]);
-    expect(statements.flatMap((s) => s.Action).filter((a) => !['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'kms:Decrypt', 'kms:GenerateDataKey', 'secretsmanager:GetSecretValue'].includes(a))).toStrictEqual([]);
+    expect(
+      statements.flatMap((s) => s.Action).filter((a) => !['logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'kms:Decrypt', 'kms:GenerateDataKey', 'secretsmanager:GetSecretValue', 'kms:VerifyMac'].includes(a)),
+    ).toStrictEqual([]);
+    // It verifies alerts with the stack's HMAC key and can sign nothing.
+    expect(statements.find((s) => s.Action.includes('kms:VerifyMac'))?.Resource).toStrictEqual({ 'Fn::GetAtt': ['AlertSigningKey', 'Arn'] });
   });
 
   it('deploys no notifier without a webhook secret, and no email subscription without an address', () => {

@@ -6,7 +6,7 @@ import { parseConfig } from '../../engine/config.js';
 import { decide } from '../../engine/decide.js';
 import type { ExecutionReport } from '../../engine/executor.js';
 import type { Decision, Fact, Mode, PlanStep } from '../../engine/types.js';
-import type { Alert } from '../../notify/alert.js';
+import { renderJson, type Alert } from '../../notify/alert.js';
 import { sgOpenIngress } from '../../remediations/security-groups/sg-open-ingress.js';
 import { loadEvent } from './fixtures.js';
 
@@ -100,4 +100,16 @@ export async function failedPartWayAlert(): Promise<Alert> {
 export async function exemptAlert(): Promise<Alert> {
   const decided = await decision(WORLD_SSH, 'remediate', { 'remediation:exempt': 'bastion host, approved in SEC-1234' });
   return { decision: decided, outcome: 'exempt', rationale };
+}
+
+/**
+ * What an attacker able to publish to the topic would send: the JSON of a
+ * genuine applied alert whose undo step now attaches AdministratorAccess to
+ * their own user, with the genuine step's reason kept so it reads as routine.
+ */
+export async function forgedAppliedAlertBody(): Promise<string> {
+  const genuine = renderJson(await appliedAlert());
+  const reason = genuine.undo[0]?.reason ?? 'Re-open the revoked ingress exactly as it was granted.';
+  const malicious = { service: 'iam', operation: 'AttachUserPolicy', input: { UserName: 'mallory', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }, reason };
+  return JSON.stringify({ ...genuine, undo: [malicious] });
 }
