@@ -23,7 +23,7 @@ import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from 
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
 import { dynamoDbWriteBudget, type WriteBudget } from './write-budget.js';
-import { isQuietSkip, isWaitStep, type Decision, type Outcome, type Plan, type Rule } from './types.js';
+import { isQuietSkip, isWaitStep, SEVERITIES, type Decision, type Outcome, type Plan, type Rule, type Severity } from './types.js';
 import { publishAlert } from '../notify/sns.js';
 import type { Alert } from '../notify/alert.js';
 
@@ -215,7 +215,8 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
 
     if (outcome !== 'none') {
       const alert: Alert = {
-        decision,
+        // A fix nobody could confirm is at least high, whatever the finding: someone must look now.
+        decision: outcome === 'unverified' ? { ...decision, severity: atLeast(decision.severity, 'high') } : decision,
         outcome,
         rationale: rule?.rationale ?? '',
         ...(execution ? { execution } : {}),
@@ -246,6 +247,10 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
   return { status: 'processed', eventId: event.detail.eventID, decisions: results };
+}
+
+function atLeast(severity: Severity, floor: Severity): Severity {
+  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(floor) ? severity : floor;
 }
 
 interface Action {

@@ -328,6 +328,14 @@ export interface Permission {
   readonly requiresSetting?: string;
 }
 
+/**
+ * A condition for permissions on ARNs that name no account (S3 buckets, EC2
+ * snapshots and images): only resources the deploying account owns.
+ * `aws:ResourceAccount` is a global condition key, in the request context of
+ * these actions.
+ */
+export const OWN_ACCOUNT_ONLY = { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } as const;
+
 export interface RuleContext {
   readonly config: Config;
   /** Settings of this rule, already validated and defaulted. */

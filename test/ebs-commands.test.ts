@@ -123,15 +123,20 @@ describe('ebs IAM statements', () => {
         ],
         Resource: '*',
       },
+      { Effect: 'Allow', Action: ['ec2:DescribeImageAttribute'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' } },
+      // Image and snapshot ARNs name no account: the writes hold only for the deploying account's resources.
       {
         Effect: 'Allow',
-        Action: ['ec2:DescribeImageAttribute', 'ec2:ModifyImageAttribute'],
+        Action: ['ec2:ModifyImageAttribute'],
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' },
+        Condition: { StringEquals: { 'aws:ResourceAccount': { 'Fn::Sub': '${AWS::AccountId}' } } },
       },
+      { Effect: 'Allow', Action: ['ec2:DescribeSnapshotAttribute'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' } },
       {
         Effect: 'Allow',
-        Action: ['ec2:DescribeSnapshotAttribute', 'ec2:ModifySnapshotAttribute'],
+        Action: ['ec2:ModifySnapshotAttribute'],
         Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' },
+        Condition: { StringEquals: { 'aws:ResourceAccount': { 'Fn::Sub': '${AWS::AccountId}' } } },
       },
       { Effect: 'Allow', Action: ['ec2:CreateTags'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*' } },
     ]);

@@ -71,3 +71,30 @@ describe('processEvent alert signing', () => {
     expect(logger.lines.map((line) => line.message)).toContain('alert published unsigned: signing failed');
   });
 });
+
+describe('processEvent severity of an unverified fix', () => {
+  it('raises the alert of a fix that no read confirmed to at least high, whatever its finding', async () => {
+    const rule: Rule = {
+      ...ruleWith([], false),
+      evaluate: () => ({
+        kind: 'violation',
+        summary: 'rotation off',
+        resources: ['sg-0a1b2c3d4e5f67890'],
+        findings: [{ code: 'medium-thing', severity: 'medium', message: 'a medium finding' }],
+        // No verification read: nothing can confirm the step.
+        plan: [{ service: 'ec2', operation: 'RevokeSecurityGroupIngress', input: { GroupId: 'sg-0a1b2c3d4e5f67890' }, reason: 'close' }],
+      }),
+    };
+    const published: Record<string, unknown>[] = [];
+    const gateway = { call: async (_service: string, operation: string, input: Readonly<Record<string, unknown>>) => void (operation === 'Publish' && published.push({ ...input })) };
+    const result = await processEvent(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), {
+      rules: [rule],
+      config: parseConfig({ rules: { 'test-rule': { mode: 'remediate' } } }, [rule]),
+      env: { ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:alerts' },
+      gateway,
+      logger: recordingLogger(),
+    });
+    expect(result.status === 'processed' && result.decisions[0]?.outcome).toBe('unverified');
+    expect(published[0]?.['Subject']).toMatch(/^\[HIGH\] APPLIED, NOT VERIFIED: /);
+  });
+});

@@ -16,7 +16,7 @@
  * on images (`arn:…:ec2:<region>::image/*`); lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { addsPublicGroup, evaluatePublic, imageSharingProbe, resourceLookup } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'image');
@@ -33,7 +33,8 @@ export const amiPublic = {
     'Anyone can launch a public AMI and read every volume baked into it: application code, configuration, keys left on disk, training data.',
   family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
-  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' }],
+  // Image ARNs name no account: the grant holds only for the deploying account's AMIs.
+  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*', condition: OWN_ACCOUNT_ONLY }],
   lookups: [resourceLookup('image', madePublic)],
   probes: [imageSharingProbe],
   docs: {

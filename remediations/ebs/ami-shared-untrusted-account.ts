@@ -17,7 +17,7 @@
  * images; lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { evaluateUntrustedShare, imageSharingProbe, permissionChange, resourceLookup } from './sharing.js';
 
 const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'image').added.userIds.some((id) => id !== event.account);
@@ -35,7 +35,8 @@ export const amiSharedUntrustedAccount = {
   family: 'ebs',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
-  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*' }],
+  // Image ARNs name no account: the grant holds only for the deploying account's AMIs.
+  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*', condition: OWN_ACCOUNT_ONLY }],
   lookups: [resourceLookup('image', sharesWithOtherAccount)],
   probes: [imageSharingProbe],
   docs: {

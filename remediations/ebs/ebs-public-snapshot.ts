@@ -19,7 +19,7 @@
  * snapshot ARNs have no account); lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { addsPublicGroup, evaluatePublic, resourceLookup, snapshotSharingProbe } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'snapshot');
@@ -36,7 +36,8 @@ export const ebsPublicSnapshot = {
     'A public snapshot can be copied by any AWS account, and with it every byte that was on the volume: credentials, customer data, model weights. Public snapshots are scanned for continuously.',
   family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
-  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' }],
+  // Snapshot ARNs name no account: the grant holds only for the deploying account's snapshots.
+  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*', condition: OWN_ACCOUNT_ONLY }],
   lookups: [resourceLookup('snapshot', madePublic)],
   probes: [snapshotSharingProbe],
   docs: {

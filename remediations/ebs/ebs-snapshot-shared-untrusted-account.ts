@@ -18,7 +18,7 @@
  * on snapshots; lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
 import { evaluateUntrustedShare, permissionChange, resourceLookup, snapshotSharingProbe } from './sharing.js';
 
 /** Lookups cannot see the config: any account other than this one may turn out untrusted. */
@@ -37,7 +37,8 @@ export const ebsSnapshotSharedUntrustedAccount = {
   family: 'ebs',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
-  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' }],
+  // Snapshot ARNs name no account: the grant holds only for the deploying account's snapshots.
+  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*', condition: OWN_ACCOUNT_ONLY }],
   lookups: [resourceLookup('snapshot', sharesWithOtherAccount)],
   probes: [snapshotSharingProbe],
   docs: {

@@ -15,7 +15,7 @@
 import type { Config } from '../../engine/config.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import type { Facts, Lookup, Permission, Probe, ProbeVerdict, Verdict } from '../../engine/types.js';
+import { OWN_ACCOUNT_ONLY, type Facts, type Lookup, type Permission, type Probe, type ProbeVerdict, type Verdict } from '../../engine/types.js';
 
 /** Bucket names as S3 accepts them, legacy us-east-1 names (capitals, underscores) included; CloudTrail placeholders (`...`) are not. */
 const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
@@ -68,7 +68,7 @@ export const BUCKET_RESOURCE = 'arn:${AWS::Partition}:s3:::*';
  * lists no S3 exception); for a bucket it is the bucket owner's account, which
  * the bucket ARN does not name.
  */
-export const OWN_ACCOUNT_CONDITION = { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } as const;
+export const OWN_ACCOUNT_CONDITION = OWN_ACCOUNT_ONLY;
 
 /** A write on buckets, granted only on buckets the deploying account owns. */
 export function bucketWritePermission(action: string): Permission {
