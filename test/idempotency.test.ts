@@ -2,6 +2,9 @@
  * At-least-once delivery against a real DynamoDB implementation (dynalite on
  * 127.0.0.1): the security-groups handler, with `IDEMPOTENCY_TABLE` set as
  * deployed, EC2 and SNS mocked.
+ *
+ * Mutation caught: `processEvent` running every delivery without the
+ * idempotency store (the duplicate and the concurrent-delivery tests fail).
  */
 import { EC2ServiceException, DescribeSecurityGroupRulesCommand, RevokeSecurityGroupIngressCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';

@@ -396,6 +396,7 @@ describe('silence is never an outcome', () => {
   });
 });
 
+// Mutation caught: the `maxWritesPerInvocation` check removed from `act` in engine/lambda.ts (both tests below fail).
 describe('bounded blast radius', () => {
   /** Each violation whose family handler would write, run with a budget one write short (waits and steps already in place are not writes). */
   const capped = violations.filter(({ label, plan }) => label.endsWith('(live)') && writeCount(plan) > 0);
