@@ -1,23 +1,11 @@
 /**
- * One SDK command table for every family, for `remediate invoke`, which runs
- * any rule's plan. It merges `commandsByFamily` (one entry per deployed
- * family, enforced by its type), so a new family is covered once it is listed
- * there. Lambda handlers keep importing only their own family's table.
+ * One SDK command table for every family, for `remediate invoke` and
+ * `remediate undo`, which run any rule's plan: the registry's families'
+ * tables (a new family is covered once it is listed there) and SNS for alerts.
+ * Lambda handlers carry only their own family's table.
  */
-import type { CommandTable, SdkClientConstructor, SdkCommandConstructor, SdkWaiter } from '../engine/aws.js';
-import type { Service } from '../engine/types.js';
-import { commandsByFamily } from '../remediations/commands.js';
+import { mergeCommandTables, type CommandTable } from '../engine/aws.js';
+import { commandsByFamily } from '../remediations/registry.js';
+import { snsCommands } from '../notify/sns-commands.js';
 
-export function mergeCommandTables(tables: readonly CommandTable[]): CommandTable {
-  const clients: Partial<Record<Service, SdkClientConstructor>> = {};
-  const commands: Record<string, SdkCommandConstructor> = {};
-  const waiters: Record<string, SdkWaiter> = {};
-  for (const table of tables) {
-    Object.assign(clients, table.clients);
-    Object.assign(commands, table.commands);
-    Object.assign(waiters, table.waiters ?? {});
-  }
-  return { clients, commands, waiters };
-}
-
-export const allCommands: CommandTable = mergeCommandTables(Object.values(commandsByFamily));
+export const allCommands: CommandTable = mergeCommandTables([...Object.values(commandsByFamily), snsCommands]);

@@ -11,8 +11,8 @@ import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
-import { MODES, type Family, type Permission, type Rule } from '../engine/types.js';
-import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
+import { MODES, type Permission, type Rule } from '../engine/types.js';
+import { allRules, familiesByName, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
 
 type CfnValue = string | { readonly 'Fn::Sub': string } | { readonly 'Fn::GetAtt': readonly string[] } | { readonly Ref: string };
@@ -32,10 +32,8 @@ export interface IamStatement {
  * the sign-in endpoint, and must be seen there.
  */
 export const GLOBAL_EVENTS_REGION = 'us-east-1';
-const GLOBAL_FAMILIES: ReadonlySet<Family> = new Set(['iam']);
-
-export function familyDeploysIn(family: Family, region: string): boolean {
-  return !GLOBAL_FAMILIES.has(family) || region === GLOBAL_EVENTS_REGION;
+export function familyDeploysIn(family: DeployedFamily, region: string): boolean {
+  return !familiesByName[family].global || region === GLOBAL_EVENTS_REGION;
 }
 
 /** Resource strings use CloudFormation `Fn::Sub` placeholders (`${AWS::AccountId}`); `*` stays a plain string. */

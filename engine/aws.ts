@@ -24,6 +24,19 @@ export interface CommandTable {
   readonly waiters?: Readonly<Record<string, SdkWaiter>>;
 }
 
+/** One table holding every command of the given tables: for callers that run more than one family's plans. */
+export function mergeCommandTables(tables: readonly CommandTable[]): CommandTable {
+  const clients: Partial<Record<Service, SdkClientConstructor>> = {};
+  const commands: Record<string, SdkCommandConstructor> = {};
+  const waiters: Record<string, SdkWaiter> = {};
+  for (const table of tables) {
+    Object.assign(clients, table.clients);
+    Object.assign(commands, table.commands);
+    Object.assign(waiters, table.waiters ?? {});
+  }
+  return { clients, commands, ...(Object.keys(waiters).length > 0 ? { waiters } : {}) };
+}
+
 /** Bounds of one waiter run, in seconds as the SDK takes them. */
 export interface WaitOptions {
   readonly maxWaitSeconds: number;

@@ -7,6 +7,7 @@
  */
 import type { CloudTrailEvent, DetailType } from './event.js';
 import type { Config } from './config.js';
+import type { CommandTable } from './aws.js';
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -15,9 +16,18 @@ export type Severity = (typeof SEVERITIES)[number];
 export const MODES = ['off', 'notify', 'propose', 'remediate'] as const;
 export type Mode = (typeof MODES)[number];
 
-/** Deployment unit: one Lambda function per family, holding only its rules' permissions. */
-export const FAMILIES = ['security-groups', 'ebs', 'instances', 'iam', 'cloudtrail', 'sagemaker', 's3', 'kms', 'credentials', 'exemptions'] as const;
-export type Family = (typeof FAMILIES)[number];
+/**
+ * Deployment unit: one Lambda function per family, holding only its rules'
+ * permissions and only the SDK commands they send. Built by the rule kit's
+ * `defineFamily` (`rulekit/define.ts`); the registry lists the families.
+ */
+export interface Family<Name extends string = string> {
+  readonly name: Name;
+  /** IAM's API events reach EventBridge in us-east-1 only: a global family is deployed there and nowhere else. */
+  readonly global: boolean;
+  readonly rules: readonly Rule[];
+  readonly commands: CommandTable;
+}
 
 /** Services the executor can call. Keys are the SDK v3 client package suffixes. */
 export type Service = 'ec2' | 'iam' | 'sns' | 'cloudtrail' | 'sagemaker' | 's3' | 's3control' | 'kms';
@@ -336,10 +346,10 @@ export interface Permission {
  */
 export const OWN_ACCOUNT_ONLY = { StringEquals: { 'aws:ResourceAccount': '${AWS::AccountId}' } } as const;
 
-export interface RuleContext {
+export interface RuleContext<S = unknown> {
   readonly config: Config;
   /** Settings of this rule, already validated and defaulted. */
-  readonly settings: unknown;
+  readonly settings: S;
   /** Evaluation time, so that plans (tag values) stay deterministic under test. */
   readonly now: Date;
   /**
@@ -365,7 +375,8 @@ export interface Rule {
   readonly severity: Severity;
   /** Why this matters, in a sentence or two. */
   readonly rationale: string;
-  readonly family: Family;
+  /** The family (Lambda function) the rule runs in: set by `defineFamily`. */
+  readonly family: string;
   readonly triggers: readonly Trigger[];
   readonly permissions: readonly Permission[];
   readonly lookups?: readonly Lookup[];

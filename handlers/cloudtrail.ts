@@ -1,6 +1,5 @@
 /** Lambda entry point for the cloudtrail family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { cloudtrailCommands } from '../remediations/cloudtrail/commands.js';
-import { cloudtrailRules } from '../remediations/cloudtrail/index.js';
+import { cloudtrailFamily } from '../remediations/cloudtrail/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: cloudtrailRules, commands: cloudtrailCommands });
+export const handler = familyHandler(cloudtrailFamily);

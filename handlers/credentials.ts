@@ -1,6 +1,5 @@
 /** Lambda entry point for the credentials family (deployed in every Region: sign-ins and STS calls are recorded where they happen). */
-import { lambdaHandler } from '../engine/handler.js';
-import { credentialCommands } from '../remediations/credentials/commands.js';
-import { credentialRules } from '../remediations/credentials/index.js';
+import { credentialsFamily } from '../remediations/credentials/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: credentialRules, commands: credentialCommands });
+export const handler = familyHandler(credentialsFamily);

@@ -1,6 +1,5 @@
 /** Lambda entry point for the ebs family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
-import { ebsRules } from '../remediations/ebs/index.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: ebsRules, commands: ebsCommands });
+export const handler = familyHandler(ebsFamily);

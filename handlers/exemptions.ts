@@ -1,6 +1,5 @@
 /** Lambda entry point for the exemptions family: an alert whenever the exemption tag is added to a resource. */
-import { lambdaHandler } from '../engine/handler.js';
-import { exemptionCommands } from '../remediations/exemptions/commands.js';
-import { exemptionRules } from '../remediations/exemptions/index.js';
+import { exemptionsFamily } from '../remediations/exemptions/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: exemptionRules, commands: exemptionCommands });
+export const handler = familyHandler(exemptionsFamily);

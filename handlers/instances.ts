@@ -1,6 +1,5 @@
 /** Lambda entry point for the instances family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { instanceCommands } from '../remediations/instances/commands.js';
-import { instanceRules } from '../remediations/instances/index.js';
+import { instancesFamily } from '../remediations/instances/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: instanceRules, commands: instanceCommands });
+export const handler = familyHandler(instancesFamily);

@@ -1,6 +1,5 @@
 /** Lambda entry point for the kms family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { kmsCommands } from '../remediations/kms/commands.js';
-import { kmsRules } from '../remediations/kms/index.js';
+import { kmsFamily } from '../remediations/kms/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: kmsRules, commands: kmsCommands });
+export const handler = familyHandler(kmsFamily);

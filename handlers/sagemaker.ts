@@ -1,6 +1,5 @@
 /** Lambda entry point for the sagemaker family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { sagemakerCommands } from '../remediations/sagemaker/commands.js';
-import { sagemakerRules } from '../remediations/sagemaker/index.js';
+import { sagemakerFamily } from '../remediations/sagemaker/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: sagemakerRules, commands: sagemakerCommands });
+export const handler = familyHandler(sagemakerFamily);

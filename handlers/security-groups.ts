@@ -1,6 +1,5 @@
 /** Lambda entry point for the security-groups family. */
-import { lambdaHandler } from '../engine/handler.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
-import { securityGroupRules } from '../remediations/security-groups/index.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
+import { familyHandler } from './runtime.js';
 
-export const handler = lambdaHandler({ rules: securityGroupRules, commands: securityGroupCommands });
+export const handler = familyHandler(securityGroupsFamily);

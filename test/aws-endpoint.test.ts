@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 describe('createAwsGateway endpoints', () => {
   const requests: string[] = [];

@@ -16,7 +16,8 @@ import { ConfigError, parseConfig } from '../engine/config.js';
 import { processEvent, type InvocationResult } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { allRules } from '../remediations/registry.js';
 import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
@@ -24,6 +25,8 @@ import { startDynalite, type LocalDynamo } from './helpers/dynalite.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 const RULE_ID = 'sgr-0f1e2d3c4b5a69788';

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../cli/config-file.js';
 import { ConfigError, modeFor, parseConfig } from '../engine/config.js';
 import { allRules } from '../remediations/registry.js';
-import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
+import { registeredRule } from './helpers/registered.js';
+
+const sgOpenIngress = registeredRule('sg-open-ingress');
 
 function problemsOf(raw: unknown): readonly string[] {
   try {

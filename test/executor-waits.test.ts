@@ -28,8 +28,11 @@ import { describeStep, executePlan, renderInput } from '../engine/executor.js';
 import type { Facts, Plan } from '../engine/types.js';
 import { ebsCommands } from '../remediations/ebs/commands.js';
 import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { loadEvent } from './helpers/fixtures.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const ec2 = mockClient(EC2Client);
 

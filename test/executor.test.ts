@@ -4,7 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway, errorCode } from '../engine/aws.js';
 import { executePlan, isConfirmed, preflightPlan } from '../engine/executor.js';
 import { checkedBothWays, stateCheck, type Plan, type PlanStep, type Probe } from '../engine/types.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const ec2 = mockClient(EC2Client);
 

@@ -5,12 +5,15 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { BOT_ENV } from './helpers/bot.js';
 import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 let ec2: AwsClientStub<EC2Client>;
 const sns = mockClient(SNSClient);

@@ -16,12 +16,15 @@ import { parseConfig } from '../engine/config.js';
 import { ALREADY_IN_PROGRESS } from '../engine/idempotency.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
 import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 let ec2: AwsClientStub<EC2Client>;
 let group: GroupState;

@@ -10,8 +10,10 @@ import { parseConfig } from '../engine/config.js';
 import { OUTCOMES, SEVERITIES, type Outcome, type Severity } from '../engine/types.js';
 import type { Alert } from '../notify/alert.js';
 import { buildPublishInput } from '../notify/sns.js';
-import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
+import { registeredRule } from './helpers/registered.js';
 import { appliedAlert } from './helpers/notify-samples.js';
+
+const sgOpenIngress = registeredRule('sg-open-ingress');
 
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-dev-alerts';
 

@@ -22,7 +22,7 @@ import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
 import { executePlan, isConfirmed } from '../engine/executor.js';
 import { ruleMatches } from '../engine/patterns.js';
 import { isWaitStep, type Plan, type Probe, type ProbeVerdict, type Rule } from '../engine/types.js';
-import { commandsByFamily } from '../remediations/commands.js';
+import { commandsByFamily } from '../remediations/registry.js';
 import { allRules, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 

@@ -9,7 +9,7 @@ import { iamActionFor } from '../engine/iam-actions.js';
 import { compilePattern } from '../engine/pattern-match.js';
 import { matchingRules, patternForRules, ruleMatches } from '../engine/patterns.js';
 import type { Rule } from '../engine/types.js';
-import { commandsByFamily } from '../remediations/commands.js';
+import { commandsByFamily } from '../remediations/registry.js';
 import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 

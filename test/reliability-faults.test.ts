@@ -23,10 +23,13 @@ import { executePlan } from '../engine/executor.js';
 import { classifyFault } from '../engine/faults.js';
 import { processEvent, type EngineDeps } from '../engine/lambda.js';
 import type { Plan, PlanStep, Rule } from '../engine/types.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const FUNCTION = 'remediation-bot-test-securityGroups';

@@ -14,12 +14,15 @@ import { processEvent, type EngineDeps } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
 import type { Rule } from '../engine/types.js';
 import { rulesByFamily } from '../remediations/registry.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 import { recordingGateway } from './helpers/recording-gateway.js';
 import { BOT_ENV } from './helpers/bot.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const ec2 = mockClient(EC2Client);
 const sns = mockClient(SNSClient);

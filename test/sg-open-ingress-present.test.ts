@@ -12,11 +12,14 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { processEvent, type InvocationResult } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 const SSH = 'sgr-0aa1b2c3d4e5f6071';

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
-import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
+import { registeredRule } from './helpers/registered.js';
 import { loadEvent } from './helpers/fixtures.js';
+
+const sgOpenIngress = registeredRule('sg-open-ingress');
 
 const rules = [sgOpenIngress];
 const NOW = new Date('2025-03-10T00:00:00Z');

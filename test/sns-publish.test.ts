@@ -4,8 +4,10 @@ import { decide, offlineFacts } from '../engine/decide.js';
 import { parseEvent } from '../engine/event.js';
 import type { Outcome } from '../engine/types.js';
 import { buildPublishInput } from '../notify/sns.js';
-import { sgOpenIngress } from '../remediations/security-groups/sg-open-ingress.js';
+import { registeredRule } from './helpers/registered.js';
 import { loadEvent } from './helpers/fixtures.js';
+
+const sgOpenIngress = registeredRule('sg-open-ingress');
 
 async function alertFor(fixture: string, outcome: Outcome) {
   const parsed = parseEvent(loadEvent(fixture));

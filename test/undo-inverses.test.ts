@@ -94,7 +94,8 @@ describe('undo inverse table', () => {
       const problems = decided.flatMap(({ label, rule, plan }) => {
         const applied = calls(plan);
         if (applied.length === 0) return [];
-        const problem = undoEntryProblem({ rule: rule.id, family: rule.family, applied, undo: undoSteps(plan) }, rule.family, rulesByFamily[rule.family as keyof typeof rulesByFamily]);
+        const family = rule.family ?? '';
+        const problem = undoEntryProblem({ rule: rule.id, family, applied, undo: undoSteps(plan) }, family, rulesByFamily[family as keyof typeof rulesByFamily]);
         return problem ? [`${label}: ${problem}`] : [];
       });
       expect(problems).toStrictEqual([]);

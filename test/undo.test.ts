@@ -15,12 +15,15 @@ import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { PlanStep, Rule } from '../engine/types.js';
 import { dynamoDbUndoStore, undoRecordKey, type UndoEntry } from '../engine/undo-store.js';
-import { securityGroupCommands } from '../remediations/security-groups/commands.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
 import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+
+const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 let ec2: AwsClientStub<EC2Client>;
 const sns = mockClient(SNSClient);

@@ -5,10 +5,15 @@
  * an STS `AssumeRole` are recorded in the Region of the endpoint that served
  * them. It holds these rules and only their read-only lookups and probes.
  */
+import { legacyFamily } from '../../rulekit/define.js';
+import { credentialCommands } from './commands.js';
 import { botRoleImpostor } from './bot-role-impostor.js';
 import { consoleLoginWithoutMfa } from './console-login-without-mfa.js';
 import { mfaRemoved } from './mfa-removed.js';
 import { rootAccessKeyCreated } from './root-access-key-created.js';
 import { rootConsoleLogin } from './root-console-login.js';
 
-export const credentialRules = [rootAccessKeyCreated, mfaRemoved, rootConsoleLogin, consoleLoginWithoutMfa, botRoleImpostor] as const;
+export const credentialsFamily = legacyFamily({ name: 'credentials', rules: [rootAccessKeyCreated, mfaRemoved, rootConsoleLogin, consoleLoginWithoutMfa, botRoleImpostor], commands: credentialCommands });
+
+/** The family's rules, as the registry and the deployment see them. */
+export const credentialRules = credentialsFamily.rules;

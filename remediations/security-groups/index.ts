@@ -1,4 +1,8 @@
 /** The security-groups family: one Lambda function holds these rules and only their permissions. */
+import { defineFamily } from '../../rulekit/define.js';
 import { sgOpenIngress } from './sg-open-ingress.js';
 
-export const securityGroupRules = [sgOpenIngress] as const;
+export const securityGroupsFamily = defineFamily({ name: 'security-groups', rules: [sgOpenIngress] });
+
+/** The family's rules, as the registry and the deployment see them. */
+export const securityGroupRules = securityGroupsFamily.rules;

@@ -20,7 +20,16 @@ import * as z from 'zod/mini';
 import { opensToInternet, parseCidr } from '../../engine/cidr.js';
 import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  DescribeSecurityGroupRulesCommand,
+  DescribeSecurityGroupsCommand,
+  RevokeSecurityGroupIngressCommand,
+  type IpPermission,
+} from '@aws-sdk/client-ec2';
+import { checkedBothWays, type Facts, type Finding, type Plan, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
+import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, readFact } from '../../rulekit/index.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
 
 /** `tcp/443`, `udp/53` or a range `tcp/8000-8080`: ports 0-65535, a range from low to high. */
 const PortSpecSchema = z.string().check(
@@ -250,12 +259,12 @@ export function offence(r: IngressRange, settings: SgOpenIngressSettings): strin
 }
 
 /** EC2 `IpPermissions` for the given ranges, grouped by protocol and ports, IPv4 in `IpRanges` and IPv6 in `Ipv6Ranges`. */
-export function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolean): Record<string, unknown>[] {
-  const groups = new Map<string, { head: IngressRange; v4: Record<string, string>[]; v6: Record<string, string>[] }>();
+export function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolean): IpPermission[] {
+  const groups = new Map<string, { head: IngressRange; v4: { CidrIp: string; Description?: string }[]; v6: { CidrIpv6: string; Description?: string }[] }>();
   for (const r of ranges) {
     const key = `${r.ipProtocol}|${r.fromPort ?? ''}|${r.toPort ?? ''}`;
     const group = groups.get(key) ?? { head: r, v4: [], v6: [] };
-    const description: Record<string, string> = withDescriptions && r.description ? { Description: r.description } : {};
+    const description = withDescriptions && r.description ? { Description: r.description } : {};
     if (r.family === 4) group.v4.push({ CidrIp: r.cidr, ...description });
     else group.v6.push({ CidrIpv6: r.cidr, ...description });
     groups.set(key, group);
@@ -321,10 +330,8 @@ function samePorts(expected: Readonly<Record<string, unknown>>, protocol: unknow
  * still granting the offending range and ports (needed), or changed since the
  * event, for example set back to a private range (changed: nothing is revoked).
  */
-export const ingressRuleProbe: Probe = {
+export const ingressRuleProbe = defineProbe(ec2, DescribeSecurityGroupRulesCommand, {
   name: 'ingressRule',
-  service: 'ec2',
-  operation: 'DescribeSecurityGroupRules',
   notFoundCodes: ['InvalidSecurityGroupRuleId.NotFound'],
   judge(output, expected) {
     const id = String(expected['ruleId']);
@@ -338,17 +345,15 @@ export const ingressRuleProbe: Probe = {
     }
     return { state: 'changed', evidence: `${id} now allows ${now}, not ${describeExpected(expected)} as the event set it: nothing revoked` };
   },
-};
+});
 
 /**
  * A group's ingress as `DescribeSecurityGroups` answers now, for events that
  * name no rule ids (older records, default-VPC groups by name): is a
  * permission with this protocol, these ports and this CIDR still there?
  */
-export const groupIngressProbe: Probe = {
+export const groupIngressProbe = defineProbe(ec2, DescribeSecurityGroupsCommand, {
   name: 'groupIngress',
-  service: 'ec2',
-  operation: 'DescribeSecurityGroups',
   notFoundCodes: ['InvalidGroup.NotFound', 'InvalidGroupId.NotFound'],
   judge(output, expected) {
     const group = (field(output, 'SecurityGroups') as unknown[] | undefined)?.[0];
@@ -365,22 +370,24 @@ export const groupIngressProbe: Probe = {
       ? { state: 'needed', evidence: `${String(expected['group'])} still allows ${describeExpected(expected)}` }
       : { state: 'done', evidence: `${String(expected['group'])} no longer allows ${describeExpected(expected)}` };
   },
-};
+});
 
 /** The read that shows whether one offending range is still open: by its rule id when the event gave one, else in the group's permissions. */
 function ingressCheck(group: { groupId?: string; groupName?: string }, r: IngressRange): StateCheck {
   const expected = expectedOf(r);
   if (r.ruleId && group.groupId) {
-    return stateCheck(ingressRuleProbe, { SecurityGroupRuleIds: [r.ruleId] }, expected, `${r.ruleId} still allows ${describeExpected(expected)}`);
+    return ingressRuleProbe.check({ SecurityGroupRuleIds: [r.ruleId] }, expected, `${r.ruleId} still allows ${describeExpected(expected)}`);
   }
   const label = group.groupId ?? group.groupName ?? '';
-  return stateCheck(
-    groupIngressProbe,
-    group.groupId ? { GroupIds: [group.groupId] } : { GroupNames: [group.groupName] },
+  return groupIngressProbe.check(
+    group.groupId ? { GroupIds: [group.groupId] } : { GroupNames: group.groupName ? [group.groupName] : [] },
     { ...expected, group: label },
     `${label} still allows ${describeExpected(expected)}`,
   );
 }
+
+const revoke = defineAction(ec2, RevokeSecurityGroupIngressCommand);
+const reauthorize = defineUndo(ec2, AuthorizeSecurityGroupIngressCommand);
 
 /**
  * Revokes exactly the offending ranges, one step each: by rule id when the
@@ -390,33 +397,22 @@ function ingressCheck(group: { groupId?: string; groupName?: string }, r: Ingres
  */
 export function planRevoke(group: { groupId?: string; groupName?: string }, offending: readonly IngressRange[]): Plan {
   const groupRef = group.groupId ? { GroupId: group.groupId } : { GroupName: group.groupName };
-  return offending.map((r): PlanStep => {
+  return offending.map((r) => {
     const byId = r.ruleId !== undefined && group.groupId !== undefined;
-    return {
-      service: 'ec2',
-      operation: 'RevokeSecurityGroupIngress',
-      input: byId ? { GroupId: group.groupId, SecurityGroupRuleIds: [r.ruleId] } : { ...groupRef, IpPermissions: ipPermissions([r], false) },
+    return revoke.step(byId ? { GroupId: group.groupId, SecurityGroupRuleIds: [r.ruleId ?? ''] } : { ...groupRef, IpPermissions: ipPermissions([r], false) }, {
       reason: `Close ${r.ruleId ? `${r.ruleId} (${describePorts(r)} from ${r.cidr})` : `${describePorts(r)} from ${r.cidr}`}, open to the internet on a forbidden port; compliant rules stay.`,
-      undo: {
-        service: 'ec2',
-        operation: 'AuthorizeSecurityGroupIngress',
-        input: { ...groupRef, IpPermissions: ipPermissions([r], true) },
-        reason: 'Re-open the revoked ingress exactly as it was granted.',
-      },
+      undo: reauthorize.undo({ ...groupRef, IpPermissions: ipPermissions([r], true) }, 'Re-open the revoked ingress exactly as it was granted.'),
       alreadyDoneCodes: ['InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound'],
       // A default-VPC revoke that matches nothing succeeds and lists what it did not find.
       noChangeWhen: ['UnknownIpPermissions'],
       ...checkedBothWays(ingressCheck(group, r)),
-    };
+    });
   });
 }
 
-const securityGroupLookup: Lookup = {
+const securityGroupLookup = defineLookup(ec2, DescribeSecurityGroupsCommand, {
   name: 'securityGroup',
-  service: 'ec2',
-  operation: 'DescribeSecurityGroups',
-  permission: 'ec2:DescribeSecurityGroups',
-  input: (event, earlier = {}, context) => {
+  input: (event, earlier, context) => {
     // The group's tags only matter for an exemption: an event that opens nothing forbidden needs no call.
     if (context && offendingRanges(event, earlier, context.settings as SgOpenIngressSettings).length === 0) return undefined;
     const { groupId, groupName } = targetGroup(event);
@@ -428,14 +424,11 @@ const securityGroupLookup: Lookup = {
     return group === undefined ? null : { tags: tagsFromList(field(group, 'Tags')) };
   },
   notFoundCodes: ['InvalidGroup.NotFound', 'InvalidGroupId.NotFound'],
-};
+});
 
 /** For `ModifySecurityGroupRules`, whose request does not say whether a rule is ingress or egress. */
-const modifiedRulesLookup: Lookup = {
+const modifiedRulesLookup = defineLookup(ec2, DescribeSecurityGroupRulesCommand, {
   name: 'modifiedRules',
-  service: 'ec2',
-  operation: 'DescribeSecurityGroupRules',
-  permission: 'ec2:DescribeSecurityGroupRules',
   input: (event) => {
     const ids = grantedRanges(event).map((r) => r.ruleId).filter((id): id is string => id !== undefined);
     return modifyRequest(event) && ids.length > 0 ? { SecurityGroupRuleIds: [...new Set(ids)] } : undefined;
@@ -443,15 +436,15 @@ const modifiedRulesLookup: Lookup = {
   select: (output) => ({
     egressRuleIds: ((field(output, 'SecurityGroupRules') as unknown[] | undefined) ?? [])
       .filter((rule) => field(rule, 'IsEgress') === true)
-      .map((rule) => field(rule, 'SecurityGroupRuleId')),
+      .map((rule) => field(rule, 'SecurityGroupRuleId'))
+      .filter((id): id is string => typeof id === 'string'),
   }),
   notFoundCodes: ['InvalidSecurityGroupRuleId.NotFound'],
-};
+});
 
-function egressRuleIds(facts: Facts): ReadonlySet<unknown> {
-  const fact = facts['modifiedRules'];
-  const ids = fact?.status === 'ok' ? field(fact.value, 'egressRuleIds') : undefined;
-  return new Set(Array.isArray(ids) ? ids : []);
+function egressRuleIds(facts: Facts): ReadonlySet<string> {
+  const fact = readFact(facts, modifiedRulesLookup);
+  return new Set(fact?.status === 'ok' && fact.value ? fact.value.egressRuleIds : []);
 }
 
 /** The ranges the event grants on ingress: for `ModifySecurityGroupRules`, without the rules a lookup showed to be egress. */
@@ -467,8 +460,8 @@ function offendingRanges(event: CloudTrailEvent, facts: Facts, settings: SgOpenI
   });
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as SgOpenIngressSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<SgOpenIngressSettings>): Verdict {
+  const { settings } = context;
   const group = targetGroup(event);
   const groupLabel = group.groupId ?? group.groupName;
   if (!groupLabel) return { kind: 'skipped', reason: 'the event names no security group' };
@@ -491,7 +484,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     subject: `${r.ruleId ? `${r.ruleId} ` : ''}${describePorts(r)} from ${r.cidr}`,
   }));
   // A group that is gone since the event is left to the reads before each revoke: they report it, with the evidence.
-  const exempt = exemptionReason(tagsFromFact(facts['securityGroup']), context.config);
+  const exempt = exemptionReason(tagsFromFact(readFact(facts, securityGroupLookup)), context.config);
   if (exempt) return { kind: 'exempt', reason: `${groupLabel} is ${exempt}`, resources, findings };
 
   const first = findings[0]?.subject ?? '';
@@ -504,17 +497,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const sgOpenIngress = {
+export const sgOpenIngress = defineRule<SgOpenIngressSettings>({
   id: 'sg-open-ingress',
   title: 'Security group open to the internet',
   severity: 'high',
   rationale:
     'A port such as SSH, RDP or a database listener open to the whole internet is scanned within minutes; only the ports a public service needs (by default HTTP and HTTPS) should face the internet.',
-  family: 'security-groups',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules'] }],
-  permissions: [
-    { action: 'ec2:RevokeSecurityGroupIngress', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:security-group/*' },
-  ],
+  actions: [revoke],
   // modifiedRules first: which modified rules are egress decides whether anything offends.
   lookups: [modifiedRulesLookup, securityGroupLookup],
   probes: [ingressRuleProbe, groupIngressProbe],
@@ -525,4 +515,4 @@ export const sgOpenIngress = {
     neverTouches: 'Compliant ranges added in the same call, rules that existed before, egress rules, security-group and prefix-list references, and the group itself.',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -7,8 +7,10 @@ import { decide } from '../../engine/decide.js';
 import type { ExecutionReport } from '../../engine/executor.js';
 import type { Decision, Fact, Mode, PlanStep } from '../../engine/types.js';
 import { renderJson, type Alert } from '../../notify/alert.js';
-import { sgOpenIngress } from '../../remediations/security-groups/sg-open-ingress.js';
+import { registeredRule } from './registered.js';
 import { loadEvent } from './fixtures.js';
+
+const sgOpenIngress = registeredRule('sg-open-ingress');
 
 const NOW = new Date('2025-03-04T10:15:05Z');
 const WORLD_SSH = 'ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json';
