@@ -82,6 +82,8 @@ export interface Action<C extends CommandClass = CommandClass> {
 }
 
 export interface ActionOptions {
+  /** Narrower than the resource table's pattern for the action (rare: say why where it is used). */
+  readonly resource?: string;
   /** Narrows the grant further, e.g. which managed policy may be attached. */
   readonly condition?: Permission['condition'];
   /** The rule setting without which no plan uses this action (see `Permission.requiresSetting`). */
@@ -95,7 +97,7 @@ function plain(input: unknown): Readonly<Record<string, unknown>> {
 export function defineAction<C extends CommandClass>(service: AwsService, Command: C, options: ActionOptions = {}): Action<C> {
   const command = bindCommand(service, Command);
   const action = iamActionFor(service.name, command.operation);
-  const resource = resourceOf(action);
+  const resource = options.resource ?? resourceOf(action);
   const condition = options.condition ?? (namesNoAccount(resource) ? OWN_ACCOUNT_ONLY : undefined);
   return {
     command,
@@ -152,12 +154,14 @@ export interface LookupSpec<C extends CommandClass, T> {
   readonly input: (event: CloudTrailEvent, earlier: Facts, context?: RuleContext) => InputOf<C> | undefined;
   readonly select: (output: unknown) => T;
   readonly notFoundCodes?: readonly string[];
+  /** Narrower than the resource table's pattern for the action (rare: say why where it is used). */
+  readonly resource?: string;
 }
 
 export function defineLookup<C extends CommandClass, T>(service: AwsService, Command: C, spec: LookupSpec<C, T>): KitLookup<T> {
   const command = bindCommand(service, Command);
   const permission = iamActionFor(service.name, command.operation);
-  const resource = resourceOf(permission);
+  const resource = spec.resource ?? resourceOf(permission);
   return {
     command,
     name: spec.name,
@@ -189,13 +193,15 @@ export interface KitProbe<C extends CommandClass = CommandClass> extends Probe {
 
 export interface ProbeSpec {
   readonly name: string;
+  /** Narrower than the resource table's pattern for the action (rare: say why where it is used). */
+  readonly resource?: string;
   readonly notFoundCodes?: readonly string[];
   judge(output: unknown, expect: Readonly<Record<string, unknown>>, notFound?: string): ProbeVerdict;
 }
 
 export function defineProbe<C extends CommandClass>(service: AwsService, Command: C, spec: ProbeSpec): KitProbe<C> {
   const command = bindCommand(service, Command);
-  const resource = resourceOf(iamActionFor(service.name, command.operation));
+  const resource = spec.resource ?? resourceOf(iamActionFor(service.name, command.operation));
   const probe: KitProbe<C> = {
     command,
     name: spec.name,
