@@ -20,10 +20,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
-import { cloudtrailCommands } from '../remediations/cloudtrail/commands.js';
 import { cloudtrailRules } from '../remediations/cloudtrail/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { cloudtrailFamily } from '../remediations/cloudtrail/index.js';
+
+const cloudtrailCommands = runtimeCommands(cloudtrailFamily);
 
 const cloudtrail = mockClient(CloudTrailClient);
 const sns = mockClient(SNSClient);

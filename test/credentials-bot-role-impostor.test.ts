@@ -14,11 +14,16 @@ import type { CloudTrailEvent } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { patternForRule, ruleMatches } from '../engine/patterns.js';
 import type { Verdict } from '../engine/types.js';
-import { assumedRoleArn, botRoleImpostor, createdRole } from '../remediations/credentials/bot-role-impostor.js';
-import { credentialCommands } from '../remediations/credentials/commands.js';
+import { assumedRoleArn, createdRole } from '../remediations/credentials/bot-role-impostor.js';
 import { credentialRules } from '../remediations/credentials/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { credentialsFamily } from '../remediations/credentials/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const credentialCommands = runtimeCommands(credentialsFamily);
+const botRoleImpostor = registeredRule('bot-role-impostor');
 
 const NOW = new Date('2025-03-10T15:00:00Z');
 const ACCOUNT = '111122223333';

@@ -13,11 +13,16 @@ import { parseConfig } from '../engine/config.js';
 import { executePlan } from '../engine/executor.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { PlanStep } from '../engine/types.js';
-import { credentialCommands } from '../remediations/credentials/commands.js';
 import { credentialRules } from '../remediations/credentials/index.js';
-import { proposeDeactivation, rootAccessKeyCreated } from '../remediations/credentials/root-access-key-created.js';
+import { proposeDeactivation } from '../remediations/credentials/root-access-key-created.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { credentialsFamily } from '../remediations/credentials/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const credentialCommands = runtimeCommands(credentialsFamily);
+const rootAccessKeyCreated = registeredRule('root-access-key-created');
 
 const KEY = 'AKIAI44QH8DHBEXAMPLE';
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';

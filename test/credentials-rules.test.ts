@@ -9,15 +9,19 @@ import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { matchingRules, patternForRule, patternForRules } from '../engine/patterns.js';
 import type { Facts, Rule, Verdict } from '../engine/types.js';
-import { consoleLoginWithoutMfa } from '../remediations/credentials/console-login-without-mfa.js';
-import { credentialCommands } from '../remediations/credentials/commands.js';
 import { deviceName, mfaSubject } from '../remediations/credentials/identities.js';
 import { credentialRules } from '../remediations/credentials/index.js';
-import { mfaRemoved } from '../remediations/credentials/mfa-removed.js';
-import { rootAccessKeyCreated } from '../remediations/credentials/root-access-key-created.js';
-import { rootConsoleLogin } from '../remediations/credentials/root-console-login.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { credentialsFamily } from '../remediations/credentials/index.js';
+import { lookupOf, registeredRule } from './helpers/registered.js';
+
+const credentialCommands = runtimeCommands(credentialsFamily);
+const consoleLoginWithoutMfa = registeredRule('console-login-without-mfa');
+const mfaRemoved = registeredRule('mfa-removed');
+const rootAccessKeyCreated = registeredRule('root-access-key-created');
+const rootConsoleLogin = registeredRule('root-console-login');
 
 const NOW = new Date('2025-03-10T00:00:00Z');
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
@@ -376,7 +380,7 @@ describe('credentials rules', () => {
       const failed = loadEvent('signin/ConsoleLogin-iam-user-no-mfa-stratus-genuine.json');
       failed.detail.responseElements = { ConsoleLogin: 'Failure' };
       expect(evaluate(consoleLoginWithoutMfa, failed).kind).toBe('compliant');
-      const [lookup] = consoleLoginWithoutMfa.lookups;
+      const lookup = lookupOf(consoleLoginWithoutMfa);
       const facts: Facts = { user: { status: 'ok', value: lookup.select({ User: { Tags: [{ Key: 'remediation:exempt', Value: 'kiosk account' }] } }) } };
       const exempt = evaluate(consoleLoginWithoutMfa, loadEvent('signin/ConsoleLogin-iam-user-no-mfa-stratus-genuine.json'), facts);
       expect(exempt.kind === 'exempt' && [exempt.reason, exempt.findings?.map((f) => [f.code, f.severity, f.subject])]).toStrictEqual([

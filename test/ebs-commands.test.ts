@@ -5,10 +5,14 @@ import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import { parseEvent } from '../engine/event.js';
 import { isWaitStep, type Facts, type Plan, type Rule } from '../engine/types.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
-import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
 import { ebsRules } from '../remediations/ebs/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { lookupOf, registeredRule } from './helpers/registered.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
+const ebsUnencryptedVolume = registeredRule('ebs-unencrypted-volume');
 
 const config = parseConfig({ rules: { 'ebs-unencrypted-volume': { kmsKeyId: 'alias/ebs-data' } } }, ebsRules);
 
@@ -26,7 +30,7 @@ async function everyStep(): Promise<Plan> {
   const facts: Facts = {
     volume: {
       status: 'ok',
-      value: ebsUnencryptedVolume.lookups[0].select({
+      value: lookupOf(ebsUnencryptedVolume).select({
         Volumes: [{ VolumeId: 'vol-1', Encrypted: false, Attachments: [{ InstanceId: 'i-1', Device: '/dev/sdf', State: 'attached' }] }],
       }),
     },
@@ -63,7 +67,7 @@ describe('ebs command table', () => {
     ]);
     for (const step of steps) {
       const key = `${step.service}:${step.operation}`;
-      if (isWaitStep(step)) expect(ebsCommands.waiters[key as keyof typeof ebsCommands.waiters], key).toBeTypeOf('function');
+      if (isWaitStep(step)) expect(ebsCommands.waiters?.[key], key).toBeTypeOf('function');
       else expect(ebsCommands.commands[key as keyof typeof ebsCommands.commands], key).toBeDefined();
     }
     const undos = new Set(steps.flatMap((s) => (s.undo ? [`${s.undo.service}:${s.undo.operation}`] : [])));

@@ -6,9 +6,13 @@ import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { executePlan } from '../engine/executor.js';
 import type { Facts, Plan, Verdict } from '../engine/types.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
-import { ebsDefaultEncryptionDisabled } from '../remediations/ebs/ebs-default-encryption-disabled.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
+const ebsDefaultEncryptionDisabled = registeredRule('ebs-default-encryption-disabled');
 
 const NOW = new Date('2025-03-10T00:00:00Z');
 const ec2 = mockClient(EC2Client);
@@ -104,7 +108,7 @@ describe('ebs-default-encryption-disabled', () => {
         summary: 'EBS encryption by default was turned on in us-east-1',
         resources: ['ebs-encryption-by-default:111122223333:us-east-1'],
       });
-      expect('lookups' in ebsDefaultEncryptionDisabled).toBe(false);
+      expect(ebsDefaultEncryptionDisabled.lookups).toStrictEqual([]);
     });
   });
 

@@ -25,10 +25,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { Mode } from '../engine/types.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
 import { ebsRules } from '../remediations/ebs/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
 
 const ec2 = mockClient(EC2Client);
 const sns = mockClient(SNSClient);

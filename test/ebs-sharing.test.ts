@@ -17,12 +17,16 @@ import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { executePlan } from '../engine/executor.js';
 import type { Facts, Lookup, Plan, Rule, Verdict } from '../engine/types.js';
-import { amiPublic } from '../remediations/ebs/ami-public.js';
-import { amiSharedUntrustedAccount } from '../remediations/ebs/ami-shared-untrusted-account.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
-import { ebsPublicSnapshot } from '../remediations/ebs/ebs-public-snapshot.js';
-import { ebsSnapshotSharedUntrustedAccount } from '../remediations/ebs/ebs-snapshot-shared-untrusted-account.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
+const amiPublic = registeredRule('ami-public');
+const amiSharedUntrustedAccount = registeredRule('ami-shared-untrusted-account');
+const ebsPublicSnapshot = registeredRule('ebs-public-snapshot');
+const ebsSnapshotSharedUntrustedAccount = registeredRule('ebs-snapshot-shared-untrusted-account');
 
 const NOW = new Date('2025-03-10T00:00:00Z');
 const rules: Rule[] = [ebsPublicSnapshot, ebsSnapshotSharedUntrustedAccount, amiPublic, amiSharedUntrustedAccount];

@@ -18,11 +18,15 @@ import { ConfigError, parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { executePlan } from '../engine/executor.js';
 import type { Facts, Plan, Verdict } from '../engine/types.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
 import { sameKmsKey } from '../remediations/ebs/default-encryption.js';
-import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
 import { volumesFromSdk } from '../remediations/ebs/volumes.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
+const ebsUnencryptedVolume = registeredRule('ebs-unencrypted-volume');
 
 const rules = [ebsUnencryptedVolume];
 const NOW = new Date('2025-03-10T00:00:00Z');

@@ -26,11 +26,14 @@ import { createAwsGateway, type AwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { describeStep, executePlan, renderInput } from '../engine/executor.js';
 import type { Facts, Plan } from '../engine/types.js';
-import { ebsCommands } from '../remediations/ebs/commands.js';
-import { ebsUnencryptedVolume } from '../remediations/ebs/ebs-unencrypted-volume.js';
 import { runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { ebsFamily } from '../remediations/ebs/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const ebsCommands = runtimeCommands(ebsFamily);
+const ebsUnencryptedVolume = registeredRule('ebs-unencrypted-volume');
 
 const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 

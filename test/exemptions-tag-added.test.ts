@@ -13,11 +13,16 @@ import type { CloudTrailEvent } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { patternForRule, ruleMatches } from '../engine/patterns.js';
 import type { Verdict } from '../engine/types.js';
-import { exemptionCommands } from '../remediations/exemptions/commands.js';
-import { exemptionTagAdded, taggingRequest } from '../remediations/exemptions/exemption-tag-added.js';
+import { taggingRequest } from '../remediations/exemptions/exemption-tag-added.js';
 import { exemptionRules } from '../remediations/exemptions/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { exemptionsFamily } from '../remediations/exemptions/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const exemptionCommands = runtimeCommands(exemptionsFamily);
+const exemptionTagAdded = registeredRule('exemption-tag-added');
 
 const NOW = new Date('2025-03-13T15:00:00Z');
 const ACCOUNT = '111122223333';

@@ -29,12 +29,16 @@ import { parseConfig } from '../engine/config.js';
 import { executePlan } from '../engine/executor.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import { isUnknownValue, type Plan } from '../engine/types.js';
-import { sagemakerCommands } from '../remediations/sagemaker/commands.js';
 import { sagemakerRules } from '../remediations/sagemaker/index.js';
-import { sagemakerEndpointUnencrypted } from '../remediations/sagemaker/sagemaker-endpoint-unencrypted.js';
-import { sagemakerNotebookInsecure } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { sagemakerFamily } from '../remediations/sagemaker/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const sagemakerCommands = runtimeCommands(sagemakerFamily);
+const sagemakerEndpointUnencrypted = registeredRule('sagemaker-endpoint-unencrypted');
+const sagemakerNotebookInsecure = registeredRule('sagemaker-notebook-insecure');
 
 const sagemaker = mockClient(SageMakerClient);
 const sns = mockClient(SNSClient);

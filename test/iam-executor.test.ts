@@ -36,13 +36,17 @@ import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { executePlan, type ExecutionReport } from '../engine/executor.js';
 import type { Facts, Plan, Rule } from '../engine/types.js';
-import { iamCommands } from '../remediations/iam/commands.js';
-import { iamAttachedAdminPolicy } from '../remediations/iam/iam-attached-admin-policy.js';
-import { iamInlinePolicyAdmin } from '../remediations/iam/iam-inline-policy-admin.js';
-import { iamPolicyVersionAdmin } from '../remediations/iam/iam-policy-version-admin.js';
-import { iamTrustPolicyOpen } from '../remediations/iam/iam-trust-policy-open.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { iamFamily } from '../remediations/iam/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const iamCommands = runtimeCommands(iamFamily);
+const iamAttachedAdminPolicy = registeredRule('iam-attached-admin-policy');
+const iamInlinePolicyAdmin = registeredRule('iam-inline-policy-admin');
+const iamPolicyVersionAdmin = registeredRule('iam-policy-version-admin');
+const iamTrustPolicyOpen = registeredRule('iam-trust-policy-open');
 
 const iam = mockClient(IAMClient);
 const FUNCTION = 'remediation-bot-test-iam';

@@ -20,10 +20,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
-import { iamCommands } from '../remediations/iam/commands.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { iamFamily } from '../remediations/iam/index.js';
+
+const iamCommands = runtimeCommands(iamFamily);
 
 const iam = mockClient(IAMClient);
 const sns = mockClient(SNSClient);

@@ -23,11 +23,15 @@ import { createRemediationHandler } from '../engine/lambda.js';
 import type { MetricName } from '../engine/metrics.js';
 import { MAX_STEP_INPUT_CHARS } from '../engine/plan-guard.js';
 import { analyzePermissionsPolicy, analyzeTrustPolicy, IAM_POLICY_SIZE_LIMITS, MAX_RAW_POLICY_INPUT } from '../engine/policy/analyzer.js';
-import { iamCommands } from '../remediations/iam/commands.js';
-import { iamInlinePolicyAdmin } from '../remediations/iam/iam-inline-policy-admin.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { iamFamily } from '../remediations/iam/index.js';
+import { registeredRule } from './helpers/registered.js';
+
+const iamCommands = runtimeCommands(iamFamily);
+const iamInlinePolicyAdmin = registeredRule('iam-inline-policy-admin');
 
 const iam = mockClient(IAMClient);
 const sns = mockClient(SNSClient);

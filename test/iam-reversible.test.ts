@@ -12,10 +12,13 @@ import { parseEvent, stringField, type CloudTrailEvent } from '../engine/event.j
 import { iamActionFor } from '../engine/iam-actions.js';
 import { isUnknownValue, type Decision, type Fact, type PlanStep, type Rule } from '../engine/types.js';
 import { compactDocument, sameDocument } from '../remediations/iam/common.js';
-import { iamCommands } from '../remediations/iam/commands.js';
 import { trustDocumentOf } from '../remediations/iam/iam-trust-policy-open.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { iamFamily } from '../remediations/iam/index.js';
+
+const iamCommands = runtimeCommands(iamFamily);
 
 const ADMIN_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
 const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';

@@ -5,14 +5,17 @@ import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Fact, Facts, Rule, StateCheck, Verdict } from '../engine/types.js';
 import { sameDocument } from '../remediations/iam/common.js';
-import { iamAttachedAdminPolicy } from '../remediations/iam/iam-attached-admin-policy.js';
-import { iamInlinePolicyAdmin } from '../remediations/iam/iam-inline-policy-admin.js';
-import { earlierVersions, iamPolicyVersionAdmin } from '../remediations/iam/iam-policy-version-admin.js';
-import { iamTrustPolicyOpen } from '../remediations/iam/iam-trust-policy-open.js';
+import { earlierVersions } from '../remediations/iam/iam-policy-version-admin.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { managedPolicyDefaultVersionLookup, managedPolicyLookup, newDefaultVersionLookup, policyVersionsLookup, roleLookup } from '../remediations/iam/lookups.js';
 import { ATTACHMENT_PROBES, INLINE_POLICY_PROBES, policyDefaultProbe, trustPolicyProbe } from '../remediations/iam/probes.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { registeredRule } from './helpers/registered.js';
+
+const iamAttachedAdminPolicy = registeredRule('iam-attached-admin-policy');
+const iamInlinePolicyAdmin = registeredRule('iam-inline-policy-admin');
+const iamPolicyVersionAdmin = registeredRule('iam-policy-version-admin');
+const iamTrustPolicyOpen = registeredRule('iam-trust-policy-open');
 
 const ACCOUNT = '111122223333';
 const NOW = new Date('2025-03-10T14:00:00Z');

@@ -10,11 +10,16 @@ import { executePlan } from '../engine/executor.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { Facts, PlanStep, Verdict } from '../engine/types.js';
 import { undoEntryFor } from '../engine/undo-store.js';
-import { instanceCommands } from '../remediations/instances/commands.js';
-import { ec2Imdsv1Allowed, instanceMetadataProbe, planRequireTokens } from '../remediations/instances/ec2-imdsv1-allowed.js';
+import { instanceMetadataProbe, planRequireTokens } from '../remediations/instances/ec2-imdsv1-allowed.js';
 import { instanceRules } from '../remediations/instances/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { instancesFamily } from '../remediations/instances/index.js';
+import { lookupOf, registeredRule } from './helpers/registered.js';
+
+const instanceCommands = runtimeCommands(instancesFamily);
+const ec2Imdsv1Allowed = registeredRule('ec2-imdsv1-allowed');
 
 const NOW = new Date('2025-03-10T00:00:00Z');
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
@@ -24,7 +29,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts = {}, rawConfig: unknown 
   return ec2Imdsv1Allowed.evaluate(event, facts, { config, settings: undefined, now: NOW });
 }
 
-const [describeLookup] = ec2Imdsv1Allowed.lookups;
+const describeLookup = lookupOf(ec2Imdsv1Allowed);
 
 /** A `DescribeInstances` answer, reduced by the rule's own `select`. */
 function described(instances: readonly Instance[]): Facts {

@@ -19,10 +19,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { createRemediationHandler } from '../engine/lambda.js';
 import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
-import { kmsCommands } from '../remediations/kms/commands.js';
 import { kmsRules } from '../remediations/kms/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { kmsFamily } from '../remediations/kms/index.js';
+
+const kmsCommands = runtimeCommands(kmsFamily);
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);

@@ -28,10 +28,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { field } from '../engine/event.js';
 import { createRemediationHandler } from '../engine/lambda.js';
-import { s3Commands } from '../remediations/s3/commands.js';
 import { s3Rules } from '../remediations/s3/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
+import { runtimeCommands } from '../handlers/runtime.js';
+import { s3Family } from '../remediations/s3/index.js';
+
+const s3Commands = runtimeCommands(s3Family);
 
 const s3 = mockClient(S3Client);
 const s3control = mockClient(S3ControlClient);

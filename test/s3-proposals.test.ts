@@ -15,9 +15,11 @@ import { field, type CloudTrailEvent } from '../engine/event.js';
 import { executePlan } from '../engine/executor.js';
 import type { Facts, Plan, Rule } from '../engine/types.js';
 import { s3Rules } from '../remediations/s3/index.js';
-import { s3BucketPolicyPublic } from '../remediations/s3/s3-bucket-policy-public.js';
-import { s3MlBucketTlsNotEnforced } from '../remediations/s3/s3-ml-bucket-tls-not-enforced.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { registeredRule } from './helpers/registered.js';
+
+const s3BucketPolicyPublic = registeredRule('s3-bucket-policy-public');
+const s3MlBucketTlsNotEnforced = registeredRule('s3-ml-bucket-tls-not-enforced');
 
 const s3 = mockClient(S3Client);
 /** What a person running a proposal holds: the reads and the proposed writes (the s3 function itself has no policy write). */

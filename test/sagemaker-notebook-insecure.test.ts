@@ -3,8 +3,11 @@ import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import type { Facts, Verdict } from '../engine/types.js';
-import { RECREATE_STEP, notebookInstanceProbe, sagemakerNotebookInsecure } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
+import { RECREATE_STEP, notebookInstanceProbe } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
 import { loadEvent } from './helpers/fixtures.js';
+import { lookupOf, registeredRule } from './helpers/registered.js';
+
+const sagemakerNotebookInsecure = registeredRule('sagemaker-notebook-insecure');
 
 const rules = [sagemakerNotebookInsecure];
 const NOW = new Date('2025-03-12T12:00:00Z');
@@ -21,7 +24,7 @@ function violation(event: CloudTrailEvent, facts: Facts = {}): Extract<Verdict, 
   return verdict;
 }
 
-const tagsLookup = sagemakerNotebookInsecure.lookups[0];
+const tagsLookup = lookupOf(sagemakerNotebookInsecure);
 const tagsFact = (tags: { Key: string; Value: string }[]): Facts => ({ notebookTags: { status: 'ok', value: tagsLookup.select({ Tags: tags }) } });
 
 const check = (name: string, want: string, description: string, extra: Record<string, unknown> = {}) => {
