@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDynalite, type LocalDynamo } from './helpers/dynalite.js';
 import { EVENTS_DIR } from './helpers/fixtures.js';
+import { describePackaged } from './helpers/packaged.js';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -28,7 +29,7 @@ const RESPONSES: Record<string, string> = {
     '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>',
 };
 
-describe('packaged bundle', () => {
+describePackaged('packaged bundle', () => {
   const actions: URLSearchParams[] = [];
   let server: Server;
   let dir: string;

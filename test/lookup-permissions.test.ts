@@ -1,80 +1,19 @@
 /**
  * The IAM statements deploy/deployment.ts derives for every family's read-only
  * calls, the lookups a rule decides with and the probes that read the present
- * before and after each write: each on the narrowest resource its action
- * supports, checked against the Service Authorization Reference.
+ * before and after each write: each on the resource the kit's table
+ * (`rulekit/resources.ts`, from the Service Authorization Reference) gives its
+ * action. The table is checked here once, not each rule against a copy of it.
  */
 import { describe, expect, it } from 'vitest';
 import { statementsFor } from '../deploy/deployment.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import type { Rule } from '../engine/types.js';
-import { credentialRules } from '../remediations/credentials/index.js';
-import { iamRules } from '../remediations/iam/index.js';
 import { allRules, rulesByFamily } from '../remediations/registry.js';
+import { ACTION_RESOURCES, ANY_RESOURCE, namesNoAccount } from '../rulekit/resources.js';
 
-/**
- * Resource types of every lookup action, from the AWS Service Authorization
- * Reference, "Actions, resources, and condition keys for" Amazon EC2, AWS
- * Identity and Access Management, Amazon S3, AWS Key Management Service, AWS
- * CloudTrail and Amazon SageMaker (the "Resource types" column of each Actions
- * table; https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
- * Here: the actions that support resource-level permissions, each with the ARN
- * pattern of its resource type in the deploying account and Region.
- */
-const RESOURCE_LEVEL_LOOKUPS: Readonly<Record<string, string>> = {
-  'ec2:DescribeImageAttribute': 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*', // image*
-  'ec2:DescribeSnapshotAttribute': 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*', // snapshot*
-  'iam:GetRole': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*', // role*
-  'iam:GetRolePolicy': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*', // role*
-  'iam:GetUser': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user*
-  'iam:GetUserPolicy': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user*
-  'iam:GetLoginProfile': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user*
-  'iam:ListMFADevices': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user
-  'iam:GetGroupPolicy': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*', // group*
-  'iam:GetPolicy': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*', // policy*
-  'iam:GetPolicyVersion': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*', // policy*
-  'iam:ListPolicyVersions': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*', // policy*
-  'iam:ListEntitiesForPolicy': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/*', // policy*
-  'iam:ListAttachedRolePolicies': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*', // role*
-  'iam:ListAttachedUserPolicies': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user*
-  'iam:ListAttachedGroupPolicies': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:group/*', // group*
-  'iam:ListAccessKeys': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*', // user*
-  's3:GetBucketAcl': 'arn:${AWS::Partition}:s3:::*', // bucket (or accesspoint)
-  's3:GetBucketTagging': 'arn:${AWS::Partition}:s3:::*', // bucket*
-  's3:GetBucketPublicAccessBlock': 'arn:${AWS::Partition}:s3:::*', // bucket*
-  's3:GetBucketPolicy': 'arn:${AWS::Partition}:s3:::*', // bucket*
-  'kms:DescribeKey': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*', // key*
-  'kms:ListResourceTags': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*', // key*
-  'kms:GetKeyPolicy': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*', // key*
-  'kms:GetKeyRotationStatus': 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*', // key*
-  'sagemaker:ListTags': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*', // notebook-instance, among every taggable type
-  'sagemaker:DescribeNotebookInstance': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*', // notebook-instance*
-  'sagemaker:DescribeTrainingJob': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*', // training-job*
-  'sagemaker:DescribeProcessingJob': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/*', // processing-job*
-  'sagemaker:DescribeHyperParameterTuningJob': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:hyper-parameter-tuning-job/*', // hyper-parameter-tuning-job*
-  'sagemaker:DescribeEndpointConfig': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint-config/*', // endpoint-config*
-  'sagemaker:DescribeEndpoint': 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/*', // endpoint*
-  'cloudtrail:GetTrail': 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*', // trail*
-  'cloudtrail:GetTrailStatus': 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*', // trail*
-  'cloudtrail:ListTags': 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*', // trail (or channel, dashboard, event data store)
-  'cloudtrail:GetEventSelectors': 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*', // trail*
-};
-
-/** Lookup actions whose "Resource types" column is empty in the same reference: their statements must say `*`. */
-const NO_RESOURCE_TYPE_LOOKUPS: ReadonlySet<string> = new Set([
-  'ec2:DescribeImages',
-  'ec2:DescribeInstances',
-  'ec2:DescribeSecurityGroupRules',
-  'ec2:DescribeSecurityGroups',
-  'ec2:DescribeSnapshots',
-  'ec2:DescribeVolumes',
-  'ec2:GetEbsDefaultKmsKeyId',
-  'ec2:GetEbsEncryptionByDefault',
-  'iam:GetAccountSummary',
-  'kms:ListAliases',
-  'cloudtrail:LookupEvents',
-  's3:GetAccountPublicAccessBlock',
-]);
+const iamRules = rulesByFamily.iam;
+const credentialRules = rulesByFamily.credentials;
 
 const sub = (resource: string) => ({ 'Fn::Sub': resource });
 
@@ -144,24 +83,36 @@ describe('IAM statements of reads (deploy/deployment.ts)', () => {
   });
 });
 
-describe('read resources against the Service Authorization Reference', () => {
-  it('has one entry for every read action of the registry (lookups and probes), in exactly one of the two tables', () => {
-    const scoped = Object.keys(RESOURCE_LEVEL_LOOKUPS);
-    expect(scoped.filter((action) => NO_RESOURCE_TYPE_LOOKUPS.has(action))).toStrictEqual([]);
-    expect([...scoped, ...NO_RESOURCE_TYPE_LOOKUPS].sort()).toStrictEqual([...new Set(registryLookups.map(({ lookup }) => lookup.permission))].sort());
+/** Every action the registry's rules use: reads (lookups, probes) and the writes their plans may make. */
+const registryActions = new Set([...registryLookups.map(({ lookup }) => lookup.permission), ...allRules.flatMap((rule) => rule.permissions.map((p) => p.action))]);
+
+/** The ARN shape of each service's resources: where the partition, Region and account go. */
+const ARN_SHAPES: Readonly<Record<string, RegExp>> = {
+  ec2: /^arn:\$\{AWS::Partition\}:ec2:\$\{AWS::Region\}:(\$\{AWS::AccountId\})?:[a-z-]+\/\*$/,
+  iam: /^arn:\$\{AWS::Partition\}:iam::\$\{AWS::AccountId\}:[a-z-]+\/\*$/,
+  s3: /^arn:\$\{AWS::Partition\}:s3:::\*$/,
+  kms: /^arn:\$\{AWS::Partition\}:kms:\$\{AWS::Region\}:\$\{AWS::AccountId\}:key\/\*$/,
+  cloudtrail: /^arn:\$\{AWS::Partition\}:cloudtrail:\$\{AWS::Region\}:\$\{AWS::AccountId\}:trail\/\*$/,
+  sagemaker: /^arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:[a-z-]+\/\*$/,
+};
+
+describe('the resource table (rulekit/resources.ts) against the Service Authorization Reference', () => {
+  it('holds exactly the actions the registry uses: none missing, none stale', () => {
+    expect([...registryActions].sort()).toStrictEqual(Object.keys(ACTION_RESOURCES).sort());
   });
 
-  it.each(registryLookups.map(({ rule, lookup }) => [`${rule.id} ${lookup.name}`, lookup] as const))(
-    '%s declares the narrowest resource its action supports',
-    (_, lookup) => {
-      const scoped = RESOURCE_LEVEL_LOOKUPS[lookup.permission];
-      if (scoped !== undefined) {
-        expect(lookup.resource).toStrictEqual(scoped);
-        expect(lookup.resource).not.toStrictEqual('*');
-      } else {
-        expect(NO_RESOURCE_TYPE_LOOKUPS.has(lookup.permission), `${lookup.permission} is in neither table`).toStrictEqual(true);
-        expect(lookup.resource ?? '*').toStrictEqual('*');
-      }
-    },
-  );
+  it.each(Object.entries(ACTION_RESOURCES))('%s is granted on %s, an ARN of its own service in the shape that service uses, or on *', (action, resource) => {
+    if (resource === ANY_RESOURCE) return;
+    const service = action.split(':')[0] ?? '';
+    expect(resource, action).toMatch(ARN_SHAPES[service] ?? /^$/);
+  });
+
+  it('names no account only for buckets and for EC2 images and snapshots, whose ARNs carry none', () => {
+    const withoutAccount = Object.entries(ACTION_RESOURCES).filter(([, resource]) => namesNoAccount(resource));
+    expect(withoutAccount.every(([, resource]) => /:s3:::|::image\/|::snapshot\//.test(resource))).toBe(true);
+  });
+
+  it.each(registryLookups.map(({ rule, lookup }) => [`${rule.id} ${lookup.name}`, lookup] as const))('%s reads on the table\'s resource for its action', (_, lookup) => {
+    expect(lookup.resource ?? ANY_RESOURCE).toStrictEqual(ACTION_RESOURCES[lookup.permission]);
+  });
 });

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { iamActionFor } from '../engine/iam-actions.js';
 import { allRules } from '../remediations/registry.js';
 
 const root = join(import.meta.dirname, '..');
@@ -71,6 +72,13 @@ describe('rule reference (docs/rules.md)', () => {
     for (const name of rule.triggers.flatMap((t) => t.eventNames)) expect(text, `${id}: trigger ${name}`).toContain(name);
     for (const permission of rule.permissions) expect(text, `${id}: permission ${permission.action}`).toContain(permission.action);
     expect(text).toContain('Never touches');
+  });
+
+  it.each(allRules.map((rule) => [rule.id, rule] as const))('gives %s the severity, default mode and every read the rule declares', (id, rule) => {
+    const text = ruleSection(id);
+    expect(text).toContain(`severity at most ${rule.severity}, default mode \`${rule.defaultMode ?? 'propose'}\``);
+    const reads = [...(rule.lookups ?? []).map((lookup) => lookup.permission), ...(rule.probes ?? []).map((probe) => iamActionFor(probe.service, probe.operation))];
+    for (const action of new Set(reads)) expect(text, `${id}: read ${action}`).toContain(action);
   });
 
   it('documents no rule the registry does not have', () => {

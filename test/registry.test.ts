@@ -9,8 +9,9 @@ import { iamActionFor } from '../engine/iam-actions.js';
 import { compilePattern } from '../engine/pattern-match.js';
 import { matchingRules, patternForRules, ruleMatches } from '../engine/patterns.js';
 import type { Rule } from '../engine/types.js';
-import { commandsByFamily } from '../remediations/registry.js';
-import { allRules, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allRules, commandsByFamily, families, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 
 const fixtures: { name: string; event: CloudTrailEvent }[] = allFixtureNames().map((name) => {
@@ -40,6 +41,31 @@ describe('rule registry', () => {
 
   it('puts every rule in the family it declares', () => {
     for (const [family, rules] of Object.entries(rulesByFamily)) for (const rule of rules) expect(rule.family).toBe(family);
+  });
+
+  describe('handlers, families and the registry agree', () => {
+    const HANDLERS = join(import.meta.dirname, '..', 'handlers');
+    /** Functions that are not a rule family: the notifier, and the wiring every family handler shares. */
+    const NOT_FAMILIES = new Set(['notifier.ts', 'runtime.ts']);
+    const handlerFiles = readdirSync(HANDLERS).filter((name) => name.endsWith('.ts') && !NOT_FAMILIES.has(name));
+
+    it('has one handler file per registered family, named after it, and no other', () => {
+      expect(handlerFiles.map((name) => name.replace(/\.ts$/, '')).sort()).toStrictEqual(families.map((family) => family.name).sort());
+    });
+
+    it.each(families.map((family) => [family.name, family] as const))(
+      'handlers/%s.ts is one static import of its family from its own folder and one familyHandler call',
+      async (name, family) => {
+        const code = readFileSync(join(HANDLERS, `${name}.ts`), 'utf8').replace(/\/\*\*[\s\S]*?\*\/\n/, '');
+        const imported = /^import \{ (\w+) \} from '\.\.\/remediations\/([a-z0-9-]+)\/index\.js';\nimport \{ familyHandler \} from '\.\/runtime\.js';\n\nexport const handler = familyHandler\((\w+)\);\n$/.exec(code);
+        expect(imported, `handlers/${name}.ts`).not.toBeNull();
+        const [, binding, folder, argument] = imported ?? [];
+        expect(folder).toBe(name);
+        expect(argument).toBe(binding);
+        const module = (await import(/* @vite-ignore */ join(import.meta.dirname, '..', 'remediations', name, 'index.ts'))) as Record<string, unknown>;
+        expect(module[binding ?? ''], `${binding} is the registry's ${name} family`).toBe(family);
+      },
+    );
   });
 
   describe.each(allRules.map((rule) => [rule.id, rule] as const))('%s', (_, rule) => {

@@ -2,7 +2,6 @@
  * CI checks on the template that `npx serverless package` produced offline
  * (the vitest global setup runs it for us-east-1 and eu-west-1).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familyDeploysIn, familyKey, familyPattern, loadDeployConfig, stackValues, statementsFor } from '../deploy/deployment.js';
@@ -12,6 +11,7 @@ import { analyzePermissionsPolicy } from '../engine/policy/analyzer.js';
 import type { Rule } from '../engine/types.js';
 import { rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
+import { describePackaged, packagedTemplate } from './helpers/packaged.js';
 
 interface Resource {
   Type: string;
@@ -20,9 +20,7 @@ interface Resource {
 }
 type Template = { Resources: Record<string, Resource> };
 
-function loadTemplate(dir: string): Template {
-  return JSON.parse(readFileSync(join(import.meta.dirname, '..', dir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
-}
+const loadTemplate = (dir: string) => packagedTemplate<Template>(dir);
 
 const usEast1 = loadTemplate('.serverless');
 const CONFIG_FILE = join(import.meta.dirname, '..', 'remediation.config.yml');
@@ -65,7 +63,7 @@ function rolePolicies(template: Template): { role: string; document: { Statement
   );
 }
 
-describe('packaged CloudFormation template', () => {
+describePackaged('packaged CloudFormation template', () => {
   describe.each((Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1')))('family %s', (family) => {
     const rules = eventRulesTargeting(usEast1, functionLogicalId(family));
 
