@@ -20,8 +20,13 @@ export function awsService<S extends Service>(name: S, Client: SdkClientConstruc
   return { name, Client };
 }
 
-/** An SDK v3 command class: `new RevokeSecurityGroupIngressCommand(input)`. */
-export type CommandClass<Input extends object = object> = new (input: Input) => object;
+/**
+ * An SDK v3 command class: `new RevokeSecurityGroupIngressCommand(input)`.
+ * Its argument is typed `never` so that every command class fits, whatever
+ * its input requires (constructor arguments are contravariant); the input a
+ * step, lookup or probe passes is checked against `InputOf<C>` instead.
+ */
+export type CommandClass = abstract new (...args: never[]) => object;
 
 /**
  * The input type a command class takes. SDK v3 command classes declare two
@@ -36,7 +41,7 @@ export type InputOf<C> = C extends abstract new (...args: infer A) => unknown ? 
  * so it survives minification, which renames classes.
  */
 export function operationOf(Command: CommandClass, service: AwsService): string {
-  const schema = (new (Command as unknown as new (input: object) => { schema?: unknown })({}) as { schema?: unknown }).schema;
+  const schema = new (Command as unknown as new (input: object) => { schema?: unknown })({}).schema;
   const [, namespace, operation] = Array.isArray(schema) ? (schema as unknown[]) : [];
   if (typeof operation !== 'string' || typeof namespace !== 'string') {
     throw new Error(`the command class given for ${service.name} carries no operation schema: is it an SDK v3 command?`);
