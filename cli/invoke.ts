@@ -9,9 +9,10 @@
 import { createAwsGateway } from '../engine/aws.js';
 import type { Config } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
-import { processEvent, type EngineLogger, type InvocationResult } from '../engine/lambda.js';
+import { runEvent, type DecisionRecord, type EngineLogger, type EventReport, type InvocationResult } from '../engine/lambda.js';
 import type { Rule } from '../engine/types.js';
 import { formatStep } from '../notify/alert.js';
+import { snsAlertSink } from '../notify/sns.js';
 import { allCommands } from './commands.js';
 import type { Io } from './format.js';
 import { readRecords, type InputRecord } from './inputs.js';
@@ -26,7 +27,7 @@ interface LogEntry {
   readonly fields: Record<string, unknown>;
 }
 
-/** Keeps what the engine logs: the `decision` entries carry plans and step results. */
+/** Keeps what the engine logs, to show its warnings and errors (the decisions come from `runEvent`'s records). */
 function collectingLogger(): EngineLogger & { readonly entries: LogEntry[] } {
   const keys: Record<string, unknown> = {};
   const entries: LogEntry[] = [];
@@ -43,13 +44,8 @@ function collectingLogger(): EngineLogger & { readonly entries: LogEntry[] } {
   };
 }
 
-interface StepView {
-  readonly index?: number;
-  readonly status?: string;
-  readonly errorCode?: string;
-}
-
-function printDecisions(io: Io, result: InvocationResult, entries: readonly LogEntry[]): void {
+/** Each decision as the engine reports it (`runEvent`'s records): outcome, mode, summary, and every plan step with how it ran. */
+function printDecisions(io: Io, result: InvocationResult, records: readonly DecisionRecord[]): void {
   if (result.status === 'invalid') {
     io.out(`invalid event ${result.eventId}: ${result.error}`);
     return;
@@ -58,15 +54,15 @@ function printDecisions(io: Io, result: InvocationResult, entries: readonly LogE
     io.out(`event ${result.eventId}: no rule's pattern matches it; nothing to do`);
     return;
   }
-  const decisions = entries.filter((entry) => entry.message === 'decision');
-  for (const [index, decision] of result.decisions.entries()) {
-    const logged = decisions[index]?.fields ?? {};
-    io.out(`${decision.rule}: ${decision.verdict} -> ${decision.outcome}${typeof logged['mode'] === 'string' ? ` (mode ${logged['mode']})` : ''}`);
-    io.out(`    ${decision.summary}`);
-    const plan = Array.isArray(logged['plan']) ? (logged['plan'] as Parameters<typeof formatStep>[0][]) : [];
-    const steps = Array.isArray(logged['execution']) ? (logged['execution'] as StepView[]) : [];
+  for (const [index, summary] of result.decisions.entries()) {
+    const record = records[index];
+    io.out(`${summary.rule}: ${summary.verdict} -> ${summary.outcome}${record ? ` (mode ${record.decision.mode})` : ''}`);
+    io.out(`    ${summary.summary}`);
+    if (record?.note) io.out(`    note: ${record.note}`);
+    const verdict = record?.decision.verdict;
+    const plan = verdict?.kind === 'violation' ? verdict.plan : [];
     for (const [position, step] of plan.entries()) {
-      const run = steps.find((s) => s.index === position);
+      const run = record?.execution?.steps.find((s) => s.index === position);
       const status = run ? `  [${run.status}${run.errorCode ? `: ${run.errorCode}` : ''}]` : '';
       io.out(`    ${position + 1}. ${formatStep(step)}${status}`);
     }
@@ -115,25 +111,30 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
     io.out(`event ${parsed.event.detail.eventID} in ${parsed.event.region}, the event's Region${configured && configured !== parsed.event.region ? ` (not ${configured} from the environment)` : ''}`);
   }
   const logger = collectingLogger();
-  let result: InvocationResult;
+  const gateway = createAwsGateway(allCommands, region ? { region } : {});
+  const topicArn = options.env['ALERT_TOPIC_ARN'];
+  const signingKeyId = options.env['ALERT_SIGNING_KEY_ID'];
+  let report: EventReport;
   try {
-    result = await processEvent(classified.event, {
+    report = await runEvent(classified.event, {
       rules: options.rules,
       config: options.config,
       env: options.env,
-      gateway: createAwsGateway(allCommands, region ? { region } : {}),
+      gateway,
       logger,
+      ...(topicArn ? { alerts: snsAlertSink(gateway, topicArn, signingKeyId ? { signingKeyId } : {}) } : {}),
     });
   } catch (error) {
     for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
     io.err(`invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     return EXIT_REMEDIATION_FAILED;
   }
+  const { result } = report;
   if (options.format === 'json') {
-    io.out(JSON.stringify({ result, log: logger.entries }, null, 2));
+    io.out(JSON.stringify({ result, records: report.records, log: logger.entries }, null, 2));
   } else {
     for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
-    printDecisions(io, result, logger.entries);
+    printDecisions(io, result, report.records);
   }
   if (result.status === 'invalid') return 2;
   return result.decisions.some((decision) => decision.outcome === 'failed') ? EXIT_REMEDIATION_FAILED : 0;

@@ -13,19 +13,18 @@
  * - every applied plan is recorded with its undo steps (`undo-store.ts`) before the alert;
  * - a fault the bot does not understand is rethrown only after the alert went out.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseConfig, type Config } from './config.js';
-import { createAwsGateway, liveFacts, type AwsGateway, type CommandTable } from './aws.js';
+import { liveFacts, type AwsGateway } from './aws.js';
 import { decideAll, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
 import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport } from './executor.js';
-import { dynamoDbIdempotency, isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
+import { isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
-import { dynamoDbUndoStore, undoEntryFor, type UndoStore } from './undo-store.js';
-import { dynamoDbWriteBudget, type WriteBudget } from './write-budget.js';
-import { isQuietSkip, isWaitStep, SEVERITIES, type Decision, type Outcome, type Plan, type Rule, type Severity } from './types.js';
-import { publishAlert } from '../notify/sns.js';
-import type { Alert } from '../notify/alert.js';
+import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
+import { type WriteBudget } from './write-budget.js';
+import { resolveOutcome } from './outcome.js';
+import { isQuietSkip, SEVERITIES, type Decision, type Outcome, type Rule, type Severity } from './types.js';
+import type { Alert, AlertSink } from './ports.js';
 
 /** The logging surface the engine needs; the Powertools Logger provides it. */
 export interface EngineLogger {
@@ -50,6 +49,8 @@ export interface EngineDeps {
   readonly undoStore?: UndoStore;
   /** Absent: no cap across events (the CLI, unit tests); deployed functions share one in the stack's table. */
   readonly writeBudget?: WriteBudget;
+  /** Where alerts go (SNS in the deployed functions). Absent: alerts are only logged as not sent. */
+  readonly alerts?: AlertSink;
 }
 
 export interface DecisionResult {
@@ -67,10 +68,6 @@ export type InvocationResult =
 /** Results are stored for duplicates (DynamoDB items hold 400 KB) and returned to Lambda: summaries stay short whatever the input. */
 const MAX_SUMMARY_CHARS = 1_000;
 
-/** Write calls a plan would make: waits change nothing, and steps a lookup showed already in place are not sent. */
-export function writeCount(plan: Plan): number {
-  return plan.filter((step) => !isWaitStep(step) && step.alreadyDone === undefined).length;
-}
 
 function summaryOf(decision: Decision): string {
   const { verdict } = decision;
@@ -126,22 +123,54 @@ export interface InvocationContext {
  * not be sent, a concurrent duplicate, or an unreachable idempotency store.
  */
 export async function processEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<InvocationResult> {
+  return (await runEvent(raw, deps, context)).result;
+}
+
+/**
+ * What the engine did with each decision of one event, in full: the decision,
+ * its outcome, the execution report (each step with its reads before and
+ * after), the preflight of a proposal, the note, and the undo entry of what
+ * was applied. `remediate invoke` renders these; the Lambda returns only the
+ * compact result, which is also what is stored for duplicate deliveries.
+ */
+export interface DecisionRecord {
+  readonly decision: Decision;
+  readonly outcome: Outcome;
+  readonly execution?: ExecutionReport;
+  readonly preflight?: PreflightReport;
+  readonly note?: string;
+  readonly undo?: UndoEntry;
+}
+
+export interface EventReport {
+  readonly result: InvocationResult;
+  /** Empty for an invalid event and for a duplicate delivery (nothing was done this time). */
+  readonly records: readonly DecisionRecord[];
+}
+
+/** `processEvent`, returning the full records as well as the compact result. */
+export async function runEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<EventReport> {
   const metrics = deps.metrics ?? noMetrics;
   metrics.count('Events');
   const parsed = parseSafely(raw);
   if (!parsed.success) {
     metrics.count('InvalidInput');
     deps.logger.error('malformed event: no action taken', { eventId: parsed.error.eventId, problems: parsed.error.problems });
-    return { status: 'invalid', eventId: parsed.error.eventId, error: parsed.error.message };
+    return { result: { status: 'invalid', eventId: parsed.error.eventId, error: parsed.error.message }, records: [] };
   }
   const { event } = parsed;
   const eventId = event.detail.eventID;
   deps.logger.appendKeys({ eventId, eventName: event.detail.eventName });
   if (!deps.idempotency) return decideAndAct(event, deps, context);
 
+  let records: readonly DecisionRecord[] = [];
   let delivery;
   try {
-    delivery = await deps.idempotency.run(eventId, context, () => decideAndAct(event, deps, context));
+    delivery = await deps.idempotency.run(eventId, context, async () => {
+      const report = await decideAndAct(event, deps, context);
+      records = report.records;
+      return report.result;
+    });
   } catch (error) {
     if (isAlreadyInProgress(error)) {
       metrics.count('DuplicateInProgress');
@@ -154,20 +183,21 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
     const rules = result.status === 'processed' ? result.decisions.map((d) => d.rule) : [];
     for (const rule of rules) metrics.count('Duplicate', rule);
     deps.logger.info('duplicate delivery: returning the first result; no AWS call and no alert', { rules });
+    return { result: delivery.result, records: [] };
   }
-  return delivery.result;
+  return { result: delivery.result, records };
 }
 
-async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<InvocationResult> {
+async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<EventReport> {
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now?.() ?? new Date();
   // `decide` has already guarded every plan (`plan-guard.ts`): a withheld plan is counted as invalid input below.
   const decisions = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
 
-  const topicArn = deps.env['ALERT_TOPIC_ARN'];
   const budget = { writesLeft: deps.config.maxWritesPerInvocation };
   let rethrow: unknown;
   const results: DecisionResult[] = [];
+  const records: DecisionRecord[] = [];
   for (const decision of decisions) {
     deps.logger.appendKeys({ rule: decision.rule });
     const rule = deps.rules.find((r) => r.id === decision.rule);
@@ -175,7 +205,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     const action = await act(decision, rule, deps, context, budget);
     const { outcome, execution, note } = action;
     if (execution?.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
-    if (execution) await recordUndo(decision, execution, rule, deps, now);
+    const undo = execution ? await recordUndo(decision, execution, rule, deps, now) : undefined;
 
     const verdictMetric = VERDICT_METRICS[verdict.kind];
     if (verdictMetric) metrics.count(verdictMetric, decision.rule);
@@ -223,10 +253,9 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
         ...(action.preflight ? { preflight: action.preflight } : {}),
         ...(note ? { note } : {}),
       };
-      if (topicArn) {
+      if (deps.alerts) {
         try {
-          const signingKeyId = deps.env['ALERT_SIGNING_KEY_ID'];
-          const published = await publishAlert(alert, deps.gateway, topicArn, signingKeyId ? { signingKeyId } : {});
+          const published = await deps.alerts.publish(alert);
           if (published.signature === 'signing-failed') {
             // Published anyway: an unsigned alert shows as unverified, which is visible; a dropped one is silence.
             metrics.count('AlertSigningFailed', decision.rule);
@@ -242,11 +271,12 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
       }
     }
     results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
+    records.push({ decision, outcome, ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(undo ? { undo } : {}) });
   }
   deps.logger.removeKeys?.(['rule']);
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
-  return { status: 'processed', eventId: event.detail.eventID, decisions: results };
+  return { result: { status: 'processed', eventId: event.detail.eventID, decisions: results }, records };
 }
 
 function atLeast(severity: Severity, floor: Severity): Severity {
@@ -268,57 +298,40 @@ function proposalOutcome(preflight: PreflightReport, fallback: Outcome): Outcome
 }
 
 /**
- * Acts on one decision according to its mode: runs the plan in `remediate`
- * (within the write budget), reads the present state of a proposal, and says
- * what the outcome is. The plan and the proposal are each checked against
- * the present before they are applied or proposed.
+ * Acts on one decision as `resolveOutcome` says: runs the plan in `remediate`
+ * (within the invocation's and the stack's write budgets), reads the present
+ * state of a proposal, and says what the outcome is. The plan and the
+ * proposal are each checked against the present before they are applied or proposed.
  */
 async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps, context: InvocationContext, budget: { writesLeft: number }): Promise<Action> {
-  const { verdict } = decision;
+  const metrics = deps.metrics ?? noMetrics;
   const probes = rule?.probes ?? [];
-  switch (verdict.kind) {
-    case 'compliant':
-      return { outcome: 'none' };
-    case 'exempt':
-      return { outcome: 'exempt' };
-    case 'skipped':
-      return { outcome: isQuietSkip(verdict) ? 'none' : 'uninspected' };
-    case 'violation':
-      break;
+  const allowance = { writesLeft: budget.writesLeft, maxWritesPerInvocation: deps.config.maxWritesPerInvocation };
+  let disposition = resolveOutcome(decision, allowance);
+  if (disposition.kind === 'propose' && decision.mode === 'remediate' && decision.verdict.kind === 'violation' && disposition.plan === decision.verdict.plan) {
+    metrics.count('BlastRadiusCapped', decision.rule);
   }
-  if (verdict.withheld !== undefined) return { outcome: 'notified', note: verdict.withheld };
-  const proposed = decision.mode === 'notify' ? 'notified' : 'proposed';
-  const propose = async (plan: Plan, note?: string): Promise<Action> => {
-    if (plan.length === 0) return { outcome: proposed, ...(note ? { note } : {}) };
-    const preflight = await preflightPlan(plan, deps.gateway, probes);
-    return { outcome: proposalOutcome(preflight, proposed), preflight, ...(note ? { note } : {}) };
-  };
-  if (decision.mode !== 'remediate') return propose(verdict.plan.length > 0 ? verdict.plan : (verdict.proposal ?? []));
-  if (verdict.plan.length === 0) {
-    // Nothing is safe to apply automatically: say so rather than report an empty plan as applied.
-    const proposal = verdict.proposal ?? [];
-    const action = await propose(proposal, 'nothing is applied automatically for this finding: a person has to act (see the proposal)');
-    return proposal.length > 0 ? action : { ...action, outcome: action.outcome === 'proposed' ? 'notified' : action.outcome };
-  }
-  const writes = writeCount(verdict.plan);
-  if (writes > budget.writesLeft) {
-    (deps.metrics ?? noMetrics).count('BlastRadiusCapped', decision.rule);
-    return propose(
-      verdict.plan,
-      `not applied: the plan has ${writes} write call(s) and this invocation may make ${budget.writesLeft} more (maxWritesPerInvocation ${deps.config.maxWritesPerInvocation})`,
-    );
-  }
-  if (deps.writeBudget) {
-    const answer = await deps.writeBudget.reserve(writes, deps.now?.() ?? new Date());
+  if (disposition.kind === 'apply' && deps.writeBudget) {
+    const answer = await deps.writeBudget.reserve(disposition.writes, deps.now?.() ?? new Date());
     if (!answer.granted) {
-      (deps.metrics ?? noMetrics).count('WriteBudgetExhausted', decision.rule);
-      (deps.metrics ?? noMetrics).count('WriteBudgetExhausted');
-      return propose(verdict.plan, `not applied: ${answer.reason}; every rule proposes until the budget allows writes again`);
+      metrics.count('WriteBudgetExhausted', decision.rule);
+      metrics.count('WriteBudgetExhausted');
+      disposition = resolveOutcome(decision, { ...allowance, global: answer });
     }
   }
-  budget.writesLeft -= writes;
+  switch (disposition.kind) {
+    case 'settled':
+      return { outcome: disposition.outcome, ...(disposition.note ? { note: disposition.note } : {}) };
+    case 'propose': {
+      const preflight = await preflightPlan(disposition.plan, deps.gateway, probes);
+      return { outcome: proposalOutcome(preflight, disposition.outcome), preflight, ...(disposition.note ? { note: disposition.note } : {}) };
+    }
+    case 'apply':
+      break;
+  }
+  budget.writesLeft -= disposition.writes;
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  const execution = await executePlan(verdict.plan, deps.gateway, {
+  const execution = await executePlan(disposition.plan, deps.gateway, {
     probes,
     ...(functionName ? { functionName } : {}),
     ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
@@ -331,17 +344,17 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
  * counted but does not fail the invocation: the change is made, and the alert
  * carries the same undo steps.
  */
-async function recordUndo(decision: Decision, execution: ExecutionReport, rule: Rule | undefined, deps: EngineDeps, now: Date): Promise<void> {
-  if (!deps.undoStore) return;
+async function recordUndo(decision: Decision, execution: ExecutionReport, rule: Rule | undefined, deps: EngineDeps, now: Date): Promise<UndoEntry | undefined> {
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
   const entry = undoEntryFor(decision, execution, rule?.family ?? 'unknown', now, functionName);
-  if (!entry) return;
+  if (!entry || !deps.undoStore) return entry;
   try {
     await deps.undoStore.record(decision.eventId, entry);
   } catch (error) {
     (deps.metrics ?? noMetrics).count('UndoRecordFailed', decision.rule);
     deps.logger.error('undo record could not be stored: the alert carries the undo steps', { error: describeError(error) });
   }
+  return entry;
 }
 
 declare const __REMEDIATION_CONFIG__: unknown;
@@ -351,52 +364,35 @@ export function embeddedConfig(rules: readonly Rule[]): Config {
   return parseConfig(typeof __REMEDIATION_CONFIG__ === 'undefined' ? {} : __REMEDIATION_CONFIG__, rules);
 }
 
+/**
+ * A family's handler from its ports. The engine constructs no client: the
+ * gateway, the alert sink and the table stores come from the runtime wiring
+ * (`handlers/runtime.ts`), the CLI or a test. Absent stores mean no
+ * idempotency, no undo records and no cap across events.
+ */
 export interface HandlerOptions {
   readonly rules: readonly Rule[];
-  readonly commands: CommandTable;
+  readonly gateway: AwsGateway;
   readonly logger: EngineLogger;
   readonly config?: Config;
   readonly env?: Env;
-  readonly gateway?: AwsGateway;
   readonly metrics?: EngineMetrics;
-  /** Default: DynamoDB idempotency and undo records when `IDEMPOTENCY_TABLE` is set, none otherwise. */
+  readonly alerts?: AlertSink;
   readonly idempotency?: EventIdempotency;
   readonly undoStore?: UndoStore;
   readonly writeBudget?: WriteBudget;
 }
 
-/** The idempotency, undo-record and write-budget table of the deployment, when `IDEMPOTENCY_TABLE` names one. */
-export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget } {
-  const tableName = env['IDEMPOTENCY_TABLE'];
-  if (!tableName) return {};
-  // The table may live in another region than the function (the IAM function runs in us-east-1).
-  const region = env['IDEMPOTENCY_TABLE_REGION'] || env['AWS_REGION'];
-  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 5, ...(region ? { region } : {}) });
-  return {
-    idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
-    undoStore: dynamoDbUndoStore({ tableName, client }),
-    writeBudget: dynamoDbWriteBudget({ tableName, client, settings: config.writeBudget }),
-  };
-}
-
-/**
- * Builds a family's Lambda handler. Module scope work is limited to parsing the
- * embedded config and constructing (not connecting) SDK clients.
- */
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
-  const env = options.env ?? process.env;
-  const config = options.config ?? embeddedConfig(options.rules);
-  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown', config);
-  const idempotency = options.idempotency ?? stores.idempotency;
-  const undoStore = options.undoStore ?? stores.undoStore;
-  const writeBudget = options.writeBudget ?? stores.writeBudget;
+  const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, writeBudget } = options;
   const deps: EngineDeps = {
-    rules: options.rules,
-    config,
-    env,
-    gateway: options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {}),
-    logger: options.logger,
-    ...(options.metrics ? { metrics: options.metrics } : {}),
+    rules,
+    config: options.config ?? embeddedConfig(rules),
+    env: options.env ?? process.env,
+    gateway,
+    logger,
+    ...(metrics ? { metrics } : {}),
+    ...(alerts ? { alerts } : {}),
     ...(idempotency ? { idempotency } : {}),
     ...(undoStore ? { undoStore } : {}),
     ...(writeBudget ? { writeBudget } : {}),

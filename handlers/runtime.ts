@@ -1,18 +1,85 @@
 /**
- * The runtime wiring of a family's Lambda function: the engine's handler with
- * the family's rules and commands, and SNS (with KMS signing) for alerts.
+ * The runtime wiring of a family's Lambda function: the engine's ports
+ * implemented with AWS. The AWS gateway gets the family's SDK commands and
+ * SNS/KMS for alerts; alerts go to SNS (`ALERT_TOPIC_ARN`), signed with the
+ * stack's HMAC key (`ALERT_SIGNING_KEY_ID`); idempotency, undo records and the
+ * write budget live in the stack's DynamoDB table (`IDEMPOTENCY_TABLE`).
  * Every family handler is one call to `familyHandler`.
  */
-import { mergeCommandTables, type CommandTable } from '../engine/aws.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createAwsGateway, mergeCommandTables, type AwsGateway, type CommandTable } from '../engine/aws.js';
+import type { Config } from '../engine/config.js';
+import type { Env } from '../engine/decide.js';
 import { lambdaHandler } from '../engine/handler.js';
+import { dynamoDbIdempotency, type EventIdempotency } from '../engine/idempotency.js';
+import { createRemediationHandler, embeddedConfig, type HandlerOptions } from '../engine/lambda.js';
+import type { AlertSink } from '../engine/ports.js';
 import type { Family } from '../engine/types.js';
+import { dynamoDbUndoStore, type UndoStore } from '../engine/undo-store.js';
+import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
 import { snsCommands } from '../notify/sns-commands.js';
+import { snsAlertSink } from '../notify/sns.js';
 
 /** The commands a family's function sends: its rules' and the alerts'. */
 export function runtimeCommands(family: Family): CommandTable {
   return mergeCommandTables([family.commands, snsCommands]);
 }
 
+/** SNS when the function has a topic; none otherwise (the engine then logs that the alert was not sent). */
+export function alertSinkFromEnv(env: Env, gateway: AwsGateway): AlertSink | undefined {
+  const topicArn = env['ALERT_TOPIC_ARN'];
+  if (!topicArn) return undefined;
+  const signingKeyId = env['ALERT_SIGNING_KEY_ID'];
+  return snsAlertSink(gateway, topicArn, signingKeyId ? { signingKeyId } : {});
+}
+
+/** The idempotency, undo-record and write-budget stores of the deployment, when `IDEMPOTENCY_TABLE` names its table. */
+export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget } {
+  const tableName = env['IDEMPOTENCY_TABLE'];
+  if (!tableName) return {};
+  // The table may live in another region than the function (the IAM function runs in us-east-1).
+  const region = env['IDEMPOTENCY_TABLE_REGION'] || env['AWS_REGION'];
+  const client = new DynamoDBClient({ retryMode: 'adaptive', maxAttempts: 5, ...(region ? { region } : {}) });
+  return {
+    idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
+    undoStore: dynamoDbUndoStore({ tableName, client }),
+    writeBudget: dynamoDbWriteBudget({ tableName, client, settings: config.writeBudget }),
+  };
+}
+
+export interface RuntimeOptions extends Omit<HandlerOptions, 'gateway'> {
+  /** The SDK commands the gateway may send; ignored when `gateway` is given. */
+  readonly commands: CommandTable;
+  readonly gateway?: AwsGateway;
+}
+
+/**
+ * The engine's handler with every port the deployment has: built from the
+ * environment unless the caller passes its own (tests pass mocks and stores).
+ * Module scope work is limited to parsing the embedded config and constructing
+ * (not connecting) SDK clients.
+ */
+export function remediationHandler(options: RuntimeOptions): ReturnType<typeof createRemediationHandler> {
+  const env = options.env ?? process.env;
+  const config = options.config ?? embeddedConfig(options.rules);
+  const gateway = options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {});
+  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown', config);
+  const alerts = options.alerts ?? alertSinkFromEnv(env, gateway);
+  const idempotency = options.idempotency ?? stores.idempotency;
+  const undoStore = options.undoStore ?? stores.undoStore;
+  const writeBudget = options.writeBudget ?? stores.writeBudget;
+  return createRemediationHandler({
+    ...options,
+    env,
+    config,
+    gateway,
+    ...(alerts ? { alerts } : {}),
+    ...(idempotency ? { idempotency } : {}),
+    ...(undoStore ? { undoStore } : {}),
+    ...(writeBudget ? { writeBudget } : {}),
+  });
+}
+
 export function familyHandler(family: Family) {
-  return lambdaHandler({ rules: family.rules, commands: runtimeCommands(family) });
+  return lambdaHandler(family.rules, (logger, metrics) => remediationHandler({ rules: family.rules, commands: runtimeCommands(family), logger, metrics }));
 }

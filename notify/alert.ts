@@ -2,21 +2,13 @@
  * The alert: one model of "what happened, why it matters, what was done, how to
  * undo it", rendered for email (plain text), machines (JSON) and chat (see `alert-view.ts`).
  */
-import type { ExecutionReport, PreflightReport } from '../engine/executor.js';
-import { SEVERITIES, type Decision, type Outcome, type Severity, type UndoStep } from '../engine/types.js';
+import type { Alert } from '../engine/ports.js';
+import { SEVERITIES, type Severity, type UndoStep } from '../engine/types.js';
 import type { AlertMessage } from './alert-message.js';
 import { alertView, OUTCOME_LABELS, subjectLine, type AlertView } from './alert-view.js';
 
-export interface Alert {
-  readonly decision: Decision;
-  readonly outcome: Outcome;
-  readonly rationale: string;
-  readonly execution?: ExecutionReport;
-  /** For a proposal or notice: what a read of the plan's preconditions showed before the alert was sent. */
-  readonly preflight?: PreflightReport;
-  /** Why the outcome differs from what the mode asked for (for example the blast-radius cap). */
-  readonly note?: string;
-}
+/** The alert is the engine's (`engine/ports.ts`): notify only renders and delivers it. */
+export type { Alert };
 
 export const ALERT_SCHEMA_VERSION = '1';
 

@@ -8,6 +8,7 @@
  * (`alert-signature.ts`) that the Slack notifier verifies.
  */
 import { errorCode, errorMessage, type AwsGateway } from '../engine/aws.js';
+import type { AlertDelivery, AlertSink } from '../engine/ports.js';
 import { renderJson, renderSubject, renderText, severityRank, type Alert } from './alert.js';
 import { SIGNATURE_ATTRIBUTE, SIGNATURE_KEY_ATTRIBUTE, signAlertBody, type AlertSignature } from './alert-signature.js';
 import { renderChatbot } from './chatbot.js';
@@ -120,15 +121,8 @@ export interface PublishOptions {
   readonly signingKeyId?: string;
 }
 
-/**
- * How the alert went out. A signing failure does not hold the alert back: it
- * is published unsigned (Slack shows it as unverified, email is unaffected),
- * and the caller logs and counts the failure.
- */
-export type PublishResult =
-  | { readonly signature: 'signed' }
-  | { readonly signature: 'unsigned' }
-  | { readonly signature: 'signing-failed'; readonly errorCode: string; readonly errorMessage: string };
+/** How the alert went out (`engine/ports.ts`): a signing failure publishes it unsigned, shown as unverified in Slack. */
+export type PublishResult = AlertDelivery;
 
 export async function publishAlert(alert: Alert, gateway: AwsGateway, topicArn: string, options: PublishOptions = {}): Promise<PublishResult> {
   const { input, lambdaBody } = render(alert, topicArn);
@@ -146,4 +140,9 @@ export async function publishAlert(alert: Alert, gateway: AwsGateway, topicArn: 
   }
   await gateway.call('sns', 'Publish', withSignature(input, signature));
   return { signature: 'signed' };
+}
+
+/** The engine's alert port, implemented with SNS: every alert to `topicArn`, signed with `signingKeyId` when the function has one. */
+export function snsAlertSink(gateway: AwsGateway, topicArn: string, options: PublishOptions = {}): AlertSink {
+  return { publish: (alert) => publishAlert(alert, gateway, topicArn, options) };
 }

@@ -18,12 +18,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
 import { cloudtrailRules } from '../remediations/cloudtrail/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { cloudtrailFamily } from '../remediations/cloudtrail/index.js';
 
 const cloudtrailCommands = runtimeCommands(cloudtrailFamily);
@@ -44,7 +43,7 @@ function recordingUndoStore(): UndoStore & { entries: UndoEntry[] } {
 
 function handlerFor(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
   const config = parseConfig({ rules: { 'cloudtrail-logging-weakened': { mode } } }, cloudtrailRules);
-  return createRemediationHandler({
+  return remediationHandler({
     rules: cloudtrailRules,
     commands: cloudtrailCommands,
     logger,

@@ -11,14 +11,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { patternForRule, ruleMatches } from '../engine/patterns.js';
 import type { Verdict } from '../engine/types.js';
 import { assumedRoleArn, createdRole } from '../remediations/credentials/bot-role-impostor.js';
 import { credentialRules } from '../remediations/credentials/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { credentialsFamily } from '../remediations/credentials/index.js';
 import { registeredRule } from './helpers/registered.js';
 
@@ -214,7 +213,7 @@ describe('bot-role-impostor', () => {
   describe('through the Lambda path', () => {
     const iam = mockClient(IAMClient);
     const sns = mockClient(SNSClient);
-    const handler = createRemediationHandler({
+    const handler = remediationHandler({
       rules: credentialRules,
       commands: credentialCommands,
       logger: recordingLogger(),

@@ -11,13 +11,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway, type CommandTable } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { executePlan } from '../engine/executor.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { PlanStep } from '../engine/types.js';
 import { credentialRules } from '../remediations/credentials/index.js';
 import { proposeDeactivation } from '../remediations/credentials/root-access-key-created.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { credentialsFamily } from '../remediations/credentials/index.js';
 import { registeredRule } from './helpers/registered.js';
 
@@ -180,7 +179,7 @@ describe('root-access-key-created proposal through the executor (signed in as th
 
 describe('root-access-key-created through the Lambda path', () => {
   function handler(mode: 'notify' | 'propose') {
-    return createRemediationHandler({
+    return remediationHandler({
       rules: credentialRules,
       commands: credentialCommands,
       logger: recordingLogger(),

@@ -6,14 +6,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import { parseEvent, type CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { matchingRules, patternForRule, patternForRules } from '../engine/patterns.js';
 import type { Facts, Rule, Verdict } from '../engine/types.js';
 import { deviceName, mfaSubject } from '../remediations/credentials/identities.js';
 import { credentialRules } from '../remediations/credentials/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { credentialsFamily } from '../remediations/credentials/index.js';
 import { lookupOf, registeredRule } from './helpers/registered.js';
 
@@ -398,7 +397,7 @@ describe('credentials rules', () => {
 
     function handler(mode?: 'remediate') {
       const config = parseConfig(mode ? { defaultMode: mode, rules: Object.fromEntries(credentialRules.map((r) => [r.id, { mode }])) } : {}, credentialRules);
-      return createRemediationHandler({
+      return remediationHandler({
         rules: credentialRules,
         commands: credentialCommands,
         logger: recordingLogger(),

@@ -23,12 +23,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { Mode } from '../engine/types.js';
 import { ebsRules } from '../remediations/ebs/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { ebsFamily } from '../remediations/ebs/index.js';
 
 const ebsCommands = runtimeCommands(ebsFamily);
@@ -43,7 +42,7 @@ const AWS_MANAGED_KEY = 'arn:aws:kms:us-east-1:111122223333:alias/aws/ebs';
 function handlerFor(modes: Record<string, Mode>, settings: Record<string, Record<string, unknown>> = {}) {
   const rules = Object.fromEntries(ebsRules.map((rule) => [rule.id, { ...(modes[rule.id] ? { mode: modes[rule.id] } : {}), ...settings[rule.id] }]));
   const config = parseConfig({ rules }, ebsRules);
-  return createRemediationHandler({
+  return remediationHandler({
     rules: ebsRules,
     commands: ebsCommands,
     logger: recordingLogger(),

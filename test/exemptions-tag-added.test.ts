@@ -10,14 +10,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { patternForRule, ruleMatches } from '../engine/patterns.js';
 import type { Verdict } from '../engine/types.js';
 import { taggingRequest } from '../remediations/exemptions/exemption-tag-added.js';
 import { exemptionRules } from '../remediations/exemptions/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { exemptionsFamily } from '../remediations/exemptions/index.js';
 import { registeredRule } from './helpers/registered.js';
 
@@ -196,7 +195,7 @@ describe('exemption-tag-added', () => {
 
   describe('through the Lambda path', () => {
     const sns = mockClient(SNSClient);
-    const handler = createRemediationHandler({
+    const handler = remediationHandler({
       rules: exemptionRules,
       commands: exemptionCommands,
       logger: recordingLogger(),

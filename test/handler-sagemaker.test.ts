@@ -27,12 +27,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { executePlan } from '../engine/executor.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { isUnknownValue, type Plan } from '../engine/types.js';
 import { sagemakerRules } from '../remediations/sagemaker/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { sagemakerFamily } from '../remediations/sagemaker/index.js';
 import { registeredRule } from './helpers/registered.js';
 
@@ -52,7 +51,7 @@ function handlerFor(modes: Partial<Record<string, Mode>> = {}, env: Record<strin
   const logger = recordingLogger();
   const rules = Object.fromEntries(Object.entries(modes).map(([id, mode]) => [id, { mode }]));
   const config = parseConfig({ rules }, sagemakerRules);
-  const handler = createRemediationHandler({
+  const handler = remediationHandler({
     rules: sagemakerRules,
     commands: sagemakerCommands,
     logger,

@@ -4,8 +4,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { createRemediationHandler } from '../engine/lambda.js';
-import { runtimeCommands } from '../handlers/runtime.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { BOT_ENV } from './helpers/bot.js';
@@ -23,7 +22,7 @@ const GROUP = 'sg-0a1b2c3d4e5f67890';
 function handlerFor(mode: 'remediate' | 'propose' | 'notify' | 'off', env: Record<string, string> = {}) {
   const logger = recordingLogger();
   const config = parseConfig({ rules: { 'sg-open-ingress': { mode } } }, securityGroupRules);
-  const handler = createRemediationHandler({
+  const handler = remediationHandler({
     rules: securityGroupRules,
     commands: securityGroupCommands,
     logger,
@@ -188,7 +187,7 @@ describe('security-groups handler', () => {
   it('skips principals on the ignore list', async () => {
     const logger = recordingLogger();
     const config = parseConfig({ ignorePrincipals: ['arn:aws:iam::111122223333:user/ali*'], rules: { 'sg-open-ingress': { mode: 'remediate' } } }, securityGroupRules);
-    const handler = createRemediationHandler({ rules: securityGroupRules, commands: securityGroupCommands, logger, config, env: {}, gateway: createAwsGateway(securityGroupCommands) });
+    const handler = remediationHandler({ rules: securityGroupRules, commands: securityGroupCommands, logger, config, env: {}, gateway: createAwsGateway(securityGroupCommands) });
     const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'));
     expect(ec2.calls()).toHaveLength(0);
     expect(result.status === 'processed' && result.decisions[0]?.summary).toBe(
@@ -225,7 +224,7 @@ describe('security-groups handler', () => {
   it('proposes instead of applying when a plan exceeds the write budget, and says why', async () => {
     const logger = recordingLogger();
     const config = parseConfig({ maxWritesPerInvocation: 0, rules: { 'sg-open-ingress': { mode: 'remediate' } } }, securityGroupRules);
-    const handler = createRemediationHandler({ rules: securityGroupRules, commands: securityGroupCommands, logger, config, env: { ALERT_TOPIC_ARN: TOPIC }, gateway: createAwsGateway(securityGroupCommands) });
+    const handler = remediationHandler({ rules: securityGroupRules, commands: securityGroupCommands, logger, config, env: { ALERT_TOPIC_ARN: TOPIC }, gateway: createAwsGateway(securityGroupCommands) });
     const result = await handler(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'));
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
     expect(result.status === 'processed' && result.decisions[0]?.outcome).toBe('proposed');

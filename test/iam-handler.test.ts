@@ -19,11 +19,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { iamFamily } from '../remediations/iam/index.js';
 
 const iamCommands = runtimeCommands(iamFamily);
@@ -40,7 +39,7 @@ const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
 function handlerFor(env: Record<string, string> = {}) {
   const logger = recordingLogger();
   const config = parseConfig({ defaultMode: 'remediate' }, iamRules);
-  const handler = createRemediationHandler({
+  const handler = remediationHandler({
     rules: iamRules,
     commands: iamCommands,
     logger,

@@ -19,14 +19,13 @@ import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { MetricName } from '../engine/metrics.js';
 import { MAX_STEP_INPUT_CHARS } from '../engine/plan-guard.js';
 import { analyzePermissionsPolicy, analyzeTrustPolicy, IAM_POLICY_SIZE_LIMITS, MAX_RAW_POLICY_INPUT } from '../engine/policy/analyzer.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { iamFamily } from '../remediations/iam/index.js';
 import { registeredRule } from './helpers/registered.js';
 
@@ -48,7 +47,7 @@ function paddedAdmin(): { event: CloudTrailEvent; padded: string; plain: string 
 }
 
 function handlerFor(metrics: { name: MetricName; rule?: string }[]) {
-  return createRemediationHandler({
+  return remediationHandler({
     rules: iamRules,
     commands: iamCommands,
     logger: recordingLogger(),

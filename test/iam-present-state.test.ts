@@ -30,12 +30,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import type { CloudTrailEvent } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { UndoEntry, UndoRecord, UndoStore } from '../engine/undo-store.js';
 import { iamRules } from '../remediations/iam/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { iamFamily } from '../remediations/iam/index.js';
 
 const iamCommands = runtimeCommands(iamFamily);
@@ -69,7 +68,7 @@ function memoryUndoStore(): UndoStore & { readonly entries: { eventId: string; e
 
 function handlerFor(undoStore: UndoStore) {
   const config = parseConfig({ defaultMode: 'remediate' }, iamRules);
-  return createRemediationHandler({
+  return remediationHandler({
     rules: iamRules,
     commands: iamCommands,
     logger: recordingLogger(),

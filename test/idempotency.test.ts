@@ -14,9 +14,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { ALREADY_IN_PROGRESS } from '../engine/idempotency.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { MetricName } from '../engine/metrics.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
@@ -53,7 +52,7 @@ afterAll(async () => {
 function handlerFor(functionName = 'remediation-bot-test-securityGroups') {
   const logger = recordingLogger();
   const counts: { name: MetricName; rule?: string }[] = [];
-  const handler = createRemediationHandler({
+  const handler = remediationHandler({
     rules: securityGroupRules,
     commands: securityGroupCommands,
     logger,
@@ -200,7 +199,7 @@ describe('idempotency (Powertools, DynamoDB)', () => {
   });
 
   it('without IDEMPOTENCY_TABLE (CLI invoke, unit tests) every delivery is processed', async () => {
-    const handler = createRemediationHandler({
+    const handler = remediationHandler({
       rules: securityGroupRules,
       commands: securityGroupCommands,
       logger: recordingLogger(),

@@ -7,14 +7,13 @@ import { parseConfig } from '../engine/config.js';
 import { decide, offlineFacts } from '../engine/decide.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { executePlan } from '../engine/executor.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { Facts, PlanStep, Verdict } from '../engine/types.js';
 import { undoEntryFor } from '../engine/undo-store.js';
 import { instanceMetadataProbe, planRequireTokens } from '../remediations/instances/ec2-imdsv1-allowed.js';
 import { instanceRules } from '../remediations/instances/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { instancesFamily } from '../remediations/instances/index.js';
 import { lookupOf, registeredRule } from './helpers/registered.js';
 
@@ -278,7 +277,7 @@ describe('ec2-imdsv1-allowed', () => {
     function handlerFor(mode: 'remediate' | 'propose' | 'notify') {
       const logger = recordingLogger();
       const config = parseConfig({ rules: { 'ec2-imdsv1-allowed': { mode } } }, instanceRules);
-      const handler = createRemediationHandler({
+      const handler = remediationHandler({
         rules: instanceRules,
         commands: instanceCommands,
         logger,

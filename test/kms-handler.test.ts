@@ -17,12 +17,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
 import { kmsRules } from '../remediations/kms/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { kmsFamily } from '../remediations/kms/index.js';
 
 const kmsCommands = runtimeCommands(kmsFamily);
@@ -46,7 +45,7 @@ function recordingUndoStore(): UndoStore & { entries: UndoEntry[] } {
 }
 
 function handlerFor(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
-  return createRemediationHandler({
+  return remediationHandler({
     rules: kmsRules,
     commands: kmsCommands,
     logger,

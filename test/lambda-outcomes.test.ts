@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
-import { processEvent } from '../engine/lambda.js';
+import { processEvent } from './helpers/engine.js';
 import type { Plan, Rule } from '../engine/types.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';

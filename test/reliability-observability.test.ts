@@ -9,12 +9,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { lambdaHandler } from '../engine/handler.js';
-import { processEvent, type EngineDeps } from '../engine/lambda.js';
+import { type EngineDeps } from '../engine/lambda.js';
+import { processEvent } from './helpers/engine.js';
 import type { MetricName } from '../engine/metrics.js';
 import type { Rule } from '../engine/types.js';
 import { rulesByFamily } from '../remediations/registry.js';
-import { runtimeCommands } from '../handlers/runtime.js';
+import { familyHandler, runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
@@ -180,7 +180,7 @@ describe('observability: the Lambda middleware (Powertools Logger and Metrics)',
   }
 
   it('emits EMF metrics in namespace RemediationBot with the rule as a dimension, and flushes the function counters', async () => {
-    const handler = lambdaHandler({ rules: securityGroupRules, commands: securityGroupCommands });
+    const handler = familyHandler(securityGroupsFamily);
     await handler(loadEvent(FIXTURE), context('req-1'));
     const emf = records().filter((record) => '_aws' in record);
     const metricsOf = (record: Record<string, unknown>) =>
@@ -194,7 +194,7 @@ describe('observability: the Lambda middleware (Powertools Logger and Metrics)',
   });
 
   it('puts the event id, the rule and the request id on the decision line, and never carries them into the next invocation', async () => {
-    const handler = lambdaHandler({ rules: securityGroupRules, commands: securityGroupCommands });
+    const handler = familyHandler(securityGroupsFamily);
     const event = loadEvent(FIXTURE);
     await handler(event, context('req-1'));
     await handler({ not: 'an event' }, context('req-2'));

@@ -27,11 +27,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { field } from '../engine/event.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import { s3Rules } from '../remediations/s3/index.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { s3Family } from '../remediations/s3/index.js';
 
 const s3Commands = runtimeCommands(s3Family);
@@ -65,7 +64,7 @@ function s3controlError(name: string): S3ControlServiceException {
 
 function handlerFor(mode: 'remediate' | 'propose') {
   const config = parseConfig({ defaultMode: mode }, s3Rules);
-  return createRemediationHandler({
+  return remediationHandler({
     rules: s3Rules,
     commands: s3Commands,
     logger: recordingLogger(),

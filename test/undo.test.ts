@@ -12,10 +12,9 @@ import type { Io } from '../cli/format.js';
 import { undoCommand } from '../cli/undo.js';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { createRemediationHandler } from '../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
 import type { PlanStep, Rule } from '../engine/types.js';
 import { dynamoDbUndoStore, undoRecordKey, type UndoEntry } from '../engine/undo-store.js';
-import { runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
@@ -59,7 +58,7 @@ function captureIo(): Io & { stdout: string[]; stderr: string[] } {
 }
 
 function handlerWith(rules: readonly Rule[] = securityGroupRules) {
-  return createRemediationHandler({
+  return remediationHandler({
     rules,
     commands: securityGroupCommands,
     logger: recordingLogger(),

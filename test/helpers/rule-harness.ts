@@ -9,9 +9,9 @@ import { createAwsGateway } from '../../engine/aws.js';
 import { parseConfig } from '../../engine/config.js';
 import type { Env } from '../../engine/decide.js';
 import type { CloudTrailEvent } from '../../engine/event.js';
-import { createRemediationHandler, type HandlerOptions } from '../../engine/lambda.js';
+import { type HandlerOptions } from '../../engine/lambda.js';
+import { remediationHandler, runtimeCommands } from '../../handlers/runtime.js';
 import type { Facts, Family, Mode, Rule, Verdict } from '../../engine/types.js';
-import { runtimeCommands } from '../../handlers/runtime.js';
 import { familiesByName, type DeployedFamily } from '../../remediations/registry.js';
 import { BOT_ENV } from './bot.js';
 import { recordingLogger, type RecordingLogger } from './logger.js';
@@ -66,7 +66,7 @@ export function familyHandler(family: Family | DeployedFamily, options: HandlerH
   const commands = runtimeCommands(subject);
   const rules = Object.fromEntries(subject.rules.map((rule) => [rule.id, { ...(modes[rule.id] ? { mode: modes[rule.id] } : {}), ...settings[rule.id] }]));
   const config = parseConfig({ ...rest, rules }, subject.rules);
-  const handler = createRemediationHandler({
+  const handler = remediationHandler({
     rules: subject.rules,
     commands,
     logger,
