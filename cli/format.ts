@@ -84,18 +84,18 @@ function summaryHead(summary: ReplaySummary): string {
 const RULE_WIDTH = Math.max(...allRules.map((rule) => rule.id.length)) + 1;
 
 export function tableFormatter(io: Io): Formatter {
-  const widths = { event: 34, rule: RULE_WIDTH, verdict: 10, mode: 10 };
+  const widths = { event: 34, rule: RULE_WIDTH, verdict: 10, mode: 10, outcome: 14 };
   let headerDone = false;
   const row = (line: ReplayLine) => {
     if (!headerDone) {
-      io.out(`${pad('EVENT', widths.event)} ${pad('RULE', widths.rule)} ${pad('VERDICT', widths.verdict)} ${pad('MODE', widths.mode)} SUMMARY`);
+      io.out(`${pad('EVENT', widths.event)} ${pad('RULE', widths.rule)} ${pad('VERDICT', widths.verdict)} ${pad('MODE', widths.mode)} ${pad('OUTCOME', widths.outcome)} SUMMARY`);
       headerDone = true;
     }
     if (line.verdict === 'invalid') {
-      io.out(`${pad(line.source, widths.event)} ${pad('-', widths.rule)} ${pad('invalid', widths.verdict)} ${pad('-', widths.mode)} ${line.error}`);
+      io.out(`${pad(line.source, widths.event)} ${pad('-', widths.rule)} ${pad('invalid', widths.verdict)} ${pad('-', widths.mode)} ${pad('-', widths.outcome)} ${line.error}`);
       return;
     }
-    io.out(`${pad(line.eventName, widths.event)} ${pad(line.rule, widths.rule)} ${pad(line.verdict, widths.verdict)} ${pad(line.mode, widths.mode)} ${line.summary}`);
+    io.out(`${pad(line.eventName, widths.event)} ${pad(line.rule, widths.rule)} ${pad(line.verdict, widths.verdict)} ${pad(line.mode, widths.mode)} ${pad(line.outcome, widths.outcome)} ${line.outcomeNote ? `${line.summary} (${line.outcomeNote})` : line.summary}`);
     io.out(`    source: ${line.source}${line.unavailableFacts ? `  (facts unavailable offline: ${line.unavailableFacts.join(', ')})` : ''}`);
     for (const [index, step] of line.plan.entries()) {
       io.out(`    ${index + 1}. ${formatStep(step)}`);
@@ -168,7 +168,7 @@ export function markdownFormatter(io: Io): Formatter {
       `- **Event:** ${code(line.eventName)} from ${code(line.eventSource)} at ${md(line.eventTime)}, account ${code(line.account)}, ${code(line.region)}`,
       `- **Principal:** ${code(line.principal)}`,
       ...(line.resources.length > 0 ? [`- **Resources:** ${line.resources.map(code).join(', ')}`] : []),
-      `- **Mode:** ${line.mode}`,
+      `- **Mode:** ${line.mode}; **outcome:** ${line.outcome}${line.outcomeNote ? ` (${md(line.outcomeNote)})` : ''}`,
       `- **Source:** ${code(line.source)}`,
       ...(line.unavailableFacts ? [`- **Facts unavailable offline:** ${line.unavailableFacts.map(md).join(', ')}`] : []),
       '',

@@ -1,13 +1,15 @@
 /**
  * Dry-run replay: every record goes the way production takes it. EventBridge
  * first routes it by each rule's pattern; only an event that reaches a rule is
- * parsed and decided, by the same `decideAll` as the Lambdas, offline.
+ * parsed and decided, by the same `decideAll` as the Lambdas, offline, and
+ * given the outcome the Lambda would give it by the same `resolveOutcome`.
  * Nothing is executed; the plan is printed.
  */
 import type { Config } from '../engine/config.js';
 import { decideAll, offlineFacts, type Env } from '../engine/decide.js';
 import { matchingRules } from '../engine/patterns.js';
 import { parseEvent } from '../engine/event.js';
+import { dispositionLabel, resolveOutcome, type Disposition } from '../engine/outcome.js';
 import type { Decision, Plan, Rule } from '../engine/types.js';
 import type { InputRecord } from './inputs.js';
 import { classifyRecord } from './records.js';
@@ -26,6 +28,10 @@ export type ReplayLine =
       readonly verdict: Decision['verdict']['kind'];
       readonly severity: string;
       readonly mode: string;
+      /** What the deployed function would do, by `resolveOutcome` (`would-apply`, `would-propose`, `would-notify`, `exempt`, `uninspected`, `none`). */
+      readonly outcome: string;
+      /** Why the outcome differs from what the mode asks, e.g. over the write budget. */
+      readonly outcomeNote?: string;
       readonly resources: readonly string[];
       readonly summary: string;
       readonly plan: Plan;
@@ -36,8 +42,9 @@ export type ReplayLine =
     }
   | { readonly verdict: 'invalid'; readonly eventId?: string; readonly error: string; readonly source: string };
 
-export function lineForDecision(decision: Decision, source: string): ReplayLine {
+export function lineForDecision(decision: Decision, source: string, disposition: Disposition): ReplayLine {
   const { verdict } = decision;
+  const note = disposition.kind === 'apply' ? undefined : disposition.note;
   const summary = verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
   return {
     eventId: decision.eventId,
@@ -51,6 +58,8 @@ export function lineForDecision(decision: Decision, source: string): ReplayLine 
     verdict: verdict.kind,
     severity: decision.severity,
     mode: decision.mode,
+    outcome: dispositionLabel(disposition),
+    ...(note ? { outcomeNote: note } : {}),
     resources: verdict.resources ?? [],
     summary,
     plan: verdict.kind === 'violation' ? verdict.plan : [],
@@ -113,7 +122,17 @@ export async function decideRecord(record: InputRecord, options: ReplayOptions):
     facts: offlineFacts,
     now: options.now ?? new Date(parsed.event.detail.eventTime),
   });
-  return decisions.map((decision) => lineForDecision(decision, record.origin));
+  // An event is one invocation of each family's function: the decisions of a family share its per-invocation
+  // write cap, as in the Lambda. The stack's budget across events lives in DynamoDB and is not consulted offline.
+  const maxWritesPerInvocation = options.config.maxWritesPerInvocation;
+  const writesLeft = new Map<string, number>();
+  return decisions.map((decision) => {
+    const family = reached.find((rule) => rule.id === decision.rule)?.family ?? '';
+    const left = writesLeft.get(family) ?? maxWritesPerInvocation;
+    const disposition = resolveOutcome(decision, { writesLeft: left, maxWritesPerInvocation });
+    if (disposition.kind === 'apply') writesLeft.set(family, left - disposition.writes);
+    return lineForDecision(decision, record.origin, disposition);
+  });
 }
 
 /** Replays one record into zero or more lines: none when it reaches no rule. */

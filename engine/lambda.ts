@@ -22,7 +22,7 @@ import { isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
-import { resolveOutcome } from './outcome.js';
+import { resolveOutcome, type Disposition } from './outcome.js';
 import { isQuietSkip, SEVERITIES, type Decision, type Outcome, type Rule, type Severity } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
@@ -135,6 +135,8 @@ export async function processEvent(raw: unknown, deps: EngineDeps, context: Invo
  */
 export interface DecisionRecord {
   readonly decision: Decision;
+  /** What was resolved before any call (`resolveOutcome`); `outcome` is what happened. */
+  readonly disposition: Disposition;
   readonly outcome: Outcome;
   readonly execution?: ExecutionReport;
   readonly preflight?: PreflightReport;
@@ -271,7 +273,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
       }
     }
     results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
-    records.push({ decision, outcome, ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(undo ? { undo } : {}) });
+    records.push({ decision, disposition: action.disposition, outcome, ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(undo ? { undo } : {}) });
   }
   deps.logger.removeKeys?.(['rule']);
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
@@ -284,6 +286,8 @@ function atLeast(severity: Severity, floor: Severity): Severity {
 }
 
 interface Action {
+  /** What `resolveOutcome` said before any call: the replay says the same for the same decision. */
+  readonly disposition: Disposition;
   readonly outcome: Outcome;
   readonly execution?: ExecutionReport;
   readonly preflight?: PreflightReport;
@@ -321,10 +325,10 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
   }
   switch (disposition.kind) {
     case 'settled':
-      return { outcome: disposition.outcome, ...(disposition.note ? { note: disposition.note } : {}) };
+      return { disposition, outcome: disposition.outcome, ...(disposition.note ? { note: disposition.note } : {}) };
     case 'propose': {
       const preflight = await preflightPlan(disposition.plan, deps.gateway, probes);
-      return { outcome: proposalOutcome(preflight, disposition.outcome), preflight, ...(disposition.note ? { note: disposition.note } : {}) };
+      return { disposition, outcome: proposalOutcome(preflight, disposition.outcome), preflight, ...(disposition.note ? { note: disposition.note } : {}) };
     }
     case 'apply':
       break;
@@ -336,7 +340,7 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
     ...(functionName ? { functionName } : {}),
     ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
   });
-  return { outcome: execution.status, execution };
+  return { disposition, outcome: execution.status, execution };
 }
 
 /**
