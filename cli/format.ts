@@ -4,7 +4,7 @@
  * bounded whatever the number of decisions.
  */
 import type { Readable } from 'node:stream';
-import { formatStep } from '../notify/alert.js';
+import { describeStep } from '../engine/step-text.js';
 import { checkLines } from '../notify/alert-view.js';
 import type { PlanStep } from '../engine/types.js';
 import type { ReplayLine } from './replay.js';
@@ -98,11 +98,11 @@ export function tableFormatter(io: Io): Formatter {
     io.out(`${pad(line.eventName, widths.event)} ${pad(line.rule, widths.rule)} ${pad(line.verdict, widths.verdict)} ${pad(line.mode, widths.mode)} ${pad(line.outcome, widths.outcome)} ${line.outcomeNote ? `${line.summary} (${line.outcomeNote})` : line.summary}`);
     io.out(`    source: ${line.source}${line.unavailableFacts ? `  (facts unavailable offline: ${line.unavailableFacts.join(', ')})` : ''}`);
     for (const [index, step] of line.plan.entries()) {
-      io.out(`    ${index + 1}. ${formatStep(step)}`);
+      io.out(`    ${index + 1}. ${describeStep(step)}`);
       for (const check of checkLines(step)) io.out(`       ${check}`);
     }
     for (const [index, step] of (line.proposal ?? []).entries()) {
-      io.out(`    proposed ${index + 1}. ${formatStep(step)}`);
+      io.out(`    proposed ${index + 1}. ${describeStep(step)}`);
       for (const check of checkLines(step)) io.out(`       ${check}`);
     }
   };
@@ -135,10 +135,10 @@ function code(text: string): string {
 function stepBlock(steps: readonly PlanStep[], label: string): string[] {
   if (steps.length === 0) return [];
   const body = steps.flatMap((step, index) => [
-    `${index + 1}. ${formatStep(step)}`,
+    `${index + 1}. ${describeStep(step)}`,
     `   why: ${step.reason}`,
     ...checkLines(step).map((check) => `   ${check}`),
-    ...(step.undo ? [`   undo: ${formatStep(step.undo)}`] : []),
+    ...(step.undo ? [`   undo: ${describeStep(step.undo)}`] : []),
   ]);
   return ['', `${label}:`, '', '```text', ...body.map((text) => text.replaceAll('```', '` ` `')), '```'];
 }

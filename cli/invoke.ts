@@ -11,7 +11,7 @@ import type { Config } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
 import { runEvent, type DecisionRecord, type EngineLogger, type EventReport, type InvocationResult } from '../engine/lambda.js';
 import type { Rule } from '../engine/types.js';
-import { formatStep } from '../notify/alert.js';
+import { describeStep } from '../engine/step-text.js';
 import { snsAlertSink } from '../notify/sns.js';
 import { allCommands } from './commands.js';
 import type { Io } from './format.js';
@@ -64,7 +64,7 @@ function printDecisions(io: Io, result: InvocationResult, records: readonly Deci
     for (const [position, step] of plan.entries()) {
       const run = record?.execution?.steps.find((s) => s.index === position);
       const status = run ? `  [${run.status}${run.errorCode ? `: ${run.errorCode}` : ''}]` : '';
-      io.out(`    ${position + 1}. ${formatStep(step)}${status}`);
+      io.out(`    ${position + 1}. ${describeStep(step)}${status}`);
     }
   }
 }

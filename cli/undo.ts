@@ -62,7 +62,8 @@ import { DeleteEndpointConfigCommand, SageMakerClient, StartNotebookInstanceComm
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { createAwsGateway, errorCode, errorMessage, UnsupportedOperationError, type AwsGateway, type CommandTable, type SdkClientConstructor, type SdkCommandConstructor } from '../engine/aws.js';
 import type { Env } from '../engine/decide.js';
-import { describeStep, executePlan, type ExecutionReport } from '../engine/executor.js';
+import { executePlan, type ExecutionReport } from '../engine/executor.js';
+import { describeStep } from '../engine/step-text.js';
 import { isStepOutputRef, isUnknownValue, type PlanStep, type Rule, type UndoStep } from '../engine/types.js';
 import { isUndoOperation, undoEntryProblem, type UndoOperation, type UndoService } from '../engine/undo-inverses.js';
 import { dynamoDbUndoStore, type UndoEntry, type UndoRecord, type UndoStore } from '../engine/undo-store.js';

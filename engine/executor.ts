@@ -475,21 +475,3 @@ export async function preflightPlan(plan: Plan, gateway: AwsGateway, probes: rea
   return { status, checks };
 }
 
-/** The input as a person reads it: `$ref`s become `<step.Field>` and unknowns `<unknown: …>`. */
-export function renderInput(value: unknown): unknown {
-  if (isStepOutputRef(value)) return `<${value.$ref}>`;
-  if (isUnknownValue(value)) return `<unknown: ${value.$unknown}>`;
-  if (Array.isArray(value)) return value.map(renderInput);
-  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderInput(item)]));
-  return value;
-}
-
-/**
- * One line per step for printed plans (dry run, alerts): waits are marked,
- * named steps show their id so `<id.Field>` placeholders can be followed, and
- * a step a lookup found already in place says so.
- */
-export function describeStep(step: UndoStep & Partial<Pick<PlanStep, 'id' | 'kind' | 'alreadyDone'>>): string {
-  const head = `${step.kind === 'wait' ? 'wait ' : ''}${step.service}:${step.operation}${step.id ? ` [${step.id}]` : ''}`;
-  return `${head} ${JSON.stringify(renderInput(step.input))}${step.alreadyDone ? ` (already done: ${step.alreadyDone})` : ''}`;
-}

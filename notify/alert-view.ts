@@ -5,6 +5,7 @@
  * same data the notifier Lambda receives.
  */
 import type { Outcome, Severity } from '../engine/types.js';
+import { describeStep } from '../engine/step-text.js';
 import type { AlertMessage, MessageCheckResult, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
 import { cloudTrailEventUrl, resourceConsoleUrl } from './console-links.js';
 
@@ -78,11 +79,6 @@ export function subjectLine(decision: Pick<MessageDecision, 'severity' | 'ruleTi
   return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
 }
 
-/** A plan step as the exact SDK call: `ec2:RevokeSecurityGroupIngress {"GroupId":…}`. */
-export function formatCall(step: MessageUndoStep): string {
-  return `${step.service}:${step.operation} ${JSON.stringify(step.input)}`;
-}
-
 /** `AuthorizeSecurityGroupIngress` → `authorize-security-group-ingress`; acronyms stay one word (`CreateDBInstance` → `create-db-instance`). */
 export function cliOperation(operation: string): string {
   return operation
@@ -149,12 +145,12 @@ export function checkLines(step: Pick<MessagePlanStep, 'precondition' | 'verific
 function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined, preflight?: AlertMessage['preflight']): string[] {
   let write = -1;
   return steps.flatMap((step, index) => {
-    if (step.operation.startsWith('waitUntil')) return [`${index + 1}. wait ${formatCall(step)}`, `   why: ${oneLineKeepUnicode(step.reason)}`];
+    if (step.operation.startsWith('waitUntil')) return [`${index + 1}. wait ${describeStep(step)}`, `   why: ${oneLineKeepUnicode(step.reason)}`];
     write += 1;
     const result = results?.find((r) => r.index === index);
     const now = preflight?.checks[write] ?? undefined;
     return [
-      `${index + 1}. ${formatCall(step)}`,
+      `${index + 1}. ${describeStep(step)}`,
       `   why: ${oneLineKeepUnicode(step.reason)}`,
       ...checkLines(step).map((line) => `   ${line}`),
       ...resultLine(result),

@@ -27,10 +27,6 @@ export function renderSubject(alert: Alert): string {
   return subjectLine(alert.decision, alert.outcome);
 }
 
-export function formatStep(step: UndoStep): string {
-  return `${step.service}:${step.operation} ${JSON.stringify(step.input)}`;
-}
-
 /** Undo steps: for an executed plan only those of applied steps, in reverse order; otherwise all. */
 export function undoSteps(alert: Alert): UndoStep[] {
   const { verdict } = alert.decision;

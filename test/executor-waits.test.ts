@@ -24,7 +24,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAwsGateway, type AwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
-import { describeStep, executePlan, renderInput } from '../engine/executor.js';
+import { executePlan } from '../engine/executor.js';
+import { describeStep, renderInput } from '../engine/step-text.js';
 import type { Facts, Plan } from '../engine/types.js';
 import { runtimeCommands } from '../handlers/runtime.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
@@ -651,10 +652,10 @@ describe('executePlan with waits and $ref placeholders', () => {
 describe('printing plans with placeholders', () => {
   it('shows $ref as <step.Field>, unknowns as <unknown: …>, and marks waits and step ids', () => {
     const plan = migration();
-    expect(describeStep(plan[2] ?? { service: 'ec2', operation: '', input: {}, reason: '' })).toBe(
+    expect(describeStep(plan[2] ?? { service: 'ec2', operation: '', input: {} })).toBe(
       `ec2:CopySnapshot [encrypted-snapshot-${VOLUME}] {"SourceRegion":"us-east-1","SourceSnapshotId":"<snapshot-${VOLUME}.SnapshotId>","Encrypted":true,"KmsKeyId":"alias/ebs-data","Description":"Encrypted copy of ${VOLUME}","TagSpecifications":[{"ResourceType":"snapshot","Tags":[{"Key":"remediation:source-volume","Value":"${VOLUME}"}]}]}`,
     );
-    expect(describeStep(plan[1] ?? { service: 'ec2', operation: '', input: {}, reason: '' })).toBe(
+    expect(describeStep(plan[1] ?? { service: 'ec2', operation: '', input: {} })).toBe(
       `wait ec2:waitUntilSnapshotCompleted {"SnapshotIds":["<snapshot-${VOLUME}.SnapshotId>"]}`,
     );
     expect(renderInput({ VolumeId: { $unknown: 'VolumeId of /dev/sdf on i-1' } })).toStrictEqual({ VolumeId: '<unknown: VolumeId of /dev/sdf on i-1>' });
