@@ -19,7 +19,7 @@
  * `matchesFilterPolicy` evaluates the operators used here with SNS semantics,
  * so tests can check that a policy selects exactly the intended messages.
  */
-import { SEVERITIES, type Outcome, type Severity } from '../engine/types.js';
+import { severityRank, type Outcome, type Severity } from '../engine/types.js';
 
 export type NumericCondition = { readonly numeric: readonly ['>=' | '>' | '<=' | '<' | '=', number] };
 export type AnythingButCondition = { readonly 'anything-but': readonly (string | number)[] };
@@ -29,9 +29,6 @@ type AttributeConditions = Readonly<Record<string, readonly FilterCondition[]>>;
 /** Attribute keys with their conditions (AND), optionally `$or` of such branches. */
 export type FilterPolicy = AttributeConditions | { readonly $or: readonly AttributeConditions[] };
 
-export function severityRankOf(severity: Severity): number {
-  return SEVERITIES.indexOf(severity) + 1;
-}
 
 export interface ChannelFilterOptions {
   readonly minSeverity: Severity;
@@ -41,11 +38,11 @@ export interface ChannelFilterOptions {
 /** The channel's filter policy; `undefined` means "no policy: deliver everything". */
 export function channelFilterPolicy(options: ChannelFilterOptions): FilterPolicy | undefined {
   const excluded = [...new Set(options.excludeOutcomes ?? [])];
-  if (options.minSeverity === SEVERITIES[0] && excluded.length === 0) return undefined;
+  if (severityRank(options.minSeverity) === 1 && excluded.length === 0) return undefined;
   return {
     $or: [
       {
-        severityRank: [{ numeric: ['>=', severityRankOf(options.minSeverity)] }],
+        severityRank: [{ numeric: ['>=', severityRank(options.minSeverity)] }],
         ...(excluded.length > 0 ? { outcome: [{ 'anything-but': excluded }] } : {}),
       },
       { severityRank: [{ exists: false }] },

@@ -23,7 +23,7 @@ import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, type Disposition } from './outcome.js';
-import { isQuietSkip, SEVERITIES, type Decision, type Outcome, type Rule, type Severity } from './types.js';
+import { atLeast, isQuietSkip, type Decision, type Outcome, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
 /** The logging surface the engine needs; the Powertools Logger provides it. */
@@ -281,9 +281,6 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
   return { result: { status: 'processed', eventId: event.detail.eventID, decisions: results }, records };
 }
 
-function atLeast(severity: Severity, floor: Severity): Severity {
-  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(floor) ? severity : floor;
-}
 
 interface Action {
   /** What `resolveOutcome` said before any call: the replay says the same for the same decision. */

@@ -12,6 +12,20 @@ import type { CommandTable } from './aws.js';
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/**
+ * The one severity scale: `low` 1 up to `critical` 4. Alerts publish it as the
+ * SNS `severityRank` attribute and subscription filter policies compare it
+ * (`deploy/notification-filters.ts`), so its values must not change.
+ */
+export function severityRank(severity: Severity): number {
+  return SEVERITIES.indexOf(severity) + 1;
+}
+
+/** `severity`, raised to `floor` when lower. */
+export function atLeast(severity: Severity, floor: Severity): Severity {
+  return severityRank(severity) >= severityRank(floor) ? severity : floor;
+}
+
 /** `off` ignores the rule; `notify` alerts only; `propose` alerts with the plan; `remediate` applies the plan. */
 export const MODES = ['off', 'notify', 'propose', 'remediate'] as const;
 export type Mode = (typeof MODES)[number];
@@ -426,7 +440,7 @@ export interface Decision {
 
 function highest(severities: readonly Severity[]): Severity | undefined {
   let best: Severity | undefined;
-  for (const severity of severities) if (best === undefined || SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(best)) best = severity;
+  for (const severity of severities) if (best === undefined || severityRank(severity) > severityRank(best)) best = severity;
   return best;
 }
 
@@ -447,7 +461,7 @@ export function decisionSeverity(rule: Pick<Rule, 'severity'>, verdict: Verdict)
     case 'skipped':
       if (isQuietSkip(verdict)) return 'low';
       if (verdict.severity !== undefined) return verdict.severity;
-      return SEVERITIES.indexOf(rule.severity) < SEVERITIES.indexOf(UNINSPECTED_SEVERITY) ? rule.severity : UNINSPECTED_SEVERITY;
+      return severityRank(rule.severity) < severityRank(UNINSPECTED_SEVERITY) ? rule.severity : UNINSPECTED_SEVERITY;
     case 'compliant':
       return 'low';
   }

@@ -3,7 +3,7 @@
  * undo it", rendered for email (plain text), machines (JSON) and chat (see `alert-view.ts`).
  */
 import type { Alert } from '../engine/ports.js';
-import { SEVERITIES, type Severity, type UndoStep } from '../engine/types.js';
+import type { UndoStep } from '../engine/types.js';
 import type { AlertMessage } from './alert-message.js';
 import { alertView, OUTCOME_LABELS, subjectLine, type AlertView } from './alert-view.js';
 
@@ -14,9 +14,6 @@ export const ALERT_SCHEMA_VERSION = '1';
 
 export { OUTCOME_LABELS };
 
-export function severityRank(severity: Severity): number {
-  return SEVERITIES.indexOf(severity) + 1;
-}
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;

@@ -9,7 +9,8 @@
  */
 import { errorCode, errorMessage, type AwsGateway } from '../engine/aws.js';
 import type { AlertDelivery, AlertSink } from '../engine/ports.js';
-import { renderJson, renderSubject, renderText, severityRank, type Alert } from './alert.js';
+import { severityRank } from '../engine/types.js';
+import { renderJson, renderSubject, renderText, type Alert } from './alert.js';
 import { SIGNATURE_ATTRIBUTE, SIGNATURE_KEY_ATTRIBUTE, signAlertBody, type AlertSignature } from './alert-signature.js';
 import { renderChatbot } from './chatbot.js';
 

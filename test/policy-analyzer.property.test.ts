@@ -7,11 +7,10 @@ import {
   isAnyResource,
   parsePolicyDocument,
   POLICY_FINDING_CODES,
-  severityRank,
   type PolicyAnalysis,
   type PolicyFinding,
 } from '../engine/policy/analyzer.js';
-import { SEVERITIES } from '../engine/types.js';
+import { SEVERITIES, severityRank } from '../engine/types.js';
 
 const RUNS = { numRuns: 2_000 };
 
@@ -96,7 +95,7 @@ function findingsOf(result: PolicyAnalysis): PolicyFinding[] {
 }
 
 function maxRank(findings: readonly PolicyFinding[]): number {
-  return Math.max(-1, ...findings.map((finding) => severityRank(finding.severity)));
+  return Math.max(0, ...findings.map((finding) => severityRank(finding.severity)));
 }
 
 function tally(findings: readonly PolicyFinding[]): Map<string, number> {

@@ -6,11 +6,10 @@ import {
   IAM_POLICY_SIZE_LIMITS,
   isAnyResource,
   parsePolicyDocument,
-  severityRank,
   type PolicyAnalysis,
   type PolicyFindingCode,
 } from '../engine/policy/analyzer.js';
-import type { Severity } from '../engine/types.js';
+import { severityRank, type Severity } from '../engine/types.js';
 
 type Expected = ReadonlyArray<readonly [PolicyFindingCode, Severity]>;
 
@@ -608,11 +607,11 @@ describe('policy analyzer', () => {
     });
   });
 
-  describe('severityRank', () => {
-    it('orders low < medium < high < critical', () => {
+  describe('severityRank (engine/types.ts, the one severity scale; SNS filter policies compare its values)', () => {
+    it('orders low < medium < high < critical, from 1', () => {
       const ranks = (['low', 'medium', 'high', 'critical'] as const).map(severityRank);
 
-      expect(ranks).toStrictEqual([0, 1, 2, 3]);
+      expect(ranks).toStrictEqual([1, 2, 3, 4]);
     });
   });
 });

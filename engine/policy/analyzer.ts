@@ -7,7 +7,7 @@
  * step (critical → high → medium → low) and says so in `conditionNote`.
  * Nothing here throws: unreadable documents are `{ ok: false, error }`.
  */
-import { SEVERITIES, type Severity } from '../types.js';
+import { SEVERITIES, severityRank, type Severity } from '../types.js';
 import { actionMatches, classifyActionPattern } from './actions.js';
 import {
   parsePolicyDocument,
@@ -114,13 +114,8 @@ export type PolicyAnalysis =
   | { ok: true; findings: PolicyFinding[]; statements: NormalizedStatement[] }
   | { ok: false; error: string };
 
-/** 0 for `low` up to 3 for `critical`. */
-export function severityRank(severity: Severity): number {
-  return SEVERITIES.indexOf(severity);
-}
-
 function lowered(severity: Severity): Severity {
-  return SEVERITIES[Math.max(0, severityRank(severity) - 1)] ?? 'low';
+  return SEVERITIES[Math.max(0, severityRank(severity) - 2)] ?? 'low';
 }
 
 interface ConditionEntry {
