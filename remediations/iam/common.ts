@@ -1,44 +1,30 @@
 /**
  * What the IAM rules share: reading the changed identity and policy from an
- * IAM CloudTrail record, turning analyzer findings into verdict findings that
- * show the offending statement, and the two reasons a change is left alone
- * (the bot's own role, the exemption tag).
+ * IAM CloudTrail record, and turning analyzer findings into verdict findings
+ * that show the offending statement. The identity's looked-up facts and the
+ * two reasons a change to it is left alone are in `identity.ts`.
  */
 import * as z from 'zod/mini';
-import { isBotRole } from '../../engine/decide.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { exemptionReason, tagsFromFact, type Tags } from '../../engine/exemption.js';
 import {
   parsePolicyDocument,
   severityRank,
   type NormalizedStatement,
   type PolicyFinding,
 } from '../../engine/policy/analyzer.js';
-import { SEVERITIES, type Fact, type Facts, type Finding, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
-
-/** IAM error codes for "no such role, user, group, policy or attachment". Real responses carry `Code: NoSuchEntity`; the SDK class is named `NoSuchEntityException`. */
-export const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'] as const;
-
-/**
- * The account's IAM entities of one type, any path: the resource the IAM
- * family's plans and lookups are granted on. AWS managed policies
- * (`arn:aws:iam::aws:policy/…`) are outside it.
- */
-export function accountEntities(type: 'role' | 'user' | 'group' | 'policy'): string {
-  return `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:${type}/*`;
-}
+import { SEVERITIES, type Fact, type Finding, type Severity, type Verdict } from '../../engine/types.js';
 
 /** Findings below this severity are reported in the summary but not acted on. */
 export const MinSeveritySchema = z._default(z.enum(SEVERITIES), 'high');
 
 export type IdentityKind = 'role' | 'user' | 'group';
 
-/** The request key CloudTrail uses, the SDK input key, and the API noun (`DeleteRolePolicy`) of each identity kind. */
+/** The request key CloudTrail uses, and the API noun (`GetRolePolicy`) that evidence names, of each identity kind. */
 export const IDENTITY_KINDS = {
-  role: { requestKey: 'roleName', inputKey: 'RoleName', api: 'Role' },
-  user: { requestKey: 'userName', inputKey: 'UserName', api: 'User' },
-  group: { requestKey: 'groupName', inputKey: 'GroupName', api: 'Group' },
-} as const satisfies Record<IdentityKind, { requestKey: string; inputKey: string; api: string }>;
+  role: { requestKey: 'roleName', api: 'Role' },
+  user: { requestKey: 'userName', api: 'User' },
+  group: { requestKey: 'groupName', api: 'Group' },
+} as const satisfies Record<IdentityKind, { requestKey: string; api: string }>;
 
 export interface Identity {
   readonly kind: IdentityKind;
@@ -60,14 +46,14 @@ export function identityLabel(identity: Identity): string {
   return `${identity.kind} ${identity.name}`;
 }
 
-/** `{ RoleName: 'app-role' }`: the identity's part of an SDK input. */
-export function identityInput(identity: Identity): Record<string, string> {
-  return { [IDENTITY_KINDS[identity.kind].inputKey]: identity.name };
-}
-
 const PARTITION = /^arn:(aws[a-z-]*):/;
 
-/** The partition (`aws`, `aws-cn`, `aws-us-gov`) from any ARN the record carries; `aws` when none says. */
+/**
+ * The partition (`aws`, `aws-cn`, `aws-us-gov`) from any ARN the record
+ * carries; `aws` when none says. Not the kit's `partitionOf`: this one reads
+ * the changed role's or policy's own ARN before the caller's, and falls back
+ * to `aws` rather than to the Region, which is what the IAM plans were built on.
+ */
 export function partitionOf(event: CloudTrailEvent): string {
   const candidates = [
     stringField(event.detail.responseElements, 'role', 'arn'),
@@ -80,11 +66,6 @@ export function partitionOf(event: CloudTrailEvent): string {
     if (match?.[1]) return match[1];
   }
   return 'aws';
-}
-
-/** The account whose IAM changed: EventBridge's `account`, which is the recipient account. */
-export function accountOf(event: CloudTrailEvent): string {
-  return event.detail.recipientAccountId ?? event.account;
 }
 
 /** The policy's name from its ARN: `arn:aws:iam::111122223333:policy/team/DataScience` → `team/DataScience`. */
@@ -261,80 +242,11 @@ export function belowNote(below: readonly PolicyFinding[], minimum: Severity): s
   return `; below the ${minimum} threshold: ${listed}`;
 }
 
-/** The facts' value when the lookup answered, `null` when the entity is gone, `undefined` when unknown. */
-export function factValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
-}
-
 /** Why a lookup's fact does not hold what the rule needs, for summaries. */
 export function factGap(fact: Fact | undefined, lookupName: string): string {
   if (!fact) return `${lookupName} was not looked up`;
   if (fact.status === 'unavailable') return fact.reason;
   return fact.value === null ? `${lookupName} found no such entity` : `${lookupName} returned no document`;
-}
-
-/** The identity's looked-up details: `{arn, tags}` from GetRole or GetUser. */
-export interface IdentityFact {
-  readonly arn?: string;
-  readonly path?: string;
-  readonly tags: Tags;
-  readonly trustPolicy?: string;
-}
-
-/** Lookup names of the identity facts (see `lookups.ts`). */
-export const IDENTITY_FACT = { role: 'role', user: 'user' } as const;
-
-export function identityFact(identity: Identity, facts: Facts): Fact | undefined {
-  return identity.kind === 'group' ? undefined : facts[IDENTITY_FACT[identity.kind]];
-}
-
-/**
- * The identity's ARN: from the lookup (it carries the path), else from
- * CreateRole's response, else composed with the path the request named (`/`
- * when it named none, which is then a guess).
- */
-export function identityArn(event: CloudTrailEvent, identity: Identity, facts: Facts): string {
-  const fromFact = field(factValue(identityFact(identity, facts)), 'arn');
-  if (typeof fromFact === 'string') return fromFact;
-  const fromResponse = stringField(event.detail.responseElements, identity.kind, 'arn');
-  if (fromResponse !== undefined) return fromResponse;
-  const path = stringField(event.detail.requestParameters, 'path') ?? '/';
-  return `arn:${partitionOf(event)}:iam::${accountOf(event)}:${identity.kind}${path}${identity.name}`;
-}
-
-/**
- * Why the bot refuses to remediate this identity: it is exactly one of the
- * bot's own roles (`BOT_PRINCIPALS`, exact ARNs). A person is alerted instead,
- * because a change to the bot's own role deserves one.
- */
-export function botOwnReason(event: CloudTrailEvent, identity: Identity, facts: Facts, context: RuleContext): string | undefined {
-  if (identity.kind !== 'role') return undefined;
-  const arn = identityArn(event, identity, facts);
-  return isBotRole(arn, context.botRoles ?? [])
-    ? `${arn} is one of the bot's own roles: the bot never remediates itself, so a person must review this change`
-    : undefined;
-}
-
-/** CreateRole and CreateUser requests carry their tags as `[{key, value}]`. */
-function requestTags(event: CloudTrailEvent): Tags {
-  const list = field(event.detail.requestParameters, 'tags');
-  if (!Array.isArray(list)) return {};
-  const tags: Record<string, string> = {};
-  for (const tag of list) {
-    const key = field(tag, 'key') ?? field(tag, 'Key');
-    const value = field(tag, 'value') ?? field(tag, 'Value');
-    if (typeof key === 'string') tags[key] = typeof value === 'string' ? value : '';
-  }
-  return tags;
-}
-
-/** Exemption by the identity's tag (roles and users; groups have no tags). */
-export function identityExemption(event: CloudTrailEvent, identity: Identity, facts: Facts, context: RuleContext): string | undefined {
-  if (identity.kind === 'group') return undefined;
-  // The identity's current tags when IAM answered; else the tags a CreateRole request set (offline replay).
-  const tags = tagsFromFact(identityFact(identity, facts)) ?? requestTags(event);
-  const reason = exemptionReason(tags, context.config);
-  return reason ? `${identityLabel(identity)} is ${reason}` : undefined;
 }
 
 const ROLE_ARN = /^arn:[^:]+:iam::(\d{12}):role\/(?:.*\/)?([^/]+)$/;

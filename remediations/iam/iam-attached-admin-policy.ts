@@ -26,28 +26,24 @@
  * before and after the detach `iam:ListAttached{Role,User,Group}Policies`.
  */
 import * as z from 'zod/mini';
-import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
-import { checkedBothWays, type Facts, type Finding, type Plan, type Rule, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type Plan, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { defineRule, factValue, readFact } from '../../rulekit/index.js';
+import { DETACH_POLICY, detachStep } from './actions.js';
 import {
   belowNote,
-  botOwnReason,
   describeFindings,
   factGap,
-  factValue,
-  identityExemption,
-  identityInput,
   identityLabel,
   identityOf,
-  IDENTITY_KINDS,
   MinSeveritySchema,
-  NO_SUCH_ENTITY,
   policyNameOf,
   splitBySeverity,
   verdictFindings,
   type Identity,
-  accountEntities,
 } from './common.js';
+import { botOwnReason, identityExemption } from './identity.js';
 import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
 import { ALL_ATTACHMENT_PROBES, attachmentCheck } from './probes.js';
 
@@ -79,18 +75,16 @@ const ADMIN_MANAGED: Readonly<Record<string, { readonly why: string; readonly se
  * it is gone; the undo attaches it again.
  */
 export function planDetach(identity: Identity, policyArn: string, why: string): Plan {
-  const api = IDENTITY_KINDS[identity.kind].api;
-  const input = { ...identityInput(identity), PolicyArn: policyArn };
   return [
-    {
-      service: 'iam',
-      operation: `Detach${api}Policy`,
-      input,
-      reason: `Detach ${policyNameOf(policyArn)} from ${identityLabel(identity)}: ${why}. The policy itself is not changed.`,
-      undo: { service: 'iam', operation: `Attach${api}Policy`, input, reason: `Attach ${policyNameOf(policyArn)} to ${identityLabel(identity)} again.` },
-      alreadyDoneCodes: NO_SUCH_ENTITY,
-      ...checkedBothWays(attachmentCheck(identity, policyArn, 'detached')),
-    },
+    detachStep(
+      identity,
+      policyArn,
+      {
+        reason: `Detach ${policyNameOf(policyArn)} from ${identityLabel(identity)}: ${why}. The policy itself is not changed.`,
+        undoReason: `Attach ${policyNameOf(policyArn)} to ${identityLabel(identity)} again.`,
+      },
+      checkedBothWays(attachmentCheck(identity, policyArn, 'detached')),
+    ),
   ];
 }
 
@@ -116,18 +110,18 @@ function assessAwsManaged(policyArn: string, name: string, settings: IamAttached
 
 function assessCustomerManaged(policyArn: string, facts: Facts, settings: IamAttachedAdminPolicySettings): Assessment {
   const name = policyNameOf(policyArn);
-  const policy = facts['managedPolicy'];
+  const policy = readFact(facts, managedPolicyLookup);
   if (policy?.status === 'ok' && policy.value === null) {
     // IAM deletes a managed policy only once it is detached from everything (DeletePolicy), so nothing holds it now.
     return { kind: 'skipped', severity: 'low', reason: `policy ${policyArn} no longer exists, so what it granted cannot be read; a deleted policy is attached to no one` };
   }
-  const versionFact = facts['managedPolicyDefaultVersion'];
-  const document = stringField(factValue(versionFact), 'document');
+  const versionFact = readFact(facts, managedPolicyDefaultVersionLookup);
+  const document = factValue(versionFact)?.document;
   if (document === undefined) {
     const gap = versionFact ? factGap(versionFact, 'GetPolicyVersion') : factGap(policy, 'GetPolicy');
     return { kind: 'skipped', reason: `the default version of customer-managed policy ${name} could not be read (${gap}), so what it grants is unknown` };
   }
-  const versionId = stringField(factValue(versionFact), 'versionId') ?? String(field(factValue(policy), 'defaultVersionId') ?? 'default');
+  const versionId = factValue(versionFact)?.versionId ?? factValue(policy)?.defaultVersionId ?? 'default';
   const where = `policy ${name} ${versionId}`;
   const analysis = analyzePermissionsPolicy(document, { maxPolicyCharacters: IAM_POLICY_SIZE_LIMITS.managedPolicy });
   if (!analysis.ok) return { kind: 'skipped', reason: `${where} could not be analysed: ${analysis.error}` };
@@ -138,8 +132,8 @@ function assessCustomerManaged(policyArn: string, facts: Facts, settings: IamAtt
   return { kind: 'findings', findings: verdictFindings(acted, analysis.statements, where) };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as IamAttachedAdminPolicySettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<IamAttachedAdminPolicySettings>): Verdict {
+  const { settings } = context;
   const identity = identityOf(event);
   const policyArn = stringField(event.detail.requestParameters, 'policyArn');
   if (!identity || !policyArn) return { kind: 'skipped', reason: 'the event names no role, user or group, or no policy ARN' };
@@ -175,19 +169,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const iamAttachedAdminPolicy = {
+export const iamAttachedAdminPolicy = defineRule<IamAttachedAdminPolicySettings>({
   id: 'iam-attached-admin-policy',
   title: 'Admin-equivalent managed policy attached',
   severity: 'critical',
   rationale:
     'Attaching AdministratorAccess, IAMFullAccess, PowerUserAccess or a customer-managed policy that grants as much turns one identity into an account administrator; least privilege means granting the specific actions a workload needs.',
-  family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['AttachGroupPolicy', 'AttachRolePolicy', 'AttachUserPolicy'] }],
-  permissions: [
-    { action: 'iam:DetachRolePolicy', resource: accountEntities('role') },
-    { action: 'iam:DetachUserPolicy', resource: accountEntities('user') },
-    { action: 'iam:DetachGroupPolicy', resource: accountEntities('group') },
-  ],
+  actions: [DETACH_POLICY.role, DETACH_POLICY.user, DETACH_POLICY.group],
   lookups: [roleLookup, userLookup, managedPolicyLookup, managedPolicyDefaultVersionLookup],
   probes: ALL_ATTACHMENT_PROBES,
   settings: IamAttachedAdminPolicySettingsSchema,
@@ -198,4 +187,4 @@ export const iamAttachedAdminPolicy = {
       "The policy itself and its versions, other attachments, AWS managed policies not in adminPolicyNames, the bot's own roles (a person is alerted instead) and identities carrying the exemption tag.",
   },
   evaluate,
-} as const satisfies Rule;
+});

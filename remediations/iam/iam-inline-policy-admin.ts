@@ -26,23 +26,27 @@
  * `iam:GetRole`, `iam:GetUser` (ARN with path, tags); reads before and after
  * the delete `iam:Get{Role,User,Group}Policy`.
  */
+import {
+  DeleteGroupPolicyCommand,
+  DeleteRolePolicyCommand,
+  DeleteUserPolicyCommand,
+  PutGroupPolicyCommand,
+  PutRolePolicyCommand,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
 import * as z from 'zod/mini';
 import { stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/policy/analyzer.js';
-import { checkedBothWays, type Facts, type Plan, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Plan, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { defineAction, defineRule, defineUndo, NO_SUCH_ENTITY } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
 import {
-  accountEntities,
   belowNote,
-  botOwnReason,
   compactDocument,
   describeFindings,
-  identityExemption,
-  identityInput,
   identityLabel,
-  IDENTITY_KINDS,
   identityOf,
   MinSeveritySchema,
-  NO_SUCH_ENTITY,
   recordedDocument,
   requestOmitted,
   splitBySeverity,
@@ -50,6 +54,7 @@ import {
   verdictFindings,
   type Identity,
 } from './common.js';
+import { botOwnReason, identityExemption } from './identity.js';
 import { roleLookup, userLookup } from './lookups.js';
 import { inlinePolicyCheck, INLINE_POLICY_PROBES } from './probes.js';
 
@@ -66,35 +71,55 @@ const INLINE_LIMITS = {
   group: IAM_POLICY_SIZE_LIMITS.groupInlinePolicies,
 } as const;
 
+/** Delete{Role,User,Group}Policy, in this order in the rule's permissions. */
+const DELETE_POLICY = {
+  role: defineAction(iam, DeleteRolePolicyCommand),
+  user: defineAction(iam, DeleteUserPolicyCommand),
+  group: defineAction(iam, DeleteGroupPolicyCommand),
+} as const;
+
+/** The undo: the original Put…Policy, for `remediate undo` and people; never granted to the function. */
+const PUT_POLICY = {
+  role: defineUndo(iam, PutRolePolicyCommand),
+  user: defineUndo(iam, PutUserPolicyCommand),
+  group: defineUndo(iam, PutGroupPolicyCommand),
+} as const;
+
+/** The delete of one identity kind, its input and its undo's built against that kind's commands. */
+function deleteStep(identity: Identity, policyName: string, document: string, texts: { reason: string; undoReason: string }): PlanStep {
+  const options = { reason: texts.reason, alreadyDoneCodes: NO_SUCH_ENTITY, ...checkedBothWays(inlinePolicyCheck(identity, policyName, document)) };
+  switch (identity.kind) {
+    case 'role': {
+      const target = { RoleName: identity.name, PolicyName: policyName };
+      return DELETE_POLICY.role.step(target, { ...options, undo: PUT_POLICY.role.undo({ ...target, PolicyDocument: document }, texts.undoReason) });
+    }
+    case 'user': {
+      const target = { UserName: identity.name, PolicyName: policyName };
+      return DELETE_POLICY.user.step(target, { ...options, undo: PUT_POLICY.user.undo({ ...target, PolicyDocument: document }, texts.undoReason) });
+    }
+    case 'group': {
+      const target = { GroupName: identity.name, PolicyName: policyName };
+      return DELETE_POLICY.group.step(target, { ...options, undo: PUT_POLICY.group.undo({ ...target, PolicyDocument: document }, texts.undoReason) });
+    }
+  }
+}
+
 /**
  * Deletes the inline policy if it still holds the event's document, and
  * checks afterwards that it is gone; the undo puts it back with the event's
  * document, as compact JSON.
  */
 export function planDeleteInlinePolicy(identity: Identity, policyName: string, document: string | object, why: string): Plan {
-  const api = IDENTITY_KINDS[identity.kind].api;
-  const target = { ...identityInput(identity), PolicyName: policyName };
-  const compact = compactDocument(document);
   return [
-    {
-      service: 'iam',
-      operation: `Delete${api}Policy`,
-      input: target,
+    deleteStep(identity, policyName, compactDocument(document), {
       reason: `Delete inline policy ${policyName} from ${identityLabel(identity)}: ${why}. The full document is kept in the undo step.`,
-      undo: {
-        service: 'iam',
-        operation: `Put${api}Policy`,
-        input: { ...target, PolicyDocument: compact },
-        reason: `Put inline policy ${policyName} back on ${identityLabel(identity)} exactly as it was.`,
-      },
-      alreadyDoneCodes: NO_SUCH_ENTITY,
-      ...checkedBothWays(inlinePolicyCheck(identity, policyName, compact)),
-    },
+      undoReason: `Put inline policy ${policyName} back on ${identityLabel(identity)} exactly as it was.`,
+    }),
   ];
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as IamInlinePolicySettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<IamInlinePolicySettings>): Verdict {
+  const { settings } = context;
   const omitted = requestOmitted(event);
   if (omitted !== undefined) {
     return uninspectedDocument(`the inline policy this ${event.detail.eventName} call put`, `${omitted}, so neither the document nor the identity it went to is in the record`);
@@ -137,19 +162,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const iamInlinePolicyAdmin = {
+export const iamInlinePolicyAdmin = defineRule<IamInlinePolicySettings>({
   id: 'iam-inline-policy-admin',
   title: 'Inline IAM policy grants admin or privilege escalation',
   severity: 'critical',
   rationale:
     'An inline policy that allows every action, every action of a service, or the IAM actions that let a principal grant itself more (creating policy versions, attaching policies, passing roles to new compute) is the shortest path to account takeover; least privilege means scoped actions on scoped resources.',
-  family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['PutGroupPolicy', 'PutRolePolicy', 'PutUserPolicy'] }],
-  permissions: [
-    { action: 'iam:DeleteRolePolicy', resource: accountEntities('role') },
-    { action: 'iam:DeleteUserPolicy', resource: accountEntities('user') },
-    { action: 'iam:DeleteGroupPolicy', resource: accountEntities('group') },
-  ],
+  actions: [DELETE_POLICY.role, DELETE_POLICY.user, DELETE_POLICY.group],
   lookups: [roleLookup, userLookup],
   probes: [INLINE_POLICY_PROBES.role, INLINE_POLICY_PROBES.user, INLINE_POLICY_PROBES.group],
   settings: IamInlinePolicySettingsSchema,
@@ -160,4 +180,4 @@ export const iamInlinePolicyAdmin = {
       "Other inline policies, managed policy attachments, the identity itself, the bot's own roles (a person is alerted instead), identities carrying the exemption tag, and a policy whose document has changed since the event.",
   },
   evaluate,
-} as const satisfies Rule;
+});

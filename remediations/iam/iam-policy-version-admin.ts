@@ -45,6 +45,7 @@
  * `iam:ListPolicyVersions`, `iam:GetPolicyVersion`, `iam:ListEntitiesForPolicy`;
  * reads before and after `iam:GetPolicy` and `iam:ListAttached{Role,User,Group}Policies`.
  */
+import { GetPolicyVersionCommand, ListEntitiesForPolicyCommand, SetDefaultPolicyVersionCommand } from '@aws-sdk/client-iam';
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
@@ -54,27 +55,22 @@ import {
   type Fact,
   type Facts,
   type Finding,
-  type Lookup,
   type Plan,
   type PlanStep,
-  type Rule,
   type RuleContext,
   type UnknownValue,
   type Verdict,
 } from '../../engine/types.js';
+import { accountOf, defineAction, defineLookup, defineRule, defineUndo, factValue, NO_SUCH_ENTITY, readFact, type KitLookup } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
+import { DETACH_POLICY, detachStep } from './actions.js';
 import {
-  accountEntities,
-  accountOf,
   belowNote,
   describeFindings,
   factGap,
-  factValue,
-  IDENTITY_KINDS,
-  identityInput,
   identityLabel,
   isBotRoleName,
   MinSeveritySchema,
-  NO_SUCH_ENTITY,
   policyNameOf,
   recordedDocument,
   requestOmitted,
@@ -92,6 +88,7 @@ import {
   selectPolicyEntities,
   selectPolicyVersion,
   type PolicyEntities,
+  type PolicyVersionFact,
   type PolicyVersionInfo,
 } from './lookups.js';
 import { ALL_ATTACHMENT_PROBES, attachmentCheck, policyDefaultCheck, policyDefaultProbe } from './probes.js';
@@ -145,8 +142,14 @@ function triggerOf(event: CloudTrailEvent): Trigger {
   return event.detail.eventName === 'CreatePolicyVersion' ? 'CreatePolicyVersion' : 'SetDefaultPolicyVersion';
 }
 
+/**
+ * The settings where only an untyped context reaches (a lookup's input): the
+ * context holds them validated and defaulted already, so the schema gives
+ * them back typed as they are; the defaults when a context carries none.
+ */
 function settingsOf(context: RuleContext | undefined): IamPolicyVersionAdminSettings {
-  return (context?.settings as IamPolicyVersionAdminSettings | undefined) ?? IamPolicyVersionAdminSettingsSchema.parse({});
+  const parsed = IamPolicyVersionAdminSettingsSchema.safeParse(context?.settings);
+  return parsed.success ? parsed.data : IamPolicyVersionAdminSettingsSchema.parse({});
 }
 
 function analyse(document: string | object): PolicyAnalysis {
@@ -185,7 +188,7 @@ function violatingVersion(event: CloudTrailEvent, facts: Facts, policyArn: strin
   }
   const versionId = stringField(params, 'versionId');
   if (versionId === undefined) return { kind: 'done', verdict: { kind: 'skipped', reason: `the event names no version of ${name}`, resources } };
-  const fact = facts['newDefaultVersion'];
+  const fact = readFact(facts, newDefaultVersionLookup);
   if (fact?.status === 'ok' && fact.value === null) {
     // IAM never deletes the default version (DeletePolicyVersion), so a deleted version is no longer in effect.
     return {
@@ -193,7 +196,7 @@ function violatingVersion(event: CloudTrailEvent, facts: Facts, policyArn: strin
       verdict: { kind: 'skipped', severity: 'low', reason: `version ${versionId} of ${name} no longer exists, so what it granted cannot be read; a deleted version is not the default`, resources },
     };
   }
-  const document = stringField(factValue(fact), 'document');
+  const document = factValue(fact)?.document;
   if (document === undefined) {
     return {
       kind: 'done',
@@ -212,7 +215,7 @@ function actedOn(event: CloudTrailEvent, facts: Facts, context: RuleContext | un
   const settings = settingsOf(context);
   const policyArn = stringField(event.detail.requestParameters, 'policyArn');
   if (!isCustomerManaged(policyArn)) return undefined;
-  if (context !== undefined && exemptionReason(tagsFromFact(facts['managedPolicy']), context.config) !== undefined) return undefined;
+  if (context !== undefined && exemptionReason(tagsFromFact(readFact(facts, managedPolicyLookup)), context.config) !== undefined) return undefined;
   const subject = violatingVersion(event, facts, policyArn, []);
   if (subject.kind !== 'violating' || subject.version.versionId === undefined) return undefined;
   const analysis = analyse(subject.version.document);
@@ -226,15 +229,11 @@ type Candidate =
   | { readonly kind: 'admin'; readonly versionId: string; readonly findings: readonly Finding[] }
   | { readonly kind: 'unknown'; readonly versionId: string; readonly why: string };
 
-function candidateFact(index: number): string {
-  return `earlierVersion${index + 1}`;
-}
-
-function assessCandidate(policyArn: string, version: PolicyVersionInfo, fact: Fact | undefined, settings: IamPolicyVersionAdminSettings): Candidate {
+function assessCandidate(policyArn: string, version: PolicyVersionInfo, fact: Fact<PolicyVersionFact | null> | undefined, settings: IamPolicyVersionAdminSettings): Candidate {
   const { versionId } = version;
   const value = factValue(fact);
-  const document = stringField(value, 'document');
-  if (document === undefined || stringField(value, 'versionId') !== versionId) return { kind: 'unknown', versionId, why: factGap(fact, 'GetPolicyVersion') };
+  const document = value?.document;
+  if (document === undefined || value?.versionId !== versionId) return { kind: 'unknown', versionId, why: factGap(fact, 'GetPolicyVersion') };
   const analysis = analyse(document);
   if (!analysis.ok) return { kind: 'unknown', versionId, why: `it could not be analysed: ${analysis.error}` };
   const { acted } = splitBySeverity(analysis.findings, settings.minSeverity);
@@ -249,13 +248,13 @@ type Choice =
   | { readonly kind: 'rollback'; readonly target: string; readonly earlier: readonly string[]; readonly passedOver: readonly Candidate[] }
   | { readonly kind: 'contain'; readonly why: string };
 
-function versionsOf(facts: Facts): PolicyVersionInfo[] | undefined {
-  const versions = field(factValue(facts['policyVersions']), 'versions');
-  return Array.isArray(versions) ? (versions as PolicyVersionInfo[]) : undefined;
+function versionsOf(facts: Facts): readonly PolicyVersionInfo[] | undefined {
+  const versions = factValue(readFact(facts, policyVersionsLookup))?.versions;
+  return Array.isArray(versions) ? versions : undefined;
 }
 
 function policyGone(facts: Facts): boolean {
-  return ['managedPolicy', 'policyVersions'].some((name) => facts[name]?.status === 'ok' && factValue(facts[name]) === null);
+  return [readFact(facts, managedPolicyLookup), readFact(facts, policyVersionsLookup)].some((fact) => fact?.status === 'ok' && fact.value === null);
 }
 
 function describeCandidate(candidate: Candidate): string {
@@ -277,7 +276,7 @@ function candidatesOf(event: CloudTrailEvent, facts: Facts, settings: IamPolicyV
   const judged: Candidate[] = [];
   for (const [index, version] of earlier.entries()) {
     const candidate =
-      index < MAX_EARLIER_VERSIONS ? assessCandidate(policyArn, version, facts[candidateFact(index)], settings) : ({ kind: 'unknown', versionId: version.versionId, why: 'not read' } as const);
+      index < MAX_EARLIER_VERSIONS ? assessCandidate(policyArn, version, earlierVersionFact(facts, index), settings) : ({ kind: 'unknown', versionId: version.versionId, why: 'not read' } as const);
     judged.push(candidate);
     if (candidate.kind === 'clean') break;
   }
@@ -287,7 +286,7 @@ function candidatesOf(event: CloudTrailEvent, facts: Facts, settings: IamPolicyV
 function choose(event: CloudTrailEvent, facts: Facts, settings: IamPolicyVersionAdminSettings, policyArn: string, violating: string): Choice {
   if (policyGone(facts)) return { kind: 'gone' };
   const candidates = candidatesOf(event, facts, settings, policyArn, violating);
-  if (candidates === undefined) return { kind: 'unknown', why: `its versions could not be listed (${factGap(facts['policyVersions'], 'ListPolicyVersions')})` };
+  if (candidates === undefined) return { kind: 'unknown', why: `its versions could not be listed (${factGap(readFact(facts, policyVersionsLookup), 'ListPolicyVersions')})` };
   const { earlier, judged } = candidates;
   const clean = judged.find((candidate) => candidate.kind === 'clean');
   if (clean) return { kind: 'rollback', target: clean.versionId, earlier: earlier.map((version) => version.versionId), passedOver: judged.filter((candidate) => candidate !== clean) };
@@ -297,14 +296,10 @@ function choose(event: CloudTrailEvent, facts: Facts, settings: IamPolicyVersion
 }
 
 /** GetPolicyVersion of the n-th earlier version (newest first), read only while every newer one grants as much as the violating version. */
-function earlierVersionLookup(index: number): Lookup {
-  return {
-    name: candidateFact(index),
-    service: 'iam',
-    operation: 'GetPolicyVersion',
-    permission: 'iam:GetPolicyVersion',
-    resource: accountEntities('policy'),
-    input: (event, earlier = {}, context) => {
+function earlierVersionLookup(index: number): KitLookup<PolicyVersionFact | null> {
+  return defineLookup(iam, GetPolicyVersionCommand, {
+    name: `earlierVersion${index + 1}`,
+    input: (event, earlier, context) => {
       const subject = actedOn(event, earlier, context);
       if (subject === undefined) return undefined;
       const candidates = candidatesOf(event, earlier, settingsOf(context), subject.policyArn, subject.versionId);
@@ -315,26 +310,32 @@ function earlierVersionLookup(index: number): Lookup {
     },
     select: selectPolicyVersion,
     notFoundCodes: NO_SUCH_ENTITY,
-  };
+  });
 }
 
 const earlierVersionLookups = Array.from({ length: MAX_EARLIER_VERSIONS }, (_, index) => earlierVersionLookup(index));
 
+/** The n-th earlier version's document, newest first: `undefined` when it was not read. */
+function earlierVersionFact(facts: Facts, index: number): Fact<PolicyVersionFact | null> | undefined {
+  const lookup = earlierVersionLookups[index];
+  return lookup === undefined ? undefined : readFact(facts, lookup);
+}
+
 /** ListEntitiesForPolicy, read only when the plan contains: who holds the policy now. */
-const policyEntitiesLookup: Lookup = {
+const policyEntitiesLookup = defineLookup(iam, ListEntitiesForPolicyCommand, {
   name: 'policyEntities',
-  service: 'iam',
-  operation: 'ListEntitiesForPolicy',
-  permission: 'iam:ListEntitiesForPolicy',
-  resource: accountEntities('policy'),
-  input: (event, earlier = {}, context) => {
+  input: (event, earlier, context) => {
     const subject = actedOn(event, earlier, context);
     if (subject === undefined || choose(event, earlier, settingsOf(context), subject.policyArn, subject.versionId).kind !== 'contain') return undefined;
     return { PolicyArn: subject.policyArn, MaxItems: ENTITIES_PAGE };
   },
   select: selectPolicyEntities,
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
+
+/** SetDefaultPolicyVersion: the rollback, and its undo (the violating version the default again). */
+const setDefaultVersion = defineAction(iam, SetDefaultPolicyVersionCommand);
+const setDefaultAgain = defineUndo(iam, SetDefaultPolicyVersionCommand);
 
 /**
  * Makes `target` the default version, only while the violating version still
@@ -345,21 +346,16 @@ const policyEntitiesLookup: Lookup = {
 export function planSetDefault(policyArn: string, target: string | UnknownValue, violating: string, reason: string): PlanStep {
   const name = policyNameOf(policyArn);
   const known = typeof target === 'string' ? target : undefined;
-  return {
-    service: 'iam',
-    operation: 'SetDefaultPolicyVersion',
-    input: { PolicyArn: policyArn, VersionId: target },
-    reason: `${reason} Version ${violating} is kept, not deleted.`,
-    undo: {
-      service: 'iam',
-      operation: 'SetDefaultPolicyVersion',
-      input: { PolicyArn: policyArn, VersionId: violating },
-      reason: `Make ${violating} the default version of ${name} again.`,
+  return setDefaultVersion.step(
+    { PolicyArn: policyArn, VersionId: target },
+    {
+      reason: `${reason} Version ${violating} is kept, not deleted.`,
+      undo: setDefaultAgain.undo({ PolicyArn: policyArn, VersionId: violating }, `Make ${violating} the default version of ${name} again.`),
+      precondition: policyDefaultCheck(policyArn, violating, known),
+      // A version a person fills in is verified by the violating version no longer being the default.
+      verification: known !== undefined ? policyDefaultCheck(policyArn, violating, known) : policyDefaultCheck(policyArn, violating, undefined, true),
     },
-    precondition: policyDefaultCheck(policyArn, violating, known),
-    // A version a person fills in is verified by the violating version no longer being the default.
-    verification: known !== undefined ? policyDefaultCheck(policyArn, violating, known) : policyDefaultCheck(policyArn, violating, undefined, true),
-  };
+  );
 }
 
 /**
@@ -371,25 +367,22 @@ export function planSetDefault(policyArn: string, target: string | UnknownValue,
  */
 export function planDetachEverywhere(policyArn: string, violating: string, identities: readonly Identity[], why: string): Plan {
   const name = policyNameOf(policyArn);
-  return identities.map((identity): PlanStep => {
-    const api = IDENTITY_KINDS[identity.kind].api;
-    const input = { ...identityInput(identity), PolicyArn: policyArn };
-    return {
-      service: 'iam',
-      operation: `Detach${api}Policy`,
-      input,
-      reason: `Detach ${name} from ${identityLabel(identity)}: ${why}. The policy and its versions are not changed.`,
-      undo: { service: 'iam', operation: `Attach${api}Policy`, input, reason: `Attach ${name} to ${identityLabel(identity)} again.` },
-      alreadyDoneCodes: NO_SUCH_ENTITY,
-      precondition: policyDefaultCheck(policyArn, violating),
-      verification: attachmentCheck(identity, policyArn, 'detached'),
-    };
-  });
+  return identities.map((identity) =>
+    detachStep(
+      identity,
+      policyArn,
+      {
+        reason: `Detach ${name} from ${identityLabel(identity)}: ${why}. The policy and its versions are not changed.`,
+        undoReason: `Attach ${name} to ${identityLabel(identity)} again.`,
+      },
+      { precondition: policyDefaultCheck(policyArn, violating), verification: attachmentCheck(identity, policyArn, 'detached') },
+    ),
+  );
 }
 
 function entitiesOf(facts: Facts): PolicyEntities | undefined {
-  const value = factValue(facts['policyEntities']);
-  return typeof value === 'object' && value !== null && Array.isArray((value as PolicyEntities).roles) ? (value as PolicyEntities) : undefined;
+  const value = factValue(readFact(facts, policyEntitiesLookup));
+  return typeof value === 'object' && value !== null && Array.isArray(value.roles) ? value : undefined;
 }
 
 function plural(count: number, one: string, many: string): string {
@@ -405,7 +398,7 @@ function containment(event: CloudTrailEvent, facts: Facts, context: RuleContext,
   if (entities === undefined) {
     return {
       ...base,
-      summary: `${grants}; ${why}, and the identities it is attached to could not be listed (${factGap(facts['policyEntities'], 'ListEntitiesForPolicy')}): a person must detach it or make a compliant version the default`,
+      summary: `${grants}; ${why}, and the identities it is attached to could not be listed (${factGap(readFact(facts, policyEntitiesLookup), 'ListEntitiesForPolicy')}): a person must detach it or make a compliant version the default`,
       plan: [],
     };
   }
@@ -437,8 +430,8 @@ function containment(event: CloudTrailEvent, facts: Facts, context: RuleContext,
   };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as IamPolicyVersionAdminSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<IamPolicyVersionAdminSettings>): Verdict {
+  const { settings } = context;
   const policyArn = stringField(event.detail.requestParameters, 'policyArn');
   if (!isCustomerManaged(policyArn)) {
     const omitted = requestOmitted(event);
@@ -466,7 +459,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
 
   const findings = verdictFindings(acted, analysis.statements, where);
-  const exempt = exemptionReason(tagsFromFact(facts['managedPolicy']), context.config);
+  const exempt = exemptionReason(tagsFromFact(readFact(facts, managedPolicyLookup)), context.config);
   if (exempt) return { kind: 'exempt', reason: `policy ${name} is ${exempt}`, resources, findings };
 
   const grants = `${where} became the default and grants ${describeFindings(findings)}`;
@@ -526,20 +519,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
 }
 
-export const iamPolicyVersionAdmin = {
+export const iamPolicyVersionAdmin = defineRule<IamPolicyVersionAdminSettings>({
   id: 'iam-policy-version-admin',
   title: 'Managed policy default version grants admin or privilege escalation',
   severity: 'critical',
   rationale:
     'Making a new version of a customer-managed policy the default changes the permissions of every identity it is attached to at once; a version that allows everything, or the IAM actions that grant more, is a classic privilege-escalation step.',
-  family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreatePolicyVersion', 'SetDefaultPolicyVersion'] }],
-  permissions: [
-    { action: 'iam:SetDefaultPolicyVersion', resource: accountEntities('policy') },
-    { action: 'iam:DetachRolePolicy', resource: accountEntities('role') },
-    { action: 'iam:DetachUserPolicy', resource: accountEntities('user') },
-    { action: 'iam:DetachGroupPolicy', resource: accountEntities('group') },
-  ],
+  actions: [setDefaultVersion, DETACH_POLICY.role, DETACH_POLICY.user, DETACH_POLICY.group],
   lookups: [managedPolicyLookup, policyVersionsLookup, newDefaultVersionLookup, ...earlierVersionLookups, policyEntitiesLookup],
   probes: [policyDefaultProbe, ...ALL_ATTACHMENT_PROBES],
   settings: IamPolicyVersionAdminSettingsSchema,
@@ -552,4 +539,4 @@ export const iamPolicyVersionAdmin = {
       "The content of any version (no version is ever deleted), AWS managed policies, policies carrying the exemption tag, the bot's own roles, and a policy whose default version has changed again since the event.",
   },
   evaluate,
-} as const satisfies Rule;
+});

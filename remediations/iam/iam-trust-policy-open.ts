@@ -31,22 +31,19 @@
  * lookup `iam:GetRole` (path, tags, current trust policy); reads before and
  * after `iam:ListAttachedRolePolicies` and `iam:GetRole`.
  */
+import { AttachRolePolicyCommand, DetachRolePolicyCommand, UpdateAssumeRolePolicyCommand } from '@aws-sdk/client-iam';
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { analyzeTrustPolicy, parsePolicyDocument, type NormalizedStatement } from '../../engine/policy/analyzer.js';
-import { checkedBothWays, type Facts, type Plan, type PlanStep, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Plan, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { accountOf, defineAction, defineRule, defineUndo, factValue, NO_SUCH_ENTITY, readFact } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
 import {
-  accountEntities,
-  accountOf,
   belowNote,
-  botOwnReason,
   compactDocument,
   decodeSdkDocument,
   describeFindings,
-  factValue,
-  identityExemption,
   MinSeveritySchema,
-  NO_SUCH_ENTITY,
   omission,
   partitionOf,
   recordedDocument,
@@ -59,6 +56,7 @@ import {
   type Identity,
   type RecordedDocument,
 } from './common.js';
+import { botOwnReason, identityExemption } from './identity.js';
 import { roleLookup } from './lookups.js';
 import { ATTACHMENT_PROBES, attachmentCheck, trustPolicyCheck, trustPolicyProbe } from './probes.js';
 
@@ -99,6 +97,15 @@ export function denyAllPolicyArn(partition: string): string {
   return `arn:${partition}:iam::aws:policy/AWSDenyAll`;
 }
 
+/** The only policy this function may ever attach: a compromised bot cannot grant itself or anyone admin. */
+const attachDenyAll = defineAction(iam, AttachRolePolicyCommand, { condition: { ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } } });
+const detachDenyAll = defineUndo(iam, DetachRolePolicyCommand);
+/**
+ * Never granted: the proposed trust policy and its undo are for a person to
+ * run, so both are built as undo steps are (typed by the command, not granted).
+ */
+const updateTrustPolicy = defineUndo(iam, UpdateAssumeRolePolicyCommand);
+
 /**
  * Contains the role: AWSDenyAll makes every session of it powerless; the undo
  * detaches it. Before the attach, the role's attachments are read (AWSDenyAll
@@ -113,17 +120,14 @@ export function planContain(roleName: string, partition: string, changedTrust?: 
   const role: Identity = { kind: 'role', name: roleName };
   const attached = attachmentCheck(role, policyArn, 'attached');
   return [
-    {
-      service: 'iam',
-      operation: 'AttachRolePolicy',
-      input,
+    attachDenyAll.step(input, {
       reason: `Attach AWSDenyAll to role ${roleName}, so whoever assumes it through the open trust policy can do nothing; the trust policy itself is left for a person (see the proposal). If IAM answers LimitExceeded, the role already has as many managed policies as its quota allows: detach one or apply the proposed trust policy by hand.`,
-      undo: { service: 'iam', operation: 'DetachRolePolicy', input, reason: `Detach AWSDenyAll from role ${roleName} once its trust policy is fixed.` },
+      undo: detachDenyAll.undo(input, `Detach AWSDenyAll from role ${roleName} once its trust policy is fixed.`),
       // NoSuchEntity: the role is gone, or the policy ARN is wrong; the read afterwards tells which.
       alreadyDoneCodes: NO_SUCH_ENTITY,
       precondition: changedTrust === undefined ? attached : trustPolicyCheck(roleName, changedTrust),
       verification: attached,
-    },
+    }),
   ];
 }
 
@@ -142,22 +146,17 @@ export function trustWithout(statements: readonly NormalizedStatement[], offendi
 export function proposeTrustFix(roleName: string, fixed: string, original: string | object, removed: readonly number[]): PlanStep {
   const restored = compactDocument(original);
   return {
-    service: 'iam',
-    operation: 'UpdateAssumeRolePolicy',
-    input: { RoleName: roleName, PolicyDocument: fixed },
-    reason: `PROPOSAL, not applied: replace the trust policy of role ${roleName} with the same document minus statement${removed.length > 1 ? 's' : ''} ${removed.join(', ')}. Review it, then detach AWSDenyAll.`,
-    undo: {
-      service: 'iam',
-      operation: 'UpdateAssumeRolePolicy',
-      input: { RoleName: roleName, PolicyDocument: restored },
-      reason: `Restore the trust policy of role ${roleName} as the event set it.`,
-    },
+    ...updateTrustPolicy.undo(
+      { RoleName: roleName, PolicyDocument: fixed },
+      `PROPOSAL, not applied: replace the trust policy of role ${roleName} with the same document minus statement${removed.length > 1 ? 's' : ''} ${removed.join(', ')}. Review it, then detach AWSDenyAll.`,
+    ),
+    undo: updateTrustPolicy.undo({ RoleName: roleName, PolicyDocument: restored }, `Restore the trust policy of role ${roleName} as the event set it.`),
     ...checkedBothWays(trustPolicyCheck(roleName, restored, fixed)),
   };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as IamTrustPolicyOpenSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<IamTrustPolicyOpenSettings>): Verdict {
+  const { settings } = context;
   const roleName = stringField(event.detail.requestParameters, 'roleName') ?? stringField(event.detail.responseElements, 'role', 'roleName');
   const recorded = recordedTrustDocument(event);
   if (!roleName) {
@@ -204,7 +203,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       ? 'proposal: the same trust policy without the offending statements'
       : 'every statement offends, so a person must write a restricted trust policy';
   // GetRole, read as the rule decides: a trust policy that is no longer the event's is read again before anything is attached.
-  const current = (factValue(facts['role']) as { trustPolicy?: string } | null | undefined)?.trustPolicy;
+  const current = factValue(readFact(facts, roleLookup))?.trustPolicy;
   const compact = compactDocument(document);
   const changed = current !== undefined && !sameDocument(current, compact);
   return {
@@ -217,22 +216,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const iamTrustPolicyOpen = {
+export const iamTrustPolicyOpen = defineRule<IamTrustPolicyOpenSettings>({
   id: 'iam-trust-policy-open',
   title: 'Role trust policy open to the public, untrusted accounts or any GitHub repository',
   severity: 'critical',
   rationale:
     "A role's trust policy decides who can become the role: Principal * without a restricting condition, a foreign account without an external id, or GitHub Actions OIDC without a sub condition lets strangers (or any repository on GitHub) take its permissions.",
-  family: 'iam',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreateRole', 'UpdateAssumeRolePolicy'] }],
-  permissions: [
-    {
-      action: 'iam:AttachRolePolicy',
-      resource: accountEntities('role'),
-      // The only policy this function may ever attach: a compromised bot cannot grant itself or anyone admin.
-      condition: { ArnLike: { 'iam:PolicyARN': 'arn:*:iam::aws:policy/AWSDenyAll' } },
-    },
-  ],
+  actions: [attachDenyAll],
   lookups: [roleLookup],
   probes: [ATTACHMENT_PROBES.role, trustPolicyProbe],
   settings: IamTrustPolicyOpenSettingsSchema,
@@ -245,4 +236,4 @@ export const iamTrustPolicyOpen = {
       "The trust policy itself, the role's other policies, the bot's own roles (a person is alerted instead), roles carrying the exemption tag, and a role whose trust policy has changed since the event.",
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -1,20 +1,29 @@
 /**
  * Read-only IAM lookups the IAM rules share. IAM returns policy documents
  * URL-encoded; every `select` here decodes them, so facts hold plain JSON text.
+ * A lookup that IAM answers NoSuchEntity yields `null`, so each fact's type
+ * says so. Each read is granted on the account's entities of its type (the
+ * kit's resource table); no policy lookup reads an AWS managed policy
+ * (`isCustomerManaged` guards each), so the account's policies are enough.
  */
+import { GetPolicyCommand, GetPolicyVersionCommand, GetRoleCommand, GetUserCommand, ListPolicyVersionsCommand } from '@aws-sdk/client-iam';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { tagsFromList } from '../../engine/exemption.js';
-import type { Facts, Lookup } from '../../engine/types.js';
-// No policy lookup reads an AWS managed policy (`isCustomerManaged` guards each), so `accountEntities('policy')` is enough.
-import { accountEntities, decodeSdkDocument, identityOf, NO_SUCH_ENTITY, type IdentityFact } from './common.js';
+import { tagsFromList, type Tags } from '../../engine/exemption.js';
+import { defineLookup, factValue, NO_SUCH_ENTITY, readFact } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
+import { decodeSdkDocument, identityOf } from './common.js';
+
+/** The identity's looked-up details: `{arn, tags}` from GetRole or GetUser. */
+export interface IdentityFact {
+  readonly arn?: string;
+  readonly path?: string;
+  readonly tags: Tags;
+  readonly trustPolicy?: string;
+}
 
 /** GetRole: the role's ARN (with its path, to recognise the bot's own roles), tags and current trust policy. */
-export const roleLookup: Lookup = {
+export const roleLookup = defineLookup(iam, GetRoleCommand, {
   name: 'role',
-  service: 'iam',
-  operation: 'GetRole',
-  permission: 'iam:GetRole',
-  resource: accountEntities('role'),
   input: (event) => {
     const identity = identityOf(event);
     return identity?.kind === 'role' ? { RoleName: identity.name } : undefined;
@@ -33,15 +42,11 @@ export const roleLookup: Lookup = {
     };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** GetUser: the user's ARN and tags. */
-export const userLookup: Lookup = {
+export const userLookup = defineLookup(iam, GetUserCommand, {
   name: 'user',
-  service: 'iam',
-  operation: 'GetUser',
-  permission: 'iam:GetUser',
-  resource: accountEntities('user'),
   input: (event) => {
     const identity = identityOf(event);
     return identity?.kind === 'user' ? { UserName: identity.name } : undefined;
@@ -53,7 +58,7 @@ export const userLookup: Lookup = {
     return { ...(arn !== undefined && { arn }), tags: tagsFromList(field(user, 'Tags')) };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** A customer-managed policy ARN (AWS managed policies live in the `aws` pseudo-account). */
 export function isCustomerManaged(policyArn: string | undefined): policyArn is string {
@@ -64,28 +69,36 @@ function requestPolicyArn(event: CloudTrailEvent): string | undefined {
   return stringField(event.detail.requestParameters, 'policyArn');
 }
 
+/** What GetPolicy tells of a customer-managed policy. */
+interface ManagedPolicyFact {
+  readonly defaultVersionId?: string;
+  readonly tags: Tags;
+}
+
 /** GetPolicy: `{defaultVersionId, tags}` of a customer-managed policy. */
-export const managedPolicyLookup: Lookup = {
+export const managedPolicyLookup = defineLookup(iam, GetPolicyCommand, {
   name: 'managedPolicy',
-  service: 'iam',
-  operation: 'GetPolicy',
-  permission: 'iam:GetPolicy',
-  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     return isCustomerManaged(policyArn) ? { PolicyArn: policyArn } : undefined;
   },
-  select: (output) => {
+  select: (output): ManagedPolicyFact | null => {
     const policy = field(output, 'Policy');
     if (typeof policy !== 'object' || policy === null) return null;
     const defaultVersionId = stringField(policy, 'DefaultVersionId');
     return { ...(defaultVersionId !== undefined && { defaultVersionId }), tags: tagsFromList(field(policy, 'Tags')) };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
+
+/** One version of a managed policy as GetPolicyVersion gave it: its id and its document, decoded. */
+export interface PolicyVersionFact {
+  readonly versionId?: string;
+  readonly document?: string;
+}
 
 /** GetPolicyVersion's answer as a fact: `{versionId, document}`, the document decoded; `null` without a version. */
-export function selectPolicyVersion(output: unknown): unknown {
+export function selectPolicyVersion(output: unknown): PolicyVersionFact | null {
   const version = field(output, 'PolicyVersion');
   if (typeof version !== 'object' || version === null) return null;
   const document = decodeSdkDocument(field(version, 'Document'));
@@ -99,29 +112,20 @@ export function selectPolicyVersion(output: unknown): unknown {
  * just before (lookups chain); without it nothing is looked up and the rule
  * says the document is unknown.
  */
-export const managedPolicyDefaultVersionLookup: Lookup = {
+export const managedPolicyDefaultVersionLookup = defineLookup(iam, GetPolicyVersionCommand, {
   name: 'managedPolicyDefaultVersion',
-  service: 'iam',
-  operation: 'GetPolicyVersion',
-  permission: 'iam:GetPolicyVersion',
-  resource: accountEntities('policy'),
-  input: (event: CloudTrailEvent, facts?: Facts) => {
+  input: (event, facts) => {
     const policyArn = requestPolicyArn(event);
-    const policy = facts?.['managedPolicy'];
-    const versionId = policy?.status === 'ok' ? stringField(policy.value, 'defaultVersionId') : undefined;
+    const versionId = factValue(readFact(facts, managedPolicyLookup))?.defaultVersionId;
     return isCustomerManaged(policyArn) && versionId !== undefined ? { PolicyArn: policyArn, VersionId: versionId } : undefined;
   },
   select: selectPolicyVersion,
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** GetPolicyVersion of the version a SetDefaultPolicyVersion call made the default: its document is not in the event. */
-export const newDefaultVersionLookup: Lookup = {
+export const newDefaultVersionLookup = defineLookup(iam, GetPolicyVersionCommand, {
   name: 'newDefaultVersion',
-  service: 'iam',
-  operation: 'GetPolicyVersion',
-  permission: 'iam:GetPolicyVersion',
-  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     const versionId = stringField(event.detail.requestParameters, 'versionId');
@@ -131,7 +135,7 @@ export const newDefaultVersionLookup: Lookup = {
   },
   select: selectPolicyVersion,
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 export interface PolicyVersionInfo {
   readonly versionId: string;
@@ -146,17 +150,13 @@ function isoDate(value: unknown): string | undefined {
 }
 
 /** ListPolicyVersions: every version of the policy (at most five), without documents. */
-export const policyVersionsLookup: Lookup = {
+export const policyVersionsLookup = defineLookup(iam, ListPolicyVersionsCommand, {
   name: 'policyVersions',
-  service: 'iam',
-  operation: 'ListPolicyVersions',
-  permission: 'iam:ListPolicyVersions',
-  resource: accountEntities('policy'),
   input: (event) => {
     const policyArn = requestPolicyArn(event);
     return isCustomerManaged(policyArn) ? { PolicyArn: policyArn } : undefined;
   },
-  select: (output) => {
+  select: (output): { readonly versions: readonly PolicyVersionInfo[] } | null => {
     const list = field(output, 'Versions');
     if (!Array.isArray(list)) return { versions: [] };
     const versions: PolicyVersionInfo[] = list.flatMap((version: unknown) => {
@@ -168,7 +168,7 @@ export const policyVersionsLookup: Lookup = {
     return { versions };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** The identities a managed policy is attached to, by name (ListEntitiesForPolicy names no path). */
 export interface PolicyEntities {

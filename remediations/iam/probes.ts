@@ -3,59 +3,57 @@
  * and `verification`): the present state of an inline policy, an attachment,
  * a managed policy's default version and a role's trust policy, each judged
  * against what the event did. IAM returns policy documents URL-encoded; the
- * judges compare parsed content, never text.
+ * judges compare parsed content, never text. Each read of an identity or
+ * policy is granted on the account's entities of its type (the kit's table).
  */
-import { field, stringField } from '../../engine/event.js';
-import { stateCheck, type Probe, type StateCheck } from '../../engine/types.js';
 import {
-  accountEntities,
-  decodeSdkDocument,
-  IDENTITY_KINDS,
-  identityInput,
-  identityLabel,
-  NO_SUCH_ENTITY,
-  policyNameOf,
-  sameDocument,
-  type Identity,
-  type IdentityKind,
-} from './common.js';
+  GetGroupPolicyCommand,
+  GetPolicyCommand,
+  GetRoleCommand,
+  GetRolePolicyCommand,
+  GetUserPolicyCommand,
+  ListAttachedGroupPoliciesCommand,
+  ListAttachedRolePoliciesCommand,
+  ListAttachedUserPoliciesCommand,
+} from '@aws-sdk/client-iam';
+import { field, stringField } from '../../engine/event.js';
+import type { StateCheck } from '../../engine/types.js';
+import { defineProbe, NO_SUCH_ENTITY, type KitProbe, type ProbeSpec } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
+import { decodeSdkDocument, IDENTITY_KINDS, identityLabel, policyNameOf, sameDocument, type Identity, type IdentityKind } from './common.js';
 
-const KINDS = ['role', 'user', 'group'] as const satisfies readonly IdentityKind[];
-
-function inlinePolicyProbe(kind: IdentityKind): Probe {
+/** Is the inline policy still the document the event put (needed), gone (done), or another one (changed)? */
+function inlinePolicyJudge(kind: IdentityKind): ProbeSpec['judge'] {
   const api = IDENTITY_KINDS[kind].api;
-  return {
-    name: `${kind}InlinePolicy`,
-    service: 'iam',
-    operation: `Get${api}Policy`,
-    resource: accountEntities(kind),
-    notFoundCodes: NO_SUCH_ENTITY,
-    judge(output, expect) {
-      const where = `inline policy ${String(expect['policyName'])} of ${String(expect['identity'])}`;
-      if (output === null) return { state: 'done', evidence: `${where} no longer exists (NoSuchEntity: the policy or the ${kind} is gone)` };
-      const current = decodeSdkDocument(field(output, 'PolicyDocument'));
-      if (current === undefined) return { state: 'changed', evidence: `Get${api}Policy returned no document for ${where}: nothing deleted` };
-      if (sameDocument(current, expect['document'])) return { state: 'needed', evidence: `${where} still holds the document the event put` };
-      return { state: 'changed', evidence: `${where} now holds another document (set after this event): nothing deleted` };
-    },
+  return (output, expect) => {
+    const where = `inline policy ${String(expect['policyName'])} of ${String(expect['identity'])}`;
+    if (output === null) return { state: 'done', evidence: `${where} no longer exists (NoSuchEntity: the policy or the ${kind} is gone)` };
+    const current = decodeSdkDocument(field(output, 'PolicyDocument'));
+    if (current === undefined) return { state: 'changed', evidence: `Get${api}Policy returned no document for ${where}: nothing deleted` };
+    if (sameDocument(current, expect['document'])) return { state: 'needed', evidence: `${where} still holds the document the event put` };
+    return { state: 'changed', evidence: `${where} now holds another document (set after this event): nothing deleted` };
   };
 }
 
-/** Get{Role,User,Group}Policy: is the inline policy still the document the event put (needed), gone (done), or another one (changed)? */
+/** Get{Role,User,Group}Policy: the inline policy as IAM holds it now. */
 export const INLINE_POLICY_PROBES = {
-  role: inlinePolicyProbe('role'),
-  user: inlinePolicyProbe('user'),
-  group: inlinePolicyProbe('group'),
-} as const satisfies Record<IdentityKind, Probe>;
+  role: defineProbe(iam, GetRolePolicyCommand, { name: 'roleInlinePolicy', notFoundCodes: NO_SUCH_ENTITY, judge: inlinePolicyJudge('role') }),
+  user: defineProbe(iam, GetUserPolicyCommand, { name: 'userInlinePolicy', notFoundCodes: NO_SUCH_ENTITY, judge: inlinePolicyJudge('user') }),
+  group: defineProbe(iam, GetGroupPolicyCommand, { name: 'groupInlinePolicy', notFoundCodes: NO_SUCH_ENTITY, judge: inlinePolicyJudge('group') }),
+} as const;
 
 /** The read before and after deleting an inline policy: the document the event put, compact. */
 export function inlinePolicyCheck(identity: Identity, policyName: string, document: string): StateCheck {
-  return stateCheck(
-    INLINE_POLICY_PROBES[identity.kind],
-    { ...identityInput(identity), PolicyName: policyName },
-    { identity: identityLabel(identity), policyName, document },
-    `inline policy ${policyName} of ${identityLabel(identity)} still holds the document the event put`,
-  );
+  const expect = { identity: identityLabel(identity), policyName, document };
+  const description = `inline policy ${policyName} of ${identityLabel(identity)} still holds the document the event put`;
+  switch (identity.kind) {
+    case 'role':
+      return INLINE_POLICY_PROBES.role.check({ RoleName: identity.name, PolicyName: policyName }, expect, description);
+    case 'user':
+      return INLINE_POLICY_PROBES.user.check({ UserName: identity.name, PolicyName: policyName }, expect, description);
+    case 'group':
+      return INLINE_POLICY_PROBES.group.check({ GroupName: identity.name, PolicyName: policyName }, expect, description);
+  }
 }
 
 /**
@@ -66,46 +64,44 @@ export function inlinePolicyCheck(identity: Identity, policyName: string, docume
  */
 export const ATTACHMENTS_PAGE = 100;
 
-function attachmentProbe(kind: IdentityKind): Probe {
+/** Is the managed policy attached to the identity? The step's `goal` says which answer is `done`. */
+function attachmentJudge(kind: IdentityKind): ProbeSpec['judge'] {
   const api = IDENTITY_KINDS[kind].api;
-  return {
-    name: `${kind}Attachments`,
-    service: 'iam',
-    operation: `ListAttached${api}Policies`,
-    resource: accountEntities(kind),
-    notFoundCodes: NO_SUCH_ENTITY,
-    judge(output, expect) {
-      const arn = String(expect['policyArn']);
-      const who = String(expect['identity']);
-      const name = policyNameOf(arn);
-      if (output === null) return { state: 'done', evidence: `${who} no longer exists` };
-      const list = field(output, 'AttachedPolicies');
-      const attached = Array.isArray(list) && list.some((policy) => field(policy, 'PolicyArn') === arn);
-      if (!attached && field(output, 'IsTruncated') === true) throw new Error(`ListAttached${api}Policies for ${who} was truncated before it showed ${name}`);
-      if (expect['goal'] === 'attached') {
-        return attached ? { state: 'done', evidence: `${name} is attached to ${who}` } : { state: 'needed', evidence: `${name} is not attached to ${who}` };
-      }
-      return attached ? { state: 'needed', evidence: `${name} is still attached to ${who}` } : { state: 'done', evidence: `${name} is not attached to ${who}` };
-    },
+  return (output, expect) => {
+    const arn = String(expect['policyArn']);
+    const who = String(expect['identity']);
+    const name = policyNameOf(arn);
+    if (output === null) return { state: 'done', evidence: `${who} no longer exists` };
+    const list = field(output, 'AttachedPolicies');
+    const attached = Array.isArray(list) && list.some((policy) => field(policy, 'PolicyArn') === arn);
+    if (!attached && field(output, 'IsTruncated') === true) throw new Error(`ListAttached${api}Policies for ${who} was truncated before it showed ${name}`);
+    if (expect['goal'] === 'attached') {
+      return attached ? { state: 'done', evidence: `${name} is attached to ${who}` } : { state: 'needed', evidence: `${name} is not attached to ${who}` };
+    }
+    return attached ? { state: 'needed', evidence: `${name} is still attached to ${who}` } : { state: 'done', evidence: `${name} is not attached to ${who}` };
   };
 }
 
-/** ListAttached{Role,User,Group}Policies: is the managed policy attached to the identity? The step's `goal` says which answer is `done`. */
+/** ListAttached{Role,User,Group}Policies: the identity's managed policies as IAM lists them now. */
 export const ATTACHMENT_PROBES = {
-  role: attachmentProbe('role'),
-  user: attachmentProbe('user'),
-  group: attachmentProbe('group'),
-} as const satisfies Record<IdentityKind, Probe>;
+  role: defineProbe(iam, ListAttachedRolePoliciesCommand, { name: 'roleAttachments', notFoundCodes: NO_SUCH_ENTITY, judge: attachmentJudge('role') }),
+  user: defineProbe(iam, ListAttachedUserPoliciesCommand, { name: 'userAttachments', notFoundCodes: NO_SUCH_ENTITY, judge: attachmentJudge('user') }),
+  group: defineProbe(iam, ListAttachedGroupPoliciesCommand, { name: 'groupAttachments', notFoundCodes: NO_SUCH_ENTITY, judge: attachmentJudge('group') }),
+} as const;
 
 /** The read of an identity's attachments: `detached` when the step removes `policyArn`, `attached` when it adds it. */
 export function attachmentCheck(identity: Identity, policyArn: string, goal: 'attached' | 'detached'): StateCheck {
   const name = policyNameOf(policyArn);
-  return stateCheck(
-    ATTACHMENT_PROBES[identity.kind],
-    { ...identityInput(identity), MaxItems: ATTACHMENTS_PAGE },
-    { identity: identityLabel(identity), policyArn, goal },
-    goal === 'detached' ? `${name} is still attached to ${identityLabel(identity)}` : `${name} is attached to ${identityLabel(identity)}`,
-  );
+  const expect = { identity: identityLabel(identity), policyArn, goal };
+  const description = goal === 'detached' ? `${name} is still attached to ${identityLabel(identity)}` : `${name} is attached to ${identityLabel(identity)}`;
+  switch (identity.kind) {
+    case 'role':
+      return ATTACHMENT_PROBES.role.check({ RoleName: identity.name, MaxItems: ATTACHMENTS_PAGE }, expect, description);
+    case 'user':
+      return ATTACHMENT_PROBES.user.check({ UserName: identity.name, MaxItems: ATTACHMENTS_PAGE }, expect, description);
+    case 'group':
+      return ATTACHMENT_PROBES.group.check({ GroupName: identity.name, MaxItems: ATTACHMENTS_PAGE }, expect, description);
+  }
 }
 
 /**
@@ -113,11 +109,8 @@ export function attachmentCheck(identity: Identity, policyArn: string, goal: 'at
  * the rollback target or a deleted policy (done), or a version someone set
  * after the event (changed).
  */
-export const policyDefaultProbe: Probe = {
+export const policyDefaultProbe = defineProbe(iam, GetPolicyCommand, {
   name: 'policyDefaultVersion',
-  service: 'iam',
-  operation: 'GetPolicy',
-  resource: accountEntities('policy'),
   notFoundCodes: NO_SUCH_ENTITY,
   judge(output, expect) {
     const policy = String(expect['policy']);
@@ -130,7 +123,7 @@ export const policyDefaultProbe: Probe = {
     if (current === target || expect['anyOther'] === true) return { state: 'done', evidence: `${current} is the default version of ${policy}, not ${violating}` };
     return { state: 'changed', evidence: `${current} is now the default version of ${policy} (set after this event), not ${violating} as the event left it` };
   },
-};
+});
 
 /**
  * The read around a rollback (`target`: that version the default is done) or
@@ -139,8 +132,7 @@ export const policyDefaultProbe: Probe = {
  */
 export function policyDefaultCheck(policyArn: string, violating: string, target?: string, anyOther = false): StateCheck {
   const policy = policyNameOf(policyArn);
-  return stateCheck(
-    policyDefaultProbe,
+  return policyDefaultProbe.check(
     { PolicyArn: policyArn },
     { policy, violating, ...(target !== undefined && { target }), ...(anyOther && { anyOther: true }) },
     `${violating} is still the default version of ${policy}`,
@@ -151,11 +143,8 @@ export function policyDefaultCheck(policyArn: string, violating: string, target?
  * GetRole: does the role still trust the document the event set (needed)?
  * Gone, or already the proposed document: done. Anything else: changed.
  */
-export const trustPolicyProbe: Probe = {
+export const trustPolicyProbe = defineProbe(iam, GetRoleCommand, {
   name: 'roleTrustPolicy',
-  service: 'iam',
-  operation: 'GetRole',
-  resource: accountEntities('role'),
   notFoundCodes: NO_SUCH_ENTITY,
   judge(output, expect) {
     const role = String(expect['role']);
@@ -167,12 +156,11 @@ export const trustPolicyProbe: Probe = {
     if (current !== undefined && sameDocument(current, expect['document'])) return { state: 'needed', evidence: `the trust policy of role ${role} is still the one the event set` };
     return { state: 'changed', evidence: `the trust policy of role ${role} now holds another document (set after this event)` };
   },
-};
+});
 
 /** The read of a role's trust policy: still the event's `document`? With `proposed`, the document a proposal puts there counts as done. */
 export function trustPolicyCheck(roleName: string, document: string, proposed?: string): StateCheck {
-  return stateCheck(
-    trustPolicyProbe,
+  return trustPolicyProbe.check(
     { RoleName: roleName },
     { role: roleName, document, ...(proposed !== undefined && { proposed }) },
     proposed === undefined ? `the trust policy of role ${roleName} is still the one the event set` : `the trust policy of role ${roleName} is still the one the event set, not yet the proposed one`,
@@ -180,4 +168,4 @@ export function trustPolicyCheck(roleName: string, document: string, proposed?: 
 }
 
 /** Every identity kind's attachment probe, for rules that detach from any of them. */
-export const ALL_ATTACHMENT_PROBES: readonly Probe[] = KINDS.map((kind) => ATTACHMENT_PROBES[kind]);
+export const ALL_ATTACHMENT_PROBES: readonly KitProbe[] = [ATTACHMENT_PROBES.role, ATTACHMENT_PROBES.user, ATTACHMENT_PROBES.group];
