@@ -14,12 +14,12 @@ import type { Rule } from '../engine/types.js';
 import { describeStep } from '../engine/step-text.js';
 import { snsAlertSink } from '../notify/sns.js';
 import { allCommands } from './commands.js';
+import { EXIT } from './exit-codes.js';
 import type { Io } from './format.js';
 import { readRecords, type InputRecord } from './inputs.js';
 import { classifyRecord } from './records.js';
 import { parseEvent } from '../engine/event.js';
 
-export const EXIT_REMEDIATION_FAILED = 4;
 
 interface LogEntry {
   readonly level: 'info' | 'warn' | 'error';
@@ -87,20 +87,20 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
   const [record] = records;
   if (records.length !== 1 || record === undefined) {
     io.err(`invoke: ${options.file} must hold exactly one event, found ${records.length === 0 ? 'none' : 'more than one'}`);
-    return 2;
+    return EXIT.unreadable;
   }
   if ('error' in record) {
     io.err(`invoke: ${record.origin}: ${record.error}`);
-    return 2;
+    return EXIT.unreadable;
   }
   const classified = classifyRecord(record.value);
   if (classified.kind === 'invalid') {
     io.err(`invoke: ${record.origin}: ${classified.error}`);
-    return 2;
+    return EXIT.unreadable;
   }
   if (classified.kind === 'not-delivered') {
     io.out('EventBridge does not deliver this read-only management event to the bot (rule state ENABLED): nothing to do');
-    return 0;
+    return EXIT.ok;
   }
 
   // The event's Region, whatever the shell's: the deployed function that would receive it runs there.
@@ -127,7 +127,7 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
   } catch (error) {
     for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
     io.err(`invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
-    return EXIT_REMEDIATION_FAILED;
+    return EXIT.failed;
   }
   const { result } = report;
   if (options.format === 'json') {
@@ -136,6 +136,6 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
     for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
     printDecisions(io, result, report.records);
   }
-  if (result.status === 'invalid') return 2;
-  return result.decisions.some((decision) => decision.outcome === 'failed') ? EXIT_REMEDIATION_FAILED : 0;
+  if (result.status === 'invalid') return EXIT.unreadable;
+  return result.decisions.some((decision) => decision.outcome === 'failed') ? EXIT.failed : EXIT.ok;
 }

@@ -12,17 +12,11 @@ import { loadConfigFile } from './config-file.js';
 import { FORMATS, formatterFor, summarise, type Format, type Io } from './format.js';
 import { eventNameGate } from './gate.js';
 import { listInputs } from './inputs.js';
+import { EXIT } from './exit-codes.js';
 import { createProgressBar } from './progress.js';
 import { defaultJobs, runReplay, type ProgressState } from './replay-pool.js';
 import type { TimeWindow } from './replay.js';
 
-export const EXIT = {
-  ok: 0,
-  usage: 1,
-  unreadable: 2,
-  failOn: 3,
-  remediationFailed: 4,
-} as const;
 
 export const USAGE = `remediate: event-driven AWS remediation bot
 

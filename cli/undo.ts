@@ -19,6 +19,7 @@
  * steps ran; a step whose work is already in place (`InvalidPermission.Duplicate`,
  * …) counts as done, so running `undo` twice is harmless.
  */
+import { EXIT } from './exit-codes.js';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CloudTrailClient, DeleteTrailCommand, PutEventSelectorsCommand, StopLoggingCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
@@ -90,11 +91,6 @@ Options:
 Exit codes: 0 done (or dry run, or already undone), 1 usage error, not confirmed, or no terminal and no --yes,
 2 no undo record, the table cannot be read, or the record was refused,
 4 an undo step failed, or the undo could not start (credentials, another account) or be recorded.`;
-
-/** The CLI's "a remediation failed" exit code (see `EXIT` in `main.ts`). */
-export const EXIT_UNDO_FAILED = 4;
-const EXIT_NO_RECORD = 2;
-const EXIT_USAGE = 1;
 
 /** Codes that mean an undo step's work is already in place: the reversal was done before. */
 export const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
@@ -303,14 +299,14 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
   if (eventId === undefined || eventId.length === 0 || extra.length > 0) {
     io.err('undo: name exactly one event id (the CloudTrail eventID shown in the alert)\n');
     io.err(UNDO_USAGE);
-    return EXIT_USAGE;
+    return EXIT.usage;
   }
   const tableName = values.table ?? env['IDEMPOTENCY_TABLE'];
   let store = deps.store;
   if (!store) {
     if (!tableName) {
       io.err('undo: name the bot\'s table with --table or IDEMPOTENCY_TABLE (the stack output of the deployment)');
-      return EXIT_USAGE;
+      return EXIT.usage;
     }
     const region = values.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
     store = dynamoDbUndoStore({ tableName, client: new DynamoDBClient(region ? { region } : {}) });
@@ -321,13 +317,13 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     records = await store.read(eventId, Object.keys(rulesByFamily));
   } catch (error) {
     io.err(`undo: cannot read the undo records${tableName ? ` from table ${tableName}` : ''}: ${errorCode(error)}: ${errorMessage(error)}`);
-    return EXIT_NO_RECORD;
+    return EXIT.unreadable;
   }
   // Every record of the event is checked, also those --rule leaves out: a planted one means none can be trusted.
   const refused = refusal(records);
   if (refused) {
     io.err(`undo: refused, nothing was run: ${printable(refused)}. Only the inverse of a step the bot applied, on the same resource, can be undone (engine/undo-inverses.ts); do not trust this record.`);
-    return EXIT_NO_RECORD;
+    return EXIT.unreadable;
   }
   const planned: Planned[] = records
     .flatMap((record) => [...record.entries].reverse().map((entry) => ({ record, entry })))
@@ -338,7 +334,7 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
       `undo: no undo record for event ${printable(eventId)}${values.rule ? ` and rule ${printable(values.rule)}` : ''}${tableName ? ` in table ${tableName}` : ''}: ` +
         'the bot applied nothing for it, or the record expired (they are kept 90 days)',
     );
-    return EXIT_NO_RECORD;
+    return EXIT.unreadable;
   }
 
   io.out(`Undo record of event ${printable(eventId)}: ${planned.length} applied plan(s), newest first`);
@@ -348,23 +344,23 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
   if (toRun.length === 0) {
     const undone = [...new Set(planned.map(({ record }) => record))];
     io.out(`Already undone at ${undone.map(undoneNote).join('; ')}: nothing to do (pass --force to replay the undo steps again).`);
-    return 0;
+    return EXIT.ok;
   }
   for (const record of new Set(planned.filter((item) => !toRun.includes(item)).map(({ record }) => record))) {
     io.out(`The ${record.family} record was already undone at ${undoneNote(record)}: its steps are skipped (pass --force to replay them again).`);
   }
   if (values['dry-run']) {
     io.out(`Dry run: nothing was changed. Without --dry-run, ${steps} undo step(s) run in the order shown.`);
-    return 0;
+    return EXIT.ok;
   }
   const unknown = toRun.flatMap(({ entry }) => entry.undo.filter((step) => holdsPlaceholder(step.input)).map((step) => `${entry.rule}: ${step.service}:${step.operation}`));
   if (unknown.length > 0) {
     io.err(`undo: nothing was run: ${unknown.map(printable).join(', ')} holds a value the bot did not know; run the step(s) by hand with the value filled in (see the alert), or undo the other rules with --rule.`);
-    return EXIT_NO_RECORD;
+    return EXIT.unreadable;
   }
   if (!values.yes && !isInteractive(io)) {
     io.err(`undo: nothing was run: stdin is not a terminal, so nobody can confirm ${steps} undo step(s). Review them with --dry-run, then pass --yes to run them.`);
-    return EXIT_USAGE;
+    return EXIT.usage;
   }
 
   const firstRegion = toRun[0]?.entry.region ?? values.region ?? env['AWS_REGION'] ?? 'us-east-1';
@@ -373,18 +369,18 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     caller = await (deps.whoAmI ?? callerIdentity)(firstRegion);
   } catch (error) {
     io.err(`undo: nothing was run: your identity could not be established (sts:GetCallerIdentity): ${errorCode(error)}: ${errorMessage(error)}`);
-    return EXIT_UNDO_FAILED;
+    return EXIT.failed;
   }
   const elsewhere = [...new Set(toRun.map(({ entry }) => entry.account).filter((account) => account !== caller.account))];
   if (elsewhere.length > 0) {
     io.err(`undo: nothing was run: event ${printable(eventId)} was remediated in account ${elsewhere.join(', ')}, but your credentials are for account ${caller.account}. Run undo with credentials of that account.`);
-    return EXIT_UNDO_FAILED;
+    return EXIT.failed;
   }
   if (!values.yes) {
     const accepted = await confirm(io, `Run these ${steps} undo step(s) in account ${caller.account} as ${printable(caller.arn)}? Type "yes" to continue:`);
     if (!accepted) {
       io.err('undo: not confirmed; nothing was run.');
-      return EXIT_USAGE;
+      return EXIT.usage;
     }
   }
 
@@ -428,9 +424,9 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     }
   } catch (error) {
     io.err(`undo: the undo steps ran, but who undid them could not be written to the record: ${errorCode(error)}: ${errorMessage(error)}`);
-    return EXIT_UNDO_FAILED;
+    return EXIT.failed;
   }
-  if (failed) return EXIT_UNDO_FAILED;
+  if (failed) return EXIT.failed;
   io.out(`Undone: ${steps} step(s) replayed for event ${printable(eventId)} by ${printable(caller.arn)} at ${at.toISOString()}.`);
-  return 0;
+  return EXIT.ok;
 }

@@ -1,0 +1,18 @@
+/**
+ * The one table of the `remediate` CLI's exit codes, for every command. The
+ * values are a contract with scripts and CI (see docs/replay.md, "Exit codes").
+ */
+export const EXIT = {
+  /** Success. */
+  ok: 0,
+  /** Usage or config error; `undo`: not confirmed, or no terminal and no `--yes`. */
+  usage: 1,
+  /** An input could not be read (the rest was replayed); `invoke`: an invalid event; `undo`: no record, or the record was refused. */
+  unreadable: 2,
+  /** `--fail-on violation` and a violation was found. */
+  failOn: 3,
+  /** `invoke`: a remediation failed or AWS answered with an unexpected fault; `undo`: an undo step failed, or the undo could not start or be recorded. */
+  failed: 4,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
