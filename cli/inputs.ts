@@ -12,6 +12,7 @@
  * the paths the user named; a record is kept up to `MAX_RECORD_BYTES`; gzip
  * may expand only so far (`MAX_INFLATE_RATIO`).
  */
+import { ParseFault } from '../engine/errors.js';
 import { closeSync, constants, createReadStream, fstatSync, openSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
@@ -51,7 +52,7 @@ function describe(error: unknown): string {
 }
 
 /** An input the replay will not read (not a regular file, a link out of bounds, a decompression bomb): reported with the reason. */
-export class InputRefusedError extends Error {
+export class InputRefusedError extends ParseFault {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'InputRefusedError';

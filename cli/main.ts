@@ -2,6 +2,7 @@
  * The `remediate` CLI. `main` returns the exit code and writes only through
  * `io`; the bin file is the only place that touches `process`.
  */
+import { ConfigFault } from '../engine/errors.js';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
@@ -62,7 +63,7 @@ Exit codes:
   4  invoke: a remediation failed or AWS answered with an unexpected fault;
      undo: an undo step failed, or the undo could not start or be recorded`;
 
-class UsageError extends Error {
+class UsageError extends ConfigFault {
   override readonly name = 'UsageError';
 }
 

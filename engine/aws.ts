@@ -3,6 +3,7 @@
  * table of exactly the SDK commands its rules use, so each bundle carries only
  * those clients and commands.
  */
+import { StepFault } from './errors.js';
 import type { FactSource } from './decide.js';
 import type { Fact, Lookup, Service } from './types.js';
 
@@ -54,7 +55,7 @@ export interface AwsGateway {
   wait?(service: Service, waiter: string, input: Readonly<Record<string, unknown>>, options: WaitOptions): Promise<unknown>;
 }
 
-export class UnsupportedOperationError extends Error {
+export class UnsupportedOperationError extends StepFault {
   override readonly name = 'UnsupportedOperationError';
   constructor(readonly key: string) {
     super(`no SDK command is registered for ${key} in this function's command table`);

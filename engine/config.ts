@@ -3,6 +3,7 @@
  * It is validated strictly: a bad key or value fails fast, naming the key and
  * the allowed values.
  */
+import { ConfigFault } from './errors.js';
 import * as z from 'zod/mini';
 import { formatIssues } from './issues.js';
 import { MODES, SEVERITIES, type Mode, type Rule } from './types.js';
@@ -88,7 +89,7 @@ export interface Config {
   readonly rules: Readonly<Record<string, RuleConfig>>;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends ConfigFault {
   override readonly name = 'ConfigError';
   constructor(
     readonly problems: readonly string[],

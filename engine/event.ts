@@ -4,6 +4,7 @@
  * record in `detail`. Only the fields the engine relies on are required;
  * everything else passes through untouched for the rules to read.
  */
+import { ParseFault } from './errors.js';
 import * as z from 'zod/mini';
 import { formatIssues, type Issue } from './issues.js';
 
@@ -71,7 +72,7 @@ export const CloudTrailEventSchema = z.union([ApiCallEventSchema, ConsoleSignInE
 export type CloudTrailEvent = z.infer<typeof CloudTrailEventSchema>;
 
 /** A malformed event: names the event and every field that was wrong. */
-export class EventParseError extends Error {
+export class EventParseError extends ParseFault {
   override readonly name = 'EventParseError';
   constructor(
     readonly eventId: string,

@@ -10,6 +10,7 @@
  * `WaitTimedOut` and a `resume` point (the step to start from and the outputs
  * the rest of the plan needs), so the plan can be continued, never restarted.
  */
+import { StepFault } from './errors.js';
 import { iamActionFor } from './iam-actions.js';
 import { errorCode, errorMessage, UnsupportedOperationError, type AwsGateway } from './aws.js';
 import { isUnexpectedFault } from './faults.js';
@@ -110,7 +111,7 @@ export interface ExecuteOptions {
 
 type Outputs = Record<string, unknown>;
 
-class PlaceholderError extends Error {
+class PlaceholderError extends StepFault {
   constructor(
     readonly code: 'UnresolvedReference' | 'UnknownValue',
     message: string,
@@ -198,12 +199,12 @@ function waitBudget(options: ExecuteOptions): WaitBudget {
   return { budgetMs, maxWaitSeconds: Math.floor(budgetMs / 1000) };
 }
 
-class WaitTimedOutError extends Error {
+class WaitTimedOutError extends StepFault {
   override readonly name = 'WaitTimedOutError';
 }
 
 /** A precondition that failed without an AWS error of its own (no probe, an unresolved reference). */
-class PreconditionError extends Error {
+class PreconditionError extends StepFault {
   override readonly name = 'PreconditionUnreadable';
 }
 

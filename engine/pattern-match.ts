@@ -20,6 +20,7 @@
  * - `exists` looks at leaf values only: an object is not a leaf, and an empty
  *   array holds no leaf.
  */
+import { ParseFault } from './errors.js';
 
 export type EventPattern = Readonly<Record<string, unknown>>;
 
@@ -27,7 +28,7 @@ export type EventPattern = Readonly<Record<string, unknown>>;
 export type EventPredicate = (event: unknown) => boolean;
 
 /** A malformed pattern. `path` names the offending part, e.g. `detail.state[0].numeric`. */
-export class PatternError extends Error {
+export class PatternError extends ParseFault {
   override readonly name = 'PatternError';
   constructor(
     message: string,

@@ -18,6 +18,7 @@
  * back who undid what (`undoneBy`, `undoneAt`, `undoneSteps`, and `undoLog`,
  * one line per run).
  */
+import { StoreFault } from './errors.js';
 import { createHash } from 'node:crypto';
 import { GetItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import * as z from 'zod/mini';
@@ -134,7 +135,7 @@ export function undoRecordKey(family: string, eventId: string): string {
   return `undo#${family}#sha256:${createHash('sha256').update(eventId, 'utf8').digest('hex')}`;
 }
 
-export class UndoRecordError extends Error {
+export class UndoRecordError extends StoreFault {
   override readonly name = 'UndoRecordError';
 }
 

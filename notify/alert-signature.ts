@@ -17,6 +17,7 @@
  * remediation functions' command tables, `kms:VerifyMac` in the notifier's),
  * so this module imports no SDK client and the deploy code can read its names.
  */
+import { DeliveryFault } from '../engine/errors.js';
 import { createHash } from 'node:crypto';
 import { errorCode, errorMessage, type AwsGateway } from '../engine/aws.js';
 
@@ -40,7 +41,7 @@ export interface AlertSignature {
   readonly keyId: string;
 }
 
-export class AlertSigningError extends Error {
+export class AlertSigningError extends DeliveryFault {
   override readonly name = 'AlertSigningError';
 }
 

@@ -21,6 +21,7 @@
  * SNS delivers to Lambda at least once; a rare duplicate post is accepted
  * rather than deduplicating on the SNS MessageId here.
  */
+import { ParseFault } from '../engine/errors.js';
 import { KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
 import * as z from 'zod/mini';
 import type { CommandTable } from '../engine/aws.js';
@@ -94,7 +95,7 @@ const SnsEventSchema = z.object({
     .check(z.minLength(1)),
 });
 
-export class NotifierEventError extends Error {
+export class NotifierEventError extends ParseFault {
   override readonly name = 'NotifierEventError';
 }
 

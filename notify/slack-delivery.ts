@@ -8,6 +8,7 @@
  * retries and then the function's DLQ keep the alert. Nothing is dropped
  * silently.
  */
+import { DeliveryFault } from '../engine/errors.js';
 import type { SlackMessage } from './slack.js';
 
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
@@ -38,7 +39,7 @@ export interface DeliveryResult {
 }
 
 /** The message was not delivered. Its text never contains the webhook URL (callers redact it again before logging). */
-export class SlackDeliveryError extends Error {
+export class SlackDeliveryError extends DeliveryFault {
   override readonly name = 'SlackDeliveryError';
   constructor(
     message: string,
@@ -74,7 +75,7 @@ interface Failure {
 }
 
 /** Slack answered with an error status. */
-class HttpFailure extends Error {
+class HttpFailure extends DeliveryFault {
   constructor(
     readonly status: number,
     readonly body: string,

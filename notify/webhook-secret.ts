@@ -8,6 +8,7 @@
  *
  * The stored value is the URL itself, or JSON `{"url": "https://hooks.slack.com/…"}`.
  */
+import { ConfigFault } from '../engine/errors.js';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
@@ -16,7 +17,7 @@ export type WebhookSecretSource =
   | { readonly store: 'secretsmanager'; readonly secretId: string }
   | { readonly store: 'ssm'; readonly name: string };
 
-export class WebhookSecretError extends Error {
+export class WebhookSecretError extends ConfigFault {
   override readonly name = 'WebhookSecretError';
 }
 

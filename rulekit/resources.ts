@@ -11,6 +11,7 @@
  * an ARN pattern is written once per resource type, not once per rule. An
  * action missing from the table fails at load, in the tests.
  */
+import { RuleFault } from '../engine/errors.js';
 
 const EC2 = (type: string) => `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`;
 /** EC2 images and snapshots: their ARNs carry no account (`arn:aws:ec2:us-east-1::snapshot/snap-…`). */
@@ -113,7 +114,7 @@ export function namesNoAccount(resource: string): boolean {
   return resource !== ANY_RESOURCE && !resource.includes('${AWS::AccountId}');
 }
 
-export class UnknownActionError extends Error {
+export class UnknownActionError extends RuleFault {
   override readonly name = 'UnknownActionError';
 }
 
