@@ -4,27 +4,22 @@
  * FilterPolicy, evaluated with SNS semantics against the attributes the bot
  * really publishes, selects exactly the intended severities.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { matchesFilterPolicy, type FilterPolicy, type MessageAttribute } from '../deploy/notification-filters.js';
 import { SEVERITIES, type Severity } from '../engine/types.js';
 import type { Alert } from '../notify/alert.js';
 import { buildPublishInput } from '../notify/sns.js';
 import { TOPIC } from './helpers/fake-slack.js';
 import { appliedAlert } from './helpers/notify-samples.js';
+import { describePackaged, packagedTemplate } from './helpers/packaged.js';
 
 interface Resource {
   Type: string;
   Properties: Record<string, unknown>;
 }
 
-const withNotifications = JSON.parse(
-  readFileSync(join(import.meta.dirname, '..', '.serverless-eu-west-1', 'cloudformation-template-update-stack.json'), 'utf8'),
-) as { Resources: Record<string, Resource> };
-const withDefaults = JSON.parse(readFileSync(join(import.meta.dirname, '..', '.serverless', 'cloudformation-template-update-stack.json'), 'utf8')) as {
-  Resources: Record<string, Resource>;
-};
+const withNotifications = packagedTemplate<{ Resources: Record<string, Resource> }>('.serverless-eu-west-1');
+const withDefaults = packagedTemplate<{ Resources: Record<string, Resource> }>('.serverless');
 
 function subscription(template: { Resources: Record<string, Resource> }, protocol: string): Resource | undefined {
   return Object.values(template.Resources).find((r) => r.Type === 'AWS::SNS::Subscription' && r.Properties['Protocol'] === protocol);
@@ -41,7 +36,7 @@ async function delivered(policy: FilterPolicy | undefined): Promise<Severity[]> 
   return result;
 }
 
-describe('alert subscriptions in the packaged template', () => {
+describePackaged('alert subscriptions in the packaged template', () => {
   it('subscribes the notifier with the Slack filter policy: high and critical only', async () => {
     const lambda = subscription(withNotifications, 'lambda');
     expect(lambda?.Properties['Endpoint']).toStrictEqual({ 'Fn::GetAtt': ['NotifierLambdaFunction', 'Arn'] });
