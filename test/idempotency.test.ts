@@ -143,7 +143,9 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     // The first attempt had 1 ms left: its lock is expired by the time Lambda's retry arrives.
     const crashed = handler(event, lambdaContext(1));
     await until(() => ec2.commandCalls(RevokeSecurityGroupIngressCommand).length === 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The lock was taken before that call, with 1 ms to live: wait until that millisecond has passed, no longer.
+    const calledAt = Date.now();
+    await until(() => Date.now() > calledAt + 1);
     const retry = await handler(structuredClone(event), lambdaContext());
     release();
     await crashed.catch(() => undefined);
