@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, parseConfig, type Config } from '../engine/config.js';
 import type { Rule } from '../engine/types.js';
 
-export const DEFAULT_CONFIG_FILE = 'remediation.config.yml';
+const DEFAULT_CONFIG_FILE = 'remediation.config.yml';
 
 export function loadConfigFile(path: string | undefined, rules: readonly Rule[]): Config {
   const file = path ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);

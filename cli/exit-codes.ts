@@ -14,5 +14,3 @@ export const EXIT = {
   /** `invoke`: a remediation failed or AWS answered with an unexpected fault; `undo`: an undo step failed, or the undo could not start or be recorded. */
   failed: 4,
 } as const;
-
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -23,7 +23,7 @@ export interface Io {
   readonly stdin?: Readable;
 }
 
-export interface ReplaySummary {
+interface ReplaySummary {
   /** Inputs (files and stdin) replayed, unreadable ones included. */
   readonly inputs: number;
   /** Inputs that could not be read, or not to their end. */
@@ -35,7 +35,7 @@ export interface ReplaySummary {
   readonly byRule: Readonly<Record<string, Readonly<Record<string, number>>>>;
 }
 
-export interface Formatter {
+interface Formatter {
   lines(lines: readonly ReplayLine[]): void;
   end(summary: ReplaySummary): void;
 }
@@ -45,7 +45,7 @@ export type Format = (typeof FORMATS)[number];
 
 const DECISION_VERDICTS = ['violation', 'exempt', 'compliant', 'skipped'] as const;
 
-export function jsonlFormatter(io: Io): Formatter {
+function jsonlFormatter(io: Io): Formatter {
   return {
     lines(lines) {
       if (lines.length > 0) io.out(lines.map((line) => JSON.stringify(line)).join('\n'));
@@ -55,7 +55,7 @@ export function jsonlFormatter(io: Io): Formatter {
 }
 
 /** One JSON document, `{"decisions": [...], "summary": {...}}`, written as the decisions come. */
-export function jsonFormatter(io: Io): Formatter {
+function jsonFormatter(io: Io): Formatter {
   let first = true;
   io.out('{"decisions":[');
   return {
@@ -83,7 +83,7 @@ function summaryHead(summary: ReplaySummary): string {
 /** Wide enough for every rule id, so none is cut. */
 const RULE_WIDTH = Math.max(...allRules.map((rule) => rule.id.length)) + 1;
 
-export function tableFormatter(io: Io): Formatter {
+function tableFormatter(io: Io): Formatter {
   const widths = { event: 34, rule: RULE_WIDTH, verdict: 10, mode: 10, outcome: 14 };
   let headerDone = false;
   const row = (line: ReplayLine) => {
@@ -144,14 +144,14 @@ function stepBlock(steps: readonly PlanStep[], label: string): string[] {
 }
 
 /** How many non-violation lines the Markdown report lists, so it stays readable and memory stays bounded. */
-export const MARKDOWN_OTHER_LIMIT = 50;
+const MARKDOWN_OTHER_LIMIT = 50;
 
 /**
  * A report to paste into a pull request or a ticket: each violation with the
  * exact API calls the bot would make, then the other decisions (the first
  * {@link MARKDOWN_OTHER_LIMIT}) and the summary.
  */
-export function markdownFormatter(io: Io): Formatter {
+function markdownFormatter(io: Io): Formatter {
   let violations = 0;
   const others: string[] = [];
   let othersTotal = 0;

@@ -262,7 +262,7 @@ export const MIN_INFLATE_LIMIT_BYTES = 256 * 1024 * 1024;
  * a file; streams that do not count them report nothing). Gzip that inflates
  * past its allowance fails with {@link InputRefusedError}.
  */
-export async function* decompressed(source: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
+async function* decompressed(source: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
   const head = await peek(source);
   if (head === undefined) return;
   const counted = source as Readable & { bytesRead?: number };
@@ -303,7 +303,7 @@ export interface ReadStats {
   records: number;
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   /** Drops, unparsed, records no rule's pattern can match (see `RecordScanner`). */
   readonly gate?: NameGate;
   readonly stats?: ReadStats;

@@ -69,7 +69,7 @@ function printDecisions(io: Io, result: InvocationResult, records: readonly Deci
   }
 }
 
-export interface InvokeOptions {
+interface InvokeOptions {
   readonly file: string;
   readonly format: 'text' | 'json';
   readonly rules: readonly Rule[];

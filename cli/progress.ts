@@ -4,7 +4,7 @@
  */
 import type { ProgressState } from './replay-pool.js';
 
-export interface ProgressOutput {
+interface ProgressOutput {
   /** Writes without a newline. */
   write(text: string): void;
   readonly columns?: number;

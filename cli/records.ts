@@ -15,7 +15,7 @@ import { DETAIL_TYPE } from '../engine/event.js';
 import { sourceFor } from '../engine/patterns.js';
 
 /** EventBridge's `detail-type` for each CloudTrail `eventType`. Rules match `AWS API Call via CloudTrail` only. */
-export const DETAIL_TYPES: Readonly<Record<string, string>> = {
+const DETAIL_TYPES: Readonly<Record<string, string>> = {
   AwsApiCall: DETAIL_TYPE,
   AwsServiceEvent: 'AWS Service Event via CloudTrail',
   AwsConsoleSignIn: 'AWS Console Sign In via CloudTrail',
@@ -29,7 +29,7 @@ export const DETAIL_TYPES: Readonly<Record<string, string>> = {
  * field is AwsConsoleSignIn", CloudTrail User Guide, "AWS Management Console
  * sign-in events").
  */
-export const CONSOLE_SIGN_IN_EVENTS: ReadonlySet<string> = new Set([
+const CONSOLE_SIGN_IN_EVENTS: ReadonlySet<string> = new Set([
   'ConsoleLogin',
   'CheckMfa',
   'SwitchRole',
@@ -50,7 +50,7 @@ export const EVENTBRIDGE_MAX_EVENT_BYTES = 256 * 1024;
  * bytes by key order and escapes: only a record past the limit by more than
  * this is certain never to be delivered.
  */
-export const EVENT_SIZE_MARGIN_BYTES = 8 * 1024;
+const EVENT_SIZE_MARGIN_BYTES = 8 * 1024;
 
 /**
  * STS calls whose names start with `Get` but that EventBridge documents as
@@ -103,7 +103,7 @@ function shown(value: unknown): string {
   return String(value);
 }
 
-export type DetailTypeOf = { readonly kind: 'known'; readonly detailType: string } | { readonly kind: 'unknown'; readonly reason: string };
+type DetailTypeOf = { readonly kind: 'known'; readonly detailType: string } | { readonly kind: 'unknown'; readonly reason: string };
 
 /**
  * The `detail-type` EventBridge gives a raw record. From its `eventType` when
@@ -160,7 +160,7 @@ export function wrapRecord(record: JsonObject, detailType?: string): JsonObject 
   };
 }
 
-export type Classified =
+type Classified =
   | { readonly kind: 'event'; readonly event: JsonObject }
   | { readonly kind: 'not-delivered' }
   | { readonly kind: 'invalid'; readonly error: string };
@@ -199,7 +199,7 @@ export function classifyRecord(value: unknown): Classified {
  * record, serialised compactly. A value too deeply nested to serialise counts
  * as `fallback` (its size as written).
  */
-export function eventBytes(value: unknown, fallback: number): number {
+function eventBytes(value: unknown, fallback: number): number {
   const embedded = isObject(value) ? value['CloudTrailEvent'] : undefined;
   if (typeof embedded === 'string') return Buffer.byteLength(embedded, 'utf8');
   const carried = isObject(value) && Object.hasOwn(value, 'detail') ? value['detail'] : value;

@@ -23,9 +23,9 @@ export interface InputCounts {
 }
 
 /** Lines are handed over in batches: few messages between threads, bounded memory. */
-export const BATCH_LINES = 256;
+const BATCH_LINES = 256;
 
-export interface ReplayInputHooks {
+interface ReplayInputHooks {
   /** Receives the lines in order; the returned promise, if any, is awaited (backpressure). */
   lines(lines: ReplayLine[]): void | Promise<void>;
   /** Raw (compressed) bytes read so far from this input, and records seen. */

@@ -40,7 +40,7 @@ export interface ProgressState {
   readonly records: number;
 }
 
-export interface RunOptions {
+interface RunOptions {
   readonly inputs: readonly Input[];
   readonly engine: ReplayEngine;
   readonly setup: WorkerSetup;
@@ -55,7 +55,7 @@ export interface RunOptions {
   readonly onProgress?: (state: ProgressState) => void;
 }
 
-export interface RunTotals {
+interface RunTotals {
   readonly records: number;
   readonly matched: number;
   readonly unreadable: number;

@@ -42,7 +42,7 @@ export type ReplayLine =
     }
   | { readonly verdict: 'invalid'; readonly eventId?: string; readonly error: string; readonly source: string };
 
-export function lineForDecision(decision: Decision, source: string, disposition: Disposition): ReplayLine {
+function lineForDecision(decision: Decision, source: string, disposition: Disposition): ReplayLine {
   const { verdict } = decision;
   const note = disposition.kind === 'apply' ? undefined : disposition.note;
   const summary = verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;

@@ -38,13 +38,13 @@ export interface ScannedRecord {
   readonly index: number;
 }
 
-export interface ScanProblem {
+interface ScanProblem {
   readonly kind: 'problem';
   readonly line: number;
   readonly message: string;
 }
 
-export type ScanItem = ScannedRecord | ScanProblem;
+type ScanItem = ScannedRecord | ScanProblem;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

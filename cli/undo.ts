@@ -71,7 +71,7 @@ import { dynamoDbUndoStore, type UndoEntry, type UndoRecord, type UndoStore } fr
 import { rulesByFamily } from '../remediations/registry.js';
 import type { Io } from './format.js';
 
-export const UNDO_USAGE = `remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
+const UNDO_USAGE = `remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
       Reverses what the bot applied for one CloudTrail event: reads the undo
       records of every rule family from the bot's table, checks that each undo
       step is the inverse of a step the bot applied, on the same resource (a
@@ -93,7 +93,7 @@ Exit codes: 0 done (or dry run, or already undone), 1 usage error, not confirmed
 4 an undo step failed, or the undo could not start (credentials, another account) or be recorded.`;
 
 /** Codes that mean an undo step's work is already in place: the reversal was done before. */
-export const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
+const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
 
 /**
  * The SDK commands `remediate undo` can send: exactly the undo operations of
@@ -165,7 +165,7 @@ export function undoCommandTable(steps: readonly UndoStep[]): CommandTable {
 }
 
 /** Who runs the undo, as STS says. */
-export interface CallerIdentity {
+interface CallerIdentity {
   readonly arn: string;
   readonly account: string;
 }
@@ -181,7 +181,7 @@ async function callerIdentity(region: string): Promise<CallerIdentity> {
   }
 }
 
-export interface UndoDeps {
+interface UndoDeps {
   /** Default: the DynamoDB table named by `--table` or `IDEMPOTENCY_TABLE`. */
   readonly store?: UndoStore;
   /** Default: STS GetCallerIdentity in `region`. */

@@ -14,7 +14,7 @@ import { SIGNING_KEY_ENV } from '../notify/alert-signature.js';
 import type { IamStatement } from './deployment.js';
 
 /** The logical id of the stack's HMAC key. */
-export const ALERT_SIGNING_KEY = 'AlertSigningKey';
+const ALERT_SIGNING_KEY = 'AlertSigningKey';
 
 const keyArn = { 'Fn::GetAtt': [ALERT_SIGNING_KEY, 'Arn'] } as const;
 

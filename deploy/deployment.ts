@@ -31,7 +31,7 @@ export interface IamStatement {
  * in us-east-1, but an IAM user's console sign-in is recorded in the Region of
  * the sign-in endpoint, and must be seen there.
  */
-export const GLOBAL_EVENTS_REGION = 'us-east-1';
+const GLOBAL_EVENTS_REGION = 'us-east-1';
 export function familyDeploysIn(family: DeployedFamily, region: string): boolean {
   return !familiesByName[family].global || region === GLOBAL_EVENTS_REGION;
 }
@@ -152,10 +152,10 @@ export interface DeployParams {
 }
 
 /** Reserved concurrency of each remediation function when the parameter is not given. */
-export const DEFAULT_REMEDIATION_CONCURRENCY = 5;
+const DEFAULT_REMEDIATION_CONCURRENCY = 5;
 
 /** The reserved concurrency parameter, validated: an integer from 1 to 100. */
-export function remediationConcurrency(params: Pick<DeployParams, 'remediationConcurrency'>): number {
+function remediationConcurrency(params: Pick<DeployParams, 'remediationConcurrency'>): number {
   const raw = params.remediationConcurrency;
   if (raw === undefined || raw === '') return DEFAULT_REMEDIATION_CONCURRENCY;
   const value = Number(raw);
@@ -170,22 +170,22 @@ export function remediationConcurrency(params: Pick<DeployParams, 'remediationCo
  * letters go to the queue), so delivery would fail silently. By default the
  * stack creates its own key, with rotation, granting exactly those services.
  */
-export function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
+function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
   return params.kmsKeyArn ? params.kmsKeyArn : { 'Fn::GetAtt': ['RemediationKey', 'Arn'] };
 }
 
 /** The logical id the framework gives a function's first EventBridge rule (from its default name, whatever `name` says). */
-export function eventRuleLogicalId(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+function eventRuleLogicalId(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
   const id = `${params.service}-${params.stage}-${key}-rule-1`.replace(/[^0-9A-Za-z]/g, '');
   return `${id.charAt(0).toUpperCase()}${id.slice(1)}EventBridgeRule`;
 }
 
 /** The name of a family's EventBridge rule, fixed so the key policy can name it. */
-export function eventRuleName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+function eventRuleName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
   return `${params.service}-${params.stage}-${key}`;
 }
 
-export function keyResources(params: DeployParams, ruleNames: readonly string[] = []): Record<string, unknown> {
+function keyResources(params: DeployParams, ruleNames: readonly string[] = []): Record<string, unknown> {
   if (params.kmsKeyArn) return {};
   const servicePrincipal = (service: string) => ({
     Sid: `Allow${service.split('.')[0]}`,
@@ -238,7 +238,7 @@ export function keyResources(params: DeployParams, ruleNames: readonly string[] 
 }
 
 /** Applies deploy-time overrides (per-rule modes, exemption tag key) to the raw config, validating them like the file. */
-export function applyOverrides(raw: unknown, params: Pick<DeployParams, 'modes' | 'exemptionTagKey'>): Record<string, unknown> {
+function applyOverrides(raw: unknown, params: Pick<DeployParams, 'modes' | 'exemptionTagKey'>): Record<string, unknown> {
   const base = typeof raw === 'object' && raw !== null ? { ...(raw as Record<string, unknown>) } : {};
   const rules = { ...((base['rules'] as Record<string, Record<string, unknown> | null> | undefined) ?? {}) };
   for (const pair of (params.modes ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
@@ -258,7 +258,7 @@ export function loadDeployConfig(path: string, overrides: Pick<DeployParams, 'mo
 }
 
 /** The config in its file form, as embedded into every bundle with esbuild `define`. */
-export function embeddedConfigOf(config: Config): string {
+function embeddedConfigOf(config: Config): string {
   return JSON.stringify({
     defaultMode: config.defaultMode,
     exemptionTagKey: config.exemptionTagKey,
@@ -273,7 +273,7 @@ export function embeddedConfigOf(config: Config): string {
   });
 }
 
-export function functionName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
+function functionName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
   return `${params.service}-${params.stage}-${key}`;
 }
 
@@ -298,7 +298,7 @@ function alarm(name: string, description: string, namespace: string, metric: str
 }
 
 /** Errors and throttles of a function, published to the alert topic. */
-export function functionAlarms(params: DeployParams, key: string): Record<string, unknown> {
+function functionAlarms(params: DeployParams, key: string): Record<string, unknown> {
   const name = functionName(params, key);
   const dimensions = [{ Name: 'FunctionName', Value: name }];
   return {
@@ -307,7 +307,7 @@ export function functionAlarms(params: DeployParams, key: string): Record<string
   };
 }
 
-export function queueDepthAlarm(params: DeployParams, queueLogicalId: string, what: string): Record<string, unknown> {
+function queueDepthAlarm(params: DeployParams, queueLogicalId: string, what: string): Record<string, unknown> {
   return {
     [`${queueLogicalId}DepthAlarm`]: alarm(
       `${params.service}-${params.stage}-${queueLogicalId}-depth`,
@@ -357,7 +357,7 @@ export function runtimeStatements(params: DeployParams, key: string): IamStateme
  * (`remediate undo <event-id>`). On demand, TTL, encrypted with the stack key,
  * and point-in-time recovery because the undo records matter.
  */
-export function idempotencyTable(params: DeployParams): Record<string, unknown> {
+function idempotencyTable(params: DeployParams): Record<string, unknown> {
   return {
     IdempotencyTable: {
       Type: 'AWS::DynamoDB::Table',
@@ -379,7 +379,7 @@ export function idempotencyTable(params: DeployParams): Record<string, unknown> 
  * family's undo records (a function cannot plant an undo record for another
  * family), and the deployment's write-budget counters.
  */
-export function idempotencyStatement(params: DeployParams, key: string, family: string): IamStatement {
+function idempotencyStatement(params: DeployParams, key: string, family: string): IamStatement {
   return {
     Effect: 'Allow',
     Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
@@ -393,7 +393,7 @@ export function idempotencyStatement(params: DeployParams, key: string, family: 
  * alarms (of this account) may publish, over TLS. An explicit deny, so no
  * identity policy in the account, however broad, can publish a forged alert.
  */
-export function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<string, unknown> {
+function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<string, unknown> {
   const topic = { Ref: 'AlertTopic' };
   return {
     AlertTopicPolicy: {
@@ -446,7 +446,7 @@ export function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<stri
  * (`RemediationUnverified`), a rule that failed (`RuleFailed`), and a spent
  * write budget (`WriteBudgetExhausted`), summed by metric math.
  */
-export function blindSpotAlarm(params: DeployParams, key: string, family: string): Record<string, unknown> {
+function blindSpotAlarm(params: DeployParams, key: string, family: string): Record<string, unknown> {
   const name = functionName(params, key);
   const metrics = ['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted'];
   return {
@@ -482,7 +482,7 @@ export function blindSpotAlarm(params: DeployParams, key: string, family: string
  * that service and only for that secret (the encryption context names it), so
  * the secret may use the AWS managed key or a customer managed one.
  */
-export function webhookSecretStatements(reference: string): IamStatement[] {
+function webhookSecretStatements(reference: string): IamStatement[] {
   const arnRegion = /^arn:[^:]+:[^:]+:([a-z0-9-]+):/.exec(reference)?.[1];
   const viaService = (service: string): CfnValue =>
     arnRegion ? `${service}.${arnRegion}.amazonaws.com` : { 'Fn::Sub': `${service}.\${AWS::Region}.amazonaws.com` };
@@ -509,7 +509,7 @@ function filterOf(policy: FilterPolicy | undefined): Record<string, unknown> {
 }
 
 /** The email subscription (confirm the mail SNS sends), with the email filter policy. */
-export function emailSubscription(params: DeployParams, config: Config): Record<string, unknown> {
+function emailSubscription(params: DeployParams, config: Config): Record<string, unknown> {
   const email = params.alertEmail?.trim() ?? '';
   if (email === '') return {};
   const policy = notificationFilterPolicies(config.notifications).email;
@@ -531,7 +531,7 @@ export function emailSubscription(params: DeployParams, config: Config): Record<
  * alert topic with the Slack filter policy, holding only read access to the
  * secret. Its failures go to the failure queue after Lambda's async retries.
  */
-export function notifierValues(params: DeployParams, config: Config): { functions: Record<string, unknown>; resources: Record<string, unknown> } {
+function notifierValues(params: DeployParams, config: Config): { functions: Record<string, unknown>; resources: Record<string, unknown> } {
   const reference = params.slackWebhookSecret?.trim() ?? '';
   if (reference === '') return { functions: {}, resources: {} };
   const key = 'notifier';
@@ -568,7 +568,7 @@ export function notifierValues(params: DeployParams, config: Config): { function
   };
 }
 
-export interface StackValues {
+interface StackValues {
   readonly functions: Record<string, unknown>;
   readonly resources: { readonly Resources: Record<string, unknown>; readonly Outputs: Record<string, unknown>; readonly extensions: Record<string, unknown> };
   readonly embeddedConfig: string;

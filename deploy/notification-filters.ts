@@ -21,16 +21,16 @@
  */
 import { severityRank, type Outcome, type Severity } from '../engine/types.js';
 
-export type NumericCondition = { readonly numeric: readonly ['>=' | '>' | '<=' | '<' | '=', number] };
-export type AnythingButCondition = { readonly 'anything-but': readonly (string | number)[] };
-export type ExistsCondition = { readonly exists: boolean };
-export type FilterCondition = string | number | NumericCondition | AnythingButCondition | ExistsCondition;
+type NumericCondition = { readonly numeric: readonly ['>=' | '>' | '<=' | '<' | '=', number] };
+type AnythingButCondition = { readonly 'anything-but': readonly (string | number)[] };
+type ExistsCondition = { readonly exists: boolean };
+type FilterCondition = string | number | NumericCondition | AnythingButCondition | ExistsCondition;
 type AttributeConditions = Readonly<Record<string, readonly FilterCondition[]>>;
 /** Attribute keys with their conditions (AND), optionally `$or` of such branches. */
 export type FilterPolicy = AttributeConditions | { readonly $or: readonly AttributeConditions[] };
 
 
-export interface ChannelFilterOptions {
+interface ChannelFilterOptions {
   readonly minSeverity: Severity;
   readonly excludeOutcomes?: readonly Outcome[];
 }
@@ -50,7 +50,7 @@ export function channelFilterPolicy(options: ChannelFilterOptions): FilterPolicy
   };
 }
 
-export interface NotificationSettings {
+interface NotificationSettings {
   readonly slackMinSeverity: Severity;
   readonly emailMinSeverity: Severity;
 }

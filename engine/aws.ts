@@ -62,7 +62,7 @@ export class UnsupportedOperationError extends StepFault {
   }
 }
 
-export interface GatewayOptions {
+interface GatewayOptions {
   readonly region?: string;
   /** Bounded retry budget for throttling and 5xx, with client-side rate limiting (`adaptive`). */
   readonly maxAttempts?: number;

@@ -3,7 +3,7 @@
  * IPv4 and IPv6 share one code path.
  */
 
-export interface Cidr {
+interface Cidr {
   readonly family: 4 | 6;
   /** Network address with host bits cleared. */
   readonly network: bigint;
@@ -77,7 +77,7 @@ const PRIVATE_V6 = ['fc00::/7', 'fe80::/10', '::1/128'];
 const privateBlocks = [...PRIVATE_V4, ...PRIVATE_V6].map((text) => parseCidr(text)).filter((cidr): cidr is Cidr => cidr !== undefined);
 
 /** True when every address of `inner` lies inside `outer`. */
-export function cidrContains(outer: Cidr, inner: Cidr): boolean {
+function cidrContains(outer: Cidr, inner: Cidr): boolean {
   if (outer.family !== inner.family || inner.prefix < outer.prefix) return false;
   const bits = outer.family === 4 ? 32 : 128;
   const shift = BigInt(bits - outer.prefix);
@@ -85,11 +85,11 @@ export function cidrContains(outer: Cidr, inner: Cidr): boolean {
 }
 
 /** True when the range lies entirely within private, loopback, link-local or shared address space. */
-export function isEntirelyPrivate(cidr: Cidr): boolean {
+function isEntirelyPrivate(cidr: Cidr): boolean {
   return privateBlocks.some((block) => cidrContains(block, cidr));
 }
 
-export interface InternetThresholds {
+interface InternetThresholds {
   /** IPv4 ranges with a prefix shorter than this (wider) count as the internet. */
   readonly ipv4MinPrefix: number;
   readonly ipv6MinPrefix: number;

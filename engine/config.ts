@@ -13,7 +13,7 @@ const SeveritySchema = z.enum(SEVERITIES);
 
 const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id is 12 digits'));
 
-export const GlobalConfigSchema = z.strictObject({
+const GlobalConfigSchema = z.strictObject({
   /** Mode of every rule that the `rules` section does not set. */
   defaultMode: z._default(ModeSchema, 'propose'),
   /** A resource carrying this tag is exempt; the tag's value is the reason. */
@@ -99,7 +99,7 @@ export class ConfigError extends ConfigFault {
   }
 }
 
-export interface ParseConfigOptions {
+interface ParseConfigOptions {
   /**
    * Reject rule ids that are not in `rules`. The CLI and packaging check
    * against the whole registry; a Lambda holds only its own family's rules.

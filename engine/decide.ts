@@ -22,7 +22,7 @@ export const offlineFacts: FactSource = {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export interface DecideContext {
+interface DecideContext {
   readonly config: Config;
   readonly env: Env;
   readonly facts: FactSource;
@@ -68,7 +68,7 @@ export function triggeredRules(rules: readonly Rule[], event: CloudTrailEvent): 
  * (`BOT_SESSION_NAMES`). Never a pattern: anyone allowed `iam:CreateRole` can
  * copy a name or a path, nobody can copy an exact ARN that exists.
  */
-export interface BotIdentity {
+interface BotIdentity {
   readonly roles: readonly string[];
   readonly sessions: readonly string[];
 }
@@ -80,7 +80,7 @@ function commaList(value: string | undefined): string[] {
     .filter((item) => item.length > 0);
 }
 
-export function botIdentity(env: Env): BotIdentity {
+function botIdentity(env: Env): BotIdentity {
   return { roles: commaList(env['BOT_PRINCIPALS']), sessions: commaList(env['BOT_SESSION_NAMES']) };
 }
 
@@ -94,7 +94,7 @@ export function isBotRole(arn: string | undefined, roles: readonly string[]): bo
  * of its roles, with the session name Lambda uses (when the deployment names
  * them). A role on the same path, or with a similar name, is anybody else.
  */
-export function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolean {
+function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolean {
   const user = event.detail.userIdentity;
   if (user?.type !== 'AssumedRole') return false;
   const issuer = user.sessionContext?.sessionIssuer?.arn;
@@ -109,7 +109,7 @@ export function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolea
  * the bot's own calls must never trigger it (loops); ignored principals are
  * break-glass identities whose actions people have decided to trust.
  */
-export function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason: string; cause: SkipCause } | undefined {
+function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason: string; cause: SkipCause } | undefined {
   const { errorCode } = event.detail;
   if (typeof errorCode === 'string' && errorCode.length > 0) return { reason: `the call failed (${errorCode}), so it changed nothing`, cause: 'failed-call' };
   const scope = foreignScope(event, env);
@@ -136,11 +136,6 @@ function foreignScope(event: CloudTrailEvent, env: Env): string | undefined {
   const region = env['AWS_REGION'];
   if (region && event.region !== region) return `the event is for Region ${event.region}, and this function acts in ${region} only: not acted on`;
   return undefined;
-}
-
-/** The reason alone, for callers that only print it. */
-export function engineSkipReason(event: CloudTrailEvent, config: Config, env: Env): string | undefined {
-  return engineSkip(event, config, env)?.reason;
 }
 
 /** In `notify` mode nothing will be run or proposed, so the decision shows no plan. */

@@ -4,7 +4,7 @@
  * alert that could not be delivered without matching on messages. Each
  * subclass keeps its own `name` (logs and tests read it).
  */
-export type FaultKind = 'parse' | 'config' | 'step' | 'lookup' | 'rule' | 'delivery' | 'store';
+type FaultKind = 'parse' | 'config' | 'step' | 'lookup' | 'rule' | 'delivery' | 'store';
 
 export abstract class RemediationError extends Error {
   abstract readonly kind: FaultKind;

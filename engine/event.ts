@@ -24,7 +24,7 @@ const UserIdentitySchema = z.looseObject({
 /** `requestParameters` and `responseElements` are objects or `null` (failed calls, some read calls). */
 const ElementsSchema = z.nullable(z.optional(z.record(z.string(), z.unknown())));
 
-export const CloudTrailRecordSchema = z.looseObject({
+const CloudTrailRecordSchema = z.looseObject({
   eventVersion: z.optional(z.string()),
   eventID: z.string().check(z.minLength(1)),
   eventTime: z.string().check(z.minLength(1)),
@@ -42,7 +42,6 @@ export const CloudTrailRecordSchema = z.looseObject({
   readOnly: z.optional(z.boolean()),
   managementEvent: z.optional(z.boolean()),
 });
-export type CloudTrailRecord = z.infer<typeof CloudTrailRecordSchema>;
 
 export const DETAIL_TYPE = 'AWS API Call via CloudTrail';
 /** CloudTrail records of `eventType` `AwsConsoleSignIn` (`ConsoleLogin`) reach EventBridge with this detail-type, not `DETAIL_TYPE`. */

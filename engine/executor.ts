@@ -23,7 +23,7 @@ import { isStepOutputRef, isUnknownValue, isWaitStep, type Plan, type PlanStep, 
  * - `failed`: the write, or the read it depends on, failed;
  * - `not-run`: an earlier step failed or was stale.
  */
-export type StepStatus = 'applied' | 'already-done' | 'stale' | 'failed' | 'not-run';
+type StepStatus = 'applied' | 'already-done' | 'stale' | 'failed' | 'not-run';
 
 /** What a state read found: the probe's verdict, or `unreadable` when the read itself failed. */
 export interface CheckResult {
@@ -77,9 +77,9 @@ export interface ExecutionReport {
 const PERMISSION_CODES = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'Client.UnauthorizedOperation', 'AuthorizationError']);
 
 /** Kept back from every wait for what follows it in the invocation: the alert, the logs. */
-export const DEFAULT_SAFETY_MARGIN_MS = 10_000;
+const DEFAULT_SAFETY_MARGIN_MS = 10_000;
 /** Outside Lambda (the CLI) there is no deadline; a wait still ends. */
-export const DEFAULT_WAIT_LIMIT_MS = 15 * 60_000;
+const DEFAULT_WAIT_LIMIT_MS = 15 * 60_000;
 /** The EC2 waiters' own first delay; shortened only when less time is left. */
 const WAIT_MIN_DELAY_SECONDS = 15;
 const WAIT_MAX_DELAY_SECONDS = 60;
@@ -89,15 +89,15 @@ function isAwsServiceError(error: unknown): boolean {
   return typeof error === 'object' && error !== null && '$metadata' in error && (error as { $fault?: unknown }).$fault === 'client';
 }
 
-export function isPermissionError(code: string): boolean {
+function isPermissionError(code: string): boolean {
   return PERMISSION_CODES.has(code);
 }
 
-export function permissionHint(step: PlanStep, functionName: string | undefined): string {
+function permissionHint(step: PlanStep, functionName: string | undefined): string {
   return `grant ${iamActionFor(step.service, step.operation)} to ${functionName ? `function ${functionName}` : "this function's role"}`;
 }
 
-export interface ExecuteOptions {
+interface ExecuteOptions {
   readonly functionName?: string;
   /** Milliseconds left in the Lambda invocation, for steps that wait. */
   readonly remainingTimeMs?: () => number;
@@ -262,7 +262,7 @@ interface StateRead {
  * read must be the probe's own call: data cannot steer the bot to another API.
  * Never throws.
  */
-export async function readState(check: StateCheck, gateway: AwsGateway, probes: readonly Probe[], outputs: Readonly<Record<string, unknown>> = {}): Promise<StateRead> {
+async function readState(check: StateCheck, gateway: AwsGateway, probes: readonly Probe[], outputs: Readonly<Record<string, unknown>> = {}): Promise<StateRead> {
   const probe = probes.find((candidate) => candidate.name === check.probe);
   if (!probe || probe.service !== check.service || probe.operation !== check.operation) {
     return { result: { state: 'unreadable', evidence: `no probe "${check.probe}" reads ${check.service}:${check.operation} for this rule` } };

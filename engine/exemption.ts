@@ -41,7 +41,7 @@ function covers(exemption: ConfigExemption, rule: string, resources: readonly st
   return resources.some((resource) => resource === exemption.resource || resource.endsWith(`/${exemption.resource}`) || resource.endsWith(`:${exemption.resource}`));
 }
 
-export type ConfigExemptionMatch =
+type ConfigExemptionMatch =
   | { readonly active: true; readonly reason: string }
   | { readonly active: false; readonly expired: string };
 

@@ -13,14 +13,14 @@
  */
 import { errorCode } from './aws.js';
 
-export type FaultKind = 'throttled' | 'server' | 'client' | 'unexpected';
+type FaultKind = 'throttled' | 'server' | 'client' | 'unexpected';
 
 /**
  * Throttling codes across AWS services, the list the SDK's own retry
  * classification uses. They arrive as client faults (HTTP 400 or 503), so the
  * `$fault` field alone would call them "understood".
  */
-export const THROTTLING_ERROR_CODES: ReadonlySet<string> = new Set([
+const THROTTLING_ERROR_CODES: ReadonlySet<string> = new Set([
   'BandwidthLimitExceeded',
   'EC2ThrottledException',
   'LimitExceededException',

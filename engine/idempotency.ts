@@ -42,9 +42,9 @@ export interface EventIdempotency {
 }
 
 /** How long a processed event id is remembered: well past EventBridge's retry window (1 h here) and Lambda's async retries (6 h at most). */
-export const IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
+const IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
 
-export interface DynamoDbIdempotencyOptions {
+interface DynamoDbIdempotencyOptions {
   readonly tableName: string;
   readonly client: DynamoDBClient;
   /** Separates the functions that share the table: by default the Lambda function name. */

@@ -10,7 +10,7 @@
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Env } from './decide.js';
 
-export const METRICS_NAMESPACE = 'RemediationBot';
+const METRICS_NAMESPACE = 'RemediationBot';
 
 /**
  * - Function level (no `rule` dimension): `Events` received, `InvalidInput`

@@ -12,7 +12,7 @@
 import { isQuietSkip, isWaitStep, type Decision, type Outcome, type Plan } from './types.js';
 
 /** The writes a decision may still make in this invocation, and, when the global budget was asked, its answer. */
-export interface WriteAllowance {
+interface WriteAllowance {
   /** Write calls this invocation may still make (`maxWritesPerInvocation` minus the writes of earlier decisions). */
   readonly writesLeft: number;
   readonly maxWritesPerInvocation: number;
@@ -36,7 +36,7 @@ export function writeCount(plan: Plan): number {
   return plan.filter((step) => !isWaitStep(step) && step.alreadyDone === undefined).length;
 }
 
-export const NOTHING_AUTOMATIC = 'nothing is applied automatically for this finding: a person has to act (see the proposal)';
+const NOTHING_AUTOMATIC = 'nothing is applied automatically for this finding: a person has to act (see the proposal)';
 
 export function resolveOutcome(decision: Decision, budget: WriteAllowance): Disposition {
   const { verdict } = decision;

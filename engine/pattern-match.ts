@@ -25,7 +25,7 @@ import { ParseFault } from './errors.js';
 export type EventPattern = Readonly<Record<string, unknown>>;
 
 /** A compiled pattern: true when the event matches. */
-export type EventPredicate = (event: unknown) => boolean;
+type EventPredicate = (event: unknown) => boolean;
 
 /** A malformed pattern. `path` names the offending part, e.g. `detail.state[0].numeric`. */
 export class PatternError extends ParseFault {

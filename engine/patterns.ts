@@ -38,7 +38,7 @@ function detailTypeOf(trigger: Trigger): string {
  * only (`ConsoleLogin` as a sign-in, `CreateAccessKey` as an API call), so the
  * list admits no event that no trigger names.
  */
-export function patternForTriggers(triggers: readonly Trigger[]): EventPatternDocument {
+function patternForTriggers(triggers: readonly Trigger[]): EventPatternDocument {
   const sources = [...new Set(triggers.map((t) => sourceFor(t.eventSource)))].sort();
   const clauses = triggers.map(detailFor);
   const [only] = clauses;

@@ -10,7 +10,7 @@
 import type { Plan, Verdict } from './types.js';
 
 /** Deeper than any real SDK input or policy needs (IAM policies nest a few levels; DynamoDB caps maps at 32). */
-export const MAX_STEP_INPUT_DEPTH = 32;
+const MAX_STEP_INPUT_DEPTH = 32;
 /** Per step, input and undo input together, as JSON: far above any real step (an inline policy is at most 10 KB). */
 export const MAX_STEP_INPUT_CHARS = 131_072;
 
@@ -44,7 +44,7 @@ function planProblem(plan: Plan | undefined, label: string): string | undefined 
 }
 
 /** Why a verdict's plans are unsafe to run or show, or `undefined` when they are fine. */
-export function unsafePlanReason(verdict: Verdict): string | undefined {
+function unsafePlanReason(verdict: Verdict): string | undefined {
   if (verdict.kind !== 'violation') return undefined;
   return planProblem(verdict.plan, 'plan') ?? planProblem(verdict.proposal, 'proposal');
 }

@@ -15,7 +15,7 @@ export function renderInput(value: unknown): unknown {
 }
 
 /** What a step needs to be described: the call, and where it has them, its id, kind and "already done" evidence. */
-export interface DescribableStep {
+interface DescribableStep {
   readonly service: string;
   readonly operation: string;
   readonly input: unknown;

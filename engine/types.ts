@@ -268,7 +268,6 @@ export function isQuietSkip(verdict: Verdict): boolean {
   return verdict.kind === 'skipped' && verdict.cause !== undefined && (QUIET_SKIP_CAUSES as readonly string[]).includes(verdict.cause);
 }
 
-export type VerdictKind = Verdict['kind'];
 
 /** A read-only fact the engine fetched for a rule. Offline, every fact is unavailable. */
 export type Fact<T = unknown> =

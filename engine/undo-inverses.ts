@@ -24,7 +24,7 @@ import type { Rule, Service, UndoStep } from './types.js';
 type Input = Readonly<Record<string, unknown>>;
 
 /** One operation that may reverse an applied one. */
-export interface Inverse<K extends string = string> {
+interface Inverse<K extends string = string> {
   /** The undo's `service:Operation`. */
   readonly undo: K;
   /** Input fields that name the resource: equal in the applied step and in its undo. */
@@ -40,7 +40,7 @@ function inverse<K extends string>(undo: K, resource: readonly string[], fields:
 }
 
 /** The namespace of the marker tags the bot writes (`remediation:unencrypted`, `remediation:superseded-by`, …). */
-export const BOT_TAG_PREFIX = 'remediation:';
+const BOT_TAG_PREFIX = 'remediation:';
 
 const DENY_ALL = /^arn:aws(-[a-z]+)*:iam::aws:policy\/AWSDenyAll$/;
 
@@ -243,7 +243,7 @@ export function undoStepsProblem(applied: readonly UndoStep[], undo: readonly Un
 }
 
 /** The parts of an undo entry the check reads. */
-export interface CheckedEntry {
+interface CheckedEntry {
   readonly rule: string;
   readonly family: string;
   readonly applied: readonly UndoStep[];

@@ -26,7 +26,7 @@ import type { Decision, Service, UndoStep } from './types.js';
 import { isWaitStep } from './types.js';
 import type { ExecutionReport } from './executor.js';
 
-export const UNDO_RETENTION_DAYS = 90;
+const UNDO_RETENTION_DAYS = 90;
 
 /** A family name as a record key holds it: kebab-case, so `#` can never shift the key's fields. */
 const FAMILY = /^[a-z0-9]+(-[a-z0-9]+)*$/;
@@ -139,7 +139,7 @@ export class UndoRecordError extends StoreFault {
   override readonly name = 'UndoRecordError';
 }
 
-export interface DynamoDbUndoStoreOptions {
+interface DynamoDbUndoStoreOptions {
   readonly tableName: string;
   readonly client: DynamoDBClient;
   readonly retentionDays?: number;

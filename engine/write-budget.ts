@@ -22,13 +22,13 @@ export interface WriteBudget {
   reserve(writes: number, now: Date): Promise<BudgetAnswer>;
 }
 
-export interface WriteBudgetSettings {
+interface WriteBudgetSettings {
   readonly maxWrites: number;
   readonly windowMinutes: number;
 }
 
 /** The start of the window `now` falls in, as the counter's key: `budget#2025-03-04T10:00:00.000Z`. */
-export function budgetKey(now: Date, windowMinutes: number): string {
+function budgetKey(now: Date, windowMinutes: number): string {
   const windowMs = windowMinutes * 60_000;
   return `budget#${new Date(Math.floor(now.getTime() / windowMs) * windowMs).toISOString()}`;
 }

@@ -29,7 +29,7 @@ export interface MessagePlanStep extends MessageUndoStep {
   readonly verification?: MessageStateCheck;
 }
 
-export interface MessageFinding {
+interface MessageFinding {
   readonly severity: Severity;
   readonly message: string;
 }

@@ -10,7 +10,7 @@ import { alertView, OUTCOME_LABELS, subjectLine, type AlertView } from './alert-
 /** The alert is the engine's (`engine/ports.ts`): notify only renders and delivers it. */
 export type { Alert };
 
-export const ALERT_SCHEMA_VERSION = '1';
+const ALERT_SCHEMA_VERSION = '1';
 
 export { OUTCOME_LABELS };
 
@@ -25,7 +25,7 @@ export function renderSubject(alert: Alert): string {
 }
 
 /** Undo steps: for an executed plan only those of applied steps, in reverse order; otherwise all. */
-export function undoSteps(alert: Alert): UndoStep[] {
+function undoSteps(alert: Alert): UndoStep[] {
   const { verdict } = alert.decision;
   if (verdict.kind !== 'violation') return [];
   const results = alert.execution?.steps;
@@ -43,7 +43,7 @@ function emailSection(heading: string, lines: readonly string[]): string[] {
 }
 
 /** The email body of a view: plain text for a mail client, most important first. */
-export function renderEmail(view: AlertView): string {
+function renderEmail(view: AlertView): string {
   const lines: string[] = [view.subject, '', view.summary, view.status];
   if (view.note) lines.push(`Note: ${view.note}`);
   lines.push('');

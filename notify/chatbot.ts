@@ -12,7 +12,7 @@ import type { AlertMessage } from './alert-message.js';
 import { alertView, type ViewSection } from './alert-view.js';
 import { clip } from './slack.js';
 
-export interface ChatbotNotification {
+interface ChatbotNotification {
   readonly version: '1.0';
   readonly source: 'custom';
   readonly id: string;

@@ -10,7 +10,7 @@
  */
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
-export function isRegionName(region: string): boolean {
+function isRegionName(region: string): boolean {
   return REGION.test(region);
 }
 
@@ -20,7 +20,7 @@ function encode(text: string): string {
 }
 
 /** The console's host for a region's partition. */
-export function consoleOrigin(region: string): string {
+function consoleOrigin(region: string): string {
   if (region.startsWith('cn-')) return 'https://console.amazonaws.cn';
   if (region.startsWith('us-gov-')) return 'https://console.amazonaws-us-gov.com';
   return `https://${region}.console.aws.amazon.com`;

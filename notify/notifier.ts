@@ -50,7 +50,7 @@ export interface MetricsSink {
   addMetric(name: string, unit: 'Count', value: number): void;
 }
 
-export const METRICS = {
+const METRICS = {
   delivered: 'SlackDelivered',
   rateLimited: 'SlackRateLimited',
   failed: 'SlackDeliveryFailed',
@@ -73,7 +73,7 @@ export interface NotifierDeps {
 /** Slack's answers for a revoked or deleted webhook: the stored URL may have been rotated since it was cached. */
 const WEBHOOK_GONE: ReadonlySet<number> = new Set([403, 404, 410]);
 
-export interface NotifierContext {
+interface NotifierContext {
   getRemainingTimeInMillis?(): number;
 }
 
@@ -99,11 +99,11 @@ export class NotifierEventError extends ParseFault {
   override readonly name = 'NotifierEventError';
 }
 
-export interface NotifierResult {
+interface NotifierResult {
   readonly delivered: readonly Delivered[];
 }
 
-export interface Delivered {
+interface Delivered {
   readonly messageId: string;
   readonly attempts: number;
   /** Rendered as a bot alert (Block Kit), not as text. */
@@ -116,7 +116,7 @@ export interface Delivered {
  * A message that is not an alert of a schema this notifier knows (for example
  * during a deploy, from a newer publisher) still reaches people, as plain text.
  */
-export function fallbackMessage(subject: string | undefined, raw: string, problems: readonly string[]): SlackMessage {
+function fallbackMessage(subject: string | undefined, raw: string, problems: readonly string[]): SlackMessage {
   const title = subject && subject.trim() !== '' ? subject : 'Remediation bot alert';
   return {
     text: clip(escapeMrkdwn(title), 3000),
@@ -160,7 +160,7 @@ function unverifiedContent(subject: string | undefined, raw: string): string {
  * text sit escaped inside a code block, so nothing in them formats, mentions
  * or links.
  */
-export function unverifiedMessage(subject: string | undefined, raw: string, verification: Exclude<Verification, { status: 'verified' }>): SlackMessage {
+function unverifiedMessage(subject: string | undefined, raw: string, verification: Exclude<Verification, { status: 'verified' }>): SlackMessage {
   const published = subject && subject.trim() !== '' ? subject : undefined;
   const warning = [
     `*Do not act on this message.* It was published to the alert topic without a valid signature of the remediation bot: ${escapeMrkdwn(verification.reason)}.`,

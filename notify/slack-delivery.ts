@@ -33,7 +33,7 @@ export interface FailedAttempt {
   readonly waitMs?: number;
 }
 
-export interface DeliveryResult {
+interface DeliveryResult {
   readonly attempts: number;
   readonly rateLimited: number;
 }

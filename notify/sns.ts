@@ -117,13 +117,13 @@ export function withSignature(input: PublishInput, signature: AlertSignature): P
   };
 }
 
-export interface PublishOptions {
+interface PublishOptions {
   /** The KMS HMAC key (`ALERT_SIGNING_KEY_ID`). Absent: the alert goes out unsigned (the CLI's `invoke`, unit tests). */
   readonly signingKeyId?: string;
 }
 
 /** How the alert went out (`engine/ports.ts`): a signing failure publishes it unsigned, shown as unverified in Slack. */
-export type PublishResult = AlertDelivery;
+type PublishResult = AlertDelivery;
 
 export async function publishAlert(alert: Alert, gateway: AwsGateway, topicArn: string, options: PublishOptions = {}): Promise<PublishResult> {
   const { input, lambdaBody } = render(alert, topicArn);

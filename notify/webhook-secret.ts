@@ -13,7 +13,7 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 
-export type WebhookSecretSource =
+type WebhookSecretSource =
   | { readonly store: 'secretsmanager'; readonly secretId: string }
   | { readonly store: 'ssm'; readonly name: string };
 
@@ -87,7 +87,7 @@ export function parseWebhookSecret(stored: string | undefined): string {
 }
 
 /** Makers of the two store clients; the reader constructs only the one its reference needs. */
-export interface SecretClients {
+interface SecretClients {
   readonly secretsManager: () => Pick<SecretsManagerClient, 'send'>;
   readonly ssm: () => Pick<SSMClient, 'send'>;
 }
@@ -109,7 +109,7 @@ function storedValueReader(source: WebhookSecretSource, clients: SecretClients):
   return async () => (await client.send(new GetParameterCommand({ Name: source.name, WithDecryption: true }))).Parameter?.Value;
 }
 
-export interface WebhookUrlReader {
+interface WebhookUrlReader {
   (): Promise<string>;
   /** Forgets the cached URL: the next call reads the store again (after Slack said the webhook is gone). */
   invalidate(): void;

@@ -15,19 +15,14 @@ import {
   type PolicyParseOptions,
 } from './parse.js';
 
-export { actionMatches, classifyActionPattern, type ActionPatternScope } from './actions.js';
+export { actionMatches } from './actions.js';
 export {
-  DEFAULT_MAX_POLICY_CHARACTERS,
   IAM_POLICY_SIZE_LIMITS,
-  MAX_POLICY_NESTING,
   MAX_RAW_POLICY_INPUT,
   parsePolicyDocument,
   type NormalizedCondition,
   type NormalizedPrincipal,
   type NormalizedStatement,
-  type PolicyDocument,
-  type PolicyParseOptions,
-  type PolicyParseResult,
 } from './parse.js';
 
 export const POLICY_FINDING_CODES = [
@@ -56,7 +51,7 @@ export interface PolicyFinding {
 }
 
 /** IAM actions that let a principal grant itself more permissions (Rhino Security Labs' list, trimmed to IAM). */
-export const DEFAULT_PRIVILEGE_ESCALATION_ACTIONS = [
+const DEFAULT_PRIVILEGE_ESCALATION_ACTIONS = [
   'iam:CreatePolicy',
   'iam:CreatePolicyVersion',
   'iam:SetDefaultPolicyVersion',
@@ -74,7 +69,7 @@ export const DEFAULT_PRIVILEGE_ESCALATION_ACTIONS = [
 ] as const;
 
 /** Actions that start compute running as a passed role: with `iam:PassRole` they borrow that role's permissions. */
-export const PASSROLE_COMPUTE_ACTIONS = [
+const PASSROLE_COMPUTE_ACTIONS = [
   'ec2:RunInstances',
   'lambda:CreateFunction',
   'glue:CreateDevEndpoint',
@@ -98,12 +93,12 @@ const PRINCIPAL_SCOPING_KEYS = new Set([
   'sts:externalid',
 ]);
 
-export interface PermissionsAnalysisOptions extends PolicyParseOptions {
+interface PermissionsAnalysisOptions extends PolicyParseOptions {
   /** Actions that count as privilege escalation on `Resource: *`; defaults to {@link DEFAULT_PRIVILEGE_ESCALATION_ACTIONS}. */
   readonly privilegeEscalationActions?: readonly string[];
 }
 
-export interface TrustAnalysisOptions extends PolicyParseOptions {
+interface TrustAnalysisOptions extends PolicyParseOptions {
   /** Accounts that may be trusted without an external id. */
   readonly trustedAccounts: readonly string[];
   /** The role's own account; principals in it are never external. */

@@ -8,11 +8,10 @@ import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import {
   parsePolicyDocument,
-  severityRank,
   type NormalizedStatement,
   type PolicyFinding,
 } from '../../engine/policy/analyzer.js';
-import { SEVERITIES, type Fact, type Finding, type Severity, type Verdict } from '../../engine/types.js';
+import { SEVERITIES, severityRank, type Fact, type Finding, type Severity, type Verdict } from '../../engine/types.js';
 
 /** Findings below this severity are reported in the summary but not acted on. */
 export const MinSeveritySchema = z._default(z.enum(SEVERITIES), 'high');
@@ -214,7 +213,7 @@ export function verdictFindings(findings: readonly PolicyFinding[], statements: 
   }));
 }
 
-export function atLeast(severity: Severity, minimum: Severity): boolean {
+function atLeast(severity: Severity, minimum: Severity): boolean {
   return severityRank(severity) >= severityRank(minimum);
 }
 
