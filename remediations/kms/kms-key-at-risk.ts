@@ -38,24 +38,27 @@
  * before and after each step `kms:DescribeKey`, `kms:GetKeyRotationStatus`
  * and `kms:GetKeyPolicy`.
  */
+import {
+  CancelKeyDeletionCommand,
+  DescribeKeyCommand,
+  DisableKeyCommand,
+  DisableKeyRotationCommand,
+  EnableKeyCommand,
+  EnableKeyRotationCommand,
+  GetKeyPolicyCommand,
+  GetKeyRotationStatusCommand,
+  ListAliasesCommand,
+  ListResourceTagsCommand,
+  PutKeyPolicyCommand,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { exemptionReason, type Tags } from '../../engine/exemption.js';
-import {
-  checkedBothWays,
-  stateCheck,
-  type Fact,
-  type Facts,
-  type Finding,
-  type Lookup,
-  type PlanStep,
-  type Probe,
-  type Rule,
-  type RuleContext,
-  type Severity,
-  type Verdict,
-} from '../../engine/types.js';
+import { exemptionReason, tagsFromFact, type Tags } from '../../engine/exemption.js';
+import { checkedBothWays, type Fact, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { accountOf, defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, partitionOf, readFact } from '../../rulekit/index.js';
+import { kms } from '../../rulekit/aws/kms.js';
 import { confinedNote, documentText, documentWithout, KMS_CONFINING_KEYS, openFindings, publicGrants, rawDocument, statementLabel } from '../s3/resource-policy.js';
 
 export const KmsKeyAtRiskSettingsSchema = z.strictObject({
@@ -126,9 +129,7 @@ export function keyArnOf(event: CloudTrailEvent, keyId: string): string {
   const resources = field(event.detail, 'resources');
   const fromResources = Array.isArray(resources) ? resources.map((r) => stringField(r, 'ARN')).find((arn) => arn !== undefined && KEY_ARN.test(arn)) : undefined;
   if (fromResources !== undefined) return fromResources;
-  const region = event.detail.awsRegion;
-  const partition = region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-  return `arn:${partition}:kms:${region}:${event.detail.recipientAccountId ?? event.account}:key/${keyId}`;
+  return `arn:${partitionOf(event)}:kms:${event.detail.awsRegion}:${accountOf(event)}:key/${keyId}`;
 }
 
 /** The policy `PutKeyPolicy` set: JSON text in most records, a JSON object in some. */
@@ -137,22 +138,25 @@ export function keyPolicyOf(event: CloudTrailEvent): string | object | undefined
   return typeof policy === 'string' || (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) ? policy : undefined;
 }
 
-/** The account's keys in the deployment's Region: what the plans, lookups and probes are granted on. */
-const KEY_RESOURCE = 'arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*';
 const KEY_NOT_FOUND = ['NotFoundException'] as const;
 
+/** `{KeyId}` of the key the event named, for the lookups; `undefined` when it names none. */
+function eventKeyInput(event: CloudTrailEvent): { KeyId: string } | undefined {
+  const keyId = keyIdOf(event);
+  return keyId !== undefined ? { KeyId: keyId } : undefined;
+}
+
+/** What DescribeKey says of the key now. */
+interface KeyFact {
+  readonly state?: string;
+  readonly manager?: string;
+}
+
 /** DescribeKey: `{state, manager}` of the key now; `null` when it no longer exists. */
-export const keyLookup: Lookup = {
+export const keyLookup = defineLookup(kms, DescribeKeyCommand, {
   name: 'key',
-  service: 'kms',
-  operation: 'DescribeKey',
-  permission: 'kms:DescribeKey',
-  resource: KEY_RESOURCE,
-  input: (event) => {
-    const keyId = keyIdOf(event);
-    return keyId !== undefined ? { KeyId: keyId } : undefined;
-  },
-  select: (output) => {
+  input: eventKeyInput,
+  select: (output): KeyFact | null => {
     const metadata = field(output, 'KeyMetadata');
     if (typeof metadata !== 'object' || metadata === null) return null;
     const state = stringField(metadata, 'KeyState');
@@ -160,20 +164,13 @@ export const keyLookup: Lookup = {
     return { ...(state !== undefined && { state }), ...(manager !== undefined && { manager }) };
   },
   notFoundCodes: KEY_NOT_FOUND,
-};
+});
 
-/** ListResourceTags: the key's tags, `{tags}` (KMS lists them as `TagKey`/`TagValue`). */
-export const keyTagsLookup: Lookup = {
+/** ListResourceTags: the key's tags, `{tags}` (KMS lists them as `TagKey`/`TagValue`); `null` when the key no longer exists. */
+export const keyTagsLookup = defineLookup(kms, ListResourceTagsCommand, {
   name: 'keyTags',
-  service: 'kms',
-  operation: 'ListResourceTags',
-  permission: 'kms:ListResourceTags',
-  resource: KEY_RESOURCE,
-  input: (event) => {
-    const keyId = keyIdOf(event);
-    return keyId !== undefined ? { KeyId: keyId } : undefined;
-  },
-  select: (output) => {
+  input: eventKeyInput,
+  select: (output): { readonly tags: Tags } | null => {
     const list = field(output, 'Tags');
     const tags: Record<string, string> = {};
     for (const tag of Array.isArray(list) ? list : []) {
@@ -183,24 +180,18 @@ export const keyTagsLookup: Lookup = {
     return { tags };
   },
   notFoundCodes: KEY_NOT_FOUND,
-};
+});
 
-/** ListAliases of the key (only for ScheduleKeyDeletion): `{aliases}`. */
-export const keyAliasesLookup: Lookup = {
+/** ListAliases of the key (only for ScheduleKeyDeletion): `{aliases}`; `null` when the key no longer exists. */
+export const keyAliasesLookup = defineLookup(kms, ListAliasesCommand, {
   name: 'keyAliases',
-  service: 'kms',
-  operation: 'ListAliases',
-  permission: 'kms:ListAliases',
-  input: (event) => {
-    const keyId = keyIdOf(event);
-    return keyId !== undefined && event.detail.eventName === 'ScheduleKeyDeletion' ? { KeyId: keyId } : undefined;
-  },
-  select: (output) => {
+  input: (event) => (event.detail.eventName === 'ScheduleKeyDeletion' ? eventKeyInput(event) : undefined),
+  select: (output): { readonly aliases: readonly string[] } | null => {
     const list = field(output, 'Aliases');
     return { aliases: (Array.isArray(list) ? list : []).map((alias) => stringField(alias, 'AliasName')).filter((name): name is string => name !== undefined) };
   },
   notFoundCodes: KEY_NOT_FOUND,
-};
+});
 
 const PENDING_DELETION: ReadonlySet<string> = new Set(['PendingDeletion', 'PendingReplicaDeletion']);
 
@@ -214,11 +205,8 @@ function isoDate(value: unknown): string | undefined {
  * `goal: not-pending-deletion` (CancelKeyDeletion) or `goal: enabled` (EnableKey).
  * A key that no longer exists cannot be saved or enabled: `changed`.
  */
-export const keyStateProbe: Probe = {
+export const keyStateProbe = defineProbe(kms, DescribeKeyCommand, {
   name: 'keyState',
-  service: 'kms',
-  operation: 'DescribeKey',
-  resource: KEY_RESOURCE,
   notFoundCodes: KEY_NOT_FOUND,
   judge(output, expected) {
     const key = String(expected['keyId']);
@@ -247,14 +235,11 @@ export const keyStateProbe: Probe = {
     }
     throw new Error(`unknown goal ${JSON.stringify(goal)} for DescribeKey`);
   },
-};
+});
 
 /** Automatic rotation as `GetKeyRotationStatus` answers now: on (done) or still off (needed). */
-export const keyRotationProbe: Probe = {
+export const keyRotationProbe = defineProbe(kms, GetKeyRotationStatusCommand, {
   name: 'keyRotation',
-  service: 'kms',
-  operation: 'GetKeyRotationStatus',
-  resource: KEY_RESOURCE,
   notFoundCodes: KEY_NOT_FOUND,
   judge(output, expected) {
     const key = String(expected['keyId']);
@@ -265,7 +250,7 @@ export const keyRotationProbe: Probe = {
     if (enabled === false) return { state: 'needed', evidence: `automatic rotation of key ${key} is still off` };
     throw new Error('GetKeyRotationStatus answered without KeyRotationEnabled');
   },
-};
+});
 
 /** The document with its object keys sorted, as JSON text: the same policy whatever its whitespace or key order. */
 function canonicalJson(value: unknown): string {
@@ -293,11 +278,8 @@ function publicGrantsOf(policy: string | object) {
  * that is still open (changed: putting the proposed policy would overwrite a
  * newer change).
  */
-export const keyPolicyProbe: Probe = {
+export const keyPolicyProbe = defineProbe(kms, GetKeyPolicyCommand, {
   name: 'keyPolicy',
-  service: 'kms',
-  operation: 'GetKeyPolicy',
-  resource: KEY_RESOURCE,
   notFoundCodes: KEY_NOT_FOUND,
   judge(output, expected) {
     const key = String(expected['keyId']);
@@ -316,11 +298,7 @@ export const keyPolicyProbe: Probe = {
       evidence: `the policy of key ${key} changed since the event and ${open} still lets everyone in: the proposed policy would overwrite the newer one; nothing put`,
     };
   },
-};
-
-function okValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
-}
+});
 
 function unavailableReason(fact: Fact | undefined, operation: string): string {
   if (fact?.status === 'unavailable') return fact.reason;
@@ -329,8 +307,7 @@ function unavailableReason(fact: Fact | undefined, operation: string): string {
 }
 
 function keyTags(facts: Facts): Tags | undefined {
-  const tags = field(okValue(facts[keyTagsLookup.name]), 'tags');
-  return typeof tags === 'object' && tags !== null ? (tags as Tags) : undefined;
+  return tagsFromFact(readFact(facts, keyTagsLookup));
 }
 
 /** The waiting period the event chose (7–30 days), else KMS's default. */
@@ -346,74 +323,87 @@ type InUse = { readonly verdict: 'in-use'; readonly why: string } | { readonly v
 
 /** Whether the key is in use: an alias, or an in-use tag. Unknown facts never count as "unused". */
 export function keyInUse(facts: Facts, settings: KmsKeyAtRiskSettings): InUse {
-  const aliases = field(okValue(facts[keyAliasesLookup.name]), 'aliases');
-  if (Array.isArray(aliases) && aliases.length > 0) return { verdict: 'in-use', why: `it has the alias${aliases.length > 1 ? 'es' : ''} ${aliases.join(', ')}` };
+  const aliases = factValue(readFact(facts, keyAliasesLookup))?.aliases;
+  if (aliases !== undefined && aliases.length > 0) return { verdict: 'in-use', why: `it has the alias${aliases.length > 1 ? 'es' : ''} ${aliases.join(', ')}` };
   const tags = keyTags(facts);
   const inUseTag = settings.inUseTagKeys.find((key) => tags !== undefined && Object.hasOwn(tags, key));
   if (inUseTag !== undefined) return { verdict: 'in-use', why: `it carries the in-use tag ${inUseTag}` };
   const gaps = [
-    ...(Array.isArray(aliases) ? [] : [`ListAliases: ${unavailableReason(facts[keyAliasesLookup.name], 'ListAliases')}`]),
-    ...(settings.inUseTagKeys.length > 0 && tags === undefined ? [`ListResourceTags: ${unavailableReason(facts[keyTagsLookup.name], 'ListResourceTags')}`] : []),
+    ...(aliases !== undefined ? [] : [`ListAliases: ${unavailableReason(readFact(facts, keyAliasesLookup), 'ListAliases')}`]),
+    ...(settings.inUseTagKeys.length > 0 && tags === undefined ? [`ListResourceTags: ${unavailableReason(readFact(facts, keyTagsLookup), 'ListResourceTags')}`] : []),
   ];
   return gaps.length > 0 ? { verdict: 'unknown', why: gaps.join('; ') } : { verdict: 'unused' };
 }
 
 function keyStateCheck(keyId: string, goal: 'not-pending-deletion' | 'enabled') {
   return checkedBothWays(
-    stateCheck(keyStateProbe, { KeyId: keyId }, { keyId, goal }, goal === 'enabled' ? `key ${keyId} is still Disabled` : `key ${keyId} is still pending deletion`),
+    keyStateProbe.check({ KeyId: keyId }, { keyId, goal }, goal === 'enabled' ? `key ${keyId} is still Disabled` : `key ${keyId} is still pending deletion`),
   );
 }
 
+/** On the account's keys in the Region (the key policy must let IAM policies grant them, as the default key policy does). */
+const cancelKeyDeletion = defineAction(kms, CancelKeyDeletionCommand);
+const enableKey = defineAction(kms, EnableKeyCommand);
+const enableKeyRotation = defineAction(kms, EnableKeyRotationCommand);
+const scheduleKeyDeletion = defineUndo(kms, ScheduleKeyDeletionCommand);
+const disableKey = defineUndo(kms, DisableKeyCommand);
+const disableKeyRotation = defineUndo(kms, DisableKeyRotationCommand);
+const restoreKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
+/**
+ * The proposed key policy: a person puts it, the function is never granted
+ * it. The kit has no builder for a proposed step, so the call is declared as
+ * an undo is (its input typed, no grant) and the step's checks are added.
+ */
+const proposedKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
+
 /** CancelKeyDeletion; its undo schedules the deletion again with the event's waiting period. */
 export function planCancelDeletion(keyId: string, window: number): PlanStep {
-  return {
-    service: 'kms',
-    operation: 'CancelKeyDeletion',
-    input: { KeyId: keyId },
-    reason: `Cancel the scheduled deletion of key ${keyId}. The key is then Disabled: enabling it is proposed, not applied, because the bot cannot know whether it was enabled before.`,
-    undo: {
-      service: 'kms',
-      operation: 'ScheduleKeyDeletion',
-      input: { KeyId: keyId, PendingWindowInDays: window },
-      reason: `Schedule the deletion of key ${keyId} again with the ${window}-day waiting period the event chose: this restores the caller's decision, and the key stays recoverable (CancelKeyDeletion) until the period ends.`,
+  return cancelKeyDeletion.step(
+    { KeyId: keyId },
+    {
+      reason: `Cancel the scheduled deletion of key ${keyId}. The key is then Disabled: enabling it is proposed, not applied, because the bot cannot know whether it was enabled before.`,
+      undo: scheduleKeyDeletion.undo(
+        { KeyId: keyId, PendingWindowInDays: window },
+        `Schedule the deletion of key ${keyId} again with the ${window}-day waiting period the event chose: this restores the caller's decision, and the key stays recoverable (CancelKeyDeletion) until the period ends.`,
+      ),
+      // KMS answers KMSInvalidStateException when the key is no longer pending deletion; the executor believes it only after DescribeKey agrees.
+      alreadyDoneCodes: ['KMSInvalidStateException'],
+      ...keyStateCheck(keyId, 'not-pending-deletion'),
     },
-    // KMS answers KMSInvalidStateException when the key is no longer pending deletion; the executor believes it only after DescribeKey agrees.
-    alreadyDoneCodes: ['KMSInvalidStateException'],
-    ...keyStateCheck(keyId, 'not-pending-deletion'),
-  };
+  );
 }
 
 export function proposeEnable(keyId: string): PlanStep {
-  return {
-    service: 'kms',
-    operation: 'EnableKey',
-    input: { KeyId: keyId },
-    reason: `PROPOSAL, not applied: enable key ${keyId} again if it was enabled before its deletion was scheduled; until then nothing can decrypt with it.`,
-    undo: { service: 'kms', operation: 'DisableKey', input: { KeyId: keyId }, reason: `Disable key ${keyId} again.` },
-    ...keyStateCheck(keyId, 'enabled'),
-  };
+  return enableKey.step(
+    { KeyId: keyId },
+    {
+      reason: `PROPOSAL, not applied: enable key ${keyId} again if it was enabled before its deletion was scheduled; until then nothing can decrypt with it.`,
+      undo: disableKey.undo({ KeyId: keyId }, `Disable key ${keyId} again.`),
+      ...keyStateCheck(keyId, 'enabled'),
+    },
+  );
 }
 
 export function planEnable(keyId: string): PlanStep {
-  return {
-    service: 'kms',
-    operation: 'EnableKey',
-    input: { KeyId: keyId },
-    reason: `Enable key ${keyId} again, so data encrypted under it can be decrypted.`,
-    undo: { service: 'kms', operation: 'DisableKey', input: { KeyId: keyId }, reason: `Disable key ${keyId} again, as the event did.` },
-    ...keyStateCheck(keyId, 'enabled'),
-  };
+  return enableKey.step(
+    { KeyId: keyId },
+    {
+      reason: `Enable key ${keyId} again, so data encrypted under it can be decrypted.`,
+      undo: disableKey.undo({ KeyId: keyId }, `Disable key ${keyId} again, as the event did.`),
+      ...keyStateCheck(keyId, 'enabled'),
+    },
+  );
 }
 
 export function planEnableRotation(keyId: string): PlanStep {
-  return {
-    service: 'kms',
-    operation: 'EnableKeyRotation',
-    input: { KeyId: keyId },
-    reason: `Turn automatic rotation of key ${keyId} back on (KMS's default period of 365 days; set another with RotationPeriodInDays if the key had one).`,
-    undo: { service: 'kms', operation: 'DisableKeyRotation', input: { KeyId: keyId }, reason: `Turn automatic rotation of key ${keyId} off again, as the event did.` },
-    ...checkedBothWays(stateCheck(keyRotationProbe, { KeyId: keyId }, { keyId }, `key ${keyId} still has automatic rotation off`)),
-  };
+  return enableKeyRotation.step(
+    { KeyId: keyId },
+    {
+      reason: `Turn automatic rotation of key ${keyId} back on (KMS's default period of 365 days; set another with RotationPeriodInDays if the key had one).`,
+      undo: disableKeyRotation.undo({ KeyId: keyId }, `Turn automatic rotation of key ${keyId} off again, as the event did.`),
+      ...checkedBothWays(keyRotationProbe.check({ KeyId: keyId }, { keyId }, `key ${keyId} still has automatic rotation off`)),
+    },
+  );
 }
 
 /** PutKeyPolicy without the open statements; `undefined` when none would remain (a person must write the policy). */
@@ -421,15 +411,15 @@ export function proposeKeyPolicyFix(keyId: string, policy: string | object, open
   const digest = policyDigest(policy);
   const fixed = documentWithout(policy, new Set(open));
   if (digest === undefined || fixed === undefined) return undefined;
+  const proposed = proposedKeyPolicy.undo(
+    { KeyId: keyId, PolicyName: POLICY_NAME, Policy: fixed },
+    `PROPOSAL, not applied: replace the policy of key ${keyId} with the same document minus statement${open.length > 1 ? 's' : ''} ${open.join(', ')}. Check that the remaining statements still let your administrators manage the key before you apply it.`,
+  );
   return {
-    service: 'kms',
-    operation: 'PutKeyPolicy',
-    input: { KeyId: keyId, PolicyName: POLICY_NAME, Policy: fixed },
-    reason: `PROPOSAL, not applied: replace the policy of key ${keyId} with the same document minus statement${open.length > 1 ? 's' : ''} ${open.join(', ')}. Check that the remaining statements still let your administrators manage the key before you apply it.`,
-    undo: { service: 'kms', operation: 'PutKeyPolicy', input: { KeyId: keyId, PolicyName: POLICY_NAME, Policy: documentText(policy) }, reason: `Put the policy of key ${keyId} back exactly as the event set it.` },
+    ...proposed,
+    undo: restoreKeyPolicy.undo({ KeyId: keyId, PolicyName: POLICY_NAME, Policy: documentText(policy) }, `Put the policy of key ${keyId} back exactly as the event set it.`),
     ...checkedBothWays(
-      stateCheck(
-        keyPolicyProbe,
+      keyPolicyProbe.check(
         { KeyId: keyId, PolicyName: POLICY_NAME },
         { keyId, policySha256: digest },
         `key ${keyId} still has the policy the event set, with ${openLabels.join(', ')} open to everyone`,
@@ -467,8 +457,8 @@ function evaluateKeyPolicy(event: CloudTrailEvent, keyId: string, resources: str
   };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as KmsKeyAtRiskSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<KmsKeyAtRiskSettings>): Verdict {
+  const { settings } = context;
   const name = event.detail.eventName;
   const reference = keyReferenceOf(event);
   if (!reference.ok) {
@@ -476,7 +466,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
   const { keyId } = reference;
   const resources = [keyArnOf(event, keyId)];
-  if (field(okValue(facts[keyLookup.name]), 'manager') === 'AWS') {
+  if (factValue(readFact(facts, keyLookup))?.manager === 'AWS') {
     return { kind: 'compliant', summary: `key ${keyId} is an AWS managed key: AWS manages its state, rotation and policy, and no one in the account can change them`, resources };
   }
   const exempt = () => {
@@ -542,19 +532,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
 }
 
-export const kmsKeyAtRisk = {
+export const kmsKeyAtRisk = defineRule<KmsKeyAtRiskSettings>({
   id: 'kms-key-at-risk',
   title: 'KMS key scheduled for deletion, disabled, not rotated or open to everyone',
   severity: 'critical',
   rationale:
     'A KMS key guards every dataset, volume and model artifact encrypted under it: deleting a key in use destroys that data for good, disabling it makes the data unreadable, an unrotated key stays exposed longer, and a key policy open to everyone lets any AWS account use or manage it.',
-  family: 'kms',
   triggers: [{ eventSource: 'kms.amazonaws.com', eventNames: ['ScheduleKeyDeletion', 'DisableKey', 'DisableKeyRotation', 'PutKeyPolicy'] }],
-  permissions: [
-    { action: 'kms:CancelKeyDeletion', resource: KEY_RESOURCE },
-    { action: 'kms:EnableKey', resource: KEY_RESOURCE },
-    { action: 'kms:EnableKeyRotation', resource: KEY_RESOURCE },
-  ],
+  actions: [cancelKeyDeletion, enableKey, enableKeyRotation],
   lookups: [keyLookup, keyTagsLookup, keyAliasesLookup],
   probes: [keyStateProbe, keyRotationProbe, keyPolicyProbe],
   settings: KmsKeyAtRiskSettingsSchema,
@@ -566,4 +551,4 @@ export const kmsKeyAtRisk = {
     neverTouches: 'Key material, the key policy (only proposed), aliases and grants, AWS managed keys, and keys carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

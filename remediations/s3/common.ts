@@ -6,16 +6,21 @@
  * Every bucket-level call the rules plan carries `ExpectedBucketOwner`: a
  * bucket deleted and re-created by another account under the same name is
  * then refused by S3 instead of changed. Bucket ARNs carry no account, so the
- * write permissions also carry an `aws:ResourceAccount` condition: the grant
- * itself reaches only buckets of the deploying account.
+ * kit grants the bucket writes with an `aws:ResourceAccount` condition: the
+ * grant itself reaches only buckets of the deploying account.
  *
  * The public access block probes read a bucket's block (S3) or the account's
  * (S3 Control) just before and after a `PutPublicAccessBlock`.
  */
+import { GetBucketTaggingCommand, GetPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import { GetPublicAccessBlockCommand as GetAccountPublicAccessBlockCommand } from '@aws-sdk/client-s3-control';
 import type { Config } from '../../engine/config.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import { OWN_ACCOUNT_ONLY, type Facts, type Lookup, type Permission, type Probe, type ProbeVerdict, type Verdict } from '../../engine/types.js';
+import type { Facts, ProbeVerdict, Verdict } from '../../engine/types.js';
+import { accountOf, defineLookup, defineProbe, readFact } from '../../rulekit/index.js';
+import { s3 } from '../../rulekit/aws/s3.js';
+import { s3control } from '../../rulekit/aws/s3control.js';
 
 /** Bucket names as S3 accepts them, legacy us-east-1 names (capitals, underscores) included; CloudTrail placeholders (`...`) are not. */
 const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
@@ -27,9 +32,9 @@ export function bucketOf(event: CloudTrailEvent): string | undefined {
   return name !== undefined && BUCKET_NAME.test(name) && !name.includes('..') ? name : undefined;
 }
 
-/** The account the call changed: the recipient account, which for S3 is the bucket owner. */
-export function accountOf(event: CloudTrailEvent): string | undefined {
-  const account = event.detail.recipientAccountId ?? event.account;
+/** The account the call changed (the recipient account, which for S3 is the bucket owner), when it is a 12-digit account id. */
+export function accountIdOf(event: CloudTrailEvent): string | undefined {
+  const account = accountOf(event);
   return ACCOUNT_ID.test(account) ? account : undefined;
 }
 
@@ -41,17 +46,9 @@ export type BucketTarget =
 export function bucketTarget(event: CloudTrailEvent): BucketTarget {
   const bucket = bucketOf(event);
   if (bucket === undefined) return { skip: { kind: 'skipped', reason: 'the event names no bucket' } };
-  const owner = accountOf(event);
+  const owner = accountIdOf(event);
   if (owner === undefined) return { skip: { kind: 'skipped', reason: 'the event names no 12-digit account' } };
   return { bucket, owner, resources: [`bucket ${bucket}`] };
-}
-
-/** The partition of the event's region, for the ARNs written into proposed policies. */
-export function partitionOf(event: CloudTrailEvent): string {
-  const region = event.detail.awsRegion;
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
 }
 
 /** `{Bucket, ExpectedBucketOwner}`: the part of every bucket-level input the rules build. */
@@ -59,44 +56,27 @@ export function bucketInput(bucket: string, owner: string): { Bucket: string; Ex
   return { Bucket: bucket, ExpectedBucketOwner: owner };
 }
 
-/** Every bucket: bucket ARNs carry no account or region (`ExpectedBucketOwner` in each input keeps the lookups to the event's account). */
-export const BUCKET_RESOURCE = 'arn:${AWS::Partition}:s3:::*';
-
-/**
- * Only resources of the deploying account. `aws:ResourceAccount` is in the
- * request context of every S3 action (the IAM global condition keys reference
- * lists no S3 exception); for a bucket it is the bucket owner's account, which
- * the bucket ARN does not name.
- */
-export const OWN_ACCOUNT_CONDITION = OWN_ACCOUNT_ONLY;
-
-/** A write on buckets, granted only on buckets the deploying account owns. */
-export function bucketWritePermission(action: string): Permission {
-  return { action, resource: BUCKET_RESOURCE, condition: OWN_ACCOUNT_CONDITION };
+/** The `{Bucket, ExpectedBucketOwner}` input of a bucket-level read of the event's bucket; `undefined` when the event names no bucket or account. */
+export function eventBucketInput(event: CloudTrailEvent): { Bucket: string; ExpectedBucketOwner: string } | undefined {
+  const bucket = bucketOf(event);
+  const owner = accountIdOf(event);
+  return bucket !== undefined && owner !== undefined ? bucketInput(bucket, owner) : undefined;
 }
 
-/** GetBucketTagging: the bucket's tags, `{tags}`. */
-export const bucketTagsLookup: Lookup = {
+/** GetBucketTagging: the bucket's tags, `{tags}`; `null` for a bucket without any. */
+export const bucketTagsLookup = defineLookup(s3, GetBucketTaggingCommand, {
   name: 'bucketTags',
-  service: 's3',
-  operation: 'GetBucketTagging',
-  permission: 's3:GetBucketTagging',
-  resource: BUCKET_RESOURCE,
-  input: (event) => {
-    const bucket = bucketOf(event);
-    const owner = accountOf(event);
-    return bucket !== undefined && owner !== undefined ? bucketInput(bucket, owner) : undefined;
-  },
-  select: (output) => ({ tags: tagsFromList(field(output, 'TagSet')) }),
+  input: eventBucketInput,
+  select: (output): { readonly tags: Tags } | null => ({ tags: tagsFromList(field(output, 'TagSet')) }),
   // S3 answers NoSuchTagSet for a bucket that has no tags: that is a fact ("no tags"), not a gap.
   notFoundCodes: ['NoSuchTagSet'],
-};
+});
 
 export type BucketTags = { readonly known: true; readonly tags: Tags } | { readonly known: false; readonly reason: string };
 
 /** The bucket's tags when the lookup answered (no tag set: `{}`), else why they are unknown. */
 export function bucketTags(facts: Facts): BucketTags {
-  const fact = facts[bucketTagsLookup.name];
+  const fact = readFact(facts, bucketTagsLookup);
   if (!fact) return { known: false, reason: 'GetBucketTagging was not looked up' };
   if (fact.status === 'unavailable') return { known: false, reason: fact.reason };
   return { known: true, tags: fact.value === null ? {} : (tagsFromFact(fact) ?? {}) };
@@ -199,20 +179,15 @@ function judgeBlock(output: unknown, expect: Readonly<Record<string, unknown>>, 
 }
 
 /** A bucket's public access block now (`GetPublicAccessBlock`, S3); no block at all (`NoSuchPublicAccessBlockConfiguration`) is `null`. */
-export const bucketBlockProbe: Probe = {
+export const bucketBlockProbe = defineProbe(s3, GetPublicAccessBlockCommand, {
   name: 'bucketPublicAccessBlock',
-  service: 's3',
-  operation: 'GetPublicAccessBlock',
-  resource: BUCKET_RESOURCE,
   notFoundCodes: ['NoSuchPublicAccessBlockConfiguration', 'NoSuchBucket'],
   judge: judgeBlock,
-};
+});
 
 /** The account's public access block now (`GetPublicAccessBlock`, S3 Control); no resource-level permission exists for it. */
-export const accountBlockProbe: Probe = {
+export const accountBlockProbe = defineProbe(s3control, GetAccountPublicAccessBlockCommand, {
   name: 'accountPublicAccessBlock',
-  service: 's3control',
-  operation: 'GetPublicAccessBlock',
   notFoundCodes: ['NoSuchPublicAccessBlockConfiguration'],
   judge: judgeBlock,
-};
+});

@@ -20,9 +20,12 @@
  * Permissions: `s3:PutBucketAcl` on buckets of the deploying account
  * (`aws:ResourceAccount`); read `s3:GetBucketAcl` (probe); lookup `s3:GetBucketTagging`.
  */
+import { BucketCannedACL, GetBucketAclCommand, Permission, PutBucketAclCommand, type Grant, type PutBucketAclCommandInput } from '@aws-sdk/client-s3';
 import { field, type CloudTrailEvent } from '../../engine/event.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { BUCKET_RESOURCE, bucketExemption, bucketInput, bucketTagsLookup, bucketTarget, bucketWritePermission } from './common.js';
+import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { defineAction, defineProbe, defineRule, defineUndo, text } from '../../rulekit/index.js';
+import { s3 } from '../../rulekit/aws/s3.js';
+import { bucketExemption, bucketInput, bucketTagsLookup, bucketTarget } from './common.js';
 
 export const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers';
 export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/AuthenticatedUsers';
@@ -36,7 +39,7 @@ export interface AclGrant {
   readonly email?: string;
   readonly displayName?: string;
   /** READ, WRITE, READ_ACP, WRITE_ACP or FULL_CONTROL. */
-  readonly permission: string;
+  readonly permission: Permission;
 }
 
 export type EventAcl =
@@ -54,7 +57,7 @@ const GRANT_HEADERS = [
 ] as const;
 
 /** The groups a canned ACL grants to, beyond the owner. */
-const PUBLIC_CANNED: Readonly<Record<string, readonly (readonly [string, string])[]>> = {
+const PUBLIC_CANNED: Readonly<Record<string, readonly (readonly [string, Permission])[]>> = {
   'public-read': [[ALL_USERS, 'READ']],
   'public-read-write': [
     [ALL_USERS, 'READ'],
@@ -76,8 +79,14 @@ function headerValue(params: unknown, name: string): string | undefined {
   return typeof text === 'string' && text.trim().length > 0 ? text.trim() : undefined;
 }
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
+/** A grant's permission, when it is one S3 has: S3 refuses an ACL with any other (MalformedACLError), so no successful call sets one. */
+function permissionOf(value: unknown): Permission | undefined {
+  return Object.values(Permission).find((permission) => permission === value);
+}
+
+/** The canned ACL, when it is one S3 has for buckets. */
+function bucketCannedAcl(value: string): BucketCannedACL | undefined {
+  return Object.values(BucketCannedACL).find((canned) => canned === value);
 }
 
 /** `http://acs.amazonaws.com/groups/global/AllUsers`, whatever the scheme or case the caller used. */
@@ -90,7 +99,7 @@ function normaliseUri(uri: string): string {
 
 function policyGrant(grant: Record<string, unknown>): AclGrant | undefined {
   const grantee = field(grant, 'Grantee');
-  const permission = text(field(grant, 'Permission'));
+  const permission = permissionOf(field(grant, 'Permission'));
   if (typeof grantee !== 'object' || grantee === null || permission === undefined) return undefined;
   const g = grantee as Record<string, unknown>;
   const uri = text(g['URI']);
@@ -111,7 +120,7 @@ function policyGrant(grant: Record<string, unknown>): AclGrant | undefined {
 }
 
 /** `id="…", uri="…", emailAddress="…"`, as the grant headers list grantees. */
-function headerGrants(value: string, permission: string): AclGrant[] {
+function headerGrants(value: string, permission: Permission): AclGrant[] {
   return value.split(',').flatMap((part): AclGrant[] => {
     const match = /^\s*(id|uri|emailAddress)\s*=\s*"?([^"]*)"?\s*$/i.exec(part);
     if (!match?.[2]) return [];
@@ -151,19 +160,27 @@ function groupName(uri: string): string {
   return uri === ALL_USERS ? 'AllUsers' : 'AuthenticatedUsers';
 }
 
+/** A grant as compared: whom (group URI, canonical id or e-mail) it gives what, from the event's ACL or as GetBucketAcl answers it. */
+interface CurrentGrant {
+  readonly id?: string;
+  readonly uri?: string;
+  readonly email?: string;
+  readonly permission: string;
+}
+
 /** `uri:<group>:READ`: what a grant gives to whom, for comparing an event's ACL with the bucket's. */
-function grantKey(grant: Pick<AclGrant, 'id' | 'uri' | 'email' | 'permission'>): string {
+function grantKey(grant: CurrentGrant): string {
   const who = grant.uri !== undefined ? `uri:${grant.uri}` : grant.id !== undefined ? `id:${grant.id}` : `email:${grant.email ?? ''}`;
   return `${who}:${grant.permission}`;
 }
 
 /** The public grants of the event's ACL, as `[group URI, permission]`. */
-export function publicGrantsOf(acl: EventAcl): (readonly [string, string])[] {
+export function publicGrantsOf(acl: EventAcl): (readonly [string, Permission])[] {
   if (acl.form === 'canned') return [...(PUBLIC_CANNED[acl.canned] ?? [])];
   return acl.grants.filter(isPublicGrant).map((grant) => [grant.uri ?? '', grant.permission] as const);
 }
 
-function sdkGrant(grant: AclGrant): Record<string, unknown> {
+function sdkGrant(grant: AclGrant): Grant {
   return {
     Grantee: {
       Type: grant.type,
@@ -176,8 +193,11 @@ function sdkGrant(grant: AclGrant): Record<string, unknown> {
   };
 }
 
-function headerInput(grants: readonly AclGrant[]): Record<string, string> {
-  const input: Record<string, string> = {};
+/** The PutBucketAcl inputs that set an ACL: a canned ACL, a full `AccessControlPolicy`, or the grant headers. */
+type AclInput = Pick<PutBucketAclCommandInput, 'ACL' | 'AccessControlPolicy' | (typeof GRANT_HEADERS)[number][1]>;
+
+function headerInput(grants: readonly AclGrant[]): AclInput {
+  const input: { -readonly [K in (typeof GRANT_HEADERS)[number][1]]?: string } = {};
   for (const [, key, permission] of GRANT_HEADERS) {
     const values = grants
       .filter((grant) => grant.permission === permission)
@@ -188,24 +208,24 @@ function headerInput(grants: readonly AclGrant[]): Record<string, string> {
 }
 
 /** The ACL part of a PutBucketAcl input that sets the kept grants, in the event's form; `private` when none is kept. */
-function fixedAclInput(acl: EventAcl, kept: readonly AclGrant[]): Record<string, unknown> {
+function fixedAclInput(acl: EventAcl, kept: readonly AclGrant[]): AclInput {
   if (acl.form === 'canned' || kept.length === 0) return { ACL: 'private' };
   if (acl.form === 'headers') return headerInput(kept);
   return { AccessControlPolicy: { Grants: kept.map(sdkGrant), ...(acl.owner && { Owner: acl.owner }) } };
 }
 
-/** The ACL part of a PutBucketAcl input that sets the event's ACL again. */
-function eventAclInput(acl: EventAcl): Record<string, unknown> {
-  if (acl.form === 'canned') return { ACL: acl.canned };
+/**
+ * The ACL part of a PutBucketAcl input that sets the event's ACL again. Only
+ * a public canned ACL is ever put back (no other makes a plan), and each is one
+ * S3 has.
+ */
+function eventAclInput(acl: EventAcl): AclInput {
+  if (acl.form === 'canned') {
+    const canned = bucketCannedAcl(acl.canned);
+    return canned === undefined ? {} : { ACL: canned };
+  }
   if (acl.form === 'headers') return headerInput(acl.grants);
   return { AccessControlPolicy: { Grants: acl.grants.map(sdkGrant), ...(acl.owner && { Owner: acl.owner }) } };
-}
-
-interface CurrentGrant {
-  readonly id?: string;
-  readonly uri?: string;
-  readonly email?: string;
-  readonly permission: string;
 }
 
 function setOf(keys: readonly string[]): string[] {
@@ -231,11 +251,8 @@ function describeGrantKeys(keys: readonly string[]): string {
  * the ACL it enforces: public grants that `IgnorePublicAcls` ignores do not
  * show, so "no public grant" means no public grant in effect.
  */
-export const bucketAclProbe: Probe = {
+export const bucketAclProbe = defineProbe(s3, GetBucketAclCommand, {
   name: 'bucketAcl',
-  service: 's3',
-  operation: 'GetBucketAcl',
-  resource: BUCKET_RESOURCE,
   notFoundCodes: ['NoSuchBucket'],
   judge(output, expect) {
     const bucket = String(expect['bucket']);
@@ -269,7 +286,7 @@ export const bucketAclProbe: Probe = {
     }
     return { state: 'needed', evidence: `the ACL of bucket ${bucket} still grants ${describeGrantKeys(currentPublic)}` };
   },
-};
+});
 
 /**
  * What the read before and after compares with: the event's public grants,
@@ -282,29 +299,29 @@ function aclExpectation(bucket: string, acl: EventAcl): Record<string, unknown> 
   return { bucket, publicGrants, ...(whole ? { grants: setOf(acl.grants.map(grantKey)) } : {}) };
 }
 
+/** Granted only on buckets of the deploying account; the undo puts the event's ACL back with the same call. */
+const putBucketAcl = defineAction(s3, PutBucketAclCommand);
+const restoreBucketAcl = defineUndo(s3, PutBucketAclCommand);
+
 /** PutBucketAcl with the public grants removed; its undo puts the event's ACL back. */
 export function planRemovePublicGrants(bucket: string, owner: string, acl: EventAcl): PlanStep {
   const kept = acl.form === 'canned' ? [] : acl.grants.filter((grant) => !isPublicGrant(grant));
   const removed = publicGrantsOf(acl).map(([uri, permission]) => `${groupName(uri)} ${permission}`);
-  return {
-    service: 's3',
-    operation: 'PutBucketAcl',
-    input: { ...bucketInput(bucket, owner), ...fixedAclInput(acl, kept) },
-    reason:
-      kept.length > 0
-        ? `Set the ACL of bucket ${bucket} to the event's ACL without its public grants (${removed.join(', ')}); the ${kept.length} other grant${kept.length === 1 ? '' : 's'} stay.`
-        : `Set the ACL of bucket ${bucket} to private (owner full control), removing ${removed.join(', ')}.`,
-    undo: {
-      service: 's3',
-      operation: 'PutBucketAcl',
-      input: { ...bucketInput(bucket, owner), ...eventAclInput(acl) },
-      reason: `Put the ACL of bucket ${bucket} back exactly as the event set it, public grants included.`,
+  const ref = bucketInput(bucket, owner);
+  return putBucketAcl.step(
+    { ...ref, ...fixedAclInput(acl, kept) },
+    {
+      reason:
+        kept.length > 0
+          ? `Set the ACL of bucket ${bucket} to the event's ACL without its public grants (${removed.join(', ')}); the ${kept.length} other grant${kept.length === 1 ? '' : 's'} stay.`
+          : `Set the ACL of bucket ${bucket} to private (owner full control), removing ${removed.join(', ')}.`,
+      undo: restoreBucketAcl.undo({ ...ref, ...eventAclInput(acl) }, `Put the ACL of bucket ${bucket} back exactly as the event set it, public grants included.`),
+      alreadyDoneCodes: ['NoSuchBucket'],
+      ...checkedBothWays(
+        bucketAclProbe.check(ref, aclExpectation(bucket, acl), `the ACL of bucket ${bucket} still grants ${removed.join(', ')} as the event set it`),
+      ),
     },
-    alreadyDoneCodes: ['NoSuchBucket'],
-    ...checkedBothWays(
-      stateCheck(bucketAclProbe, bucketInput(bucket, owner), aclExpectation(bucket, acl), `the ACL of bucket ${bucket} still grants ${removed.join(', ')} as the event set it`),
-    ),
-  };
+  );
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
@@ -340,15 +357,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const s3BucketAclPublic = {
+export const s3BucketAclPublic = defineRule({
   id: 's3-bucket-acl-public',
   title: 'S3 bucket ACL grants public access',
   severity: 'critical',
   rationale:
     'An ACL grant to AllUsers publishes the bucket to anyone on the internet, and one to AuthenticatedUsers to every AWS account in the world; either exposes training data, model artifacts or credentials kept in the bucket.',
-  family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketAcl'] }],
-  permissions: [bucketWritePermission('s3:PutBucketAcl')],
+  actions: [putBucketAcl],
   lookups: [bucketTagsLookup],
   probes: [bucketAclProbe],
   docs: {
@@ -357,4 +373,4 @@ export const s3BucketAclPublic = {
     neverTouches: 'The other grants of the ACL (owner, log delivery, named accounts), object ACLs, the bucket policy, and buckets carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -43,23 +43,30 @@
  * probe) and `s3:GetBucketPolicy` (probe of the proposal); lookup
  * `s3:GetBucketTagging`.
  */
+import {
+  DeleteBucketPolicyCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketPolicyCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketPolicyCommand,
+  PutPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
 import { field, type CloudTrailEvent } from '../../engine/event.js';
 import type { NormalizedStatement } from '../../engine/policy/analyzer.js';
-import { checkedBothWays, stateCheck, unknownValue, type Facts, type Lookup, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, unknownValue, type Facts, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, readFact } from '../../rulekit/index.js';
+import { s3 } from '../../rulekit/aws/s3.js';
 import {
-  accountOf,
   type BlockConfiguration,
   blockConfiguration,
   blockExpectation,
-  BUCKET_RESOURCE,
   bucketBlockProbe,
   bucketExemption,
   bucketInput,
-  bucketOf,
   bucketTagsLookup,
   bucketTarget,
-  bucketWritePermission,
   describeBlock,
+  eventBucketInput,
   FULL_BLOCK,
   joinAnd,
 } from './common.js';
@@ -75,31 +82,23 @@ export function bucketPolicyOf(event: CloudTrailEvent): string | object | undefi
 }
 
 /** GetPublicAccessBlock: the bucket's block now, `{configuration}`; `null` when the bucket has none. */
-export const publicAccessBlockLookup: Lookup = {
+export const publicAccessBlockLookup = defineLookup(s3, GetPublicAccessBlockCommand, {
   name: 'publicAccessBlock',
-  service: 's3',
-  operation: 'GetPublicAccessBlock',
-  permission: 's3:GetBucketPublicAccessBlock',
-  resource: BUCKET_RESOURCE,
-  input: (event) => {
-    const bucket = bucketOf(event);
-    const owner = accountOf(event);
-    return bucket !== undefined && owner !== undefined ? bucketInput(bucket, owner) : undefined;
-  },
-  select: (output) => {
+  input: eventBucketInput,
+  select: (output): { readonly configuration: BlockConfiguration } | null => {
     const configuration = blockConfiguration(field(output, 'PublicAccessBlockConfiguration'));
     return configuration ? { configuration } : null;
   },
   notFoundCodes: ['NoSuchPublicAccessBlockConfiguration'],
-};
+});
 
 type CurrentBlock = { readonly known: true; readonly configuration: BlockConfiguration | undefined } | { readonly known: false; readonly reason: string };
 
 function currentBlock(facts: Facts): CurrentBlock {
-  const fact = facts[publicAccessBlockLookup.name];
+  const fact = readFact(facts, publicAccessBlockLookup);
   if (!fact) return { known: false, reason: 'GetPublicAccessBlock was not looked up' };
   if (fact.status === 'unavailable') return { known: false, reason: fact.reason };
-  return { known: true, configuration: blockConfiguration(field(fact.value, 'configuration')) };
+  return { known: true, configuration: blockConfiguration(fact.value?.configuration) };
 }
 
 /** The account a policy principal belongs to: `111122223333`, `cloudfront` for an origin access identity, `*`. */
@@ -133,6 +132,11 @@ function cutText(owner: string, cut: readonly NormalizedStatement[]): string {
   return `While the policy has a public statement, S3 then lets only AWS service principals and principals of account ${owner} use it: the open statements stop working for everyone else, anonymous requests are refused, and so is any cross-account access the policy grants${named}.`;
 }
 
+/** Granted only on buckets of the deploying account. */
+const putBucketBlock = defineAction(s3, PutPublicAccessBlockCommand);
+const restoreBucketBlock = defineUndo(s3, PutPublicAccessBlockCommand);
+const deleteBucketBlock = defineUndo(s3, DeletePublicAccessBlockCommand);
+
 /**
  * Turns RestrictPublicBuckets on, keeping the other settings as they are;
  * without knowing them, turns all four on, so no setting ever goes off. The
@@ -143,44 +147,39 @@ export function planContain(bucket: string, owner: string, current: CurrentBlock
   const ref = bucketInput(bucket, owner);
   const reason = `Turn on RestrictPublicBuckets for bucket ${bucket}. ${cutText(owner, cut)} The policy itself is left for a person (see the proposal).`;
   if (!current.known) {
-    return {
-      service: 's3',
-      operation: 'PutPublicAccessBlock',
-      input: { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
-      reason: `${reason} The bucket's current block could not be read (${current.reason}), so all four settings are turned on rather than risk turning one off.`,
-      undo: {
-        service: 's3',
-        operation: 'PutPublicAccessBlock',
-        input: { ...ref, PublicAccessBlockConfiguration: unknownValue(`the public access block of bucket ${bucket} before this change (GetPublicAccessBlock could not be read: ${current.reason}); DeletePublicAccessBlock if it had none`) },
-        reason: `Put back the public access block bucket ${bucket} had before.`,
+    return putBucketBlock.step(
+      { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
+      {
+        reason: `${reason} The bucket's current block could not be read (${current.reason}), so all four settings are turned on rather than risk turning one off.`,
+        undo: restoreBucketBlock.undo(
+          { ...ref, PublicAccessBlockConfiguration: unknownValue(`the public access block of bucket ${bucket} before this change (GetPublicAccessBlock could not be read: ${current.reason}); DeletePublicAccessBlock if it had none`) },
+          `Put back the public access block bucket ${bucket} had before.`,
+        ),
+        alreadyDoneCodes: ['NoSuchBucket'],
+        // All four on never turns a setting off, whatever the block is now: only RestrictPublicBuckets decides.
+        ...checkedBothWays(bucketBlockProbe.check(ref, blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets']), `bucket ${bucket} still has RestrictPublicBuckets off`)),
       },
-      alreadyDoneCodes: ['NoSuchBucket'],
-      // All four on never turns a setting off, whatever the block is now: only RestrictPublicBuckets decides.
-      ...checkedBothWays(
-        stateCheck(bucketBlockProbe, ref, blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets']), `bucket ${bucket} still has RestrictPublicBuckets off`),
-      ),
-    };
+    );
   }
   const before = current.configuration;
   const after: BlockConfiguration = { ...(before ?? { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false }), RestrictPublicBuckets: true };
-  return {
-    service: 's3',
-    operation: 'PutPublicAccessBlock',
-    input: { ...ref, PublicAccessBlockConfiguration: after },
-    reason,
-    undo: before
-      ? { service: 's3', operation: 'PutPublicAccessBlock', input: { ...ref, PublicAccessBlockConfiguration: before }, reason: `Put back the public access block bucket ${bucket} had before.` }
-      : { service: 's3', operation: 'DeletePublicAccessBlock', input: ref, reason: `Remove the public access block again: bucket ${bucket} had none before.` },
-    alreadyDoneCodes: ['NoSuchBucket'],
-    ...checkedBothWays(
-      stateCheck(
-        bucketBlockProbe,
-        ref,
-        blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets'], { block: before ?? null, from: 'read when the event was judged' }),
-        `bucket ${bucket} still has ${describeBlock(before ?? null)}, as read when the event was judged`,
+  return putBucketBlock.step(
+    { ...ref, PublicAccessBlockConfiguration: after },
+    {
+      reason,
+      undo: before
+        ? restoreBucketBlock.undo({ ...ref, PublicAccessBlockConfiguration: before }, `Put back the public access block bucket ${bucket} had before.`)
+        : deleteBucketBlock.undo(ref, `Remove the public access block again: bucket ${bucket} had none before.`),
+      alreadyDoneCodes: ['NoSuchBucket'],
+      ...checkedBothWays(
+        bucketBlockProbe.check(
+          ref,
+          blockExpectation(`bucket ${bucket}`, ['RestrictPublicBuckets'], { block: before ?? null, from: 'read when the event was judged' }),
+          `bucket ${bucket} still has ${describeBlock(before ?? null)}, as read when the event was judged`,
+        ),
       ),
-    ),
-  };
+    },
+  );
 }
 
 /**
@@ -189,11 +188,8 @@ export function planContain(bucket: string, owner: string, current: CurrentBlock
  * policy (or no bucket) is done, so is the proposed document; the event's
  * document is needed; any other is a newer policy, judged by its own event.
  */
-export const bucketPolicyProbe: Probe = {
+export const bucketPolicyProbe = defineProbe(s3, GetBucketPolicyCommand, {
   name: 'bucketPolicy',
-  service: 's3',
-  operation: 'GetBucketPolicy',
-  resource: BUCKET_RESOURCE,
   notFoundCodes: ['NoSuchBucketPolicy', 'NoSuchBucket'],
   judge(output, expect) {
     const bucket = String(expect['bucket']);
@@ -209,7 +205,16 @@ export const bucketPolicyProbe: Probe = {
     }
     return { state: 'changed', evidence: `the policy of bucket ${bucket} is no longer the one this event set: nothing written; the newer policy is judged by its own event` };
   },
-};
+});
+
+/**
+ * The proposed writes: a person runs them, the function is never granted
+ * them. The kit has no builder for a proposed step, so each call is declared
+ * as an undo is (its input typed, no grant) and the step's checks are added.
+ */
+const proposedPolicyPut = defineUndo(s3, PutBucketPolicyCommand);
+const proposedPolicyDelete = defineUndo(s3, DeleteBucketPolicyCommand);
+const restoreBucketPolicy = defineUndo(s3, PutBucketPolicyCommand);
 
 /**
  * PutBucketPolicy without the open statements, or DeleteBucketPolicy when
@@ -218,7 +223,7 @@ export const bucketPolicyProbe: Probe = {
 export function proposePolicyFix(bucket: string, owner: string, policy: string | object, open: readonly number[], cut: readonly NormalizedStatement[] = []): PlanStep | undefined {
   const ref = bucketInput(bucket, owner);
   const original = documentText(policy);
-  const undo = { service: 's3', operation: 'PutBucketPolicy', input: { ...ref, Policy: original }, reason: `Put the policy of bucket ${bucket} back exactly as the event set it.` } as const;
+  const undo = restoreBucketPolicy.undo({ ...ref, Policy: original }, `Put the policy of bucket ${bucket} back exactly as the event set it.`);
   const which = `statement${open.length > 1 ? 's' : ''} ${open.join(', ')}`;
   // A document that is not plain JSON (URL-encoded, say) cannot be rewritten statement by statement.
   if (rawDocument(policy) === undefined) return undefined;
@@ -227,28 +232,16 @@ export function proposePolicyFix(bucket: string, owner: string, policy: string |
     document: policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS) ?? null,
     ...(fixed !== undefined ? { fixed: policyDigest(fixed, MAX_BUCKET_POLICY_CHARACTERS) ?? null } : {}),
   };
-  const check = stateCheck(bucketPolicyProbe, ref, { bucket, ...digests }, `the policy of bucket ${bucket} is still the one this event set`);
+  const check = bucketPolicyProbe.check(ref, { bucket, ...digests }, `the policy of bucket ${bucket} is still the one this event set`);
   const reopened = cut.length > 0 ? ` The policy is then no longer public, so RestrictPublicBuckets stops restricting it and the cross-account access of ${labels(cut)} works again; the block itself stays on.` : '';
-  if (fixed !== undefined) {
-    return {
-      service: 's3',
-      operation: 'PutBucketPolicy',
-      input: { ...ref, Policy: fixed },
-      reason: `PROPOSAL, not applied: replace the policy of bucket ${bucket} with the same document minus ${which}. Check first that no application relies on anonymous access.${reopened}`,
-      undo,
-      alreadyDoneCodes: ['NoSuchBucket'],
-      ...checkedBothWays(check),
-    };
-  }
-  return {
-    service: 's3',
-    operation: 'DeleteBucketPolicy',
-    input: ref,
-    reason: `PROPOSAL, not applied: delete the policy of bucket ${bucket}: every statement in it (${which}) is open to the public.`,
-    undo,
-    alreadyDoneCodes: ['NoSuchBucket'],
-    ...checkedBothWays(check),
-  };
+  const proposed =
+    fixed !== undefined
+      ? proposedPolicyPut.undo(
+          { ...ref, Policy: fixed },
+          `PROPOSAL, not applied: replace the policy of bucket ${bucket} with the same document minus ${which}. Check first that no application relies on anonymous access.${reopened}`,
+        )
+      : proposedPolicyDelete.undo(ref, `PROPOSAL, not applied: delete the policy of bucket ${bucket}: every statement in it (${which}) is open to the public.`);
+  return { ...proposed, undo, alreadyDoneCodes: ['NoSuchBucket'], ...checkedBothWays(check) };
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
@@ -285,15 +278,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const s3BucketPolicyPublic = {
+export const s3BucketPolicyPublic = defineRule({
   id: 's3-bucket-policy-public',
   title: 'S3 bucket policy open to the public',
   severity: 'critical',
   rationale:
     'A bucket policy statement for Principal * without a condition that confines it (a VPC endpoint, an organization, an address range) hands the bucket to anyone on the internet; public buckets are found by scanners within hours.',
-  family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy'] }],
-  permissions: [bucketWritePermission('s3:PutBucketPublicAccessBlock')],
+  actions: [putBucketBlock],
   lookups: [bucketTagsLookup, publicAccessBlockLookup],
   probes: [bucketBlockProbe, bucketPolicyProbe],
   docs: {
@@ -304,4 +296,4 @@ export const s3BucketPolicyPublic = {
     neverTouches: 'The bucket policy and ACL themselves (the policy is only proposed), other buckets, and buckets carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

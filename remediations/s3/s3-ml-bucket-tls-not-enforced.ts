@@ -26,13 +26,16 @@
  * Permissions: none to apply; read `s3:GetBucketPolicy` (probe of the
  * proposal), lookup `s3:GetBucketTagging`.
  */
+import { DeleteBucketPolicyCommand, GetBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { globToRegExp } from '../../engine/glob.js';
 import { field } from '../../engine/event.js';
 import { actionMatches, parsePolicyDocument, type NormalizedStatement } from '../../engine/policy/analyzer.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Probe, type Rule, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
-import { partitionOf, BUCKET_RESOURCE, bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
+import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { defineProbe, defineRule, defineUndo, partitionOf } from '../../rulekit/index.js';
+import { s3 } from '../../rulekit/aws/s3.js';
+import { bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
 import { bucketPolicyOf, MAX_BUCKET_POLICY_CHARACTERS } from './s3-bucket-policy-public.js';
 import { documentText, documentWith, policyDigest, rawDocument, statementLabel } from './resource-policy.js';
 
@@ -92,11 +95,8 @@ function unusedSid(statements: readonly NormalizedStatement[]): string {
  * policy after a delete) is needed; anything else is a newer policy, judged
  * by its own event.
  */
-export const tlsPolicyProbe: Probe = {
+export const tlsPolicyProbe = defineProbe(s3, GetBucketPolicyCommand, {
   name: 'bucketPolicyTls',
-  service: 's3',
-  operation: 'GetBucketPolicy',
-  resource: BUCKET_RESOURCE,
   notFoundCodes: ['NoSuchBucketPolicy'],
   judge(output, expect) {
     const bucket = String(expect['bucket']);
@@ -117,7 +117,16 @@ export const tlsPolicyProbe: Probe = {
     }
     return { state: 'changed', evidence: `the policy of bucket ${bucket} is no longer the one this event left: nothing written; the newer policy is judged by its own event` };
   },
-};
+});
+
+/**
+ * The proposed write: a person runs it, the function is never granted it. The
+ * kit has no builder for a proposed step, so the call is declared as an undo
+ * is (its input typed, no grant) and the step's checks are added.
+ */
+const proposedPolicyPut = defineUndo(s3, PutBucketPolicyCommand);
+const restoreBucketPolicy = defineUndo(s3, PutBucketPolicyCommand);
+const deleteBucketPolicyAgain = defineUndo(s3, DeleteBucketPolicyCommand);
 
 /** PutBucketPolicy with the TLS deny added; the undo restores what the event left. */
 export function proposeTlsDeny(bucket: string, owner: string, partition: string, policy: string | object | undefined, statements: readonly NormalizedStatement[]): PlanStep | undefined {
@@ -125,30 +134,26 @@ export function proposeTlsDeny(bucket: string, owner: string, partition: string,
   if (policy !== undefined && rawDocument(policy) === undefined) return undefined;
   const fixed = documentWith(policy, tlsDenyStatement(bucket, partition, unusedSid(statements)));
   if (fixed === undefined) return undefined;
-  const check = stateCheck(
-    tlsPolicyProbe,
+  const check = tlsPolicyProbe.check(
     ref,
     { bucket, partition, document: policy === undefined ? null : (policyDigest(policy, MAX_BUCKET_POLICY_CHARACTERS) ?? null) },
     policy === undefined ? `bucket ${bucket} still has no bucket policy, as the event left it` : `the policy of bucket ${bucket} is still the one this event set`,
   );
-  return {
-    service: 's3',
-    operation: 'PutBucketPolicy',
-    input: { ...ref, Policy: fixed },
-    reason:
-      policy === undefined
-        ? `PROPOSAL, not applied: give bucket ${bucket} a policy that denies every request made without TLS. The deleted policy is not in the event: merge in any statements it had that are still needed.`
-        : `PROPOSAL, not applied: add to the policy of bucket ${bucket} a statement that denies every request made without TLS; every existing statement is kept as written.`,
-    undo:
-      policy === undefined
-        ? { service: 's3', operation: 'DeleteBucketPolicy', input: ref, reason: `Delete the policy of bucket ${bucket} again, as the event did.` }
-        : { service: 's3', operation: 'PutBucketPolicy', input: { ...ref, Policy: documentText(policy) }, reason: `Put the policy of bucket ${bucket} back exactly as the event set it.` },
-    ...checkedBothWays(check),
-  };
+  const proposed = proposedPolicyPut.undo(
+    { ...ref, Policy: fixed },
+    policy === undefined
+      ? `PROPOSAL, not applied: give bucket ${bucket} a policy that denies every request made without TLS. The deleted policy is not in the event: merge in any statements it had that are still needed.`
+      : `PROPOSAL, not applied: add to the policy of bucket ${bucket} a statement that denies every request made without TLS; every existing statement is kept as written.`,
+  );
+  const undo =
+    policy === undefined
+      ? deleteBucketPolicyAgain.undo(ref, `Delete the policy of bucket ${bucket} again, as the event did.`)
+      : restoreBucketPolicy.undo({ ...ref, Policy: documentText(policy) }, `Put the policy of bucket ${bucket} back exactly as the event set it.`);
+  return { ...proposed, undo, ...checkedBothWays(check) };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as S3MlBucketTlsSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S3MlBucketTlsSettings>): Verdict {
+  const { settings } = context;
   const target = bucketTarget(event);
   if ('skip' in target) return target.skip;
   const { bucket, owner, resources } = target;
@@ -208,15 +213,13 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const s3MlBucketTlsNotEnforced = {
+export const s3MlBucketTlsNotEnforced = defineRule<S3MlBucketTlsSettings>({
   id: 's3-ml-bucket-tls-not-enforced',
   title: 'ML data bucket does not enforce TLS',
   severity: 'high',
   rationale:
     'Training data, features and model artifacts read or written over plain HTTP can be captured or altered in transit; a bucket policy that denies requests without TLS (aws:SecureTransport false) is the only way S3 enforces encryption in transit.',
-  family: 's3',
   triggers: [{ eventSource: 's3.amazonaws.com', eventNames: ['PutBucketPolicy', 'DeleteBucketPolicy'] }],
-  permissions: [],
   lookups: [bucketTagsLookup],
   probes: [tlsPolicyProbe],
   settings: S3MlBucketTlsSettingsSchema,
@@ -227,4 +230,4 @@ export const s3MlBucketTlsNotEnforced = {
     neverTouches: 'The bucket policy itself (only proposed), buckets not tagged as holding ML data, and buckets carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -24,11 +24,19 @@
  * `PutPublicAccessBlock`; reads `s3:GetBucketPublicAccessBlock` and
  * `s3:GetAccountPublicAccessBlock` (probes), lookup `s3:GetBucketTagging`.
  */
+import { DeletePublicAccessBlockCommand, PutPublicAccessBlockCommand } from '@aws-sdk/client-s3';
+import {
+  DeletePublicAccessBlockCommand as DeleteAccountPublicAccessBlockCommand,
+  PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3-control';
 import { type CloudTrailEvent } from '../../engine/event.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type PlanStep, type Rule, type RuleContext, type Service, type UndoStep, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type UndoStep, type Verdict } from '../../engine/types.js';
+import { defineAction, defineRule, defineUndo } from '../../rulekit/index.js';
+import { s3 } from '../../rulekit/aws/s3.js';
+import { s3control } from '../../rulekit/aws/s3control.js';
 import {
   accountBlockProbe,
-  accountOf,
+  accountIdOf,
   BLOCK_SETTINGS,
   blockExpectation,
   bucketBlockProbe,
@@ -36,7 +44,6 @@ import {
   bucketInput,
   bucketOf,
   bucketTagsLookup,
-  bucketWritePermission,
   describeBlock,
   FULL_BLOCK,
   listSettings,
@@ -44,6 +51,14 @@ import {
   settingsOff,
   type BlockConfiguration,
 } from './common.js';
+
+/** The bucket's block (S3, granted on the account's buckets only) and the account's (S3 Control, no resource type). */
+const putBucketBlock = defineAction(s3, PutPublicAccessBlockCommand);
+const putAccountBlock = defineAction(s3control, PutAccountPublicAccessBlockCommand);
+const restoreBucketBlock = defineUndo(s3, PutPublicAccessBlockCommand);
+const restoreAccountBlock = defineUndo(s3control, PutAccountPublicAccessBlockCommand);
+const deleteBucketBlock = defineUndo(s3, DeletePublicAccessBlockCommand);
+const deleteAccountBlock = defineUndo(s3control, DeleteAccountPublicAccessBlockCommand);
 
 type Target = { readonly level: 'bucket'; readonly bucket: string; readonly owner: string } | { readonly level: 'account'; readonly account: string };
 
@@ -57,44 +72,32 @@ function label(target: Target): string {
  * the block is still what the event left, so the undo is its exact inverse.
  */
 export function planRestore(target: Target, previous: BlockConfiguration | undefined): PlanStep {
-  const service: Service = target.level === 'bucket' ? 's3' : 's3control';
-  const ref = target.level === 'bucket' ? bucketInput(target.bucket, target.owner) : { AccountId: target.account };
-  const undo: UndoStep = previous
-    ? {
-        service,
-        operation: 'PutPublicAccessBlock',
-        input: { ...ref, PublicAccessBlockConfiguration: previous },
-        reason: `Put back the public access block of ${label(target)} exactly as the event set it.`,
-      }
-    : {
-        service,
-        operation: 'DeletePublicAccessBlock',
-        input: ref,
-        reason: `Remove the public access block of ${label(target)} again, as the event did.`,
-      };
-  return {
-    service,
-    operation: 'PutPublicAccessBlock',
-    input: { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
-    reason: `Turn all four public access block settings of ${label(target)} back on (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).`,
-    undo,
+  const reason = `Turn all four public access block settings of ${label(target)} back on (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).`;
+  const undoReason = previous
+    ? `Put back the public access block of ${label(target)} exactly as the event set it.`
+    : `Remove the public access block of ${label(target)} again, as the event did.`;
+  const expectation = blockExpectation(label(target), BLOCK_SETTINGS, { block: previous ?? null, from: 'the event left it' });
+  const description = `${label(target)} still has ${describeBlock(previous ?? null)}, as the event left it`;
+  if (target.level === 'account') {
+    const ref = { AccountId: target.account };
+    const undo: UndoStep = previous
+      ? restoreAccountBlock.undo({ ...ref, PublicAccessBlockConfiguration: previous }, undoReason)
+      : deleteAccountBlock.undo(ref, undoReason);
+    return putAccountBlock.step({ ...ref, PublicAccessBlockConfiguration: FULL_BLOCK }, { reason, undo, ...checkedBothWays(accountBlockProbe.check(ref, expectation, description)) });
+  }
+  const ref = bucketInput(target.bucket, target.owner);
+  const undo: UndoStep = previous ? restoreBucketBlock.undo({ ...ref, PublicAccessBlockConfiguration: previous }, undoReason) : deleteBucketBlock.undo(ref, undoReason);
+  return putBucketBlock.step(
+    { ...ref, PublicAccessBlockConfiguration: FULL_BLOCK },
     // A bucket deleted between the read and the write exposes nothing (the read after is then unanswerable: unverified, never applied).
-    ...(target.level === 'bucket' ? { alreadyDoneCodes: ['NoSuchBucket'] } : {}),
-    ...checkedBothWays(
-      stateCheck(
-        target.level === 'bucket' ? bucketBlockProbe : accountBlockProbe,
-        ref,
-        blockExpectation(label(target), BLOCK_SETTINGS, { block: previous ?? null, from: 'the event left it' }),
-        `${label(target)} still has ${describeBlock(previous ?? null)}, as the event left it`,
-      ),
-    ),
-  };
+    { reason, undo, alreadyDoneCodes: ['NoSuchBucket'], ...checkedBothWays(bucketBlockProbe.check(ref, expectation, description)) },
+  );
 }
 
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
   const name = event.detail.eventName;
   const removed = name.startsWith('Delete');
-  const account = accountOf(event);
+  const account = accountIdOf(event);
   if (account === undefined) return { kind: 'skipped', reason: 'the event names no 12-digit account' };
   let target: Target;
   if (name.includes('Account')) {
@@ -143,20 +146,19 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const s3PublicAccessBlockWeakened = {
+export const s3PublicAccessBlockWeakened = defineRule({
   id: 's3-public-access-block-weakened',
   title: 'S3 public access block removed or weakened',
   severity: 'critical',
   rationale:
     'The public access block is the guard rail that keeps a mistaken bucket policy or ACL from publishing data (training sets, model artifacts, logs) to the internet; removing it, or turning one setting off, leaves every bucket it covered one mistake away from public.',
-  family: 's3',
   triggers: [
     {
       eventSource: 's3.amazonaws.com',
       eventNames: ['PutBucketPublicAccessBlock', 'DeleteBucketPublicAccessBlock', 'PutAccountPublicAccessBlock', 'DeleteAccountPublicAccessBlock'],
     },
   ],
-  permissions: [bucketWritePermission('s3:PutBucketPublicAccessBlock'), { action: 's3:PutAccountPublicAccessBlock', resource: '*' }],
+  actions: [putBucketBlock, putAccountBlock],
   lookups: [bucketTagsLookup],
   probes: [bucketBlockProbe, accountBlockProbe],
   docs: {
@@ -165,4 +167,4 @@ export const s3PublicAccessBlockWeakened = {
     neverTouches: 'Bucket policies and ACLs themselves, other buckets, and buckets carrying the exemption tag (the account level has no tags).',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -1,33 +1,22 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, settingsFor } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Facts, StateCheck, Verdict } from '../engine/types.js';
-import { kmsRules } from '../remediations/kms/index.js';
-import {
-  keyIdOf,
-  keyPolicyProbe,
-  keyReferenceOf,
-  keyRotationProbe,
-  keyStateProbe,
-  kmsKeyAtRisk as rule,
-  pendingWindowOf,
-  policyDigest,
-} from '../remediations/kms/kms-key-at-risk.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { Facts, StateCheck, Verdict } from '../../engine/types.js';
+import { kmsRules } from '../../remediations/kms/index.js';
+import { keyIdOf, keyPolicyProbe, keyReferenceOf, keyRotationProbe, keyStateProbe, pendingWindowOf, policyDigest } from '../../remediations/kms/kms-key-at-risk.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 
-const NOW = new Date('2025-03-12T12:00:00Z');
+const rule = registeredRule('kms-key-at-risk');
+const evaluate = ruleEvaluator('kms-key-at-risk');
 const KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY}`;
 const KEY2 = '0987dcba-09fe-87dc-65ba-ab0987654321';
 const KEY3 = 'b3d2a1c0-7e6f-4a5b-9c8d-0f1e2d3c4b5a';
 const KEY3_ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY3}`;
 
-function evaluate(event: CloudTrailEvent, facts: Facts = {}, raw: unknown = {}): Verdict {
-  const config = parseConfig(raw, kmsRules);
-  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
-}
 
 /** JSON with sorted keys, written here independently of the rule's own canonical form. */
 function canonical(value: unknown): string {
@@ -89,7 +78,7 @@ describe('kms-key-at-risk', () => {
       // Arrange
       const event = loadEvent('kms/ScheduleKeyDeletion-20-day-window.json');
       // Act
-      const verdict = evaluate(event, facts({ aliases: ['alias/ml-training-data'] }));
+      const verdict = evaluate(event, { facts: facts({ aliases: ['alias/ml-training-data'] }) });
       // Assert
       expect(verdict).toStrictEqual({
         kind: 'violation',
@@ -119,14 +108,15 @@ describe('kms-key-at-risk', () => {
     });
 
     it('treats a configured in-use tag as use', () => {
-      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), facts({ tags: { 'owner-app': 'feature-store' } }), {
-        rules: { 'kms-key-at-risk': { inUseTagKeys: ['owner-app'] } },
+      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), {
+        facts: facts({ tags: { 'owner-app': 'feature-store' } }),
+        config: { rules: { 'kms-key-at-risk': { inUseTagKeys: ['owner-app'] } } },
       });
       expect(verdict.kind === 'violation' && verdict.summary).toBe(`key ${KEY}: deletion scheduled in 20 days although it carries the in-use tag owner-app`);
     });
 
     it('allows deleting a key with no alias and no in-use tag', () => {
-      expect(evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), facts())).toStrictEqual({
+      expect(evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: facts() })).toStrictEqual({
         kind: 'compliant',
         summary: `key ${KEY}: deletion in 20 days of a key with no alias and no in-use tag`,
         resources: [KEY_ARN],
@@ -135,7 +125,7 @@ describe('kms-key-at-risk', () => {
 
     it('never guesses a pass: with the lookups unavailable it treats the key as in use and says why', () => {
       const unavailable = { status: 'unavailable', reason: 'offline replay has no AWS access' } as const;
-      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { key: unavailable, keyTags: unavailable, keyAliases: unavailable });
+      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: { key: unavailable, keyTags: unavailable, keyAliases: unavailable } });
       expect(verdict).toStrictEqual({
         kind: 'violation',
         summary: `key ${KEY}: deletion scheduled in 20 days; whether it is in use is unknown (facts unavailable), so it is treated as in use`,
@@ -156,20 +146,20 @@ describe('kms-key-at-risk', () => {
     it('counts missing tags as unknown only when in-use tags are configured', () => {
       const unavailable = { status: 'unavailable', reason: 'ListResourceTags failed: AccessDeniedException' } as const;
       const known = { ...facts(), keyTags: unavailable };
-      expect(evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), known).kind).toBe('compliant');
-      const configured = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), known, { rules: { 'kms-key-at-risk': { inUseTagKeys: ['app'] } } });
+      expect(evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: known }).kind).toBe('compliant');
+      const configured = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: known, config: { rules: { 'kms-key-at-risk': { inUseTagKeys: ['app'] } } } });
       expect(configured.kind === 'violation' && configured.findings[0]?.code).toBe('deletion-of-key-maybe-in-use');
     });
 
     it('plans the cancellation whatever DescribeKey said when the event was judged: the read just before the write decides', () => {
-      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), facts({ state: 'Disabled', aliases: ['alias/a'] }));
+      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: facts({ state: 'Disabled', aliases: ['alias/a'] }) });
       expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([cancelStep]);
       expect(verdict.kind === 'violation' && verdict.plan.some((step) => 'alreadyDone' in step)).toBe(false);
     });
 
     it('still plans the cancellation of a key the lookups found gone, and says so: the read before the write reports it stale', () => {
       const gone = { key: ok(null), keyTags: ok(null), keyAliases: ok(null) };
-      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), gone);
+      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: gone });
       expect(verdict.kind === 'violation' && verdict.findings[0]?.message).toContain('ListAliases: the key no longer exists (NotFoundException)');
       expect(verdict.kind === 'violation' && verdict.plan).toStrictEqual([cancelStep]);
     });
@@ -189,7 +179,7 @@ describe('kms-key-at-risk', () => {
 
   describe('DisableKey', () => {
     it('enables the key again, undoing with DisableKey', () => {
-      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), facts({ state: 'Disabled' }));
+      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), { facts: facts({ state: 'Disabled' }) });
       expect(verdict).toStrictEqual({
         kind: 'violation',
         summary: `key ${KEY} was disabled`,
@@ -210,7 +200,7 @@ describe('kms-key-at-risk', () => {
     });
 
     it.each(['Enabled', 'PendingDeletion'])('plans EnableKey even when DescribeKey said %s at decide time: the read before the write decides', (state) => {
-      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), facts({ state }));
+      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), { facts: facts({ state }) });
       expect(verdict.kind === 'violation' && verdict.plan.map((step) => [step.operation, step.precondition])).toStrictEqual([['EnableKey', stateCheck(KEY, 'enabled')]]);
     });
   });
@@ -376,7 +366,7 @@ describe('kms-key-at-risk', () => {
         ['kms/PutKeyPolicy-aws-star-decrypt.json', ['key-policy-public'], 'critical'],
       ] as const;
       for (const [fixture, codes, severity] of cases) {
-        const verdict = evaluate(loadEvent(fixture), exempt);
+        const verdict = evaluate(loadEvent(fixture), { facts: exempt });
         expect(verdict.kind, fixture).toBe('exempt');
         expect(verdict.kind === 'exempt' && verdict.reason, fixture).toMatch(/is tagged remediation:exempt: retired with its dataset DS-9$/);
         expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity]), fixture).toStrictEqual(codes.map((code) => [code, severity]));
@@ -384,17 +374,17 @@ describe('kms-key-at-risk', () => {
     });
 
     it('exempts a key in use from the cancellation, with the critical finding it let through', () => {
-      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), facts({ aliases: ['alias/a'], tags: { 'remediation:exempt': 'decommissioned' } }));
+      const verdict = evaluate(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'), { facts: facts({ aliases: ['alias/a'], tags: { 'remediation:exempt': 'decommissioned' } }) });
       expect(verdict.kind === 'exempt' && verdict.findings?.map((f) => [f.code, f.severity])).toStrictEqual([['deletion-of-key-in-use', 'critical']]);
     });
 
     it('does not skip a key the lookups found gone: the plan stands, and its read before the write finds the key gone', () => {
-      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), { key: ok(null), keyTags: ok(null) });
+      const verdict = evaluate(loadEvent('kms/DisableKey-key-id.json'), { facts: { key: ok(null), keyTags: ok(null) } });
       expect(verdict.kind === 'violation' && verdict.plan.map((step) => step.operation)).toStrictEqual(['EnableKey']);
     });
 
     it('passes an AWS managed key: AWS manages it, and no one in the account can change it', () => {
-      expect(evaluate(loadEvent('kms/DisableKey-key-id.json'), { key: ok({ state: 'Disabled', manager: 'AWS' }) })).toStrictEqual({
+      expect(evaluate(loadEvent('kms/DisableKey-key-id.json'), { facts: { key: ok({ state: 'Disabled', manager: 'AWS' }) } })).toStrictEqual({
         kind: 'compliant',
         summary: `key ${KEY} is an AWS managed key: AWS manages its state, rotation and policy, and no one in the account can change them`,
         resources: [KEY_ARN],

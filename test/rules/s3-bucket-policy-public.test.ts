@@ -1,22 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, settingsFor } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import { field, type CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { s3Rules } from '../remediations/s3/index.js';
-import { canonicalPolicy, policyDigest, publicGrants, S3_CONFINING_KEYS } from '../remediations/s3/resource-policy.js';
-import { bucketPolicyProbe, MAX_BUCKET_POLICY_CHARACTERS, s3BucketPolicyPublic as rule } from '../remediations/s3/s3-bucket-policy-public.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import { field, type CloudTrailEvent } from '../../engine/event.js';
+import type { Facts } from '../../engine/types.js';
+import { s3Rules } from '../../remediations/s3/index.js';
+import { canonicalPolicy, policyDigest, publicGrants, S3_CONFINING_KEYS } from '../../remediations/s3/resource-policy.js';
+import { bucketPolicyProbe, MAX_BUCKET_POLICY_CHARACTERS } from '../../remediations/s3/s3-bucket-policy-public.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 
-const NOW = new Date('2025-03-11T12:00:00Z');
+const rule = registeredRule('s3-bucket-policy-public');
+const evaluate = ruleEvaluator('s3-bucket-policy-public');
 const ML = 'ml-training-data-111122223333';
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const ALL_OFF = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
-
-function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
-  const config = parseConfig({}, s3Rules);
-  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
-}
 
 /** The rule's probe of that name. */
 function bucketPolicyPublicProbe(name: string) {
@@ -62,7 +60,7 @@ describe('s3-bucket-policy-public', () => {
         description: `the policy of bucket ${ML} is still the one this event set`,
       };
       // Act
-      const verdict = evaluate(event, block(before));
+      const verdict = evaluate(event, { facts: block(before) });
       // Assert
       expect(verdict).toStrictEqual({
         kind: 'violation',
@@ -183,7 +181,7 @@ describe('s3-bucket-policy-public', () => {
       const event = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
       const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Statement: unknown[] };
       // Act
-      const verdict = evaluate(event, block(null));
+      const verdict = evaluate(event, { facts: block(null) });
       // Assert
       expect(verdict.kind === 'violation' && verdict.summary).toBe(
         `bucket ${bucket}: Statement 0 ("PublicReadDocs") of the policy lets the public in; contained with RestrictPublicBuckets, which until then also cuts the cross-account access of Statement 1 ("OrgRead") and Statement 2 ("PartnerWrite"); the statement-level fix is proposed`,
@@ -206,8 +204,8 @@ describe('s3-bucket-policy-public', () => {
       const policy = field(event.detail.requestParameters, 'bucketPolicy') as object;
       const asText = loadEvent('s3/PutBucketPolicy-public-beside-org-and-partner-grants.json');
       asText.detail.requestParameters = { ...asText.detail.requestParameters, bucketPolicy: JSON.stringify(policy, null, 2) };
-      const fromObject = evaluate(event, block(null));
-      const fromText = evaluate(asText, block(null));
+      const fromObject = evaluate(event, { facts: block(null) });
+      const fromText = evaluate(asText, { facts: block(null) });
       expect(fromText.kind === 'violation' && fromText.findings).toStrictEqual(fromObject.kind === 'violation' && fromObject.findings);
       expect(fromText.kind === 'violation' && fromText.summary).toStrictEqual(fromObject.kind === 'violation' && fromObject.summary);
       expect(fromText.kind === 'violation' && fromText.plan).toStrictEqual(fromObject.kind === 'violation' && fromObject.plan);
@@ -218,7 +216,7 @@ describe('s3-bucket-policy-public', () => {
     });
 
     it('undoes with DeletePublicAccessBlock when the bucket had no block', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-principal-star-flatiron.json'), block(null));
+      const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-principal-star-flatiron.json'), { facts: block(null) });
       const bucket = 'wkykdxpwwr67imj4-misconfig-maker';
       expect(verdict.kind === 'violation' && verdict.plan[0]?.input).toStrictEqual({
         Bucket: bucket,
@@ -234,7 +232,7 @@ describe('s3-bucket-policy-public', () => {
     });
 
     it('never decides "already done" from the lookup: the read just before the write does, with RestrictPublicBuckets on already', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'), block(ALL_ON));
+      const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-read-beside-tls-deny.json'), { facts: block(ALL_ON) });
       const step = verdict.kind === 'violation' ? verdict.plan[0] : undefined;
       expect(step?.alreadyDone).toBeUndefined();
       expect(step && bucketPolicyPublicProbe('bucketPublicAccessBlock').judge({ PublicAccessBlockConfiguration: ALL_ON }, step.precondition?.expect ?? {})).toStrictEqual({
@@ -314,7 +312,9 @@ describe('s3-bucket-policy-public', () => {
 
     it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPolicy-public-aws-star-panther.json'), {
-        bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'public dataset' } } },
+        facts: {
+          bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'public dataset' } } },
+        },
       });
       expect(verdict).toStrictEqual({
         kind: 'exempt',

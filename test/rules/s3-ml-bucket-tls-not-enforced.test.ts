@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, settingsFor } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import { field, type CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { s3Rules } from '../remediations/s3/index.js';
-import { policyDigest } from '../remediations/s3/resource-policy.js';
-import { MAX_BUCKET_POLICY_CHARACTERS } from '../remediations/s3/s3-bucket-policy-public.js';
-import { s3MlBucketTlsNotEnforced as rule, S3MlBucketTlsSettingsSchema, tlsPolicyProbe } from '../remediations/s3/s3-ml-bucket-tls-not-enforced.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import { field, type CloudTrailEvent } from '../../engine/event.js';
+import type { Facts } from '../../engine/types.js';
+import { s3Rules } from '../../remediations/s3/index.js';
+import { policyDigest } from '../../remediations/s3/resource-policy.js';
+import { MAX_BUCKET_POLICY_CHARACTERS } from '../../remediations/s3/s3-bucket-policy-public.js';
+import { S3MlBucketTlsSettingsSchema, tlsPolicyProbe } from '../../remediations/s3/s3-ml-bucket-tls-not-enforced.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 
-const NOW = new Date('2025-03-11T12:00:00Z');
+const rule = registeredRule('s3-ml-bucket-tls-not-enforced');
+const evaluate = ruleEvaluator('s3-ml-bucket-tls-not-enforced');
 const ML = 'ml-training-data-111122223333';
 const REF = { Bucket: ML, ExpectedBucketOwner: '111122223333' };
 const digest = (document: string | object) => policyDigest(document, MAX_BUCKET_POLICY_CHARACTERS);
@@ -18,11 +21,6 @@ const digest = (document: string | object) => policyDigest(document, MAX_BUCKET_
 function tlsChecks(document: string | null, description: string) {
   const check = { service: 's3', operation: 'GetBucketPolicy', input: REF, probe: 'bucketPolicyTls', expect: { bucket: ML, partition: 'aws', document }, description };
   return { precondition: check, verification: check };
-}
-
-function evaluate(event: CloudTrailEvent, facts: Facts = {}, raw: unknown = {}): Verdict {
-  const config = parseConfig(raw, s3Rules);
-  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
 }
 
 const tagged = (tags: Record<string, string>): Facts => ({ bucketTags: { status: 'ok', value: { tags } } });
@@ -56,7 +54,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
       const event = loadEvent('s3/PutBucketPolicy-org-condition-no-tls-deny.json');
       const policy = field(event.detail.requestParameters, 'bucketPolicy') as { Version: string; Statement: unknown[] };
       // Act
-      const verdict = evaluate(event, ML_TAGS);
+      const verdict = evaluate(event, { facts: ML_TAGS });
       // Assert
       expect(verdict).toStrictEqual({
         kind: 'violation',
@@ -85,7 +83,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
     });
 
     it('after DeleteBucketPolicy proposes a policy of the TLS deny alone, undone by deleting it again', () => {
-      const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), ML_TAGS);
+      const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), { facts: ML_TAGS });
       expect(verdict.kind === 'violation' && verdict.proposal).toStrictEqual([
         {
           service: 's3',
@@ -101,7 +99,9 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
 
     it('does not guess a pass when the tags are unavailable: it reports, and says the tags were unknown', () => {
       const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), {
-        bucketTags: { status: 'unavailable', reason: 'offline replay has no AWS access' },
+        facts: {
+          bucketTags: { status: 'unavailable', reason: 'offline replay has no AWS access' },
+        },
       });
       expect(verdict.kind === 'violation' && verdict.findings).toStrictEqual([
         {
@@ -120,7 +120,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
       ['a bucket without tags (NoSuchTagSet)', { bucketTags: { status: 'ok', value: null } } as Facts],
       ['a bucket with another classification', tagged({ 'data-classification': 'public' })],
     ])('is compliant for %s', (_, facts) => {
-      expect(evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), facts)).toStrictEqual({
+      expect(evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), { facts })).toStrictEqual({
         kind: 'compliant',
         summary: `bucket ${ML} is not tagged data-classification=ml, so this rule does not require TLS-only access`,
         resources: [`bucket ${ML}`],
@@ -130,7 +130,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
     it('uses the configured ML data tag', () => {
       const facts = tagged({ workload: 'training' });
       const raw = { rules: { 's3-ml-bucket-tls-not-enforced': { mlDataTag: { key: 'workload', value: 'training' } } } };
-      expect(evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), facts, raw).kind).toBe('violation');
+      expect(evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), { facts, config: raw }).kind).toBe('violation');
     });
 
     it('is compliant when the policy denies requests without TLS, whatever the tags', () => {
@@ -146,7 +146,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
       ['AWS * and listed object actions', { ...tlsDeny(), Principal: { AWS: '*' }, Action: ['s3:GetObject', 's3:PutObject'] }],
       ['a bucket-name wildcard resource', { ...tlsDeny(), Resource: 'arn:aws:s3:::ml-training-data-*/*' }],
     ])('accepts a TLS deny written with %s', (_, statement) => {
-      expect(evaluate(withPolicy({ Statement: [statement] }), ML_TAGS).kind).toBe('compliant');
+      expect(evaluate(withPolicy({ Statement: [statement] }), { facts: ML_TAGS }).kind).toBe('compliant');
     });
 
     it.each([
@@ -157,17 +157,17 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
       ['SecureTransport true', { ...tlsDeny(), Condition: { Bool: { 'aws:SecureTransport': 'true' } } }],
       ['another bucket', { ...tlsDeny(), Resource: 'arn:aws:s3:::other-bucket/*' }],
     ])('does not count a statement with %s as enforcing TLS', (_, statement) => {
-      expect(evaluate(withPolicy({ Statement: [statement] }), ML_TAGS).kind).toBe('violation');
+      expect(evaluate(withPolicy({ Statement: [statement] }), { facts: ML_TAGS }).kind).toBe('violation');
     });
 
     it('picks a Sid the policy does not use yet', () => {
-      const verdict = evaluate(withPolicy({ Statement: [{ ...tlsDeny(), Effect: 'Allow' }] }), ML_TAGS);
+      const verdict = evaluate(withPolicy({ Statement: [{ ...tlsDeny(), Effect: 'Allow' }] }), { facts: ML_TAGS });
       const policy = verdict.kind === 'violation' ? String(verdict.proposal?.[0]?.input['Policy']) : '';
       expect((JSON.parse(policy) as { Statement: { Sid: string }[] }).Statement.map((s) => s.Sid)).toStrictEqual(['DenyInsecureTransport', 'DenyInsecureTransport2']);
     });
 
     it('leaves an ML bucket carrying the exemption tag alone, and says what the exemption let through', () => {
-      const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), tagged({ 'data-classification': 'ml', 'remediation:exempt': 'legacy HTTP client' }));
+      const verdict = evaluate(loadEvent('s3/DeleteBucketPolicy-ml-bucket.json'), { facts: tagged({ 'data-classification': 'ml', 'remediation:exempt': 'legacy HTTP client' }) });
       expect(verdict).toStrictEqual({
         kind: 'exempt',
         reason: `bucket ${ML} is tagged remediation:exempt: legacy HTTP client`,
@@ -186,19 +186,19 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
     it('reads the policy as a JSON object (as CloudTrail records it) and as JSON text alike', () => {
       const event = loadEvent('s3/PutBucketPolicy-org-condition-no-tls-deny.json');
       const policy = field(event.detail.requestParameters, 'bucketPolicy') as object;
-      const fromObject = evaluate(event, ML_TAGS);
-      const fromText = evaluate(withPolicy(JSON.stringify(policy, null, 2)), ML_TAGS);
+      const fromObject = evaluate(event, { facts: ML_TAGS });
+      const fromText = evaluate(withPolicy(JSON.stringify(policy, null, 2)), { facts: ML_TAGS });
       expect(fromText.kind === 'violation' && fromText.findings).toStrictEqual(fromObject.kind === 'violation' && fromObject.findings);
       expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.input).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.input);
       expect(fromText.kind === 'violation' && fromText.proposal?.[0]?.precondition).toStrictEqual(fromObject.kind === 'violation' && fromObject.proposal?.[0]?.precondition);
-      expect(evaluate(withPolicy(JSON.stringify({ Statement: [tlsDeny()] })), ML_TAGS).kind).toBe('compliant');
+      expect(evaluate(withPolicy(JSON.stringify({ Statement: [tlsDeny()] })), { facts: ML_TAGS }).kind).toBe('compliant');
     });
 
     it.each([
       ['ML data', ML_TAGS, 'high'],
       ['unknown tags', {}, 'medium'],
     ] as const)('cannot inspect an unreadable policy on a bucket with %s: an alert as grave as what it may hide', (_, facts, severity) => {
-      expect(evaluate(withPolicy('invalid-json-policy'), facts)).toStrictEqual({
+      expect(evaluate(withPolicy('invalid-json-policy'), { facts })).toStrictEqual({
         kind: 'skipped',
         reason: `the policy of bucket ${ML} could not be analysed: Policy document is not valid JSON (nor URL-encoded JSON).`,
         resources: [`bucket ${ML}`],
@@ -207,7 +207,7 @@ describe('s3-ml-bucket-tls-not-enforced', () => {
     });
 
     it('needs no policy at all for a bucket known not to hold ML data', () => {
-      expect(evaluate(withPolicy('invalid-json-policy'), tagged({ 'data-classification': 'public' }))).toStrictEqual({
+      expect(evaluate(withPolicy('invalid-json-policy'), { facts: tagged({ 'data-classification': 'public' }) })).toStrictEqual({
         kind: 'compliant',
         summary: `bucket ${ML} is not tagged data-classification=ml, so this rule does not require TLS-only access`,
         resources: [`bucket ${ML}`],

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, settingsFor } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { s3Rules } from '../remediations/s3/index.js';
-import { s3PublicAccessBlockWeakened as rule } from '../remediations/s3/s3-public-access-block-weakened.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Facts } from '../../engine/types.js';
+import { s3Rules } from '../../remediations/s3/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 
-const NOW = new Date('2025-03-11T12:00:00Z');
+const rule = registeredRule('s3-public-access-block-weakened');
+const evaluate = ruleEvaluator('s3-public-access-block-weakened');
 const ALL_ON = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
 const ALL_OFF = { BlockPublicAcls: false, IgnorePublicAcls: false, BlockPublicPolicy: false, RestrictPublicBuckets: false };
 const FOUR = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'];
@@ -25,11 +27,6 @@ function restoreChecks(probe: 'bucketPublicAccessBlock' | 'accountPublicAccessBl
   return { precondition: check, verification: check };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts = {}, raw: unknown = {}): Verdict {
-  const config = parseConfig(raw, s3Rules);
-  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
-}
-
 const tags = (list: { Key: string; Value: string }[]): Facts => ({
   bucketTags: { status: 'ok', value: { tags: Object.fromEntries(list.map((t) => [t.Key, t.Value])) } },
 });
@@ -40,7 +37,7 @@ describe('s3-public-access-block-weakened', () => {
       // Arrange
       const event = loadEvent('s3/PutBucketPublicAccessBlock-all-off.json');
       // Act
-      const verdict = evaluate(event, tags([]));
+      const verdict = evaluate(event, { facts: tags([]) });
       // Assert
       expect(verdict).toStrictEqual({
         kind: 'violation',
@@ -179,7 +176,7 @@ describe('s3-public-access-block-weakened', () => {
     });
 
     it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), tags([{ Key: 'remediation:exempt', Value: 'public website WEB-12' }]));
+      const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), { facts: tags([{ Key: 'remediation:exempt', Value: 'public website WEB-12' }]) });
       expect(verdict).toStrictEqual({
         kind: 'exempt',
         reason: 'bucket amzn-s3-demo-bucket is tagged remediation:exempt: public website WEB-12',
@@ -208,20 +205,22 @@ describe('s3-public-access-block-weakened', () => {
 
     it('never plans from decide-time evidence: no step carries alreadyDone', () => {
       for (const fixture of ['s3/PutBucketPublicAccessBlock-all-off.json', 's3/DeleteAccountPublicAccessBlock-removed-streamalert.json']) {
-        const verdict = evaluate(loadEvent(fixture), tags([]));
+        const verdict = evaluate(loadEvent(fixture), { facts: tags([]) });
         expect(verdict.kind === 'violation' && verdict.plan.every((step) => step.alreadyDone === undefined && step.precondition !== undefined && step.verification !== undefined)).toBe(true);
       }
     });
 
     it('never exempts by guess: unknown tags still make a violation', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), {
-        bucketTags: { status: 'unavailable', reason: 'GetBucketTagging failed: AccessDenied' },
+        facts: {
+          bucketTags: { status: 'unavailable', reason: 'GetBucketTagging failed: AccessDenied' },
+        },
       });
       expect(verdict.kind).toBe('violation');
     });
 
     it('treats NoSuchTagSet (the fact null) as a bucket without tags', () => {
-      const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), { bucketTags: { status: 'ok', value: null } });
+      const verdict = evaluate(loadEvent('s3/PutBucketPublicAccessBlock-all-off.json'), { facts: { bucketTags: { status: 'ok', value: null } } });
       expect(verdict.kind).toBe('violation');
     });
 

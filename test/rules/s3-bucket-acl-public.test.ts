@@ -1,22 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, settingsFor } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { s3Rules } from '../remediations/s3/index.js';
-import { ALL_USERS, AUTHENTICATED_USERS, bucketAclProbe, eventAcl, s3BucketAclPublic as rule } from '../remediations/s3/s3-bucket-acl-public.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import { s3Rules } from '../../remediations/s3/index.js';
+import { ALL_USERS, AUTHENTICATED_USERS, bucketAclProbe, eventAcl } from '../../remediations/s3/s3-bucket-acl-public.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 
-const NOW = new Date('2025-03-11T12:00:00Z');
+const rule = registeredRule('s3-bucket-acl-public');
+const evaluate = ruleEvaluator('s3-bucket-acl-public');
 const ML = 'ml-training-data-111122223333';
 const BUCKET = 'amzn-s3-demo-bucket';
 const OWNER_ID = '79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be';
 const LOG = 'http://acs.amazonaws.com/groups/s3/LogDelivery';
-
-function evaluate(event: CloudTrailEvent, facts: Facts = {}): Verdict {
-  const config = parseConfig({}, s3Rules);
-  return rule.evaluate(event, facts, { config, settings: settingsFor(rule, config), now: NOW });
-}
 
 const ownerGrant = { Grantee: { Type: 'CanonicalUser', ID: OWNER_ID, DisplayName: 'ml-platform' }, Permission: 'FULL_CONTROL' };
 const logGrant = { Grantee: { Type: 'Group', URI: LOG }, Permission: 'WRITE' };
@@ -200,7 +196,7 @@ describe('s3-bucket-acl-public', () => {
 
     it('leaves a bucket carrying the exemption tag alone, and says what the exemption let through', () => {
       const verdict = evaluate(loadEvent('s3/PutBucketAcl-canned-public-read.json'), {
-        bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'static site' } } },
+        facts: { bucketTags: { status: 'ok', value: { tags: { 'remediation:exempt': 'static site' } } } },
       });
       expect(verdict).toStrictEqual({
         kind: 'exempt',

@@ -1,3 +1,8 @@
+/**
+ * The kms family with AWS mocked: its Lambda function as deployed, every
+ * write read before (still needed? already done? changed since the event?)
+ * and after (verified?), and proposals read before they are sent.
+ */
 import {
   CancelKeyDeletionCommand,
   DescribeKeyCommand,
@@ -15,20 +20,14 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
-import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
-import { kmsRules } from '../remediations/kms/index.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { kmsFamily } from '../remediations/kms/index.js';
-
-const kmsCommands = runtimeCommands(kmsFamily);
+import type { UndoEntry, UndoStore } from '../../engine/undo-store.js';
+import { kmsFamily } from '../../remediations/kms/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { recordingLogger, type RecordingLogger } from '../helpers/logger.js';
+import { familyHandler } from '../helpers/rule-harness.js';
 
 const kms = mockClient(KMSClient);
 const sns = mockClient(SNSClient);
-const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const KEY = '1234abcd-12ab-34cd-56ef-1234567890ab';
 const KEY_ARN = `arn:aws:kms:us-east-1:111122223333:key/${KEY}`;
 const KEY3 = 'b3d2a1c0-7e6f-4a5b-9c8d-0f1e2d3c4b5a';
@@ -44,19 +43,12 @@ function recordingUndoStore(): UndoStore & { entries: UndoEntry[] } {
   };
 }
 
-function handlerFor(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
-  return remediationHandler({
-    rules: kmsRules,
-    commands: kmsCommands,
-    logger,
-    config: parseConfig({ defaultMode: mode }, kmsRules),
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-kms' },
-    gateway: createAwsGateway(kmsCommands, { region: 'us-east-1', maxAttempts: 1 }),
-    ...(undoStore ? { undoStore } : {}),
-  });
+/** The kms function as deployed, with every rule in `mode`, logging to `logger`, and recording undo steps in `undoStore` when one is given. */
+function kmsHandler(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
+  return familyHandler(kmsFamily, { config: { defaultMode: mode }, logger, ...(undoStore ? { undoStore } : {}) }).handler;
 }
 
-function decisions(result: Awaited<ReturnType<ReturnType<typeof handlerFor>>>) {
+function decisions(result: Awaited<ReturnType<ReturnType<typeof kmsHandler>>>) {
   return result.status === 'processed' ? result.decisions : [];
 }
 
@@ -117,7 +109,7 @@ describe('kms handler', () => {
       const world = keyWorld({ state: 'PendingDeletion' });
       const logger = recordingLogger();
       // Act
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       // Assert
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags', 'ListAliases', 'DescribeKey', 'CancelKeyDeletion', 'DescribeKey']);
       expect(inputs(DescribeKeyCommand)).toStrictEqual([{ KeyId: KEY }, { KeyId: KEY }, { KeyId: KEY }]);
@@ -139,7 +131,7 @@ describe('kms handler', () => {
 
     it('is already fixed on a second delivery: the read before the write shows the key out of pending deletion, and nothing is sent', async () => {
       keyWorld({ state: 'PendingDeletion' });
-      const handler = handlerFor('remediate');
+      const handler = kmsHandler('remediate');
       const event = loadEvent('kms/ScheduleKeyDeletion-20-day-window.json');
       const first = await handler(event);
       const second = await handler(structuredClone(event));
@@ -154,7 +146,7 @@ describe('kms handler', () => {
       kms.on(DescribeKeyCommand).resolvesOnce(metadata('PendingDeletion')).resolvesOnce(metadata('PendingDeletion')).resolves(metadata('Disabled'));
       kms.on(CancelKeyDeletionCommand).rejects(new KMSInvalidStateException({ $metadata: {}, message: `${KEY_ARN} is not pending deletion` }));
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags', 'ListAliases', 'DescribeKey', 'CancelKeyDeletion', 'DescribeKey']);
       expect(decisions(result)[0]?.outcome).toBe('already-fixed');
       expect(executionOf(logger)).toMatchObject([{ status: 'already-done', errorCode: 'KMSInvalidStateException', verification: { state: 'done' } }]);
@@ -164,7 +156,7 @@ describe('kms handler', () => {
       kms.on(DescribeKeyCommand).resolves(metadata('PendingDeletion'));
       kms.on(CancelKeyDeletionCommand).resolves({ KeyId: KEY_ARN });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       expect(inputs(CancelKeyDeletionCommand)).toStrictEqual([{ KeyId: KEY }]);
       expect(decisions(result)[0]).toMatchObject({ outcome: 'unverified', execution: 'unverified' });
       expect(executionOf(logger)).toMatchObject([{ status: 'applied', verification: { state: 'needed', evidence: `key ${KEY} is still PendingDeletion` } }]);
@@ -175,7 +167,7 @@ describe('kms handler', () => {
       kms.on(ListAliasesCommand).rejects(notFound());
       kms.on(ListResourceTagsCommand).rejects(notFound());
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       expect(kms.commandCalls(CancelKeyDeletionCommand)).toHaveLength(0);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'stale', execution: 'stale' });
       expect(executionOf(logger)).toStrictEqual([
@@ -186,14 +178,14 @@ describe('kms handler', () => {
     it('still cancels when the alias lookup is denied: unknown use counts as use', async () => {
       keyWorld({ state: 'PendingDeletion' });
       kms.on(ListAliasesCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
-      await handlerFor('remediate')(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      await kmsHandler('remediate')(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       expect(inputs(CancelKeyDeletionCommand)).toStrictEqual([{ KeyId: KEY }]);
     });
 
     it('lets an unused key be deleted: no alias, no in-use tag, no read of the key state', async () => {
       keyWorld({ state: 'PendingDeletion' });
       kms.on(ListAliasesCommand).resolves({ Aliases: [] });
-      const result = await handlerFor('remediate')(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
+      const result = await kmsHandler('remediate')(loadEvent('kms/ScheduleKeyDeletion-20-day-window.json'));
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags', 'ListAliases']);
       expect(decisions(result)).toMatchObject([{ verdict: 'compliant', outcome: 'none' }]);
       expect(sns.calls()).toHaveLength(0);
@@ -203,7 +195,7 @@ describe('kms handler', () => {
   describe('EnableKey', () => {
     it('enables a disabled key and verifies it; a second delivery is already fixed with no write', async () => {
       const world = keyWorld({ state: 'Disabled' });
-      const handler = handlerFor('remediate');
+      const handler = kmsHandler('remediate');
       const event = loadEvent('kms/DisableKey-key-id.json');
       const first = await handler(event);
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags', 'DescribeKey', 'EnableKey', 'DescribeKey']);
@@ -218,7 +210,7 @@ describe('kms handler', () => {
     it('is stale, with no write, when the key is pending deletion since the event', async () => {
       keyWorld({ state: 'PendingDeletion' });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/DisableKey-key-id.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/DisableKey-key-id.json'));
       expect(kms.commandCalls(EnableKeyCommand)).toHaveLength(0);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'stale' });
       expect(executionOf(logger)).toMatchObject([{ status: 'stale', precondition: { state: 'changed', evidence: expect.stringContaining('is now PendingDeletion, not Disabled') } }]);
@@ -228,14 +220,14 @@ describe('kms handler', () => {
     it('is stale, not skipped, when the key no longer exists', async () => {
       kms.on(DescribeKeyCommand).rejects(notFound());
       kms.on(ListResourceTagsCommand).rejects(notFound());
-      const result = await handlerFor('remediate')(loadEvent('kms/DisableKey-key-id.json'));
+      const result = await kmsHandler('remediate')(loadEvent('kms/DisableKey-key-id.json'));
       expect(kms.commandCalls(EnableKeyCommand)).toHaveLength(0);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'stale' });
     });
 
     it('reads the present in propose mode and writes nothing: proposed while still disabled, already fixed once enabled', async () => {
       const world = keyWorld({ state: 'Disabled' });
-      const handler = handlerFor('propose');
+      const handler = kmsHandler('propose');
       const proposed = await handler(loadEvent('kms/DisableKey-key-id.json'));
       world.state = 'Enabled';
       const fixed = await handler(loadEvent('kms/DisableKey-key-id.json'));
@@ -252,7 +244,7 @@ describe('kms handler', () => {
       const world = keyWorld({ state: 'Enabled', rotation: false });
       const undo = recordingUndoStore();
       const logger = recordingLogger();
-      const handler = handlerFor('remediate', logger, undo);
+      const handler = kmsHandler('remediate', logger, undo);
       const event = loadEvent('kms/DisableKeyRotation-key-arn.json');
       // Act
       const first = await handler(event);
@@ -284,7 +276,7 @@ describe('kms handler', () => {
       kms.on(DescribeKeyCommand).resolves(metadata('Enabled'));
       kms.on(GetKeyRotationStatusCommand).resolves({ KeyId: KEY_ARN, KeyRotationEnabled: false });
       kms.on(EnableKeyRotationCommand).resolves({});
-      const result = await handlerFor('remediate')(loadEvent('kms/DisableKeyRotation-key-arn.json'));
+      const result = await kmsHandler('remediate')(loadEvent('kms/DisableKeyRotation-key-arn.json'));
       expect(inputs(EnableKeyRotationCommand)).toStrictEqual([{ KeyId: KEY_ARN }]);
       expect(kms.commandCalls(GetKeyRotationStatusCommand)).toHaveLength(2);
       expect(decisions(result)[0]).toMatchObject({ outcome: 'unverified', execution: 'unverified' });
@@ -295,7 +287,7 @@ describe('kms handler', () => {
       kms.on(GetKeyRotationStatusCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: {} }));
       kms.on(EnableKeyRotationCommand).resolves({});
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('kms/DisableKeyRotation-key-arn.json'));
+      const result = await kmsHandler('remediate', logger)(loadEvent('kms/DisableKeyRotation-key-arn.json'));
       expect(kms.commandCalls(EnableKeyRotationCommand)).toHaveLength(0);
       expect(decisions(result)[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
       expect(executionOf(logger)).toMatchObject([{ status: 'failed', errorCode: 'AccessDeniedException', precondition: { state: 'unreadable' } }]);
@@ -309,7 +301,7 @@ describe('kms handler', () => {
     it('analyses a policy recorded as a JSON object, and reads GetKeyPolicy before proposing: still the event’s policy', async () => {
       keyWorld({ state: 'Enabled', policy: eventPolicy() });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(event());
+      const result = await kmsHandler('remediate', logger)(event());
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags', 'GetKeyPolicy']);
       expect(inputs(GetKeyPolicyCommand)).toStrictEqual([{ KeyId: KEY3, PolicyName: 'default' }]);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'proposed' });
@@ -324,7 +316,7 @@ describe('kms handler', () => {
     it('is already fixed when the key policy no longer lets everyone in', async () => {
       const policy = JSON.parse(eventPolicy()) as { Statement: unknown[] };
       keyWorld({ state: 'Enabled', policy: JSON.stringify({ ...policy, Statement: [policy.Statement[0]] }) });
-      const result = await handlerFor('remediate')(event());
+      const result = await kmsHandler('remediate')(event());
       expect(decisions(result)[0]?.outcome).toBe('already-fixed');
     });
 
@@ -332,14 +324,14 @@ describe('kms handler', () => {
       const policy = JSON.parse(eventPolicy()) as { Statement: unknown[] };
       keyWorld({ state: 'Enabled', policy: JSON.stringify({ ...policy, Statement: [...policy.Statement, { Sid: 'Newer', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::444455556666:root' }, Action: 'kms:Encrypt', Resource: '*' }] }) });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(event());
+      const result = await kmsHandler('remediate', logger)(event());
       expect(decisions(result)[0]?.outcome).toBe('stale');
       expect(preflightOf(logger)).toMatchObject({ status: 'stale', checks: [{ state: 'changed', evidence: expect.stringContaining('the proposed policy would overwrite the newer one') }] });
     });
 
     it('never writes a key policy, even in remediate mode', async () => {
       keyWorld({ state: 'Enabled', policy: eventPolicy() });
-      await handlerFor('remediate')(loadEvent('kms/PutKeyPolicy-aws-star-decrypt.json'));
+      await kmsHandler('remediate')(loadEvent('kms/PutKeyPolicy-aws-star-decrypt.json'));
       expect(callOrder().filter((name) => !name.startsWith('Describe') && !name.startsWith('List') && !name.startsWith('Get'))).toStrictEqual([]);
     });
   });
@@ -348,7 +340,7 @@ describe('kms handler', () => {
     it('leaves an exempt key alone, and the alert shows what the exemption let through', async () => {
       keyWorld({ state: 'Disabled' });
       kms.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'remediation:exempt', TagValue: 'decommissioned' }] });
-      const result = await handlerFor('remediate')(loadEvent('kms/DisableKey-key-id.json'));
+      const result = await kmsHandler('remediate')(loadEvent('kms/DisableKey-key-id.json'));
       expect(callOrder()).toStrictEqual(['DescribeKey', 'ListResourceTags']);
       expect(decisions(result)).toMatchObject([{ verdict: 'exempt', outcome: 'exempt' }]);
       expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).toContain(`Key ${KEY} was disabled`);
@@ -357,14 +349,14 @@ describe('kms handler', () => {
     it('cannot inspect a key ARN whose account is not 12 digits: no KMS call, and the alert says exactly what was wrong', async () => {
       const event = loadEvent('kms/DisableKeyRotation-key-arn.json');
       event.detail.requestParameters = { keyId: `arn:aws:kms:us-east-1:XXXXXXXXXXXX:key/${KEY}` };
-      const result = await handlerFor('remediate')(event);
+      const result = await kmsHandler('remediate')(event);
       expect(kms.calls()).toHaveLength(0);
       expect(decisions(result)).toMatchObject([{ verdict: 'skipped', outcome: 'uninspected' }]);
       expect(String(sns.commandCalls(PublishCommand)[0]?.args[0].input.Message)).toContain('its account \\"XXXXXXXXXXXX\\" is not a 12-digit account id');
     });
 
     it('makes no call at all for a failed call', async () => {
-      await handlerFor('remediate')(loadEvent('kms/DisableKey-failed-not-found-panther.json'));
+      await kmsHandler('remediate')(loadEvent('kms/DisableKey-failed-not-found-panther.json'));
       expect(kms.calls()).toHaveLength(0);
       expect(sns.calls()).toHaveLength(0);
     });
