@@ -124,6 +124,35 @@ export function defineUndo<C extends CommandClass>(service: AwsService, Command:
   return { command, undo: (input, reason) => ({ service: service.name, operation: command.operation, input: plain(input), reason }) };
 }
 
+/**
+ * A write only a person runs: a step of a proposal (never applied by the
+ * function, never granted to its role), which may also be the undo of another
+ * proposed step (a start undoes a stop). Named by its SDK command and checked
+ * against its input type. A rule lists these in `proposals`, so that the
+ * family's command table can send them when a person approves the proposal or
+ * runs `remediate undo`.
+ */
+export interface ProposedWrite<C extends CommandClass = CommandClass> extends Undo<C> {
+  step(input: Placeheld<InputOf<C>>, options: StepOptions): PlanStep;
+}
+
+export function defineProposedWrite<C extends CommandClass>(service: AwsService, Command: C): ProposedWrite<C> {
+  const write = defineUndo(service, Command);
+  return {
+    ...write,
+    // A step's `id` comes right after its operation, where plans and the golden replay carry it.
+    step: (input, { reason, undo, id, ...rest }) => ({
+      service: service.name,
+      operation: write.command.operation,
+      ...(id ? { id } : {}),
+      input: plain(input),
+      reason,
+      ...(undo ? { undo } : {}),
+      ...rest,
+    }),
+  };
+}
+
 /** A wait between writes: an SDK v3 waiter, run within the invocation's remaining time. */
 export interface Waiter<I extends object = object> {
   readonly service: AwsService;
@@ -233,6 +262,12 @@ export interface RuleSpec<S> {
   readonly probes?: readonly KitProbe[];
   /** The writes its plans make: the deployment grants exactly these (in `remediate` mode). */
   readonly actions?: readonly Action[];
+  /**
+   * Writes only a person runs: proposal steps and undo steps. In the family's
+   * command table (an approved proposal and `remediate undo` send them),
+   * never in its role.
+   */
+  readonly proposals?: readonly (Undo | ProposedWrite)[];
   readonly waiters?: readonly Waiter[];
   readonly defaultMode?: Mode;
   readonly docs: RuleDocs;
@@ -260,7 +295,12 @@ export function defineRule<S = Record<string, never>>(spec: RuleSpec<S>): KitRul
     ...(spec.settings ? { settings: spec.settings } : {}),
     docs: spec.docs,
     evaluate: (event, facts, context) => spec.evaluate(event, facts, context as RuleContext<S>),
-    commands: [...actions.map((action) => action.command), ...(spec.lookups ?? []).map((lookup) => lookup.command), ...(spec.probes ?? []).map((probe) => probe.command)],
+    commands: [
+      ...actions.map((action) => action.command),
+      ...(spec.lookups ?? []).map((lookup) => lookup.command),
+      ...(spec.probes ?? []).map((probe) => probe.command),
+      ...(spec.proposals ?? []).map((write) => write.command),
+    ],
     waiters: spec.waiters ?? [],
   };
 }
