@@ -30,9 +30,12 @@
  * `ec2:DescribeInstances` (tags and current metadata options, and the reads
  * before and after each change).
  */
-import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { DescribeInstancesCommand, ModifyInstanceMetadataOptionsCommand } from '@aws-sdk/client-ec2';
+import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromList, type Tags } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, type Fact, type Facts, type Finding, type Lookup, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
+import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, field, items, readFact, requestedTags, stringField, text } from '../../rulekit/index.js';
 
 /** What one instance's metadata options were, as far as the event or a lookup says. */
 export interface InstanceMetadata {
@@ -52,22 +55,6 @@ interface DescribedInstance {
   readonly tags: Tags;
 }
 
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-/** `[{key, value}]` or `{items: [...]}`, CloudTrail's lower-case tag lists. */
-function tagsFromEvent(list: unknown): Tags {
-  const entries = Array.isArray(list) ? list : field(list, 'items');
-  if (!Array.isArray(entries)) return {};
-  return tagsFromList(entries.map((tag) => ({ Key: field(tag, 'key') ?? field(tag, 'Key'), Value: field(tag, 'value') ?? field(tag, 'Value') })));
-}
-
-function requestedInstanceTags(event: CloudTrailEvent): Tags {
-  const specs = items(field(event.detail.requestParameters, 'tagSpecificationSet')).filter((spec) => spec['resourceType'] === 'instance');
-  return Object.assign({}, ...specs.map((spec) => tagsFromEvent(spec['tags']))) as Tags;
-}
-
 /** A wrapped EC2 element (`ModifyInstanceMetadataOptionsRequest`), or the element itself when a record has it unwrapped. */
 function unwrap(value: unknown, wrapper: string): unknown {
   const inner = field(value, wrapper);
@@ -76,14 +63,14 @@ function unwrap(value: unknown, wrapper: string): unknown {
 
 function fromRunInstances(event: CloudTrailEvent): InstanceMetadata[] {
   const requested = field(event.detail.requestParameters, 'metadataOptions');
-  const requestedTags = requestedInstanceTags(event);
+  const tags = requestedTags(event, 'instance');
   return items(field(event.detail.responseElements, 'instancesSet')).flatMap((instance) => {
     const instanceId = text(instance['instanceId']);
     if (!instanceId) return [];
     const options = instance['metadataOptions'];
     const httpTokens = text(field(options, 'httpTokens')) ?? text(field(requested, 'httpTokens'));
     const httpEndpoint = text(field(options, 'httpEndpoint')) ?? text(field(requested, 'httpEndpoint'));
-    return [{ instanceId, ...(httpTokens ? { httpTokens } : {}), ...(httpEndpoint ? { httpEndpoint } : {}), requestedTags }];
+    return [{ instanceId, ...(httpTokens ? { httpTokens } : {}), ...(httpEndpoint ? { httpEndpoint } : {}), requestedTags: tags }];
   });
 }
 
@@ -133,10 +120,8 @@ const GONE_STATES = new Set(['shutting-down', 'terminated']);
  * and says `pending` in its evidence: the read right after the call would
  * otherwise leave nearly every fix unverified.
  */
-export const instanceMetadataProbe: Probe = {
+export const instanceMetadataProbe = defineProbe(ec2, DescribeInstancesCommand, {
   name: 'instanceMetadata',
-  service: 'ec2',
-  operation: 'DescribeInstances',
   notFoundCodes: ['InvalidInstanceID.NotFound'],
   judge(output, expected) {
     const id = String(expected['instanceId']);
@@ -157,45 +142,43 @@ export const instanceMetadataProbe: Probe = {
     if (tokens === 'optional') return { state: 'needed', evidence: `${id} still answers IMDSv1 (HttpTokens optional, metadata endpoint ${endpoint ?? 'enabled'}${applying})` };
     throw new Error(`DescribeInstances states no HttpTokens for ${id}`);
   },
-};
+});
+
+const requireTokens = defineAction(ec2, ModifyInstanceMetadataOptionsCommand);
+const allowTokenless = defineUndo(ec2, ModifyInstanceMetadataOptionsCommand);
 
 /**
  * Requires IMDSv2 on one instance. Before the call, `DescribeInstances` must
  * show it still allowing IMDSv1; after it, `HttpTokens: required`.
  */
 export function planRequireTokens(instanceId: string): PlanStep {
-  return {
-    service: 'ec2',
-    operation: 'ModifyInstanceMetadataOptions',
-    // EC2 rejects HttpTokens unless the same request says HttpEndpoint=enabled (InvalidParameterValue).
-    input: { InstanceId: instanceId, HttpTokens: 'required', HttpEndpoint: 'enabled' },
-    reason: `Require IMDSv2 session tokens on ${instanceId}, so its role credentials are no longer served to tokenless (IMDSv1) requests. Software that only speaks IMDSv1 (old SDKs and agents) loses metadata access until it is updated.`,
-    undo: {
-      service: 'ec2',
-      operation: 'ModifyInstanceMetadataOptions',
-      input: { InstanceId: instanceId, HttpTokens: 'optional', HttpEndpoint: 'enabled' },
-      reason: `Allow IMDSv1 on ${instanceId} again.`,
+  // EC2 rejects HttpTokens unless the same request says HttpEndpoint=enabled (InvalidParameterValue).
+  return requireTokens.step(
+    { InstanceId: instanceId, HttpTokens: 'required', HttpEndpoint: 'enabled' },
+    {
+      reason: `Require IMDSv2 session tokens on ${instanceId}, so its role credentials are no longer served to tokenless (IMDSv1) requests. Software that only speaks IMDSv1 (old SDKs and agents) loses metadata access until it is updated.`,
+      undo: allowTokenless.undo({ InstanceId: instanceId, HttpTokens: 'optional', HttpEndpoint: 'enabled' }, `Allow IMDSv1 on ${instanceId} again.`),
+      // The instance was terminated between the read and the call; the read afterwards confirms it.
+      alreadyDoneCodes: ['InvalidInstanceID.NotFound'],
+      ...checkedBothWays(
+        instanceMetadataProbe.check({ InstanceIds: [instanceId] }, { instanceId }, `${instanceId} still allows IMDSv1 (HttpTokens optional, metadata endpoint enabled)`),
+      ),
     },
-    // The instance was terminated between the read and the call; the read afterwards confirms it.
-    alreadyDoneCodes: ['InvalidInstanceID.NotFound'],
-    ...checkedBothWays(
-      stateCheck(instanceMetadataProbe, { InstanceIds: [instanceId] }, { instanceId }, `${instanceId} still allows IMDSv1 (HttpTokens optional, metadata endpoint enabled)`),
-    ),
-  };
+  );
 }
 
-const instancesLookup: Lookup = {
+/** What `DescribeInstances` shows now of each instance it found, by id; `null` when none of them exists any more. */
+type DescribedInstances = Readonly<Record<string, DescribedInstance>> | null;
+
+const instancesLookup = defineLookup(ec2, DescribeInstancesCommand, {
   name: 'instances',
-  service: 'ec2',
-  operation: 'DescribeInstances',
-  permission: 'ec2:DescribeInstances',
   input: (event) => {
     const ids = instancesOf(event)
       .filter((instance) => instance.httpTokens !== 'required' && instance.httpEndpoint !== 'disabled')
       .map((instance) => instance.instanceId);
     return ids.length > 0 ? { InstanceIds: [...new Set(ids)] } : undefined;
   },
-  select: (output) => {
+  select: (output): DescribedInstances => {
     const described: Record<string, DescribedInstance> = {};
     for (const instance of describedInstances(output)) {
       const id = stringField(instance, 'InstanceId');
@@ -213,7 +196,7 @@ const instancesLookup: Lookup = {
     return described;
   },
   notFoundCodes: ['InvalidInstanceID.NotFound'],
-};
+});
 
 type Judged =
   | { readonly kind: 'offending'; readonly instanceId: string; readonly present?: string }
@@ -221,11 +204,11 @@ type Judged =
   | { readonly kind: 'unknown'; readonly instanceId: string }
   | { readonly kind: 'exempt'; readonly instanceId: string; readonly reason: string };
 
-function describedOf(fact: Fact | undefined, instanceId: string): DescribedInstance | null | undefined {
+/** One instance as the lookup found it: `null` when it no longer exists, `undefined` when the lookup did not answer. */
+function describedOf(facts: Facts, instanceId: string): DescribedInstance | null | undefined {
+  const fact = readFact(facts, instancesLookup);
   if (fact?.status !== 'ok') return undefined;
-  if (fact.value === null) return null;
-  const entry = (fact.value as Record<string, DescribedInstance>)[instanceId];
-  return entry ?? null;
+  return fact.value?.[instanceId] ?? null;
 }
 
 /** What the lookup shows now of an instance the event left allowing IMDSv1, for the alert; the plan's precondition reads it again before acting. */
@@ -239,7 +222,7 @@ function presentNote(instanceId: string, now: DescribedInstance | null | undefin
 
 function judge(instance: InstanceMetadata, facts: Facts, context: RuleContext): Judged {
   const { instanceId } = instance;
-  const now = describedOf(facts['instances'], instanceId);
+  const now = describedOf(facts, instanceId);
   if (instance.httpEndpoint === 'disabled') return { kind: 'fine', instanceId, why: 'the metadata endpoint is disabled' };
   if (instance.httpTokens === 'required') return { kind: 'fine', instanceId, why: 'IMDSv2 is required' };
   const gone = now === null || (now?.state !== undefined && GONE_STATES.has(now.state));
@@ -287,7 +270,8 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       return { kind: 'exempt', reason: notes.join('; '), resources, findings: exempt.map((j) => imdsFinding(j.instanceId)) };
     }
     if (unknown.length > 0) {
-      const why = facts['instances']?.status === 'unavailable' ? ` (${facts['instances'].reason})` : '';
+      const fact = readFact(facts, instancesLookup);
+      const why = fact?.status === 'unavailable' ? ` (${fact.reason})` : '';
       return {
         kind: 'skipped',
         reason: `the metadata options of ${unknown.map((j) => j.instanceId).join(', ')} are not in the event and DescribeInstances is unavailable${why}; IMDSv1 is neither assumed nor ruled out`,
@@ -311,17 +295,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const ec2Imdsv1Allowed = {
+export const ec2Imdsv1Allowed = defineRule({
   id: 'ec2-imdsv1-allowed',
   title: 'EC2 instance allows IMDSv1 (IMDSv2 not required)',
   severity: 'high',
   rationale:
     'With IMDSv1 any request that reaches 169.254.169.254 from the instance, such as a server-side request forgery in a notebook or web app, returns the role credentials; IMDSv2 session tokens stop that class of attack.',
-  family: 'instances',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyInstanceMetadataOptions', 'RunInstances'] }],
-  permissions: [
-    { action: 'ec2:ModifyInstanceMetadataOptions', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/*' },
-  ],
+  actions: [requireTokens],
   lookups: [instancesLookup],
   probes: [instanceMetadataProbe],
   docs: {
@@ -331,4 +312,4 @@ export const ec2Imdsv1Allowed = {
       'The metadata endpoint (a disabled endpoint is never enabled), the hop limit, instance metadata tags, the instance state, instances already requiring IMDSv2, and instances carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

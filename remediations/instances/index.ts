@@ -1,9 +1,8 @@
 /** The instances family (EC2 instance hardening: IMDSv2): one Lambda function holds these rules and only their permissions. */
-import { legacyFamily } from '../../rulekit/define.js';
-import { instanceCommands } from './commands.js';
+import { defineFamily } from '../../rulekit/define.js';
 import { ec2Imdsv1Allowed } from './ec2-imdsv1-allowed.js';
 
-export const instancesFamily = legacyFamily({ name: 'instances', rules: [ec2Imdsv1Allowed], commands: instanceCommands });
+export const instancesFamily = defineFamily({ name: 'instances', rules: [ec2Imdsv1Allowed] });
 
 /** The family's rules, as the registry and the deployment see them. */
 export const instanceRules = instancesFamily.rules;

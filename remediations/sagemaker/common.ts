@@ -9,6 +9,7 @@
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import type { Tags } from '../../engine/exemption.js';
+import { accountOf, partitionOf, tagsFromEvent } from '../../rulekit/cloudtrail.js';
 
 function lowerFirst(key: string): string {
   return key.charAt(0).toLowerCase() + key.slice(1);
@@ -54,13 +55,7 @@ export function enabledSetting(value: unknown, apiDefault: 'Enabled' | 'Disabled
 
 /** The request's `Tags` (`[{Key, Value}]`, or `[{key, value}]` as CloudTrail spells it) as a map. */
 export function requestTags(request: unknown): Tags {
-  const tags: Record<string, string> = {};
-  for (const tag of objects(param(request, 'Tags'))) {
-    const key = stringParam(tag, 'Key');
-    const value = param(tag, 'Value');
-    if (key !== undefined) tags[key] = typeof value === 'string' ? value : '';
-  }
-  return tags;
+  return tagsFromEvent(param(request, 'Tags'));
 }
 
 /** The request with every member name in the API's PascalCase, for proposed SDK inputs copied from the event. */
@@ -70,27 +65,12 @@ export function toApiShape(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.charAt(0).toUpperCase() + key.slice(1), toApiShape(item)]));
 }
 
-const PARTITION = /^arn:(aws[a-z-]*):/;
-
-/** `aws`, `aws-cn` or `aws-us-gov`: from the caller's ARN, else from the region. */
-export function partitionOf(event: CloudTrailEvent): string {
-  for (const arn of [event.detail.userIdentity?.arn, event.detail.userIdentity?.sessionContext?.sessionIssuer?.arn]) {
-    const match = typeof arn === 'string' ? PARTITION.exec(arn) : null;
-    if (match?.[1]) return match[1];
-  }
-  const region = event.detail.awsRegion;
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
-}
-
 /**
  * A SageMaker resource ARN. SageMaker lowercases the resource name in its ARNs
  * (`…:notebook-instance/aking-service-mapping` for `AKing-Service-Mapping`).
  */
 export function sagemakerArn(event: CloudTrailEvent, resourceType: string, name: string): string {
-  const account = event.detail.recipientAccountId ?? event.account;
-  return `arn:${partitionOf(event)}:sagemaker:${event.detail.awsRegion}:${account}:${resourceType}/${name.toLowerCase()}`;
+  return `arn:${partitionOf(event)}:sagemaker:${event.detail.awsRegion}:${accountOf(event)}:${resourceType}/${name.toLowerCase()}`;
 }
 
 /** The ARN the response names (`notebookInstanceArn`, `trainingJobArn`, …), if any. */

@@ -33,11 +33,22 @@
  * `sagemaker:CreateEndpointConfig`, `sagemaker:UpdateEndpoint` and the same
  * reads, and the key policies must let the endpoint's role use the keys.
  */
+import {
+  CreateEndpointConfigCommand,
+  DeleteEndpointConfigCommand,
+  DescribeEndpointCommand,
+  DescribeEndpointConfigCommand,
+  UpdateEndpointCommand,
+  type CreateEndpointConfigInput,
+} from '@aws-sdk/client-sagemaker';
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, unknownValue, type Facts, type Finding, type Plan, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, stateCheck, unknownValue, type Facts, type Finding, type Plan, type RuleContext, type Verdict } from '../../engine/types.js';
+import { sagemaker } from '../../rulekit/aws/sagemaker.js';
+import { defineProbe, defineRule, defineUndo } from '../../rulekit/index.js';
 import { objects, param, requestTags, responseArn, stringParam, toApiShape } from './common.js';
+import { defineProposedWrite, proposing } from './proposals.js';
 
 /** SageMaker instance families with NVMe instance storage whose names carry no `d` attribute. */
 export const DEFAULT_LOCAL_STORAGE_FAMILIES = ['ml.g5', 'ml.g6', 'ml.g6e', 'ml.gr6', 'ml.p5', 'ml.p5e', 'ml.p5en', 'ml.trn1', 'ml.trn1n', 'ml.trn2'] as const;
@@ -128,11 +139,8 @@ export function captureFinding(request: unknown): Finding | undefined {
  * fail safe: before the create it means "create it" (and SageMaker itself
  * refuses a create that is wrong), after the create it means "not verified".
  */
-export const endpointConfigProbe: Probe = {
+export const endpointConfigProbe = defineProbe(sagemaker, DescribeEndpointConfigCommand, {
   name: 'endpointConfig',
-  service: 'sagemaker',
-  operation: 'DescribeEndpointConfig',
-  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint-config/*',
   notFoundCodes: ['ValidationException'],
   judge(output, expected) {
     const name = String(expected['config']);
@@ -144,7 +152,7 @@ export const endpointConfigProbe: Probe = {
     if (missing.length === 0) return { state: 'done', evidence: `${name} exists with its KMS key${expected['volumeKey'] === true && expected['captureKey'] === true ? 's' : ''}` };
     return { state: 'changed', evidence: `${name} already exists without ${missing.join(' or ')}: it is not the encrypted copy, and nothing is created (choose another name)` };
   },
-};
+});
 
 /**
  * An endpoint as `DescribeEndpoint` answers now: does it still use the
@@ -153,11 +161,8 @@ export const endpointConfigProbe: Probe = {
  * needed; on a third configuration → changed. A missing endpoint
  * (`ValidationException`, no cause named) fails the read: nothing is guessed.
  */
-export const endpointProbe: Probe = {
+export const endpointProbe = defineProbe(sagemaker, DescribeEndpointCommand, {
   name: 'endpoint',
-  service: 'sagemaker',
-  operation: 'DescribeEndpoint',
-  resource: 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:endpoint/*',
   judge(output, expected) {
     const from = String(expected['from']);
     const to = String(expected['to']);
@@ -170,7 +175,23 @@ export const endpointProbe: Probe = {
     if (current === from) return { state: 'needed', evidence: `${endpoint} still uses ${from} (${status})` };
     return { state: 'changed', evidence: `${endpoint} uses ${current ?? 'no configuration'} now, not ${from}: it is not moved` };
   },
-};
+});
+
+const createConfig = defineProposedWrite(sagemaker, CreateEndpointConfigCommand);
+const moveEndpoint = defineProposedWrite(sagemaker, UpdateEndpointCommand);
+const deleteConfig = defineUndo(sagemaker, DeleteEndpointConfigCommand);
+
+/**
+ * The request CloudTrail recorded, in the API's shape, read as the input of
+ * the same command. The one place this rule takes a recorded shape for an SDK
+ * type, on purpose: the copy must carry every member the original had (a
+ * typed rebuild would drop members it does not know), and AWS accepted this
+ * very CreateEndpointConfig call (the engine skips failed calls before a rule
+ * runs), so the members the command requires are there.
+ */
+function recordedRequest(request: unknown): CreateEndpointConfigInput {
+  return toApiShape(request) as CreateEndpointConfigInput;
+}
 
 /**
  * A new configuration with the key(s) as placeholders, and the move of its
@@ -180,45 +201,44 @@ export const endpointProbe: Probe = {
  */
 export function planProposal(name: string, request: unknown, findings: readonly Finding[]): Plan {
   const newName = proposedConfigName(name);
-  const copy = toApiShape(request) as Record<string, unknown>;
+  const recorded = recordedRequest(request);
+  const capture = recorded.DataCaptureConfig;
   const codes = new Set(findings.map((f) => f.code));
   const volumeKey = codes.has('volume-not-kms-encrypted');
   const captureKey = codes.has('data-capture-not-kms-encrypted');
-  const input: Record<string, unknown> = { ...copy, EndpointConfigName: newName };
-  if (volumeKey) input['KmsKeyId'] = unknownValue('the ARN of the KMS key for the ML storage volume');
-  if (captureKey) {
-    input['DataCaptureConfig'] = { ...(copy['DataCaptureConfig'] as Record<string, unknown>), KmsKeyId: unknownValue('the ARN of the KMS key for captured data') };
-  }
   const endpoints = unknownValue(`an endpoint that uses ${name} (aws sagemaker list-endpoints, then describe-endpoint); one step per endpoint`);
   return [
-    {
-      service: 'sagemaker',
-      operation: 'CreateEndpointConfig',
-      input,
-      reason: `Create ${newName}, a copy of ${name} with KMS encryption: an endpoint configuration cannot be changed. ${name} itself stays.`,
-      undo: {
-        service: 'sagemaker',
-        operation: 'DeleteEndpointConfig',
-        input: { EndpointConfigName: newName },
-        reason: `Delete ${newName}, the copy this proposal created (only once no endpoint uses it); ${name} was never touched.`,
+    createConfig.step(
+      {
+        ...recorded,
+        EndpointConfigName: newName,
+        ...(volumeKey ? { KmsKeyId: unknownValue('the ARN of the KMS key for the ML storage volume') } : {}),
+        // A capture finding means the request has a DataCaptureConfig.
+        ...(captureKey && capture ? { DataCaptureConfig: { ...capture, KmsKeyId: unknownValue('the ARN of the KMS key for captured data') } } : {}),
       },
-      ...checkedBothWays(
-        stateCheck(endpointConfigProbe, { EndpointConfigName: newName }, { config: newName, volumeKey, captureKey }, `${newName} does not exist yet`),
-      ),
-    },
-    {
-      service: 'sagemaker',
-      operation: 'UpdateEndpoint',
-      input: { EndpointName: endpoints, EndpointConfigName: newName },
-      reason: `Move each endpoint that uses ${name} to ${newName}: SageMaker starts new instances with the new configuration before it retires the old ones. If no endpoint uses ${name} yet, create endpoints with ${newName} instead.`,
-      undo: { service: 'sagemaker', operation: 'UpdateEndpoint', input: { EndpointName: endpoints, EndpointConfigName: name }, reason: `Move the endpoint back to ${name}.` },
-      ...checkedBothWays(stateCheck(endpointProbe, { EndpointName: endpoints }, { from: name, to: newName }, `the endpoint still uses ${name}`)),
-    },
+      {
+        reason: `Create ${newName}, a copy of ${name} with KMS encryption: an endpoint configuration cannot be changed. ${name} itself stays.`,
+        undo: deleteConfig.undo(
+          { EndpointConfigName: newName },
+          `Delete ${newName}, the copy this proposal created (only once no endpoint uses it); ${name} was never touched.`,
+        ),
+        ...checkedBothWays(endpointConfigProbe.check({ EndpointConfigName: newName }, { config: newName, volumeKey, captureKey }, `${newName} does not exist yet`)),
+      },
+    ),
+    moveEndpoint.step(
+      { EndpointName: endpoints, EndpointConfigName: newName },
+      {
+        reason: `Move each endpoint that uses ${name} to ${newName}: SageMaker starts new instances with the new configuration before it retires the old ones. If no endpoint uses ${name} yet, create endpoints with ${newName} instead.`,
+        undo: moveEndpoint.undo({ EndpointName: endpoints, EndpointConfigName: name }, `Move the endpoint back to ${name}.`),
+        // `stateCheck`, not `endpointProbe.check`: the kit's `check` takes no placeholder, and the endpoint is one a person names.
+        ...checkedBothWays(stateCheck(endpointProbe, { EndpointName: endpoints }, { from: name, to: newName }, `the endpoint still uses ${name}`)),
+      },
+    ),
   ];
 }
 
-function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as SagemakerEndpointUnencryptedSettings;
+function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext<SagemakerEndpointUnencryptedSettings>): Verdict {
+  const { settings } = context;
   const request = event.detail.requestParameters;
   const name = stringParam(request, 'EndpointConfigName');
   if (!name) return { kind: 'skipped', reason: 'the event names no endpoint configuration' };
@@ -246,16 +266,14 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   };
 }
 
-export const sagemakerEndpointUnencrypted = {
+const rule = defineRule<SagemakerEndpointUnencryptedSettings>({
   id: 'sagemaker-endpoint-unencrypted',
   title: 'SageMaker endpoint configuration without KMS encryption',
   severity: 'medium',
   rationale:
     'An endpoint keeps the model on its ML storage volume and, with data capture, every inference request and response in S3. Without a customer managed KMS key, nobody can revoke access to that data by revoking the key, and key use is not audited.',
-  family: 'sagemaker',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateEndpointConfig'] }],
-  permissions: [],
   probes: [endpointConfigProbe, endpointProbe],
   settings: SagemakerEndpointUnencryptedSettingsSchema,
   docs: {
@@ -267,4 +285,7 @@ export const sagemakerEndpointUnencrypted = {
       'The original endpoint configuration (never deleted), endpoints, models, captured data; variants on instance types with local NVMe storage, which cannot take a KMS key; configurations whose Tags carry the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});
+
+/** The rule, with its proposal's writes (and the undo of the copy) sendable through the family's command table. */
+export const sagemakerEndpointUnencrypted = proposing(rule, [createConfig, moveEndpoint, deleteConfig]);

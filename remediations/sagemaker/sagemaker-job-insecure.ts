@@ -35,10 +35,20 @@
  * `sagemaker:StopHyperParameterTuningJob`, and the matching `Describe…Job`
  * reads, each on its own job ARNs.
  */
+import {
+  DescribeHyperParameterTuningJobCommand,
+  DescribeProcessingJobCommand,
+  DescribeTrainingJobCommand,
+  StopHyperParameterTuningJobCommand,
+  StopProcessingJobCommand,
+  StopTrainingJobCommand,
+} from '@aws-sdk/client-sagemaker';
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type Plan, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type Plan, type PlanStep, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
+import { sagemaker } from '../../rulekit/aws/sagemaker.js';
+import { defineAction, defineProbe, defineRule, type CommandClass, type KitProbe, type StepOptions } from '../../rulekit/index.js';
 import { count, isTrue, objects, param, requestTags, responseArn, stringParam } from './common.js';
 
 export const SagemakerJobInsecureSettingsSchema = z.strictObject({
@@ -46,17 +56,6 @@ export const SagemakerJobInsecureSettingsSchema = z.strictObject({
   requireNetworkIsolation: z._default(z.boolean(), false),
 });
 export type SagemakerJobInsecureSettings = z.infer<typeof SagemakerJobInsecureSettingsSchema>;
-
-interface JobType {
-  readonly label: string;
-  readonly nameMember: string;
-  readonly arnMember: string;
-  readonly stopOperation: string;
-  /** What stopping keeps, for the step's reason. */
-  readonly keeps: string;
-  /** The read that shows whether the job still runs. */
-  readonly probe: Probe;
-}
 
 /** Statuses in which a job runs nothing any more: stopping it is already done. */
 const FINISHED = new Set(['Stopping', 'Stopped', 'Completed', 'Failed', 'Deleting', 'DeleteFailed']);
@@ -67,12 +66,9 @@ const FINISHED = new Set(['Stopping', 'Stopped', 'Completed', 'Failed', 'Deletin
  * being deleted) are done; a job that no longer exists (`ResourceNotFound`,
  * the error these APIs document for it) is done.
  */
-function jobStatusProbe(name: string, operation: string, statusMember: string, resource: string, label: string): Probe {
-  return {
+function jobStatusProbe<C extends CommandClass>(Command: C, name: string, statusMember: string, label: string): KitProbe<C> {
+  const probe: KitProbe<C> = defineProbe(sagemaker, Command, {
     name,
-    service: 'sagemaker',
-    operation,
-    resource,
     notFoundCodes: ['ResourceNotFound'],
     judge(output, expected) {
       const job = `${label} ${String(expected['job'])}`;
@@ -83,43 +79,56 @@ function jobStatusProbe(name: string, operation: string, statusMember: string, r
         const reason = stringParam(output, 'FailureReason');
         return { state: 'done', evidence: `${job} is ${status}: it runs nothing${reason ? ` (${reason})` : ''}` };
       }
-      throw new Error(`${operation} states ${status === undefined ? `no ${statusMember}` : `an unknown ${statusMember} ${status}`} for ${job}`);
+      throw new Error(`${probe.operation} states ${status === undefined ? `no ${statusMember}` : `an unknown ${statusMember} ${status}`} for ${job}`);
     },
-  };
+  });
+  return probe;
 }
 
-const TRAINING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/*';
-const PROCESSING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:processing-job/*';
-const TUNING_JOBS = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:hyper-parameter-tuning-job/*';
+export const trainingJobProbe = jobStatusProbe(DescribeTrainingJobCommand, 'trainingJob', 'TrainingJobStatus', 'training job');
+export const processingJobProbe = jobStatusProbe(DescribeProcessingJobCommand, 'processingJob', 'ProcessingJobStatus', 'processing job');
+export const tuningJobProbe = jobStatusProbe(DescribeHyperParameterTuningJobCommand, 'tuningJob', 'HyperParameterTuningJobStatus', 'hyperparameter tuning job');
 
-export const trainingJobProbe = jobStatusProbe('trainingJob', 'DescribeTrainingJob', 'TrainingJobStatus', TRAINING_JOBS, 'training job');
-export const processingJobProbe = jobStatusProbe('processingJob', 'DescribeProcessingJob', 'ProcessingJobStatus', PROCESSING_JOBS, 'processing job');
-export const tuningJobProbe = jobStatusProbe('tuningJob', 'DescribeHyperParameterTuningJob', 'HyperParameterTuningJobStatus', TUNING_JOBS, 'hyperparameter tuning job');
+const stopTrainingJob = defineAction(sagemaker, StopTrainingJobCommand);
+const stopProcessingJob = defineAction(sagemaker, StopProcessingJobCommand);
+const stopTuningJob = defineAction(sagemaker, StopHyperParameterTuningJobCommand);
+
+interface JobType {
+  readonly label: string;
+  readonly nameMember: string;
+  readonly arnMember: string;
+  /** What stopping keeps, for the step's reason. */
+  readonly keeps: string;
+  /** The stop of the job with this name. */
+  stop(name: string, options: StepOptions): PlanStep;
+  /** The read that shows whether the job with this name still runs. */
+  stillRuns(name: string, description: string): StateCheck;
+}
 
 const JOB_TYPES: Readonly<Record<string, JobType>> = {
   CreateTrainingJob: {
     label: 'training job',
     nameMember: 'TrainingJobName',
     arnMember: 'TrainingJobArn',
-    stopOperation: 'StopTrainingJob',
     keeps: 'the algorithm gets SIGTERM and 120 seconds to save its model artefacts, and what is already in S3 stays there',
-    probe: trainingJobProbe,
+    stop: (name, options) => stopTrainingJob.step({ TrainingJobName: name }, options),
+    stillRuns: (name, description) => trainingJobProbe.check({ TrainingJobName: name }, { job: name }, description),
   },
   CreateProcessingJob: {
     label: 'processing job',
     nameMember: 'ProcessingJobName',
     arnMember: 'ProcessingJobArn',
-    stopOperation: 'StopProcessingJob',
     keeps: 'inputs and any output already uploaded to S3 stay there',
-    probe: processingJobProbe,
+    stop: (name, options) => stopProcessingJob.step({ ProcessingJobName: name }, options),
+    stillRuns: (name, description) => processingJobProbe.check({ ProcessingJobName: name }, { job: name }, description),
   },
   CreateHyperParameterTuningJob: {
     label: 'hyperparameter tuning job',
     nameMember: 'HyperParameterTuningJobName',
     arnMember: 'HyperParameterTuningJobArn',
-    stopOperation: 'StopHyperParameterTuningJob',
     keeps: 'its running training jobs are stopped too, and the model artefacts of every training job stay in S3',
-    probe: tuningJobProbe,
+    stop: (name, options) => stopTuningJob.step({ HyperParameterTuningJobName: name }, options),
+    stillRuns: (name, description) => tuningJobProbe.check({ HyperParameterTuningJobName: name }, { job: name }, description),
   },
 };
 
@@ -257,22 +266,18 @@ const LABELS: Readonly<Record<string, string>> = {
  * (`Stopping` or later).
  */
 export function planStop(type: JobType, name: string): Plan {
-  const byName = { [type.nameMember]: name };
   return [
-    {
-      service: 'sagemaker',
-      operation: type.stopOperation,
-      input: byName,
+    type.stop(name, {
       reason: `Stop the ${type.label} ${name}. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: ${type.keeps}.`,
       // Documented for a job that does not exist; the read afterwards confirms it. A job that is no longer running answers ValidationException, which names no cause: the read before the stop decides that case instead.
       alreadyDoneCodes: ['ResourceNotFound'],
-      ...checkedBothWays(stateCheck(type.probe, byName, { job: name }, `the ${type.label} ${name} is still InProgress`)),
-    },
+      ...checkedBothWays(type.stillRuns(name, `the ${type.label} ${name} is still InProgress`)),
+    }),
   ];
 }
 
-function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as SagemakerJobInsecureSettings;
+function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext<SagemakerJobInsecureSettings>): Verdict {
+  const { settings } = context;
   const type = JOB_TYPES[event.detail.eventName];
   const request = event.detail.requestParameters;
   const name = type ? stringParam(request, type.nameMember) : undefined;
@@ -299,20 +304,15 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   };
 }
 
-export const sagemakerJobInsecure = {
+export const sagemakerJobInsecure = defineRule<SagemakerJobInsecureSettings>({
   id: 'sagemaker-job-insecure',
   title: 'SageMaker job not isolated and encrypted',
   severity: 'medium',
   rationale:
     'Training and processing jobs read the most sensitive data an ML team has. Outside a VPC, with model artefacts written without a customer managed key, or with several instances talking in the clear, that data and the models trained on it leave the controls the rest of the account relies on.',
-  family: 'sagemaker',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateTrainingJob', 'CreateProcessingJob', 'CreateHyperParameterTuningJob'] }],
-  permissions: [
-    { action: 'sagemaker:StopTrainingJob', resource: TRAINING_JOBS },
-    { action: 'sagemaker:StopProcessingJob', resource: PROCESSING_JOBS },
-    { action: 'sagemaker:StopHyperParameterTuningJob', resource: TUNING_JOBS },
-  ],
+  actions: [stopTrainingJob, stopProcessingJob, stopTuningJob],
   probes: [trainingJobProbe, processingJobProbe, tuningJobProbe],
   settings: SagemakerJobInsecureSettingsSchema,
   docs: {
@@ -321,4 +321,4 @@ export const sagemakerJobInsecure = {
     neverTouches: 'Input and output data, model artefacts, models, endpoints, other jobs, and jobs whose Tags carry the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

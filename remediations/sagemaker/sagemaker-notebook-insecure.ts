@@ -30,10 +30,21 @@
  * `sagemaker:DescribeNotebookInstance` (the reads and the waits),
  * `sagemaker:UpdateNotebookInstance` and `sagemaker:StartNotebookInstance` on the notebook.
  */
+import {
+  DescribeNotebookInstanceCommand,
+  ListTagsCommand,
+  StartNotebookInstanceCommand,
+  StopNotebookInstanceCommand,
+  UpdateNotebookInstanceCommand,
+  waitUntilNotebookInstanceStopped,
+} from '@aws-sdk/client-sagemaker';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, type Facts, type Finding, type Plan, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
+import { sagemaker } from '../../rulekit/aws/sagemaker.js';
+import { defineLookup, defineProbe, defineRule, defineWaiter, readFact } from '../../rulekit/index.js';
 import { enabledSetting, param, requestTags, responseArn, sagemakerArn, stringParam } from './common.js';
+import { defineProposedWrite, proposing } from './proposals.js';
 
 const isCreate = (event: CloudTrailEvent) => event.detail.eventName === 'CreateNotebookInstance';
 
@@ -45,24 +56,19 @@ function notebookArn(event: CloudTrailEvent, name: string): string {
   return responseArn(event, 'NotebookInstanceArn') ?? sagemakerArn(event, 'notebook-instance', name);
 }
 
-const NOTEBOOK_RESOURCE = 'arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:notebook-instance/*';
-
 /** Only an update that turned root access on needs the notebook's tags: creates carry theirs. */
-const notebookTagsLookup: Lookup = {
+const notebookTagsLookup = defineLookup(sagemaker, ListTagsCommand, {
   name: 'notebookTags',
-  service: 'sagemaker',
-  operation: 'ListTags',
-  permission: 'sagemaker:ListTags',
-  resource: NOTEBOOK_RESOURCE,
   input: (event) => {
     const name = notebookName(event);
     if (isCreate(event) || !name) return undefined;
     return enabledSetting(param(event.detail.requestParameters, 'RootAccess'), 'Disabled').enabled ? { ResourceArn: notebookArn(event, name) } : undefined;
   },
-  select: (output) => ({ tags: tagsFromList(param(output, 'Tags')) }),
+  // `null` for a notebook that no longer exists (`ResourceNotFound`).
+  select: (output): { readonly tags: Tags } | null => ({ tags: tagsFromList(param(output, 'Tags')) }),
   // A notebook that no longer exists; any other error leaves the fact unavailable, and the violation is still reported.
   notFoundCodes: ['ResourceNotFound'],
-};
+});
 
 const LABELS: Readonly<Record<string, string>> = {
   'direct-internet-access': 'direct internet access',
@@ -132,11 +138,8 @@ const RUNNING = new Set(['InService', 'Pending', 'Updating']);
  * notebook that no longer exists with `ValidationException`, which names no
  * cause: the read then fails and the step is not run, never guessed done.
  */
-export const notebookInstanceProbe: Probe = {
+export const notebookInstanceProbe = defineProbe(sagemaker, DescribeNotebookInstanceCommand, {
   name: 'notebookInstance',
-  service: 'sagemaker',
-  operation: 'DescribeNotebookInstance',
-  resource: NOTEBOOK_RESOURCE,
   judge(output, expected) {
     const name = String(expected['notebook']);
     const status = stringParam(output, 'NotebookInstanceStatus');
@@ -168,11 +171,16 @@ export const notebookInstanceProbe: Probe = {
     }
     throw new Error(`DescribeNotebookInstance answer for ${name} cannot be judged: status ${status}, root access ${root ?? 'not stated'}`);
   },
-};
+});
 
 function notebookCheck(name: string, want: NotebookWant, description: string, extra: Readonly<Record<string, unknown>> = {}) {
-  return checkedBothWays(stateCheck(notebookInstanceProbe, { NotebookInstanceName: name }, { notebook: name, want, ...extra }, description));
+  return checkedBothWays(notebookInstanceProbe.check({ NotebookInstanceName: name }, { notebook: name, want, ...extra }, description));
 }
+
+const stopNotebook = defineProposedWrite(sagemaker, StopNotebookInstanceCommand);
+const startNotebook = defineProposedWrite(sagemaker, StartNotebookInstanceCommand);
+const updateNotebook = defineProposedWrite(sagemaker, UpdateNotebookInstanceCommand);
+const untilStopped = defineWaiter(sagemaker, 'waitUntilNotebookInstanceStopped', waitUntilNotebookInstanceStopped);
 
 /**
  * The containment a person runs: stop; for root access, update while stopped
@@ -186,45 +194,36 @@ export function planProposal(name: string, findings: readonly Finding[]): Plan {
   const root = findings.some((f) => f.code === 'root-access');
   const recreate = findings.some((f) => f.code !== 'root-access');
   const rootOnly = root && !recreate;
-  const stop: PlanStep = {
-    service: 'sagemaker',
-    operation: 'StopNotebookInstance',
-    input: byName,
+  const stop = stopNotebook.step(byName, {
     reason: `Stop ${name}: a stopped notebook serves nobody and reaches nothing. Its ML storage volume is kept.${recreate ? ` Then, as a person: ${RECREATE_STEP}` : ''}`,
-    undo: { service: 'sagemaker', operation: 'StartNotebookInstance', input: byName, reason: `Start ${name} again.` },
+    undo: startNotebook.undo(byName, `Start ${name} again.`),
     ...(rootOnly
       ? notebookCheck(name, 'stopped', `${name} still runs with root access on`, { unlessRootDisabled: true })
       : notebookCheck(name, 'stopped', `${name} still runs`)),
-  };
-  if (!root) return [stop];
-  const waitStopped = (why: string): PlanStep => ({
-    service: 'sagemaker',
-    operation: 'waitUntilNotebookInstanceStopped',
-    kind: 'wait',
-    input: byName,
-    reason: `Wait until ${name} has stopped: ${why}`,
   });
+  if (!root) return [stop];
+  const waitStopped = (why: string): PlanStep => untilStopped.step(byName, { reason: `Wait until ${name} has stopped: ${why}` });
   const steps: PlanStep[] = [
     stop,
     waitStopped('UpdateNotebookInstance only accepts a stopped notebook.'),
-    {
-      service: 'sagemaker',
-      operation: 'UpdateNotebookInstance',
-      input: { ...byName, RootAccess: 'Disabled' },
-      reason: `Turn root access off for the users of ${name}. (Lifecycle configurations still run as root.)`,
-      undo: { service: 'sagemaker', operation: 'UpdateNotebookInstance', input: { ...byName, RootAccess: 'Enabled' }, reason: 'Turn root access on again, as the event set it.' },
-      ...notebookCheck(name, 'root-disabled', `${name} still has root access on`),
-    },
+    updateNotebook.step(
+      { ...byName, RootAccess: 'Disabled' },
+      {
+        reason: `Turn root access off for the users of ${name}. (Lifecycle configurations still run as root.)`,
+        undo: updateNotebook.undo({ ...byName, RootAccess: 'Enabled' }, 'Turn root access on again, as the event set it.'),
+        ...notebookCheck(name, 'root-disabled', `${name} still has root access on`),
+      },
+    ),
   ];
   if (rootOnly) {
-    steps.push(waitStopped('the update runs while the notebook is Updating, and StartNotebookInstance only accepts a Stopped one.'), {
-      service: 'sagemaker',
-      operation: 'StartNotebookInstance',
-      input: byName,
-      reason: `Start ${name} again, now without root access (skip this step if it should stay stopped).`,
-      undo: { service: 'sagemaker', operation: 'StopNotebookInstance', input: byName, reason: `Stop ${name} again.` },
-      ...notebookCheck(name, 'running', `${name} is stopped, with root access off`),
-    });
+    steps.push(
+      waitStopped('the update runs while the notebook is Updating, and StartNotebookInstance only accepts a Stopped one.'),
+      startNotebook.step(byName, {
+        reason: `Start ${name} again, now without root access (skip this step if it should stay stopped).`,
+        undo: stopNotebook.undo(byName, `Stop ${name} again.`),
+        ...notebookCheck(name, 'running', `${name} is stopped, with root access off`),
+      }),
+    );
   }
   return steps;
 }
@@ -233,7 +232,7 @@ function exemption(event: CloudTrailEvent, facts: Facts, context: RuleContext): 
   let tags: Tags | undefined;
   if (isCreate(event)) tags = requestTags(event.detail.requestParameters);
   else {
-    const fact = facts['notebookTags'];
+    const fact = readFact(facts, notebookTagsLookup);
     if (fact?.status === 'ok' && fact.value === null) return { gone: true };
     if (fact?.status !== 'ok') return { unknown: fact?.reason ?? 'ListTags was not run' };
     tags = tagsFromFact(fact);
@@ -283,17 +282,16 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const sagemakerNotebookInsecure = {
+const rule = defineRule({
   id: 'sagemaker-notebook-insecure',
   title: 'SageMaker notebook instance not private and encrypted',
   severity: 'high',
   rationale:
     'A notebook instance holds data, credentials of its execution role and an interactive shell. With direct internet access, root access for its users, no VPC and no customer managed key, it is the easiest way to take ML data out of an account.',
-  family: 'sagemaker',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateNotebookInstance', 'UpdateNotebookInstance'] }],
-  permissions: [],
   lookups: [notebookTagsLookup],
   probes: [notebookInstanceProbe],
+  waiters: [untilStopped],
   docs: {
     changes:
       'Nothing, in any mode: notebooks are only ever proposed for change, because stopping one interrupts the people working in it. In propose mode (the default) and remediate mode the alert carries the proposal, with what DescribeNotebookInstance shows now before each step (a notebook already stopped, or with root access already off, reads as already fixed); in notify mode it carries the findings only.',
@@ -302,4 +300,7 @@ export const sagemakerNotebookInsecure = {
     neverTouches: 'The notebook and its ML storage volume: no notebook is ever deleted, and nothing is applied automatically. Notebooks carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});
+
+/** The rule, with its proposal's writes sendable through the family's command table. */
+export const sagemakerNotebookInsecure = proposing(rule, [stopNotebook, updateNotebook, startNotebook]);

@@ -28,7 +28,7 @@ import {
   type IpPermission,
 } from '@aws-sdk/client-ec2';
 import { checkedBothWays, type Facts, type Finding, type Plan, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
-import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, readFact } from '../../rulekit/index.js';
+import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, readFact } from '../../rulekit/index.js';
 import { ec2 } from '../../rulekit/aws/ec2.js';
 
 /** `tcp/443`, `udp/53` or a range `tcp/8000-8080`: ports 0-65535, a range from low to high. */
@@ -433,7 +433,8 @@ const modifiedRulesLookup = defineLookup(ec2, DescribeSecurityGroupRulesCommand,
     const ids = grantedRanges(event).map((r) => r.ruleId).filter((id): id is string => id !== undefined);
     return modifyRequest(event) && ids.length > 0 ? { SecurityGroupRuleIds: [...new Set(ids)] } : undefined;
   },
-  select: (output) => ({
+  // `null` when none of the rules exists any more (`InvalidSecurityGroupRuleId.NotFound`).
+  select: (output): { readonly egressRuleIds: readonly string[] } | null => ({
     egressRuleIds: ((field(output, 'SecurityGroupRules') as unknown[] | undefined) ?? [])
       .filter((rule) => field(rule, 'IsEgress') === true)
       .map((rule) => field(rule, 'SecurityGroupRuleId'))
@@ -443,8 +444,7 @@ const modifiedRulesLookup = defineLookup(ec2, DescribeSecurityGroupRulesCommand,
 });
 
 function egressRuleIds(facts: Facts): ReadonlySet<string> {
-  const fact = readFact(facts, modifiedRulesLookup);
-  return new Set(fact?.status === 'ok' && fact.value ? fact.value.egressRuleIds : []);
+  return new Set(factValue(readFact(facts, modifiedRulesLookup))?.egressRuleIds ?? []);
 }
 
 /** The ranges the event grants on ingress: for `ModifySecurityGroupRules`, without the rules a lookup showed to be egress. */

@@ -1,25 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { RECREATE_STEP, notebookInstanceProbe } from '../remediations/sagemaker/sagemaker-notebook-insecure.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { lookupOf, registeredRule } from './helpers/registered.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Verdict } from '../../engine/types.js';
+import { sagemakerRules } from '../../remediations/sagemaker/index.js';
+import { RECREATE_STEP, notebookInstanceProbe } from '../../remediations/sagemaker/sagemaker-notebook-insecure.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { lookupOf, registeredRule } from '../helpers/registered.js';
+import { ruleEvaluator } from '../helpers/rule-harness.js';
 
 const sagemakerNotebookInsecure = registeredRule('sagemaker-notebook-insecure');
-
-const rules = [sagemakerNotebookInsecure];
+const evaluate = ruleEvaluator('sagemaker-notebook-insecure');
 const NOW = new Date('2025-03-12T12:00:00Z');
 const ACCOUNT = '111122223333';
 
-function evaluate(event: CloudTrailEvent, facts: Facts = {}, rawConfig: unknown = {}): Verdict {
-  const config = parseConfig(rawConfig, rules);
-  return sagemakerNotebookInsecure.evaluate(event, facts, { config, settings: config.rules['sagemaker-notebook-insecure']?.settings, now: NOW });
-}
-
 function violation(event: CloudTrailEvent, facts: Facts = {}): Extract<Verdict, { kind: 'violation' }> {
-  const verdict = evaluate(event, facts);
+  const verdict = evaluate(event, { facts });
   if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${JSON.stringify(verdict)}`);
   return verdict;
 }
@@ -158,7 +154,7 @@ describe('sagemaker-notebook-insecure', () => {
 
     it('honours a configured exemption tag key', () => {
       const event = loadEvent('sagemaker/CreateNotebookInstance-defaults-internet-root-no-vpc-no-kms.json');
-      const verdict = evaluate(event, {}, { exemptionTagKey: 'team' });
+      const verdict = evaluate(event, { config: { exemptionTagKey: 'team' } });
       expect(verdict).toMatchObject({ kind: 'exempt', reason: 'Churn-Exploration is tagged team: growth-analytics' });
     });
 
@@ -228,7 +224,7 @@ describe('sagemaker-notebook-insecure', () => {
     });
 
     it('exempts a notebook whose tags (ListTags) carry the exemption tag, with the finding it let through', () => {
-      expect(evaluate(event(), tagsFact([{ Key: 'remediation:exempt', Value: '' }]))).toStrictEqual({
+      expect(evaluate(event(), { facts: tagsFact([{ Key: 'remediation:exempt', Value: '' }]) })).toStrictEqual({
         kind: 'exempt',
         reason: 'fraud-features is tagged remediation:exempt (no reason given)',
         resources: [arn],
@@ -330,7 +326,7 @@ describe('sagemaker-notebook-insecure', () => {
   });
 
   describe('through the engine', () => {
-    const config = parseConfig({}, rules);
+    const config = parseConfig({}, sagemakerRules);
     const context = { config, env: {}, facts: offlineFacts, now: NOW };
 
     it.each([

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Verdict } from '../engine/types.js';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Verdict } from '../../engine/types.js';
 import {
   DEFAULT_LOCAL_STORAGE_FAMILIES,
   SagemakerEndpointUnencryptedSettingsSchema,
@@ -10,22 +10,20 @@ import {
   endpointProbe,
   hasLocalStorage,
   proposedConfigName,
-  sagemakerEndpointUnencrypted,
-} from '../remediations/sagemaker/sagemaker-endpoint-unencrypted.js';
-import { loadEvent } from './helpers/fixtures.js';
+} from '../../remediations/sagemaker/sagemaker-endpoint-unencrypted.js';
+import { sagemakerRules } from '../../remediations/sagemaker/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { ruleEvaluator } from '../helpers/rule-harness.js';
 
-const rules = [sagemakerEndpointUnencrypted];
+const sagemakerEndpointUnencrypted = registeredRule('sagemaker-endpoint-unencrypted');
+const evaluate = ruleEvaluator('sagemaker-endpoint-unencrypted');
 const NOW = new Date('2025-03-15T12:00:00Z');
 const ACCOUNT = '111122223333';
 const defaults = SagemakerEndpointUnencryptedSettingsSchema.parse({});
 
-function evaluate(event: CloudTrailEvent, rawConfig: unknown = {}): Verdict {
-  const config = parseConfig(rawConfig, rules);
-  return sagemakerEndpointUnencrypted.evaluate(event, {}, { config, settings: config.rules['sagemaker-endpoint-unencrypted']?.settings, now: NOW });
-}
-
-function violation(event: CloudTrailEvent, rawConfig: unknown = {}): Extract<Verdict, { kind: 'violation' }> {
-  const verdict = evaluate(event, rawConfig);
+function violation(event: CloudTrailEvent): Extract<Verdict, { kind: 'violation' }> {
+  const verdict = evaluate(event);
   if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${JSON.stringify(verdict)}`);
   return verdict;
 }
@@ -200,7 +198,7 @@ describe('sagemaker-endpoint-unencrypted', () => {
 
     it('uses a configured list of local-storage families', () => {
       const event = loadEvent('sagemaker/CreateEndpointConfig-g5-local-storage-compliant.json');
-      expect(evaluate(event, { rules: { 'sagemaker-endpoint-unencrypted': { localStorageInstanceFamilies: [] } } }).kind).toBe('violation');
+      expect(evaluate(event, { config: { rules: { 'sagemaker-endpoint-unencrypted': { localStorageInstanceFamilies: [] } } } }).kind).toBe('violation');
     });
 
     it('asks no volume key of a serverless endpoint, which has no storage volume', () => {
@@ -300,7 +298,7 @@ describe('sagemaker-endpoint-unencrypted', () => {
   });
 
   describe('through the engine', () => {
-    const config = parseConfig({}, rules);
+    const config = parseConfig({}, sagemakerRules);
 
     it('notifies by default and needs no lookup', async () => {
       const decision = await decide(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'), sagemakerEndpointUnencrypted, {

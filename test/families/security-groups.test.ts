@@ -1,4 +1,6 @@
 /**
+ * The security-groups family's function, with EC2 and SNS mocked.
+ *
  * sg-open-ingress acts on the present, not on the event's picture of it, and
  * "fixed" means a read showed it fixed. Each scenario changes the security
  * group between the event and the bot's run, as a person would, against a
@@ -8,19 +10,11 @@ import { DescribeSecurityGroupRulesCommand, DescribeSecurityGroupsCommand, Revok
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { type InvocationResult } from '../engine/lambda.js';
-import { processEvent } from './helpers/engine.js';
-import type { MetricName } from '../engine/metrics.js';
-import { runtimeCommands } from '../handlers/runtime.js';
-import { securityGroupsFamily } from '../remediations/security-groups/index.js';
-import { securityGroupRules } from '../remediations/security-groups/index.js';
-import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger } from './helpers/logger.js';
-
-const securityGroupCommands = runtimeCommands(securityGroupsFamily);
+import type { InvocationResult } from '../../engine/lambda.js';
+import type { MetricName } from '../../engine/metrics.js';
+import { fakeSecurityGroups, ingressRule, type GroupState } from '../helpers/ec2-security-groups.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { familyHandler } from '../helpers/rule-harness.js';
 
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 const SSH = 'sgr-0aa1b2c3d4e5f6071';
@@ -31,16 +25,14 @@ function group(rules: ReturnType<typeof ingressRule>[], extra: Partial<GroupStat
   return { groupId: GROUP, groupName: 'web', rules: new Map(rules.map((rule) => [rule.SecurityGroupRuleId ?? '', rule])), ...extra };
 }
 
+/** The family's function as deployed, in `mode`, counting its metrics. */
 async function run(event: unknown, mode: 'remediate' | 'propose' = 'remediate') {
   const counted: [MetricName, string | undefined][] = [];
-  const result = await processEvent(event, {
-    rules: securityGroupRules,
-    config: parseConfig({ rules: { 'sg-open-ingress': { mode } } }, securityGroupRules),
-    env: { ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:alerts' },
-    gateway: createAwsGateway(securityGroupCommands, { region: 'us-east-1' }),
-    logger: recordingLogger(),
+  const { handler } = familyHandler('security-groups', {
+    modes: { 'sg-open-ingress': mode },
     metrics: { count: (name, rule) => void counted.push([name, rule]) },
   });
+  const result = await handler(event);
   return { result, counted };
 }
 

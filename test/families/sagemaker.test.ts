@@ -1,3 +1,7 @@
+/**
+ * The sagemaker family's function, with SageMaker and SNS mocked, and its
+ * proposals run by a person through the family's command table.
+ */
 import {
   CreateEndpointConfigCommand,
   DescribeEndpointCommand,
@@ -24,16 +28,15 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { executePlan } from '../engine/executor.js';
-import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
-import { isUnknownValue, type Plan } from '../engine/types.js';
-import { sagemakerRules } from '../remediations/sagemaker/index.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger } from './helpers/logger.js';
-import { sagemakerFamily } from '../remediations/sagemaker/index.js';
-import { registeredRule } from './helpers/registered.js';
+import { createAwsGateway } from '../../engine/aws.js';
+import { executePlan } from '../../engine/executor.js';
+import { isUnknownValue, type Mode, type Plan } from '../../engine/types.js';
+import { runtimeCommands } from '../../handlers/runtime.js';
+import { sagemakerFamily } from '../../remediations/sagemaker/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import type { RecordingLogger } from '../helpers/logger.js';
+import { registeredRule } from '../helpers/registered.js';
+import { evaluateRule, familyHandler, TEST_REGION } from '../helpers/rule-harness.js';
 
 const sagemakerCommands = runtimeCommands(sagemakerFamily);
 const sagemakerEndpointUnencrypted = registeredRule('sagemaker-endpoint-unencrypted');
@@ -41,25 +44,12 @@ const sagemakerNotebookInsecure = registeredRule('sagemaker-notebook-insecure');
 
 const sagemaker = mockClient(SageMakerClient);
 const sns = mockClient(SNSClient);
-const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const NOTEBOOK_ARN = 'arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/fraud-features';
 const TRAINING_JOB = 'churn-xgb-2025-03-13-14-03-36';
 
-type Mode = 'off' | 'notify' | 'propose' | 'remediate';
-
-function handlerFor(modes: Partial<Record<string, Mode>> = {}, env: Record<string, string> = {}) {
-  const logger = recordingLogger();
-  const rules = Object.fromEntries(Object.entries(modes).map(([id, mode]) => [id, { mode }]));
-  const config = parseConfig({ rules }, sagemakerRules);
-  const handler = remediationHandler({
-    rules: sagemakerRules,
-    commands: sagemakerCommands,
-    logger,
-    config,
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-sagemaker', ...env },
-    gateway: createAwsGateway(sagemakerCommands, { region: 'us-east-1' }),
-  });
-  return { handler, logger };
+/** The sagemaker function as deployed, with these modes and this environment. */
+function handlerFor(modes: Readonly<Record<string, Mode>> = {}, env: Record<string, string> = {}) {
+  return familyHandler(sagemakerFamily, { modes, env });
 }
 
 function serviceError(name: string, message: string): SageMakerServiceException {
@@ -83,7 +73,7 @@ function decisionsOf(result: Awaited<ReturnType<ReturnType<typeof handlerFor>['h
   return result.decisions;
 }
 
-const decisionLine = (logger: ReturnType<typeof recordingLogger>) => logger.lines.find((l) => l.message === 'decision')?.extra;
+const decisionLine = (logger: RecordingLogger) => logger.lines.find((l) => l.message === 'decision')?.extra;
 const training = (status: TrainingJobStatus) => ({ TrainingJobName: TRAINING_JOB, TrainingJobStatus: status });
 const TRAINING_INPUT = { TrainingJobName: TRAINING_JOB };
 
@@ -428,13 +418,12 @@ describe('sagemaker handler', () => {
 });
 
 describe('the proposals, run by a person through the same command table', () => {
-  const gateway = createAwsGateway(sagemakerCommands, { region: 'us-east-1' });
+  const gateway = createAwsGateway(sagemakerCommands, { region: TEST_REGION });
   const LAB = { NotebookInstanceName: 'forecasting-lab' };
   const lab = (status: NotebookInstanceStatus, rootAccess: RootAccess) => ({ ...LAB, NotebookInstanceStatus: status, RootAccess: rootAccess });
-  const config = parseConfig({}, sagemakerRules);
 
   function proposalFor(fixture: string): Plan {
-    const verdict = sagemakerNotebookInsecure.evaluate(loadEvent(fixture), {}, { config, settings: undefined, now: new Date(0) });
+    const verdict = evaluateRule(sagemakerNotebookInsecure, loadEvent(fixture));
     if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
     return verdict.proposal;
   }
@@ -542,7 +531,7 @@ describe('the proposals, run by a person through the same command table', () => 
     sagemaker.on(DescribeNotebookInstanceCommand).resolves({ NotebookInstanceName: 'fraud-features', NotebookInstanceStatus: 'InService', RootAccess: 'Disabled' });
     const event = loadEvent('sagemaker/CreateNotebookInstance-private-vpc-kms-compliant.json');
     event.detail.requestParameters = { ...event.detail.requestParameters, directInternetAccess: 'Enabled' };
-    const verdict = sagemakerNotebookInsecure.evaluate(event, {}, { config, settings: undefined, now: new Date(0) });
+    const verdict = evaluateRule(sagemakerNotebookInsecure, event);
     if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
     const report = await run(verdict.proposal);
     expect(report.status).toBe('unverified');
@@ -563,11 +552,7 @@ describe('the proposals, run by a person through the same command table', () => 
     });
 
     function proposal(): Plan {
-      const verdict = sagemakerEndpointUnencrypted.evaluate(loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'), {}, {
-        config,
-        settings: config.rules['sagemaker-endpoint-unencrypted']?.settings,
-        now: new Date(0),
-      });
+      const verdict = evaluateRule(sagemakerEndpointUnencrypted, loadEvent('sagemaker/CreateEndpointConfig-no-kms-data-capture.json'));
       if (verdict.kind !== 'violation' || !verdict.proposal) throw new Error('expected a proposal');
       return verdict.proposal;
     }

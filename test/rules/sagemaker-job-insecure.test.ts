@@ -1,28 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Verdict } from '../engine/types.js';
-import {
-  SagemakerJobInsecureSettingsSchema,
-  processingJobProbe,
-  sagemakerJobInsecure,
-  trainingJobProbe,
-  tuningJobProbe,
-} from '../remediations/sagemaker/sagemaker-job-insecure.js';
-import { loadEvent } from './helpers/fixtures.js';
+import { ConfigError, parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Verdict } from '../../engine/types.js';
+import { sagemakerRules } from '../../remediations/sagemaker/index.js';
+import { SagemakerJobInsecureSettingsSchema, processingJobProbe, trainingJobProbe, tuningJobProbe } from '../../remediations/sagemaker/sagemaker-job-insecure.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { ruleEvaluator } from '../helpers/rule-harness.js';
 
-const rules = [sagemakerJobInsecure];
+const sagemakerJobInsecure = registeredRule('sagemaker-job-insecure');
+const evaluate = ruleEvaluator('sagemaker-job-insecure');
 const NOW = new Date('2025-03-13T16:00:00Z');
 const ACCOUNT = '111122223333';
 
-function evaluate(event: CloudTrailEvent, rawConfig: unknown = {}): Verdict {
-  const config = parseConfig(rawConfig, rules);
-  return sagemakerJobInsecure.evaluate(event, {}, { config, settings: config.rules['sagemaker-job-insecure']?.settings, now: NOW });
-}
-
-function violation(event: CloudTrailEvent, rawConfig: unknown = {}): Extract<Verdict, { kind: 'violation' }> {
-  const verdict = evaluate(event, rawConfig);
+function violation(event: CloudTrailEvent, config: unknown = {}): Extract<Verdict, { kind: 'violation' }> {
+  const verdict = evaluate(event, { config });
   if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${JSON.stringify(verdict)}`);
   return verdict;
 }
@@ -49,7 +42,7 @@ describe('sagemaker-job-insecure', () => {
     });
 
     it('rejects an unknown setting, naming it', () => {
-      expect(() => parseConfig({ rules: { 'sagemaker-job-insecure': { requireVpc: true } } }, rules)).toThrow(ConfigError);
+      expect(() => parseConfig({ rules: { 'sagemaker-job-insecure': { requireVpc: true } } }, sagemakerRules)).toThrow(ConfigError);
     });
   });
 
@@ -314,7 +307,7 @@ describe('sagemaker-job-insecure', () => {
 
   describe('through the engine', () => {
     it('notifies by default, and a notify decision shows no stop (issue 13)', async () => {
-      const config = parseConfig({}, rules);
+      const config = parseConfig({}, sagemakerRules);
       const decision = await decide(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'), sagemakerJobInsecure, {
         config,
         env: {},
@@ -328,7 +321,7 @@ describe('sagemaker-job-insecure', () => {
     });
 
     it('shows the stop, with its reads, in propose mode', async () => {
-      const config = parseConfig({ rules: { 'sagemaker-job-insecure': { mode: 'propose' } } }, rules);
+      const config = parseConfig({ rules: { 'sagemaker-job-insecure': { mode: 'propose' } } }, sagemakerRules);
       const decision = await decide(loadEvent('sagemaker/CreateTrainingJob-distributed-no-vpc-no-kms.json'), sagemakerJobInsecure, {
         config,
         env: {},
@@ -341,7 +334,7 @@ describe('sagemaker-job-insecure', () => {
     });
 
     it('skips a failed call before the rule runs', async () => {
-      const config = parseConfig({}, rules);
+      const config = parseConfig({}, sagemakerRules);
       const decision = await decide(loadEvent('sagemaker/CreateTrainingJob-failed-access-denied.json'), sagemakerJobInsecure, {
         config,
         env: {},

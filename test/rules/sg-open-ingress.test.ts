@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../engine/config.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import type { Facts, Verdict } from '../engine/types.js';
-import { registeredRule } from './helpers/registered.js';
-import { loadEvent } from './helpers/fixtures.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Verdict } from '../../engine/types.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { ruleEvaluator } from '../helpers/rule-harness.js';
 
-const sgOpenIngress = registeredRule('sg-open-ingress');
-
-const rules = [sgOpenIngress];
-const NOW = new Date('2025-03-10T00:00:00Z');
-
-function evaluate(event: CloudTrailEvent, facts: Facts = {}, rawConfig: unknown = {}): Verdict {
-  const config = parseConfig(rawConfig, rules);
-  return sgOpenIngress.evaluate(event, facts, { config, settings: config.rules['sg-open-ingress']?.settings, now: NOW });
-}
+const evaluate = ruleEvaluator('sg-open-ingress');
 
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 
@@ -129,7 +120,7 @@ describe('sg-open-ingress', () => {
 
     it('leaves a modified rule alone when the lookup says it is an egress rule', () => {
       const facts: Facts = { modifiedRules: { status: 'ok', value: { egressRuleIds: ['sgr-0e0e0e0e0e0e0e0e1'] } } };
-      expect(evaluate(loadEvent('ec2/ModifySecurityGroupRules-world-ssh.json'), facts).kind).toBe('compliant');
+      expect(evaluate(loadEvent('ec2/ModifySecurityGroupRules-world-ssh.json'), { facts }).kind).toBe('compliant');
     });
 
     it('treats any /0 as the whole internet, whatever the anonymiser left in the address', () => {
@@ -186,14 +177,14 @@ describe('sg-open-ingress', () => {
     it('honours configured allowed ports and prefix thresholds', () => {
       const event = authorizeEvent([{ ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: { items: [{ cidrIp: '3.0.0.0/8' }] } }]);
       expect(evaluate(event).kind).toBe('compliant');
-      expect(evaluate(event, {}, { rules: { 'sg-open-ingress': { ipv4MinPrefix: 16 } } }).kind).toBe('violation');
+      expect(evaluate(event, { config: { rules: { 'sg-open-ingress': { ipv4MinPrefix: 16 } } } }).kind).toBe('violation');
       const world = authorizeEvent([{ ipProtocol: 'tcp', fromPort: 22, toPort: 22, ipRanges: { items: [{ cidrIp: '0.0.0.0/0' }] } }]);
-      expect(evaluate(world, {}, { rules: { 'sg-open-ingress': { allowedPorts: ['tcp/22'] } } }).kind).toBe('compliant');
+      expect(evaluate(world, { config: { rules: { 'sg-open-ingress': { allowedPorts: ['tcp/22'] } } } }).kind).toBe('compliant');
     });
 
     it('gives an exempt verdict, with the tag value as reason and what the exemption let through, when the group carries the exemption tag', () => {
       const facts: Facts = { securityGroup: { status: 'ok', value: { tags: { 'remediation:exempt': 'bastion, ticket SEC-42' } } } };
-      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts);
+      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), { facts });
       expect(result).toStrictEqual({
         kind: 'exempt',
         reason: `${GROUP} is tagged remediation:exempt: bastion, ticket SEC-42`,
@@ -211,18 +202,18 @@ describe('sg-open-ingress', () => {
 
     it('uses the configured exemption tag key', () => {
       const facts: Facts = { securityGroup: { status: 'ok', value: { tags: { 'remediation:exempt': 'x' } } } };
-      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts, { exemptionTagKey: 'secops/allow' });
+      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), { facts, config: { exemptionTagKey: 'secops/allow' } });
       expect(result.kind).toBe('violation');
     });
 
     it('still reports the violation when the group facts are unavailable: it never guesses a pass', () => {
       const facts: Facts = { securityGroup: { status: 'unavailable', reason: 'offline' } };
-      expect(evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts).kind).toBe('violation');
+      expect(evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), { facts }).kind).toBe('violation');
     });
 
     it('still plans the revoke for a group that is gone since the event: the read before the revoke reports it, with the evidence', () => {
       const facts: Facts = { securityGroup: { status: 'ok', value: null } };
-      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), facts);
+      const result = evaluate(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json'), { facts });
       expect(result.kind === 'violation' && result.plan.map((step) => step.precondition?.description)).toStrictEqual([
         'sgr-0f1e2d3c4b5a69788 still allows 0.0.0.0/0 on tcp/22',
       ]);
