@@ -46,9 +46,8 @@ import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
 import { checkedBothWays, stateCheck, unknownValue, type Facts, type Finding, type Plan, type RuleContext, type Verdict } from '../../engine/types.js';
 import { sagemaker } from '../../rulekit/aws/sagemaker.js';
-import { defineProbe, defineRule, defineUndo } from '../../rulekit/index.js';
+import { defineProbe, defineProposedWrite, defineRule, defineUndo } from '../../rulekit/index.js';
 import { objects, param, requestTags, responseArn, stringParam, toApiShape } from './common.js';
-import { defineProposedWrite, proposing } from './proposals.js';
 
 /** SageMaker instance families with NVMe instance storage whose names carry no `d` attribute. */
 export const DEFAULT_LOCAL_STORAGE_FAMILIES = ['ml.g5', 'ml.g6', 'ml.g6e', 'ml.gr6', 'ml.p5', 'ml.p5e', 'ml.p5en', 'ml.trn1', 'ml.trn1n', 'ml.trn2'] as const;
@@ -266,7 +265,7 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext<Sa
   };
 }
 
-const rule = defineRule<SagemakerEndpointUnencryptedSettings>({
+export const sagemakerEndpointUnencrypted = defineRule<SagemakerEndpointUnencryptedSettings>({
   id: 'sagemaker-endpoint-unencrypted',
   title: 'SageMaker endpoint configuration without KMS encryption',
   severity: 'medium',
@@ -275,6 +274,7 @@ const rule = defineRule<SagemakerEndpointUnencryptedSettings>({
   defaultMode: 'notify',
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateEndpointConfig'] }],
   probes: [endpointConfigProbe, endpointProbe],
+  proposals: [createConfig, moveEndpoint, deleteConfig],
   settings: SagemakerEndpointUnencryptedSettingsSchema,
   docs: {
     changes:
@@ -287,5 +287,3 @@ const rule = defineRule<SagemakerEndpointUnencryptedSettings>({
   evaluate,
 });
 
-/** The rule, with its proposal's writes (and the undo of the copy) sendable through the family's command table. */
-export const sagemakerEndpointUnencrypted = proposing(rule, [createConfig, moveEndpoint, deleteConfig]);

@@ -42,9 +42,8 @@ import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
 import { checkedBothWays, type Facts, type Finding, type Plan, type PlanStep, type RuleContext, type Verdict } from '../../engine/types.js';
 import { sagemaker } from '../../rulekit/aws/sagemaker.js';
-import { defineLookup, defineProbe, defineRule, defineWaiter, readFact } from '../../rulekit/index.js';
+import { defineLookup, defineProbe, defineProposedWrite, defineRule, defineWaiter, readFact } from '../../rulekit/index.js';
 import { enabledSetting, param, requestTags, responseArn, sagemakerArn, stringParam } from './common.js';
-import { defineProposedWrite, proposing } from './proposals.js';
 
 const isCreate = (event: CloudTrailEvent) => event.detail.eventName === 'CreateNotebookInstance';
 
@@ -282,7 +281,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-const rule = defineRule({
+export const sagemakerNotebookInsecure = defineRule({
   id: 'sagemaker-notebook-insecure',
   title: 'SageMaker notebook instance not private and encrypted',
   severity: 'high',
@@ -291,6 +290,7 @@ const rule = defineRule({
   triggers: [{ eventSource: 'sagemaker.amazonaws.com', eventNames: ['CreateNotebookInstance', 'UpdateNotebookInstance'] }],
   lookups: [notebookTagsLookup],
   probes: [notebookInstanceProbe],
+  proposals: [stopNotebook, updateNotebook, startNotebook],
   waiters: [untilStopped],
   docs: {
     changes:
@@ -302,5 +302,3 @@ const rule = defineRule({
   evaluate,
 });
 
-/** The rule, with its proposal's writes sendable through the family's command table. */
-export const sagemakerNotebookInsecure = proposing(rule, [stopNotebook, updateNotebook, startNotebook]);
