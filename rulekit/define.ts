@@ -177,17 +177,21 @@ export interface KitLookup<T> extends Lookup {
   readonly __fact?: T;
 }
 
-export interface LookupSpec<C extends CommandClass, T> {
+export interface LookupSpec<C extends CommandClass, T, S = unknown> {
   readonly name: string;
-  /** The input, or `undefined` for "nothing to look up" (see `Lookup.input`). */
-  readonly input: (event: CloudTrailEvent, earlier: Facts, context?: RuleContext) => InputOf<C> | undefined;
+  /**
+   * The input, or `undefined` for "nothing to look up" (see `Lookup.input`).
+   * `context` carries the rule's settings, already parsed by its schema: type
+   * the parameter (`context?: RuleContext<MySettings>`) to read them typed.
+   */
+  readonly input: (event: CloudTrailEvent, earlier: Facts, context?: RuleContext<S>) => InputOf<C> | undefined;
   readonly select: (output: unknown) => T;
   readonly notFoundCodes?: readonly string[];
   /** Narrower than the resource table's pattern for the action (rare: say why where it is used). */
   readonly resource?: string;
 }
 
-export function defineLookup<C extends CommandClass, T>(service: AwsService, Command: C, spec: LookupSpec<C, T>): KitLookup<T> {
+export function defineLookup<C extends CommandClass, T, S = unknown>(service: AwsService, Command: C, spec: LookupSpec<C, T, S>): KitLookup<T> {
   const command = bindCommand(service, Command);
   const permission = iamActionFor(service.name, command.operation);
   const resource = spec.resource ?? resourceOf(permission);
@@ -198,7 +202,8 @@ export function defineLookup<C extends CommandClass, T>(service: AwsService, Com
     operation: command.operation,
     permission,
     ...(resource !== '*' ? { resource } : {}),
-    input: (event, earlier = {}, context) => spec.input(event, earlier, context) as Readonly<Record<string, unknown>> | undefined,
+    // The engine passes the context of the rule that declared the lookup, whose settings its schema parsed.
+    input: (event, earlier = {}, context) => spec.input(event, earlier, context as RuleContext<S> | undefined) as Readonly<Record<string, unknown>> | undefined,
     select: spec.select,
     ...(spec.notFoundCodes ? { notFoundCodes: spec.notFoundCodes } : {}),
   };
@@ -217,7 +222,8 @@ export function factValue<T>(fact: Fact<T> | undefined): T | undefined {
 /** A probe the kit built: the engine's `Probe`, with its command, and a typed way to build its checks. */
 export interface KitProbe<C extends CommandClass = CommandClass> extends Probe {
   readonly command: BoundCommand;
-  check(input: InputOf<C>, expect: Readonly<Record<string, unknown>>, description: string): StateCheck;
+  /** The input may hold placeholders (an earlier step's output, a value a person fills in), resolved before the read. */
+  check(input: Placeheld<InputOf<C>>, expect: Readonly<Record<string, unknown>>, description: string): StateCheck;
 }
 
 export interface ProbeSpec {

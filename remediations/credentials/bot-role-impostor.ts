@@ -88,7 +88,8 @@
  */
 import { field, principalArn, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { isBotRole } from '../../engine/decide.js';
-import type { Facts, Finding, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import type { Facts, Finding, RuleContext, Verdict } from '../../engine/types.js';
+import { accountOf, defineRule, partitionOf } from '../../rulekit/index.js';
 
 /** The IAM path of every role the deployment creates for the bot (`functionRole` in `deploy/deployment.ts`). */
 export const BOT_ROLE_PATH = '/remediation-bot/';
@@ -103,14 +104,6 @@ export function isOnBotPath(roleArn: string): boolean {
   return ROLE_ON_BOT_PATH.test(roleArn);
 }
 
-function partitionOf(event: CloudTrailEvent): string {
-  const arn = event.detail.userIdentity?.arn ?? event.detail.userIdentity?.sessionContext?.sessionIssuer?.arn;
-  const fromArn = typeof arn === 'string' ? /^arn:(aws[a-z-]*):/.exec(arn)?.[1] : undefined;
-  if (fromArn) return fromArn;
-  if (event.region.startsWith('cn-')) return 'aws-cn';
-  return event.region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
-}
-
 /** The role `CreateRole` made: its ARN (from the response, else built from the request) and its path. */
 export function createdRole(event: CloudTrailEvent): { arn: string; path: string } | undefined {
   const role = field(event.detail.responseElements, 'role');
@@ -120,8 +113,7 @@ export function createdRole(event: CloudTrailEvent): { arn: string; path: string
   if (arn) return { arn, path };
   const name = stringField(role, 'roleName') ?? stringField(request, 'roleName');
   if (!name) return undefined;
-  const account = event.detail.recipientAccountId ?? event.account;
-  return { arn: `arn:${partitionOf(event)}:iam::${account}:role${path}${name}`, path };
+  return { arn: `arn:${partitionOf(event)}:iam::${accountOf(event)}:role${path}${name}`, path };
 }
 
 /** The role `AssumeRole` asked for: `requestParameters.roleArn`, else the role among the record's `resources`. */
@@ -200,19 +192,17 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   return event.detail.eventName === 'CreateRole' ? evaluateCreateRole(event, botRoles) : evaluateAssumeRole(event, botRoles);
 }
 
-export const botRoleImpostor = {
+export const botRoleImpostor = defineRule({
   id: 'bot-role-impostor',
   title: "Role on the bot's path created or assumed by someone else",
   severity: 'high',
   rationale:
     'The bot is trusted by the exact ARNs of its roles; a role on its path `/remediation-bot/`, or a bot role assumed outside Lambda, is someone trying to pass for the bot or to borrow its write permissions, and people must know at once.',
-  family: 'credentials',
   triggers: [
     { eventSource: 'iam.amazonaws.com', eventNames: ['CreateRole'] },
     // AssumeRole is read-only and frequent: EventBridge passes on only assumptions of roles on the bot's path.
     { eventSource: 'sts.amazonaws.com', eventNames: ['AssumeRole'], readOnly: true, requestMatch: { field: 'roleArn', wildcard: 'arn:*:iam::*:role/remediation-bot/*' } },
   ],
-  permissions: [],
   defaultMode: 'notify',
   docs: {
     changes:
@@ -220,4 +210,4 @@ export const botRoleImpostor = {
     neverTouches: "The role, its policies, its trust policy and its sessions; roles off the path; the bot's own roles assumed by the Lambda service.",
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -20,7 +20,8 @@
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
-import type { Facts, Finding, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import type { Facts, Finding, RuleContext, Verdict } from '../../engine/types.js';
+import { defineRule, readFact } from '../../rulekit/index.js';
 import { CONSOLE_LOGIN_TRIGGER, signInOf } from './console-login.js';
 import { callerUserName, userLookup } from './identities.js';
 
@@ -51,7 +52,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
       subject: userName,
     },
   ];
-  const exempt = exemptionReason(tagsFromFact(facts['user']), context.config);
+  const exempt = exemptionReason(tagsFromFact(readFact(facts, signedInUserLookup)), context.config);
   if (exempt) return { kind: 'exempt', reason: `IAM user ${userName} is ${exempt}`, resources, findings };
   return {
     kind: 'violation',
@@ -62,15 +63,13 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const consoleLoginWithoutMfa = {
+export const consoleLoginWithoutMfa = defineRule({
   id: 'console-login-without-mfa',
   title: 'IAM user signed in to the console without MFA',
   severity: 'high',
   rationale:
     'A console password alone is one phishing e-mail or one reused password away from an intruder; MFA is the control that stops a stolen password from being enough.',
-  family: 'credentials',
   triggers: [CONSOLE_LOGIN_TRIGGER],
-  permissions: [],
   lookups: [signedInUserLookup],
   defaultMode: 'notify',
   docs: {
@@ -78,4 +77,4 @@ export const consoleLoginWithoutMfa = {
     neverTouches: 'The user, its password, MFA devices and access keys; federated and IAM Identity Center sign-ins (their MFA is the identity provider’s).',
   },
   evaluate,
-} as const satisfies Rule;
+});

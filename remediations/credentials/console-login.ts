@@ -10,6 +10,7 @@
  */
 import { CONSOLE_SIGN_IN_DETAIL_TYPE, field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import type { Trigger } from '../../engine/types.js';
+import { accountOf } from '../../rulekit/index.js';
 
 export const CONSOLE_LOGIN_TRIGGER = {
   eventSource: 'signin.amazonaws.com',
@@ -32,8 +33,7 @@ export function signInOf(event: CloudTrailEvent): ConsoleSignIn {
   const mfaUsed = stringField(extra, 'MFAUsed');
   const loginTo = stringField(extra, 'LoginTo');
   const identityType = identity?.type ?? 'unknown';
-  const account = event.detail.recipientAccountId ?? event.account;
-  const who = identityType === 'Root' ? `the root user of account ${account}` : (identity?.arn ?? identity?.principalId ?? 'an unknown principal');
+  const who = identityType === 'Root' ? `the root user of account ${accountOf(event)}` : (identity?.arn ?? identity?.principalId ?? 'an unknown principal');
   return {
     succeeded: stringField(event.detail.responseElements, 'ConsoleLogin') === 'Success',
     identityType,

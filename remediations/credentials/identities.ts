@@ -3,14 +3,11 @@
  * credentials rules share. IAM and sign-in events reach EventBridge in
  * us-east-1, where the deployment puts this family.
  */
+import { GetAccountSummaryCommand, GetLoginProfileCommand, GetUserCommand, ListMFADevicesCommand } from '@aws-sdk/client-iam';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { tagsFromList } from '../../engine/exemption.js';
-import type { Fact, Lookup } from '../../engine/types.js';
-
-export const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'] as const;
-
-/** Every IAM user of the account, any path: what the user lookups are granted on. */
-const ACCOUNT_USERS = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*';
+import { tagsFromList, type Tags } from '../../engine/exemption.js';
+import { defineLookup, NO_SUCH_ENTITY, type KitLookup } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
 
 /** The name IAM gives the root user's virtual MFA device when it is enabled from the console. */
 export const ROOT_VIRTUAL_MFA_DEVICE = 'root-account-mfa-device';
@@ -55,28 +52,23 @@ export function mfaSubject(event: CloudTrailEvent): Subject | undefined {
   return caller ? { kind: 'user', userName: caller } : undefined;
 }
 
-export function factValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
-}
+/** A user as `GetUser` shows it: its tags (for exemption); `null` when no such user exists. */
+type UserFact = { readonly tags: Tags } | null;
 
 /** GetUser of the user `subjectOf` names (`undefined`: no lookup): whether it exists (`null` when not), and its tags. */
-export function userLookup(subjectOf: (event: CloudTrailEvent) => string | undefined): Lookup {
-  return {
+export function userLookup(subjectOf: (event: CloudTrailEvent) => string | undefined): KitLookup<UserFact> {
+  return defineLookup(iam, GetUserCommand, {
     name: 'user',
-    service: 'iam',
-    operation: 'GetUser',
-    permission: 'iam:GetUser',
-    resource: ACCOUNT_USERS,
     input: (event) => {
       const userName = subjectOf(event);
       return userName ? { UserName: userName } : undefined;
     },
-    select: (output) => {
+    select: (output): UserFact => {
       const user = field(output, 'User');
       return typeof user === 'object' && user !== null ? { tags: tagsFromList(field(user, 'Tags')) } : null;
     },
     notFoundCodes: NO_SUCH_ENTITY,
-  };
+  });
 }
 
 const mfaUserName = (event: CloudTrailEvent): string | undefined => {
@@ -87,54 +79,45 @@ const mfaUserName = (event: CloudTrailEvent): string | undefined => {
 /** GetUser of the user whose MFA was removed: whether it exists, and its tags (exemption). */
 export const mfaUserLookup = userLookup(mfaUserName);
 
+/** A console password as `GetLoginProfile` shows it (since when); `null` when the user has none (NoSuchEntity). */
+type LoginProfileFact = { readonly createDate: string | undefined } | null;
 
 /** GetLoginProfile: a console password exists (`{}`), or not (`null`, NoSuchEntity). */
-export const loginProfileLookup: Lookup = {
+export const loginProfileLookup = defineLookup(iam, GetLoginProfileCommand, {
   name: 'loginProfile',
-  service: 'iam',
-  operation: 'GetLoginProfile',
-  permission: 'iam:GetLoginProfile',
-  resource: ACCOUNT_USERS,
   input: (event) => {
     const userName = mfaUserName(event);
     return userName ? { UserName: userName } : undefined;
   },
-  select: (output) => {
+  select: (output): LoginProfileFact => {
     const profile = field(output, 'LoginProfile');
     if (typeof profile !== 'object' || profile === null) return null;
     const created = field(profile, 'CreateDate');
     return { createDate: created instanceof Date ? created.toISOString() : typeof created === 'string' ? created : undefined };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** ListMFADevices: the MFA devices the user still has (a user may hold up to eight). */
-export const mfaDevicesLookup: Lookup = {
+export const mfaDevicesLookup = defineLookup(iam, ListMFADevicesCommand, {
   name: 'mfaDevices',
-  service: 'iam',
-  operation: 'ListMFADevices',
-  permission: 'iam:ListMFADevices',
-  resource: ACCOUNT_USERS,
   input: (event) => {
     const userName = mfaUserName(event);
     return userName ? { UserName: userName } : undefined;
   },
-  select: (output) => {
+  select: (output): { readonly serials: readonly string[] } => {
     const devices = field(output, 'MFADevices');
     return { serials: (Array.isArray(devices) ? devices : []).map((d) => stringField(d, 'SerialNumber')).filter((s): s is string => s !== undefined) };
   },
   notFoundCodes: NO_SUCH_ENTITY,
-};
+});
 
 /** GetAccountSummary: `AccountMFAEnabled` says whether the root user still has an MFA device. */
-export const accountSummaryLookup: Lookup = {
+export const accountSummaryLookup = defineLookup(iam, GetAccountSummaryCommand, {
   name: 'accountSummary',
-  service: 'iam',
-  operation: 'GetAccountSummary',
-  permission: 'iam:GetAccountSummary',
   input: (event) => (mfaSubject(event)?.kind === 'root' ? {} : undefined),
-  select: (output) => {
+  select: (output): { readonly rootMfaEnabled: boolean | undefined } => {
     const enabled = field(output, 'SummaryMap', 'AccountMFAEnabled');
     return { rootMfaEnabled: typeof enabled === 'number' ? enabled > 0 : undefined };
   },
-};
+});

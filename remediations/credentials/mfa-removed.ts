@@ -23,10 +23,10 @@
  */
 import { stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact } from '../../engine/exemption.js';
-import type { Facts, Finding, Rule, RuleContext, Verdict } from '../../engine/types.js';
+import type { Facts, Finding, RuleContext, Verdict } from '../../engine/types.js';
+import { accountOf, defineRule, factValue, readFact } from '../../rulekit/index.js';
 import {
   accountSummaryLookup,
-  factValue,
   loginProfileLookup,
   mfaDevicesLookup,
   mfaSubject,
@@ -51,7 +51,7 @@ function violation(subject: Subject, serial: string | undefined, finding: Findin
 
 function evaluateRoot(facts: Facts, serial: string | undefined, deletion: boolean, resources: readonly string[]): Verdict {
   const subject: Subject = { kind: 'root' };
-  const summary = factValue(facts['accountSummary']) as { rootMfaEnabled?: boolean } | undefined;
+  const summary = factValue(readFact(facts, accountSummaryLookup));
   if (summary?.rootMfaEnabled === true) {
     return { kind: 'compliant', summary: 'the root user still has an MFA device (GetAccountSummary: AccountMFAEnabled)', resources };
   }
@@ -81,15 +81,14 @@ function evaluateRoot(facts: Facts, serial: string | undefined, deletion: boolea
 function evaluateUser(userName: string, facts: Facts, serial: string | undefined, deletion: boolean, resources: readonly string[]): Verdict {
   const subject: Subject = { kind: 'user', userName };
   const noEffect = `IAM deletes only unassigned devices, so the deletion removed MFA from no one`;
-  const user = facts['user'];
-  if (user?.status === 'ok' && user.value === null) {
+  if (factValue(readFact(facts, mfaUserLookup)) === null) {
     return deletion
       ? { kind: 'compliant', summary: `virtual MFA device ${serial ?? userName} deleted: ${noEffect}, and no IAM user is named ${userName}`, resources }
       : { kind: 'compliant', summary: `IAM user ${userName} no longer exists (GetUser: NoSuchEntity), so nobody signs in as that user without MFA`, resources };
   }
 
-  const profile = facts['loginProfile'];
-  const devices = factValue(facts['mfaDevices']) as { serials?: string[] } | null | undefined;
+  const profile = readFact(facts, loginProfileLookup);
+  const devices = factValue(readFact(facts, mfaDevicesLookup));
   if (profile?.status === 'ok' && profile.value === null) {
     return { kind: 'compliant', summary: `IAM user ${userName} has no console password, so MFA removal opens no console sign-in`, resources };
   }
@@ -97,8 +96,8 @@ function evaluateUser(userName: string, facts: Facts, serial: string | undefined
   if (remaining.length > 0) {
     return { kind: 'compliant', summary: `IAM user ${userName} still has ${remaining.length} MFA device${remaining.length === 1 ? '' : 's'} (${remaining.join(', ')})`, resources };
   }
-  if (profile?.status === 'ok' && devices) {
-    const created = (profile.value as { createDate?: string }).createDate;
+  if (profile?.status === 'ok' && profile.value !== null && devices) {
+    const created = profile.value.createDate;
     return violation(subject, serial, {
       code: 'mfa-removed',
       severity: 'high',
@@ -129,26 +128,23 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     return { kind: 'skipped', reason: 'the event names neither a user nor an MFA device, so whose MFA was removed cannot be told', severity: 'high' };
   }
   const deletion = event.detail.eventName === 'DeleteVirtualMFADevice';
-  const account = event.detail.recipientAccountId ?? event.account;
-  const resources = [subject.kind === 'root' ? `arn:aws:iam::${account}:root` : `user ${subject.userName}`];
+  const resources = [subject.kind === 'root' ? `arn:aws:iam::${accountOf(event)}:root` : `user ${subject.userName}`];
   // The root user has no tags, so nothing exempts it.
   if (subject.kind === 'root') return evaluateRoot(facts, serial, deletion, resources);
 
   const verdict = evaluateUser(subject.userName, facts, serial, deletion, resources);
   if (verdict.kind !== 'violation') return verdict;
-  const exempt = exemptionReason(tagsFromFact(facts['user']), context.config);
+  const exempt = exemptionReason(tagsFromFact(readFact(facts, mfaUserLookup)), context.config);
   return exempt ? { kind: 'exempt', reason: `IAM user ${subject.userName} is ${exempt}`, resources, findings: verdict.findings } : verdict;
 }
 
-export const mfaRemoved = {
+export const mfaRemoved = defineRule({
   id: 'mfa-removed',
   title: 'MFA removed from a user who signs in to the console',
   severity: 'high',
   rationale:
     'Without MFA a phished or reused password is enough to sign in to the console; removing MFA is also a common step after an account takeover, so it deserves a person’s attention.',
-  family: 'credentials',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['DeactivateMFADevice', 'DeleteVirtualMFADevice'] }],
-  permissions: [],
   lookups: [mfaUserLookup, loginProfileLookup, mfaDevicesLookup, accountSummaryLookup],
   defaultMode: 'notify',
   docs: {
@@ -156,4 +152,4 @@ export const mfaRemoved = {
     neverTouches: 'Users, passwords, MFA devices and access keys.',
   },
   evaluate,
-} as const satisfies Rule;
+});

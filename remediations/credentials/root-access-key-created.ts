@@ -21,9 +21,12 @@
  * Permissions: none for changes; probes `iam:GetAccountSummary` (`*`) and
  * `iam:ListAccessKeys` (the account's `user/*`, its only resource type).
  */
+import { GetAccountSummaryCommand, ListAccessKeysCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { stateCheck, unknownValue, type PlanStep, type Probe, type Rule, type Verdict } from '../../engine/types.js';
-import { isRootCaller, NO_SUCH_ENTITY } from './identities.js';
+import { unknownValue, type PlanStep, type Verdict } from '../../engine/types.js';
+import { accountOf, defineProbe, defineRule, defineUndo, NO_SUCH_ENTITY } from '../../rulekit/index.js';
+import { iam } from '../../rulekit/aws/iam.js';
+import { isRootCaller } from './identities.js';
 
 /** What the checks of a proposal compare against: the new key's id, when the event names it. */
 function keyExpectation(accessKeyId: string | undefined): Readonly<Record<string, unknown>> {
@@ -40,10 +43,8 @@ function keyLabel(expected: Readonly<Record<string, unknown>>): string {
  * has any access key. It counts inactive keys too, so it can show the key gone
  * (done), never that it was deactivated: 1 means the step may still be needed.
  */
-export const rootAccessKeysProbe: Probe = {
+export const rootAccessKeysProbe = defineProbe(iam, GetAccountSummaryCommand, {
   name: 'rootAccessKeys',
-  service: 'iam',
-  operation: 'GetAccountSummary',
   judge(output, expected) {
     const present = field(output, 'SummaryMap', 'AccountAccessKeysPresent');
     if (typeof present !== 'number') throw new Error('the answer holds no AccountAccessKeysPresent');
@@ -51,7 +52,7 @@ export const rootAccessKeysProbe: Probe = {
     if (present === 0) return { state: 'done', evidence: `the root user has no access key left (AccountAccessKeysPresent 0): ${key} was deleted` };
     return { state: 'needed', evidence: `the root user still has an access key (AccountAccessKeysPresent ${present}); whether ${key} is still active only the root user can read` };
   },
-};
+});
 
 /**
  * ListAccessKeys without `UserName`: the caller's own keys. Signed in as the
@@ -59,11 +60,8 @@ export const rootAccessKeysProbe: Probe = {
  * user's keys; a role's temporary credentials get a `ValidationError` (AWS
  * requires `UserName` then), which the executor reports as unreadable.
  */
-export const rootOwnAccessKeyProbe: Probe = {
+export const rootOwnAccessKeyProbe = defineProbe(iam, ListAccessKeysCommand, {
   name: 'rootOwnAccessKey',
-  service: 'iam',
-  operation: 'ListAccessKeys',
-  resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*',
   judge(output, expected) {
     const keys = field(output, 'AccessKeyMetadata');
     if (!Array.isArray(keys)) throw new Error('the answer holds no AccessKeyMetadata');
@@ -81,33 +79,34 @@ export const rootOwnAccessKeyProbe: Probe = {
       ? { state: 'needed', evidence: `${id} is still Active` }
       : { state: 'done', evidence: `${id} is ${status}` };
   },
-};
+});
+
+/**
+ * Never granted, never in the family's command table: only the root user can
+ * change its own keys, so the proposal and its undo are for a person to run,
+ * and both are built as undo steps are (typed by the command, not granted).
+ */
+const updateRootAccessKey = defineUndo(iam, UpdateAccessKeyCommand);
 
 export function proposeDeactivation(accessKeyId: string | undefined): PlanStep {
   const AccessKeyId = accessKeyId ?? unknownValue("the root user's new access key id (IAM console, the root user's Security credentials)");
   const expected = keyExpectation(accessKeyId);
   const key = keyLabel(expected);
   return {
-    service: 'iam',
-    operation: 'UpdateAccessKey',
-    input: { AccessKeyId, Status: 'Inactive' },
-    reason:
+    ...updateRootAccessKey.undo(
+      { AccessKeyId, Status: 'Inactive' },
       "PROPOSAL, not applied: deactivate the root user's new access key. Only the root user can change its own keys: run this signed in as the root user (no UserName means the caller's own key). Nothing is deleted; the key can be activated again.",
-    undo: {
-      service: 'iam',
-      operation: 'UpdateAccessKey',
-      input: { AccessKeyId, Status: 'Active' },
-      reason: "Activate the root user's access key again.",
-    },
+    ),
+    undo: updateRootAccessKey.undo({ AccessKeyId, Status: 'Active' }, "Activate the root user's access key again."),
     // A key that no longer exists has nothing left to deactivate; the read afterwards confirms it is gone.
     alreadyDoneCodes: NO_SUCH_ENTITY,
-    precondition: stateCheck(rootAccessKeysProbe, {}, expected, `the root user still has an access key (${key}, unless it was deleted)`),
-    verification: stateCheck(rootOwnAccessKeyProbe, {}, expected, `${key} is no longer Active among the root user's own keys (a read only the root user can make)`),
+    precondition: rootAccessKeysProbe.check({}, expected, `the root user still has an access key (${key}, unless it was deleted)`),
+    verification: rootOwnAccessKeyProbe.check({}, expected, `${key} is no longer Active among the root user's own keys (a read only the root user can make)`),
   };
 }
 
 function evaluate(event: CloudTrailEvent): Verdict {
-  const account = event.detail.recipientAccountId ?? event.account;
+  const account = accountOf(event);
   const key = field(event.detail.responseElements, 'accessKey');
   const accessKeyId = stringField(key, 'accessKeyId');
   const owner = stringField(event.detail.requestParameters, 'userName') ?? stringField(key, 'userName');
@@ -139,15 +138,13 @@ function evaluate(event: CloudTrailEvent): Verdict {
   };
 }
 
-export const rootAccessKeyCreated = {
+export const rootAccessKeyCreated = defineRule({
   id: 'root-access-key-created',
   title: 'Root user access key created',
   severity: 'high',
   rationale:
     'The root user can do anything in the account and no policy limits it; a long-lived root access key is the most valuable credential an attacker can steal, and AWS recommends there be none.',
-  family: 'credentials',
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreateAccessKey'] }],
-  permissions: [],
   probes: [rootAccessKeysProbe, rootOwnAccessKeyProbe],
   defaultMode: 'notify',
   docs: {
@@ -157,4 +154,4 @@ export const rootAccessKeyCreated = {
     neverTouches: 'The key itself (the bot never deactivates or deletes it) and IAM users’ access keys, including keys the root user creates for IAM users.',
   },
   evaluate,
-} as const satisfies Rule;
+});

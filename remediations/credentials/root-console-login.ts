@@ -13,12 +13,13 @@
  * Permissions: none.
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Finding, Rule, Verdict } from '../../engine/types.js';
+import type { Finding, Verdict } from '../../engine/types.js';
+import { accountOf, defineRule } from '../../rulekit/index.js';
 import { CONSOLE_LOGIN_TRIGGER, signInOf } from './console-login.js';
 
 function evaluate(event: CloudTrailEvent): Verdict {
   const signIn = signInOf(event);
-  const account = event.detail.recipientAccountId ?? event.account;
+  const account = accountOf(event);
   const root = `arn:aws:iam::${account}:root`;
   if (signIn.identityType !== 'Root') {
     return { kind: 'compliant', summary: `console sign-in by ${signIn.who}, not the root user`, resources: [] };
@@ -51,19 +52,17 @@ function evaluate(event: CloudTrailEvent): Verdict {
   };
 }
 
-export const rootConsoleLogin = {
+export const rootConsoleLogin = defineRule({
   id: 'root-console-login',
   title: 'Root user signed in to the console',
   severity: 'high',
   rationale:
     'The root user is for the few tasks only it can do; a root sign-in outside a planned task is either a process gap or an intruder holding the account’s master password.',
-  family: 'credentials',
   triggers: [CONSOLE_LOGIN_TRIGGER],
-  permissions: [],
   defaultMode: 'notify',
   docs: {
     changes: 'Nothing: it alerts (notify by default), with the source address and whether MFA was used.',
     neverTouches: 'The root user’s password, MFA devices and access keys, and sessions already open.',
   },
   evaluate,
-} as const satisfies Rule;
+});

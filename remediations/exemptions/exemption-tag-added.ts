@@ -67,8 +67,9 @@
  * the key's spelling (`remediation:exempt`, `tag_key` with its capitalisation)
  * so that look-alike keys are refused.
  */
-import { field, items, principalArn, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Finding, Rule, RuleContext, Trigger, Verdict } from '../../engine/types.js';
+import { principalArn, type CloudTrailEvent } from '../../engine/event.js';
+import type { Facts, Finding, RuleContext, Trigger, Verdict } from '../../engine/types.js';
+import { defineRule, field, items, stringField } from '../../rulekit/index.js';
 
 interface Tag {
   readonly key: string;
@@ -222,15 +223,13 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, context: RuleContext): 
   };
 }
 
-export const exemptionTagAdded = {
+export const exemptionTagAdded = defineRule({
   id: 'exemption-tag-added',
   title: 'Exemption tag added to a resource',
   severity: 'medium',
   rationale:
     'The exemption tag switches every rule off for a resource, whoever sets it; an exemption nobody hears about is the quietest way to open a security group or a bucket and keep it open.',
-  family: 'exemptions',
   triggers: TAGGING_TRIGGERS,
-  permissions: [],
   defaultMode: 'notify',
   docs: {
     changes:
@@ -238,4 +237,4 @@ export const exemptionTagAdded = {
     neverTouches: 'The tag, the resource and its other tags; tags set at creation (the rule judging the creation reports the exemption).',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -44,7 +44,7 @@ import {
 import * as z from 'zod/mini';
 import type { CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason } from '../../engine/exemption.js';
-import { checkedBothWays, stateCheck, unknownValue, type Facts, type Finding, type Plan, type RuleContext, type Verdict } from '../../engine/types.js';
+import { checkedBothWays, unknownValue, type Facts, type Finding, type Plan, type RuleContext, type Verdict } from '../../engine/types.js';
 import { sagemaker } from '../../rulekit/aws/sagemaker.js';
 import { defineProbe, defineProposedWrite, defineRule, defineUndo } from '../../rulekit/index.js';
 import { objects, param, requestTags, responseArn, stringParam, toApiShape } from './common.js';
@@ -230,7 +230,7 @@ export function planProposal(name: string, request: unknown, findings: readonly 
         reason: `Move each endpoint that uses ${name} to ${newName}: SageMaker starts new instances with the new configuration before it retires the old ones. If no endpoint uses ${name} yet, create endpoints with ${newName} instead.`,
         undo: moveEndpoint.undo({ EndpointName: endpoints, EndpointConfigName: name }, `Move the endpoint back to ${name}.`),
         // `stateCheck`, not `endpointProbe.check`: the kit's `check` takes no placeholder, and the endpoint is one a person names.
-        ...checkedBothWays(stateCheck(endpointProbe, { EndpointName: endpoints }, { from: name, to: newName }, `the endpoint still uses ${name}`)),
+        ...checkedBothWays(endpointProbe.check({ EndpointName: endpoints }, { from: name, to: newName }, `the endpoint still uses ${name}`)),
       },
     ),
   ];

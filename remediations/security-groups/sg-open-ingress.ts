@@ -412,9 +412,9 @@ export function planRevoke(group: { groupId?: string; groupName?: string }, offe
 
 const securityGroupLookup = defineLookup(ec2, DescribeSecurityGroupsCommand, {
   name: 'securityGroup',
-  input: (event, earlier, context) => {
+  input: (event, earlier, context?: RuleContext<SgOpenIngressSettings>) => {
     // The group's tags only matter for an exemption: an event that opens nothing forbidden needs no call.
-    if (context && offendingRanges(event, earlier, context.settings as SgOpenIngressSettings).length === 0) return undefined;
+    if (context && offendingRanges(event, earlier, context.settings).length === 0) return undefined;
     const { groupId, groupName } = targetGroup(event);
     if (groupId) return { GroupIds: [groupId] };
     return groupName ? { GroupNames: [groupName] } : undefined;

@@ -3,35 +3,29 @@
  * resources, who set it and its value, for every tagging call the bot's rules
  * read tags from.
  */
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
-import { patternForRule, ruleMatches } from '../engine/patterns.js';
-import type { Verdict } from '../engine/types.js';
-import { taggingRequest } from '../remediations/exemptions/exemption-tag-added.js';
-import { exemptionRules } from '../remediations/exemptions/index.js';
-import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
-import { recordingLogger } from './helpers/logger.js';
-import { exemptionsFamily } from '../remediations/exemptions/index.js';
-import { registeredRule } from './helpers/registered.js';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import { patternForRule, ruleMatches } from '../../engine/patterns.js';
+import type { Verdict } from '../../engine/types.js';
+import { taggingRequest } from '../../remediations/exemptions/exemption-tag-added.js';
+import { exemptionRules } from '../../remediations/exemptions/index.js';
+import { allFixtureNames, loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { evaluateRule } from '../helpers/rule-harness.js';
 
-const exemptionCommands = runtimeCommands(exemptionsFamily);
 const exemptionTagAdded = registeredRule('exemption-tag-added');
 
 const NOW = new Date('2025-03-13T15:00:00Z');
 const ACCOUNT = '111122223333';
 const ALICE = `arn:aws:iam::${ACCOUNT}:user/alice`;
-const TOPIC = `arn:aws:sns:us-east-1:${ACCOUNT}:remediation-bot-test-alerts`;
 const CONSEQUENCE =
   'From now on every rule of the bot leaves it alone and only reports it exempt. Confirm the exemption was agreed, and that the reason holds; otherwise remove the tag.';
 
+/** The rule on `event`, with `raw` as the config file's content. */
 function evaluate(event: CloudTrailEvent, raw: Record<string, unknown> = {}): Verdict {
-  return exemptionTagAdded.evaluate(event, {}, { config: parseConfig(raw, exemptionRules), settings: undefined, now: NOW });
+  return evaluateRule(exemptionTagAdded, event, { config: raw, now: NOW });
 }
 
 describe('exemption-tag-added', () => {
@@ -190,47 +184,6 @@ describe('exemption-tag-added', () => {
         now: NOW,
       });
       expect([decision.mode, decision.verdict.kind, decision.severity]).toStrictEqual(['notify', 'violation', 'medium']);
-    });
-  });
-
-  describe('through the Lambda path', () => {
-    const sns = mockClient(SNSClient);
-    const handler = remediationHandler({
-      rules: exemptionRules,
-      commands: exemptionCommands,
-      logger: recordingLogger(),
-      config: parseConfig({}, exemptionRules),
-      env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-exemptions' },
-      gateway: createAwsGateway(exemptionCommands, { region: 'us-east-1', maxAttempts: 1 }),
-    });
-
-    beforeEach(() => {
-      sns.reset();
-      sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    });
-
-    it('publishes one medium alert naming the resource, the principal and the reason, and makes no other call', async () => {
-      const result = await handler(loadEvent('sagemaker/AddTags-exemption-tag-notebook-instance.json'));
-
-      expect(result.status === 'processed' && result.decisions).toStrictEqual([
-        {
-          rule: 'exemption-tag-added',
-          verdict: 'violation',
-          outcome: 'notified',
-          summary: `arn:aws:sts::${ACCOUNT}:assumed-role/DataScientist/maria set the exemption tag remediation:exempt = "conference demo, no data (SEC-311)" on arn:aws:sagemaker:us-east-1:${ACCOUNT}:notebook-instance/public-demo`,
-        },
-      ]);
-      const published = sns.commandCalls(PublishCommand);
-      expect(published).toHaveLength(1);
-      expect(published[0]?.args[0].input.MessageAttributes?.['severity']?.StringValue).toBe('medium');
-      expect(String(published[0]?.args[0].input.Message)).toContain('conference demo, no data (SEC-311)');
-    });
-
-    it('stays quiet on tags that are not the exemption tag', async () => {
-      const result = await handler(loadEvent('iam/TagUser-cost-center-compliant.json'));
-
-      expect(result.status === 'processed' && result.decisions.map((d) => [d.verdict, d.outcome])).toStrictEqual([['compliant', 'none']]);
-      expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
     });
   });
 });

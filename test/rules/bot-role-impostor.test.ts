@@ -3,30 +3,22 @@
  * that is not one of them, or a bot role assumed by anyone but the Lambda
  * service, is a high-severity alert.
  */
-import { IAMClient } from '@aws-sdk/client-iam';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
-import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { decide, offlineFacts } from '../engine/decide.js';
-import type { CloudTrailEvent } from '../engine/event.js';
-import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
-import { patternForRule, ruleMatches } from '../engine/patterns.js';
-import type { Verdict } from '../engine/types.js';
-import { assumedRoleArn, createdRole } from '../remediations/credentials/bot-role-impostor.js';
-import { credentialRules } from '../remediations/credentials/index.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger } from './helpers/logger.js';
-import { credentialsFamily } from '../remediations/credentials/index.js';
-import { registeredRule } from './helpers/registered.js';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../engine/config.js';
+import { decide, offlineFacts } from '../../engine/decide.js';
+import type { CloudTrailEvent } from '../../engine/event.js';
+import { patternForRule, ruleMatches } from '../../engine/patterns.js';
+import type { Verdict } from '../../engine/types.js';
+import { assumedRoleArn, createdRole } from '../../remediations/credentials/bot-role-impostor.js';
+import { credentialRules } from '../../remediations/credentials/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { registeredRule } from '../helpers/registered.js';
+import { evaluateRule } from '../helpers/rule-harness.js';
 
-const credentialCommands = runtimeCommands(credentialsFamily);
 const botRoleImpostor = registeredRule('bot-role-impostor');
 
 const NOW = new Date('2025-03-10T15:00:00Z');
 const ACCOUNT = '111122223333';
-const TOPIC = `arn:aws:sns:us-east-1:${ACCOUNT}:remediation-bot-test-alerts`;
 /** The bot's function roles as the deployment names them (`functionRole` in deploy/deployment.ts). */
 const BOT_ROLES = [
   `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-credentials`,
@@ -36,7 +28,7 @@ const [CREDENTIALS_ROLE = '', IAM_ROLE = ''] = BOT_ROLES;
 const LOOK_ALIKE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-helper`;
 
 function evaluate(event: CloudTrailEvent, botRoles: readonly string[] = BOT_ROLES): Verdict {
-  return botRoleImpostor.evaluate(event, {}, { config: parseConfig({}, credentialRules), settings: undefined, now: NOW, botRoles });
+  return evaluateRule(botRoleImpostor, event, { botRoles, now: NOW });
 }
 
 describe('bot-role-impostor', () => {
@@ -207,61 +199,6 @@ describe('bot-role-impostor', () => {
       expect([trusted.mode, trusted.verdict.kind, trusted.severity]).toStrictEqual(['notify', 'compliant', 'low']);
       const pattern = await decide(event, botRoleImpostor, { ...context, env: { BOT_PRINCIPALS: `arn:aws:iam::${ACCOUNT}:role/remediation-bot/*` } });
       expect([pattern.verdict.kind, pattern.severity]).toStrictEqual(['violation', 'high']);
-    });
-  });
-
-  describe('through the Lambda path', () => {
-    const iam = mockClient(IAMClient);
-    const sns = mockClient(SNSClient);
-    const handler = remediationHandler({
-      rules: credentialRules,
-      commands: credentialCommands,
-      logger: recordingLogger(),
-      config: parseConfig({}, credentialRules),
-      env: {
-        ALERT_TOPIC_ARN: TOPIC,
-        AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-prod-credentials',
-        BOT_PRINCIPALS: BOT_ROLES.join(','),
-        BOT_SESSION_NAMES: 'remediation-bot-prod-credentials,remediation-bot-prod-iam',
-      },
-      gateway: createAwsGateway(credentialCommands, { region: 'us-east-1', maxAttempts: 1 }),
-    });
-
-    beforeEach(() => {
-      iam.reset();
-      sns.reset();
-      sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
-    });
-
-    it('alerts at high severity on a bot role assumed outside Lambda, and calls nothing but SNS', async () => {
-      const result = await handler(loadEvent('sts/AssumeRole-bot-role-by-iam-user.json'));
-
-      expect(result.status === 'processed' && result.decisions).toStrictEqual([
-        {
-          rule: 'bot-role-impostor',
-          verdict: 'violation',
-          outcome: 'notified',
-          summary: `the bot's own role ${CREDENTIALS_ROLE} assumed by arn:aws:iam::${ACCOUNT}:user/mallory, not by the Lambda service`,
-        },
-      ]);
-      expect(iam.calls()).toHaveLength(0);
-      const published = sns.commandCalls(PublishCommand);
-      expect(published).toHaveLength(1);
-      expect(published[0]?.args[0].input.MessageAttributes?.['severity']?.StringValue).toBe('high');
-    });
-
-    it('stays quiet when the Lambda service assumes a bot role', async () => {
-      const result = await handler(loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json'));
-
-      expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([['bot-role-impostor', 'compliant', 'none']]);
-      expect(sns.commandCalls(PublishCommand)).toHaveLength(0);
-    });
-
-    it('alerts on the look-alike CreateRole even though it arrives beside the IAM family', async () => {
-      const result = await handler(loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json'));
-
-      expect(result.status === 'processed' && result.decisions.map((d) => [d.rule, d.verdict, d.outcome])).toStrictEqual([['bot-role-impostor', 'violation', 'notified']]);
-      expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
     });
   });
 });
