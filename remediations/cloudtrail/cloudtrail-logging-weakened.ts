@@ -32,32 +32,31 @@
  * reads before and after each step `cloudtrail:GetTrailStatus`,
  * `cloudtrail:GetTrail` and `cloudtrail:GetEventSelectors`.
  */
+import {
+  CreateTrailCommand,
+  DeleteTrailCommand,
+  GetEventSelectorsCommand,
+  GetTrailCommand,
+  GetTrailStatusCommand,
+  ListTagsCommand,
+  LookupEventsCommand,
+  PutEventSelectorsCommand,
+  StartLoggingCommand,
+  StopLoggingCommand,
+  UpdateTrailCommand,
+  type CreateTrailCommandInput,
+  type LookupEventsCommandInput,
+  type UpdateTrailCommandInput,
+} from '@aws-sdk/client-cloudtrail';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
-import {
-  checkedBothWays,
-  stateCheck,
-  unknownValue,
-  type Fact,
-  type Facts,
-  type Finding,
-  type Lookup,
-  type PlanStep,
-  type Probe,
-  type ProbeVerdict,
-  type Rule,
-  type RuleContext,
-  type Severity,
-  type Verdict,
-} from '../../engine/types.js';
-import { analyzeSelectors, currentSelectors, restoringSelectors, sameSelectors, type ManagementCoverage, type SelectorAnalysis } from './event-selectors.js';
-import { includesGlobalServiceEvents, trailOf, turnedOff, type TrailRef, type TurnedOff } from './trails.js';
+import { checkedBothWays, unknownValue, type Facts, type Finding, type PlanStep, type ProbeVerdict, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
+import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, readFact, tagsFromEvent, text } from '../../rulekit/index.js';
+import { cloudtrail } from '../../rulekit/aws/cloudtrail.js';
+import { analyzeSelectors, currentSelectors, restoringSelectors, sameSelectors, selectorsAsSet, type ManagementCoverage, type SelectorAnalysis } from './event-selectors.js';
+import { includesGlobalServiceEvents, isFalse, isTrue, trailOf, turnedOff, type TrailRef, type TurnedOff } from './trails.js';
 
 const TRAIL_NOT_FOUND = ['TrailNotFoundException', 'ResourceNotFoundException'] as const;
-
-function okValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
-}
 
 function anyTurnedOff(off: TurnedOff): boolean {
   return off.multiRegion || off.logFileValidation || off.globalServiceEvents;
@@ -84,29 +83,26 @@ function mayViolate(event: CloudTrailEvent): boolean {
   }
 }
 
-/**
- * The account's trails in the deployment's Region. Stopping, updating or
- * deleting a trail is only possible from its home Region, so the trail an
- * event names is always here.
+/*
+ * Every call is granted on the account's trails in the deployment's Region
+ * (the resource table's pattern for trails). Stopping, updating or deleting a
+ * trail is only possible from its home Region, so the trail an event names is
+ * always here.
  */
-const TRAIL_RESOURCE = 'arn:${AWS::Partition}:cloudtrail:${AWS::Region}:${AWS::AccountId}:trail/*';
 
-const tagsLookup: Lookup = {
+const tagsLookup = defineLookup(cloudtrail, ListTagsCommand, {
   name: 'trailTags',
-  service: 'cloudtrail',
-  operation: 'ListTags',
-  permission: 'cloudtrail:ListTags',
-  resource: TRAIL_RESOURCE,
   input: (event) => {
     const trail = trailOf(event);
     return trail && event.detail.eventName !== 'DeleteTrail' && mayViolate(event) ? { ResourceIdList: [trail.arn] } : undefined;
   },
-  select: (output) => {
+  // `null` when the trail no longer exists (TrailNotFoundException).
+  select: (output): { readonly tags: Tags } | null => {
     const [first] = (field(output, 'ResourceTagList') as unknown[] | undefined) ?? [];
     return { tags: tagsFromList(field(first, 'TagsList')) };
   },
   notFoundCodes: TRAIL_NOT_FOUND,
-};
+});
 
 /** What a probe says of a trail that no longer exists: `needed` where the step recreates it, else `changed`. */
 function missingTrail(expected: Readonly<Record<string, unknown>>, what: string): ProbeVerdict {
@@ -116,11 +112,8 @@ function missingTrail(expected: Readonly<Record<string, unknown>>, what: string)
 }
 
 /** Whether the trail logs now, as `GetTrailStatus` answers: `IsLogging` true (done) or false (needed). */
-export const trailLoggingProbe: Probe = {
+export const trailLoggingProbe = defineProbe(cloudtrail, GetTrailStatusCommand, {
   name: 'trailLogging',
-  service: 'cloudtrail',
-  operation: 'GetTrailStatus',
-  resource: TRAIL_RESOURCE,
   notFoundCodes: TRAIL_NOT_FOUND,
   judge(output, expected) {
     if (output === null) return missingTrail(expected, 'started');
@@ -130,10 +123,13 @@ export const trailLoggingProbe: Probe = {
     if (logging === false) return { state: 'needed', evidence: `trail ${trail} is not logging (IsLogging false)` };
     throw new Error('GetTrailStatus answered without IsLogging');
   },
-};
+});
+
+/** The settings `UpdateTrail` turns back on, by their `UpdateTrail` input names. */
+type TrailSetting = 'IsMultiRegionTrail' | 'EnableLogFileValidation' | 'IncludeGlobalServiceEvents';
 
 /** `GetTrail` field names of the settings `UpdateTrail` turns on. */
-const TRAIL_FIELD: Readonly<Record<string, string>> = {
+const TRAIL_FIELD: Readonly<Record<TrailSetting, string>> = {
   IsMultiRegionTrail: 'IsMultiRegionTrail',
   EnableLogFileValidation: 'LogFileValidationEnabled',
   IncludeGlobalServiceEvents: 'IncludeGlobalServiceEvents',
@@ -152,11 +148,8 @@ function trailSettings(output: unknown): Record<string, unknown> {
  * global service events) that was turned off since the event makes it
  * `changed`: the step would fail, and fixing that would overwrite a newer change.
  */
-export const trailSettingsProbe: Probe = {
+export const trailSettingsProbe = defineProbe(cloudtrail, GetTrailCommand, {
   name: 'trailSettings',
-  service: 'cloudtrail',
-  operation: 'GetTrail',
-  resource: TRAIL_RESOURCE,
   notFoundCodes: TRAIL_NOT_FOUND,
   judge(output, expected) {
     if (output === null) return missingTrail(expected, 'updated');
@@ -174,7 +167,7 @@ export const trailSettingsProbe: Probe = {
     }
     return { state: 'needed', evidence: `trail ${trail} still has ${off.join(', ')} off` };
   },
-};
+});
 
 /**
  * For recreating a deleted trail, `GetTrail` now: still gone (needed), back
@@ -182,11 +175,8 @@ export const trailSettingsProbe: Probe = {
  * back but recreated otherwise since the event (changed: CreateTrail would
  * only fail, and a person should review that trail).
  */
-export const trailRecreatedProbe: Probe = {
+export const trailRecreatedProbe = defineProbe(cloudtrail, GetTrailCommand, {
   name: 'trailRecreated',
-  service: 'cloudtrail',
-  operation: 'GetTrail',
-  resource: TRAIL_RESOURCE,
   notFoundCodes: TRAIL_NOT_FOUND,
   judge(output, expected) {
     const trail = String(expected['trail']);
@@ -196,7 +186,7 @@ export const trailRecreatedProbe: Probe = {
     if (off.length === 0) return { state: 'done', evidence: `trail ${trail} exists, with ${Object.values(TRAIL_FIELD).join(', ')} on` };
     return { state: 'changed', evidence: `trail ${trail} exists again, recreated since the event with ${off.join(', ')} off: nothing created; review that trail` };
   },
-};
+});
 
 function coverageText(coverage: ManagementCoverage): string {
   return coverage === 'none' ? 'log no management events' : coverage === 'read-only' ? 'log only read-only management events' : 'log management write events';
@@ -208,11 +198,8 @@ function coverageText(coverage: ManagementCoverage): string {
  * other selectors that still miss them (changed: the proposal, built from the
  * event's selectors, would overwrite the newer ones).
  */
-export const trailSelectorsProbe: Probe = {
+export const trailSelectorsProbe = defineProbe(cloudtrail, GetEventSelectorsCommand, {
   name: 'trailSelectors',
-  service: 'cloudtrail',
-  operation: 'GetEventSelectors',
-  resource: TRAIL_RESOURCE,
   notFoundCodes: TRAIL_NOT_FOUND,
   judge(output, expected) {
     if (output === null) return missingTrail(expected, 'put');
@@ -230,34 +217,51 @@ export const trailSelectorsProbe: Probe = {
       evidence: `the event selectors of trail ${trail} changed since the event (now ${now.asSet.length} ${now.kind} selector${now.asSet.length === 1 ? '' : 's'} that ${coverageText(now.coverage)}): the proposal would overwrite them; nothing put`,
     };
   },
-};
+});
+
+/** The `CreateTrail` parameters a record gives, in SDK input casing: all but the name and the tags. */
+export type CreateTrailParameters = Partial<Omit<CreateTrailCommandInput, 'Name' | 'TagsList'>>;
 
 /** What the deleted trail's `CreateTrail` request said, when it is still in the 90-day event history. */
 export interface CreatedTrail {
   readonly createdAt?: string;
-  readonly parameters: Readonly<Record<string, unknown>>;
+  readonly parameters: CreateTrailParameters;
   readonly tags: Tags;
 }
 
-/** `CreateTrail` request fields, CloudTrail record casing → SDK input casing. */
-const CREATE_TRAIL_FIELDS: Readonly<Record<string, string>> = {
-  s3BucketName: 'S3BucketName',
-  s3KeyPrefix: 'S3KeyPrefix',
-  snsTopicName: 'SnsTopicName',
-  includeGlobalServiceEvents: 'IncludeGlobalServiceEvents',
-  isMultiRegionTrail: 'IsMultiRegionTrail',
-  enableLogFileValidation: 'EnableLogFileValidation',
-  cloudWatchLogsLogGroupArn: 'CloudWatchLogsLogGroupArn',
-  cloudWatchLogsRoleArn: 'CloudWatchLogsRoleArn',
-  kmsKeyId: 'KmsKeyId',
-  isOrganizationTrail: 'IsOrganizationTrail',
-};
+/** One parameter, or none when the record does not give it: spreading the parameters never sets a key to `undefined`. */
+function parameter<K extends keyof CreateTrailParameters>(key: K, value: CreateTrailParameters[K]): CreateTrailParameters {
+  return value === undefined ? {} : { [key]: value };
+}
+
+/** A boolean, or the string some exports turn it into; anything else is not given. */
+function flag(value: unknown): boolean | undefined {
+  return isTrue(value) ? true : isFalse(value) ? false : undefined;
+}
+
+/** The `CreateTrail` request's parameters, CloudTrail record casing → SDK input casing. */
+function createTrailParameters(request: unknown): CreateTrailParameters {
+  const textOf = (name: string) => text(field(request, name));
+  const flagOf = (name: string) => flag(field(request, name));
+  return {
+    ...parameter('S3BucketName', textOf('s3BucketName')),
+    ...parameter('S3KeyPrefix', textOf('s3KeyPrefix')),
+    ...parameter('SnsTopicName', textOf('snsTopicName')),
+    ...parameter('IncludeGlobalServiceEvents', flagOf('includeGlobalServiceEvents')),
+    ...parameter('IsMultiRegionTrail', flagOf('isMultiRegionTrail')),
+    ...parameter('EnableLogFileValidation', flagOf('enableLogFileValidation')),
+    ...parameter('CloudWatchLogsLogGroupArn', textOf('cloudWatchLogsLogGroupArn')),
+    ...parameter('CloudWatchLogsRoleArn', textOf('cloudWatchLogsRoleArn')),
+    ...parameter('KmsKeyId', textOf('kmsKeyId')),
+    ...parameter('IsOrganizationTrail', flagOf('isOrganizationTrail')),
+  };
+}
 
 function parseHistoryRecord(entry: unknown): Record<string, unknown> | undefined {
-  const text = stringField(entry, 'CloudTrailEvent');
-  if (!text) return undefined;
+  const json = stringField(entry, 'CloudTrailEvent');
+  if (!json) return undefined;
   try {
-    const parsed = JSON.parse(text) as unknown;
+    const parsed = JSON.parse(json) as unknown;
     return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
@@ -279,60 +283,67 @@ export function createdTrailFrom(output: unknown, trailName: string): CreatedTra
   const [newest] = records;
   if (!newest) return null;
   const request = field(newest, 'requestParameters');
-  const parameters: Record<string, unknown> = {};
-  for (const [from, to] of Object.entries(CREATE_TRAIL_FIELDS)) {
-    const value = field(request, from);
-    if (typeof value === 'string' ? value.length > 0 : typeof value === 'boolean') parameters[to] = value;
-  }
-  const tagsList = field(request, 'tagsList');
-  const tags = tagsFromList(
-    (Array.isArray(tagsList) ? tagsList : []).map((tag) => ({ Key: field(tag, 'key') ?? field(tag, 'Key'), Value: field(tag, 'value') ?? field(tag, 'Value') })),
-  );
   const createdAt = typeof newest['eventTime'] === 'string' ? newest['eventTime'] : undefined;
-  return { ...(createdAt ? { createdAt } : {}), parameters, tags };
+  return { ...(createdAt ? { createdAt } : {}), parameters: createTrailParameters(request), tags: tagsFromEvent(field(request, 'tagsList')) };
 }
 
-const historyLookup: Lookup = {
+const historyLookup = defineLookup(cloudtrail, LookupEventsCommand, {
   name: 'trailHistory',
-  service: 'cloudtrail',
-  operation: 'LookupEvents',
-  permission: 'cloudtrail:LookupEvents',
-  input: (event) =>
+  input: (event): LookupEventsCommandInput | undefined =>
     event.detail.eventName === 'DeleteTrail' && trailOf(event)
       ? { LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'CreateTrail' }], MaxResults: 50 }
       : undefined,
   // The name is not in the input, so `select` keeps every CreateTrail record; `evaluate` picks the trail's.
-  select: (output) => ({ events: (field(output, 'Events') as unknown[] | undefined) ?? [] }),
-};
+  select: (output): { readonly events: readonly unknown[] } => ({ events: (field(output, 'Events') as unknown[] | undefined) ?? [] }),
+});
+
+/** The writes the function makes, granted on the account's trails, and their undo (run only by `remediate undo`, never granted). */
+const startLoggingAction = defineAction(cloudtrail, StartLoggingCommand);
+const updateTrailAction = defineAction(cloudtrail, UpdateTrailCommand);
+const stopLoggingUndo = defineUndo(cloudtrail, StopLoggingCommand);
+const updateTrailUndo = defineUndo(cloudtrail, UpdateTrailCommand);
+/**
+ * The proposals' writes, and their undo: a person runs them, the function is
+ * never granted them and its command table leaves them out. The kit has no
+ * builder for a proposed step, so each is declared as an undo is (its input
+ * typed, no grant) and the step's checks are added.
+ */
+const putEventSelectorsProposal = defineUndo(cloudtrail, PutEventSelectorsCommand);
+const createTrailProposal = defineUndo(cloudtrail, CreateTrailCommand);
+const deleteTrailUndo = defineUndo(cloudtrail, DeleteTrailCommand);
 
 /** StartLogging, checked against `GetTrailStatus`; for a trail being recreated, its absence is expected, not stale. */
 function startLogging(trail: TrailRef, whenMissing: 'changed' | 'needed' = 'changed'): PlanStep {
-  return {
-    service: 'cloudtrail',
-    operation: 'StartLogging',
-    input: { Name: trail.name },
-    reason: `Start logging on trail ${trail.label} again. Calls made while it was stopped are not recovered; review them in the event history.`,
-    undo: { service: 'cloudtrail', operation: 'StopLogging', input: { Name: trail.name }, reason: `Stop logging on trail ${trail.label} again.` },
-    ...checkedBothWays(
-      stateCheck(trailLoggingProbe, { Name: trail.name }, { trail: trail.label, whenMissing }, whenMissing === 'needed' ? `trail ${trail.label} is not logging yet` : `trail ${trail.label} is still not logging`),
-    ),
-  };
+  return startLoggingAction.step(
+    { Name: trail.name },
+    {
+      reason: `Start logging on trail ${trail.label} again. Calls made while it was stopped are not recovered; review them in the event history.`,
+      undo: stopLoggingUndo.undo({ Name: trail.name }, `Stop logging on trail ${trail.label} again.`),
+      ...checkedBothWays(
+        trailLoggingProbe.check({ Name: trail.name }, { trail: trail.label, whenMissing }, whenMissing === 'needed' ? `trail ${trail.label} is not logging yet` : `trail ${trail.label} is still not logging`),
+      ),
+    },
+  );
+}
+
+/** `UpdateTrail` setting exactly one setting, on or off. */
+function settingInput(name: string, setting: TrailSetting, on: boolean): UpdateTrailCommandInput {
+  const input: UpdateTrailCommandInput = { Name: name };
+  input[setting] = on;
+  return input;
 }
 
 /** One setting `UpdateTrail` turns back on, and the settings it needs already on (multi-region needs global service events). */
-function restoreSetting(trail: TrailRef, setting: keyof typeof TRAIL_FIELD, requires: readonly (keyof typeof TRAIL_FIELD)[]): PlanStep {
-  const needs = requires.map((name) => TRAIL_FIELD[name] ?? name);
-  const fieldName = TRAIL_FIELD[setting] ?? setting;
-  return {
-    service: 'cloudtrail',
-    operation: 'UpdateTrail',
-    input: { Name: trail.name, [setting]: true },
+function restoreSetting(trail: TrailRef, setting: TrailSetting, requires: readonly TrailSetting[]): PlanStep {
+  const needs = requires.map((name) => TRAIL_FIELD[name]);
+  const fieldName = TRAIL_FIELD[setting];
+  return updateTrailAction.step(settingInput(trail.name, setting, true), {
     reason: `Turn ${setting} back on for trail ${trail.label}; nothing else about the trail changes.`,
-    undo: { service: 'cloudtrail', operation: 'UpdateTrail', input: { Name: trail.name, [setting]: false }, reason: `Set ${setting} back to false on trail ${trail.label}, as the event left it.` },
+    undo: updateTrailUndo.undo(settingInput(trail.name, setting, false), `Set ${setting} back to false on trail ${trail.label}, as the event left it.`),
     ...checkedBothWays(
-      stateCheck(trailSettingsProbe, { Name: trail.name }, { trail: trail.label, on: [fieldName], ...(needs.length > 0 ? { requires: needs } : {}) }, `trail ${trail.label} still has ${fieldName} off`),
+      trailSettingsProbe.check({ Name: trail.name }, { trail: trail.label, on: [fieldName], ...(needs.length > 0 ? { requires: needs } : {}) }, `trail ${trail.label} still has ${fieldName} off`),
     ),
-  };
+  });
 }
 
 /**
@@ -350,21 +361,14 @@ export function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter
 }
 
 export function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): PlanStep {
-  const { key, selectors } = restoringSelectors(analysis);
   return {
-    service: 'cloudtrail',
-    operation: 'PutEventSelectors',
-    input: { TrailName: trail.name, [key]: selectors },
-    reason: `PROPOSAL, not applied: the selectors trail ${trail.label} had before this event are not in the event. This keeps the event's data-event selectors and adds one that logs every management event (reads and writes). Compare with what the trail logged before, then run it.`,
-    undo: {
-      service: 'cloudtrail',
-      operation: 'PutEventSelectors',
-      input: { TrailName: trail.name, [key]: analysis.asSet },
-      reason: `Set the selectors of trail ${trail.label} back to what the event set.`,
-    },
+    ...putEventSelectorsProposal.undo(
+      { TrailName: trail.name, ...restoringSelectors(analysis) },
+      `PROPOSAL, not applied: the selectors trail ${trail.label} had before this event are not in the event. This keeps the event's data-event selectors and adds one that logs every management event (reads and writes). Compare with what the trail logged before, then run it.`,
+    ),
+    undo: putEventSelectorsProposal.undo({ TrailName: trail.name, ...selectorsAsSet(analysis) }, `Set the selectors of trail ${trail.label} back to what the event set.`),
     ...checkedBothWays(
-      stateCheck(
-        trailSelectorsProbe,
+      trailSelectorsProbe.check(
         { TrailName: trail.name },
         { trail: trail.label, kind: analysis.kind, selectors: analysis.asSet },
         `trail ${trail.label} still has the ${analysis.kind} event selectors the event set, which ${coverageText(analysis.coverage)}`,
@@ -378,7 +382,7 @@ export function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | 
   const tags = Object.entries(created?.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
   const createInput = {
     Name: trail.label,
-    S3BucketName: known['S3BucketName'] ?? unknownValue(`the S3 bucket trail ${trail.label} delivered its logs to`),
+    S3BucketName: known.S3BucketName ?? unknownValue(`the S3 bucket trail ${trail.label} delivered its logs to`),
     ...known,
     IsMultiRegionTrail: true,
     IncludeGlobalServiceEvents: true,
@@ -390,12 +394,12 @@ export function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | 
     : 'with only its name known (its CreateTrail record was not found in the 90-day event history, or the history was unavailable): fill in the placeholders';
   return [
     {
-      service: 'cloudtrail',
-      operation: 'CreateTrail',
-      input: createInput,
-      reason: `PROPOSAL, not applied: recreate trail ${trail.label} ${source}, as a multi-region trail with log file validation. Logs already delivered stay in the bucket; events between the deletion and now are only in the 90-day event history.`,
-      undo: { service: 'cloudtrail', operation: 'DeleteTrail', input: { Name: trail.label }, reason: `Delete the recreated trail ${trail.label} (its delivered log files stay in the bucket).` },
-      ...checkedBothWays(stateCheck(trailRecreatedProbe, { Name: trail.label }, { trail: trail.label }, `trail ${trail.label} still does not exist`)),
+      ...createTrailProposal.undo(
+        createInput,
+        `PROPOSAL, not applied: recreate trail ${trail.label} ${source}, as a multi-region trail with log file validation. Logs already delivered stay in the bucket; events between the deletion and now are only in the 90-day event history.`,
+      ),
+      undo: deleteTrailUndo.undo({ Name: trail.label }, `Delete the recreated trail ${trail.label} (its delivered log files stay in the bucket).`),
+      ...checkedBothWays(trailRecreatedProbe.check({ Name: trail.label }, { trail: trail.label }, `trail ${trail.label} still does not exist`)),
     },
     startLogging({ ...trail, name: trail.label }, 'needed'),
   ];
@@ -413,7 +417,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   const resources = [trail.arn];
 
   if (name === 'DeleteTrail') {
-    const history = okValue(facts['trailHistory']) as { events?: unknown[] } | undefined;
+    const history = factValue(readFact(facts, historyLookup));
     const created = history ? createdTrailFrom({ Events: history.events }, trail.label) : undefined;
     const findings: Finding[] = [
       {
@@ -425,7 +429,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
     ];
     const exempt = exemptionReason(created?.tags, context.config);
     if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} was ${exempt} when created`, resources, findings };
-    const bucket = created?.parameters['S3BucketName'];
+    const bucket = created?.parameters.S3BucketName;
     return {
       kind: 'violation',
       summary: `trail ${trail.label} deleted${typeof bucket === 'string' ? ` (it delivered to s3://${bucket})` : ''}; recreating it is proposed for a person`,
@@ -467,7 +471,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   }
 
   // A trail deleted since the event is not skipped here: each step's read before it writes finds it gone and says so.
-  const exempt = exemptionReason(tagsFromFact(facts['trailTags']), context.config);
+  const exempt = exemptionReason(tagsFromFact(readFact(facts, tagsLookup)), context.config);
   if (exempt) return { kind: 'exempt', reason: `trail ${trail.label} is ${exempt}`, resources, findings };
 
   const described = findings.map((f) => f.code.replaceAll('-', ' ')).join(', ');
@@ -485,18 +489,14 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   return { kind: 'violation', summary: `trail ${trail.label}: ${described}`, resources, findings, plan };
 }
 
-export const cloudtrailLoggingWeakened = {
+export const cloudtrailLoggingWeakened = defineRule({
   id: 'cloudtrail-logging-weakened',
   title: 'CloudTrail trail stopped, deleted or weakened',
   severity: 'critical',
   rationale:
     'Stopping, deleting or narrowing a trail is how an intruder hides what they do next; the account then loses the record every investigation, and every other rule of this bot, depends on.',
-  family: 'cloudtrail',
   triggers: [{ eventSource: 'cloudtrail.amazonaws.com', eventNames: ['DeleteTrail', 'PutEventSelectors', 'StopLogging', 'UpdateTrail'] }],
-  permissions: [
-    { action: 'cloudtrail:StartLogging', resource: TRAIL_RESOURCE },
-    { action: 'cloudtrail:UpdateTrail', resource: TRAIL_RESOURCE },
-  ],
+  actions: [startLoggingAction, updateTrailAction],
   lookups: [tagsLookup, historyLookup],
   probes: [trailLoggingProbe, trailSettingsProbe, trailRecreatedProbe, trailSelectorsProbe],
   docs: {
@@ -508,4 +508,4 @@ export const cloudtrailLoggingWeakened = {
       'S3 buckets, delivered log files and KMS keys; the trail’s other settings (bucket, prefix, SNS, CloudWatch Logs); data-event selectors; deleted trails (never recreated automatically); and trails carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

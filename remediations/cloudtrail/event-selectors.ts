@@ -9,6 +9,7 @@
  * equal to `true` leaves the write calls out. The record uses lower camel case
  * (`fieldSelectors[].field`); the SDK input uses Pascal case.
  */
+import { ReadWriteType, type AdvancedEventSelector, type AdvancedFieldSelector, type DataResource, type EventSelector } from '@aws-sdk/client-cloudtrail';
 import { field } from '../../engine/event.js';
 import { isFalse, isTrue } from './trails.js';
 
@@ -28,48 +29,73 @@ function either(value: unknown, camel: string): unknown {
   return field(value, camel) ?? field(value, camel.charAt(0).toUpperCase() + camel.slice(1));
 }
 
+/** A string, or `undefined` for anything else (the SDK's type for the field). */
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+const READ_WRITE_TYPES: readonly string[] = Object.values(ReadWriteType);
+
+/** `All`, `ReadOnly` or `WriteOnly`: the only values a successful `PutEventSelectors` carries. */
+function isReadWriteType(value: unknown): value is ReadWriteType {
+  return typeof value === 'string' && READ_WRITE_TYPES.includes(value);
+}
+
 /** `writes`: management write calls are logged (reads may or may not be); `read-only`: only read calls are; `none`: no management event is. */
 export type ManagementCoverage = 'writes' | 'read-only' | 'none';
 
-export interface SelectorAnalysis {
-  readonly kind: 'basic' | 'advanced';
+interface Analysis<K extends string, S> {
+  readonly kind: K;
   readonly coverage: ManagementCoverage;
   /** The event's selectors in SDK input form, exactly as the event set them (the undo of a proposal). */
-  readonly asSet: readonly Json[];
+  readonly asSet: readonly S[];
   /** The event's selectors that log data events only, in SDK input form (kept by the proposal). */
-  readonly dataOnly: readonly Json[];
+  readonly dataOnly: readonly S[];
 }
 
-function sdkDataResources(selector: unknown): Json[] {
+export type SelectorAnalysis = Analysis<'basic', EventSelector> | Analysis<'advanced', AdvancedEventSelector>;
+
+/** Selectors as `PutEventSelectors` takes them: under the key of their kind. */
+export type SelectorsInput = { readonly EventSelectors: readonly EventSelector[] } | { readonly AdvancedEventSelectors: readonly AdvancedEventSelector[] };
+
+function sdkDataResources(selector: unknown): DataResource[] {
   return objects(either(selector, 'dataResources')).map((resource) => ({
-    Type: either(resource, 'type'),
+    Type: stringOrUndefined(either(resource, 'type')),
     Values: strings(either(resource, 'values')) ?? [],
   }));
 }
 
-function sdkBasic(selector: Json, includeManagementEvents: boolean): Json {
+function sdkBasic(selector: Json, includeManagementEvents: boolean): EventSelector {
   const exclude = strings(either(selector, 'excludeManagementEventSources'));
   const readWriteType = either(selector, 'readWriteType');
   return {
-    ...(typeof readWriteType === 'string' ? { ReadWriteType: readWriteType } : {}),
+    ...(isReadWriteType(readWriteType) ? { ReadWriteType: readWriteType } : {}),
     IncludeManagementEvents: includeManagementEvents,
     DataResources: sdkDataResources(selector),
     ...(exclude && exclude.length > 0 ? { ExcludeManagementEventSources: exclude } : {}),
   };
 }
 
-const FIELD_OPERATORS = ['equals', 'startsWith', 'endsWith', 'notEquals', 'notStartsWith', 'notEndsWith'] as const;
+/** Field selector operators: the record's casing, and the SDK input's. */
+const FIELD_OPERATORS = [
+  ['equals', 'Equals'],
+  ['startsWith', 'StartsWith'],
+  ['endsWith', 'EndsWith'],
+  ['notEquals', 'NotEquals'],
+  ['notStartsWith', 'NotStartsWith'],
+  ['notEndsWith', 'NotEndsWith'],
+] as const satisfies readonly (readonly [string, Exclude<keyof AdvancedFieldSelector, 'Field'>])[];
 
-function sdkFieldSelector(selector: Json): Json {
-  const out: Json = { Field: either(selector, 'field') };
-  for (const operator of FIELD_OPERATORS) {
+function sdkFieldSelector(selector: Json): AdvancedFieldSelector {
+  const out: AdvancedFieldSelector = { Field: stringOrUndefined(either(selector, 'field')) };
+  for (const [operator, key] of FIELD_OPERATORS) {
     const values = strings(either(selector, operator));
-    if (values) out[operator.charAt(0).toUpperCase() + operator.slice(1)] = values;
+    if (values) out[key] = values;
   }
   return out;
 }
 
-function sdkAdvanced(selector: Json): Json {
+function sdkAdvanced(selector: Json): AdvancedEventSelector {
   const name = either(selector, 'name');
   return {
     ...(typeof name === 'string' ? { Name: name } : {}),
@@ -120,17 +146,16 @@ export function analyzeSelectors(requestParameters: unknown): SelectorAnalysis |
 }
 
 /** The selectors a person is proposed to set: the event's data-event selectors, plus one that logs every management event. */
-export function restoringSelectors(analysis: SelectorAnalysis): { key: 'EventSelectors' | 'AdvancedEventSelectors'; selectors: Json[] } {
+export function restoringSelectors(analysis: SelectorAnalysis): SelectorsInput {
   if (analysis.kind === 'advanced') {
-    return {
-      key: 'AdvancedEventSelectors',
-      selectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }, ...analysis.dataOnly],
-    };
+    return { AdvancedEventSelectors: [{ FieldSelectors: [{ Field: 'eventCategory', Equals: ['Management'] }] }, ...analysis.dataOnly] };
   }
-  return {
-    key: 'EventSelectors',
-    selectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true, DataResources: [] }, ...analysis.dataOnly],
-  };
+  return { EventSelectors: [{ ReadWriteType: 'All', IncludeManagementEvents: true, DataResources: [] }, ...analysis.dataOnly] };
+}
+
+/** The selectors exactly as the event set them, as `PutEventSelectors` takes them (the undo of the proposal). */
+export function selectorsAsSet(analysis: SelectorAnalysis): SelectorsInput {
+  return analysis.kind === 'advanced' ? { AdvancedEventSelectors: analysis.asSet } : { EventSelectors: analysis.asSet };
 }
 
 /**
@@ -155,25 +180,24 @@ function byText(a: string, b: string): number {
 }
 
 /** A selector as text, with the API's defaults filled in and every list sorted: what it logs, not how it was written. */
-function canonicalSelector(kind: SelectorAnalysis['kind'], selector: Json): string {
+function canonicalSelector(kind: SelectorAnalysis['kind'], selector: object): string {
   if (kind === 'advanced') {
     // The name is a label: it changes nothing about what is logged.
-    const fields = objects(selector['FieldSelectors']).map((f) =>
-      JSON.stringify([f['Field'], ...FIELD_OPERATORS.map((operator) => sortedStrings(f[operator.charAt(0).toUpperCase() + operator.slice(1)]))]),
-    );
+    const fields = objects(field(selector, 'FieldSelectors')).map((f) => JSON.stringify([f['Field'], ...FIELD_OPERATORS.map(([, key]) => sortedStrings(f[key]))]));
     return JSON.stringify(fields.sort(byText));
   }
-  const resources = objects(selector['DataResources']).map((r) => JSON.stringify([r['Type'], sortedStrings(r['Values'])]));
+  const resources = objects(field(selector, 'DataResources')).map((r) => JSON.stringify([r['Type'], sortedStrings(r['Values'])]));
+  const readWriteType = field(selector, 'ReadWriteType');
   return JSON.stringify([
-    typeof selector['ReadWriteType'] === 'string' ? selector['ReadWriteType'] : 'All',
-    selector['IncludeManagementEvents'] !== false,
+    typeof readWriteType === 'string' ? readWriteType : 'All',
+    field(selector, 'IncludeManagementEvents') !== false,
     resources.sort(byText),
-    sortedStrings(selector['ExcludeManagementEventSources']),
+    sortedStrings(field(selector, 'ExcludeManagementEventSources')),
   ]);
 }
 
 /** Whether two sets of selectors (SDK form, as `SelectorAnalysis.asSet`) log exactly the same events. */
-export function sameSelectors(kind: SelectorAnalysis['kind'], a: readonly Record<string, unknown>[], otherKind: SelectorAnalysis['kind'], b: readonly Record<string, unknown>[]): boolean {
+export function sameSelectors(kind: SelectorAnalysis['kind'], a: readonly object[], otherKind: SelectorAnalysis['kind'], b: readonly object[]): boolean {
   if (kind !== otherKind || a.length !== b.length) return false;
   const left = a.map((s) => canonicalSelector(kind, s)).sort(byText);
   const right = b.map((s) => canonicalSelector(otherKind, s)).sort(byText);

@@ -5,6 +5,7 @@
  * in CloudTrail records; data-lake exports sometimes turn booleans into strings.
  */
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
+import { accountOf, partitionOfRegion } from '../../rulekit/cloudtrail.js';
 
 export interface TrailRef {
   /** Exactly as the event named the trail: the value to send back as `Name`/`TrailName`. */
@@ -15,21 +16,13 @@ export interface TrailRef {
   readonly label: string;
 }
 
-export function partitionOfRegion(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  if (region.startsWith('us-iso-')) return 'aws-iso';
-  if (region.startsWith('us-isob-')) return 'aws-iso-b';
-  return 'aws';
-}
-
 /** The trail the event acted on. StopLogging, DeleteTrail and UpdateTrail say `name`; PutEventSelectors says `trailName`. */
 export function trailOf(event: CloudTrailEvent): TrailRef | undefined {
   const params = event.detail.requestParameters;
   const name = stringField(params, 'name') ?? stringField(params, 'trailName');
   if (!name) return undefined;
   const responseArn = stringField(event.detail.responseElements, 'trailARN');
-  const account = event.detail.recipientAccountId ?? event.account;
+  const account = accountOf(event);
   const region = event.detail.awsRegion;
   const arn = name.startsWith('arn:') ? name : (responseArn ?? `arn:${partitionOfRegion(region)}:cloudtrail:${region}:${account}:trail/${name}`);
   const label = name.startsWith('arn:') ? name.slice(name.indexOf(':trail/') + ':trail/'.length) || name : name;

@@ -1,3 +1,8 @@
+/**
+ * The cloudtrail family with AWS mocked: its Lambda function as deployed,
+ * every write read before (still needed? already done? changed since the
+ * event?) and after (verified?), and proposals read before they are sent.
+ */
 import {
   CloudTrailClient,
   CloudTrailServiceException,
@@ -16,20 +21,16 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../engine/aws.js';
-import { parseConfig } from '../engine/config.js';
-import { remediationHandler, runtimeCommands } from '../handlers/runtime.js';
-import type { UndoEntry, UndoStore } from '../engine/undo-store.js';
-import { cloudtrailRules } from '../remediations/cloudtrail/index.js';
-import { loadEvent } from './helpers/fixtures.js';
-import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { cloudtrailFamily } from '../remediations/cloudtrail/index.js';
-
-const cloudtrailCommands = runtimeCommands(cloudtrailFamily);
+import { createAwsGateway } from '../../engine/aws.js';
+import type { UndoEntry, UndoStore } from '../../engine/undo-store.js';
+import { runtimeCommands } from '../../handlers/runtime.js';
+import { cloudtrailFamily } from '../../remediations/cloudtrail/index.js';
+import { loadEvent } from '../helpers/fixtures.js';
+import { recordingLogger, type RecordingLogger } from '../helpers/logger.js';
+import { familyHandler, TEST_REGION } from '../helpers/rule-harness.js';
 
 const cloudtrail = mockClient(CloudTrailClient);
 const sns = mockClient(SNSClient);
-const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
 const ORG_AUDIT = 'arn:aws:cloudtrail:us-east-1:111122223333:trail/org-audit';
 const STRATUS_STOP = 'stratus-red-team-ct-stop-trail-buykxbqejv';
 const STRATUS_STOP_ARN = `arn:aws:cloudtrail:apiso-centralnorth-2r:143434273843:trail/${STRATUS_STOP}`;
@@ -41,20 +42,21 @@ function recordingUndoStore(): UndoStore & { entries: UndoEntry[] } {
   return { entries, record: async (_eventId, entry) => void entries.push(entry), read: async () => [], markUndone: async () => undefined };
 }
 
-function handlerFor(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
-  const config = parseConfig({ rules: { 'cloudtrail-logging-weakened': { mode } } }, cloudtrailRules);
-  return remediationHandler({
-    rules: cloudtrailRules,
-    commands: cloudtrailCommands,
+/**
+ * The cloudtrail function as deployed, its rule in `mode`, logging to
+ * `logger`, recording undo steps in `undoStore` when one is given; each AWS
+ * call is tried once, so a mocked error is the answer, not a retry.
+ */
+function cloudtrailHandler(mode: 'remediate' | 'propose', logger: RecordingLogger = recordingLogger(), undoStore?: UndoStore) {
+  return familyHandler(cloudtrailFamily, {
+    modes: { 'cloudtrail-logging-weakened': mode },
     logger,
-    config,
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-cloudtrail' },
-    gateway: createAwsGateway(cloudtrailCommands, { region: 'us-east-1', maxAttempts: 1 }),
+    gateway: createAwsGateway(runtimeCommands(cloudtrailFamily), { region: TEST_REGION, maxAttempts: 1 }),
     ...(undoStore ? { undoStore } : {}),
-  });
+  }).handler;
 }
 
-function decisions(result: Awaited<ReturnType<ReturnType<typeof handlerFor>>>) {
+function decisions(result: Awaited<ReturnType<ReturnType<typeof cloudtrailHandler>>>) {
   return result.status === 'processed' ? result.decisions : [];
 }
 
@@ -142,7 +144,7 @@ describe('cloudtrail handler', () => {
       const world = trailWorld(STRATUS_STOP, { logging: false });
       const logger = recordingLogger();
       // Act
-      const result = await handlerFor('remediate', logger)(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
+      const result = await cloudtrailHandler('remediate', logger)(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
       // Assert
       expect(callOrder()).toStrictEqual(['ListTags', 'GetTrailStatus', 'StartLogging', 'GetTrailStatus']);
       expect(inputs(ListTagsCommand)).toStrictEqual([{ ResourceIdList: [STRATUS_STOP_ARN] }]);
@@ -163,7 +165,7 @@ describe('cloudtrail handler', () => {
     it('is already fixed on a second delivery: IsLogging reads true, and no second StartLogging is sent', async () => {
       trailWorld(STRATUS_STOP, { logging: false });
       const undo = recordingUndoStore();
-      const handler = handlerFor('remediate', recordingLogger(), undo);
+      const handler = cloudtrailHandler('remediate', recordingLogger(), undo);
       const event = loadEvent('cloudtrail/StopLogging-stratus-genuine.json');
       const first = await handler(event);
       const second = await handler(structuredClone(event));
@@ -177,7 +179,7 @@ describe('cloudtrail handler', () => {
     it('reports unverified when the trail still does not log after StartLogging succeeded', async () => {
       trailWorld(STRATUS_STOP, { logging: false });
       cloudtrail.on(StartLoggingCommand).resolves({});
-      const result = await handlerFor('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
+      const result = await cloudtrailHandler('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
       expect(inputs(StartLoggingCommand)).toStrictEqual([{ Name: STRATUS_STOP }]);
       expect(cloudtrail.commandCalls(GetTrailStatusCommand)).toHaveLength(2);
       expect(decisions(result)[0]).toMatchObject({ outcome: 'unverified', execution: 'unverified' });
@@ -187,7 +189,7 @@ describe('cloudtrail handler', () => {
       trailWorld(STRATUS_STOP, { exists: false });
       cloudtrail.on(ListTagsCommand).rejects(unknownTrail(STRATUS_STOP_ARN));
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
+      const result = await cloudtrailHandler('remediate', logger)(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
       expect(callOrder()).toStrictEqual(['ListTags', 'GetTrailStatus']);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'stale', execution: 'stale' });
       expect(decisionLine(logger)['execution']).toStrictEqual([
@@ -206,13 +208,13 @@ describe('cloudtrail handler', () => {
     it('reports AccessDeniedException on StartLogging as a failed fix', async () => {
       trailWorld(STRATUS_STOP, { logging: false });
       cloudtrail.on(StartLoggingCommand).rejects(new CloudTrailServiceException({ name: 'AccessDeniedException', $fault: 'client', $metadata: {}, message: 'denied' }));
-      const result = await handlerFor('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
+      const result = await cloudtrailHandler('remediate')(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
       expect(decisions(result)[0]).toMatchObject({ outcome: 'failed', execution: 'failed' });
     });
 
     it('reads the present in propose mode and writes nothing: proposed while stopped, already fixed once logging', async () => {
       const world = trailWorld(STRATUS_STOP, { logging: false });
-      const handler = handlerFor('propose');
+      const handler = cloudtrailHandler('propose');
       const proposed = await handler(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
       world.logging = true;
       const fixed = await handler(loadEvent('cloudtrail/StopLogging-stratus-genuine.json'));
@@ -228,7 +230,7 @@ describe('cloudtrail handler', () => {
     it('turns each setting back on, global service events first, each read before and after: applied and verified', async () => {
       const world = trailWorld('org-audit', { IsMultiRegionTrail: false, LogFileValidationEnabled: false, IncludeGlobalServiceEvents: false });
       const undo = recordingUndoStore();
-      const result = await handlerFor('remediate', recordingLogger(), undo)(event());
+      const result = await cloudtrailHandler('remediate', recordingLogger(), undo)(event());
       expect(callOrder()).toStrictEqual(['ListTags', 'GetTrail', 'UpdateTrail', 'GetTrail', 'GetTrail', 'UpdateTrail', 'GetTrail', 'GetTrail', 'UpdateTrail', 'GetTrail']);
       expect(inputs(GetTrailCommand)).toStrictEqual(Array.from({ length: 6 }, () => ({ Name: 'org-audit' })));
       expect(inputs(UpdateTrailCommand)).toStrictEqual([
@@ -247,7 +249,7 @@ describe('cloudtrail handler', () => {
 
     it('is already fixed on a re-run: every setting reads on, and no UpdateTrail is sent', async () => {
       trailWorld('org-audit', { IsMultiRegionTrail: false, LogFileValidationEnabled: false, IncludeGlobalServiceEvents: false });
-      const handler = handlerFor('remediate');
+      const handler = cloudtrailHandler('remediate');
       await handler(event());
       cloudtrail.resetHistory();
       const second = await handler(event());
@@ -259,7 +261,7 @@ describe('cloudtrail handler', () => {
       trailWorld('org-audit', { IsMultiRegionTrail: false, LogFileValidationEnabled: true, IncludeGlobalServiceEvents: false });
       const undo = recordingUndoStore();
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger, undo)(event());
+      const result = await cloudtrailHandler('remediate', logger, undo)(event());
       expect(inputs(UpdateTrailCommand)).toStrictEqual([
         { Name: 'org-audit', IncludeGlobalServiceEvents: true },
         { Name: 'org-audit', IsMultiRegionTrail: true },
@@ -282,7 +284,7 @@ describe('cloudtrail handler', () => {
       multiRegionOnly.detail.responseElements = { ...(multiRegionOnly.detail.responseElements as object), includeGlobalServiceEvents: true };
       trailWorld('org-audit', { IsMultiRegionTrail: false, IncludeGlobalServiceEvents: false });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(multiRegionOnly);
+      const result = await cloudtrailHandler('remediate', logger)(multiRegionOnly);
       expect(callOrder()).toStrictEqual(['ListTags', 'GetTrail']);
       expect(decisions(result)[0]).toMatchObject({ outcome: 'stale', execution: 'stale' });
       expect(alertText()).toContain('now has IncludeGlobalServiceEvents off too, which the event left on and IsMultiRegionTrail needs');
@@ -291,7 +293,7 @@ describe('cloudtrail handler', () => {
     it('is stale, with no write, when the trail was deleted since the event', async () => {
       trailWorld('org-audit', { exists: false });
       cloudtrail.on(ListTagsCommand).rejects(unknownTrail(ORG_AUDIT));
-      const result = await handlerFor('remediate')(event());
+      const result = await cloudtrailHandler('remediate')(event());
       expect(callOrder()).toStrictEqual(['ListTags', 'GetTrail']);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'stale' });
     });
@@ -313,7 +315,7 @@ describe('cloudtrail handler', () => {
     it('reads GetEventSelectors before proposing: still the event’s selectors, so the proposal stands and nothing is written', async () => {
       trailWorld(SELECTORS_TRAIL, { selectors: { EventSelectors: [eventSelector] } });
       const logger = recordingLogger();
-      const result = await handlerFor('remediate', logger)(selectorsEvent());
+      const result = await cloudtrailHandler('remediate', logger)(selectorsEvent());
       expect(callOrder()).toStrictEqual(['ListTags', 'GetEventSelectors']);
       expect(inputs(GetEventSelectorsCommand)).toStrictEqual([{ TrailName: SELECTORS_TRAIL }]);
       expect(decisions(result)[0]).toMatchObject({ verdict: 'violation', outcome: 'proposed' });
@@ -325,20 +327,20 @@ describe('cloudtrail handler', () => {
 
     it('is stale when the selectors changed again since the event: the proposal would overwrite them', async () => {
       trailWorld(SELECTORS_TRAIL, { selectors: { EventSelectors: [{ ...eventSelector, DataResources: [{ Type: 'AWS::S3::Object', Values: ['arn:aws:s3:::newer/'] }] }] } });
-      const result = await handlerFor('remediate')(selectorsEvent());
+      const result = await cloudtrailHandler('remediate')(selectorsEvent());
       expect(decisions(result)[0]?.outcome).toBe('stale');
       expect(alertText()).toContain('the proposal would overwrite them; nothing put');
     });
 
     it('is already fixed when the trail logs management writes again', async () => {
       trailWorld(SELECTORS_TRAIL);
-      const result = await handlerFor('remediate')(selectorsEvent());
+      const result = await cloudtrailHandler('remediate')(selectorsEvent());
       expect(decisions(result)[0]?.outcome).toBe('already-fixed');
     });
 
     it('reads GetTrail and GetTrailStatus for a deleted trail: still gone is proposed, back and logging is already fixed', async () => {
       const world = trailWorld(STRATUS_DELETED, { exists: false });
-      const handler = handlerFor('remediate');
+      const handler = cloudtrailHandler('remediate');
       const gone = await handler(loadEvent('cloudtrail/DeleteTrail-stratus-genuine.json'));
       expect(callOrder()).toStrictEqual(['LookupEvents', 'GetTrail', 'GetTrailStatus']);
       expect(inputs(GetTrailCommand)).toStrictEqual([{ Name: STRATUS_DELETED }]);
