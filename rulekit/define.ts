@@ -21,7 +21,7 @@
  * - `defineFamily({ name, rules })`: one Lambda function's rules, and the SDK
  *   command table derived from what they send.
  */
-import type { CommandTable, SdkClientConstructor, SdkCommandConstructor, SdkWaiter } from '../engine/aws.js';
+import type { SdkClientConstructor, SdkCommandConstructor, SdkWaiter } from '../engine/aws.js';
 import type { CloudTrailEvent } from '../engine/event.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import {
@@ -332,12 +332,4 @@ export function defineFamily<const Name extends string>(spec: { readonly name: N
     rules: spec.rules.map(({ commands: _commands, waiters: _waiters, ...rule }) => ({ ...rule, family: spec.name })),
     commands: { clients, commands, ...(Object.keys(waiters).length > 0 ? { waiters } : {}) },
   };
-}
-
-/**
- * TRANSITIONAL: a family whose rules are not yet declared with the kit keeps
- * its hand-written command table. Removed when the last family moves over.
- */
-export function legacyFamily<const Name extends string>(spec: { readonly name: Name; readonly rules: readonly Omit<Rule, 'family'>[]; readonly commands: CommandTable; readonly global?: boolean }): Family<Name> {
-  return { name: spec.name, global: spec.global === true, rules: spec.rules.map((rule) => ({ ...rule, family: spec.name })), commands: spec.commands };
 }
