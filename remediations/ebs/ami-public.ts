@@ -16,26 +16,28 @@
  * on images (`arn:…:ec2:<region>::image/*`); lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { addsPublicGroup, evaluatePublic, imageSharingProbe, resourceLookup } from './sharing.js';
+import type { Facts, RuleContext, Verdict } from '../../engine/types.js';
+import { defineRule } from '../../rulekit/index.js';
+import { addsPublicGroup, evaluatePublic, imageLookup, imageSharingProbe, unshareImage } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'image');
 
+const imageTags = imageLookup(madePublic);
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  return evaluatePublic('image', event, facts, context.config);
+  return evaluatePublic('image', imageTags, event, facts, context.config);
 }
 
-export const amiPublic = {
+export const amiPublic = defineRule({
   id: 'ami-public',
   title: 'AMI made public',
   severity: 'high',
   rationale:
     'Anyone can launch a public AMI and read every volume baked into it: application code, configuration, keys left on disk, training data.',
-  family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
-  // Image ARNs name no account: the grant holds only for the deploying account's AMIs.
-  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*', condition: OWN_ACCOUNT_ONLY }],
-  lookups: [resourceLookup('image', madePublic)],
+  // The kit grants it on image ARNs, which name no account, so only on the deploying account's AMIs (aws:ResourceAccount).
+  actions: [unshareImage],
+  lookups: [imageTags],
   probes: [imageSharingProbe],
   docs: {
     changes:
@@ -43,4 +45,4 @@ export const amiPublic = {
     neverTouches: 'Account and organization shares, the AMI itself (never deregistered) and its snapshots, and AMIs carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

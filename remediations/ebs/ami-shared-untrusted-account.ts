@@ -17,27 +17,29 @@
  * images; lookup `ec2:DescribeImages` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { evaluateUntrustedShare, imageSharingProbe, permissionChange, resourceLookup } from './sharing.js';
+import type { Facts, RuleContext, Verdict } from '../../engine/types.js';
+import { defineRule } from '../../rulekit/index.js';
+import { evaluateUntrustedShare, imageLookup, imageSharingProbe, permissionChange, unshareImage } from './sharing.js';
 
 const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'image').added.userIds.some((id) => id !== event.account);
 
+const imageTags = imageLookup(sharesWithOtherAccount);
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  return evaluateUntrustedShare('image', event, facts, context.config);
+  return evaluateUntrustedShare('image', imageTags, event, facts, context.config);
 }
 
-export const amiSharedUntrustedAccount = {
+export const amiSharedUntrustedAccount = defineRule({
   id: 'ami-shared-untrusted-account',
   title: 'AMI shared with an untrusted account',
   severity: 'medium',
   rationale:
     'Sharing an AMI hands another account everything baked into it; sharing with an account nobody listed as trusted is a known exfiltration step.',
-  family: 'ebs',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifyImageAttribute'] }],
-  // Image ARNs name no account: the grant holds only for the deploying account's AMIs.
-  permissions: [{ action: 'ec2:ModifyImageAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*', condition: OWN_ACCOUNT_ONLY }],
-  lookups: [resourceLookup('image', sharesWithOtherAccount)],
+  // The kit grants it on image ARNs, which name no account, so only on the deploying account's AMIs (aws:ResourceAccount).
+  actions: [unshareImage],
+  lookups: [imageTags],
   probes: [imageSharingProbe],
   docs: {
     changes:
@@ -46,4 +48,4 @@ export const amiSharedUntrustedAccount = {
       'Accounts in trustedAccounts and this account, organization and OU shares, the public group (handled by ami-public), the AMI itself, and AMIs carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

@@ -10,8 +10,18 @@
  *   than the one the plan's undo would restore means the setting changed
  *   since the plan was made, and nothing is written.
  */
+import {
+  DisableEbsEncryptionByDefaultCommand,
+  EnableEbsEncryptionByDefaultCommand,
+  GetEbsDefaultKmsKeyIdCommand,
+  GetEbsEncryptionByDefaultCommand,
+  ModifyEbsDefaultKmsKeyIdCommand,
+  ResetEbsDefaultKmsKeyIdCommand,
+} from '@aws-sdk/client-ec2';
 import { field, stringField } from '../../engine/event.js';
-import { stateCheck, type PlanStep, type Probe, type UndoStep } from '../../engine/types.js';
+import type { PlanStep, UndoStep } from '../../engine/types.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
+import { defineAction, defineProbe, defineUndo } from '../../rulekit/index.js';
 
 /** `GetEbsDefaultKmsKeyId` answers with an ARN; the setting may name the key by id, ARN, alias or alias ARN. */
 export function sameKmsKey(current: string, configured: string): boolean {
@@ -21,10 +31,8 @@ export function sameKmsKey(current: string, configured: string): boolean {
 }
 
 /** Whether encryption by default is on in the Region the bot runs in. */
-export const encryptionByDefaultProbe: Probe = {
+export const encryptionByDefaultProbe = defineProbe(ec2, GetEbsEncryptionByDefaultCommand, {
   name: 'encryptionByDefault',
-  service: 'ec2',
-  operation: 'GetEbsEncryptionByDefault',
   judge(output, expected) {
     const region = String(expected['region']);
     const enabled = field(output, 'EbsEncryptionByDefault');
@@ -32,16 +40,14 @@ export const encryptionByDefaultProbe: Probe = {
     if (enabled === false) return { state: 'needed', evidence: `encryption by default is off in ${region}` };
     throw new Error('the answer holds no EbsEncryptionByDefault flag');
   },
-};
+});
 
 /**
  * The default EBS key against `expect.kmsKeyId` (the configured key) and,
  * when the plan knew it, `expect.previous` (the key its undo restores).
  */
-export const defaultKmsKeyProbe: Probe = {
+export const defaultKmsKeyProbe = defineProbe(ec2, GetEbsDefaultKmsKeyIdCommand, {
   name: 'defaultKmsKey',
-  service: 'ec2',
-  operation: 'GetEbsDefaultKmsKeyId',
   judge(output, expected) {
     const current = stringField(output, 'KmsKeyId');
     if (current === undefined) throw new Error('the answer holds no KmsKeyId');
@@ -56,19 +62,28 @@ export const defaultKmsKeyProbe: Probe = {
     }
     return { state: 'needed', evidence: `the default EBS key is ${current}, not the configured ${wanted}` };
   },
-};
+});
+
+/** Encryption by default has no resource-level permission: granted on `*`. */
+export const enableEncryptionByDefault = defineAction(ec2, EnableEbsEncryptionByDefaultCommand);
+export const disableEncryptionByDefault = defineUndo(ec2, DisableEbsEncryptionByDefaultCommand);
+
+/** Only a configured key is ever made the default: without one, the function holds no right to change it. */
+export const setDefaultKmsKey = defineAction(ec2, ModifyEbsDefaultKmsKeyIdCommand, { requiresSetting: 'kmsKeyId' });
+export const restoreDefaultKmsKey = defineUndo(ec2, ModifyEbsDefaultKmsKeyIdCommand);
+export const resetDefaultKmsKey = defineUndo(ec2, ResetEbsDefaultKmsKeyIdCommand);
 
 /** Turns encryption by default on, read before (still off?) and after (on?). */
 export function planEnableEncryptionByDefault(region: string, reason: string, undoReason: string): PlanStep {
-  return {
-    service: 'ec2',
-    operation: 'EnableEbsEncryptionByDefault',
-    input: {},
-    reason,
-    undo: { service: 'ec2', operation: 'DisableEbsEncryptionByDefault', input: {}, reason: undoReason },
-    precondition: stateCheck(encryptionByDefaultProbe, {}, { region }, `shows encryption by default still off in ${region}`),
-    verification: stateCheck(encryptionByDefaultProbe, {}, { region }, `shows encryption by default on in ${region}`),
-  };
+  return enableEncryptionByDefault.step(
+    {},
+    {
+      reason,
+      undo: disableEncryptionByDefault.undo({}, undoReason),
+      precondition: encryptionByDefaultProbe.check({}, { region }, `shows encryption by default still off in ${region}`),
+      verification: encryptionByDefaultProbe.check({}, { region }, `shows encryption by default on in ${region}`),
+    },
+  );
 }
 
 /**
@@ -80,26 +95,19 @@ export function planEnableEncryptionByDefault(region: string, reason: string, un
 export function planDefaultKmsKey(region: string, kmsKeyId: string, previous: string | undefined): PlanStep {
   const undo: UndoStep =
     previous !== undefined
-      ? { service: 'ec2', operation: 'ModifyEbsDefaultKmsKeyId', input: { KmsKeyId: previous }, reason: `Set the default EBS key back to ${previous}.` }
-      : {
-          service: 'ec2',
-          operation: 'ResetEbsDefaultKmsKeyId',
-          input: {},
-          reason: 'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
-        };
+      ? restoreDefaultKmsKey.undo({ KmsKeyId: previous }, `Set the default EBS key back to ${previous}.`)
+      : resetDefaultKmsKey.undo(
+          {},
+          'Set the default EBS key back to the AWS managed key (alias/aws/ebs); if another key was the default before, set that one instead (it was not known when this plan was made).',
+        );
   const expected = { kmsKeyId, ...(previous !== undefined ? { previous } : {}) };
-  return {
-    service: 'ec2',
-    operation: 'ModifyEbsDefaultKmsKeyId',
-    input: { KmsKeyId: kmsKeyId },
-    reason: `Make ${kmsKeyId} the default key for EBS encryption in ${region}, as configured.`,
-    undo,
-    precondition: stateCheck(
-      defaultKmsKeyProbe,
-      {},
-      expected,
-      `shows a default EBS key other than ${kmsKeyId}${previous !== undefined ? `, still ${previous}` : ''}`,
-    ),
-    verification: stateCheck(defaultKmsKeyProbe, {}, expected, `shows ${kmsKeyId} as the default EBS key`),
-  };
+  return setDefaultKmsKey.step(
+    { KmsKeyId: kmsKeyId },
+    {
+      reason: `Make ${kmsKeyId} the default key for EBS encryption in ${region}, as configured.`,
+      undo,
+      precondition: defaultKmsKeyProbe.check({}, expected, `shows a default EBS key other than ${kmsKeyId}${previous !== undefined ? `, still ${previous}` : ''}`),
+      verification: defaultKmsKeyProbe.check({}, expected, `shows ${kmsKeyId} as the default EBS key`),
+    },
+  );
 }

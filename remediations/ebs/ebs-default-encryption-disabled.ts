@@ -19,12 +19,13 @@
  * support: `*`); `ec2:GetEbsEncryptionByDefault` for the reads around it.
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Facts, Rule, RuleContext, Verdict } from '../../engine/types.js';
-import { encryptionByDefaultProbe, planEnableEncryptionByDefault } from './default-encryption.js';
+import type { Verdict } from '../../engine/types.js';
+import { defineRule } from '../../rulekit/index.js';
+import { disableEncryptionByDefault, enableEncryptionByDefault, encryptionByDefaultProbe, planEnableEncryptionByDefault } from './default-encryption.js';
 
 const DISABLE = 'DisableEbsEncryptionByDefault';
 
-function evaluate(event: CloudTrailEvent, _facts: Facts, _context: RuleContext): Verdict {
+function evaluate(event: CloudTrailEvent): Verdict {
   const region = event.detail.awsRegion;
   const resources = [`ebs-encryption-by-default:${event.account}:${region}`];
   if (event.detail.eventName !== DISABLE) {
@@ -52,15 +53,16 @@ function evaluate(event: CloudTrailEvent, _facts: Facts, _context: RuleContext):
   };
 }
 
-export const ebsDefaultEncryptionDisabled = {
+export const ebsDefaultEncryptionDisabled = defineRule({
   id: 'ebs-default-encryption-disabled',
   title: 'EBS encryption by default turned off',
   severity: 'high',
   rationale:
     'With encryption by default off, every new volume and snapshot copy is unencrypted unless someone remembers to ask; turning it off is also a step attackers take before exfiltrating data.',
-  family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['DisableEbsEncryptionByDefault', 'EnableEbsEncryptionByDefault'] }],
-  permissions: [{ action: 'ec2:EnableEbsEncryptionByDefault', resource: '*' }],
+  actions: [enableEncryptionByDefault],
+  // The undo, DisableEbsEncryptionByDefault: sendable by `remediate undo` through the family's command table, never granted.
+  proposals: [disableEncryptionByDefault],
   probes: [encryptionByDefaultProbe],
   docs: {
     changes:
@@ -68,4 +70,4 @@ export const ebsDefaultEncryptionDisabled = {
     neverTouches: 'Existing volumes and snapshots (the setting affects new volumes only), the default KMS key, and other regions.',
   },
   evaluate,
-} as const satisfies Rule;
+});

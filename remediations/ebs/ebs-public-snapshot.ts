@@ -19,26 +19,28 @@
  * snapshot ARNs have no account); lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { addsPublicGroup, evaluatePublic, resourceLookup, snapshotSharingProbe } from './sharing.js';
+import type { Facts, RuleContext, Verdict } from '../../engine/types.js';
+import { defineRule } from '../../rulekit/index.js';
+import { addsPublicGroup, evaluatePublic, snapshotLookup, snapshotSharingProbe, unshareSnapshot } from './sharing.js';
 
 const madePublic = (event: CloudTrailEvent) => addsPublicGroup(event, 'snapshot');
 
+const snapshotTags = snapshotLookup(madePublic);
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  return evaluatePublic('snapshot', event, facts, context.config);
+  return evaluatePublic('snapshot', snapshotTags, event, facts, context.config);
 }
 
-export const ebsPublicSnapshot = {
+export const ebsPublicSnapshot = defineRule({
   id: 'ebs-public-snapshot',
   title: 'EBS snapshot made public',
   severity: 'critical',
   rationale:
     'A public snapshot can be copied by any AWS account, and with it every byte that was on the volume: credentials, customer data, model weights. Public snapshots are scanned for continuously.',
-  family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
-  // Snapshot ARNs name no account: the grant holds only for the deploying account's snapshots.
-  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*', condition: OWN_ACCOUNT_ONLY }],
-  lookups: [resourceLookup('snapshot', madePublic)],
+  // The kit grants it on snapshot ARNs, which name no account, so only on the deploying account's snapshots (aws:ResourceAccount).
+  actions: [unshareSnapshot],
+  lookups: [snapshotTags],
   probes: [snapshotSharingProbe],
   docs: {
     changes:
@@ -46,4 +48,4 @@ export const ebsPublicSnapshot = {
     neverTouches: 'Account-specific shares, the snapshot and its data (never deleted), and snapshots carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

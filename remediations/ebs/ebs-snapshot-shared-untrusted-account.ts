@@ -18,28 +18,30 @@
  * on snapshots; lookup `ec2:DescribeSnapshots` (tags).
  */
 import type { CloudTrailEvent } from '../../engine/event.js';
-import { OWN_ACCOUNT_ONLY, type Facts, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { evaluateUntrustedShare, permissionChange, resourceLookup, snapshotSharingProbe } from './sharing.js';
+import type { Facts, RuleContext, Verdict } from '../../engine/types.js';
+import { defineRule } from '../../rulekit/index.js';
+import { evaluateUntrustedShare, permissionChange, snapshotLookup, snapshotSharingProbe, unshareSnapshot } from './sharing.js';
 
 /** Lookups cannot see the config: any account other than this one may turn out untrusted. */
 const sharesWithOtherAccount = (event: CloudTrailEvent) => permissionChange(event, 'snapshot').added.userIds.some((id) => id !== event.account);
 
+const snapshotTags = snapshotLookup(sharesWithOtherAccount);
+
 function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  return evaluateUntrustedShare('snapshot', event, facts, context.config);
+  return evaluateUntrustedShare('snapshot', snapshotTags, event, facts, context.config);
 }
 
-export const ebsSnapshotSharedUntrustedAccount = {
+export const ebsSnapshotSharedUntrustedAccount = defineRule({
   id: 'ebs-snapshot-shared-untrusted-account',
   title: 'EBS snapshot shared with an untrusted account',
   severity: 'medium',
   rationale:
     'Sharing a snapshot with another account hands that account a full copy of the volume; sharing with an account nobody listed as trusted is a classic exfiltration step.',
-  family: 'ebs',
   defaultMode: 'notify',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['ModifySnapshotAttribute'] }],
-  // Snapshot ARNs name no account: the grant holds only for the deploying account's snapshots.
-  permissions: [{ action: 'ec2:ModifySnapshotAttribute', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*', condition: OWN_ACCOUNT_ONLY }],
-  lookups: [resourceLookup('snapshot', sharesWithOtherAccount)],
+  // The kit grants it on snapshot ARNs, which name no account, so only on the deploying account's snapshots (aws:ResourceAccount).
+  actions: [unshareSnapshot],
+  lookups: [snapshotTags],
   probes: [snapshotSharingProbe],
   docs: {
     changes:
@@ -47,4 +49,4 @@ export const ebsSnapshotSharedUntrustedAccount = {
     neverTouches: 'Accounts in trustedAccounts and this account, the public group (handled by ebs-public-snapshot), the snapshot itself, and snapshots carrying the exemption tag.',
   },
   evaluate,
-} as const satisfies Rule;
+});

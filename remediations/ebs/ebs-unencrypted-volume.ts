@@ -40,12 +40,25 @@
  * `ec2:DescribeVolumes`, and for the proposal `ec2:DescribeInstances` and
  * `ec2:DescribeSnapshots`.
  */
+import { DescribeVolumesCommand, GetEbsDefaultKmsKeyIdCommand } from '@aws-sdk/client-ec2';
 import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromList } from '../../engine/exemption.js';
-import { stateCheck, type Fact, type Facts, type Finding, type Lookup, type Plan, type PlanStep, type Probe, type Rule, type RuleContext, type Verdict } from '../../engine/types.js';
-import { defaultKmsKeyProbe, encryptionByDefaultProbe, planDefaultKmsKey, planEnableEncryptionByDefault } from './default-encryption.js';
-import { migrationProbes, planMigration, UNENCRYPTED_TAG_KEY } from './migration.js';
+import type { Facts, Finding, Plan, PlanStep, RuleContext, Verdict } from '../../engine/types.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
+import { defineLookup, defineProbe, defineRule, factValue, readFact } from '../../rulekit/index.js';
+import {
+  defaultKmsKeyProbe,
+  disableEncryptionByDefault,
+  enableEncryptionByDefault,
+  encryptionByDefaultProbe,
+  planDefaultKmsKey,
+  planEnableEncryptionByDefault,
+  resetDefaultKmsKey,
+  restoreDefaultKmsKey,
+  setDefaultKmsKey,
+} from './default-encryption.js';
+import { migrationProbes, migrationWaiters, migrationWrites, planMigration, tagVolume, UNENCRYPTED_TAG_KEY, untagVolume } from './migration.js';
 import {
   createdVolumeEncrypted,
   createdVolumeId,
@@ -82,54 +95,45 @@ function mayBeUnencrypted(event: CloudTrailEvent): boolean {
   return isCreateVolume(event) ? createdVolumeEncrypted(event) !== true && createdVolumeId(event) !== undefined : launchedInstances(event).length > 0;
 }
 
-const volumeLookup: Lookup = {
+/** The volume a `CreateVolume` made, as it is now; `null` when it no longer exists. */
+const volumeLookup = defineLookup(ec2, DescribeVolumesCommand, {
   name: 'volume',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
-  permission: 'ec2:DescribeVolumes',
   input: (event) => {
     const volumeId = createdVolumeId(event);
     return isCreateVolume(event) && volumeId && createdVolumeEncrypted(event) !== true ? { VolumeIds: [volumeId] } : undefined;
   },
-  select: (output) => volumesFromSdk(output)[0] ?? null,
+  select: (output): VolumeFacts | null => volumesFromSdk(output)[0] ?? null,
   notFoundCodes: ['InvalidVolume.NotFound'],
-};
+});
 
-const instanceVolumesLookup: Lookup = {
+/** The volumes attached to the instances a `RunInstances` launched. */
+const instanceVolumesLookup = defineLookup(ec2, DescribeVolumesCommand, {
   name: 'instanceVolumes',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
-  permission: 'ec2:DescribeVolumes',
   input: (event) => {
     const ids = launchedInstances(event).map((i) => i.instanceId);
     return !isCreateVolume(event) && ids.length > 0 ? { Filters: [{ Name: 'attachment.instance-id', Values: ids }] } : undefined;
   },
-  select: (output) => ({ volumes: volumesFromSdk(output) }),
-};
+  // `null` only in a fact recorded elsewhere (no not-found code here): read as no volume.
+  select: (output): { readonly volumes: readonly VolumeFacts[] } | null => ({ volumes: volumesFromSdk(output) }),
+});
 
 /** The default key before the change, for the undo: only looked up when a key is configured. */
-const defaultKmsKeyLookup: Lookup = {
+const defaultKmsKeyLookup = defineLookup(ec2, GetEbsDefaultKmsKeyIdCommand, {
   name: 'ebsDefaultKmsKey',
-  service: 'ec2',
-  operation: 'GetEbsDefaultKmsKeyId',
-  permission: 'ec2:GetEbsDefaultKmsKeyId',
-  input: (event, _earlier, context) => {
-    const settings = context?.settings as EbsUnencryptedVolumeSettings | undefined;
+  input: (event, _earlier, context?: RuleContext<EbsUnencryptedVolumeSettings>) => {
     // Without the context (a caller outside decide) the key may be configured: look it up.
-    return mayBeUnencrypted(event) && (context === undefined || settings?.kmsKeyId !== undefined) ? {} : undefined;
+    return mayBeUnencrypted(event) && (context === undefined || context.settings.kmsKeyId !== undefined) ? {} : undefined;
   },
-  select: (output) => stringField(output, 'KmsKeyId') ?? null,
-};
+  select: (output): string | null => stringField(output, 'KmsKeyId') ?? null,
+});
 
 /**
  * One volume and the containment marker tag (`expect.tagKey`): the tag there
  * (whatever its value), or the volume deleted, is done; a volume that reads
  * encrypted is not the one the event showed.
  */
-export const unencryptedVolumeTagProbe: Probe = {
+export const unencryptedVolumeTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'unencryptedVolumeTag',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
   notFoundCodes: ['InvalidVolume.NotFound'],
   judge(output, expected) {
     const id = String(expected['volumeId']);
@@ -141,11 +145,7 @@ export const unencryptedVolumeTagProbe: Probe = {
     if (Object.hasOwn(tags, key)) return { state: 'done', evidence: `${id} carries ${key}=${tags[key] ?? ''}` };
     return { state: 'needed', evidence: `${id} is unencrypted and not tagged ${key}` };
   },
-};
-
-function okValue(fact: Fact | undefined): unknown {
-  return fact?.status === 'ok' ? fact.value : undefined;
-}
+});
 
 /** The date (`YYYY-MM-DD`) the volume was created, for the marker tag. */
 function eventDate(event: CloudTrailEvent, now: Date): string {
@@ -158,17 +158,14 @@ function planMarkVolume(volumeId: string, date: string): PlanStep {
   const input = { Resources: [volumeId], Tags: [{ Key: UNENCRYPTED_TAG_KEY, Value: date }] };
   const read = { VolumeIds: [volumeId] };
   const expected = { volumeId, tagKey: UNENCRYPTED_TAG_KEY };
-  return {
-    service: 'ec2',
-    operation: 'CreateTags',
-    input,
+  return tagVolume.step(input, {
     reason: `Mark ${volumeId} as unencrypted since ${date}, so the volume can be found and migrated.`,
-    undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the marker tag (only if it still has this value).' },
+    undo: untagVolume.undo(input, 'Remove the marker tag (only if it still has this value).'),
     // The volume deleted between the read and the write: nothing left to mark (the read after confirms).
     alreadyDoneCodes: ['InvalidVolume.NotFound'],
-    precondition: stateCheck(unencryptedVolumeTagProbe, read, expected, `shows ${volumeId} unencrypted and not yet tagged ${UNENCRYPTED_TAG_KEY}`),
-    verification: stateCheck(unencryptedVolumeTagProbe, read, expected, `shows ${volumeId} tagged ${UNENCRYPTED_TAG_KEY}`),
-  };
+    precondition: unencryptedVolumeTagProbe.check(read, expected, `shows ${volumeId} unencrypted and not yet tagged ${UNENCRYPTED_TAG_KEY}`),
+    verification: unencryptedVolumeTagProbe.check(read, expected, `shows ${volumeId} tagged ${UNENCRYPTED_TAG_KEY}`),
+  });
 }
 
 /**
@@ -188,7 +185,7 @@ export function planContainment(
     ),
   ];
   if (options.kmsKeyId) {
-    const previous = okValue(options.facts['ebsDefaultKmsKey']);
+    const previous = factValue(readFact(options.facts, defaultKmsKeyLookup));
     steps.push(planDefaultKmsKey(options.region, options.kmsKeyId, typeof previous === 'string' ? previous : undefined));
   }
   for (const volume of volumes) if (typeof volume.volumeId === 'string') steps.push(planMarkVolume(volume.volumeId, options.date));
@@ -222,7 +219,7 @@ function findFromCreateVolume(event: CloudTrailEvent, facts: Facts): Found {
           : "by the account's encryption by default (the request did not ask)";
     return { kind: 'verdict', verdict: { kind: 'compliant', summary: `${volumeId} was created encrypted ${how}`, resources } };
   }
-  const fact = facts['volume'];
+  const fact = readFact(facts, volumeLookup);
   const fromEvent = volumeFromCreateEvent(event, volumeId);
   if (fact?.status === 'ok' && fact.value === null) {
     // Created unencrypted, then deleted: the account still lets unencrypted volumes be made, and the marker step's read will find the volume gone.
@@ -232,7 +229,7 @@ function findFromCreateVolume(event: CloudTrailEvent, facts: Facts): Found {
       verdict: { kind: 'skipped', reason: `the event does not say whether ${volumeId} is encrypted, and DescribeVolumes shows it no longer exists`, resources },
     };
   }
-  const volume = (okValue(fact) as VolumeFacts | undefined) ?? fromEvent;
+  const volume = factValue(fact) ?? fromEvent;
   if (volume.encrypted === true) return { kind: 'verdict', verdict: { kind: 'compliant', summary: `${volumeId} is encrypted`, resources } };
   if (volume.encrypted === undefined) {
     return {
@@ -247,9 +244,9 @@ function findFromRunInstances(event: CloudTrailEvent, facts: Facts): Found {
   const instances = launchedInstances(event);
   if (instances.length === 0) return { kind: 'verdict', verdict: { kind: 'skipped', reason: 'the event names no launched instance' } };
   const instanceIds = instances.map((i) => i.instanceId);
-  const fact = facts['instanceVolumes'];
+  const fact = readFact(facts, instanceVolumesLookup);
   if (fact?.status === 'ok') {
-    const volumes = (field(fact.value, 'volumes') as VolumeFacts[] | undefined) ?? [];
+    const volumes = fact.value?.volumes ?? [];
     const unencrypted = volumes.filter((v) => v.encrypted === false);
     if (unencrypted.length > 0) {
       return { kind: 'volumes', unencrypted, resources: unencrypted.map((v) => v.label), confirmed: true };
@@ -307,8 +304,8 @@ function finding(volume: VolumeFacts, confirmed: boolean, event: CloudTrailEvent
   };
 }
 
-function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict {
-  const settings = context.settings as EbsUnencryptedVolumeSettings;
+function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<EbsUnencryptedVolumeSettings>): Verdict {
+  const { settings } = context;
   const found = isCreateVolume(event) ? findFromCreateVolume(event, facts) : findFromRunInstances(event, facts);
   if (found.kind === 'verdict') return found.verdict;
 
@@ -349,22 +346,20 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): V
   };
 }
 
-export const ebsUnencryptedVolume = {
+export const ebsUnencryptedVolume = defineRule<EbsUnencryptedVolumeSettings>({
   id: 'ebs-unencrypted-volume',
   title: 'EBS volume created unencrypted',
   severity: 'medium',
   rationale:
     'Encryption at rest with KMS is the first data-protection control for EC2 and ML workloads: an unencrypted volume, and every snapshot taken of it, holds its data readable by anyone who obtains a copy.',
-  family: 'ebs',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['CreateVolume', 'RunInstances'] }],
-  permissions: [
-    { action: 'ec2:EnableEbsEncryptionByDefault', resource: '*' },
-    // Only a configured key is ever made the default: without one, the function holds no right to change it.
-    { action: 'ec2:ModifyEbsDefaultKmsKeyId', resource: '*', requiresSetting: 'kmsKeyId' },
-    { action: 'ec2:CreateTags', resource: 'arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/*' },
-  ],
+  // The containment only: the migration is proposed, never granted. ModifyEbsDefaultKmsKeyId only with kmsKeyId set.
+  actions: [enableEncryptionByDefault, setDefaultKmsKey, tagVolume],
   lookups: [volumeLookup, instanceVolumesLookup, defaultKmsKeyLookup],
   probes: [encryptionByDefaultProbe, defaultKmsKeyProbe, unencryptedVolumeTagProbe, ...migrationProbes],
+  // The migration's writes and every undo step: sendable by a person through the family's command table, never granted.
+  proposals: [...migrationWrites, disableEncryptionByDefault, restoreDefaultKmsKey, resetDefaultKmsKey],
+  waiters: migrationWaiters,
   settings: EbsUnencryptedVolumeSettingsSchema,
   docs: {
     changes:
@@ -375,4 +370,4 @@ export const ebsUnencryptedVolume = {
       'The data: no volume, snapshot or instance is ever deleted, and the migration is never applied automatically. Encrypted volumes, and volumes carrying the exemption tag, are left alone.',
   },
   evaluate,
-} as const satisfies Rule;
+});

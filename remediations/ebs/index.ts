@@ -1,6 +1,5 @@
 /** The ebs family (encryption at rest and sharing of volumes, snapshots and AMIs): one Lambda function holds these rules and only their permissions. */
-import { legacyFamily } from '../../rulekit/define.js';
-import { ebsCommands } from './commands.js';
+import { defineFamily } from '../../rulekit/define.js';
 import { amiPublic } from './ami-public.js';
 import { amiSharedUntrustedAccount } from './ami-shared-untrusted-account.js';
 import { ebsDefaultEncryptionDisabled } from './ebs-default-encryption-disabled.js';
@@ -8,14 +7,10 @@ import { ebsPublicSnapshot } from './ebs-public-snapshot.js';
 import { ebsSnapshotSharedUntrustedAccount } from './ebs-snapshot-shared-untrusted-account.js';
 import { ebsUnencryptedVolume } from './ebs-unencrypted-volume.js';
 
-export const ebsFamily = legacyFamily({ name: 'ebs', rules: [
-  ebsUnencryptedVolume,
-  ebsDefaultEncryptionDisabled,
-  ebsPublicSnapshot,
-  ebsSnapshotSharedUntrustedAccount,
-  amiPublic,
-  amiSharedUntrustedAccount,
-], commands: ebsCommands });
+export const ebsFamily = defineFamily({
+  name: 'ebs',
+  rules: [ebsUnencryptedVolume, ebsDefaultEncryptionDisabled, ebsPublicSnapshot, ebsSnapshotSharedUntrustedAccount, amiPublic, amiSharedUntrustedAccount],
+});
 
 /** The family's rules, as the registry and the deployment see them. */
 export const ebsRules = ebsFamily.rules;

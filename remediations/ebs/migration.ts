@@ -18,9 +18,30 @@
  * a wrong assumption; and what a step created is read back by the id it
  * returned (`$ref`). Waits stay waits: they change nothing.
  */
+import {
+  AttachVolumeCommand,
+  CopySnapshotCommand,
+  CreateSnapshotCommand,
+  CreateTagsCommand,
+  CreateVolumeCommand,
+  DeleteTagsCommand,
+  DescribeInstancesCommand,
+  DescribeSnapshotsCommand,
+  DescribeVolumesCommand,
+  DetachVolumeCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+  VolumeType,
+  waitUntilInstanceStopped,
+  waitUntilSnapshotCompleted,
+  waitUntilVolumeAvailable,
+  type CreateVolumeCommandInput,
+} from '@aws-sdk/client-ec2';
 import { field, stringField } from '../../engine/event.js';
 import type { Tags } from '../../engine/exemption.js';
-import { stateCheck, stepOutput, type Plan, type PlanStep, type Probe, type StepOutputRef, type UnknownValue } from '../../engine/types.js';
+import { stepOutput, unknownValue, type Plan, type PlanStep, type StepOutputRef, type UnknownValue } from '../../engine/types.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
+import { defineAction, defineProbe, defineProposedWrite, defineUndo, defineWaiter, type Placeheld } from '../../rulekit/index.js';
 import type { VolumeAttachment, VolumeFacts } from './volumes.js';
 
 /** The tag the containment plan puts on an unencrypted volume; not copied to the encrypted volume. */
@@ -56,13 +77,26 @@ function tagSpecification(resourceType: 'snapshot' | 'volume', tags: { Key: stri
   return [{ ResourceType: resourceType, Tags: tags }];
 }
 
-function createVolumeInput(volume: VolumeFacts): Record<string, unknown> {
+const VOLUME_TYPES: ReadonlySet<string> = new Set(Object.values(VolumeType));
+
+function isVolumeType(type: string): type is VolumeType {
+  return VOLUME_TYPES.has(type);
+}
+
+/** The volume's type as `CreateVolume` takes it: one the SDK names, else a placeholder a person fills in. */
+function creatableType(volume: VolumeFacts): VolumeType | UnknownValue {
+  const type = volume.volumeType;
+  if (typeof type !== 'string' || isVolumeType(type)) return type;
+  return unknownValue(`volume type of ${volume.label} (read as ${type}, which CreateVolume does not list)`);
+}
+
+function createVolumeInput(volume: VolumeFacts): Placeheld<CreateVolumeCommandInput> {
   const type = volume.volumeType;
   const provisioned = typeof type === 'string' && PROVISIONED_IOPS_TYPES.has(type);
   return {
     AvailabilityZone: volume.availabilityZone,
     SnapshotId: stepOutput(copyStep(volume), 'SnapshotId'),
-    VolumeType: type,
+    VolumeType: creatableType(volume),
     ...(volume.size !== undefined ? { Size: volume.size } : {}),
     ...(provisioned && volume.iops !== undefined ? { Iops: volume.iops } : {}),
     ...(type === 'gp3' && volume.throughput !== undefined ? { Throughput: volume.throughput } : {}),
@@ -71,7 +105,6 @@ function createVolumeInput(volume: VolumeFacts): Record<string, unknown> {
     TagSpecifications: tagSpecification('volume', [...carriedTags(volume.tags), { Key: REPLACES_TAG_KEY, Value: volume.volumeId }]),
   };
 }
-
 
 const INSTANCE_NOT_FOUND = ['InvalidInstanceID.NotFound'];
 const VOLUME_NOT_FOUND = ['InvalidVolume.NotFound'];
@@ -87,10 +120,8 @@ function firstOf(output: unknown, list: string): unknown {
  * (`expect.want: 'stopped'`) or start (`'running'`) step needs. Gone,
  * terminated or otherwise out of reach is `changed`: the migration stops there.
  */
-export const instanceStateProbe: Probe = {
+export const instanceStateProbe = defineProbe(ec2, DescribeInstancesCommand, {
   name: 'instanceState',
-  service: 'ec2',
-  operation: 'DescribeInstances',
   notFoundCodes: INSTANCE_NOT_FOUND,
   judge(output, expected) {
     const id = String(expected['instanceId']);
@@ -110,7 +141,7 @@ export const instanceStateProbe: Probe = {
     if (state === 'stopped') return { state: 'needed', evidence: `${id} is stopped` };
     return { state: 'changed', evidence: `${id} is ${state}, not stopped as the migration left it` };
   },
-};
+});
 
 interface LiveAttachment {
   readonly instanceId: string;
@@ -153,10 +184,8 @@ function plannedAttachments(expected: Readonly<Record<string, unknown>>): Volume
  * unencrypted and attached exactly where the plan says (`expect.attachments`;
  * an unattached plan must not snapshot a volume in use without stopping its instance).
  */
-export const sourceVolumeProbe: Probe = {
+export const sourceVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'sourceVolume',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
     const label = String(expected['volume']);
@@ -171,7 +200,7 @@ export const sourceVolumeProbe: Probe = {
     }
     return { state: 'needed', evidence: `${label} is still unencrypted and ${describeAttachments(now)}` };
   },
-};
+});
 
 function describeSnapshot(snapshot: unknown): string {
   const progress = stringField(snapshot, 'Progress');
@@ -196,10 +225,8 @@ function snapshotMismatch(snapshot: unknown, expected: Readonly<Record<string, u
  * snapshot). EC2 is eventually consistent: a snapshot not visible yet is not
  * verified, and the alert says so.
  */
-export const createdSnapshotProbe: Probe = {
+export const createdSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
   name: 'createdSnapshot',
-  service: 'ec2',
-  operation: 'DescribeSnapshots',
   notFoundCodes: SNAPSHOT_NOT_FOUND,
   judge(output, expected) {
     const snapshot = output === null ? undefined : firstOf(output, 'Snapshots');
@@ -208,13 +235,11 @@ export const createdSnapshotProbe: Probe = {
     const mismatch = snapshotMismatch(snapshot, expected);
     return mismatch ? { state: 'changed', evidence: mismatch } : { state: 'done', evidence: `${describeSnapshot(snapshot)} exists` };
   },
-};
+});
 
 /** A snapshot the next step builds on (the source of the copy, the copy behind the new volume): still there and completed. */
-export const sourceSnapshotProbe: Probe = {
+export const sourceSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
   name: 'sourceSnapshot',
-  service: 'ec2',
-  operation: 'DescribeSnapshots',
   notFoundCodes: SNAPSHOT_NOT_FOUND,
   judge(output, expected) {
     const snapshot = output === null ? undefined : firstOf(output, 'Snapshots');
@@ -223,13 +248,11 @@ export const sourceSnapshotProbe: Probe = {
     const mismatch = snapshotMismatch(snapshot, expected);
     return mismatch ? { state: 'changed', evidence: mismatch } : { state: 'needed', evidence: `${describeSnapshot(snapshot)} is ready to build on` };
   },
-};
+});
 
 /** The encrypted volume the migration created, read by the id `CreateVolume` returned: there, encrypted, in the planned Availability Zone. */
-export const createdVolumeProbe: Probe = {
+export const createdVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'createdVolume',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
     const volume = output === null ? undefined : firstOf(output, 'Volumes');
@@ -244,17 +267,15 @@ export const createdVolumeProbe: Probe = {
     }
     return { state: 'done', evidence: `${id} exists (${state}), encrypted${typeof zone === 'string' ? `, in ${zone}` : ''}` };
   },
-};
+});
 
 /**
  * One volume's attachment to one instance at one device, against what a
  * detach (`expect.want: 'detached'`) or attach (`'attached'`) step needs.
  * Attached somewhere the plan does not say is `changed`.
  */
-export const volumeAttachmentProbe: Probe = {
+export const volumeAttachmentProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'volumeAttachment',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
     const instanceId = String(expected['instanceId']);
@@ -278,17 +299,15 @@ export const volumeAttachmentProbe: Probe = {
     if (state === 'available') return { state: 'needed', evidence: `${id} is available, not attached to ${where} yet` };
     return { state: 'changed', evidence: `${id} is ${state ?? 'in an unknown state'}, not available to attach` };
   },
-};
+});
 
 /**
  * Whether the original volume carries `remediation:superseded-by` with the
  * new volume's id: the read filters on that tag value (a `$ref`), so an empty
  * answer means the tag is not there (yet); a volume gone is `changed`.
  */
-export const supersededTagProbe: Probe = {
+export const supersededTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'supersededTag',
-  service: 'ec2',
-  operation: 'DescribeVolumes',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
     const label = String(expected['volume']);
@@ -299,10 +318,10 @@ export const supersededTagProbe: Probe = {
     const value = (Array.isArray(tags) ? tags : []).find((tag) => field(tag, 'Key') === SUPERSEDED_TAG_KEY);
     return { state: 'done', evidence: `${label} carries ${SUPERSEDED_TAG_KEY}=${String(field(value, 'Value') ?? '(the encrypted volume)')}` };
   },
-};
+});
 
 /** Every read the migration's steps make, for the rule's `probes`. */
-export const migrationProbes: readonly Probe[] = [
+export const migrationProbes = [
   instanceStateProbe,
   sourceVolumeProbe,
   createdSnapshotProbe,
@@ -312,14 +331,37 @@ export const migrationProbes: readonly Probe[] = [
   supersededTagProbe,
 ];
 
+/** Marks a volume: the containment's marker (granted, on volumes) and the migration's superseded tag. */
+export const tagVolume = defineAction(ec2, CreateTagsCommand);
+/** Removes only the marker a step added: the undo of both tags. */
+export const untagVolume = defineUndo(ec2, DeleteTagsCommand);
+
+const stopInstances = defineProposedWrite(ec2, StopInstancesCommand);
+const startInstances = defineProposedWrite(ec2, StartInstancesCommand);
+const createSnapshot = defineProposedWrite(ec2, CreateSnapshotCommand);
+const copySnapshot = defineProposedWrite(ec2, CopySnapshotCommand);
+const createVolume = defineProposedWrite(ec2, CreateVolumeCommand);
+const detachVolume = defineProposedWrite(ec2, DetachVolumeCommand);
+const attachVolume = defineProposedWrite(ec2, AttachVolumeCommand);
+
+/** The migration's writes and undo steps, which a person runs (an approved proposal, `remediate undo`): for the rule's `proposals`, never granted. */
+export const migrationWrites = [stopInstances, startInstances, createSnapshot, copySnapshot, createVolume, detachVolume, attachVolume, untagVolume];
+
+const untilInstancesStopped = defineWaiter(ec2, 'waitUntilInstanceStopped', waitUntilInstanceStopped);
+const untilSnapshotsCompleted = defineWaiter(ec2, 'waitUntilSnapshotCompleted', waitUntilSnapshotCompleted);
+const untilVolumesAvailable = defineWaiter(ec2, 'waitUntilVolumeAvailable', waitUntilVolumeAvailable);
+
+/** Every wait the migration makes, for the rule's `waiters`. */
+export const migrationWaiters = [untilInstancesStopped, untilSnapshotsCompleted, untilVolumesAvailable];
+
 function instanceChecks(instanceId: string, want: 'stopped' | 'running'): Pick<PlanStep, 'precondition' | 'verification'> {
   const input = { InstanceIds: [instanceId] };
   const expected = { instanceId, want };
   const before = want === 'stopped' ? 'still running' : 'still stopped';
   const after = want === 'stopped' ? 'stopping or stopped' : 'pending or running';
   return {
-    precondition: stateCheck(instanceStateProbe, input, expected, `shows ${instanceId} ${before}`),
-    verification: stateCheck(instanceStateProbe, input, expected, `shows ${instanceId} ${after}`),
+    precondition: instanceStateProbe.check(input, expected, `shows ${instanceId} ${before}`),
+    verification: instanceStateProbe.check(input, expected, `shows ${instanceId} ${after}`),
   };
 }
 
@@ -329,12 +371,12 @@ function attachmentChecks(volumeId: Value, label: string, attachment: VolumeAtta
   const where = `${attachment.instanceId} as ${attachment.device}`;
   return want === 'detached'
     ? {
-        precondition: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} still attached to ${where}`),
-        verification: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} detaching or detached from ${attachment.instanceId}`),
+        precondition: volumeAttachmentProbe.check(input, expected, `shows ${label} still attached to ${where}`),
+        verification: volumeAttachmentProbe.check(input, expected, `shows ${label} detaching or detached from ${attachment.instanceId}`),
       }
     : {
-        precondition: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} available and not attached to ${where} yet`),
-        verification: stateCheck(volumeAttachmentProbe, input, expected, `shows ${label} attaching or attached to ${where}`),
+        precondition: volumeAttachmentProbe.check(input, expected, `shows ${label} available and not attached to ${where} yet`),
+        verification: volumeAttachmentProbe.check(input, expected, `shows ${label} attaching or attached to ${where}`),
       };
 }
 
@@ -348,192 +390,161 @@ export function planMigration(volumes: readonly VolumeFacts[], options: Migratio
 
   if (instanceIds.length > 0) {
     for (const instanceId of instanceIds) {
-      steps.push({
-        service: 'ec2',
-        operation: 'StopInstances',
-        input: { InstanceIds: [instanceId] },
-        reason: `Stop ${instanceId} so that the snapshot holds every write. The instance stays down until the encrypted volume is attached; plan the downtime.`,
-        undo: { service: 'ec2', operation: 'StartInstances', input: { InstanceIds: [instanceId] }, reason: `Start ${instanceId} again.` },
-        ...instanceChecks(instanceId, 'stopped'),
-      });
+      steps.push(
+        stopInstances.step(
+          { InstanceIds: [instanceId] },
+          {
+            reason: `Stop ${instanceId} so that the snapshot holds every write. The instance stays down until the encrypted volume is attached; plan the downtime.`,
+            undo: startInstances.undo({ InstanceIds: [instanceId] }, `Start ${instanceId} again.`),
+            ...instanceChecks(instanceId, 'stopped'),
+          },
+        ),
+      );
     }
-    steps.push({
-      service: 'ec2',
-      operation: 'waitUntilInstanceStopped',
-      kind: 'wait',
-      input: { InstanceIds: instanceIds },
-      reason: 'Wait until the instances have stopped.',
-    });
+    steps.push(untilInstancesStopped.step({ InstanceIds: instanceIds }, { reason: 'Wait until the instances have stopped.' }));
   }
 
   for (const volume of volumes) {
     const planned = (volume.attachments ?? []).map(({ instanceId, device }) => ({ instanceId, device }));
-    steps.push({
-      service: 'ec2',
-      operation: 'CreateSnapshot',
-      id: snapshotStep(volume),
-      input: {
-        VolumeId: volume.volumeId,
-        Description: `Unencrypted source of the encrypted copy of ${volume.label}`,
-        TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
-      },
-      reason: `Snapshot ${volume.label}. The snapshot is kept, never deleted by the bot.`,
-      precondition: stateCheck(
-        sourceVolumeProbe,
-        { VolumeIds: [volume.volumeId] },
-        { volume: volume.label, attachments: planned },
-        `shows ${volume.label} still unencrypted and ${describeAttachments(planned)}`,
+    steps.push(
+      createSnapshot.step(
+        {
+          VolumeId: volume.volumeId,
+          Description: `Unencrypted source of the encrypted copy of ${volume.label}`,
+          TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
+        },
+        {
+          id: snapshotStep(volume),
+          reason: `Snapshot ${volume.label}. The snapshot is kept, never deleted by the bot.`,
+          precondition: sourceVolumeProbe.check({ VolumeIds: [volume.volumeId] },
+            { volume: volume.label, attachments: planned },
+            `shows ${volume.label} still unencrypted and ${describeAttachments(planned)}`,
+          ),
+          verification: createdSnapshotProbe.check({ SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
+            { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
+            `shows the new snapshot of ${volume.label}`,
+          ),
+        },
       ),
-      verification: stateCheck(
-        createdSnapshotProbe,
-        { SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
-        { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
-        `shows the new snapshot of ${volume.label}`,
-      ),
-    });
+    );
   }
-  steps.push({
-    service: 'ec2',
-    operation: 'waitUntilSnapshotCompleted',
-    kind: 'wait',
-    input: { SnapshotIds: volumes.map((v) => stepOutput(snapshotStep(v), 'SnapshotId')) },
-    reason: 'Wait until the snapshots are completed (minutes to hours, depending on the data written).',
-  });
+  steps.push(
+    untilSnapshotsCompleted.step(
+      { SnapshotIds: volumes.map((v) => stepOutput(snapshotStep(v), 'SnapshotId')) },
+      { reason: 'Wait until the snapshots are completed (minutes to hours, depending on the data written).' },
+    ),
+  );
 
   for (const volume of volumes) {
-    steps.push({
-      service: 'ec2',
-      operation: 'CopySnapshot',
-      id: copyStep(volume),
-      input: {
-        SourceRegion: options.region,
-        SourceSnapshotId: stepOutput(snapshotStep(volume), 'SnapshotId'),
-        Encrypted: true,
-        ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
-        Description: `Encrypted copy of ${volume.label}`,
-        TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
-      },
-      reason: `Copy the snapshot of ${volume.label} encrypted with ${options.kmsKeyId ?? "the account's default EBS KMS key"}.`,
-      precondition: stateCheck(
-        sourceSnapshotProbe,
-        { SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
-        { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
-        `shows the snapshot of ${volume.label} completed`,
+    steps.push(
+      copySnapshot.step(
+        {
+          SourceRegion: options.region,
+          SourceSnapshotId: stepOutput(snapshotStep(volume), 'SnapshotId'),
+          Encrypted: true,
+          ...(options.kmsKeyId ? { KmsKeyId: options.kmsKeyId } : {}),
+          Description: `Encrypted copy of ${volume.label}`,
+          TagSpecifications: tagSpecification('snapshot', [{ Key: SOURCE_VOLUME_TAG_KEY, Value: volume.volumeId }]),
+        },
+        {
+          id: copyStep(volume),
+          reason: `Copy the snapshot of ${volume.label} encrypted with ${options.kmsKeyId ?? "the account's default EBS KMS key"}.`,
+          precondition: sourceSnapshotProbe.check({ SnapshotIds: [stepOutput(snapshotStep(volume), 'SnapshotId')] },
+            { what: `snapshot of ${volume.label}`, encrypted: false, ...knownId(volume) },
+            `shows the snapshot of ${volume.label} completed`,
+          ),
+          verification: createdSnapshotProbe.check({ SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
+            { what: `encrypted copy of ${volume.label}`, encrypted: true },
+            `shows the encrypted copy of ${volume.label}`,
+          ),
+        },
       ),
-      verification: stateCheck(
-        createdSnapshotProbe,
-        { SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
-        { what: `encrypted copy of ${volume.label}`, encrypted: true },
-        `shows the encrypted copy of ${volume.label}`,
-      ),
-    });
+    );
   }
-  steps.push({
-    service: 'ec2',
-    operation: 'waitUntilSnapshotCompleted',
-    kind: 'wait',
-    input: { SnapshotIds: volumes.map((v) => stepOutput(copyStep(v), 'SnapshotId')) },
-    reason: 'Wait until the encrypted copies are completed.',
-  });
+  steps.push(
+    untilSnapshotsCompleted.step({ SnapshotIds: volumes.map((v) => stepOutput(copyStep(v), 'SnapshotId')) }, { reason: 'Wait until the encrypted copies are completed.' }),
+  );
 
   for (const volume of volumes) {
-    steps.push({
-      service: 'ec2',
-      operation: 'CreateVolume',
-      id: newVolumeStep(volume),
-      input: createVolumeInput(volume),
-      reason: `Create the encrypted replacement of ${volume.label} in the same Availability Zone, with the same type, size, IOPS, throughput and tags.`,
-      precondition: stateCheck(
-        sourceSnapshotProbe,
-        { SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
-        { what: `encrypted copy of ${volume.label}`, encrypted: true },
-        `shows the encrypted copy of ${volume.label} completed`,
-      ),
-      verification: stateCheck(
-        createdVolumeProbe,
-        { VolumeIds: [stepOutput(newVolumeStep(volume), 'VolumeId')] },
-        { volume: volume.label, ...(typeof volume.availabilityZone === 'string' ? { availabilityZone: volume.availabilityZone } : {}) },
-        `shows the encrypted replacement of ${volume.label}`,
-      ),
-    });
+    steps.push(
+      createVolume.step(createVolumeInput(volume), {
+        id: newVolumeStep(volume),
+        reason: `Create the encrypted replacement of ${volume.label} in the same Availability Zone, with the same type, size, IOPS, throughput and tags.`,
+        precondition: sourceSnapshotProbe.check({ SnapshotIds: [stepOutput(copyStep(volume), 'SnapshotId')] },
+          { what: `encrypted copy of ${volume.label}`, encrypted: true },
+          `shows the encrypted copy of ${volume.label} completed`,
+        ),
+        verification: createdVolumeProbe.check({ VolumeIds: [stepOutput(newVolumeStep(volume), 'VolumeId')] },
+          { volume: volume.label, ...(typeof volume.availabilityZone === 'string' ? { availabilityZone: volume.availabilityZone } : {}) },
+          `shows the encrypted replacement of ${volume.label}`,
+        ),
+      }),
+    );
   }
-  steps.push({
-    service: 'ec2',
-    operation: 'waitUntilVolumeAvailable',
-    kind: 'wait',
-    input: { VolumeIds: volumes.map((v) => stepOutput(newVolumeStep(v), 'VolumeId')) },
-    reason: 'Wait until the encrypted volumes are available.',
-  });
+  steps.push(
+    untilVolumesAvailable.step({ VolumeIds: volumes.map((v) => stepOutput(newVolumeStep(v), 'VolumeId')) }, { reason: 'Wait until the encrypted volumes are available.' }),
+  );
 
   if (attached.length > 0) {
     for (const volume of attached) {
       for (const attachment of volume.attachments ?? []) {
         const { instanceId, device } = attachment;
         const input = { VolumeId: volume.volumeId, InstanceId: instanceId, Device: device };
-        steps.push({
-          service: 'ec2',
-          operation: 'DetachVolume',
-          input,
-          reason: `Detach the unencrypted ${volume.label} from ${instanceId} (${device}). It is kept, not deleted.`,
-          undo: { service: 'ec2', operation: 'AttachVolume', input, reason: `Attach the original volume back at ${device}.` },
-          // Detaching a volume that is already detached answers IncorrectState ("… is in the 'available' state"); the read after decides.
-          alreadyDoneCodes: ['IncorrectState'],
-          ...attachmentChecks(volume.volumeId, volume.label, attachment, 'detached'),
-        });
+        steps.push(
+          detachVolume.step(input, {
+            reason: `Detach the unencrypted ${volume.label} from ${instanceId} (${device}). It is kept, not deleted.`,
+            undo: attachVolume.undo(input, `Attach the original volume back at ${device}.`),
+            // Detaching a volume that is already detached answers IncorrectState ("… is in the 'available' state"); the read after decides.
+            alreadyDoneCodes: ['IncorrectState'],
+            ...attachmentChecks(volume.volumeId, volume.label, attachment, 'detached'),
+          }),
+        );
       }
     }
-    steps.push({
-      service: 'ec2',
-      operation: 'waitUntilVolumeAvailable',
-      kind: 'wait',
-      input: { VolumeIds: attached.map((v) => v.volumeId) },
-      reason: 'Wait until the original volumes are detached.',
-    });
+    steps.push(untilVolumesAvailable.step({ VolumeIds: attached.map((v) => v.volumeId) }, { reason: 'Wait until the original volumes are detached.' }));
     for (const volume of attached) {
       for (const attachment of volume.attachments ?? []) {
         const { instanceId, device } = attachment;
         const newVolume = stepOutput(newVolumeStep(volume), 'VolumeId');
         const input = { VolumeId: newVolume, InstanceId: instanceId, Device: device };
-        steps.push({
-          service: 'ec2',
-          operation: 'AttachVolume',
-          input,
-          reason: `Attach the encrypted volume to ${instanceId} at the same device, ${device}.`,
-          undo: { service: 'ec2', operation: 'DetachVolume', input, reason: 'Detach the encrypted volume again.' },
-          ...attachmentChecks(newVolume, `the encrypted replacement of ${volume.label}`, attachment, 'attached'),
-        });
+        steps.push(
+          attachVolume.step(input, {
+            reason: `Attach the encrypted volume to ${instanceId} at the same device, ${device}.`,
+            undo: detachVolume.undo(input, 'Detach the encrypted volume again.'),
+            ...attachmentChecks(newVolume, `the encrypted replacement of ${volume.label}`, attachment, 'attached'),
+          }),
+        );
       }
     }
     for (const instanceId of instanceIds) {
-      steps.push({
-        service: 'ec2',
-        operation: 'StartInstances',
-        input: { InstanceIds: [instanceId] },
-        reason: `Start ${instanceId} again on its encrypted volumes (skip this step if it was stopped before the migration).`,
-        undo: { service: 'ec2', operation: 'StopInstances', input: { InstanceIds: [instanceId] }, reason: `Stop ${instanceId} again.` },
-        ...instanceChecks(instanceId, 'running'),
-      });
+      steps.push(
+        startInstances.step(
+          { InstanceIds: [instanceId] },
+          {
+            reason: `Start ${instanceId} again on its encrypted volumes (skip this step if it was stopped before the migration).`,
+            undo: stopInstances.undo({ InstanceIds: [instanceId] }, `Stop ${instanceId} again.`),
+            ...instanceChecks(instanceId, 'running'),
+          },
+        ),
+      );
     }
   }
 
   for (const volume of volumes) {
     const newVolume = stepOutput(newVolumeStep(volume), 'VolumeId');
     const input = { Resources: [volume.volumeId], Tags: [{ Key: SUPERSEDED_TAG_KEY, Value: newVolume }] };
-    const check = stateCheck(
-      supersededTagProbe,
-      { VolumeIds: [volume.volumeId], Filters: [{ Name: `tag:${SUPERSEDED_TAG_KEY}`, Values: [newVolume] }] },
+    const check = supersededTagProbe.check({ VolumeIds: [volume.volumeId], Filters: [{ Name: `tag:${SUPERSEDED_TAG_KEY}`, Values: [newVolume] }] },
       { volume: volume.label },
       `shows ${volume.label} tagged ${SUPERSEDED_TAG_KEY} with the encrypted volume's id`,
     );
-    steps.push({
-      service: 'ec2',
-      operation: 'CreateTags',
-      input,
-      reason: `Mark ${volume.label} as superseded by its encrypted copy. Retiring it is left to a person, once the copy is proven.`,
-      undo: { service: 'ec2', operation: 'DeleteTags', input, reason: 'Remove the superseded marker tag (and only that tag).' },
-      precondition: { ...check, description: `shows ${volume.label} still there and not yet tagged ${SUPERSEDED_TAG_KEY}` },
-      verification: check,
-    });
+    steps.push(
+      tagVolume.step(input, {
+        reason: `Mark ${volume.label} as superseded by its encrypted copy. Retiring it is left to a person, once the copy is proven.`,
+        undo: untagVolume.undo(input, 'Remove the superseded marker tag (and only that tag).'),
+        precondition: { ...check, description: `shows ${volume.label} still there and not yet tagged ${SUPERSEDED_TAG_KEY}` },
+        verification: check,
+      }),
+    );
   }
   return steps;
 }

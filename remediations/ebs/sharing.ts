@@ -10,10 +10,22 @@
  * Each removal reads `DescribeSnapshotAttribute` / `DescribeImageAttribute`
  * just before (is the grant still listed?) and just after (is it gone?).
  */
+import {
+  DescribeImageAttributeCommand,
+  DescribeImagesCommand,
+  DescribeSnapshotAttributeCommand,
+  DescribeSnapshotsCommand,
+  ModifyImageAttributeCommand,
+  ModifySnapshotAttributeCommand,
+  type DescribeImageAttributeCommandInput,
+  type DescribeSnapshotAttributeCommandInput,
+} from '@aws-sdk/client-ec2';
 import type { Config } from '../../engine/config.js';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
-import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
-import { stateCheck, type Facts, type Finding, type Lookup, type PlanStep, type Probe, type Verdict } from '../../engine/types.js';
+import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
+import type { Facts, Finding, PlanStep, Verdict } from '../../engine/types.js';
+import { ec2 } from '../../rulekit/aws/ec2.js';
+import { defineAction, defineLookup, defineProbe, defineUndo, entries, readFact, type KitLookup, type ProbeSpec } from '../../rulekit/index.js';
 
 /** One side (`add` or `remove`) of a permission change. */
 export interface PermissionSet {
@@ -29,13 +41,6 @@ export interface PermissionChange {
 }
 
 export type SharedResourceKind = 'snapshot' | 'image';
-
-/** CloudTrail writes collections as `{items: [...]}`; some exports flatten them to arrays. */
-function entries(value: unknown): Record<string, unknown>[] {
-  const list = Array.isArray(value) ? value : field(value, 'items');
-  if (!Array.isArray(list)) return [];
-  return list.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null && !Array.isArray(item));
-}
 
 function strings(list: readonly Record<string, unknown>[], key: string): string[] {
   const values = list.map((item) => item[key]).filter((value): value is string => typeof value === 'string' && value.length > 0);
@@ -85,9 +90,9 @@ export interface CurrentPermissions {
   readonly organizationalUnitArns: readonly string[];
 }
 
-const LABEL: Readonly<Record<SharedResourceKind, { noun: string; permission: string; param: string; inputKey: string; list: string; lookup: string }>> = {
-  snapshot: { noun: 'snapshot', permission: 'createVolumePermission', param: 'CreateVolumePermission', inputKey: 'SnapshotId', list: 'CreateVolumePermissions', lookup: 'snapshot' },
-  image: { noun: 'AMI', permission: 'launchPermission', param: 'LaunchPermission', inputKey: 'ImageId', list: 'LaunchPermissions', lookup: 'image' },
+const LABEL: Readonly<Record<SharedResourceKind, { noun: string; permission: string; inputKey: string; list: string }>> = {
+  snapshot: { noun: 'snapshot', permission: 'createVolumePermission', inputKey: 'SnapshotId', list: 'CreateVolumePermissions' },
+  image: { noun: 'AMI', permission: 'launchPermission', inputKey: 'ImageId', list: 'LaunchPermissions' },
 };
 
 export function selectCurrentPermissions(output: unknown, kind: SharedResourceKind): CurrentPermissions {
@@ -107,36 +112,44 @@ function describeCurrent(current: CurrentPermissions): string {
   return parts.length > 0 ? `now shared with ${parts.join(', ')}` : 'now shared with no one';
 }
 
-/** The operation that changes the sharing of this kind of resource. */
-export function modifyOperation(kind: SharedResourceKind): string {
-  return kind === 'snapshot' ? 'ModifySnapshotAttribute' : 'ModifyImageAttribute';
-}
-
 const NOT_FOUND_CODES: Readonly<Record<SharedResourceKind, readonly string[]>> = {
   snapshot: ['InvalidSnapshot.NotFound'],
   // A deregistered AMI answers InvalidAMIID.Unavailable for a while, then NotFound.
   image: ['InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable'],
 };
 
-/** Tags of the resource, for the exemption; `null` when it no longer exists. */
-export function resourceLookup(kind: SharedResourceKind, wanted: (event: CloudTrailEvent) => boolean): Lookup {
-  const snapshot = kind === 'snapshot';
-  return {
-    name: LABEL[kind].lookup,
-    service: 'ec2',
-    operation: snapshot ? 'DescribeSnapshots' : 'DescribeImages',
-    permission: snapshot ? 'ec2:DescribeSnapshots' : 'ec2:DescribeImages',
+/** What the lookups know of a snapshot or an AMI: its tags, for the exemption; `null` when it no longer exists. */
+export type SharedResourceTags = { readonly tags: Tags } | null;
+
+function firstTags(output: unknown, list: 'Snapshots' | 'Images'): SharedResourceTags {
+  const resource = (field(output, list) as unknown[] | undefined)?.[0];
+  return resource === undefined ? null : { tags: tagsFromList(field(resource, 'Tags')) };
+}
+
+/** The snapshot's tags (`DescribeSnapshots`), looked up only for the events `wanted` picks. */
+export function snapshotLookup(wanted: (event: CloudTrailEvent) => boolean): KitLookup<SharedResourceTags> {
+  return defineLookup(ec2, DescribeSnapshotsCommand, {
+    name: 'snapshot',
     input: (event) => {
-      const id = sharedResourceId(event, kind);
-      if (!id || !wanted(event)) return undefined;
-      return snapshot ? { SnapshotIds: [id] } : { ImageIds: [id] };
+      const id = sharedResourceId(event, 'snapshot');
+      return id && wanted(event) ? { SnapshotIds: [id] } : undefined;
     },
-    select: (output) => {
-      const resource = (field(output, snapshot ? 'Snapshots' : 'Images') as unknown[] | undefined)?.[0];
-      return resource === undefined ? null : { tags: tagsFromList(field(resource, 'Tags')) };
+    select: (output) => firstTags(output, 'Snapshots'),
+    notFoundCodes: NOT_FOUND_CODES.snapshot,
+  });
+}
+
+/** The AMI's tags (`DescribeImages`), looked up only for the events `wanted` picks. */
+export function imageLookup(wanted: (event: CloudTrailEvent) => boolean): KitLookup<SharedResourceTags> {
+  return defineLookup(ec2, DescribeImagesCommand, {
+    name: 'image',
+    input: (event) => {
+      const id = sharedResourceId(event, 'image');
+      return id && wanted(event) ? { ImageIds: [id] } : undefined;
     },
-    notFoundCodes: NOT_FOUND_CODES[kind],
-  };
+    select: (output) => firstTags(output, 'Images'),
+    notFoundCodes: NOT_FOUND_CODES.image,
+  });
 }
 
 /**
@@ -144,16 +157,14 @@ export function resourceLookup(kind: SharedResourceKind, wanted: (event: CloudTr
  * `DescribeImageAttribute`), judged for one grant, `expect.group` or
  * `expect.userId`: still listed is needed, gone (or the resource itself gone)
  * is done. A grant is there or not: it cannot have changed into another one,
- * so this read never finds the step stale.
+ * so this read never finds the step stale. Unlike the other Describe* calls,
+ * these two support resource-level permissions (snapshot, image), which the
+ * kit grants on ARNs without an account field.
  */
-function sharingProbe(kind: SharedResourceKind): Probe {
+function sharingProbe(kind: SharedResourceKind): ProbeSpec {
   const { noun, permission, inputKey, list } = LABEL[kind];
   return {
     name: kind === 'snapshot' ? 'snapshotSharing' : 'imageSharing',
-    service: 'ec2',
-    operation: kind === 'snapshot' ? 'DescribeSnapshotAttribute' : 'DescribeImageAttribute',
-    // Unlike the other Describe* calls, these two support resource-level permissions (snapshot, image); their ARNs have no account field.
-    resource: kind === 'snapshot' ? 'arn:${AWS::Partition}:ec2:${AWS::Region}::snapshot/*' : 'arn:${AWS::Partition}:ec2:${AWS::Region}::image/*',
     notFoundCodes: NOT_FOUND_CODES[kind],
     judge(output, expected) {
       const id = String(expected['id']);
@@ -172,8 +183,14 @@ function sharingProbe(kind: SharedResourceKind): Probe {
   };
 }
 
-export const snapshotSharingProbe = sharingProbe('snapshot');
-export const imageSharingProbe = sharingProbe('image');
+export const snapshotSharingProbe = defineProbe(ec2, DescribeSnapshotAttributeCommand, sharingProbe('snapshot'));
+export const imageSharingProbe = defineProbe(ec2, DescribeImageAttributeCommand, sharingProbe('image'));
+
+/** Snapshot and image ARNs name no account: the kit grants these writes only on the deploying account's resources (`aws:ResourceAccount`). */
+export const unshareSnapshot = defineAction(ec2, ModifySnapshotAttributeCommand);
+export const unshareImage = defineAction(ec2, ModifyImageAttributeCommand);
+const reshareSnapshot = defineUndo(ec2, ModifySnapshotAttributeCommand);
+const reshareImage = defineUndo(ec2, ModifyImageAttributeCommand);
 
 /** One grant: `{Group: 'all'}` or `{UserId}`, as the Modify*Attribute input and the probe's `expect` name it. */
 type Grant = { readonly Group: 'all' } | { readonly UserId: string };
@@ -188,22 +205,35 @@ function grantLabel(grant: Grant): string {
  * grant that is not there succeeds silently, so only the read can tell.
  */
 function planRemove(kind: SharedResourceKind, id: string, grant: Grant, reason: string, undoReason: string): PlanStep {
-  const { param, inputKey, permission } = LABEL[kind];
-  const operation = modifyOperation(kind);
-  const probe = kind === 'snapshot' ? snapshotSharingProbe : imageSharingProbe;
-  const input = { [inputKey]: id, Attribute: permission };
   const expected = { id, ...('Group' in grant ? { group: grant.Group } : { userId: grant.UserId }) };
-  return {
-    service: 'ec2',
-    operation,
-    input: { [inputKey]: id, [param]: { Remove: [grant] } },
-    reason,
-    undo: { service: 'ec2', operation, input: { [inputKey]: id, [param]: { Add: [grant] } }, reason: undoReason },
-    // The resource deleted between the read and the write: nothing is shared any more (the read after confirms).
-    alreadyDoneCodes: NOT_FOUND_CODES[kind],
-    precondition: stateCheck(probe, input, expected, `shows ${id} still shared with ${grantLabel(grant)}`),
-    verification: stateCheck(probe, input, expected, `shows ${id} no longer shared with ${grantLabel(grant)}`),
-  };
+  const before = `shows ${id} still shared with ${grantLabel(grant)}`;
+  const after = `shows ${id} no longer shared with ${grantLabel(grant)}`;
+  // The resource deleted between the read and the write: nothing is shared any more (the read after confirms).
+  const alreadyDoneCodes = NOT_FOUND_CODES[kind];
+  if (kind === 'snapshot') {
+    const read: DescribeSnapshotAttributeCommandInput = { SnapshotId: id, Attribute: 'createVolumePermission' };
+    return unshareSnapshot.step(
+      { SnapshotId: id, CreateVolumePermission: { Remove: [grant] } },
+      {
+        reason,
+        undo: reshareSnapshot.undo({ SnapshotId: id, CreateVolumePermission: { Add: [grant] } }, undoReason),
+        alreadyDoneCodes,
+        precondition: snapshotSharingProbe.check(read, expected, before),
+        verification: snapshotSharingProbe.check(read, expected, after),
+      },
+    );
+  }
+  const read: DescribeImageAttributeCommandInput = { ImageId: id, Attribute: 'launchPermission' };
+  return unshareImage.step(
+    { ImageId: id, LaunchPermission: { Remove: [grant] } },
+    {
+      reason,
+      undo: reshareImage.undo({ ImageId: id, LaunchPermission: { Add: [grant] } }, undoReason),
+      alreadyDoneCodes,
+      precondition: imageSharingProbe.check(read, expected, before),
+      verification: imageSharingProbe.check(read, expected, after),
+    },
+  );
 }
 
 function describeShares(change: PermissionChange): string {
@@ -221,8 +251,8 @@ function describeShares(change: PermissionChange): string {
  * A resource deleted since the event is still a violation: the step's read
  * before the write finds the share gone and reports it done.
  */
-function gate(kind: SharedResourceKind, id: string, facts: Facts, config: Config, findings: readonly Finding[]): { exempt?: Verdict; gone: boolean } {
-  const fact = facts[LABEL[kind].lookup];
+function gate(lookup: KitLookup<SharedResourceTags>, id: string, facts: Facts, config: Config, findings: readonly Finding[]): { exempt?: Verdict; gone: boolean } {
+  const fact = readFact(facts, lookup);
   const gone = fact?.status === 'ok' && fact.value === null;
   const exempt = exemptionReason(tagsFromFact(fact), config);
   return exempt ? { exempt: { kind: 'exempt', reason: `${id} is ${exempt}`, resources: [id], findings }, gone } : { gone };
@@ -233,7 +263,7 @@ function goneNote(kind: SharedResourceKind, gone: boolean): string {
 }
 
 /** The public-resource rules: the event added group `all`; the plan removes that group and nothing else. */
-export function evaluatePublic(kind: SharedResourceKind, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
+export function evaluatePublic(kind: SharedResourceKind, lookup: KitLookup<SharedResourceTags>, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
   const { noun, permission } = LABEL[kind];
   const id = sharedResourceId(event, kind);
   if (!id) return { kind: 'skipped', reason: `the event names no ${noun}` };
@@ -252,7 +282,7 @@ export function evaluatePublic(kind: SharedResourceKind, event: CloudTrailEvent,
       subject: `${permission} group all`,
     },
   ];
-  const { exempt, gone } = gate(kind, id, facts, config, findings);
+  const { exempt, gone } = gate(lookup, id, facts, config, findings);
   if (exempt) return exempt;
 
   const others = change.added.userIds.length > 0 ? ` The accounts it was shared with individually (${change.added.userIds.join(', ')}) keep their access.` : '';
@@ -274,7 +304,7 @@ export function evaluatePublic(kind: SharedResourceKind, event: CloudTrailEvent,
 }
 
 /** The cross-account rules: the event shared with an account outside `trustedAccounts`; one step per account. */
-export function evaluateUntrustedShare(kind: SharedResourceKind, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
+export function evaluateUntrustedShare(kind: SharedResourceKind, lookup: KitLookup<SharedResourceTags>, event: CloudTrailEvent, facts: Facts, config: Config): Verdict {
   const { noun, permission } = LABEL[kind];
   const id = sharedResourceId(event, kind);
   if (!id) return { kind: 'skipped', reason: `the event names no ${noun}` };
@@ -290,7 +320,7 @@ export function evaluateUntrustedShare(kind: SharedResourceKind, event: CloudTra
     message: `${kind === 'image' ? 'AMI' : 'Snapshot'} ${id} was shared with account ${account}, which is not in trustedAccounts.`,
     subject: `${permission} account ${account}`,
   }));
-  const { exempt, gone } = gate(kind, id, facts, config, findings);
+  const { exempt, gone } = gate(lookup, id, facts, config, findings);
   if (exempt) return exempt;
 
   const stays = `Trusted accounts${change.added.groups.includes('all') ? ' and the public group (its own rule)' : ''} stay.`;

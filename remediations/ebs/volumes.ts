@@ -8,6 +8,7 @@
 import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { tagsFromList, type Tags } from '../../engine/exemption.js';
 import { unknownValue, type UnknownValue } from '../../engine/types.js';
+import { requestedTags, tagsFromEvent, text } from '../../rulekit/cloudtrail.js';
 
 export interface VolumeAttachment {
   readonly instanceId: string;
@@ -42,25 +43,6 @@ function integer(value: unknown): number | undefined {
 
 function bool(value: unknown): boolean | undefined {
   return typeof value === 'boolean' ? value : undefined;
-}
-
-function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.length > 0 ? value : undefined;
-}
-
-/** `[{key, value}]` or `{items: [{key, value}]}`, CloudTrail's lower-case tag lists. */
-export function tagsFromEvent(list: unknown): Tags {
-  const entries = Array.isArray(list) ? list : field(list, 'items');
-  if (!Array.isArray(entries)) return {};
-  return tagsFromList(
-    entries.map((tag) => ({ Key: field(tag, 'key') ?? field(tag, 'Key'), Value: field(tag, 'value') ?? field(tag, 'Value') })),
-  );
-}
-
-/** Tags requested for one resource type in `tagSpecificationSet`. */
-export function requestedTags(event: CloudTrailEvent, resourceType: string): Tags {
-  const specs = items(field(event.detail.requestParameters, 'tagSpecificationSet')).filter((spec) => spec['resourceType'] === resourceType);
-  return Object.assign({}, ...specs.map((spec) => tagsFromEvent(spec['tags']))) as Tags;
 }
 
 /** One `Volume` of a `DescribeVolumes` answer. */
