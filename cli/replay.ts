@@ -10,7 +10,7 @@ import { decideAll, offlineFacts, type Env } from '../engine/decide.js';
 import { matchingRules } from '../engine/patterns.js';
 import { parseEvent } from '../engine/event.js';
 import { dispositionLabel, resolveOutcome, type Disposition } from '../engine/outcome.js';
-import type { Decision, Plan, Rule } from '../engine/types.js';
+import { verdictSummary, type Decision, type Plan, type Rule } from '../engine/types.js';
 import type { InputRecord } from './inputs.js';
 import { classifyRecord } from './records.js';
 
@@ -45,7 +45,7 @@ export type ReplayLine =
 function lineForDecision(decision: Decision, source: string, disposition: Disposition): ReplayLine {
   const { verdict } = decision;
   const note = disposition.kind === 'apply' ? undefined : disposition.note;
-  const summary = verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
+  const summary = verdictSummary(verdict);
   return {
     eventId: decision.eventId,
     eventName: decision.eventName,

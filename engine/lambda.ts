@@ -23,7 +23,7 @@ import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, type Disposition } from './outcome.js';
-import { atLeast, isQuietSkip, type Decision, type Outcome, type Rule } from './types.js';
+import { atLeast, isQuietSkip, verdictSummary, type Decision, type Outcome, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
 /** The logging surface the engine needs; the Powertools Logger provides it. */
@@ -71,7 +71,7 @@ const MAX_SUMMARY_CHARS = 1_000;
 
 function summaryOf(decision: Decision): string {
   const { verdict } = decision;
-  const summary = verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
+  const summary = verdictSummary(verdict);
   return summary.length <= MAX_SUMMARY_CHARS ? summary : `${summary.slice(0, MAX_SUMMARY_CHARS - 1)}…`;
 }
 

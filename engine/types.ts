@@ -446,6 +446,11 @@ function highest(severities: readonly Severity[]): Severity | undefined {
 /** How grave a blind spot is, unless the rule itself is less grave. */
 const UNINSPECTED_SEVERITY: Severity = 'high';
 
+/** A verdict in one line: its summary, or the reason it was skipped or exempt. The Lambda's result and the replay print this. */
+export function verdictSummary(verdict: Verdict): string {
+  return verdict.kind === 'violation' || verdict.kind === 'compliant' ? verdict.summary : verdict.reason;
+}
+
 /**
  * The severity of a decision: the highest severity among its findings (a
  * medium TLS finding is medium even in a critical rule). A skip that hid an

@@ -159,7 +159,8 @@ describe('remediate replay (the real binary)', () => {
       const run = await remediate(['replay', tree, '--format', 'table', '--rule', 'sg-open-ingress']);
 
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^EVENT +RULE +VERDICT +MODE +SUMMARY\n/);
+      expect(run.stdout).toMatch(/^EVENT +RULE +VERDICT +MODE +OUTCOME +SUMMARY\n/);
+      expect(run.stdout).toMatch(/ violation +propose +would-propose +sg-/);
       expect(run.stdout).toContain('Summary: 156 record(s) read from 3 input(s), 6 reached a rule, 0 invalid');
       expect(run.stdout).toMatch(/sg-open-ingress +3 +0 +3 +0/);
     });
