@@ -21,27 +21,14 @@ import { classifyRecord } from './records.js';
 import { parseEvent } from '../engine/event.js';
 
 
-interface LogEntry {
-  readonly level: 'info' | 'warn' | 'error';
-  readonly message: string;
-  readonly fields: Record<string, unknown>;
-}
-
-/** Keeps what the engine logs, to show its warnings and errors (the decisions come from `runEvent`'s records). */
-function collectingLogger(): EngineLogger & { readonly entries: LogEntry[] } {
-  const keys: Record<string, unknown> = {};
-  const entries: LogEntry[] = [];
-  const log = (level: LogEntry['level']) => (message: string, ...extra: Record<string, unknown>[]) => {
-    entries.push({ level, message, fields: Object.assign({}, keys, ...extra) as Record<string, unknown> });
-  };
-  return {
-    entries,
-    info: log('info'),
-    warn: log('warn'),
-    error: log('error'),
-    appendKeys: (more) => Object.assign(keys, more),
-    removeKeys: (names) => names.forEach((name) => delete keys[name]),
-  };
+/**
+ * The engine's logger for one invocation on a terminal: its warnings and
+ * errors (an alert not sent, a store that failed) go to stderr as they
+ * happen; what it decided comes back in `runEvent`'s records, not from here.
+ */
+function stderrLogger(io: Io): EngineLogger {
+  const say = (level: string) => (message: string) => io.err(`${level}: ${message}`);
+  return { info: () => undefined, warn: say('warn'), error: say('error'), appendKeys: () => undefined };
 }
 
 /** Each decision as the engine reports it (`runEvent`'s records): outcome, mode, summary, and every plan step with how it ran. */
@@ -110,7 +97,7 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
   if (parsed.success && options.format !== 'json') {
     io.out(`event ${parsed.event.detail.eventID} in ${parsed.event.region}, the event's Region${configured && configured !== parsed.event.region ? ` (not ${configured} from the environment)` : ''}`);
   }
-  const logger = collectingLogger();
+  const logger = stderrLogger(io);
   const gateway = createAwsGateway(allCommands, region ? { region } : {});
   const topicArn = options.env['ALERT_TOPIC_ARN'];
   const signingKeyId = options.env['ALERT_SIGNING_KEY_ID'];
@@ -125,15 +112,13 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
       ...(topicArn ? { alerts: snsAlertSink(gateway, topicArn, signingKeyId ? { signingKeyId } : {}) } : {}),
     });
   } catch (error) {
-    for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
     io.err(`invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     return EXIT.failed;
   }
   const { result } = report;
   if (options.format === 'json') {
-    io.out(JSON.stringify({ result, records: report.records, log: logger.entries }, null, 2));
+    io.out(JSON.stringify({ result, records: report.records }, null, 2));
   } else {
-    for (const entry of logger.entries) if (entry.level !== 'info') io.err(`${entry.level}: ${entry.message}`);
     printDecisions(io, result, report.records);
   }
   if (result.status === 'invalid') return EXIT.unreadable;
