@@ -108,7 +108,7 @@ const rows = [];
 for (const file of handlers) {
   const name = file.replace(/\.ts$/, '');
   const bundle = join(out, `${name}.mjs`);
-  const result = await build({ ...lambdaOptions, entryPoints: [join(root, 'handlers', file)], outfile: bundle, define: { __REMEDIATION_CONFIG__: '{}' } });
+  const result = await build({ ...lambdaOptions, entryPoints: [join(root, 'handlers', file)], outfile: bundle, define: { __REMEDIATION_CONFIG__: '{}', 'globalThis.__LAMBDA_BUNDLE__': 'true' } });
   const clients = sdkClients(result.metafile);
   const floorEntry = join(out, `${name}.floor-entry.mjs`);
   writeFileSync(

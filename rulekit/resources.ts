@@ -26,7 +26,14 @@ const SAGEMAKER = (type: string) => `arn:\${AWS::Partition}:sagemaker:\${AWS::Re
 /** No resource type in the reference: the action can only be granted on `*`. */
 export const ANY_RESOURCE = '*';
 
-export const ACTION_RESOURCES: Readonly<Record<string, string>> = {
+/**
+ * Set (by esbuild's `define`, see serverless.yml) only in a function's bundle:
+ * a function never reads what its role is granted on, so the table is left
+ * out there and every resource reads as `*`. Tests, the CLI and the
+ * deployment, which derive the grants, always have the table.
+ */
+// Written out where it is read, not as a constant: esbuild folds the defined value only in place.
+export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as { __LAMBDA_BUNDLE__?: boolean }).__LAMBDA_BUNDLE__ === true ? {} : {
   // EC2: the Describe* lists and the account-wide EBS settings have no resource type.
   'ec2:DescribeImages': ANY_RESOURCE,
   'ec2:DescribeInstances': ANY_RESOURCE,
@@ -120,6 +127,7 @@ export class UnknownActionError extends RuleFault {
 
 /** The resource an action is granted on; an action the table does not know fails at load. */
 export function resourceOf(action: string): string {
+  if ((globalThis as { __LAMBDA_BUNDLE__?: boolean }).__LAMBDA_BUNDLE__ === true) return ANY_RESOURCE;
   const resource = ACTION_RESOURCES[action];
   if (resource === undefined) {
     throw new UnknownActionError(`${action} is not in the resource table (rulekit/resources.ts): add it with its resource type from the Service Authorization Reference`);
