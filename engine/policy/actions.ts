@@ -57,7 +57,7 @@ export function actionMatches(pattern: string, action: string): boolean {
  * - `read-only`: names starting with Describe, Get or List (`ec2:Describe*`, `*:List*`);
  * - `specific`: an action or a wildcard inside one service (`iam:*Policy*`).
  */
-export type ActionPatternScope = 'all' | 'service-wide' | 'cross-service' | 'read-only' | 'specific';
+type ActionPatternScope = 'all' | 'service-wide' | 'cross-service' | 'read-only' | 'specific';
 
 const WILDCARD_ONLY = /^[*?]*\*[*?]*$/;
 const HAS_WILDCARD = /[*?]/;

@@ -21,7 +21,7 @@ export const IAM_POLICY_SIZE_LIMITS = {
 } as const;
 
 /** The default limit: the largest single IAM identity-policy quota (a role's inline policies). */
-export const DEFAULT_MAX_POLICY_CHARACTERS = IAM_POLICY_SIZE_LIMITS.roleInlinePolicies;
+const DEFAULT_MAX_POLICY_CHARACTERS = IAM_POLICY_SIZE_LIMITS.roleInlinePolicies;
 
 /**
  * The longest document text accepted, whitespace included: IAM's own limit on
@@ -37,7 +37,7 @@ const MAX_ENCODED_POLICY_INPUT = 3 * MAX_RAW_POLICY_INPUT;
 const JSON_WHITESPACE = /[ \t\n\r]+/g;
 
 /** Deeper nesting than any real policy needs; checked before `JSON.parse` sees the text. */
-export const MAX_POLICY_NESTING = 64;
+const MAX_POLICY_NESTING = 64;
 
 export type NormalizedPrincipal =
   | '*'
@@ -65,13 +65,13 @@ export interface NormalizedStatement {
   readonly condition?: NormalizedCondition;
 }
 
-export interface PolicyDocument {
+interface PolicyDocument {
   readonly version?: string;
   readonly id?: string;
   readonly statements: readonly NormalizedStatement[];
 }
 
-export type PolicyParseResult =
+type PolicyParseResult =
   | {
       ok: true;
       document: PolicyDocument;

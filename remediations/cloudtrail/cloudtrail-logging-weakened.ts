@@ -220,10 +220,10 @@ export const trailSelectorsProbe = defineProbe(cloudtrail, GetEventSelectorsComm
 });
 
 /** The `CreateTrail` parameters a record gives, in SDK input casing: all but the name and the tags. */
-export type CreateTrailParameters = Partial<Omit<CreateTrailCommandInput, 'Name' | 'TagsList'>>;
+type CreateTrailParameters = Partial<Omit<CreateTrailCommandInput, 'Name' | 'TagsList'>>;
 
 /** What the deleted trail's `CreateTrail` request said, when it is still in the 90-day event history. */
-export interface CreatedTrail {
+interface CreatedTrail {
   readonly createdAt?: string;
   readonly parameters: CreateTrailParameters;
   readonly tags: Tags;
@@ -351,7 +351,7 @@ function restoreSetting(trail: TrailRef, setting: TrailSetting, requires: readon
  * already back on is "already done" and never in the undo record. Global
  * service events come first: CloudTrail refuses a multi-region trail without them.
  */
-export function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter: boolean | undefined): PlanStep[] {
+function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter: boolean | undefined): PlanStep[] {
   const global = off.globalServiceEvents || (off.multiRegion && globalAfter === false);
   return [
     ...(global ? [restoreSetting(trail, 'IncludeGlobalServiceEvents', [])] : []),
@@ -360,7 +360,7 @@ export function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter
   ];
 }
 
-export function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): PlanStep {
+function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): PlanStep {
   return {
     ...putEventSelectorsProposal.undo(
       { TrailName: trail.name, ...restoringSelectors(analysis) },
@@ -377,7 +377,7 @@ export function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): P
   };
 }
 
-export function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | undefined): PlanStep[] {
+function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | undefined): PlanStep[] {
   const known = created?.parameters ?? {};
   const tags = Object.entries(created?.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
   const createInput = {

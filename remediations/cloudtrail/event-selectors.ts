@@ -56,7 +56,7 @@ interface Analysis<K extends string, S> {
 export type SelectorAnalysis = Analysis<'basic', EventSelector> | Analysis<'advanced', AdvancedEventSelector>;
 
 /** Selectors as `PutEventSelectors` takes them: under the key of their kind. */
-export type SelectorsInput = { readonly EventSelectors: readonly EventSelector[] } | { readonly AdvancedEventSelectors: readonly AdvancedEventSelector[] };
+type SelectorsInput = { readonly EventSelectors: readonly EventSelector[] } | { readonly AdvancedEventSelectors: readonly AdvancedEventSelector[] };
 
 function sdkDataResources(selector: unknown): DataResource[] {
   return objects(either(selector, 'dataResources')).map((resource) => ({

@@ -92,7 +92,7 @@ import type { Facts, Finding, RuleContext, Verdict } from '../../engine/types.js
 import { accountOf, defineRule, partitionOf } from '../../rulekit/index.js';
 
 /** The IAM path of every role the deployment creates for the bot (`functionRole` in `deploy/deployment.ts`). */
-export const BOT_ROLE_PATH = '/remediation-bot/';
+const BOT_ROLE_PATH = '/remediation-bot/';
 
 /** A role ARN under the bot's path, any partition and account; IAM paths are case-sensitive. */
 const ROLE_ON_BOT_PATH = /^arn:aws[a-z-]*:iam::\d{12}:role\/remediation-bot\//;
@@ -100,7 +100,7 @@ const ROLE_ON_BOT_PATH = /^arn:aws[a-z-]*:iam::\d{12}:role\/remediation-bot\//;
 /** The service principal that assumes a Lambda function's execution role. */
 const LAMBDA_SERVICE = 'lambda.amazonaws.com';
 
-export function isOnBotPath(roleArn: string): boolean {
+function isOnBotPath(roleArn: string): boolean {
   return ROLE_ON_BOT_PATH.test(roleArn);
 }
 
@@ -126,7 +126,7 @@ export function assumedRoleArn(event: CloudTrailEvent): string | undefined {
 }
 
 /** Whether the Lambda service made the call: how a function's execution role is assumed. */
-export function isLambdaService(event: CloudTrailEvent): boolean {
+function isLambdaService(event: CloudTrailEvent): boolean {
   const identity = event.detail.userIdentity;
   return identity?.type === 'AWSService' && identity.invokedBy === LAMBDA_SERVICE;
 }

@@ -18,7 +18,7 @@ export const CONSOLE_LOGIN_TRIGGER = {
   detailType: CONSOLE_SIGN_IN_DETAIL_TYPE,
 } as const satisfies Trigger;
 
-export interface ConsoleSignIn {
+interface ConsoleSignIn {
   readonly succeeded: boolean;
   readonly identityType: string;
   /** `Yes`, `No`, or `undefined` when the record has no MFA field (federation). */

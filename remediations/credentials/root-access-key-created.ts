@@ -43,7 +43,7 @@ function keyLabel(expected: Readonly<Record<string, unknown>>): string {
  * has any access key. It counts inactive keys too, so it can show the key gone
  * (done), never that it was deactivated: 1 means the step may still be needed.
  */
-export const rootAccessKeysProbe = defineProbe(iam, GetAccountSummaryCommand, {
+const rootAccessKeysProbe = defineProbe(iam, GetAccountSummaryCommand, {
   name: 'rootAccessKeys',
   judge(output, expected) {
     const present = field(output, 'SummaryMap', 'AccountAccessKeysPresent');
@@ -60,7 +60,7 @@ export const rootAccessKeysProbe = defineProbe(iam, GetAccountSummaryCommand, {
  * user's keys; a role's temporary credentials get a `ValidationError` (AWS
  * requires `UserName` then), which the executor reports as unreadable.
  */
-export const rootOwnAccessKeyProbe = defineProbe(iam, ListAccessKeysCommand, {
+const rootOwnAccessKeyProbe = defineProbe(iam, ListAccessKeysCommand, {
   name: 'rootOwnAccessKey',
   judge(output, expected) {
     const keys = field(output, 'AccessKeyMetadata');

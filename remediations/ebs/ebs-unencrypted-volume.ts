@@ -74,7 +74,7 @@ import {
 const KMS_KEY_PATTERN =
   /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_+=.@-]+|alias\/[A-Za-z0-9/_+=.@-]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 
-export const EbsUnencryptedVolumeSettingsSchema = z.strictObject({
+const EbsUnencryptedVolumeSettingsSchema = z.strictObject({
   /**
    * Symmetric KMS key for EBS encryption by default and for the proposed
    * encrypted copies. Unset: the account's current default key is left as is,
@@ -84,7 +84,7 @@ export const EbsUnencryptedVolumeSettingsSchema = z.strictObject({
    */
   kmsKeyId: z.optional(z.string().check(z.regex(KMS_KEY_PATTERN, 'a KMS key id, key ARN, alias/… name or alias ARN'))),
 });
-export type EbsUnencryptedVolumeSettings = z.infer<typeof EbsUnencryptedVolumeSettingsSchema>;
+type EbsUnencryptedVolumeSettings = z.infer<typeof EbsUnencryptedVolumeSettingsSchema>;
 
 function isCreateVolume(event: CloudTrailEvent): boolean {
   return event.detail.eventName === 'CreateVolume';
@@ -132,7 +132,7 @@ const defaultKmsKeyLookup = defineLookup(ec2, GetEbsDefaultKmsKeyIdCommand, {
  * (whatever its value), or the volume deleted, is done; a volume that reads
  * encrypted is not the one the event showed.
  */
-export const unencryptedVolumeTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
+const unencryptedVolumeTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'unencryptedVolumeTag',
   notFoundCodes: ['InvalidVolume.NotFound'],
   judge(output, expected) {
@@ -173,7 +173,7 @@ function planMarkVolume(volumeId: string, date: string): PlanStep {
  * no further unencrypted volume can be created in the region, and mark each
  * volume. Every step reads the present before and after it.
  */
-export function planContainment(
+function planContainment(
   volumes: readonly VolumeFacts[],
   options: { region: string; date: string; kmsKeyId?: string; facts: Facts },
 ): Plan {

@@ -46,11 +46,11 @@ import type { VolumeAttachment, VolumeFacts } from './volumes.js';
 
 /** The tag the containment plan puts on an unencrypted volume; not copied to the encrypted volume. */
 export const UNENCRYPTED_TAG_KEY = 'remediation:unencrypted';
-export const SUPERSEDED_TAG_KEY = 'remediation:superseded-by';
-export const REPLACES_TAG_KEY = 'remediation:replaces';
-export const SOURCE_VOLUME_TAG_KEY = 'remediation:source-volume';
+const SUPERSEDED_TAG_KEY = 'remediation:superseded-by';
+const REPLACES_TAG_KEY = 'remediation:replaces';
+const SOURCE_VOLUME_TAG_KEY = 'remediation:source-volume';
 
-export interface MigrationOptions {
+interface MigrationOptions {
   /** Region of the volumes: `CopySnapshot` needs it as `SourceRegion`. */
   readonly region: string;
   /** KMS key of the encrypted copy; without one, the account's default EBS key. */
@@ -120,7 +120,7 @@ function firstOf(output: unknown, list: string): unknown {
  * (`expect.want: 'stopped'`) or start (`'running'`) step needs. Gone,
  * terminated or otherwise out of reach is `changed`: the migration stops there.
  */
-export const instanceStateProbe = defineProbe(ec2, DescribeInstancesCommand, {
+const instanceStateProbe = defineProbe(ec2, DescribeInstancesCommand, {
   name: 'instanceState',
   notFoundCodes: INSTANCE_NOT_FOUND,
   judge(output, expected) {
@@ -184,7 +184,7 @@ function plannedAttachments(expected: Readonly<Record<string, unknown>>): Volume
  * unencrypted and attached exactly where the plan says (`expect.attachments`;
  * an unattached plan must not snapshot a volume in use without stopping its instance).
  */
-export const sourceVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
+const sourceVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'sourceVolume',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
@@ -225,7 +225,7 @@ function snapshotMismatch(snapshot: unknown, expected: Readonly<Record<string, u
  * snapshot). EC2 is eventually consistent: a snapshot not visible yet is not
  * verified, and the alert says so.
  */
-export const createdSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
+const createdSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
   name: 'createdSnapshot',
   notFoundCodes: SNAPSHOT_NOT_FOUND,
   judge(output, expected) {
@@ -238,7 +238,7 @@ export const createdSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
 });
 
 /** A snapshot the next step builds on (the source of the copy, the copy behind the new volume): still there and completed. */
-export const sourceSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
+const sourceSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
   name: 'sourceSnapshot',
   notFoundCodes: SNAPSHOT_NOT_FOUND,
   judge(output, expected) {
@@ -251,7 +251,7 @@ export const sourceSnapshotProbe = defineProbe(ec2, DescribeSnapshotsCommand, {
 });
 
 /** The encrypted volume the migration created, read by the id `CreateVolume` returned: there, encrypted, in the planned Availability Zone. */
-export const createdVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
+const createdVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'createdVolume',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
@@ -274,7 +274,7 @@ export const createdVolumeProbe = defineProbe(ec2, DescribeVolumesCommand, {
  * detach (`expect.want: 'detached'`) or attach (`'attached'`) step needs.
  * Attached somewhere the plan does not say is `changed`.
  */
-export const volumeAttachmentProbe = defineProbe(ec2, DescribeVolumesCommand, {
+const volumeAttachmentProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'volumeAttachment',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {
@@ -306,7 +306,7 @@ export const volumeAttachmentProbe = defineProbe(ec2, DescribeVolumesCommand, {
  * new volume's id: the read filters on that tag value (a `$ref`), so an empty
  * answer means the tag is not there (yet); a volume gone is `changed`.
  */
-export const supersededTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
+const supersededTagProbe = defineProbe(ec2, DescribeVolumesCommand, {
   name: 'supersededTag',
   notFoundCodes: VOLUME_NOT_FOUND,
   judge(output, expected) {

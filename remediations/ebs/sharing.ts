@@ -28,19 +28,19 @@ import { ec2 } from '../../rulekit/aws/ec2.js';
 import { defineAction, defineLookup, defineProbe, defineUndo, entries, readFact, type KitLookup, type ProbeSpec } from '../../rulekit/index.js';
 
 /** One side (`add` or `remove`) of a permission change. */
-export interface PermissionSet {
+interface PermissionSet {
   readonly groups: readonly string[];
   readonly userIds: readonly string[];
   readonly organizationArns: readonly string[];
   readonly organizationalUnitArns: readonly string[];
 }
 
-export interface PermissionChange {
+interface PermissionChange {
   readonly added: PermissionSet;
   readonly removed: PermissionSet;
 }
 
-export type SharedResourceKind = 'snapshot' | 'image';
+type SharedResourceKind = 'snapshot' | 'image';
 
 function strings(list: readonly Record<string, unknown>[], key: string): string[] {
   const values = list.map((item) => item[key]).filter((value): value is string => typeof value === 'string' && value.length > 0);
@@ -58,7 +58,7 @@ function permissionSet(value: unknown): PermissionSet {
 }
 
 /** The snapshot or image the event changed. */
-export function sharedResourceId(event: CloudTrailEvent, kind: SharedResourceKind): string | undefined {
+function sharedResourceId(event: CloudTrailEvent, kind: SharedResourceKind): string | undefined {
   const id = stringField(event.detail.requestParameters, kind === 'snapshot' ? 'snapshotId' : 'imageId');
   return id && id.length > 0 ? id : undefined;
 }
@@ -76,14 +76,14 @@ export function addsPublicGroup(event: CloudTrailEvent, kind: SharedResourceKind
 }
 
 /** Accounts the event shared with that are neither this account nor in `trustedAccounts`. */
-export function untrustedAccounts(event: CloudTrailEvent, kind: SharedResourceKind, config: Config): string[] {
+function untrustedAccounts(event: CloudTrailEvent, kind: SharedResourceKind, config: Config): string[] {
   const trusted = new Set([...config.trustedAccounts, event.account, event.detail.recipientAccountId].filter((id) => typeof id === 'string'));
   const { added, removed } = permissionChange(event, kind);
   return added.userIds.filter((id) => !trusted.has(id) && !removed.userIds.includes(id));
 }
 
 /** Current permissions, from `DescribeSnapshotAttribute` / `DescribeImageAttribute` (`CreateVolumePermissions` / `LaunchPermissions`). */
-export interface CurrentPermissions {
+interface CurrentPermissions {
   readonly groups: readonly string[];
   readonly userIds: readonly string[];
   readonly organizationArns: readonly string[];
@@ -95,7 +95,7 @@ const LABEL: Readonly<Record<SharedResourceKind, { noun: string; permission: str
   image: { noun: 'AMI', permission: 'launchPermission', inputKey: 'ImageId', list: 'LaunchPermissions' },
 };
 
-export function selectCurrentPermissions(output: unknown, kind: SharedResourceKind): CurrentPermissions {
+function selectCurrentPermissions(output: unknown, kind: SharedResourceKind): CurrentPermissions {
   const list = field(output, LABEL[kind].list);
   const items = Array.isArray(list) ? list.filter((item): item is Record<string, unknown> => typeof item === 'object' && item !== null) : [];
   const values = (key: string) => items.map((item) => item[key]).filter((value): value is string => typeof value === 'string');
@@ -119,7 +119,7 @@ const NOT_FOUND_CODES: Readonly<Record<SharedResourceKind, readonly string[]>> =
 };
 
 /** What the lookups know of a snapshot or an AMI: its tags, for the exemption; `null` when it no longer exists. */
-export type SharedResourceTags = { readonly tags: Tags } | null;
+type SharedResourceTags = { readonly tags: Tags } | null;
 
 function firstTags(output: unknown, list: 'Snapshots' | 'Images'): SharedResourceTags {
   const resource = (field(output, list) as unknown[] | undefined)?.[0];

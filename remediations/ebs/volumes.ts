@@ -46,7 +46,7 @@ function bool(value: unknown): boolean | undefined {
 }
 
 /** One `Volume` of a `DescribeVolumes` answer. */
-export function volumeFromSdk(volume: unknown): VolumeFacts | undefined {
+function volumeFromSdk(volume: unknown): VolumeFacts | undefined {
   const volumeId = stringField(volume, 'VolumeId');
   if (!volumeId) return undefined;
   const attachments = (Array.isArray(field(volume, 'Attachments')) ? (field(volume, 'Attachments') as unknown[]) : [])
@@ -117,7 +117,7 @@ export function volumeFromCreateEvent(event: CloudTrailEvent, volumeId: string):
   };
 }
 
-export interface LaunchedInstance {
+interface LaunchedInstance {
   readonly instanceId: string;
   readonly availabilityZone?: string;
   readonly rootDeviceType?: string;

@@ -77,7 +77,7 @@ interface Tag {
 }
 
 /** What a tagging call did, as its CloudTrail record says. */
-export interface TaggingRequest {
+interface TaggingRequest {
   /** The resources tagged, as a person recognises them (ids, ARNs, `role <name>`). */
   readonly resources: readonly string[];
   /** `undefined`: the record does not show the tags (absent, or hidden by the service). */
@@ -86,7 +86,7 @@ export interface TaggingRequest {
   readonly replacesTagSet: boolean;
 }
 
-export const TAGGING_TRIGGERS = [
+const TAGGING_TRIGGERS = [
   { eventSource: 'ec2.amazonaws.com', eventNames: ['CreateTags'] },
   { eventSource: 'iam.amazonaws.com', eventNames: ['TagPolicy', 'TagRole', 'TagUser'] },
   { eventSource: 's3.amazonaws.com', eventNames: ['PutBucketTagging'] },

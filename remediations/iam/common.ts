@@ -193,7 +193,7 @@ function statementText(statement: NormalizedStatement | undefined): string {
 }
 
 /** `Statement 0 ("AllowAll")`. */
-export function statementLabel(finding: Pick<PolicyFinding, 'statementIndex' | 'sid'>): string {
+function statementLabel(finding: Pick<PolicyFinding, 'statementIndex' | 'sid'>): string {
   return `Statement ${finding.statementIndex}${finding.sid !== undefined ? ` ("${finding.sid}")` : ''}`;
 }
 

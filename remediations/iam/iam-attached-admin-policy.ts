@@ -47,15 +47,15 @@ import { botOwnReason, identityExemption } from './identity.js';
 import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
 import { ALL_ATTACHMENT_PROBES, attachmentCheck } from './probes.js';
 
-export const DEFAULT_ADMIN_POLICY_NAMES = ['AdministratorAccess', 'IAMFullAccess', 'PowerUserAccess'] as const;
+const DEFAULT_ADMIN_POLICY_NAMES = ['AdministratorAccess', 'IAMFullAccess', 'PowerUserAccess'] as const;
 
-export const IamAttachedAdminPolicySettingsSchema = z.strictObject({
+const IamAttachedAdminPolicySettingsSchema = z.strictObject({
   /** AWS managed policies (name after `policy/`, path included, e.g. `job-function/NetworkAdministrator`) that count as admin. */
   adminPolicyNames: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(512))), [...DEFAULT_ADMIN_POLICY_NAMES]),
   /** For customer-managed policies: analyzer findings below this severity are reported, not acted on. */
   minSeverity: MinSeveritySchema,
 });
-export type IamAttachedAdminPolicySettings = z.infer<typeof IamAttachedAdminPolicySettingsSchema>;
+type IamAttachedAdminPolicySettings = z.infer<typeof IamAttachedAdminPolicySettingsSchema>;
 
 const AWS_MANAGED = /^arn:[^:]+:iam::aws:policy\/(.+)$/;
 
@@ -74,7 +74,7 @@ const ADMIN_MANAGED: Readonly<Record<string, { readonly why: string; readonly se
  * Detaches the policy while it is still attached, and checks afterwards that
  * it is gone; the undo attaches it again.
  */
-export function planDetach(identity: Identity, policyArn: string, why: string): Plan {
+function planDetach(identity: Identity, policyArn: string, why: string): Plan {
   return [
     detachStep(
       identity,

@@ -58,11 +58,11 @@ import { botOwnReason, identityExemption } from './identity.js';
 import { roleLookup, userLookup } from './lookups.js';
 import { inlinePolicyCheck, INLINE_POLICY_PROBES } from './probes.js';
 
-export const IamInlinePolicySettingsSchema = z.strictObject({
+const IamInlinePolicySettingsSchema = z.strictObject({
   /** Findings below this severity (for example a service wildcard behind a restricting condition) are reported, not acted on. */
   minSeverity: MinSeveritySchema,
 });
-export type IamInlinePolicySettings = z.infer<typeof IamInlinePolicySettingsSchema>;
+type IamInlinePolicySettings = z.infer<typeof IamInlinePolicySettingsSchema>;
 
 /** IAM's quota for the inline policies of each identity kind: no single policy of a successful call is larger. */
 const INLINE_LIMITS = {
@@ -109,7 +109,7 @@ function deleteStep(identity: Identity, policyName: string, document: string, te
  * checks afterwards that it is gone; the undo puts it back with the event's
  * document, as compact JSON.
  */
-export function planDeleteInlinePolicy(identity: Identity, policyName: string, document: string | object, why: string): Plan {
+function planDeleteInlinePolicy(identity: Identity, policyName: string, document: string | object, why: string): Plan {
   return [
     deleteStep(identity, policyName, compactDocument(document), {
       reason: `Delete inline policy ${policyName} from ${identityLabel(identity)}: ${why}. The full document is kept in the undo step.`,

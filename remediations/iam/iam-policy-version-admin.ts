@@ -93,7 +93,7 @@ import {
 } from './lookups.js';
 import { ALL_ATTACHMENT_PROBES, attachmentCheck, policyDefaultCheck, policyDefaultProbe } from './probes.js';
 
-export const IamPolicyVersionAdminSettingsSchema = z.strictObject({
+const IamPolicyVersionAdminSettingsSchema = z.strictObject({
   /** Analyzer findings below this severity are reported, not acted on; an earlier version is a rollback target only with none at or above it. */
   minSeverity: MinSeveritySchema,
   /**
@@ -102,7 +102,7 @@ export const IamPolicyVersionAdminSettingsSchema = z.strictObject({
    */
   rollbackWhenAmbiguous: z._default(z.boolean(), false),
 });
-export type IamPolicyVersionAdminSettings = z.infer<typeof IamPolicyVersionAdminSettingsSchema>;
+type IamPolicyVersionAdminSettings = z.infer<typeof IamPolicyVersionAdminSettingsSchema>;
 
 /** A policy has at most five versions (IAM and AWS STS quotas), so at most four came before the violating one. */
 const MAX_EARLIER_VERSIONS = 4;
@@ -343,7 +343,7 @@ const setDefaultAgain = defineUndo(iam, SetDefaultPolicyVersionCommand);
  * afterwards; the undo makes the violating version the default again. No
  * version is deleted.
  */
-export function planSetDefault(policyArn: string, target: string | UnknownValue, violating: string, reason: string): PlanStep {
+function planSetDefault(policyArn: string, target: string | UnknownValue, violating: string, reason: string): PlanStep {
   const name = policyNameOf(policyArn);
   const known = typeof target === 'string' ? target : undefined;
   return setDefaultVersion.step(
@@ -365,7 +365,7 @@ export function planSetDefault(policyArn: string, target: string | UnknownValue,
  * identity it is no longer attached to answers NoSuchEntity, which that read
  * confirms. The undo attaches it again.
  */
-export function planDetachEverywhere(policyArn: string, violating: string, identities: readonly Identity[], why: string): Plan {
+function planDetachEverywhere(policyArn: string, violating: string, identities: readonly Identity[], why: string): Plan {
   const name = policyNameOf(policyArn);
   return identities.map((identity) =>
     detachStep(

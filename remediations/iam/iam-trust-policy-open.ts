@@ -60,11 +60,11 @@ import { botOwnReason, identityExemption } from './identity.js';
 import { roleLookup } from './lookups.js';
 import { ATTACHMENT_PROBES, attachmentCheck, trustPolicyCheck, trustPolicyProbe } from './probes.js';
 
-export const IamTrustPolicyOpenSettingsSchema = z.strictObject({
+const IamTrustPolicyOpenSettingsSchema = z.strictObject({
   /** Findings below this severity are reported, not acted on. Trusted accounts come from the global `trustedAccounts`. */
   minSeverity: MinSeveritySchema,
 });
-export type IamTrustPolicyOpenSettings = z.infer<typeof IamTrustPolicyOpenSettingsSchema>;
+type IamTrustPolicyOpenSettings = z.infer<typeof IamTrustPolicyOpenSettingsSchema>;
 
 /** The largest trust policy IAM accepts once its quota is raised (the default is 2,048), whitespace excluded. */
 const MAX_TRUST_POLICY_CHARACTERS = 4_096;
@@ -73,7 +73,7 @@ const MAX_TRUST_POLICY_CHARACTERS = 4_096;
  * The trust policy the event set, as the record holds it: UpdateAssumeRolePolicy's
  * `policyDocument`; CreateRole's request, else its URL-encoded response.
  */
-export function recordedTrustDocument(event: CloudTrailEvent): RecordedDocument {
+function recordedTrustDocument(event: CloudTrailEvent): RecordedDocument {
   const params = event.detail.requestParameters;
   if (event.detail.eventName === 'UpdateAssumeRolePolicy') return recordedDocument(params, 'policyDocument');
   const requested = recordedDocument(params, 'assumeRolePolicyDocument');
@@ -93,7 +93,7 @@ export function trustDocumentOf(event: CloudTrailEvent): string | undefined {
   return recorded.kind === 'document' ? compactDocument(recorded.value) : undefined;
 }
 
-export function denyAllPolicyArn(partition: string): string {
+function denyAllPolicyArn(partition: string): string {
   return `arn:${partition}:iam::aws:policy/AWSDenyAll`;
 }
 
@@ -114,7 +114,7 @@ const updateTrustPolicy = defineUndo(iam, UpdateAssumeRolePolicyCommand);
  * another one) the trust policy is read instead, and the attach happens only
  * if it is the event's document again. After it, the attachments are read.
  */
-export function planContain(roleName: string, partition: string, changedTrust?: string): Plan {
+function planContain(roleName: string, partition: string, changedTrust?: string): Plan {
   const policyArn = denyAllPolicyArn(partition);
   const input = { RoleName: roleName, PolicyArn: policyArn };
   const role: Identity = { kind: 'role', name: roleName };
@@ -132,7 +132,7 @@ export function planContain(roleName: string, partition: string, changedTrust?: 
 }
 
 /** The trust policy without the offending statements, or `undefined` when none would remain. */
-export function trustWithout(statements: readonly NormalizedStatement[], offending: ReadonlySet<number>, version: string | undefined): string | undefined {
+function trustWithout(statements: readonly NormalizedStatement[], offending: ReadonlySet<number>, version: string | undefined): string | undefined {
   const kept = statements.filter((statement) => !offending.has(statement.index));
   if (kept.length === 0) return undefined;
   return JSON.stringify({ Version: version ?? '2012-10-17', Statement: kept.map(statementJson) });
@@ -143,7 +143,7 @@ export function trustWithout(statements: readonly NormalizedStatement[], offendi
  * trusts the event's document (already the proposed one: done), verified by
  * reading it back. Its undo restores the event's document, as compact JSON.
  */
-export function proposeTrustFix(roleName: string, fixed: string, original: string | object, removed: readonly number[]): PlanStep {
+function proposeTrustFix(roleName: string, fixed: string, original: string | object, removed: readonly number[]): PlanStep {
   const restored = compactDocument(original);
   return {
     ...updateTrustPolicy.undo(

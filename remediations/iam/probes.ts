@@ -62,7 +62,7 @@ export function inlinePolicyCheck(identity: Identity, policyName: string, docume
  * one read of `MaxItems` 100 sees every attachment. A truncated answer that
  * does not show the policy is not judged: the read counts as failed.
  */
-export const ATTACHMENTS_PAGE = 100;
+const ATTACHMENTS_PAGE = 100;
 
 /** Is the managed policy attached to the identity? The step's `goal` says which answer is `done`. */
 function attachmentJudge(kind: IdentityKind): ProbeSpec['judge'] {

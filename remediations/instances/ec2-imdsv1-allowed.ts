@@ -38,7 +38,7 @@ import { ec2 } from '../../rulekit/aws/ec2.js';
 import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, field, items, readFact, requestedTags, stringField, text } from '../../rulekit/index.js';
 
 /** What one instance's metadata options were, as far as the event or a lookup says. */
-export interface InstanceMetadata {
+interface InstanceMetadata {
   readonly instanceId: string;
   /** `optional` (IMDSv1 allowed) or `required` (IMDSv2 only); absent when nobody said. */
   readonly httpTokens?: string;
@@ -87,7 +87,7 @@ function fromModify(event: CloudTrailEvent): InstanceMetadata[] {
 }
 
 /** Every instance the event launched or modified, with its metadata options as the event states them. */
-export function instancesOf(event: CloudTrailEvent): InstanceMetadata[] {
+function instancesOf(event: CloudTrailEvent): InstanceMetadata[] {
   return event.detail.eventName === 'RunInstances' ? fromRunInstances(event) : fromModify(event);
 }
 

@@ -61,17 +61,17 @@ import { accountOf, defineAction, defineLookup, defineProbe, defineRule, defineU
 import { kms } from '../../rulekit/aws/kms.js';
 import { confinedNote, documentText, documentWithout, KMS_CONFINING_KEYS, openFindings, publicGrants, rawDocument, statementLabel } from '../s3/resource-policy.js';
 
-export const KmsKeyAtRiskSettingsSchema = z.strictObject({
+const KmsKeyAtRiskSettingsSchema = z.strictObject({
   /** Tag keys that mark a key as in use (besides having an alias): deleting such a key is a violation. */
   inUseTagKeys: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(128))), []),
 });
-export type KmsKeyAtRiskSettings = z.infer<typeof KmsKeyAtRiskSettingsSchema>;
+type KmsKeyAtRiskSettings = z.infer<typeof KmsKeyAtRiskSettingsSchema>;
 
 /** KMS's key policy size limit. */
-export const MAX_KEY_POLICY_CHARACTERS = 32_768;
+const MAX_KEY_POLICY_CHARACTERS = 32_768;
 
 /** The waiting period KMS uses when a ScheduleKeyDeletion request names none. */
-export const DEFAULT_PENDING_WINDOW_DAYS = 30;
+const DEFAULT_PENDING_WINDOW_DAYS = 30;
 
 /** The only key policy name KMS knows. */
 const POLICY_NAME = 'default';
@@ -81,7 +81,7 @@ const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-[0-9a-f]{32}|[0
 const KEY_ID_FORMS = 'a key id is a UUID such as 1234abcd-12ab-34cd-56ef-1234567890ab, or mrk- and 32 hex digits for a multi-Region key';
 
 /** The key the call named, or exactly what is wrong with the `keyId` it carries. */
-export type KeyReference = { readonly ok: true; readonly keyId: string } | { readonly ok: false; readonly problem: string };
+type KeyReference = { readonly ok: true; readonly keyId: string } | { readonly ok: false; readonly problem: string };
 
 function quoted(value: string): string {
   return JSON.stringify(value.length > 200 ? `${value.slice(0, 199)}…` : value);
@@ -122,7 +122,7 @@ export function keyIdOf(event: CloudTrailEvent): string | undefined {
 }
 
 /** The key's ARN for alerts: from the request, the response, the record's resources, or composed. */
-export function keyArnOf(event: CloudTrailEvent, keyId: string): string {
+function keyArnOf(event: CloudTrailEvent, keyId: string): string {
   if (KEY_ARN.test(keyId)) return keyId;
   const fromResponse = stringField(event.detail.responseElements, 'keyId');
   if (fromResponse !== undefined && KEY_ARN.test(fromResponse)) return fromResponse;
@@ -133,7 +133,7 @@ export function keyArnOf(event: CloudTrailEvent, keyId: string): string {
 }
 
 /** The policy `PutKeyPolicy` set: JSON text in most records, a JSON object in some. */
-export function keyPolicyOf(event: CloudTrailEvent): string | object | undefined {
+function keyPolicyOf(event: CloudTrailEvent): string | object | undefined {
   const policy = field(event.detail.requestParameters, 'policy');
   return typeof policy === 'string' || (typeof policy === 'object' && policy !== null && !Array.isArray(policy)) ? policy : undefined;
 }
@@ -153,7 +153,7 @@ interface KeyFact {
 }
 
 /** DescribeKey: `{state, manager}` of the key now; `null` when it no longer exists. */
-export const keyLookup = defineLookup(kms, DescribeKeyCommand, {
+const keyLookup = defineLookup(kms, DescribeKeyCommand, {
   name: 'key',
   input: eventKeyInput,
   select: (output): KeyFact | null => {
@@ -167,7 +167,7 @@ export const keyLookup = defineLookup(kms, DescribeKeyCommand, {
 });
 
 /** ListResourceTags: the key's tags, `{tags}` (KMS lists them as `TagKey`/`TagValue`); `null` when the key no longer exists. */
-export const keyTagsLookup = defineLookup(kms, ListResourceTagsCommand, {
+const keyTagsLookup = defineLookup(kms, ListResourceTagsCommand, {
   name: 'keyTags',
   input: eventKeyInput,
   select: (output): { readonly tags: Tags } | null => {
@@ -183,7 +183,7 @@ export const keyTagsLookup = defineLookup(kms, ListResourceTagsCommand, {
 });
 
 /** ListAliases of the key (only for ScheduleKeyDeletion): `{aliases}`; `null` when the key no longer exists. */
-export const keyAliasesLookup = defineLookup(kms, ListAliasesCommand, {
+const keyAliasesLookup = defineLookup(kms, ListAliasesCommand, {
   name: 'keyAliases',
   input: (event) => (event.detail.eventName === 'ScheduleKeyDeletion' ? eventKeyInput(event) : undefined),
   select: (output): { readonly aliases: readonly string[] } | null => {
@@ -322,7 +322,7 @@ export function pendingWindowOf(event: CloudTrailEvent): number {
 type InUse = { readonly verdict: 'in-use'; readonly why: string } | { readonly verdict: 'unused' } | { readonly verdict: 'unknown'; readonly why: string };
 
 /** Whether the key is in use: an alias, or an in-use tag. Unknown facts never count as "unused". */
-export function keyInUse(facts: Facts, settings: KmsKeyAtRiskSettings): InUse {
+function keyInUse(facts: Facts, settings: KmsKeyAtRiskSettings): InUse {
   const aliases = factValue(readFact(facts, keyAliasesLookup))?.aliases;
   if (aliases !== undefined && aliases.length > 0) return { verdict: 'in-use', why: `it has the alias${aliases.length > 1 ? 'es' : ''} ${aliases.join(', ')}` };
   const tags = keyTags(facts);
@@ -357,7 +357,7 @@ const restoreKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
 const proposedKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
 
 /** CancelKeyDeletion; its undo schedules the deletion again with the event's waiting period. */
-export function planCancelDeletion(keyId: string, window: number): PlanStep {
+function planCancelDeletion(keyId: string, window: number): PlanStep {
   return cancelKeyDeletion.step(
     { KeyId: keyId },
     {
@@ -373,7 +373,7 @@ export function planCancelDeletion(keyId: string, window: number): PlanStep {
   );
 }
 
-export function proposeEnable(keyId: string): PlanStep {
+function proposeEnable(keyId: string): PlanStep {
   return enableKey.step(
     { KeyId: keyId },
     {
@@ -384,7 +384,7 @@ export function proposeEnable(keyId: string): PlanStep {
   );
 }
 
-export function planEnable(keyId: string): PlanStep {
+function planEnable(keyId: string): PlanStep {
   return enableKey.step(
     { KeyId: keyId },
     {
@@ -395,7 +395,7 @@ export function planEnable(keyId: string): PlanStep {
   );
 }
 
-export function planEnableRotation(keyId: string): PlanStep {
+function planEnableRotation(keyId: string): PlanStep {
   return enableKeyRotation.step(
     { KeyId: keyId },
     {
@@ -407,7 +407,7 @@ export function planEnableRotation(keyId: string): PlanStep {
 }
 
 /** PutKeyPolicy without the open statements; `undefined` when none would remain (a person must write the policy). */
-export function proposeKeyPolicyFix(keyId: string, policy: string | object, open: readonly number[], openLabels: readonly string[]): PlanStep | undefined {
+function proposeKeyPolicyFix(keyId: string, policy: string | object, open: readonly number[], openLabels: readonly string[]): PlanStep | undefined {
   const digest = policyDigest(policy);
   const fixed = documentWithout(policy, new Set(open));
   if (digest === undefined || fixed === undefined) return undefined;

@@ -39,7 +39,7 @@ export function accountIdOf(event: CloudTrailEvent): string | undefined {
 }
 
 /** The bucket a bucket-level rule acts on, its owner and the resource label; or the verdict that skips an event naming neither. */
-export type BucketTarget =
+type BucketTarget =
   | { readonly bucket: string; readonly owner: string; readonly resources: readonly string[] }
   | { readonly skip: Extract<Verdict, { kind: 'skipped' }> };
 
@@ -72,7 +72,7 @@ export const bucketTagsLookup = defineLookup(s3, GetBucketTaggingCommand, {
   notFoundCodes: ['NoSuchTagSet'],
 });
 
-export type BucketTags = { readonly known: true; readonly tags: Tags } | { readonly known: false; readonly reason: string };
+type BucketTags = { readonly known: true; readonly tags: Tags } | { readonly known: false; readonly reason: string };
 
 /** The bucket's tags when the lookup answered (no tag set: `{}`), else why they are unknown. */
 export function bucketTags(facts: Facts): BucketTags {

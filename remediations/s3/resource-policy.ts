@@ -56,13 +56,13 @@ export const KMS_CONFINING_KEYS: ReadonlySet<string> = new Set([
 
 const INTERNET = { ipv4MinPrefix: 8, ipv6MinPrefix: 32 } as const;
 
-export interface PublicStatement {
+interface PublicStatement {
   readonly statement: NormalizedStatement;
   /** The confining condition keys, empty when nothing confines the statement. */
   readonly confinedBy: readonly string[];
 }
 
-export type PublicGrantAnalysis =
+type PublicGrantAnalysis =
   | { readonly ok: true; readonly statements: readonly NormalizedStatement[]; readonly open: readonly PublicStatement[]; readonly confined: readonly PublicStatement[] }
   | { readonly ok: false; readonly error: string };
 

@@ -32,7 +32,7 @@ export const AUTHENTICATED_USERS = 'http://acs.amazonaws.com/groups/global/Authe
 
 type GranteeType = 'CanonicalUser' | 'Group' | 'AmazonCustomerByEmail';
 
-export interface AclGrant {
+interface AclGrant {
   readonly type: GranteeType;
   readonly id?: string;
   readonly uri?: string;
@@ -42,7 +42,7 @@ export interface AclGrant {
   readonly permission: Permission;
 }
 
-export type EventAcl =
+type EventAcl =
   | { readonly form: 'canned'; readonly canned: string }
   | { readonly form: 'policy'; readonly owner?: { readonly ID?: string; readonly DisplayName?: string }; readonly grants: readonly AclGrant[] }
   | { readonly form: 'headers'; readonly grants: readonly AclGrant[] };
@@ -152,7 +152,7 @@ export function eventAcl(event: CloudTrailEvent): EventAcl | undefined {
   return canned !== undefined ? { form: 'canned', canned: canned.toLowerCase() } : undefined;
 }
 
-export function isPublicGrant(grant: AclGrant): boolean {
+function isPublicGrant(grant: AclGrant): boolean {
   return grant.uri === ALL_USERS || grant.uri === AUTHENTICATED_USERS;
 }
 
@@ -175,7 +175,7 @@ function grantKey(grant: CurrentGrant): string {
 }
 
 /** The public grants of the event's ACL, as `[group URI, permission]`. */
-export function publicGrantsOf(acl: EventAcl): (readonly [string, Permission])[] {
+function publicGrantsOf(acl: EventAcl): (readonly [string, Permission])[] {
   if (acl.form === 'canned') return [...(PUBLIC_CANNED[acl.canned] ?? [])];
   return acl.grants.filter(isPublicGrant).map((grant) => [grant.uri ?? '', grant.permission] as const);
 }
@@ -304,7 +304,7 @@ const putBucketAcl = defineAction(s3, PutBucketAclCommand);
 const restoreBucketAcl = defineUndo(s3, PutBucketAclCommand);
 
 /** PutBucketAcl with the public grants removed; its undo puts the event's ACL back. */
-export function planRemovePublicGrants(bucket: string, owner: string, acl: EventAcl): PlanStep {
+function planRemovePublicGrants(bucket: string, owner: string, acl: EventAcl): PlanStep {
   const kept = acl.form === 'canned' ? [] : acl.grants.filter((grant) => !isPublicGrant(grant));
   const removed = publicGrantsOf(acl).map(([uri, permission]) => `${groupName(uri)} ${permission}`);
   const ref = bucketInput(bucket, owner);

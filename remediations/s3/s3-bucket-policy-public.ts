@@ -82,7 +82,7 @@ export function bucketPolicyOf(event: CloudTrailEvent): string | object | undefi
 }
 
 /** GetPublicAccessBlock: the bucket's block now, `{configuration}`; `null` when the bucket has none. */
-export const publicAccessBlockLookup = defineLookup(s3, GetPublicAccessBlockCommand, {
+const publicAccessBlockLookup = defineLookup(s3, GetPublicAccessBlockCommand, {
   name: 'publicAccessBlock',
   input: eventBucketInput,
   select: (output): { readonly configuration: BlockConfiguration } | null => {
@@ -114,7 +114,7 @@ function principalAccount(value: string): string {
  * policy stays public. Grants to canonical user ids are left out: whose they
  * are cannot be told from the policy.
  */
-export function crossAccountStatements(statements: readonly NormalizedStatement[], owner: string, open: ReadonlySet<number>): NormalizedStatement[] {
+function crossAccountStatements(statements: readonly NormalizedStatement[], owner: string, open: ReadonlySet<number>): NormalizedStatement[] {
   return statements.filter((statement) => {
     if (statement.effect !== 'Allow' || open.has(statement.index)) return false;
     if (statement.notPrincipal !== undefined || statement.principal === '*') return true;
@@ -143,7 +143,7 @@ const deleteBucketBlock = defineUndo(s3, DeletePublicAccessBlockCommand);
  * read before runs it only while RestrictPublicBuckets is off and (when the
  * input was built from a read) the block is still the one read.
  */
-export function planContain(bucket: string, owner: string, current: CurrentBlock, cut: readonly NormalizedStatement[] = []): PlanStep {
+function planContain(bucket: string, owner: string, current: CurrentBlock, cut: readonly NormalizedStatement[] = []): PlanStep {
   const ref = bucketInput(bucket, owner);
   const reason = `Turn on RestrictPublicBuckets for bucket ${bucket}. ${cutText(owner, cut)} The policy itself is left for a person (see the proposal).`;
   if (!current.known) {
@@ -220,7 +220,7 @@ const restoreBucketPolicy = defineUndo(s3, PutBucketPolicyCommand);
  * PutBucketPolicy without the open statements, or DeleteBucketPolicy when
  * none would remain; read before and after with `GetBucketPolicy`.
  */
-export function proposePolicyFix(bucket: string, owner: string, policy: string | object, open: readonly number[], cut: readonly NormalizedStatement[] = []): PlanStep | undefined {
+function proposePolicyFix(bucket: string, owner: string, policy: string | object, open: readonly number[], cut: readonly NormalizedStatement[] = []): PlanStep | undefined {
   const ref = bucketInput(bucket, owner);
   const original = documentText(policy);
   const undo = restoreBucketPolicy.undo({ ...ref, Policy: original }, `Put the policy of bucket ${bucket} back exactly as the event set it.`);

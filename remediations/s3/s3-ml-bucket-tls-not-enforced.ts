@@ -49,12 +49,12 @@ export const S3MlBucketTlsSettingsSchema = z.strictObject({
     { key: 'data-classification', value: 'ml' },
   ),
 });
-export type S3MlBucketTlsSettings = z.infer<typeof S3MlBucketTlsSettingsSchema>;
+type S3MlBucketTlsSettings = z.infer<typeof S3MlBucketTlsSettingsSchema>;
 
 const SECURE_TRANSPORT = 'aws:securetransport';
 
 /** Whether the statement denies every caller any object read or write made without TLS. */
-export function enforcesTls(statement: NormalizedStatement, bucket: string, partition: string): boolean {
+function enforcesTls(statement: NormalizedStatement, bucket: string, partition: string): boolean {
   if (statement.effect !== 'Deny') return false;
   const everyone = statement.principal === '*' || (statement.principal?.AWS ?? []).includes('*');
   if (!everyone) return false;
@@ -71,7 +71,7 @@ export function enforcesTls(statement: NormalizedStatement, bucket: string, part
 }
 
 /** The statement the proposal adds: deny everything on the bucket and its objects without TLS. */
-export function tlsDenyStatement(bucket: string, partition: string, sid: string): Record<string, unknown> {
+function tlsDenyStatement(bucket: string, partition: string, sid: string): Record<string, unknown> {
   return {
     Sid: sid,
     Effect: 'Deny',
@@ -129,7 +129,7 @@ const restoreBucketPolicy = defineUndo(s3, PutBucketPolicyCommand);
 const deleteBucketPolicyAgain = defineUndo(s3, DeleteBucketPolicyCommand);
 
 /** PutBucketPolicy with the TLS deny added; the undo restores what the event left. */
-export function proposeTlsDeny(bucket: string, owner: string, partition: string, policy: string | object | undefined, statements: readonly NormalizedStatement[]): PlanStep | undefined {
+function proposeTlsDeny(bucket: string, owner: string, partition: string, policy: string | object | undefined, statements: readonly NormalizedStatement[]): PlanStep | undefined {
   const ref = bucketInput(bucket, owner);
   if (policy !== undefined && rawDocument(policy) === undefined) return undefined;
   const fixed = documentWith(policy, tlsDenyStatement(bucket, partition, unusedSid(statements)));

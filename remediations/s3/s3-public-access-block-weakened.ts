@@ -71,7 +71,7 @@ function label(target: Target): string {
  * configuration, or no block at all). The read before runs the step only while
  * the block is still what the event left, so the undo is its exact inverse.
  */
-export function planRestore(target: Target, previous: BlockConfiguration | undefined): PlanStep {
+function planRestore(target: Target, previous: BlockConfiguration | undefined): PlanStep {
   const reason = `Turn all four public access block settings of ${label(target)} back on (BlockPublicAcls, IgnorePublicAcls, BlockPublicPolicy, RestrictPublicBuckets).`;
   const undoReason = previous
     ? `Put back the public access block of ${label(target)} exactly as the event set it.`

@@ -63,7 +63,7 @@ export const SagemakerEndpointUnencryptedSettingsSchema = z.strictObject({
     [...DEFAULT_LOCAL_STORAGE_FAMILIES],
   ),
 });
-export type SagemakerEndpointUnencryptedSettings = z.infer<typeof SagemakerEndpointUnencryptedSettingsSchema>;
+type SagemakerEndpointUnencryptedSettings = z.infer<typeof SagemakerEndpointUnencryptedSettingsSchema>;
 
 /** EC2 naming: a `d` among the attributes after the generation means instance store (`m5d`, `c6id`, `g4dn`, `p4de`). */
 const D_ATTRIBUTE_FAMILY = /^ml\.[a-z]+\d+[a-z-]*d[a-z-]*$/;
@@ -91,7 +91,7 @@ export function proposedConfigName(name: string): string {
   return `${name.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
-export function volumeFinding(request: unknown, settings: SagemakerEndpointUnencryptedSettings): { finding?: Finding; note: string } {
+function volumeFinding(request: unknown, settings: SagemakerEndpointUnencryptedSettings): { finding?: Finding; note: string } {
   if (stringParam(request, 'KmsKeyId')) return { note: 'storage volume encrypted with a KMS key' };
   const instanceTypes = variants(request)
     .map((variant) => stringParam(variant, 'InstanceType'))
@@ -113,7 +113,7 @@ export function volumeFinding(request: unknown, settings: SagemakerEndpointUnenc
   };
 }
 
-export function captureFinding(request: unknown): Finding | undefined {
+function captureFinding(request: unknown): Finding | undefined {
   const capture = param(request, 'DataCaptureConfig');
   if (typeof capture !== 'object' || capture === null || isFalse(param(capture, 'EnableCapture'))) return undefined;
   if (stringParam(capture, 'KmsKeyId')) return undefined;
@@ -198,7 +198,7 @@ function recordedRequest(request: unknown): CreateEndpointConfigInput {
  * the copy's name exists, and counts as done when the copy exists with its
  * keys; the move runs only while the endpoint still uses the original.
  */
-export function planProposal(name: string, request: unknown, findings: readonly Finding[]): Plan {
+function planProposal(name: string, request: unknown, findings: readonly Finding[]): Plan {
   const newName = proposedConfigName(name);
   const recorded = recordedRequest(request);
   const capture = recorded.DataCaptureConfig;

@@ -55,7 +55,7 @@ export const SagemakerJobInsecureSettingsSchema = z.strictObject({
   /** Also require `EnableNetworkIsolation` (containers without any network access). Off by default: many jobs download packages or call AWS APIs. */
   requireNetworkIsolation: z._default(z.boolean(), false),
 });
-export type SagemakerJobInsecureSettings = z.infer<typeof SagemakerJobInsecureSettingsSchema>;
+type SagemakerJobInsecureSettings = z.infer<typeof SagemakerJobInsecureSettingsSchema>;
 
 /** Statuses in which a job runs nothing any more: stopping it is already done. */
 const FINISHED = new Set(['Stopping', 'Stopped', 'Completed', 'Failed', 'Deleting', 'DeleteFailed']);
@@ -133,7 +133,7 @@ const JOB_TYPES: Readonly<Record<string, JobType>> = {
 };
 
 /** The security-relevant settings of one job, or of one training job definition of a tuning job. */
-export interface JobSecurity {
+interface JobSecurity {
   /** Names a tuning job's training job definition. */
   readonly definition?: string;
   readonly instanceCount?: number;
@@ -193,7 +193,7 @@ function processingSecurity(request: unknown): JobSecurity {
 }
 
 /** Every job (or tuning job definition) the event created, with its settings. */
-export function jobSecurity(event: CloudTrailEvent): JobSecurity[] {
+function jobSecurity(event: CloudTrailEvent): JobSecurity[] {
   const request = event.detail.requestParameters;
   switch (event.detail.eventName) {
     case 'CreateProcessingJob':
@@ -211,7 +211,7 @@ export function jobSecurity(event: CloudTrailEvent): JobSecurity[] {
   }
 }
 
-export function jobFindings(jobs: readonly JobSecurity[], settings: SagemakerJobInsecureSettings, processing: boolean): Finding[] {
+function jobFindings(jobs: readonly JobSecurity[], settings: SagemakerJobInsecureSettings, processing: boolean): Finding[] {
   const vpcMember = processing ? 'NetworkConfig.VpcConfig' : 'VpcConfig';
   const flag = (name: string) => (processing ? `NetworkConfig.${name}` : name);
   return jobs.flatMap((job) => {
@@ -265,7 +265,7 @@ const LABELS: Readonly<Record<string, string>> = {
  * job's status is read before (only an `InProgress` job is stopped) and after
  * (`Stopping` or later).
  */
-export function planStop(type: JobType, name: string): Plan {
+function planStop(type: JobType, name: string): Plan {
   return [
     type.stop(name, {
       reason: `Stop the ${type.label} ${name}. This cannot be undone: a stopped job cannot be resumed, so re-run it with the settings fixed. Stopping deletes nothing: ${type.keeps}.`,

@@ -188,7 +188,7 @@ const untilStopped = defineWaiter(sagemaker, 'waitUntilNotebookInstanceStopped',
  * already stopped, or root access already off, is done; when root access is
  * the only finding and it is off again, nothing is stopped at all (stale).
  */
-export function planProposal(name: string, findings: readonly Finding[]): Plan {
+function planProposal(name: string, findings: readonly Finding[]): Plan {
   const byName = { NotebookInstanceName: name };
   const root = findings.some((f) => f.code === 'root-access');
   const recreate = findings.some((f) => f.code !== 'root-access');

@@ -41,19 +41,19 @@ const PortSpecSchema = z.string().check(
   }, 'a port range goes from the lower port to the higher one, e.g. "tcp/80-443"'),
 );
 
-export const SgOpenIngressSettingsSchema = z.strictObject({
+const SgOpenIngressSettingsSchema = z.strictObject({
   /** Ports that may be open to the internet. */
   allowedPorts: z._default(z.array(PortSpecSchema), ['tcp/80', 'tcp/443']),
   /** IPv4 ranges wider than this prefix (and not entirely private) count as the internet. */
   ipv4MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(32)), 8),
   ipv6MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(128)), 32),
 });
-export type SgOpenIngressSettings = z.infer<typeof SgOpenIngressSettingsSchema>;
+type SgOpenIngressSettings = z.infer<typeof SgOpenIngressSettingsSchema>;
 
 type Protocol = 'tcp' | 'udp' | 'all' | 'other';
 
 /** One CIDR the event granted ingress to, in a protocol and port range. */
-export interface IngressRange {
+interface IngressRange {
   readonly groupId?: string;
   /** Protocol exactly as sent (`tcp`, `6`, `-1`), reused verbatim in the revoke. */
   readonly ipProtocol: string;
@@ -121,7 +121,7 @@ function modifyRequest(event: CloudTrailEvent): Record<string, unknown> | undefi
 }
 
 /** The group the event changed: `groupId` (or `GroupId` in wrapped requests); `groupName` for default-VPC calls. */
-export function targetGroup(event: CloudTrailEvent): { groupId?: string; groupName?: string } {
+function targetGroup(event: CloudTrailEvent): { groupId?: string; groupName?: string } {
   const params = event.detail.requestParameters;
   const groupId = stringField(params, 'groupId') ?? stringField(modifyRequest(event), 'GroupId');
   const groupName = stringField(params, 'groupName');
@@ -133,7 +133,7 @@ export function targetGroup(event: CloudTrailEvent): { groupId?: string; groupNa
  * The response's `securityGroupRuleSet` is the truth when present: it lists
  * exactly the rules created, with their ids.
  */
-export function grantedRanges(event: CloudTrailEvent): IngressRange[] {
+function grantedRanges(event: CloudTrailEvent): IngressRange[] {
   const { groupId } = targetGroup(event);
   const modify = modifyRequest(event);
   if (modify) {
@@ -208,7 +208,7 @@ interface PortRange {
   readonly to: number;
 }
 
-export function parsePortSpecs(specs: readonly string[]): PortRange[] {
+function parsePortSpecs(specs: readonly string[]): PortRange[] {
   return specs.map((spec) => {
     const [protocol, ports = ''] = spec.split('/') as ['tcp' | 'udp', string];
     const [from, to = from] = ports.split('-').map(Number) as [number, number?];
@@ -238,7 +238,7 @@ function describePorts(r: IngressRange): string {
 }
 
 /** Why this range violates, or `undefined` when it does not. */
-export function offence(r: IngressRange, settings: SgOpenIngressSettings): string | undefined {
+function offence(r: IngressRange, settings: SgOpenIngressSettings): string | undefined {
   const cidr = parseCidr(r.cidr);
   if (!cidr || !opensToInternet(cidr, settings)) return undefined;
   const where = `open to ${r.cidr}${cidr.prefix === 0 ? ' (the whole internet)' : ' (public address space)'}`;
@@ -259,7 +259,7 @@ export function offence(r: IngressRange, settings: SgOpenIngressSettings): strin
 }
 
 /** EC2 `IpPermissions` for the given ranges, grouped by protocol and ports, IPv4 in `IpRanges` and IPv6 in `Ipv6Ranges`. */
-export function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolean): IpPermission[] {
+function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolean): IpPermission[] {
   const groups = new Map<string, { head: IngressRange; v4: { CidrIp: string; Description?: string }[]; v6: { CidrIpv6: string; Description?: string }[] }>();
   for (const r of ranges) {
     const key = `${r.ipProtocol}|${r.fromPort ?? ''}|${r.toPort ?? ''}`;
@@ -330,7 +330,7 @@ function samePorts(expected: Readonly<Record<string, unknown>>, protocol: unknow
  * still granting the offending range and ports (needed), or changed since the
  * event, for example set back to a private range (changed: nothing is revoked).
  */
-export const ingressRuleProbe = defineProbe(ec2, DescribeSecurityGroupRulesCommand, {
+const ingressRuleProbe = defineProbe(ec2, DescribeSecurityGroupRulesCommand, {
   name: 'ingressRule',
   notFoundCodes: ['InvalidSecurityGroupRuleId.NotFound'],
   judge(output, expected) {
@@ -352,7 +352,7 @@ export const ingressRuleProbe = defineProbe(ec2, DescribeSecurityGroupRulesComma
  * name no rule ids (older records, default-VPC groups by name): is a
  * permission with this protocol, these ports and this CIDR still there?
  */
-export const groupIngressProbe = defineProbe(ec2, DescribeSecurityGroupsCommand, {
+const groupIngressProbe = defineProbe(ec2, DescribeSecurityGroupsCommand, {
   name: 'groupIngress',
   notFoundCodes: ['InvalidGroup.NotFound', 'InvalidGroupId.NotFound'],
   judge(output, expected) {
@@ -395,7 +395,7 @@ const reauthorize = defineUndo(ec2, AuthorizeSecurityGroupIngressCommand);
  * makes AWS's "not found" unambiguous, and each step reads the rule before
  * (is it still open as the event set it?) and after (is it gone?).
  */
-export function planRevoke(group: { groupId?: string; groupName?: string }, offending: readonly IngressRange[]): Plan {
+function planRevoke(group: { groupId?: string; groupName?: string }, offending: readonly IngressRange[]): Plan {
   const groupRef = group.groupId ? { GroupId: group.groupId } : { GroupName: group.groupName };
   return offending.map((r) => {
     const byId = r.ruleId !== undefined && group.groupId !== undefined;
