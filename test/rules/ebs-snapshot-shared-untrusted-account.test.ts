@@ -1,83 +1,16 @@
-import {
-  DescribeSnapshotAttributeCommand,
-  type DescribeSnapshotAttributeCommandInput,
-  EC2Client,
-  EC2ServiceException,
-  ModifySnapshotAttributeCommand,
-  type ModifySnapshotAttributeCommandInput,
-} from '@aws-sdk/client-ec2';
+import { EC2Client, ModifySnapshotAttributeCommand } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createAwsGateway } from '../../engine/aws.js';
 import { parseConfig } from '../../engine/config.js';
-import type { CloudTrailEvent } from '../../engine/event.js';
-import { executePlan } from '../../engine/executor.js';
-import type { Plan } from '../../engine/types.js';
-import { runtimeCommands } from '../../handlers/runtime.js';
-import { ebsFamily } from '../../remediations/ebs/index.js';
 import { loadEvent } from '../helpers/fixtures.js';
-import { lookupOf, registeredRule } from '../helpers/registered.js';
-import { ruleEvaluator, TEST_REGION, type EvaluateOptions } from '../helpers/rule-harness.js';
+import { lookupOf } from '../helpers/registered.js';
+import { sharingHarness } from '../helpers/ebs-sharing.js';
 
-const ebsCommands = runtimeCommands(ebsFamily);
-const rule = registeredRule('ebs-snapshot-shared-untrusted-account');
-const evaluate = ruleEvaluator('ebs-snapshot-shared-untrusted-account');
 const ec2 = mockClient(EC2Client);
+const { rule, evaluate, planOf, sharingChecks, snapshotPermissions, run, inputs } = sharingHarness('ebs-snapshot-shared-untrusted-account', 'snapshot', ec2);
 
 const SHARED_SNAPSHOT = 'snap-0a1b2c3d4e5f60002';
 
-/** The plan of the verdict, which the test expects to be a violation. */
-function planOf(event: CloudTrailEvent, options?: EvaluateOptions): Plan {
-  const verdict = evaluate(event, options);
-  if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}`);
-  return verdict.plan;
-}
-
-/** The precondition and verification of one removal, as the plan carries them. */
-function sharingChecks(id: string, grant: { group: string } | { userId: string }) {
-  const label = 'group' in grant ? `group ${grant.group}` : `account ${grant.userId}`;
-  const read = {
-    service: 'ec2',
-    operation: 'DescribeSnapshotAttribute',
-    input: { SnapshotId: id, Attribute: 'createVolumePermission' },
-    probe: 'snapshotSharing',
-    expect: { id, ...grant },
-  };
-  return {
-    precondition: { ...read, description: `shows ${id} still shared with ${label}` },
-    verification: { ...read, description: `shows ${id} no longer shared with ${label}` },
-  };
-}
-
-const notFound = (name: string, message: string) => new EC2ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: 400 }, message });
-
-type Permission = { Group?: 'all'; UserId?: string };
-
-/**
- * A snapshot's createVolumePermission as EC2 keeps it: DescribeSnapshotAttribute
- * answers the present list, ModifySnapshotAttribute removes and adds entries
- * (removing an entry that is not there succeeds silently, as it does in EC2).
- * `sticks: false` models a change that does not hold.
- */
-function snapshotPermissions(id: string, initial: Permission[], options: { exists?: boolean; sticks?: boolean } = {}) {
-  let permissions = [...initial];
-  const exists = () => options.exists !== false;
-  ec2.on(DescribeSnapshotAttributeCommand).callsFake((input: DescribeSnapshotAttributeCommandInput) => {
-    if (!exists() || input.SnapshotId !== id) throw notFound('InvalidSnapshot.NotFound', `The snapshot '${String(input.SnapshotId)}' does not exist.`);
-    return { SnapshotId: id, CreateVolumePermissions: permissions };
-  });
-  ec2.on(ModifySnapshotAttributeCommand).callsFake((input: ModifySnapshotAttributeCommandInput) => {
-    if (!exists() || input.SnapshotId !== id) throw notFound('InvalidSnapshot.NotFound', `The snapshot '${String(input.SnapshotId)}' does not exist.`);
-    if (options.sticks === false) return {};
-    const removed = input.CreateVolumePermission?.Remove ?? [];
-    permissions = permissions.filter((p) => !removed.some((r) => r.Group === p.Group && r.UserId === p.UserId));
-    return {};
-  });
-}
-
-const gateway = () => createAwsGateway(ebsCommands, { region: TEST_REGION });
-const run = (plan: Plan) => executePlan(plan, gateway(), { probes: rule.probes });
-const inputs = (command: Parameters<typeof ec2.commandCalls>[0]) => ec2.commandCalls(command).map((call) => call.args[0].input);
 describe('ebs-snapshot-shared-untrusted-account', () => {
   describe('evaluate', () => {
     it('notifies by default and would remove exactly the untrusted account, reading it before and after', () => {
