@@ -1,49 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Fact, Facts, StateCheck, Verdict } from '../../engine/types.js';
+import type { Facts } from '../../engine/types.js';
 import { managedPolicyDefaultVersionLookup, managedPolicyLookup } from '../../remediations/iam/lookups.js';
 import { ATTACHMENT_PROBES } from '../../remediations/iam/probes.js';
 import { loadEvent } from '../helpers/fixtures.js';
 import { ruleEvaluator } from '../helpers/rule-harness.js';
+import { ACCOUNT, NO_SUCH_ENTITY, ADMIN_DOCUMENT, SCOPED_DOCUMENT, BOT_ROLE, ok, gone, role, withRequest, violation, attachmentCheck } from '../helpers/iam-rules.js';
 
 const evaluate = ruleEvaluator('iam-attached-admin-policy');
 
-const ACCOUNT = '111122223333';
-const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'];
-const ADMIN_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
-const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';
-const BOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-iam`;
-const ok = (value: unknown): Fact => ({ status: 'ok', value });
-const gone: Fact = { status: 'ok', value: null };
-
-function role(name: string, options: { path?: string; tags?: Record<string, string>; trustPolicy?: string } = {}): Fact {
-  const path = options.path ?? '/';
-  return ok({ arn: `arn:aws:iam::${ACCOUNT}:role${path}${name}`, path, tags: options.tags ?? {}, ...(options.trustPolicy !== undefined && { trustPolicy: options.trustPolicy }) });
-}
-
-function withRequest(name: string, changes: Record<string, unknown>): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { ...event.detail.requestParameters, ...changes };
-  return event;
-}
-
-function violation(verdict: Verdict) {
-  if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${verdict.kind === 'compliant' ? verdict.summary : verdict.reason}`);
-  return verdict;
-}
-
-function attachmentCheck(kind: 'Role' | 'User' | 'Group', name: string, policyArn: string, goal: 'attached' | 'detached'): StateCheck {
-  const policy = policyArn.split(':policy/')[1];
-  const who = `${kind.toLowerCase()} ${name}`;
-  return {
-    service: 'iam',
-    operation: `ListAttached${kind}Policies`,
-    input: { [`${kind}Name`]: name, MaxItems: 100 },
-    probe: `${kind.toLowerCase()}Attachments`,
-    expect: { identity: who, policyArn, goal },
-    description: goal === 'detached' ? `${policy} is still attached to ${who}` : `${policy} is attached to ${who}`,
-  };
-}
 
 describe('iam-attached-admin-policy', () => {
   const ADMIN = 'arn:aws:iam::aws:policy/AdministratorAccess';

@@ -2,62 +2,17 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.js';
 import { decide } from '../../engine/decide.js';
-import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Fact, StateCheck, Verdict } from '../../engine/types.js';
 import { sameDocument } from '../../remediations/iam/common.js';
 import { iamRules } from '../../remediations/iam/index.js';
 import { INLINE_POLICY_PROBES } from '../../remediations/iam/probes.js';
 import { loadEvent } from '../helpers/fixtures.js';
 import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 import { registeredRule } from '../helpers/registered.js';
+import { ACCOUNT, NO_SUCH_ENTITY, ADMIN_DOCUMENT, SCOPED_DOCUMENT, BOT_ROLE, ok, role, request, compact, withRequest, violation, inlineCheck } from '../helpers/iam-rules.js';
 
 const iamInlinePolicyAdmin = registeredRule('iam-inline-policy-admin');
 const evaluate = ruleEvaluator('iam-inline-policy-admin');
 
-const ACCOUNT = '111122223333';
-const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'];
-const ADMIN_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
-const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';
-const BOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-iam`;
-const ok = (value: unknown): Fact => ({ status: 'ok', value });
-
-function role(name: string, options: { path?: string; tags?: Record<string, string>; trustPolicy?: string } = {}): Fact {
-  const path = options.path ?? '/';
-  return ok({ arn: `arn:aws:iam::${ACCOUNT}:role${path}${name}`, path, tags: options.tags ?? {}, ...(options.trustPolicy !== undefined && { trustPolicy: options.trustPolicy }) });
-}
-
-function request(event: CloudTrailEvent, key: string): string {
-  const value = event.detail.requestParameters?.[key];
-  if (typeof value !== 'string') throw new Error(`fixture has no string requestParameters.${key}`);
-  return value;
-}
-
-/** The document as JSON text without the whitespace between tokens, computed independently of the rules. */
-function compact(text: string): string {
-  return JSON.stringify(JSON.parse(text));
-}
-
-function withRequest(name: string, changes: Record<string, unknown>): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { ...event.detail.requestParameters, ...changes };
-  return event;
-}
-
-function violation(verdict: Verdict) {
-  if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${verdict.kind === 'compliant' ? verdict.summary : verdict.reason}`);
-  return verdict;
-}
-
-function inlineCheck(kind: 'Role' | 'User' | 'Group', name: string, policyName: string, document: string): StateCheck {
-  return {
-    service: 'iam',
-    operation: `Get${kind}Policy`,
-    input: { [`${kind}Name`]: name, PolicyName: policyName },
-    probe: `${kind.toLowerCase()}InlinePolicy`,
-    expect: { identity: `${kind.toLowerCase()} ${name}`, policyName, document },
-    description: `inline policy ${policyName} of ${kind.toLowerCase()} ${name} still holds the document the event put`,
-  };
-}
 
 describe('iam-inline-policy-admin', () => {
   describe('evaluate', () => {

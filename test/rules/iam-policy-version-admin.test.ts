@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.js';
-import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Fact, StateCheck, Verdict } from '../../engine/types.js';
+import type { StateCheck } from '../../engine/types.js';
 import { earlierVersions } from '../../remediations/iam/iam-policy-version-admin.js';
 import { iamRules } from '../../remediations/iam/index.js';
 import { newDefaultVersionLookup, policyVersionsLookup } from '../../remediations/iam/lookups.js';
@@ -9,50 +8,13 @@ import { policyDefaultProbe } from '../../remediations/iam/probes.js';
 import { loadEvent } from '../helpers/fixtures.js';
 import { NOW, ruleEvaluator } from '../helpers/rule-harness.js';
 import { registeredRule } from '../helpers/registered.js';
+import { ACCOUNT, NO_SUCH_ENTITY, ADMIN_DOCUMENT, SCOPED_DOCUMENT, BOT_ROLE, ok, gone, throttled, withRequest, omittedRequest, violation, attachmentCheck } from '../helpers/iam-rules.js';
 
 const iamPolicyVersionAdmin = registeredRule('iam-policy-version-admin');
 const evaluate = ruleEvaluator('iam-policy-version-admin');
 
-const ACCOUNT = '111122223333';
-const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'];
 const POLICY = `arn:aws:iam::${ACCOUNT}:policy/DevTeamPolicy`;
-const ADMIN_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}';
-const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';
-const BOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-iam`;
-const ok = (value: unknown): Fact => ({ status: 'ok', value });
-const gone: Fact = { status: 'ok', value: null };
-const throttled: Fact = { status: 'unavailable', reason: 'GetRole failed: Throttling' };
 
-function withRequest(name: string, changes: Record<string, unknown>): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { ...event.detail.requestParameters, ...changes };
-  return event;
-}
-
-/** The request parameters as CloudTrail records them when they exceed its field size (Permiso; Elastic rule "AWS CloudTrail Log Evasion"). */
-function omittedRequest(name: string): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { reason: 'requestParameters too large', omitted: true, originalSize: 131059 };
-  return event;
-}
-
-function violation(verdict: Verdict) {
-  if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${verdict.kind === 'compliant' ? verdict.summary : verdict.reason}`);
-  return verdict;
-}
-
-function attachmentCheck(kind: 'Role' | 'User' | 'Group', name: string, policyArn: string, goal: 'attached' | 'detached'): StateCheck {
-  const policy = policyArn.split(':policy/')[1];
-  const who = `${kind.toLowerCase()} ${name}`;
-  return {
-    service: 'iam',
-    operation: `ListAttached${kind}Policies`,
-    input: { [`${kind}Name`]: name, MaxItems: 100 },
-    probe: `${kind.toLowerCase()}Attachments`,
-    expect: { identity: who, policyArn, goal },
-    description: goal === 'detached' ? `${policy} is still attached to ${who}` : `${policy} is attached to ${who}`,
-  };
-}
 
 describe('iam-policy-version-admin', () => {
   const created = () => loadEvent('iam/CreatePolicyVersion-admin-set-as-default.json');

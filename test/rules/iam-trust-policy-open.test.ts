@@ -1,67 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { CloudTrailEvent } from '../../engine/event.js';
-import type { Fact, StateCheck, Verdict } from '../../engine/types.js';
+import type { StateCheck } from '../../engine/types.js';
 import { roleLookup } from '../../remediations/iam/lookups.js';
 import { ATTACHMENT_PROBES, trustPolicyProbe } from '../../remediations/iam/probes.js';
 import { loadEvent } from '../helpers/fixtures.js';
 import { ruleEvaluator } from '../helpers/rule-harness.js';
+import { ACCOUNT, NO_SUCH_ENTITY, SCOPED_DOCUMENT, BOT_ROLE, ok, gone, throttled, role, request, compact, withRequest, omittedRequest, violation, attachmentCheck } from '../helpers/iam-rules.js';
 
 const evaluate = ruleEvaluator('iam-trust-policy-open');
 
-const ACCOUNT = '111122223333';
-const NO_SUCH_ENTITY = ['NoSuchEntity', 'NoSuchEntityException'];
-const SCOPED_DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::example-bucket/*"}]}';
-const BOT_ROLE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-iam`;
-const ok = (value: unknown): Fact => ({ status: 'ok', value });
-const gone: Fact = { status: 'ok', value: null };
-const throttled: Fact = { status: 'unavailable', reason: 'GetRole failed: Throttling' };
-
-function role(name: string, options: { path?: string; tags?: Record<string, string>; trustPolicy?: string } = {}): Fact {
-  const path = options.path ?? '/';
-  return ok({ arn: `arn:aws:iam::${ACCOUNT}:role${path}${name}`, path, tags: options.tags ?? {}, ...(options.trustPolicy !== undefined && { trustPolicy: options.trustPolicy }) });
-}
-
-function request(event: CloudTrailEvent, key: string): string {
-  const value = event.detail.requestParameters?.[key];
-  if (typeof value !== 'string') throw new Error(`fixture has no string requestParameters.${key}`);
-  return value;
-}
-
-/** The document as JSON text without the whitespace between tokens, computed independently of the rules. */
-function compact(text: string): string {
-  return JSON.stringify(JSON.parse(text));
-}
-
-function withRequest(name: string, changes: Record<string, unknown>): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { ...event.detail.requestParameters, ...changes };
-  return event;
-}
-
-/** The request parameters as CloudTrail records them when they exceed its field size (Permiso; Elastic rule "AWS CloudTrail Log Evasion"). */
-function omittedRequest(name: string): CloudTrailEvent {
-  const event = loadEvent(name);
-  event.detail.requestParameters = { reason: 'requestParameters too large', omitted: true, originalSize: 131059 };
-  return event;
-}
-
-function violation(verdict: Verdict) {
-  if (verdict.kind !== 'violation') throw new Error(`expected a violation, got ${verdict.kind}: ${verdict.kind === 'compliant' ? verdict.summary : verdict.reason}`);
-  return verdict;
-}
-
-function attachmentCheck(kind: 'Role' | 'User' | 'Group', name: string, policyArn: string, goal: 'attached' | 'detached'): StateCheck {
-  const policy = policyArn.split(':policy/')[1];
-  const who = `${kind.toLowerCase()} ${name}`;
-  return {
-    service: 'iam',
-    operation: `ListAttached${kind}Policies`,
-    input: { [`${kind}Name`]: name, MaxItems: 100 },
-    probe: `${kind.toLowerCase()}Attachments`,
-    expect: { identity: who, policyArn, goal },
-    description: goal === 'detached' ? `${policy} is still attached to ${who}` : `${policy} is attached to ${who}`,
-  };
-}
 
 describe('iam-trust-policy-open', () => {
   const denyAll = (roleName: string, partition = 'aws', precondition?: StateCheck) => {
