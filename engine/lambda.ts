@@ -309,9 +309,7 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
   const probes = rule?.probes ?? [];
   const allowance = { writesLeft: budget.writesLeft, maxWritesPerInvocation: deps.config.maxWritesPerInvocation };
   let disposition = resolveOutcome(decision, allowance);
-  if (disposition.kind === 'propose' && decision.mode === 'remediate' && decision.verdict.kind === 'violation' && disposition.plan === decision.verdict.plan) {
-    metrics.count('BlastRadiusCapped', decision.rule);
-  }
+  if (disposition.kind === 'propose' && disposition.capped === 'invocation') metrics.count('BlastRadiusCapped', decision.rule);
   if (disposition.kind === 'apply' && deps.writeBudget) {
     const answer = await deps.writeBudget.reserve(disposition.writes, deps.now?.() ?? new Date());
     if (!answer.granted) {

@@ -28,7 +28,14 @@ interface WriteAllowance {
  */
 export type Disposition =
   | { readonly kind: 'apply'; readonly plan: Plan; readonly writes: number }
-  | { readonly kind: 'propose'; readonly plan: Plan; readonly outcome: 'proposed' | 'notified'; readonly note?: string }
+  | {
+      readonly kind: 'propose';
+      readonly plan: Plan;
+      readonly outcome: 'proposed' | 'notified';
+      readonly note?: string;
+      /** Set when the mode asked to apply: why the plan is only proposed. */
+      readonly capped?: 'invocation' | 'write-budget';
+    }
   | { readonly kind: 'settled'; readonly outcome: Outcome; readonly note?: string };
 
 /** Write calls a plan would make: waits change nothing, and steps a lookup showed already in place are not sent. */
@@ -52,10 +59,10 @@ export function resolveOutcome(decision: Decision, budget: WriteAllowance): Disp
   }
   if (verdict.withheld !== undefined) return { kind: 'settled', outcome: 'notified', note: verdict.withheld };
   const asked = decision.mode === 'notify' ? 'notified' : 'proposed';
-  const propose = (plan: Plan, note?: string): Disposition => {
+  const propose = (plan: Plan, note?: string, capped?: 'invocation' | 'write-budget'): Disposition => {
     // An empty proposal has nothing to read or run: the finding is only reported.
     if (plan.length === 0) return { kind: 'settled', outcome: asked, ...(note ? { note } : {}) };
-    return { kind: 'propose', plan, outcome: asked, ...(note ? { note } : {}) };
+    return { kind: 'propose', plan, outcome: asked, ...(note ? { note } : {}), ...(capped ? { capped } : {}) };
   };
   if (decision.mode !== 'remediate') return propose(verdict.plan.length > 0 ? verdict.plan : (verdict.proposal ?? []));
   if (verdict.plan.length === 0) {
@@ -69,10 +76,11 @@ export function resolveOutcome(decision: Decision, budget: WriteAllowance): Disp
     return propose(
       verdict.plan,
       `not applied: the plan has ${writes} write call(s) and this invocation may make ${budget.writesLeft} more (maxWritesPerInvocation ${budget.maxWritesPerInvocation})`,
+      'invocation',
     );
   }
   if (budget.global && !budget.global.granted) {
-    return propose(verdict.plan, `not applied: ${budget.global.reason}; every rule proposes until the budget allows writes again`);
+    return propose(verdict.plan, `not applied: ${budget.global.reason}; every rule proposes until the budget allows writes again`, 'write-budget');
   }
   return { kind: 'apply', plan: verdict.plan, writes };
 }
