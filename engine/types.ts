@@ -373,13 +373,6 @@ export interface RuleContext<S = unknown> {
   readonly botRoles?: readonly string[];
 }
 
-/** Documentation that the README's rule reference is checked against. */
-export interface RuleDocs {
-  readonly changes: string;
-  readonly proposes?: string;
-  readonly neverTouches: string;
-}
-
 export interface Rule {
   /** kebab-case, stable: it names the rule in config, alerts and metrics. */
   readonly id: string;
@@ -398,7 +391,6 @@ export interface Rule {
   readonly defaultMode?: Mode;
   /** zod schema of the rule's settings in the config file (must accept `{}` and fill defaults). */
   readonly settings?: { parse(input: unknown): unknown; safeParse(input: unknown): { success: boolean; error?: unknown; data?: unknown } };
-  readonly docs: RuleDocs;
   evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext): Verdict;
 }
 

@@ -38,7 +38,6 @@ import {
   type ProbeVerdict,
   type Rule,
   type RuleContext,
-  type RuleDocs,
   type Service,
   type Severity,
   type StateCheck,
@@ -276,7 +275,6 @@ export interface RuleSpec<S> {
   readonly proposals?: readonly (Undo | ProposedWrite)[];
   readonly waiters?: readonly Waiter[];
   readonly defaultMode?: Mode;
-  readonly docs: RuleDocs;
   evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S>): Verdict;
 }
 
@@ -299,7 +297,6 @@ export function defineRule<S = Record<string, never>>(spec: RuleSpec<S>): KitRul
     ...(spec.probes ? { probes: spec.probes } : {}),
     ...(spec.defaultMode ? { defaultMode: spec.defaultMode } : {}),
     ...(spec.settings ? { settings: spec.settings } : {}),
-    docs: spec.docs,
     evaluate: (event, facts, context) => spec.evaluate(event, facts, context as RuleContext<S>),
     commands: [
       ...actions.map((action) => action.command),

@@ -16,7 +16,6 @@ function ruleWith(plan: Plan, withProposal: boolean): Rule {
     family: 'security-groups',
     triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
     permissions: [],
-    docs: { changes: 'nothing', neverTouches: 'anything' },
     evaluate: () => ({ kind: 'violation', summary: 'found', resources: ['sg-0a1b2c3d4e5f67890'], findings: [], plan, ...(withProposal ? { proposal } : {}) }),
   };
 }

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { iamActionFor } from '../engine/iam-actions.js';
+import type { Rule } from '../engine/types.js';
 import { allRules } from '../remediations/registry.js';
 
 const root = join(import.meta.dirname, '..');
@@ -30,6 +31,12 @@ function ruleSection(id: string): string {
   if (start < 0) return '';
   const next = rulesDoc.slice(start + 1).search(/\n#{2,4} /);
   return next < 0 ? rulesDoc.slice(start) : rulesDoc.slice(start, start + 1 + next);
+}
+
+/** The keys of a rule's settings schema (a zod/mini object), `mode` aside: every rule has that one. */
+function settingKeys(rule: Rule): string[] {
+  const shape = (rule.settings as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape ?? {};
+  return Object.keys(shape).filter((key) => key !== 'mode');
 }
 
 /** Markdown link targets outside code: inline code and fenced blocks may show link-like text. */
@@ -71,7 +78,16 @@ describe('rule reference (docs/rules.md)', () => {
     expect(text).toContain(rule.title);
     for (const name of rule.triggers.flatMap((t) => t.eventNames)) expect(text, `${id}: trigger ${name}`).toContain(name);
     for (const permission of rule.permissions) expect(text, `${id}: permission ${permission.action}`).toContain(permission.action);
-    expect(text).toContain('Never touches');
+    expect(text).toContain('**Changes automatically');
+    expect(text).toContain('**Never touches:**');
+  });
+
+  it.each(allRules.map((rule) => [rule.id, rule] as const))('names every setting of %s in its Settings line', (id, rule) => {
+    const settingsLine = ruleSection(id).split('\n').find((line) => line.startsWith('- **Settings:**'));
+    expect(settingsLine, `${id}: no "- **Settings:**" line`).toBeDefined();
+    const keys = settingKeys(rule);
+    if (keys.length === 0) expect(settingsLine).toMatch(/^- \*\*Settings:\*\* none\b/);
+    for (const key of keys) expect(settingsLine, `${id}: setting ${key}`).toContain(`\`${key}`);
   });
 
   it.each(allRules.map((rule) => [rule.id, rule] as const))('gives %s the severity, default mode and every read the rule declares', (id, rule) => {

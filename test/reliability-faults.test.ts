@@ -163,7 +163,6 @@ const threeRevokes: Rule = {
   family: 'security-groups',
   triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
   permissions: [],
-  docs: { changes: 'test', neverTouches: 'test' },
   evaluate: () => ({ kind: 'violation', summary: 'three groups open', resources: GROUPS, findings: [], plan: threeStepPlan }),
 };
 

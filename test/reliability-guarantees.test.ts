@@ -376,7 +376,6 @@ describe('silence is never an outcome', () => {
       family: 'security-groups',
       triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
       permissions: [],
-      docs: { changes: 'test', neverTouches: 'test' },
       evaluate: () => {
         throw new TypeError('cannot read properties of undefined');
       },
@@ -433,7 +432,6 @@ describe('bounded blast radius', () => {
       family: 'security-groups',
       triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
       permissions: [],
-      docs: { changes: 'test', neverTouches: 'test' },
       evaluate: () => ({ kind: 'violation', summary: id, resources: [], findings: [], plan: [revoke('sg-0a1b2c3d4e5f67890'), revoke('sg-0fedcba9876543210')] }),
     });
     const rules = [twoWrites('first-rule'), twoWrites('second-rule')];
@@ -495,7 +493,6 @@ describe('hostile policy documents', () => {
       family: 'security-groups',
       triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
       permissions: [],
-      docs: { changes: 'test', neverTouches: 'test' },
       evaluate: () => ({
         kind: 'violation',
         summary: 'open',

@@ -210,7 +210,6 @@ describe('undo', () => {
       family: 'security-groups',
       triggers: [{ eventSource: 'ec2.amazonaws.com', eventNames: ['AuthorizeSecurityGroupIngress'] }],
       permissions: [],
-      docs: { changes: 'test', neverTouches: 'test' },
       evaluate: () => ({ kind: 'violation', summary: 'three', resources: groups, findings: [], plan: groups.map(revoke) }),
     };
 

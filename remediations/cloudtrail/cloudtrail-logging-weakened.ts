@@ -499,13 +499,5 @@ export const cloudtrailLoggingWeakened = defineRule({
   actions: [startLoggingAction, updateTrailAction],
   lookups: [tagsLookup, historyLookup],
   probes: [trailLoggingProbe, trailSettingsProbe, trailRecreatedProbe, trailSelectorsProbe],
-  docs: {
-    changes:
-      'After StopLogging, starts logging again (StartLogging {Name}); after an UpdateTrail that turned off multi-region, log file validation or global service events, turns exactly those back on, one UpdateTrail {Name, <setting>: true} each (global service events first, which multi-region needs). Each step reads the trail just before and after it writes (GetTrailStatus IsLogging, GetTrail settings): already logging or already on is “already fixed” with no write, a trail deleted since is stale, and applied means the read afterwards showed it. Each undo restores the event’s value.',
-    proposes:
-      'After PutEventSelectors that dropped management events (or their writes): PutEventSelectors keeping the event’s data-event selectors and adding one for all management events (the previous selectors are not in the event; the undo sets the event’s selectors again). After DeleteTrail: CreateTrail and StartLogging with the parameters of the trail’s CreateTrail record from the event history, and placeholders for what is unknown (offline: only the name). Each is checked first (GetEventSelectors, GetTrail, GetTrailStatus): selectors changed again since the event, or a trail recreated otherwise, are stale and never overwritten.',
-    neverTouches:
-      'S3 buckets, delivered log files and KMS keys; the trail’s other settings (bucket, prefix, SNS, CloudWatch Logs); data-event selectors; deleted trails (never recreated automatically); and trails carrying the exemption tag.',
-  },
   evaluate,
 });

@@ -204,10 +204,5 @@ export const botRoleImpostor = defineRule({
     { eventSource: 'sts.amazonaws.com', eventNames: ['AssumeRole'], readOnly: true, requestMatch: { field: 'roleArn', wildcard: 'arn:*:iam::*:role/remediation-bot/*' } },
   ],
   defaultMode: 'notify',
-  docs: {
-    changes:
-      "Nothing: it alerts (notify by default). The bot's own IAM Deny forbids it to touch roles on /remediation-bot/, so a person deletes the look-alike role or revokes the bot role's sessions. AssumeRole is recorded in the Region of the STS endpoint used, so the credentials family runs in every Region, and EventBridge delivers this read-only event only to a rule in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS.",
-    neverTouches: "The role, its policies, its trust policy and its sessions; roles off the path; the bot's own roles assumed by the Lambda service.",
-  },
   evaluate,
 });

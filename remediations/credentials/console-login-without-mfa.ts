@@ -72,9 +72,5 @@ export const consoleLoginWithoutMfa = defineRule({
   triggers: [CONSOLE_LOGIN_TRIGGER],
   lookups: [signedInUserLookup],
   defaultMode: 'notify',
-  docs: {
-    changes: 'Nothing: it alerts (notify by default), naming the user and the source address.',
-    neverTouches: 'The user, its password, MFA devices and access keys; federated and IAM Identity Center sign-ins (their MFA is the identity provider’s).',
-  },
   evaluate,
 });

@@ -147,9 +147,5 @@ export const mfaRemoved = defineRule({
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['DeactivateMFADevice', 'DeleteVirtualMFADevice'] }],
   lookups: [mfaUserLookup, loginProfileLookup, mfaDevicesLookup, accountSummaryLookup],
   defaultMode: 'notify',
-  docs: {
-    changes: 'Nothing: it alerts (notify by default), saying whether the user has a console password and any MFA device left. MFA can only be enabled again with the user’s own device.',
-    neverTouches: 'Users, passwords, MFA devices and access keys.',
-  },
   evaluate,
 });

@@ -147,11 +147,5 @@ export const rootAccessKeyCreated = defineRule({
   triggers: [{ eventSource: 'iam.amazonaws.com', eventNames: ['CreateAccessKey'] }],
   probes: [rootAccessKeysProbe, rootOwnAccessKeyProbe],
   defaultMode: 'notify',
-  docs: {
-    changes: 'Nothing: it alerts (notify by default). Only the root user can change its own keys, so the bot never holds that power.',
-    proposes:
-      'UpdateAccessKey {AccessKeyId, Status: Inactive} for the new root key, to run signed in as the root user; its undo sets the key Active again. It checks first GetAccountSummary (AccountAccessKeysPresent 0: the root user has no key left, already fixed), and afterwards ListAccessKeys without UserName, a read only the root user can make, which must show the key Inactive or gone.',
-    neverTouches: 'The key itself (the bot never deactivates or deletes it) and IAM users’ access keys, including keys the root user creates for IAM users.',
-  },
   evaluate,
 });

@@ -60,9 +60,5 @@ export const rootConsoleLogin = defineRule({
     'The root user is for the few tasks only it can do; a root sign-in outside a planned task is either a process gap or an intruder holding the account’s master password.',
   triggers: [CONSOLE_LOGIN_TRIGGER],
   defaultMode: 'notify',
-  docs: {
-    changes: 'Nothing: it alerts (notify by default), with the source address and whether MFA was used.',
-    neverTouches: 'The root user’s password, MFA devices and access keys, and sessions already open.',
-  },
   evaluate,
 });

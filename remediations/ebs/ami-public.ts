@@ -39,10 +39,5 @@ export const amiPublic = defineRule({
   actions: [unshareImage],
   lookups: [imageTags],
   probes: [imageSharingProbe],
-  docs: {
-    changes:
-      "Removes the public launchPermission (group all) from the AMI with ModifyImageAttribute LaunchPermission.Remove [{Group: 'all'}]; the undo adds it back. DescribeImageAttribute launchPermission is read before (group all already gone, or the AMI deregistered: nothing is written, \"already fixed\") and after (the fix counts only when group all is no longer listed).",
-    neverTouches: 'Account and organization shares, the AMI itself (never deregistered) and its snapshots, and AMIs carrying the exemption tag.',
-  },
   evaluate,
 });

@@ -41,11 +41,5 @@ export const amiSharedUntrustedAccount = defineRule({
   actions: [unshareImage],
   lookups: [imageTags],
   probes: [imageSharingProbe],
-  docs: {
-    changes:
-      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the AMI, one ModifyImageAttribute LaunchPermission.Remove [{UserId}] per account; the undo adds it back. DescribeImageAttribute launchPermission is read before each (account already gone: nothing is written) and after (the step counts only when the account is no longer listed).',
-    neverTouches:
-      'Accounts in trustedAccounts and this account, organization and OU shares, the public group (handled by ami-public), the AMI itself, and AMIs carrying the exemption tag.',
-  },
   evaluate,
 });

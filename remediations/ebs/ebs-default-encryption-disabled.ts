@@ -64,10 +64,5 @@ export const ebsDefaultEncryptionDisabled = defineRule({
   // The undo, DisableEbsEncryptionByDefault: sendable by `remediate undo` through the family's command table, never granted.
   proposals: [disableEncryptionByDefault],
   probes: [encryptionByDefaultProbe],
-  docs: {
-    changes:
-      'Turns EBS encryption by default back on in the region of the event (EnableEbsEncryptionByDefault); the undo is DisableEbsEncryptionByDefault. GetEbsEncryptionByDefault is read before (already on: nothing is written, "already fixed") and after (the fix counts only when it reads on).',
-    neverTouches: 'Existing volumes and snapshots (the setting affects new volumes only), the default KMS key, and other regions.',
-  },
   evaluate,
 });

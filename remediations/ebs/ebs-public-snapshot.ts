@@ -42,10 +42,5 @@ export const ebsPublicSnapshot = defineRule({
   actions: [unshareSnapshot],
   lookups: [snapshotTags],
   probes: [snapshotSharingProbe],
-  docs: {
-    changes:
-      "Removes the public createVolumePermission (group all) from the snapshot with ModifySnapshotAttribute CreateVolumePermission.Remove [{Group: 'all'}]; the undo adds it back. DescribeSnapshotAttribute is read before (group all already gone, or the snapshot deleted: nothing is written, \"already fixed\") and after (the fix counts only when group all is no longer listed).",
-    neverTouches: 'Account-specific shares, the snapshot and its data (never deleted), and snapshots carrying the exemption tag.',
-  },
   evaluate,
 });

@@ -43,10 +43,5 @@ export const ebsSnapshotSharedUntrustedAccount = defineRule({
   actions: [unshareSnapshot],
   lookups: [snapshotTags],
   probes: [snapshotSharingProbe],
-  docs: {
-    changes:
-      'Notifies by default. In remediate mode, removes exactly the untrusted accounts from the snapshot, one ModifySnapshotAttribute CreateVolumePermission.Remove [{UserId}] per account; the undo adds it back. DescribeSnapshotAttribute is read before each (account already gone: nothing is written) and after (the step counts only when the account is no longer listed).',
-    neverTouches: 'Accounts in trustedAccounts and this account, the public group (handled by ebs-public-snapshot), the snapshot itself, and snapshots carrying the exemption tag.',
-  },
   evaluate,
 });

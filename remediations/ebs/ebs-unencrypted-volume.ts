@@ -361,13 +361,5 @@ export const ebsUnencryptedVolume = defineRule<EbsUnencryptedVolumeSettings>({
   proposals: [...migrationWrites, disableEncryptionByDefault, restoreDefaultKmsKey, resetDefaultKmsKey],
   waiters: migrationWaiters,
   settings: EbsUnencryptedVolumeSettingsSchema,
-  docs: {
-    changes:
-      'Turns on EBS encryption by default in the region (EnableEbsEncryptionByDefault, and ModifyEbsDefaultKmsKeyId when kmsKeyId is configured) and tags each unencrypted volume remediation:unencrypted=<date of the event>, one step per volume. Each step reads the present before (GetEbsEncryptionByDefault, GetEbsDefaultKmsKeyId, DescribeVolumes: already in place, or the volume deleted, is "already fixed"; a default key changed since the plan was made is stale) and after (the fix counts only when the read shows it).',
-    proposes:
-      'The migration to an encrypted copy, as a resumable step list: for an attached volume stop the instance and wait; snapshot and wait; copy the snapshot encrypted with the configured key and wait; create a volume from it in the same Availability Zone with the same type, size, IOPS, throughput and tags and wait; detach the original, wait, attach the copy at the same device and start the instance; tag the original remediation:superseded-by=<new volume>. Every call reads the present first (the instance still running or stopped as expected, the volume still unencrypted and attached where the plan says, the snapshot completed; otherwise the migration stops as stale) and reads back what it created or changed by its id.',
-    neverTouches:
-      'The data: no volume, snapshot or instance is ever deleted, and the migration is never applied automatically. Encrypted volumes, and volumes carrying the exemption tag, are left alone.',
-  },
   evaluate,
 });

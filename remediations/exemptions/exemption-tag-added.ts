@@ -231,10 +231,5 @@ export const exemptionTagAdded = defineRule({
     'The exemption tag switches every rule off for a resource, whoever sets it; an exemption nobody hears about is the quietest way to open a security group or a bucket and keep it open.',
   triggers: TAGGING_TRIGGERS,
   defaultMode: 'notify',
-  docs: {
-    changes:
-      'Nothing: it alerts (notify by default), naming the resources, who set the tag and its value (the reason). PutBucketTagging replaces a bucket’s whole tag set, so its alert says the key may have been there before.',
-    neverTouches: 'The tag, the resource and its other tags; tags set at creation (the rule judging the creation reports the exemption).',
-  },
   evaluate,
 });

@@ -180,11 +180,5 @@ export const iamAttachedAdminPolicy = defineRule<IamAttachedAdminPolicySettings>
   lookups: [roleLookup, userLookup, managedPolicyLookup, managedPolicyDefaultVersionLookup],
   probes: ALL_ATTACHMENT_PROBES,
   settings: IamAttachedAdminPolicySettingsSchema,
-  docs: {
-    changes:
-      "Detaches the admin-equivalent managed policy from the role, user or group the event attached it to (Detach{Role,User,Group}Policy); the undo is the matching Attach…Policy. Just before, it reads the identity's attachments (ListAttached…Policies) and detaches only while the policy is still attached (otherwise: already fixed); just after, it reads them again and reports the fix verified only when the policy is gone.",
-    neverTouches:
-      "The policy itself and its versions, other attachments, AWS managed policies not in adminPolicyNames, the bot's own roles (a person is alerted instead) and identities carrying the exemption tag.",
-  },
   evaluate,
 });

@@ -173,11 +173,5 @@ export const iamInlinePolicyAdmin = defineRule<IamInlinePolicySettings>({
   lookups: [roleLookup, userLookup],
   probes: [INLINE_POLICY_PROBES.role, INLINE_POLICY_PROBES.user, INLINE_POLICY_PROBES.group],
   settings: IamInlinePolicySettingsSchema,
-  docs: {
-    changes:
-      "Deletes the inline policy the event put on the role, user or group (Delete{Role,User,Group}Policy). Just before, it reads the policy (Get…Policy) and deletes only if it still holds the event's document (gone: already fixed; another document: stale, nothing deleted); just after, it reads again and reports the fix verified only when IAM answers NoSuchEntity. The undo step is the original Put…Policy with the event's document as compact JSON, kept in the plan and the alert. A document CloudTrail omitted (padded past its size limit) is a high-severity \"could not inspect\" alert.",
-    neverTouches:
-      "Other inline policies, managed policy attachments, the identity itself, the bot's own roles (a person is alerted instead), identities carrying the exemption tag, and a policy whose document has changed since the event.",
-  },
   evaluate,
 });

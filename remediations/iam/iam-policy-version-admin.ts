@@ -530,13 +530,5 @@ export const iamPolicyVersionAdmin = defineRule<IamPolicyVersionAdminSettings>({
   lookups: [managedPolicyLookup, policyVersionsLookup, newDefaultVersionLookup, ...earlierVersionLookups, policyEntitiesLookup],
   probes: [policyDefaultProbe, ...ALL_ATTACHMENT_PROBES],
   settings: IamPolicyVersionAdminSettingsSchema,
-  docs: {
-    changes:
-      "Makes an earlier version the default again (SetDefaultPolicyVersion) when ListPolicyVersions shows exactly one version older than the violating one and GetPolicyVersion shows it grants no admin; the undo makes the violating version the default again. When no earlier version exists or every one grants as much, it contains instead: it detaches the policy from every role, user and group it is attached to (ListEntitiesForPolicy), one Detach…Policy per identity, never from the bot's own roles; the undo attaches it again. Each change runs only while GetPolicy shows the violating version still the default (the target already the default: already fixed; another version: stale), and is verified by reading the default, or the identity's attachments, again.",
-    proposes:
-      'With several earlier versions, rolling back to the most recently created one that grants no admin (applied only with rollbackWhenAmbiguous: true); when the versions or their documents cannot be read, rolling back to a version a person picks.',
-    neverTouches:
-      "The content of any version (no version is ever deleted), AWS managed policies, policies carrying the exemption tag, the bot's own roles, and a policy whose default version has changed again since the event.",
-  },
   evaluate,
 });

@@ -227,13 +227,5 @@ export const iamTrustPolicyOpen = defineRule<IamTrustPolicyOpenSettings>({
   lookups: [roleLookup],
   probes: [ATTACHMENT_PROBES.role, trustPolicyProbe],
   settings: IamTrustPolicyOpenSettingsSchema,
-  docs: {
-    changes:
-      "Attaches the AWS managed AWSDenyAll policy to the role (AttachRolePolicy), so sessions of the role can do nothing; the undo detaches it. Just before, it reads the role's attachments (ListAttachedRolePolicies): AWSDenyAll already attached is already fixed, with nothing attached and no undo recorded; just after, it reads them again and reports the fix verified only when AWSDenyAll is attached. A trust policy that GetRole shows changed since the event is read again first, and still changed, nothing is attached (stale). The previous trust policy is not in the event, so it cannot be restored.",
-    proposes:
-      "UpdateAssumeRolePolicy with the offending statements removed, for a person to review and run (its undo restores the event’s document); it runs only while the role still trusts the event's document, and is verified by reading the trust policy back.",
-    neverTouches:
-      "The trust policy itself, the role's other policies, the bot's own roles (a person is alerted instead), roles carrying the exemption tag, and a role whose trust policy has changed since the event.",
-  },
   evaluate,
 });

@@ -305,11 +305,5 @@ export const ec2Imdsv1Allowed = defineRule({
   actions: [requireTokens],
   lookups: [instancesLookup],
   probes: [instanceMetadataProbe],
-  docs: {
-    changes:
-      'In remediate mode, sets HttpTokens to required on each instance the event launched or set with HttpTokens optional (ModifyInstanceMetadataOptions {InstanceId, HttpTokens: required, HttpEndpoint: enabled}, one call per instance; the undo sets HttpTokens back to optional). Before each call it reads the instance (DescribeInstances): HttpTokens already required, or the instance terminated or gone, is already done and nothing is sent; an endpoint disabled since the event is left disabled and nothing is sent (stale), because EC2 takes HttpTokens only beside HttpEndpoint enabled. Afterwards it reads again and reports the fix verified only when HttpTokens reads required, saying so when EC2 is still applying it (MetadataOptions State pending). In propose mode the alert shows the same plan with what the read before each call finds now; in notify mode it shows the finding only.',
-    neverTouches:
-      'The metadata endpoint (a disabled endpoint is never enabled), the hop limit, instance metadata tags, the instance state, instances already requiring IMDSv2, and instances carrying the exemption tag.',
-  },
   evaluate,
 });

@@ -543,12 +543,5 @@ export const kmsKeyAtRisk = defineRule<KmsKeyAtRiskSettings>({
   lookups: [keyLookup, keyTagsLookup, keyAliasesLookup],
   probes: [keyStateProbe, keyRotationProbe, keyPolicyProbe],
   settings: KmsKeyAtRiskSettingsSchema,
-  docs: {
-    changes:
-      'CancelKeyDeletion for a key in use (undo: ScheduleKeyDeletion with the event’s waiting period), EnableKey for DisableKey (undo: DisableKey), EnableKeyRotation for DisableKeyRotation (undo: DisableKeyRotation). Each step reads the key just before and just after it writes (DescribeKey for the key state, GetKeyRotationStatus for rotation): already in the wanted state is “already fixed” with no write, deleted or (for EnableKey) pending deletion since the event is stale, and applied means the read afterwards showed it.',
-    proposes:
-      'EnableKey after a cancelled deletion (the key is left Disabled), and PutKeyPolicy without the statements open to everyone (its undo restores the event’s policy), checked against GetKeyPolicy: a policy replaced since the event is stale, never overwritten.',
-    neverTouches: 'Key material, the key policy (only proposed), aliases and grants, AWS managed keys, and keys carrying the exemption tag.',
-  },
   evaluate,
 });

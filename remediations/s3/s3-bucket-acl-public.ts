@@ -367,10 +367,5 @@ export const s3BucketAclPublic = defineRule({
   actions: [putBucketAcl],
   lookups: [bucketTagsLookup],
   probes: [bucketAclProbe],
-  docs: {
-    changes:
-      "PutBucketAcl with the event's ACL minus the AllUsers and AuthenticatedUsers grants, in the event's own form (AccessControlPolicy with its owner, or the grant headers), or ACL private for a canned public ACL or when nothing else remains; the undo puts the event's ACL back. Just before, GetBucketAcl reads the ACL: no public grant in effect (or no bucket) is already done (no call); other public grants than the event's, or for a full ACL any other grant, is stale (no call; the newer ACL is judged by its own event). Just after, the same read must show no public grant, or the fix is reported unverified.",
-    neverTouches: 'The other grants of the ACL (owner, log delivery, named accounts), object ACLs, the bucket policy, and buckets carrying the exemption tag.',
-  },
   evaluate,
 });

@@ -288,12 +288,5 @@ export const s3BucketPolicyPublic = defineRule({
   actions: [putBucketBlock],
   lookups: [bucketTagsLookup, publicAccessBlockLookup],
   probes: [bucketBlockProbe, bucketPolicyProbe],
-  docs: {
-    changes:
-      'PutPublicAccessBlock with RestrictPublicBuckets on and the other settings as GetPublicAccessBlock shows them (all four on when it cannot be read). While the policy has a public statement, S3 then lets only AWS service principals and principals of the bucket owner’s account use it: the open statements stop working for everyone else, anonymous requests are refused, and so is all cross-account access the policy grants, including statements a condition confines (aws:PrincipalOrgID, aws:SourceVpce, …) and grants to named accounts; the summary names those statements. Just before, GetPublicAccessBlock reads the block: RestrictPublicBuckets already on is already done (no call), a block other than the one read when planning is stale (no call); just after, it must show RestrictPublicBuckets on, or the fix is reported unverified. The undo restores the previous block or deletes it when there was none.',
-    proposes:
-      'Alongside, the statement-level fix: PutBucketPolicy with the open statements removed (every other statement kept as written), or DeleteBucketPolicy when every statement is open; its undo puts the event’s policy back. Once no public statement is left, RestrictPublicBuckets no longer applies to the policy and its cross-account grants work again. GetBucketPolicy before and after: no policy (or the proposed one) is already done, the event’s policy is needed, any other policy is stale.',
-    neverTouches: 'The bucket policy and ACL themselves (the policy is only proposed), other buckets, and buckets carrying the exemption tag.',
-  },
   evaluate,
 });

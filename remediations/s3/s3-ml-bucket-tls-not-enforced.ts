@@ -223,11 +223,5 @@ export const s3MlBucketTlsNotEnforced = defineRule<S3MlBucketTlsSettings>({
   lookups: [bucketTagsLookup],
   probes: [tlsPolicyProbe],
   settings: S3MlBucketTlsSettingsSchema,
-  docs: {
-    changes: 'Nothing automatically: the bucket policy belongs to the applications that use the bucket.',
-    proposes:
-      'PutBucketPolicy with the event’s statements kept as written plus a Deny of s3:* on the bucket and its objects when aws:SecureTransport is false (after DeleteBucketPolicy, a policy of that statement alone); its undo restores what the event left. GetBucketPolicy before and after: a policy that enforces TLS is already done, the event’s policy (no policy after a delete) is needed, any other policy is stale.',
-    neverTouches: 'The bucket policy itself (only proposed), buckets not tagged as holding ML data, and buckets carrying the exemption tag.',
-  },
   evaluate,
 });

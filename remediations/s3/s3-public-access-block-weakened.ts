@@ -161,10 +161,5 @@ export const s3PublicAccessBlockWeakened = defineRule({
   actions: [putBucketBlock, putAccountBlock],
   lookups: [bucketTagsLookup],
   probes: [bucketBlockProbe, accountBlockProbe],
-  docs: {
-    changes:
-      'PutPublicAccessBlock with all four settings on: for the bucket (S3, with ExpectedBucketOwner) or for the account (S3 Control, AccountId). Just before, GetPublicAccessBlock reads the block: all four on already is already done (no call), and a block other than the one the event left is stale (no call; the newer change is judged by its own event). Just after, the same read must show all four on, or the fix is reported unverified. The undo restores what the event set: its configuration for a Put, DeletePublicAccessBlock for a Delete.',
-    neverTouches: 'Bucket policies and ACLs themselves, other buckets, and buckets carrying the exemption tag (the account level has no tags).',
-  },
   evaluate,
 });

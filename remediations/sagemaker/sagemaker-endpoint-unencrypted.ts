@@ -276,14 +276,6 @@ export const sagemakerEndpointUnencrypted = defineRule<SagemakerEndpointUnencryp
   probes: [endpointConfigProbe, endpointProbe],
   proposals: [createConfig, moveEndpoint, deleteConfig],
   settings: SagemakerEndpointUnencryptedSettingsSchema,
-  docs: {
-    changes:
-      'Nothing, in any mode: an endpoint configuration cannot be changed after it is created. In notify mode (the default) the alert carries the findings only; in propose and remediate mode it carries the proposal, with what DescribeEndpointConfig shows now of the copy it would create.',
-    proposes:
-      'CreateEndpointConfig of a copy named <name>-kms with the same variants and placeholders for the storage-volume and data-capture KMS keys (undo: DeleteEndpointConfig of that copy only), then UpdateEndpoint of each endpoint that uses the original, named by a placeholder (undo: UpdateEndpoint back to the original). Before the create, DescribeEndpointConfig must find no configuration of that name (a copy that exists with its keys is already done; one without them is left alone, stale); afterwards it must show the copy with its keys. Before each move, DescribeEndpoint must show the endpoint on the original configuration (already on the copy: done; on another: stale); afterwards on the copy, or moving to it.',
-    neverTouches:
-      'The original endpoint configuration (never deleted), endpoints, models, captured data; variants on instance types with local NVMe storage, which cannot take a KMS key; configurations whose Tags carry the exemption tag.',
-  },
   evaluate,
 });
 

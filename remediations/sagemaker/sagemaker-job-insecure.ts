@@ -315,10 +315,5 @@ export const sagemakerJobInsecure = defineRule<SagemakerJobInsecureSettings>({
   actions: [stopTrainingJob, stopProcessingJob, stopTuningJob],
   probes: [trainingJobProbe, processingJobProbe, tuningJobProbe],
   settings: SagemakerJobInsecureSettingsSchema,
-  docs: {
-    changes:
-      'In notify mode (the default) the alert carries the findings only, no plan. In propose mode it carries the stop, with what the job\'s status reads now (a job already stopped, completed or failed reads as already fixed). In remediate mode it stops the job: StopTrainingJob, StopProcessingJob or StopHyperParameterTuningJob with its name, only if DescribeTrainingJob, DescribeProcessingJob or DescribeHyperParameterTuningJob shows it InProgress just before; afterwards the same read must show it Stopping or Stopped (or finished). A stop has no undo (a stopped job cannot be resumed; re-run it with the settings fixed), and it deletes no data: a training job gets SIGTERM and 120 seconds to save its model artefacts, and everything already in S3 stays.',
-    neverTouches: 'Input and output data, model artefacts, models, endpoints, other jobs, and jobs whose Tags carry the exemption tag.',
-  },
   evaluate,
 });

@@ -292,13 +292,6 @@ export const sagemakerNotebookInsecure = defineRule({
   probes: [notebookInstanceProbe],
   proposals: [stopNotebook, updateNotebook, startNotebook],
   waiters: [untilStopped],
-  docs: {
-    changes:
-      'Nothing, in any mode: notebooks are only ever proposed for change, because stopping one interrupts the people working in it. In propose mode (the default) and remediate mode the alert carries the proposal, with what DescribeNotebookInstance shows now before each step (a notebook already stopped, or with root access already off, reads as already fixed); in notify mode it carries the findings only.',
-    proposes:
-      'StopNotebookInstance (undo: StartNotebookInstance); for root access, waitUntilNotebookInstanceStopped, UpdateNotebookInstance RootAccess Disabled (undo: RootAccess Enabled, as the event set it) and, when nothing else is wrong, another wait and StartNotebookInstance. Each step reads the notebook first (DescribeNotebookInstance): the stop runs only on a running notebook, the update only while root access is on, the start only on a stopped notebook whose root access is off; a notebook whose root access is off again before the stop is left alone (stale). Each step reads the notebook again afterwards: stopping or stopped, root access off, pending or in service. Direct internet access, a missing subnet and a missing KMS key cannot be changed by UpdateNotebookInstance: the alert says to recreate the notebook privately, as a step for a person.',
-    neverTouches: 'The notebook and its ML storage volume: no notebook is ever deleted, and nothing is applied automatically. Notebooks carrying the exemption tag.',
-  },
   evaluate,
 });
 

@@ -509,10 +509,5 @@ export const sgOpenIngress = defineRule<SgOpenIngressSettings>({
   lookups: [modifiedRulesLookup, securityGroupLookup],
   probes: [ingressRuleProbe, groupIngressProbe],
   settings: SgOpenIngressSettingsSchema,
-  docs: {
-    changes:
-      'Revokes only the ingress rules of the event that open a forbidden port to the internet, one call per rule: by security group rule id when the event lists ids, otherwise by an exact IpPermissions match (IPv4 in IpRanges, IPv6 in Ipv6Ranges). Before each revoke it reads the rule (DescribeSecurityGroupRules, or DescribeSecurityGroups without ids) and revokes only if it still grants what the event granted; afterwards it reads again and reports the fix verified only if the rule is gone.',
-    neverTouches: 'Compliant ranges added in the same call, rules that existed before, egress rules, security-group and prefix-list references, and the group itself.',
-  },
   evaluate,
 });
