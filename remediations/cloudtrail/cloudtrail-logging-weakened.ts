@@ -51,7 +51,7 @@ import {
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList, type Tags } from '../../engine/exemption.js';
 import { checkedBothWays, unknownValue, type Facts, type Finding, type PlanStep, type ProbeVerdict, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
-import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, readFact, tagsFromEvent, text } from '../../rulekit/index.js';
+import { defineAction, defineLookup, defineProbe, defineProposedWrite, defineRule, defineUndo, factValue, readFact, tagsFromEvent, text } from '../../rulekit/index.js';
 import { cloudtrail } from '../../rulekit/aws/cloudtrail.js';
 import { analyzeSelectors, currentSelectors, restoringSelectors, sameSelectors, selectorsAsSet, type ManagementCoverage, type SelectorAnalysis } from './event-selectors.js';
 import { includesGlobalServiceEvents, isFalse, isTrue, trailOf, turnedOff, type TrailRef, type TurnedOff } from './trails.js';
@@ -302,14 +302,9 @@ const startLoggingAction = defineAction(cloudtrail, StartLoggingCommand);
 const updateTrailAction = defineAction(cloudtrail, UpdateTrailCommand);
 const stopLoggingUndo = defineUndo(cloudtrail, StopLoggingCommand);
 const updateTrailUndo = defineUndo(cloudtrail, UpdateTrailCommand);
-/**
- * The proposals' writes, and their undo: a person runs them, the function is
- * never granted them and its command table leaves them out. The kit has no
- * builder for a proposed step, so each is declared as an undo is (its input
- * typed, no grant) and the step's checks are added.
- */
-const putEventSelectorsProposal = defineUndo(cloudtrail, PutEventSelectorsCommand);
-const createTrailProposal = defineUndo(cloudtrail, CreateTrailCommand);
+/** The proposals' writes: a person runs them (or approves them); the function is never granted them. */
+const putEventSelectorsProposal = defineProposedWrite(cloudtrail, PutEventSelectorsCommand);
+const createTrailProposal = defineProposedWrite(cloudtrail, CreateTrailCommand);
 const deleteTrailUndo = defineUndo(cloudtrail, DeleteTrailCommand);
 
 /** StartLogging, checked against `GetTrailStatus`; for a trail being recreated, its absence is expected, not stale. */
@@ -361,20 +356,20 @@ function planRestoreSettings(trail: TrailRef, off: TurnedOff, globalAfter: boole
 }
 
 function proposeSelectors(trail: TrailRef, analysis: SelectorAnalysis): PlanStep {
-  return {
-    ...putEventSelectorsProposal.undo(
-      { TrailName: trail.name, ...restoringSelectors(analysis) },
-      `PROPOSAL, not applied: the selectors trail ${trail.label} had before this event are not in the event. This keeps the event's data-event selectors and adds one that logs every management event (reads and writes). Compare with what the trail logged before, then run it.`,
-    ),
-    undo: putEventSelectorsProposal.undo({ TrailName: trail.name, ...selectorsAsSet(analysis) }, `Set the selectors of trail ${trail.label} back to what the event set.`),
-    ...checkedBothWays(
-      trailSelectorsProbe.check(
-        { TrailName: trail.name },
-        { trail: trail.label, kind: analysis.kind, selectors: analysis.asSet },
-        `trail ${trail.label} still has the ${analysis.kind} event selectors the event set, which ${coverageText(analysis.coverage)}`,
+  return putEventSelectorsProposal.step(
+    { TrailName: trail.name, ...restoringSelectors(analysis) },
+    {
+      reason: `PROPOSAL, not applied: the selectors trail ${trail.label} had before this event are not in the event. This keeps the event's data-event selectors and adds one that logs every management event (reads and writes). Compare with what the trail logged before, then run it.`,
+      undo: putEventSelectorsProposal.undo({ TrailName: trail.name, ...selectorsAsSet(analysis) }, `Set the selectors of trail ${trail.label} back to what the event set.`),
+      ...checkedBothWays(
+        trailSelectorsProbe.check(
+          { TrailName: trail.name },
+          { trail: trail.label, kind: analysis.kind, selectors: analysis.asSet },
+          `trail ${trail.label} still has the ${analysis.kind} event selectors the event set, which ${coverageText(analysis.coverage)}`,
+        ),
       ),
-    ),
-  };
+    },
+  );
 }
 
 function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | undefined): PlanStep[] {
@@ -393,14 +388,11 @@ function proposeRecreate(trail: TrailRef, created: CreatedTrail | null | undefin
     ? `with the parameters of its CreateTrail record${created.createdAt ? ` of ${created.createdAt}` : ''} (later UpdateTrail changes are not included)`
     : 'with only its name known (its CreateTrail record was not found in the 90-day event history, or the history was unavailable): fill in the placeholders';
   return [
-    {
-      ...createTrailProposal.undo(
-        createInput,
-        `PROPOSAL, not applied: recreate trail ${trail.label} ${source}, as a multi-region trail with log file validation. Logs already delivered stay in the bucket; events between the deletion and now are only in the 90-day event history.`,
-      ),
+    createTrailProposal.step(createInput, {
+      reason: `PROPOSAL, not applied: recreate trail ${trail.label} ${source}, as a multi-region trail with log file validation. Logs already delivered stay in the bucket; events between the deletion and now are only in the 90-day event history.`,
       undo: deleteTrailUndo.undo({ Name: trail.label }, `Delete the recreated trail ${trail.label} (its delivered log files stay in the bucket).`),
       ...checkedBothWays(trailRecreatedProbe.check({ Name: trail.label }, { trail: trail.label }, `trail ${trail.label} still does not exist`)),
-    },
+    }),
     startLogging({ ...trail, name: trail.label }, 'needed'),
   ];
 }
@@ -497,6 +489,7 @@ export const cloudtrailLoggingWeakened = defineRule({
     'Stopping, deleting or narrowing a trail is how an intruder hides what they do next; the account then loses the record every investigation, and every other rule of this bot, depends on.',
   triggers: [{ eventSource: 'cloudtrail.amazonaws.com', eventNames: ['DeleteTrail', 'PutEventSelectors', 'StopLogging', 'UpdateTrail'] }],
   actions: [startLoggingAction, updateTrailAction],
+  proposals: [putEventSelectorsProposal, createTrailProposal],
   lookups: [tagsLookup, historyLookup],
   probes: [trailLoggingProbe, trailSettingsProbe, trailRecreatedProbe, trailSelectorsProbe],
   evaluate,

@@ -24,7 +24,7 @@
 import { GetAccountSummaryCommand, ListAccessKeysCommand, UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { unknownValue, type PlanStep, type Verdict } from '../../engine/types.js';
-import { accountOf, defineProbe, defineRule, defineUndo, NO_SUCH_ENTITY } from '../../rulekit/index.js';
+import { accountOf, defineProbe, defineProposedWrite, defineRule, NO_SUCH_ENTITY } from '../../rulekit/index.js';
 import { iam } from '../../rulekit/aws/iam.js';
 import { isRootCaller } from './identities.js';
 
@@ -82,27 +82,28 @@ const rootOwnAccessKeyProbe = defineProbe(iam, ListAccessKeysCommand, {
 });
 
 /**
- * Never granted, never in the family's command table: only the root user can
- * change its own keys, so the proposal and its undo are for a person to run,
- * and both are built as undo steps are (typed by the command, not granted).
+ * A proposed write that is never granted and not in the rule's `proposals`
+ * (so not in the family's command table): only the root user can change its
+ * own keys, so the proposal and its undo are for a person to run, signed in as root.
  */
-const updateRootAccessKey = defineUndo(iam, UpdateAccessKeyCommand);
+const updateRootAccessKey = defineProposedWrite(iam, UpdateAccessKeyCommand);
 
 export function proposeDeactivation(accessKeyId: string | undefined): PlanStep {
   const AccessKeyId = accessKeyId ?? unknownValue("the root user's new access key id (IAM console, the root user's Security credentials)");
   const expected = keyExpectation(accessKeyId);
   const key = keyLabel(expected);
-  return {
-    ...updateRootAccessKey.undo(
-      { AccessKeyId, Status: 'Inactive' },
-      "PROPOSAL, not applied: deactivate the root user's new access key. Only the root user can change its own keys: run this signed in as the root user (no UserName means the caller's own key). Nothing is deleted; the key can be activated again.",
-    ),
-    undo: updateRootAccessKey.undo({ AccessKeyId, Status: 'Active' }, "Activate the root user's access key again."),
-    // A key that no longer exists has nothing left to deactivate; the read afterwards confirms it is gone.
-    alreadyDoneCodes: NO_SUCH_ENTITY,
-    precondition: rootAccessKeysProbe.check({}, expected, `the root user still has an access key (${key}, unless it was deleted)`),
-    verification: rootOwnAccessKeyProbe.check({}, expected, `${key} is no longer Active among the root user's own keys (a read only the root user can make)`),
-  };
+  return updateRootAccessKey.step(
+    { AccessKeyId, Status: 'Inactive' },
+    {
+      reason:
+        "PROPOSAL, not applied: deactivate the root user's new access key. Only the root user can change its own keys: run this signed in as the root user (no UserName means the caller's own key). Nothing is deleted; the key can be activated again.",
+      undo: updateRootAccessKey.undo({ AccessKeyId, Status: 'Active' }, "Activate the root user's access key again."),
+      // A key that no longer exists has nothing left to deactivate; the read afterwards confirms it is gone.
+      alreadyDoneCodes: NO_SUCH_ENTITY,
+      precondition: rootAccessKeysProbe.check({}, expected, `the root user still has an access key (${key}, unless it was deleted)`),
+      verification: rootOwnAccessKeyProbe.check({}, expected, `${key} is no longer Active among the root user's own keys (a read only the root user can make)`),
+    },
+  );
 }
 
 function evaluate(event: CloudTrailEvent): Verdict {

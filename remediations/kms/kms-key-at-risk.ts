@@ -57,7 +57,7 @@ import * as z from 'zod/mini';
 import { field, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, type Tags } from '../../engine/exemption.js';
 import { checkedBothWays, type Fact, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
-import { accountOf, defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, partitionOf, readFact } from '../../rulekit/index.js';
+import { accountOf, defineAction, defineLookup, defineProbe, defineProposedWrite, defineRule, defineUndo, factValue, partitionOf, readFact } from '../../rulekit/index.js';
 import { kms } from '../../rulekit/aws/kms.js';
 import { confinedNote, documentText, documentWithout, KMS_CONFINING_KEYS, openFindings, publicGrants, rawDocument, statementLabel } from '../s3/resource-policy.js';
 
@@ -349,12 +349,8 @@ const scheduleKeyDeletion = defineUndo(kms, ScheduleKeyDeletionCommand);
 const disableKey = defineUndo(kms, DisableKeyCommand);
 const disableKeyRotation = defineUndo(kms, DisableKeyRotationCommand);
 const restoreKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
-/**
- * The proposed key policy: a person puts it, the function is never granted
- * it. The kit has no builder for a proposed step, so the call is declared as
- * an undo is (its input typed, no grant) and the step's checks are added.
- */
-const proposedKeyPolicy = defineUndo(kms, PutKeyPolicyCommand);
+/** The proposed key policy: a person puts it (or approves it); the function is never granted it. */
+const proposedKeyPolicy = defineProposedWrite(kms, PutKeyPolicyCommand);
 
 /** CancelKeyDeletion; its undo schedules the deletion again with the event's waiting period. */
 function planCancelDeletion(keyId: string, window: number): PlanStep {
@@ -411,21 +407,20 @@ function proposeKeyPolicyFix(keyId: string, policy: string | object, open: reado
   const digest = policyDigest(policy);
   const fixed = documentWithout(policy, new Set(open));
   if (digest === undefined || fixed === undefined) return undefined;
-  const proposed = proposedKeyPolicy.undo(
+  return proposedKeyPolicy.step(
     { KeyId: keyId, PolicyName: POLICY_NAME, Policy: fixed },
-    `PROPOSAL, not applied: replace the policy of key ${keyId} with the same document minus statement${open.length > 1 ? 's' : ''} ${open.join(', ')}. Check that the remaining statements still let your administrators manage the key before you apply it.`,
-  );
-  return {
-    ...proposed,
-    undo: restoreKeyPolicy.undo({ KeyId: keyId, PolicyName: POLICY_NAME, Policy: documentText(policy) }, `Put the policy of key ${keyId} back exactly as the event set it.`),
-    ...checkedBothWays(
-      keyPolicyProbe.check(
-        { KeyId: keyId, PolicyName: POLICY_NAME },
-        { keyId, policySha256: digest },
-        `key ${keyId} still has the policy the event set, with ${openLabels.join(', ')} open to everyone`,
+    {
+      reason: `PROPOSAL, not applied: replace the policy of key ${keyId} with the same document minus statement${open.length > 1 ? 's' : ''} ${open.join(', ')}. Check that the remaining statements still let your administrators manage the key before you apply it.`,
+      undo: restoreKeyPolicy.undo({ KeyId: keyId, PolicyName: POLICY_NAME, Policy: documentText(policy) }, `Put the policy of key ${keyId} back exactly as the event set it.`),
+      ...checkedBothWays(
+        keyPolicyProbe.check(
+          { KeyId: keyId, PolicyName: POLICY_NAME },
+          { keyId, policySha256: digest },
+          `key ${keyId} still has the policy the event set, with ${openLabels.join(', ')} open to everyone`,
+        ),
       ),
-    ),
-  };
+    },
+  );
 }
 
 /** The gravest finding each event can carry: how grave it is when the bot cannot inspect one. */
@@ -540,6 +535,7 @@ export const kmsKeyAtRisk = defineRule<KmsKeyAtRiskSettings>({
     'A KMS key guards every dataset, volume and model artifact encrypted under it: deleting a key in use destroys that data for good, disabling it makes the data unreadable, an unrotated key stays exposed longer, and a key policy open to everyone lets any AWS account use or manage it.',
   triggers: [{ eventSource: 'kms.amazonaws.com', eventNames: ['ScheduleKeyDeletion', 'DisableKey', 'DisableKeyRotation', 'PutKeyPolicy'] }],
   actions: [cancelKeyDeletion, enableKey, enableKeyRotation],
+  proposals: [proposedKeyPolicy],
   lookups: [keyLookup, keyTagsLookup, keyAliasesLookup],
   probes: [keyStateProbe, keyRotationProbe, keyPolicyProbe],
   settings: KmsKeyAtRiskSettingsSchema,
