@@ -15,6 +15,7 @@ const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const readme = read('README.md');
 const rulesDoc = read('docs/rules.md');
+const guaranteesDoc = read('docs/guarantees.md');
 const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
 
 /** The text of a level-2 section, from its heading to the next one. */
@@ -55,15 +56,14 @@ function sourceSpellings(title: string): string[] {
   ]);
 }
 
-/** Each row of the Guarantees table: the test files it links and the titles quoted after each, “like this”. */
+/** Each row of the guarantees table (docs/guarantees.md): the test files it links and the titles quoted after each, “like this”. */
 function guaranteeRows(): { guarantee: string; proofs: { file: string; titles: string[] }[] }[] {
-  const section = level2Section(readme, 'Guarantees');
-  const rows = section.split('\n').filter((line) => line.startsWith('| **'));
+  const rows = guaranteesDoc.split('\n').filter((line) => line.startsWith('| **'));
   return rows.map((row) => {
     const cells = row.split(' | ');
     const guarantee = /\*\*(.+?)\*\*/.exec(cells[0] ?? '')?.[1] ?? row;
     const proven = cells.at(-1) ?? '';
-    const proofs = [...proven.matchAll(/\]\((test\/[^)]+)\)([^[]*)/g)].map((match) => ({
+    const proofs = [...proven.matchAll(/\]\(\.\.\/(test\/[^)]+)\)([^[]*)/g)].map((match) => ({
       file: match[1] ?? '',
       titles: [...(match[2] ?? '').matchAll(/“([^”]+)”/g)].map((title) => title[1] ?? ''),
     }));
@@ -115,7 +115,32 @@ describe('README', () => {
     for (const page of docs.filter((path) => path.startsWith('docs/'))) expect(index, page).toContain(`](${page})`);
   });
 
-  it('names, in its Guarantees table, test files that exist and hold each quoted test title', () => {
+  it('summarises the guarantees and links the page that proves each (docs/guarantees.md)', () => {
+    const section = level2Section(readme, 'Guarantees');
+    expect(section.split('\n').filter((line) => line.startsWith('- **')).length).toBeGreaterThanOrEqual(5);
+    expect(section).toContain('](docs/guarantees.md)');
+  });
+
+  it.each([
+    ['README.md', readme, 'docs/rules.md#'],
+    ['docs/rules.md', rulesDoc, '#'],
+  ])('lists, in the rule index of %s, every rule with its family, severity and default mode', (_, text, anchor) => {
+    const rows = new Map(
+      text
+        .split('\n')
+        .map((line) => /^\| \[`([a-z0-9-]+)`\]\(([^)]+)\) \| ([a-z0-9-]+) \| ([a-z]+) \| ([a-z]+)(?: \([^)|]*\))? \|/.exec(line))
+        .filter((match) => match !== null)
+        .map((match) => [match[1] ?? '', { link: match[2], family: match[3], severity: match[4], mode: match[5] }]),
+    );
+    expect([...rows.keys()].sort()).toStrictEqual(allRules.map((rule) => rule.id).sort());
+    for (const rule of allRules) {
+      expect(rows.get(rule.id), rule.id).toStrictEqual({ link: `${anchor}${rule.id}`, family: rule.family, severity: rule.severity, mode: rule.defaultMode ?? 'propose' });
+    }
+  });
+});
+
+describe('guarantees (docs/guarantees.md)', () => {
+  it('names, in its table, test files that exist and hold each quoted test title', () => {
     const rows = guaranteeRows();
     expect(rows.length).toBeGreaterThanOrEqual(15);
     for (const { guarantee, proofs } of rows) {
