@@ -2,7 +2,7 @@
 // to the notifier's output by test/notify-notifier.test.ts) as an HTML
 // approximation of Slack's look, then screenshots it with headless Chromium:
 //   node docs/alert-example-slack.render.mjs && chromium --headless --no-sandbox --disable-gpu \
-//     --hide-scrollbars --window-size=880,730 --screenshot=docs/alert-example-slack.png /tmp/alert-example-slack.html
+//     --hide-scrollbars --window-size=880,885 --screenshot=docs/alert-example-slack.png /tmp/alert-example-slack.html
 // Only header, section (text and fields), divider and context blocks are drawn: the ones the notifier sends.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -24,6 +24,10 @@ export interface MessageStateCheck {
 }
 
 export interface MessagePlanStep extends MessageUndoStep {
+  /** Names the step, so that a later step's `<fill in: the X that step <id> returns>` can be followed. */
+  readonly id?: string;
+  /** `wait`: an SDK waiter between writes, which changes nothing. */
+  readonly kind?: 'call' | 'wait';
   readonly undo?: MessageUndoStep;
   readonly precondition?: MessageStateCheck;
   readonly verification?: MessageStateCheck;
@@ -98,6 +102,8 @@ const StateCheckSchema = z.object({ service: z.string(), operation: z.string(), 
 const PlanStepSchema = z.object({
   service: z.string(),
   operation: z.string(),
+  id: z.optional(z.string()),
+  kind: z.optional(z.enum(['call', 'wait'])),
   input: InputSchema,
   reason: z.string(),
   undo: z.optional(UndoStepSchema),

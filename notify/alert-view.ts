@@ -5,7 +5,7 @@
  * same data the notifier Lambda receives.
  */
 import type { Outcome, Severity } from '../engine/types.js';
-import { describeStep } from '../engine/step-text.js';
+import { awsCliCommand, describeStep, isService } from '../engine/step-text.js';
 import type { AlertMessage, MessageCheckResult, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
 import { cloudTrailEventUrl, resourceConsoleUrl } from './console-links.js';
 
@@ -54,9 +54,9 @@ export interface AlertView {
   readonly facts: readonly ViewFact[];
   readonly rationale: string;
   readonly findings: readonly string[];
-  /** The exact API calls: what was done, attempted or proposed. */
+  /** The exact API calls: what was done, attempted or proposed, each with its AWS CLI command. */
   readonly plan?: ViewSection;
-  /** Calls a person should review and run; never applied automatically. */
+  /** Calls a person should review and run, each with its AWS CLI command; never applied automatically. */
   readonly proposal?: ViewSection;
   /** How to reverse what was (or would be) done; `undefined` when nothing is to be undone. */
   readonly undo?: ViewSection;
@@ -79,29 +79,16 @@ export function subjectLine(decision: Pick<MessageDecision, 'severity' | 'ruleTi
   return subject.length <= 100 ? subject : `${subject.slice(0, 97)}...`;
 }
 
-/** `AuthorizeSecurityGroupIngress` → `authorize-security-group-ingress`; acronyms stay one word (`CreateDBInstance` → `create-db-instance`). */
-export function cliOperation(operation: string): string {
-  return operation
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
-    .toLowerCase();
-}
-
-const CLI_SERVICES: Readonly<Record<string, string>> = { s3: 's3api' };
-const GLOBAL_SERVICES = new Set(['iam']);
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 /**
- * The same call as an AWS CLI v2 command a person can paste: `--cli-input-json`
- * takes the API's request shape, which is exactly the SDK v3 command input.
+ * A step as the AWS CLI command a person can paste (`awsCliCommand`, shared
+ * with the CLI's output), one string per line. A message from a newer
+ * publisher may name a service this version does not know: it gets a comment,
+ * never a guessed command.
  */
-export function cliCommand(step: MessageUndoStep, region: string): string {
-  const service = CLI_SERVICES[step.service] ?? step.service;
-  const regionOption = GLOBAL_SERVICES.has(step.service) ? '' : ` --region ${region}`;
-  return `aws ${service} ${cliOperation(step.operation)}${regionOption} --cli-input-json ${shellQuote(JSON.stringify(step.input))}`;
+export function cliLines(step: MessageUndoStep & Pick<MessagePlanStep, 'kind'>, region: string): string[] {
+  const { service } = step;
+  if (!isService(service)) return [`# no AWS CLI command known for ${oneLine(service)}:${oneLine(step.operation)}`];
+  return awsCliCommand({ ...step, service }, region).split('\n');
 }
 
 function resultLine(result: MessageStepResult | undefined): string[] {
@@ -142,16 +129,24 @@ export function checkLines(step: Pick<MessagePlanStep, 'precondition' | 'verific
   ];
 }
 
-function planLines(steps: readonly MessagePlanStep[], results: readonly MessageStepResult[] | undefined, preflight?: AlertMessage['preflight']): string[] {
+/** The step's AWS CLI command under a label, indented so that each line still pastes into bash as it is. */
+function commandBlock(step: MessagePlanStep, region: string): string[] {
+  return ['   AWS CLI command:', ...cliLines(step, region).map((line) => `     ${line}`)];
+}
+
+function planLines(steps: readonly MessagePlanStep[], region: string, results: readonly MessageStepResult[] | undefined, preflight?: AlertMessage['preflight']): string[] {
   let write = -1;
   return steps.flatMap((step, index) => {
-    if (step.operation.startsWith('waitUntil')) return [`${index + 1}. wait ${describeStep(step)}`, `   why: ${oneLineKeepUnicode(step.reason)}`];
+    if (step.kind === 'wait' || step.operation.startsWith('waitUntil')) {
+      return [`${index + 1}. wait ${describeStep(step)}`, `   why: ${oneLineKeepUnicode(step.reason)}`, ...commandBlock(step, region)];
+    }
     write += 1;
     const result = results?.find((r) => r.index === index);
     const now = preflight?.checks[write] ?? undefined;
     return [
       `${index + 1}. ${describeStep(step)}`,
       `   why: ${oneLineKeepUnicode(step.reason)}`,
+      ...commandBlock(step, region),
       ...checkLines(step).map((line) => `   ${line}`),
       ...resultLine(result),
       ...checkLine('before', result?.precondition),
@@ -268,7 +263,8 @@ function undoSection(message: AlertMessage): Pick<AlertView, 'undo' | 'undoNote'
     outcome === 'applied' || outcome === 'unverified' || outcome === 'failed' || outcome === 'already-fixed'
       ? `How to undo (${undo.length === 1 ? 'one command' : `${undo.length} commands, in this order`})`
       : 'How to undo it, after applying the plan';
-  const lines = undo.flatMap((step, index) => [`# ${index + 1}. ${oneLineKeepUnicode(step.reason)}`, cliCommand(step, decision.region)]);
+  // The reason is a bash comment: no control character may end it early.
+  const lines = undo.flatMap((step, index) => [`# ${index + 1}. ${step.reason.replace(/[\x00-\x1f\x7f]+/g, ' ')}`, ...cliLines(step, decision.region)]);
   return { undo: { heading, lines } };
 }
 
@@ -318,7 +314,7 @@ export function alertView(message: AlertMessage): AlertView {
             heading: planHeading(message),
             lines:
               verdict.plan.length > 0
-                ? planLines(verdict.plan, message.execution?.steps, message.preflight)
+                ? planLines(verdict.plan, decision.region, message.execution?.steps, message.preflight)
                 : [verdict.withheld ? `(no API call: ${oneLineKeepUnicode(verdict.withheld)})` : '(no API call)'],
           },
         }
@@ -327,7 +323,7 @@ export function alertView(message: AlertMessage): AlertView {
       ? {
           proposal: {
             heading: 'Proposed for a person to review and run (never applied automatically)',
-            lines: planLines(verdict.proposal, undefined, verdict.plan.length === 0 ? message.preflight : undefined),
+            lines: planLines(verdict.proposal, decision.region, undefined, verdict.plan.length === 0 ? message.preflight : undefined),
           },
         }
       : {}),

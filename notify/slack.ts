@@ -78,13 +78,66 @@ function section(text: string): SlackBlock {
   return { type: 'section', text: mrkdwn(text) };
 }
 
-/** A heading and a code block, cut inside the block so the closing fence survives. */
-function codeSection(part: ViewSection): SlackBlock {
-  const heading = `*${escapeMrkdwn(part.heading)}*\n`;
-  const open = '```\n';
-  const close = '\n```';
-  const room = SLACK_LIMITS.sectionText - heading.length - open.length - close.length;
-  return { type: 'section', text: { type: 'mrkdwn', text: `${heading}${open}${clip(escapeMrkdwn(part.lines.join('\n')), room)}${close}` } };
+/** A long code section (a plan with its AWS CLI commands) spans at most this many section blocks. */
+export const CODE_BLOCKS_PER_SECTION = 4;
+
+const FENCE_OPEN = '```\n';
+const FENCE_CLOSE = '\n```';
+
+/**
+ * A line cut to `max` characters. A cut AWS CLI command is commented out, so
+ * that pasting what is left can never run half a command.
+ */
+export function clipLine(line: string, max: number): string {
+  if (line.length <= max) return line;
+  return clip(line.replace(/^(\s*)aws /, '$1# aws '), max);
+}
+
+/** Splits lines into chunks of at most `room(i)` characters each (joined by newlines): whole lines, except a single line longer than its chunk, which is cut. */
+function chunkLines(lines: readonly string[], room: (index: number) => number): string[][] {
+  const chunks: string[][] = [];
+  let index = 0;
+  while (index < lines.length) {
+    const max = room(chunks.length);
+    const chunk: string[] = [];
+    let used = 0;
+    for (; index < lines.length; index += 1) {
+      const line = lines[index] ?? '';
+      const cost = (chunk.length > 0 ? 1 : 0) + line.length;
+      if (used + cost > max) break;
+      chunk.push(line);
+      used += cost;
+    }
+    if (chunk.length === 0) {
+      chunk.push(clipLine(lines[index] ?? '', max));
+      index += 1;
+    }
+    chunks.push(chunk);
+  }
+  return chunks;
+}
+
+/**
+ * A heading and its lines as code blocks: split between whole lines over up
+ * to {@link CODE_BLOCKS_PER_SECTION} section blocks, each with both fences.
+ * Past that, the last block ends with a marker line saying how many lines
+ * were cut; a single line too long for a block is cut with the marker.
+ */
+function codeSections(part: ViewSection): SlackBlock[] {
+  const headings = [`*${escapeMrkdwn(part.heading)}*\n`, `*${escapeMrkdwn(part.heading)} (continued)*\n`] as const;
+  const heading = (index: number) => (index === 0 ? headings[0] : headings[1]);
+  const room = (index: number) => SLACK_LIMITS.sectionText - heading(index).length - FENCE_OPEN.length - FENCE_CLOSE.length;
+  const lines = part.lines.map(escapeMrkdwn);
+  let chunks = lines.length > 0 ? chunkLines(lines, room) : [[]];
+  if (chunks.length > CODE_BLOCKS_PER_SECTION) {
+    chunks = chunks.slice(0, CODE_BLOCKS_PER_SECTION);
+    const last = chunks.at(-1) ?? [];
+    const shown = () => chunks.reduce((total, chunk) => total + chunk.length, 0);
+    const marker = () => `${TRUNCATION_MARKER} ${lines.length - shown()} more line(s) not shown`;
+    while (last.length > 0 && [...last, marker()].join('\n').length > room(chunks.length - 1)) last.pop();
+    last.push(marker());
+  }
+  return chunks.map((chunk, index) => ({ type: 'section', text: { type: 'mrkdwn', text: `${heading(index)}${FENCE_OPEN}${chunk.join('\n')}${FENCE_CLOSE}` } }));
 }
 
 function link(url: string, label: string): string {
@@ -115,9 +168,9 @@ export function buildSlackMessage(message: AlertMessage): SlackMessage {
   blocks.push(section([`*${escapeMrkdwn(view.summary)}*`, escapeMrkdwn(view.status), ...(view.note ? [`_Note:_ ${escapeMrkdwn(view.note)}`] : [])].join('\n')));
   blocks.push(factsBlock(view));
   blocks.push(section(['*Why this matters*', escapeMrkdwn(view.rationale), ...view.findings.map((finding) => `• ${escapeMrkdwn(finding)}`)].join('\n')));
-  if (view.plan) blocks.push(codeSection(view.plan));
-  if (view.proposal) blocks.push(codeSection(view.proposal));
-  if (view.undo) blocks.push(codeSection(view.undo));
+  if (view.plan) blocks.push(...codeSections(view.plan));
+  if (view.proposal) blocks.push(...codeSections(view.proposal));
+  if (view.undo) blocks.push(...codeSections(view.undo));
   else if (view.undoNote) blocks.push(section(`*How to undo*\n${escapeMrkdwn(view.undoNote)}`));
   blocks.push(section(view.links.map((l) => `:link: ${link(l.url, l.label)}`).join('\n')));
   blocks.push({ type: 'divider' });

@@ -175,7 +175,7 @@ describe('notifier', () => {
     it('renders the forged alert as a bot alert, with its malicious undo command, once it carries a valid signature (the control)', async () => {
       const forged = await forgedAppliedAlertBody();
       await notifier()(snsDelivery({ message: forged, subject: SUBJECT, attributes: signatureAttributes(forged) }));
-      expect(JSON.stringify(slack.requests[0]?.body)).toContain("aws iam attach-user-policy --cli-input-json '{\\\"UserName\\\":\\\"mallory\\\"");
+      expect(JSON.stringify(slack.requests[0]?.body)).toContain('aws iam attach-user-policy --region us-east-1 --user-name mallory --policy-arn arn:aws:iam::aws:policy/AdministratorAccess');
     });
 
     it('posts a forged APPLIED alert with no signature as unverified text, with no undo command, and calls no KMS', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertMessage, MessagePlanStep } from '../notify/alert-message.js';
 import { renderJson } from '../notify/alert.js';
-import { cliCommand, cliOperation } from '../notify/alert-view.js';
+import { alertView, cliLines } from '../notify/alert-view.js';
 import { cloudTrailEventUrl, resourceConsoleUrl } from '../notify/console-links.js';
-import { buildSlackMessage, clip, escapeMrkdwn, limitBlocks, SLACK_LIMITS, TRUNCATION_MARKER, type SlackBlock } from '../notify/slack.js';
+import { buildSlackMessage, clip, clipLine, CODE_BLOCKS_PER_SECTION, escapeMrkdwn, limitBlocks, SLACK_LIMITS, TRUNCATION_MARKER, type SlackBlock } from '../notify/slack.js';
 import { appliedAlert } from './helpers/notify-samples.js';
 
 async function appliedMessage(): Promise<AlertMessage> {
@@ -19,7 +19,7 @@ function texts(block: SlackBlock): string[] {
 
 describe('slack message', () => {
   describe('limits', () => {
-    it('cuts a huge plan inside its code block, with the marker and the closing fence', async () => {
+    it('splits a huge plan between whole lines over at most four code blocks, each closed, the last saying how many lines were cut', async () => {
       // Arrange
       const message = await appliedMessage();
       const verdict = message.decision.verdict;
@@ -31,9 +31,27 @@ describe('slack message', () => {
       // Act
       const { blocks } = buildSlackMessage(huge);
       // Assert
-      const planText = blocks.flatMap(texts).find((text) => text.startsWith('*What was done'));
-      expect(planText?.length).toBe(SLACK_LIMITS.sectionText);
-      expect(planText?.endsWith(`${TRUNCATION_MARKER}\n\`\`\``)).toBe(true);
+      const planTexts = blocks.flatMap(texts).filter((text) => text.startsWith('*What was done'));
+      expect(planTexts.map((text) => text.split('\n')[0])).toStrictEqual([
+        '*What was done (and verified by reading it back)*',
+        ...Array.from({ length: CODE_BLOCKS_PER_SECTION - 1 }, () => '*What was done (and verified by reading it back) (continued)*'),
+      ]);
+      for (const text of planTexts) {
+        expect(text.length).toBeLessThanOrEqual(SLACK_LIMITS.sectionText);
+        expect(text.split('\n')[1]).toBe('```');
+        expect(text.endsWith('\n```')).toBe(true);
+      }
+      const shown = planTexts.flatMap((text) => text.split('\n').slice(2, -1));
+      const allLines = alertView(huge).plan?.lines.length ?? 0;
+      expect(shown.at(-1)).toBe(`${TRUNCATION_MARKER} ${allLines - (shown.length - 1)} more line(s) not shown`);
+      // Every line shown is whole: each command is there in full, or not at all.
+      expect(shown.filter((line) => line.trimStart().startsWith('aws ')).every((line) => line.endsWith(`'["sgr-0f1e2d3c4b5a69788"]'`))).toBe(true);
+    });
+
+    it('comments out an AWS CLI command it has to cut, so what is left cannot run', () => {
+      const line = `     aws iam put-role-policy --region us-east-1 --role-name r --policy-name p --policy-document '${'x'.repeat(100)}'`;
+      expect(clipLine(line, 60)).toBe(`     # aws iam put-role-policy --region us-east-${TRUNCATION_MARKER}`);
+      expect(clipLine('short', 60)).toBe('short');
     });
 
     it('keeps every block within its documented limit for long values', async () => {
@@ -138,26 +156,20 @@ describe('console links', () => {
   });
 });
 
-describe('undo commands', () => {
-  it.each([
-    ['AuthorizeSecurityGroupIngress', 'authorize-security-group-ingress'],
-    ['CreateDBInstance', 'create-db-instance'],
-    ['GetSAMLProvider', 'get-saml-provider'],
-    ['EnableEbsEncryptionByDefault', 'enable-ebs-encryption-by-default'],
-    ['PutBucketPublicAccessBlock', 'put-bucket-public-access-block'],
-  ])('names %s as the CLI does', (operation, command) => {
-    expect(cliOperation(operation)).toBe(command);
-  });
-
-  it('writes a pasteable command with the exact input, quoted for a POSIX shell', () => {
+describe('AWS CLI commands in alerts', () => {
+  it('writes a pasteable command with the exact input, quoted for bash', () => {
     const step = { service: 's3', operation: 'PutBucketPolicy', input: { Bucket: 'b', Policy: `{"Sid":"it's"}` }, reason: 'r' };
-    expect(cliCommand(step, 'eu-west-1')).toBe(`aws s3api put-bucket-policy --region eu-west-1 --cli-input-json '{"Bucket":"b","Policy":"{\\"Sid\\":\\"it'\\''s\\"}"}'`);
+    expect(cliLines(step, 'eu-west-1')).toStrictEqual([`aws s3api put-bucket-policy --region eu-west-1 --bucket b --policy '{"Sid":"it'\\''s"}'`]);
   });
 
-  it('leaves the region out for IAM, which is global', () => {
-    const step = { service: 'iam', operation: 'AttachRolePolicy', input: { RoleName: 'r', PolicyArn: 'arn:aws:iam::aws:policy/ReadOnlyAccess' }, reason: 'r' };
-    expect(cliCommand(step, 'us-east-1')).toBe(
-      `aws iam attach-role-policy --cli-input-json '{"RoleName":"r","PolicyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}'`,
-    );
+  it('names the region for IAM too, so the command goes to the partition of the event', () => {
+    const step = { service: 'iam', operation: 'AttachRolePolicy', input: { RoleName: 'r', PolicyArn: 'arn:aws-cn:iam::aws:policy/ReadOnlyAccess' }, reason: 'r' };
+    expect(cliLines(step, 'cn-north-1')).toStrictEqual(['aws iam attach-role-policy --region cn-north-1 --role-name r --policy-arn arn:aws-cn:iam::aws:policy/ReadOnlyAccess']);
+  });
+
+  it('guesses no command for a service this version does not know', () => {
+    const step = { service: 'rds', operation: 'ModifyDBInstance', input: { DBInstanceIdentifier: 'db' }, reason: 'r' };
+    expect(cliLines(step, 'us-east-1')).toStrictEqual(['# no AWS CLI command known for rds:ModifyDBInstance']);
   });
 });
+

@@ -62,6 +62,42 @@ describe('SNS publish', () => {
     });
   });
 
+  it('shows each plan step with its AWS CLI command in the Chatbot notification, long prose giving way first', async () => {
+    // Arrange
+    const message = renderJson(await appliedAlert());
+    // Act
+    const description = renderChatbot({ ...message, rationale: 'x'.repeat(5000) }).content.description;
+    // Assert
+    expect(description.length).toBeLessThanOrEqual(3500);
+    expect(description).toContain(`Why this matters: xxx`);
+    expect(description).toContain(
+      `   AWS CLI command:\n     aws ec2 revoke-security-group-ingress --region us-east-1 --group-id sg-0a1b2c3d4e5f67890 --security-group-rule-ids '["sgr-0f1e2d3c4b5a69788"]'\n`,
+    );
+    expect(description.endsWith('Rule sg-open-ingress | mode remediate | outcome applied | event id 7cbd12f7-48e3-4e4c-a988-254bb5154dfb')).toBe(true);
+  });
+
+  it('cuts long code sections in the Chatbot notification between whole lines, every fence closed', async () => {
+    // Arrange
+    const message = renderJson(await appliedAlert());
+    const verdict = message.decision.verdict;
+    if (verdict.kind !== 'violation') throw new Error('expected a violation');
+    const [step] = verdict.plan;
+    const [undo] = message.undo;
+    if (!step || !undo) throw new Error('expected a step and its undo');
+    const steps = Array.from({ length: 40 }, () => step);
+    const huge = { ...message, undo: Array.from({ length: 40 }, () => undo), decision: { ...message.decision, verdict: { ...verdict, plan: steps, proposal: steps } } };
+    // Act
+    const description = renderChatbot(huge).content.description;
+    // Assert
+    expect(description.length).toBeLessThanOrEqual(3500);
+    expect(description.split('\n').filter((line) => line === '```').length % 2).toBe(0);
+    expect(description.endsWith('\n```')).toBe(true);
+    expect(description).toMatch(/\n…\[truncated\] \d+ more line\(s\) not shown\n```\n/);
+    const commands = description.split('\n').filter((line) => line.trimStart().startsWith('aws ec2 revoke'));
+    expect(commands.length).toBeGreaterThan(0);
+    expect(commands.every((line) => line.endsWith(`'["sgr-0f1e2d3c4b5a69788"]'`))).toBe(true);
+  });
+
   it('keeps a huge alert under the SNS size limit, every JSON body still parseable', async () => {
     const alert = await appliedAlert();
     const huge = { ...alert, rationale: 'r'.repeat(300_000) };

@@ -115,6 +115,15 @@ describe('README', () => {
     for (const page of docs.filter((path) => path.startsWith('docs/'))) expect(index, page).toContain(`](${page})`);
   });
 
+  it('quotes the email alert exactly as the bot renders it (test/expected/email/applied.txt)', () => {
+    const section = level2Section(readme, 'What an alert looks like');
+    const excerpt = /```text\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const rendered = new Set(read('test/expected/email/applied.txt').split('\n'));
+    const lines = excerpt.split('\n').filter((line) => line !== '');
+    expect(lines.length).toBeGreaterThan(5);
+    expect(lines.filter((line) => !rendered.has(line))).toStrictEqual([]);
+  });
+
   it('summarises the guarantees and links the page that proves each (docs/guarantees.md)', () => {
     const section = level2Section(readme, 'Guarantees');
     expect(section.split('\n').filter((line) => line.startsWith('- **')).length).toBeGreaterThanOrEqual(5);

@@ -41,7 +41,7 @@ describe('buildPublishInput', () => {
       'WHY THIS MATTERS',
       'ec2:RevokeSecurityGroupIngress {"GroupId":"sg-0a1b2c3d4e5f67890","SecurityGroupRuleIds":["sgr-0123456789abcdef0"]}',
       'HOW TO UNDO',
-      `aws ec2 authorize-security-group-ingress --region us-east-1 --cli-input-json '{"GroupId":"sg-0a1b2c3d4e5f67890","IpPermissions":[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]}'`,
+      `aws ec2 authorize-security-group-ingress --region us-east-1 --group-id sg-0a1b2c3d4e5f67890 --ip-permissions '[{"IpProtocol":"tcp","FromPort":3389,"ToPort":3389,"Ipv6Ranges":[{"CidrIpv6":"::/0"}]}]'`,
     ]) {
       expect(email).toContain(expected);
     }
