@@ -7,6 +7,7 @@
  * older notifier.
  */
 import * as z from 'zod/mini';
+import { formatIssues } from '../engine/issues.js';
 import { MODES, OUTCOMES, SEVERITIES, type Decision, type Outcome, type Severity } from '../engine/types.js';
 
 export interface MessageUndoStep {
@@ -179,3 +180,41 @@ export const AlertMessageSchema = z.object({
 
 /** Keeps the schema and the hand-written readonly type in step: a parsed message is an `AlertMessage`. */
 export const asAlertMessage = (parsed: z.infer<typeof AlertMessageSchema>): AlertMessage => parsed;
+
+/**
+ * The SNS event a subscriber Lambda of the alert topic (protocol `lambda`)
+ * receives: each record's body and attributes. Attributes are read leniently:
+ * an odd one makes a message unverified, never the whole event unreadable.
+ */
+export const AlertDeliverySchema = z.object({
+  Records: z
+    .array(
+      z.object({
+        EventSource: z.optional(z.string()),
+        Sns: z.object({
+          MessageId: z.string(),
+          Message: z.string(),
+          Subject: z.optional(z.nullable(z.string())),
+          TopicArn: z.optional(z.string()),
+          MessageAttributes: z.optional(z.record(z.string(), z.unknown())),
+        }),
+      }),
+    )
+    .check(z.minLength(1)),
+});
+
+/** A verified body: an alert of this schema, or (from a newer publisher) something this version cannot read, with the reasons. */
+export type ParsedAlertBody = { readonly kind: 'alert'; readonly message: AlertMessage } | { readonly kind: 'unknown'; readonly problems: readonly string[] };
+
+/** Reads an SNS message body as an alert. Check its signature first (`alert-signature.ts`): this says what it is, not who sent it. */
+export function parseAlertBody(raw: string): ParsedAlertBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw) as unknown;
+  } catch {
+    return { kind: 'unknown', problems: ['the SNS message is not JSON'] };
+  }
+  const alert = AlertMessageSchema.safeParse(json);
+  if (alert.success) return { kind: 'alert', message: asAlertMessage(alert.data) };
+  return { kind: 'unknown', problems: formatIssues(alert.error.issues) };
+}

@@ -23,11 +23,10 @@
  */
 import { ParseFault } from '../engine/errors.js';
 import { KMSClient, VerifyMacCommand } from '@aws-sdk/client-kms';
-import * as z from 'zod/mini';
 import type { CommandTable } from '../engine/aws.js';
 import { formatIssues } from '../engine/issues.js';
 import { AlarmNotificationSchema, type AlarmNotification } from './alarm.js';
-import { AlertMessageSchema, asAlertMessage, type AlertMessage } from './alert-message.js';
+import { AlertDeliverySchema, parseAlertBody, type AlertMessage } from './alert-message.js';
 import type { AlertVerifier, Verification } from './alert-signature.js';
 import { buildSlackMessage, clip, escapeMrkdwn, SLACK_LIMITS, type SlackMessage } from './slack.js';
 import { postToSlack, SlackDeliveryError, type DeliveryOptions } from './slack-delivery.js';
@@ -76,24 +75,6 @@ const WEBHOOK_GONE: ReadonlySet<number> = new Set([403, 404, 410]);
 interface NotifierContext {
   getRemainingTimeInMillis?(): number;
 }
-
-const SnsEventSchema = z.object({
-  Records: z
-    .array(
-      z.object({
-        EventSource: z.optional(z.string()),
-        Sns: z.object({
-          MessageId: z.string(),
-          Message: z.string(),
-          Subject: z.optional(z.nullable(z.string())),
-          TopicArn: z.optional(z.string()),
-          // Read leniently: an odd attribute makes a message unverified, never the whole event unreadable.
-          MessageAttributes: z.optional(z.record(z.string(), z.unknown())),
-        }),
-      }),
-    )
-    .check(z.minLength(1)),
-});
 
 export class NotifierEventError extends ParseFault {
   override readonly name = 'NotifierEventError';
@@ -176,21 +157,6 @@ function unverifiedMessage(subject: string | undefined, raw: string, verificatio
   };
 }
 
-type Parsed = { readonly kind: 'alert'; readonly message: AlertMessage } | { readonly kind: 'unknown'; readonly problems: readonly string[] };
-
-/** A signed message: an alert of the bot, or (from a newer publisher) something this notifier cannot format. */
-function parseMessage(raw: string): Parsed {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw) as unknown;
-  } catch {
-    return { kind: 'unknown', problems: ['the SNS message is not JSON'] };
-  }
-  const alert = AlertMessageSchema.safeParse(json);
-  if (alert.success) return { kind: 'alert', message: asAlertMessage(alert.data) };
-  return { kind: 'unknown', problems: formatIssues(alert.error.issues) };
-}
-
 interface Rendered {
   readonly slackMessage: SlackMessage;
   /** The alert, when the message is a signed alert this notifier can format. */
@@ -215,7 +181,7 @@ async function render(deps: NotifierDeps, messageId: string, raw: string, subjec
     }
     return { slackMessage: unverifiedMessage(subject, raw, verification), verified: false };
   }
-  const parsed = parseMessage(raw);
+  const parsed = parseAlertBody(raw);
   if (parsed.kind === 'unknown') {
     logger.warn('alert message not in the expected format: posting it as text', { messageId, problems: parsed.problems });
     metrics.addMetric(METRICS.invalidMessage, 'Count', 1);
@@ -227,7 +193,7 @@ async function render(deps: NotifierDeps, messageId: string, raw: string, subjec
 export function createNotifier(deps: NotifierDeps): (event: unknown, context?: NotifierContext) => Promise<NotifierResult> {
   const { logger, metrics } = deps;
   return async (event, context = {}) => {
-    const parsed = SnsEventSchema.safeParse(event);
+    const parsed = AlertDeliverySchema.safeParse(event);
     if (!parsed.success) {
       const problems = formatIssues(parsed.error.issues);
       logger.error('not an SNS event: nothing posted', { problems });
