@@ -15,6 +15,7 @@ const io = {
   stdoutIsTTY: Boolean(process.stdout.isTTY),
   stderrIsTTY: Boolean(process.stderr.isTTY),
   stderrColumns: process.stderr.columns,
+  stdoutColumns: process.stdout.columns,
   get stdin() {
     return process.stdin;
   },

@@ -1,14 +1,22 @@
 /**
  * Replay output formats. Each formatter receives lines as they are decided
- * and a summary at the end, and writes as it goes, so output memory stays
- * bounded whatever the number of decisions.
+ * and a summary at the end. Memory stays bounded whatever the number of
+ * decisions: the JSON formats write as they go; the table and the reports,
+ * which order what they print, hold at most {@link MEMORY_CAP} decisions per
+ * section in memory and keep the rest in a temporary file until the end.
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { describeStep } from '../engine/step-text.js';
-import { checkLines } from '../notify/alert-view.js';
-import type { PlanStep } from '../engine/types.js';
+import { StringDecoder } from 'node:string_decoder';
+import { SEVERITIES, type Severity } from '../engine/types.js';
 import type { ReplayLine } from './replay.js';
-import { allRules } from '../remediations/registry.js';
+import { htmlFormatter } from './format-html.js';
+import { markdownFormatter } from './format-markdown.js';
+import { sarifFormatter } from './format-sarif.js';
+import { tableFormatter } from './format-table.js';
+import { colourEnabled } from './terminal.js';
 
 export interface Io {
   /** Writes one line (a newline is appended). */
@@ -19,6 +27,8 @@ export interface Io {
   /** Writes to stderr without a newline (the progress bar); used only when stderr is a terminal. */
   progress?(text: string): void;
   readonly stderrColumns?: number;
+  /** The terminal's width when stdout is one. */
+  readonly stdoutColumns?: number;
   /** Read when an input is `-`. */
   readonly stdin?: Readable;
 }
@@ -28,22 +38,290 @@ interface ReplaySummary {
   readonly inputs: number;
   /** Inputs that could not be read, or not to their end. */
   readonly unreadable: number;
+  /** Records read, including those no rule could reach and invalid ones. */
   readonly recordsRead: number;
+  /** Records that reached a rule but fell outside the `--since`/`--until` window. */
+  readonly recordsFilteredOut: number;
+  /** Records that reached a rule (inside the window) and were decided. */
   readonly recordsMatched: number;
+  /** `invalid` lines: malformed records, and inputs that could not be read. */
   readonly invalid: number;
   readonly byVerdict: Readonly<Record<string, number>>;
   readonly byRule: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Violations by their severity (what `--fail-on <severity>` compares). */
+  readonly violationsBySeverity: Readonly<Record<string, number>>;
 }
 
-interface Formatter {
+/** A replay output: lines as they are decided, then the summary. */
+export interface Formatter {
   lines(lines: readonly ReplayLine[]): void;
   end(summary: ReplaySummary): void;
 }
 
-export const FORMATS = ['table', 'jsonl', 'json', 'markdown'] as const;
+export type { ReplaySummary };
+
+export const FORMATS = ['table', 'jsonl', 'json', 'markdown', 'html', 'sarif'] as const;
 export type Format = (typeof FORMATS)[number];
 
-const DECISION_VERDICTS = ['violation', 'exempt', 'compliant', 'skipped'] as const;
+/** The verdicts of decided lines, in the order the summaries list them. */
+export const DECISION_VERDICTS = ['violation', 'exempt', 'compliant', 'skipped'] as const;
+
+/** A decided line (not `invalid`). */
+export type DecisionLine = Extract<ReplayLine, { readonly rule: string }>;
+
+/** How the table and the reports are printed: `--only`, `--width`, `--color` and NO_COLOR resolved. */
+export interface OutputOptions {
+  /** `--only violations`: other decisions are counted, not listed. */
+  readonly onlyViolations: boolean;
+  /** Columns no table line exceeds. */
+  readonly width: number;
+  readonly colour: boolean;
+  /** Decisions per section held in memory before the rest goes to a temporary file (tests lower it). */
+  readonly memoryCap?: number;
+}
+
+/** How many decisions of a section the table and the reports hold in memory to sort; past it, the rest waits on disk. */
+export const MEMORY_CAP = 10_000;
+
+const MIN_WIDTH = 40;
+/** The table's width when stdout is not a terminal and `--width` is not given. */
+const DEFAULT_WIDTH = 100;
+
+/**
+ * The output options from `--only`, `--width`, `--color` and NO_COLOR, or the
+ * message of a usage error. The width is `--width`, else the terminal's, else
+ * {@link DEFAULT_WIDTH}.
+ */
+export function outputOptions(
+  raw: { readonly only?: string | undefined; readonly width?: string | undefined; readonly color?: string | undefined },
+  io: Pick<Io, 'stdoutIsTTY' | 'stdoutColumns'>,
+  noColor: string | undefined,
+): OutputOptions | string {
+  if (raw.only !== undefined && raw.only !== 'violations') return `--only takes "violations", got "${raw.only}"`;
+  const colour = raw.color ?? 'auto';
+  if (colour !== 'auto' && colour !== 'always' && colour !== 'never') return `--color must be auto, always or never, got "${raw.color}"`;
+  let width = io.stdoutIsTTY && io.stdoutColumns !== undefined && io.stdoutColumns > 0 ? Math.max(MIN_WIDTH, io.stdoutColumns) : DEFAULT_WIDTH;
+  if (raw.width !== undefined) {
+    width = /^\d{1,5}$/.test(raw.width) ? Number(raw.width) : Number.NaN;
+    if (!(width >= MIN_WIDTH && width <= 10_000)) return `--width must be a whole number from ${MIN_WIDTH} to 10000, got "${raw.width}"`;
+  }
+  return { onlyViolations: raw.only === 'violations', width, colour: colourEnabled(colour, io.stdoutIsTTY, noColor) };
+}
+
+/**
+ * The decisions of one section, in print order, with memory bounded: at most
+ * `cap` in memory, the rest appended to a temporary file as JSON lines. A
+ * sorted store prints by severity (most severe first), then by `eventTime`;
+ * past the cap, a severity's overflow follows its sorted part in input order.
+ */
+export interface LineStore<Line extends ReplayLine = ReplayLine> {
+  add(line: Line): void;
+  /** Lines added. */
+  readonly size: number;
+  /** Lines that went to disk (past the cap). */
+  readonly spilled: number;
+  /** Every line, in print order. */
+  drain(): Iterable<Line>;
+  /** Removes the temporary files. */
+  close(): void;
+}
+
+/** Print position of a severity: 0 for critical, then high, medium, low; an unknown severity last. */
+export function severityOrder(severity: string): number {
+  const rank = SEVERITIES.indexOf(severity as Severity);
+  return rank < 0 ? SEVERITIES.length : SEVERITIES.length - 1 - rank;
+}
+
+/** The severities most severe first. */
+export const SEVERITIES_DESCENDING: readonly Severity[] = [...SEVERITIES].reverse();
+
+function bucketOf(line: ReplayLine): number {
+  return 'severity' in line ? severityOrder(line.severity) : SEVERITIES.length;
+}
+
+function timeOf(line: ReplayLine): number {
+  const time = 'eventTime' in line ? Date.parse(line.eventTime) : Number.NaN;
+  return Number.isNaN(time) ? Number.POSITIVE_INFINITY : time;
+}
+
+const SPILL_CHUNK = 1 << 20;
+
+class Spill {
+  private fd: number | undefined;
+  private pending = '';
+  private written = 0;
+
+  constructor(private readonly path: () => string) {}
+
+  append(line: ReplayLine): void {
+    this.pending += `${JSON.stringify(line)}\n`;
+    if (this.pending.length >= SPILL_CHUNK) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending === '') return;
+    this.fd ??= openSync(this.path(), 'w+');
+    this.written += writeSync(this.fd, this.pending, this.written);
+    this.pending = '';
+  }
+
+  *read(): Iterable<ReplayLine> {
+    this.flush();
+    if (this.fd === undefined) return;
+    const buffer = Buffer.alloc(SPILL_CHUNK);
+    const decoder = new StringDecoder('utf8');
+    let position = 0;
+    let carry = '';
+    for (;;) {
+      const read = readSync(this.fd, buffer, 0, buffer.length, position);
+      if (read === 0) break;
+      position += read;
+      const text = carry + decoder.write(buffer.subarray(0, read));
+      const lines = text.split('\n');
+      carry = lines.pop() ?? '';
+      for (const line of lines) yield JSON.parse(line) as ReplayLine;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** A {@link LineStore}; `sorted` orders by severity then time, otherwise input order is kept. */
+export function lineStore<Line extends ReplayLine = ReplayLine>(options: { readonly sorted: boolean; readonly cap?: number }): LineStore<Line> {
+  const cap = options.cap ?? MEMORY_CAP;
+  const buckets = options.sorted ? SEVERITIES.length + 1 : 1;
+  const memory: Line[][] = Array.from({ length: buckets }, () => []);
+  let dir: string | undefined;
+  const spills = Array.from({ length: buckets }, (_, index) => new Spill(() => join((dir ??= mkdtempSync(join(tmpdir(), 'remediate-replay-'))), `${index}.jsonl`)));
+  let held = 0;
+  let size = 0;
+  let spilled = 0;
+  return {
+    add(line) {
+      const bucket = options.sorted ? bucketOf(line) : 0;
+      size += 1;
+      if (held < cap) {
+        memory[bucket]?.push(line);
+        held += 1;
+        return;
+      }
+      spilled += 1;
+      spills[bucket]?.append(line);
+    },
+    get size() {
+      return size;
+    },
+    get spilled() {
+      return spilled;
+    },
+    *drain() {
+      for (const [index, lines] of memory.entries()) {
+        // Array.prototype.sort is stable: equal times keep their input order.
+        if (options.sorted) lines.sort((a, b) => timeOf(a) - timeOf(b) || 0);
+        yield* lines;
+        yield* spills[index]?.read() as Iterable<Line>;
+      }
+    },
+    close() {
+      for (const spill of spills) spill.close();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    },
+  };
+}
+
+/** Counts of decisions by verdict and severity, and by rule, kept as lines come (the rows a formatter hides stay counted). */
+export interface Tally {
+  add(line: ReplayLine): void;
+  /** `[verdict][severity]` → count. */
+  readonly bySeverity: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** The most severe violation of each rule. */
+  readonly worstByRule: Readonly<Record<string, string>>;
+}
+
+export function tally(): Tally {
+  const bySeverity: Record<string, Record<string, number>> = {};
+  const worstByRule: Record<string, string> = {};
+  return {
+    add(line) {
+      if (line.verdict === 'invalid') return;
+      const counts = (bySeverity[line.verdict] ??= {});
+      counts[line.severity] = (counts[line.severity] ?? 0) + 1;
+      if (line.verdict !== 'violation') return;
+      const worst = worstByRule[line.rule];
+      if (worst === undefined || severityOrder(line.severity) < severityOrder(worst)) worstByRule[line.rule] = line.severity;
+    },
+    bySeverity,
+    worstByRule,
+  };
+}
+
+/** What the Markdown and HTML reports hold: the violations and exempt decisions (every one), the first others rendered, counts of all. */
+export interface ReportSections {
+  add(lines: readonly ReplayLine[]): void;
+  readonly counts: Tally;
+  readonly violations: LineStore<DecisionLine>;
+  readonly exempt: LineStore<DecisionLine>;
+  /** The first compliant, skipped and invalid decisions, rendered (none with `--only violations`). */
+  readonly others: readonly string[];
+  /** How many there were. */
+  readonly othersTotal: number;
+  close(): void;
+}
+
+function reportSections(kit: Pick<FormatKit, 'store' | 'options'>, limit: number, render: (line: ReplayLine) => string): ReportSections {
+  const counts = tally();
+  const violations = kit.store<DecisionLine>(true);
+  const exempt = kit.store<DecisionLine>(true);
+  const others: string[] = [];
+  let othersTotal = 0;
+  return {
+    add(lines) {
+      for (const line of lines) {
+        counts.add(line);
+        if (line.verdict === 'violation') violations.add(line);
+        else if (kit.options.onlyViolations) continue;
+        else if (line.verdict === 'exempt') exempt.add(line);
+        else {
+          othersTotal += 1;
+          if (others.length < limit) others.push(render(line));
+        }
+      }
+    },
+    counts,
+    violations,
+    exempt,
+    others,
+    get othersTotal() {
+      return othersTotal;
+    },
+    close() {
+      violations.close();
+      exempt.close();
+    },
+  };
+}
+
+/**
+ * What the table and the reports get from here (given, not imported, so that
+ * they import only types from this module, which imports them).
+ */
+export interface FormatKit {
+  readonly options: OutputOptions;
+  store<Line extends ReplayLine = ReplayLine>(sorted: boolean): LineStore<Line>;
+  tally(): Tally;
+  /** The sections of a report, listing at most `limit` decisions other than violations and exempt ones. */
+  report(limit: number, render: (line: ReplayLine) => string): ReportSections;
+  /** The summary's first sentence. */
+  head(summary: ReplaySummary): string;
+  readonly verdicts: typeof DECISION_VERDICTS;
+  /** Most severe first. */
+  readonly severities: readonly Severity[];
+  severityOrder(severity: string): number;
+}
 
 function jsonlFormatter(io: Io): Formatter {
   return {
@@ -71,179 +349,61 @@ function jsonFormatter(io: Io): Formatter {
   };
 }
 
-function pad(text: string, width: number): string {
-  return text.length >= width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
-}
-
-function summaryHead(summary: ReplaySummary): string {
+/** The summary's counts in one line: records read, filtered out by the time window, that reached a rule, invalid. */
+export function summaryHead(summary: ReplaySummary): string {
   const unreadable = summary.unreadable > 0 ? `, ${summary.unreadable} unreadable input(s)` : '';
-  return `${summary.recordsRead} record(s) read from ${summary.inputs} input(s), ${summary.recordsMatched} reached a rule, ${summary.invalid} invalid${unreadable}`;
+  return `${summary.recordsRead} record(s) read from ${summary.inputs} input(s), ${summary.recordsFilteredOut} filtered out by --since/--until, ${summary.recordsMatched} reached a rule, ${summary.invalid} invalid${unreadable}`;
 }
 
-/** Wide enough for every rule id, so none is cut. */
-const RULE_WIDTH = Math.max(...allRules.map((rule) => rule.id.length)) + 1;
+const DEFAULT_OPTIONS: OutputOptions = { onlyViolations: false, width: DEFAULT_WIDTH, colour: false };
 
-function tableFormatter(io: Io): Formatter {
-  const widths = { event: 34, rule: RULE_WIDTH, verdict: 10, mode: 10, outcome: 14 };
-  let headerDone = false;
-  const row = (line: ReplayLine) => {
-    if (!headerDone) {
-      io.out(`${pad('EVENT', widths.event)} ${pad('RULE', widths.rule)} ${pad('VERDICT', widths.verdict)} ${pad('MODE', widths.mode)} ${pad('OUTCOME', widths.outcome)} SUMMARY`);
-      headerDone = true;
-    }
-    if (line.verdict === 'invalid') {
-      io.out(`${pad(line.source, widths.event)} ${pad('-', widths.rule)} ${pad('invalid', widths.verdict)} ${pad('-', widths.mode)} ${pad('-', widths.outcome)} ${line.error}`);
-      return;
-    }
-    io.out(`${pad(line.eventName, widths.event)} ${pad(line.rule, widths.rule)} ${pad(line.verdict, widths.verdict)} ${pad(line.mode, widths.mode)} ${pad(line.outcome, widths.outcome)} ${line.outcomeNote ? `${line.summary} (${line.outcomeNote})` : line.summary}`);
-    io.out(`    source: ${line.source}${line.unavailableFacts ? `  (facts unavailable offline: ${line.unavailableFacts.join(', ')})` : ''}`);
-    for (const [index, step] of line.plan.entries()) {
-      io.out(`    ${index + 1}. ${describeStep(step)}`);
-      for (const check of checkLines(step)) io.out(`       ${check}`);
-    }
-    for (const [index, step] of (line.proposal ?? []).entries()) {
-      io.out(`    proposed ${index + 1}. ${describeStep(step)}`);
-      for (const check of checkLines(step)) io.out(`       ${check}`);
-    }
+/** The formatter of `format`; `--only violations` keeps only violations in every format (the summary still counts everything). */
+export function formatterFor(format: Format, io: Io, options: OutputOptions = DEFAULT_OPTIONS): Formatter {
+  const store = <Line extends ReplayLine>(sorted: boolean) => lineStore<Line>({ sorted, ...(options.memoryCap !== undefined ? { cap: options.memoryCap } : {}) });
+  const kit: FormatKit = {
+    options,
+    store,
+    tally,
+    report: (limit, render) => reportSections({ store, options }, limit, render),
+    head: (summary) => summaryHead(summary),
+    verdicts: DECISION_VERDICTS,
+    severities: SEVERITIES_DESCENDING,
+    severityOrder,
   };
-  return {
-    lines(lines) {
-      for (const line of lines) row(line);
-    },
-    end(summary) {
-      if (headerDone) io.out('');
-      io.out(`Summary: ${summaryHead(summary)}`);
-      io.out(`${pad('RULE', RULE_WIDTH)} ${DECISION_VERDICTS.map((v) => pad(v.toUpperCase(), 10)).join(' ')}`);
-      for (const [rule, counts] of Object.entries(summary.byRule).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        io.out(`${pad(rule, RULE_WIDTH)} ${DECISION_VERDICTS.map((v) => pad(String(counts[v] ?? 0), 10)).join(' ')}`);
-      }
-    },
-  };
-}
-
-/** Escapes text for Markdown prose and table cells. */
-function md(text: string): string {
-  return text.replace(/[\\`*_<>|[\]]/g, (char) => `\\${char}`).replace(/[\r\n]+/g, ' ');
-}
-
-function code(text: string): string {
-  const clean = text.replace(/[\r\n]+/g, ' ');
-  const fence = clean.includes('`') ? '``' : '`';
-  return `${fence}${fence.length > 1 ? ' ' : ''}${clean}${fence.length > 1 ? ' ' : ''}${fence}`;
-}
-
-function stepBlock(steps: readonly PlanStep[], label: string): string[] {
-  if (steps.length === 0) return [];
-  const body = steps.flatMap((step, index) => [
-    `${index + 1}. ${describeStep(step)}`,
-    `   why: ${step.reason}`,
-    ...checkLines(step).map((check) => `   ${check}`),
-    ...(step.undo ? [`   undo: ${describeStep(step.undo)}`] : []),
-  ]);
-  return ['', `${label}:`, '', '```text', ...body.map((text) => text.replaceAll('```', '` ` `')), '```'];
-}
-
-/** How many non-violation lines the Markdown report lists, so it stays readable and memory stays bounded. */
-const MARKDOWN_OTHER_LIMIT = 50;
-
-/**
- * A report to paste into a pull request or a ticket: each violation with the
- * exact API calls the bot would make, then the other decisions (the first
- * {@link MARKDOWN_OTHER_LIMIT}) and the summary.
- */
-function markdownFormatter(io: Io): Formatter {
-  let violations = 0;
-  const others: string[] = [];
-  let othersTotal = 0;
-  io.out('# Remediation dry run');
-  io.out('');
-  io.out("Recorded CloudTrail events replayed offline through the rules' EventBridge patterns and evaluations. Nothing was executed; the API calls below are what the bot would make.");
-  const violation = (line: Extract<ReplayLine, { verdict: 'violation' | 'compliant' | 'exempt' | 'skipped' }>) => {
-    violations += 1;
-    if (violations === 1) io.out('\n## Violations');
-    const text = [
-      '',
-      `### ${violations}. ${md(line.rule)} (${line.severity}): ${md(line.eventName)}`,
-      '',
-      `- **Event:** ${code(line.eventName)} from ${code(line.eventSource)} at ${md(line.eventTime)}, account ${code(line.account)}, ${code(line.region)}`,
-      `- **Principal:** ${code(line.principal)}`,
-      ...(line.resources.length > 0 ? [`- **Resources:** ${line.resources.map(code).join(', ')}`] : []),
-      `- **Mode:** ${line.mode}; **outcome:** ${line.outcome}${line.outcomeNote ? ` (${md(line.outcomeNote)})` : ''}`,
-      `- **Source:** ${code(line.source)}`,
-      ...(line.unavailableFacts ? [`- **Facts unavailable offline:** ${line.unavailableFacts.map(md).join(', ')}`] : []),
-      '',
-      md(line.summary),
-      ...(line.findings && line.findings.length > 0 ? ['', ...line.findings.map((finding) => `- ${finding.severity}: ${md(finding.message)}`)] : []),
-      ...stepBlock(line.plan, line.mode === 'remediate' ? 'API calls the bot would make' : `API calls of the plan (mode ${line.mode}: proposed, not applied)`),
-      ...stepBlock(line.proposal ?? [], 'Proposed for review (never applied automatically)'),
-    ];
-    io.out(text.join('\n'));
-  };
-  return {
-    lines(lines) {
-      for (const line of lines) {
-        if (line.verdict === 'violation') {
-          violation(line);
-          continue;
-        }
-        othersTotal += 1;
-        if (others.length >= MARKDOWN_OTHER_LIMIT) continue;
-        // A pipe inside a code span still ends a table cell unless escaped.
-        const source = code(line.source).replaceAll('|', '\\|');
-        others.push(
-          line.verdict === 'invalid'
-            ? `| invalid | | | ${source} | ${md(line.error)} |`
-            : `| ${line.verdict} | ${md(line.rule)} | ${md(line.eventName)} | ${source} | ${md(line.summary)} |`,
-        );
-      }
-    },
-    end(summary) {
-      if (violations === 0) io.out('\n**No violations.**');
-      if (othersTotal > 0) {
-        io.out(`\n## Other decisions${othersTotal > others.length ? ` (first ${others.length} of ${othersTotal})` : ''}\n`);
-        io.out(['| Verdict | Rule | Event | Source | Why |', '| --- | --- | --- | --- | --- |', ...others].join('\n'));
-      }
-      io.out('\n## Summary\n');
-      io.out(`${md(summaryHead(summary))}.\n`);
-      const rules = Object.entries(summary.byRule).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      if (rules.length > 0) {
-        io.out(
-          [
-            `| Rule | ${DECISION_VERDICTS.join(' | ')} |`,
-            `| --- | ${DECISION_VERDICTS.map(() => '---:').join(' | ')} |`,
-            ...rules.map(([rule, counts]) => `| ${md(rule)} | ${DECISION_VERDICTS.map((v) => String(counts[v] ?? 0)).join(' | ')} |`),
-          ].join('\n'),
-        );
-      }
-    },
-  };
-}
-
-export function formatterFor(format: Format, io: Io): Formatter {
-  switch (format) {
-    case 'table':
-      return tableFormatter(io);
-    case 'jsonl':
-      return jsonlFormatter(io);
-    case 'json':
-      return jsonFormatter(io);
-    case 'markdown':
-      return markdownFormatter(io);
-  }
+  const formatter = ((): Formatter => {
+    switch (format) {
+      case 'table':
+        return tableFormatter(io, kit);
+      case 'jsonl':
+        return jsonlFormatter(io);
+      case 'json':
+        return jsonFormatter(io);
+      case 'markdown':
+        return markdownFormatter(io, kit);
+      case 'html':
+        return htmlFormatter(io, kit);
+      case 'sarif':
+        return sarifFormatter(io);
+    }
+  })();
+  if (!options.onlyViolations || format === 'table' || format === 'markdown' || format === 'html') return formatter;
+  return { lines: (lines) => formatter.lines(lines.filter((line) => line.verdict === 'violation')), end: (summary) => formatter.end(summary) };
 }
 
 export function summarise(): {
   add(lines: readonly ReplayLine[]): void;
-  totals(totals: { readonly records: number; readonly matched: number; readonly unreadable: number; readonly inputs: number }): void;
+  totals(totals: { readonly records: number; readonly filtered: number; readonly matched: number; readonly unreadable: number; readonly inputs: number }): void;
   result(): ReplaySummary;
 } {
   let recordsRead = 0;
+  let recordsFilteredOut = 0;
   let recordsMatched = 0;
   let unreadable = 0;
   let inputs = 0;
   let invalid = 0;
   const byVerdict: Record<string, number> = {};
   const byRule: Record<string, Record<string, number>> = {};
+  const violationsBySeverity: Record<string, number> = {};
   return {
     add(lines) {
       for (const line of lines) {
@@ -254,14 +414,16 @@ export function summarise(): {
         }
         const counts = (byRule[line.rule] ??= {});
         counts[line.verdict] = (counts[line.verdict] ?? 0) + 1;
+        if (line.verdict === 'violation') violationsBySeverity[line.severity] = (violationsBySeverity[line.severity] ?? 0) + 1;
       }
     },
     totals(totals) {
       recordsRead = totals.records;
+      recordsFilteredOut = totals.filtered;
       recordsMatched = totals.matched;
       unreadable = totals.unreadable;
       inputs = totals.inputs;
     },
-    result: () => ({ inputs, unreadable, recordsRead, recordsMatched, invalid, byVerdict, byRule }),
+    result: () => ({ inputs, unreadable, recordsRead, recordsFilteredOut, recordsMatched, invalid, byVerdict, byRule, violationsBySeverity }),
   };
 }

@@ -2,70 +2,23 @@
  * The `remediate` CLI. `main` returns the exit code and writes only through
  * `io`; the bin file is the only place that touches `process`.
  */
-import { ConfigFault } from '../engine/errors.js';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../engine/config.js';
+import { ConfigError, modeFor, parseConfig, settingsFor } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
 import { patternForRule } from '../engine/patterns.js';
-import type { Rule } from '../engine/types.js';
+import { SEVERITIES, type Rule } from '../engine/types.js';
 import { allRules } from '../remediations/registry.js';
 import { loadConfigFile } from './config-file.js';
-import { FORMATS, formatterFor, summarise, type Format, type Io } from './format.js';
+import { FORMATS, formatterFor, outputOptions, summarise, summaryHead, type Format, type Io, type ReplaySummary } from './format.js';
 import { eventNameGate } from './gate.js';
 import { listInputs } from './inputs.js';
 import { EXIT } from './exit-codes.js';
 import { createProgressBar } from './progress.js';
 import { defaultJobs, runReplay, type ProgressState } from './replay-pool.js';
 import type { TimeWindow } from './replay.js';
+import { didYouMean } from './suggest.js';
+import { checkArgs, COMMAND_HELP, COMMANDS, FAIL_ON_LEVELS, OVERVIEW_HELP, UNDO_OPTIONS, UsageError, usageErrorLines, VERSION, type Command, type FailOn } from './usage.js';
 
-
-export const USAGE = `remediate: event-driven AWS remediation bot
-
-Usage:
-  remediate replay <file|dir|->... [options]
-      Dry run: replays recorded CloudTrail through the same EventBridge patterns,
-      rules and plans as the Lambdas, offline, and prints the exact API calls
-      that would be made. Nothing is executed; no AWS access is needed.
-      Inputs (format detected per file; gzip detected by content):
-        EventBridge events: one JSON object, a JSON array, or JSON Lines
-        CloudTrail log files as S3 delivers them ({"Records":[...]}, .json.gz),
-          e.g. a whole AWSLogs/<account>/CloudTrail/ tree
-        aws cloudtrail lookup-events output ({"Events":[...]})
-        CloudTrail Lake or Athena exports: JSON Lines of raw records
-      Options:
-        --format table|jsonl|json|markdown
-                        default: table on a terminal, jsonl otherwise
-        --config FILE   config file (default: ./remediation.config.yml when present)
-        --rule ID       only this rule (repeatable)
-        --since TIME    only events at or after TIME (ISO 8601, e.g. 2025-03-01
-                        or 2025-03-01T12:00:00Z)
-        --until TIME    only events before TIME
-        --fail-on violation
-                        exit 3 when any violation is found (CI gating)
-        --jobs N        worker threads (default: one per core, at most 4)
-  remediate invoke <event.json> [--config FILE] [--format text|json]
-      Runs one event through the full Lambda path against the AWS endpoint of
-      the environment (AWS_ENDPOINT_URL, AWS_REGION, the credentials chain),
-      in the configured mode: only rules in "remediate" mode change anything.
-  remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
-      Reverses what the bot applied for one CloudTrail event, from the undo
-      record the Lambda stored (remediate undo without arguments: details).
-  remediate rules [--format text|json]
-      Lists the rules with their triggers, default mode and severity.
-  remediate --help
-
-Exit codes:
-  0  success
-  1  usage or config error
-  2  an input could not be read (the rest was replayed), or invoke got an invalid event,
-     or undo found no record or refused one
-  3  --fail-on violation and a violation was found
-  4  invoke: a remediation failed or AWS answered with an unexpected fault;
-     undo: an undo step failed, or the undo could not start or be recorded`;
-
-class UsageError extends ConfigFault {
-  override readonly name = 'UsageError';
-}
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
@@ -73,48 +26,93 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\
 export function parseTimestamp(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const time = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(time)) throw new UsageError(`${option} must be an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`);
+  if (Number.isNaN(time)) throw new UsageError(`${option} must be an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`, 'replay');
   return time;
 }
 
 function selectRules(ids: readonly string[] | undefined): readonly Rule[] {
   if (!ids || ids.length === 0) return allRules;
-  const unknown = ids.filter((id) => !allRules.some((rule) => rule.id === id));
-  if (unknown.length > 0) throw new UsageError(`unknown rule(s) ${unknown.join(', ')}; known: ${allRules.map((rule) => rule.id).join(', ')}`);
+  const known = allRules.map((rule) => rule.id);
+  const unknown = ids.find((id) => !known.includes(id));
+  if (unknown !== undefined) {
+    const hint = didYouMean(unknown, known);
+    throw new UsageError(`unknown rule "${unknown}"${hint || '; "remediate rules" lists them'}`, 'replay');
+  }
   return allRules.filter((rule) => ids.includes(rule.id));
 }
 
 function parseJobs(value: string | undefined): number {
   if (value === undefined) return defaultJobs();
   const jobs = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new UsageError(`--jobs must be a whole number from 1 to 256, got "${value}"`);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw new UsageError(`--jobs must be a whole number from 1 to 256, got "${value}"`, 'replay');
   return jobs;
 }
 
 /** The bundled worker sits beside the bundled CLI; from the TypeScript sources it does not exist and the replay stays on the main thread. */
 const WORKER_URL = new URL('./replay-worker.mjs', import.meta.url);
 
+/** How many violations `--fail-on` counts: all, or those of at least its severity (an unknown severity counts, so the gate fails closed). */
+function violationsFound(summary: ReplaySummary, failOn: FailOn): number {
+  const floor = failOn === 'violation' ? 0 : SEVERITIES.indexOf(failOn);
+  let found = 0;
+  for (const [severity, count] of Object.entries(summary.violationsBySeverity)) {
+    const rank = SEVERITIES.indexOf(severity as (typeof SEVERITIES)[number]);
+    if (rank === -1 || rank >= floor) found += count;
+  }
+  return found;
+}
+
+/**
+ * The `--fail-on` gate: why it fails and its exit code, or `undefined` when it
+ * passes. A replay that could not read everything, met invalid records or read
+ * nothing proves nothing, so it fails unless told to accept that.
+ */
+export function gateFailure(summary: ReplaySummary, failOn: FailOn, allow: { readonly empty: boolean; readonly invalid: boolean }): { readonly code: number; readonly reason: string } | undefined {
+  if (!allow.invalid && summary.unreadable > 0) return { code: EXIT.unreadable, reason: `${summary.unreadable} input(s) could not be read (--allow-invalid accepts this)` };
+  if (!allow.invalid && summary.invalid > 0) return { code: EXIT.invalidRecords, reason: `${summary.invalid} invalid record(s) (--allow-invalid accepts this)` };
+  if (!allow.empty && summary.recordsRead === 0) return { code: EXIT.noRecords, reason: 'no record was read (--allow-empty accepts this)' };
+  const found = violationsFound(summary, failOn);
+  if (found > 0) return { code: EXIT.failOn, reason: `${found} violation(s)${failOn === 'violation' ? '' : ` of severity ${failOn} or higher`}` };
+  return undefined;
+}
+
+function parseFailOn(value: string | undefined): FailOn | undefined {
+  if (value === undefined) return undefined;
+  const level = FAIL_ON_LEVELS.find((known) => known === value);
+  if (level === undefined) throw new UsageError(`--fail-on takes ${FAIL_ON_LEVELS.join(', ')}, got "${value}"${didYouMean(value, FAIL_ON_LEVELS)}`, 'replay');
+  return level;
+}
+
 async function replay(args: string[], io: Io, env: Env): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      format: { type: 'string' },
-      config: { type: 'string' },
-      rule: { type: 'string', multiple: true },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      'fail-on': { type: 'string' },
-      jobs: { type: 'string' },
-    },
-  });
-  if (positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin');
+  const options = {
+    format: { type: 'string' },
+    config: { type: 'string' },
+    rule: { type: 'string', multiple: true },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    'fail-on': { type: 'string' },
+    'allow-empty': { type: 'boolean' },
+    'allow-invalid': { type: 'boolean' },
+    jobs: { type: 'string' },
+    only: { type: 'string' },
+    width: { type: 'string' },
+    color: { type: 'string' },
+  } as const;
+  if (checkArgs('replay', args, options) === 'help') {
+    io.out(COMMAND_HELP.replay);
+    return EXIT.ok;
+  }
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  if (positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin', 'replay');
   const format = (values.format ?? (io.stdoutIsTTY ? 'table' : 'jsonl')) as Format;
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
-  if (values['fail-on'] !== undefined && values['fail-on'] !== 'violation') throw new UsageError(`--fail-on takes "violation", got "${values['fail-on']}"`);
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"${didYouMean(format, FORMATS)}`, 'replay');
+  const failOn = parseFailOn(values['fail-on']);
+  for (const flag of ['allow-empty', 'allow-invalid'] as const) {
+    if (values[flag] && failOn === undefined) throw new UsageError(`--${flag} only applies with --fail-on`, 'replay');
+  }
   const since = parseTimestamp('--since', values.since);
   const until = parseTimestamp('--until', values.until);
-  if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--since must be earlier than --until');
+  if (since !== undefined && until !== undefined && since >= until) throw new UsageError('--since must be earlier than --until', 'replay');
   const rules = selectRules(values.rule);
   const jobs = parseJobs(values.jobs);
   const config = loadConfigFile(values.config, allRules);
@@ -123,7 +121,9 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const gate = eventNameGate(rules);
 
   const inputs = await listInputs(positionals);
-  const formatter = formatterFor(format, io);
+  const output = outputOptions({ only: values.only, width: values.width, color: values.color }, io, env['NO_COLOR']);
+  if (typeof output === 'string') throw new UsageError(output, 'replay');
+  const formatter = formatterFor(format, io, output);
   const summary = summarise();
   const bar = io.stderrIsTTY && io.progress ? createProgressBar({ write: io.progress, ...(io.stderrColumns ? { columns: io.stderrColumns } : {}) }) : undefined;
   const totals = await runReplay({
@@ -147,20 +147,22 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   summary.totals(totals);
   const result = summary.result();
   formatter.end(result);
-  if (result.unreadable > 0) return EXIT.unreadable;
-  if (values['fail-on'] === 'violation' && (result.byVerdict['violation'] ?? 0) > 0) return EXIT.failOn;
-  return EXIT.ok;
+  if (failOn === undefined) return result.unreadable > 0 ? EXIT.unreadable : EXIT.ok;
+  const failure = gateFailure(result, failOn, { empty: values['allow-empty'] === true, invalid: values['allow-invalid'] === true });
+  io.err(`remediate: --fail-on ${failOn}: ${failure ? `failed, ${failure.reason}` : 'passed'}; ${summaryHead(result)}`);
+  return failure?.code ?? EXIT.ok;
 }
 
 async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, format: { type: 'string' } },
-  });
-  if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('invoke: name exactly one event file (or - for stdin)');
+  const options = { config: { type: 'string' }, format: { type: 'string' } } as const;
+  if (checkArgs('invoke', args, options) === 'help') {
+    io.out(COMMAND_HELP.invoke);
+    return EXIT.ok;
+  }
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('invoke: name exactly one event file (or - for stdin)', 'invoke');
   const format = values.format ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`, 'invoke');
   const config = loadConfigFile(values.config, allRules);
   for (const warning of config.warnings) io.err(`warning: config ${warning}`);
   // The SDK clients load only for this command, so replay starts fast.
@@ -168,33 +170,67 @@ async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> 
   return invoke({ file: positionals[0], format, rules: allRules, config, env }, io);
 }
 
-function listRules(args: string[], io: Io): number {
-  const { values } = parseArgs({ args, options: { format: { type: 'string' } } });
-  const format = values.format ?? 'text';
-  if (format === 'json') {
-    io.out(
-      JSON.stringify(
-        allRules.map((rule) => ({
-          id: rule.id,
-          title: rule.title,
-          severity: rule.severity,
-          family: rule.family,
-          defaultMode: rule.defaultMode ?? null,
-          triggers: rule.triggers,
-          pattern: patternForRule(rule),
-        })),
-        null,
-        2,
-      ),
-    );
+async function undo(args: string[], io: Io, env: Env): Promise<number> {
+  if (checkArgs('undo', args, UNDO_OPTIONS) === 'help') {
+    io.out(COMMAND_HELP.undo);
     return EXIT.ok;
   }
-  if (format !== 'text') throw new UsageError(`--format must be text or json, got "${format}"`);
-  for (const rule of allRules) {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: UNDO_OPTIONS });
+  if (positionals.length !== 1 || positionals[0] === '') throw new UsageError('undo: name exactly one event id (the CloudTrail eventID shown in the alert)', 'undo');
+  // Loaded on demand, like invoke: its SDK clients stay out of the replay's start-up.
+  const { undoCommand } = await import('./undo.js');
+  return await undoCommand(args, io, env);
+}
+
+/** The mode of a rule that declares none and is not configured: the engine's own default. */
+const ENGINE_DEFAULT_MODE = parseConfig({}, []).defaultMode;
+
+function listRules(args: string[], io: Io, env: Env): number {
+  const options = { format: { type: 'string' }, config: { type: 'string' } } as const;
+  if (checkArgs('rules', args, options, { positionals: false }) === 'help') {
+    io.out(COMMAND_HELP.rules);
+    return EXIT.ok;
+  }
+  const { values } = parseArgs({ args, options });
+  const format = values.format ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"${didYouMean(format, ['text', 'json'])}`, 'rules');
+  const config = loadConfigFile(values.config, allRules);
+  for (const warning of config.warnings) io.err(`warning: config ${warning}`);
+  const rules = allRules.map((rule) => ({
+    id: rule.id,
+    title: rule.title,
+    severity: rule.severity,
+    family: rule.family,
+    defaultMode: rule.defaultMode ?? ENGINE_DEFAULT_MODE,
+    mode: modeFor(rule, config, env),
+    settings: settingsFor<unknown>(rule, config),
+    triggers: rule.triggers,
+    pattern: patternForRule(rule),
+  }));
+  if (format === 'json') {
+    io.out(JSON.stringify(rules, null, 2));
+    return EXIT.ok;
+  }
+  for (const rule of rules) {
     const triggers = rule.triggers.map((t) => `${t.eventSource}: ${t.eventNames.join(', ')}`).join('; ');
-    io.out(`${rule.id} [${rule.severity}, default ${rule.defaultMode ?? 'propose'}] ${rule.title}\n    triggers: ${triggers}`);
+    io.out(
+      [
+        `${rule.id} [${rule.severity}, mode ${rule.mode}, default ${rule.defaultMode}] ${rule.title}`,
+        `    triggers: ${triggers}`,
+        `    settings: ${JSON.stringify(rule.settings)}`,
+      ].join('\n'),
+    );
   }
   return EXIT.ok;
+}
+
+function isCommand(name: string): name is Command {
+  return (COMMANDS as readonly string[]).includes(name);
+}
+
+function unknownCommand(name: string): UsageError {
+  if (name.startsWith('-')) return new UsageError(`unknown option ${name}${didYouMean(name.replace(/^-+/, ''), ['help', 'version'], (option) => `--${option}`)}`);
+  return new UsageError(`unknown command "${name}"${didYouMean(name, [...COMMANDS, 'help', 'version'])}`);
 }
 
 export async function main(argv: readonly string[], io: Io, env: Env = {}): Promise<number> {
@@ -202,37 +238,45 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
   try {
     switch (command) {
       case undefined:
+        io.out(OVERVIEW_HELP);
+        return EXIT.usage;
       case '--help':
       case '-h':
-      case 'help':
-        io.out(USAGE);
-        return command === undefined ? EXIT.usage : EXIT.ok;
+      case 'help': {
+        const topic = rest[0];
+        if (topic === undefined) io.out(OVERVIEW_HELP);
+        else if (isCommand(topic)) io.out(COMMAND_HELP[topic]);
+        else throw unknownCommand(topic);
+        return EXIT.ok;
+      }
+      case '--version':
+      case '-V':
+      case 'version':
+        io.out(VERSION);
+        return EXIT.ok;
       case 'replay':
         return await replay(rest, io, env);
       case 'invoke':
         return await invokeCommand(rest, io, env);
-      case 'undo': {
-        // Loaded on demand, like invoke: its SDK clients stay out of the replay's start-up.
-        const { undoCommand } = await import('./undo.js');
-        return await undoCommand(rest, io, env);
-      }
+      case 'undo':
+        return await undo(rest, io, env);
       case 'rules':
-        return listRules(rest, io);
+        return listRules(rest, io, env);
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        throw unknownCommand(command);
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`remediate: ${error.message}\n`);
-      io.err(USAGE);
+      for (const line of usageErrorLines(error)) io.err(line);
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
-      io.err(error.message);
+      io.err(`remediate: ${error.message}`);
       return EXIT.usage;
     }
+    // checkArgs answers first; this is a safety net, still one line of ours.
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      io.err(`remediate: ${error.message}`);
+      for (const line of usageErrorLines(new UsageError(error.message.split('\n')[0] ?? 'invalid arguments', command !== undefined && isCommand(command) ? command : undefined))) io.err(line);
       return EXIT.usage;
     }
     throw error;

@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import type { Env } from '../engine/decide.js';
 import { openFile, type Input } from './inputs.js';
 import { replayInput, type InputCounts, type ReplayEngine } from './replay-input.js';
-import type { ReplayLine, TimeWindow } from './replay.js';
+import { isOutsideWindow, type ReplayLine, type TimeWindow } from './replay.js';
 
 /** What a worker needs to rebuild the engine: config and rules are reloaded, not cloned. */
 export interface WorkerSetup {
@@ -57,7 +57,10 @@ interface RunOptions {
 
 interface RunTotals {
   readonly records: number;
+  /** Records that reached a rule inside the time window and were decided. */
   readonly matched: number;
+  /** Records that reached a rule but fell outside the `--since`/`--until` window. */
+  readonly filtered: number;
   readonly unreadable: number;
   readonly inputs: number;
 }
@@ -96,10 +99,19 @@ function workerCount(options: RunOptions): number {
 
 export async function runReplay(options: RunOptions): Promise<RunTotals> {
   const count = workerCount(options);
-  return count === 0 ? runInline(options) : runWorkers(options, count);
+  let filtered = 0;
+  // Records outside the time window come as marker lines (from the workers too): counted here, never printed.
+  const onLines = (lines: readonly ReplayLine[]) => {
+    const kept = lines.filter((line) => !isOutsideWindow(line));
+    filtered += lines.length - kept.length;
+    if (kept.length > 0) options.onLines(kept);
+  };
+  const counted = { ...options, onLines };
+  const totals = await (count === 0 ? runInline(counted) : runWorkers(counted, count));
+  return { ...totals, filtered };
 }
 
-async function runInline(options: RunOptions): Promise<RunTotals> {
+async function runInline(options: RunOptions): Promise<Omit<RunTotals, 'filtered'>> {
   const { inputs } = options;
   const totalBytes = inputs.reduce((sum, input) => sum + sizeOf(input), 0);
   let records = 0;
@@ -145,7 +157,7 @@ interface Slot {
   records: number;
 }
 
-function runWorkers(options: RunOptions, count: number): Promise<RunTotals> {
+function runWorkers(options: RunOptions, count: number): Promise<Omit<RunTotals, 'filtered'>> {
   const { inputs } = options;
   const workerUrl = options.workerUrl as URL;
   const totalBytes = inputs.reduce((sum, input) => sum + sizeOf(input), 0);
@@ -165,7 +177,7 @@ function runWorkers(options: RunOptions, count: number): Promise<RunTotals> {
   const idle: Worker[] = [];
   const workers: Worker[] = [];
 
-  return new Promise<RunTotals>((resolve, reject) => {
+  return new Promise<Omit<RunTotals, 'filtered'>>((resolve, reject) => {
     let settled = false;
     const finish = (error?: unknown) => {
       if (settled) return;

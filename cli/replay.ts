@@ -70,6 +70,30 @@ function lineForDecision(decision: Decision, source: string, disposition: Dispos
   };
 }
 
+/**
+ * Stands for a record that reached a rule but fell outside the time window.
+ * `decideRecord` returns it so that the summary can count what `--since` and
+ * `--until` filtered out, in the worker threads too; it is an `invalid` line to
+ * whatever counts lines on the way (so never a decided record), and
+ * `runReplay` and `replayRecord` count it and drop it: no output shows it.
+ */
+interface OutsideWindowMarker {
+  readonly verdict: 'invalid';
+  readonly error: string;
+  readonly source: string;
+  readonly outsideWindow: true;
+}
+
+function outsideWindow(source: string): ReplayLine {
+  const marker: OutsideWindowMarker = { verdict: 'invalid', error: 'outside the --since/--until window', source, outsideWindow: true };
+  return marker;
+}
+
+/** True for the line `decideRecord` gives a record outside the time window (never printed). */
+export function isOutsideWindow(line: ReplayLine): boolean {
+  return 'outsideWindow' in line && line.outsideWindow === true;
+}
+
 /** `eventTime` bounds in epoch milliseconds: `since` inclusive, `until` exclusive. */
 export interface TimeWindow {
   readonly since?: number;
@@ -91,9 +115,10 @@ function eventTimeOf(event: Record<string, unknown>): unknown {
 
 /**
  * Decides one record. `undefined` when it reaches no rule: EventBridge would
- * not deliver it, no rule's pattern matches it, or it falls outside the time
- * window. A record that reaches a rule but is malformed is one `invalid` line,
- * as the Lambda would reject it.
+ * not deliver it, or no rule's pattern matches it. A record that reaches a rule
+ * but falls outside the time window is one marker line (see
+ * {@link isOutsideWindow}). A record that reaches a rule but is malformed is one
+ * `invalid` line, as the Lambda would reject it.
  */
 export async function decideRecord(record: InputRecord, options: ReplayOptions): Promise<ReplayLine[] | undefined> {
   if ('error' in record) return [{ verdict: 'invalid', error: record.error, source: record.origin }];
@@ -110,7 +135,7 @@ export async function decideRecord(record: InputRecord, options: ReplayOptions):
     if (Number.isNaN(time)) {
       return [{ verdict: 'invalid', error: `detail.eventTime: expected an ISO 8601 timestamp, got ${JSON.stringify(eventTime) ?? 'missing'}`, source: record.origin }];
     }
-    if ((window.since !== undefined && time < window.since) || (window.until !== undefined && time >= window.until)) return undefined;
+    if ((window.since !== undefined && time < window.since) || (window.until !== undefined && time >= window.until)) return [outsideWindow(record.origin)];
   }
   const parsed = parseEvent(event);
   if (!parsed.success) {
@@ -137,5 +162,5 @@ export async function decideRecord(record: InputRecord, options: ReplayOptions):
 
 /** Replays one record into zero or more lines: none when it reaches no rule. */
 export async function replayRecord(record: InputRecord, options: ReplayOptions): Promise<ReplayLine[]> {
-  return (await decideRecord(record, options)) ?? [];
+  return ((await decideRecord(record, options)) ?? []).filter((line) => !isOutsideWindow(line));
 }

@@ -134,10 +134,12 @@ describe('remediate replay (the real binary)', () => {
         inputs: 3,
         unreadable: 0,
         recordsRead: 156,
+        recordsFilteredOut: 0,
         recordsMatched: 6,
         invalid: 0,
         byVerdict: { violation: 3, compliant: 3 },
         byRule: { 'sg-open-ingress': { violation: 3, compliant: 3 } },
+        violationsBySeverity: { high: 3 },
       });
     });
 
@@ -155,13 +157,13 @@ describe('remediate replay (the real binary)', () => {
       expect(run.stdout).toContain('| sg-open-ingress | 1 | 0 | 1 | 0 |');
     });
 
-    it('writes a table with one row per decision and a summary by rule and verdict', async () => {
-      const run = await remediate(['replay', tree, '--format', 'table', '--rule', 'sg-open-ingress']);
+    it('writes a table with the violations first, one row per decision, and a summary by rule and verdict', async () => {
+      const run = await remediate(['replay', tree, '--format', 'table', '--rule', 'sg-open-ingress', '--width', '200']);
 
       expect(run.code).toBe(0);
-      expect(run.stdout).toMatch(/^EVENT +RULE +VERDICT +MODE +OUTCOME +SUMMARY\n/);
-      expect(run.stdout).toMatch(/ violation +propose +would-propose +sg-/);
-      expect(run.stdout).toContain('Summary: 156 record(s) read from 3 input(s), 6 reached a rule, 0 invalid');
+      expect(run.stdout).toMatch(/^Violations \(3\), most severe first\n/);
+      expect(run.stdout).toMatch(/^high +sg-open-ingress +.*would-propose$/m);
+      expect(run.stdout).toContain('Summary: 156 record(s) read from 3 input(s), 0 filtered out by --since/--until, 6 reached a rule, 0 invalid');
       expect(run.stdout).toMatch(/sg-open-ingress +3 +0 +3 +0/);
     });
   });

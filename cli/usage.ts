@@ -1,0 +1,218 @@
+/**
+ * The `remediate` CLI's help texts and its argument checks: every usage error
+ * is one line, `remediate: <what is wrong>`, then `see "remediate <command> --help"`.
+ */
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { ConfigFault } from '../engine/errors.js';
+import { SEVERITIES } from '../engine/types.js';
+import packageJson from '../package.json' with { type: 'json' };
+import { FORMATS } from './format.js';
+import { didYouMean } from './suggest.js';
+
+/** The version of the package, carried into the bundle by the JSON import. */
+export const VERSION: string = packageJson.version;
+
+export const COMMANDS = ['replay', 'invoke', 'undo', 'rules'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** A usage error; `command` names the help to point at (`remediate <command> --help`). */
+export class UsageError extends ConfigFault {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    readonly command?: Command,
+  ) {
+    super(message);
+  }
+}
+
+/** The two lines a usage error prints. */
+export function usageErrorLines(error: UsageError): [string, string] {
+  return [`remediate: ${error.message}`, `see "remediate ${error.command ? `${error.command} ` : ''}--help"`];
+}
+
+export const FAIL_ON_LEVELS = ['violation', ...SEVERITIES] as const;
+export type FailOn = (typeof FAIL_ON_LEVELS)[number];
+
+const EXIT_CODES = `Exit codes:
+  0  success (with --fail-on: the gate passed)
+  1  usage or config error; undo: not confirmed, or no terminal and no --yes
+  2  an input could not be read (the rest was replayed); invoke: an invalid event;
+     undo: no record, or the record was refused
+  3  --fail-on: a violation at or above the --fail-on level was found
+  4  invoke: a remediation failed or AWS answered with an unexpected fault;
+     undo: an undo step failed, or the undo could not start or be recorded
+  5  --fail-on: no record was read (empty input), and no --allow-empty
+  6  --fail-on: a record was invalid, and no --allow-invalid
+  With --fail-on, the first that applies of 2, 6, 5, 3 is the exit code.`;
+
+export const OVERVIEW_HELP = `remediate: event-driven AWS remediation bot (version ${VERSION})
+
+Usage:
+  remediate replay <file|dir|->... [options]
+      Dry run of recorded CloudTrail, offline: prints the exact API calls the
+      bot would make. Nothing is executed; no AWS access is needed.
+  remediate invoke <event.json> [options]
+      Runs one event through the full Lambda path against AWS, in the
+      configured mode.
+  remediate undo <event-id> [options]
+      Reverses what the bot applied for one CloudTrail event.
+  remediate rules [options]
+      Lists the rules, with the mode and settings each runs with.
+  remediate <command> --help     that command's options
+  remediate --version
+
+${EXIT_CODES}`;
+
+const REPLAY_HELP = `Usage: remediate replay <file|dir|->... [options]
+
+Dry run: replays recorded CloudTrail through the same EventBridge patterns,
+rules and plans as the Lambdas, offline, and prints the exact API calls that
+would be made. Nothing is executed; no AWS access is needed.
+
+Inputs (format detected per file; gzip detected by content):
+  EventBridge events: one JSON object, a JSON array, or JSON Lines
+  CloudTrail log files as S3 delivers them ({"Records":[...]}, .json.gz),
+    e.g. a whole AWSLogs/<account>/CloudTrail/ tree
+  aws cloudtrail lookup-events output ({"Events":[...]})
+  CloudTrail Lake or Athena exports: JSON Lines of raw records
+  - reads stdin
+
+Options:
+  --format ${FORMATS.join('|')}
+                    default: table on a terminal, jsonl otherwise
+  --config FILE     config file (default: ./remediation.config.yml when present)
+  --rule ID         only this rule (repeatable; "remediate rules" lists them)
+  --since TIME      only events at or after TIME (ISO 8601, e.g. 2025-03-01
+                    or 2025-03-01T12:00:00Z)
+  --until TIME      only events before TIME
+  --fail-on LEVEL   CI gate. LEVEL is violation (any violation) or
+                    ${SEVERITIES.join('|')} (a violation of at least that
+                    severity): exit 3 when one is found. The gate also fails
+                    when an input is unreadable (exit 2), a record is invalid
+                    (exit 6) or no record was read (exit 5).
+  --allow-empty     with --fail-on: pass when no record was read
+  --allow-invalid   with --fail-on: pass despite invalid records and
+                    unreadable inputs
+  --only violations
+                    table, markdown and html: list only the violations (the
+                    others still count in the totals)
+  --width N         table width in columns (default: the terminal's, else 100)
+  --color auto|always|never
+                    table colours (auto: on a terminal; NO_COLOR turns them off)
+  --jobs N          worker threads (default: one per core, at most 4)
+  -h, --help        this help
+
+The summary counts the records read, those filtered out by --since/--until,
+those that reached a rule and the invalid ones. With --fail-on, one line on
+stderr says whether the gate passed and why.
+
+${EXIT_CODES}`;
+
+const INVOKE_HELP = `Usage: remediate invoke <event.json|-> [options]
+
+Runs one event through the full Lambda path against the AWS endpoint of the
+environment (AWS_ENDPOINT_URL, AWS_REGION, the credentials chain), in the
+configured mode: only rules in "remediate" mode change anything, and
+DRY_RUN=true caps every rule at "propose".
+
+Options:
+  --config FILE        config file (default: ./remediation.config.yml when present)
+  --format text|json   default: text
+  -h, --help           this help
+
+Exit codes: 0 done, 1 usage or config error, 2 an invalid event,
+4 a remediation failed or AWS answered with an unexpected fault.`;
+
+const UNDO_HELP = `Usage: remediate undo <event-id> [options]
+
+Reverses what the bot applied for one CloudTrail event: reads the undo
+records of every rule family from the bot's table, checks that each undo
+step is the inverse of a step the bot applied, on the same resource (a fixed
+table; anything else refuses the whole record before any AWS call), shows the
+steps and, once you confirm, replays them with your credentials, the last
+applied change first. Who undid what, and when, is written back to the record.
+
+Options:
+  --dry-run        only print the steps
+  --yes            run without asking; required when stdin is not a terminal
+  --table NAME     the bot's idempotency table (default: $IDEMPOTENCY_TABLE)
+  --region REGION  the table's region (default: $AWS_REGION); each undo step
+                   runs in the region of its event, with credentials of the
+                   event's account
+  --rule ID        undo only what this rule applied
+  --force          replay again a record that was already undone
+  -h, --help       this help
+
+Exit codes: 0 done (or dry run, or already undone), 1 usage error, not
+confirmed, or no terminal and no --yes, 2 no undo record, the table cannot be
+read, or the record was refused, 4 an undo step failed, or the undo could not
+start (credentials, another account) or be recorded.`;
+
+const RULES_HELP = `Usage: remediate rules [options]
+
+Lists the rules: id, severity, title, triggers, default mode (the rule's own,
+else the engine's "propose"), and the mode and settings each runs with under
+the config (DRY_RUN=true caps "remediate" at "propose", as in the Lambdas).
+
+Options:
+  --config FILE        config file (default: ./remediation.config.yml when present)
+  --format text|json   default: text; json adds each rule's EventBridge pattern
+  -h, --help           this help
+
+Exit codes: 0 done, 1 usage or config error.`;
+
+export const COMMAND_HELP: Readonly<Record<Command, string>> = {
+  replay: REPLAY_HELP,
+  invoke: INVOKE_HELP,
+  undo: UNDO_HELP,
+  rules: RULES_HELP,
+};
+
+/** `undo`'s options, checked here before `cli/undo.ts` (loaded on demand) parses them. */
+export const UNDO_OPTIONS = {
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  rule: { type: 'string' },
+  force: { type: 'boolean' },
+} as const satisfies ParseArgsOptionsConfig;
+
+function optionName(name: string): string {
+  return name.length === 1 ? `-${name}` : `--${name}`;
+}
+
+/**
+ * Checks a command's arguments against its options before node's `parseArgs`
+ * sees them, so that every problem is one line of ours: `help` when `--help`
+ * or `-h` is among them (whatever else is wrong), else `run`; throws
+ * `UsageError` for an unknown option (with the closest known one), a missing
+ * value, a value given to a flag, or an argument to a command that takes none.
+ */
+export function checkArgs(command: Command, args: readonly string[], options: ParseArgsOptionsConfig, { positionals = true } = {}): 'help' | 'run' {
+  const known: ParseArgsOptionsConfig = { ...options, help: { type: 'boolean', short: 'h' } };
+  const { tokens } = parseArgs({ args: [...args], options: known, strict: false, allowPositionals: true, tokens: true });
+  const end = tokens.findIndex((token) => token.kind === 'option-terminator');
+  const before = end === -1 ? tokens : tokens.slice(0, end);
+  if (before.some((token) => token.kind === 'option' && token.name === 'help')) return 'help';
+  const names = Object.keys(known);
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      if (!positionals) throw new UsageError(`${command} takes no argument, got "${token.value}"`, command);
+      continue;
+    }
+    if (token.kind !== 'option') continue;
+    const spec = known[token.name];
+    if (!spec) throw new UsageError(`unknown option ${token.rawName}${didYouMean(token.name, names, optionName)}`, command);
+    if (spec.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`option ${token.rawName} takes no value, got "${token.value}"`, command);
+      continue;
+    }
+    // Non-strict parsing takes the next argument as the value even when it is an option: `--format --rule x`.
+    if (token.value === undefined || (!token.inlineValue && token.value.length > 1 && token.value.startsWith('-'))) {
+      throw new UsageError(`option ${token.rawName} needs a value`, command);
+    }
+  }
+  return 'run';
+}

@@ -1,0 +1,18 @@
+/** Runs the CLI's `main` in-process, capturing what it writes, as a pipe (no terminal) would see it. */
+import type { Io } from '../../cli/format.js';
+import { main } from '../../cli/main.js';
+import type { Env } from '../../engine/decide.js';
+
+export interface Captured {
+  readonly code: number;
+  readonly stdout: string[];
+  readonly stderr: string[];
+}
+
+export async function runCli(argv: readonly string[], env: Env = {}): Promise<Captured> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const io: Io = { out: (text) => void stdout.push(text), err: (text) => void stderr.push(text), stdoutIsTTY: false, stderrIsTTY: false };
+  const code = await main(argv, io, env);
+  return { code, stdout, stderr };
+}
