@@ -5,11 +5,13 @@
  * validated config to embed. `deploy/values.cjs` loads this module for osls;
  * tests import it directly.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
+import { ConfigFault } from '../engine/errors.js';
 import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
 import { MODES, type Permission, type Rule } from '../engine/types.js';
 import { allRules, familiesByName, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
@@ -123,7 +125,12 @@ export function familyPattern(family: DeployedFamily): EventPatternDocument {
   return patternForRules(rulesByFamily[family]);
 }
 
-/** camelCase keys: serverless variable addresses are dotted paths, and function names become logical ids. */
+/**
+ * camelCase keys: serverless variable addresses are dotted paths, and function
+ * keys become logical ids (and the `.serverless/<key>.zip` names). The deployed
+ * names (functions, roles, EventBridge rules, alarms) use the family name
+ * itself (`security-groups`), through each function's `name`.
+ */
 export function familyKey(family: string): string {
   return family.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
@@ -151,16 +158,182 @@ export interface DeployParams {
   readonly remediationConcurrency?: string | number;
 }
 
+/** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
+export interface PackageParams extends DeployParams {
+  /** The config file embedded into the functions, relative to the project directory. */
+  readonly configFile?: string;
+  /** CloudWatch Logs retention of every function's log group, in days. */
+  readonly logRetentionDays?: string | number;
+  /** `true`: the stack creates a trail. */
+  readonly createTrail?: string | boolean;
+}
+
+/** What the parameter checks need besides the values. */
+export interface ParamContext {
+  /** The names given with `--param` on the command line. */
+  readonly given?: readonly string[];
+  /** The names `serverless.yml` declares (`params.default`): any other given name is refused. */
+  readonly known?: readonly string[];
+  /** The directory `configFile` is relative to (the project's). */
+  readonly projectDir?: string;
+}
+
+/** A deploy parameter the bot refuses: one line per problem, each starting `param <name>: `. */
+export class DeployParamError extends ConfigFault {
+  override readonly name = 'DeployParamError';
+}
+
 /** Reserved concurrency of each remediation function when the parameter is not given. */
 const DEFAULT_REMEDIATION_CONCURRENCY = 5;
 
-/** The reserved concurrency parameter, validated: an integer from 1 to 100. */
+/** The config file when `configFile` is not given. */
+export const DEFAULT_CONFIG_FILE = 'remediation.config.yml';
+
+/** The retention periods CloudWatch Logs accepts (PutRetentionPolicy, `retentionInDays`). */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+const PARTITION = 'aws(?:-[a-z]+)*';
+const REGION = '[a-z]{2}(?:-[a-z]+)+-\\d+';
+const ACCOUNT = '\\d{12}';
+/** A complete secret ARN ends in the hyphen and 6 random characters Secrets Manager appends to the name. */
+const SECRET_ARN = new RegExp(`^arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`);
+const SECRET_ARN_SHAPE = new RegExp(`^arn:${PARTITION}:secretsmanager:${REGION}:${ACCOUNT}:secret:([A-Za-z0-9/_+=.@-]+)$`);
+const SSM_NAME = /^\/[A-Za-z0-9_.\-/]{1,2047}$/;
+const SSM_ARN = new RegExp(`^arn:${PARTITION}:ssm:${REGION}:${ACCOUNT}:parameter/[A-Za-z0-9_.\\-/]{1,2047}$`);
+const KMS_KEY_ARN = new RegExp(`^arn:${PARTITION}:kms:(${REGION}):${ACCOUNT}:key/[A-Za-z0-9-]{1,128}$`);
+/** An address SNS accepts as an email endpoint: one address, no display name. */
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+/** Tag keys: letters, digits and spaces in any script, and `_ . : / = + - @`. */
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+
+/** Levenshtein distance, for the "did you mean" of a near miss. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The candidate closest to `word`, when close enough to be a typo of it. */
+function nearMiss(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (!best || distance < best.distance) best = { candidate, distance };
+  }
+  if (best && best.distance <= Math.max(2, Math.floor(word.length / 4))) return best.candidate;
+  // A name cut short (`kmsKey` for `kmsKeyArn`): the one candidate it begins.
+  const extended = candidates.filter((candidate) => word.length >= 3 && candidate.toLowerCase().startsWith(word.toLowerCase()));
+  return extended.length === 1 ? extended[0] : undefined;
+}
+
+const text = (value: string | number | boolean | undefined): string => (value === undefined ? '' : String(value).trim());
+
+function slackWebhookSecretProblem(value: string, region: string): string | undefined {
+  if (value === '' || SECRET_ARN.test(value) || SSM_NAME.test(value) || SSM_ARN.test(value)) return undefined;
+  const describe = (name: string) => `give the secret's ARN: aws secretsmanager describe-secret --secret-id ${name} --query ARN --output text --region ${region}`;
+  const incomplete = SECRET_ARN_SHAPE.exec(value)?.[1];
+  if (incomplete !== undefined) return `${JSON.stringify(value)} lacks the 6 characters Secrets Manager appends to the name: ${describe(incomplete)}`;
+  if (value.startsWith('arn:')) return `${JSON.stringify(value)} is neither a Secrets Manager secret ARN nor an SSM parameter ARN`;
+  if (value.startsWith('/')) return `${JSON.stringify(value)} is not an SSM parameter name (letters, digits and _ . - /)`;
+  return `${JSON.stringify(value)} is a name, not an ARN (an SSM parameter name starts with /): ${describe(value)}`;
+}
+
+function kmsKeyArnProblem(value: string, region: string): string | undefined {
+  if (value === '') return undefined;
+  if (/(^|:)alias\/aws\//.test(value)) {
+    return `${JSON.stringify(value)} is an AWS managed key, whose key policy nobody can change: it cannot let CloudWatch (alarms publish to the topic) or EventBridge (dead letters go to the queue) use the key, so those messages would be lost; leave kmsKeyArn empty (the stack creates a key) or give a customer managed key's ARN`;
+  }
+  if (/(^|:)alias\//.test(value)) return `${JSON.stringify(value)} is an alias: give the key's ARN: aws kms describe-key --key-id ${value} --query KeyMetadata.Arn --output text --region ${region}`;
+  const keyRegion = KMS_KEY_ARN.exec(value)?.[1];
+  if (keyRegion === undefined) return `${JSON.stringify(value)} is not a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<key-id>)`;
+  if (keyRegion !== region) return `${JSON.stringify(value)} is a key in ${keyRegion}: the topic and queues of a stack in ${region} need a key of their own Region`;
+  return undefined;
+}
+
+function modesProblems(value: string): string[] {
+  const ids = allRules.map((rule) => rule.id);
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [id, mode, ...rest] = pair.split('=').map((part) => part.trim());
+    if (!id || !mode || rest.length > 0 || !(MODES as readonly string[]).includes(mode)) {
+      problems.push(`${JSON.stringify(pair)} must be <rule-id>=<${MODES.join('|')}>`);
+    } else if (!ids.includes(id)) {
+      const near = nearMiss(id, ids);
+      problems.push(`no rule ${JSON.stringify(id)} (in ${JSON.stringify(pair)}): ${near ? `did you mean ${near}?` : '`npx remediate rules` lists the rule ids'}`);
+    } else if (seen.has(id)) {
+      problems.push(`${id} is given twice`);
+    }
+    if (id) seen.add(id);
+  }
+  return problems;
+}
+
+function exemptionTagKeyProblem(value: string): string | undefined {
+  if (value === '') return undefined;
+  if (/^aws:/i.test(value)) return `${JSON.stringify(value)} starts with "aws:", which AWS reserves for its own tags`;
+  if (!TAG_KEY.test(value)) return `${JSON.stringify(value)} is not a tag key: 1 to 128 letters, digits, spaces and _ . : / = + - @`;
+  return undefined;
+}
+
+function configFileProblem(value: string, projectDir: string): string | undefined {
+  const path = resolvePath(projectDir, value);
+  if (value === '' || !existsSync(path)) return `${JSON.stringify(value)}: no such file (relative to the project directory: ${path})`;
+  if (!statSync(path).isFile()) return `${JSON.stringify(value)} is not a file (${path})`;
+  return undefined;
+}
+
+/**
+ * Every problem with the deploy parameters, one line each (`param <name>: …`),
+ * in the order `serverless.yml` lists them; none: the parameters are good.
+ * Unknown names and `configFile` are checked only with their context.
+ */
+export function deployParamProblems(params: PackageParams, context: ParamContext = {}): string[] {
+  const problems: [string, string | undefined][] = [];
+  if (context.given && context.known) {
+    const known = context.known;
+    for (const name of new Set(context.given)) {
+      if (known.includes(name)) continue;
+      const near = nearMiss(name, known);
+      problems.push([name, `unknown parameter: ${near ? `did you mean ${near}?` : `the parameters are ${known.join(', ')}`}`]);
+    }
+  }
+  const email = text(params.alertEmail);
+  if (email !== '' && !EMAIL.test(email)) problems.push(['alertEmail', `${JSON.stringify(email)} is not one email address (empty: no email subscription)`]);
+  problems.push(['slackWebhookSecret', slackWebhookSecretProblem(text(params.slackWebhookSecret), params.region)]);
+  problems.push(['kmsKeyArn', kmsKeyArnProblem(text(params.kmsKeyArn), params.region)]);
+  for (const problem of modesProblems(text(params.modes))) problems.push(['modes', problem]);
+  problems.push(['exemptionTagKey', exemptionTagKeyProblem(text(params.exemptionTagKey))]);
+  if (params.configFile !== undefined && context.projectDir !== undefined) problems.push(['configFile', configFileProblem(text(params.configFile), context.projectDir)]);
+  const retention = text(params.logRetentionDays);
+  if (params.logRetentionDays !== undefined && !(LOG_RETENTION_DAYS as readonly number[]).some((days) => String(days) === retention)) {
+    problems.push(['logRetentionDays', `expected one of CloudWatch Logs' retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${JSON.stringify(retention)}`]);
+  }
+  const trail = text(params.createTrail);
+  if (params.createTrail !== undefined && trail !== 'true' && trail !== 'false') problems.push(['createTrail', `expected true or false, got ${JSON.stringify(trail)}`]);
+  const concurrency = text(params.remediationConcurrency);
+  if (concurrency !== '' && !(/^\d+$/.test(concurrency) && Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
+    problems.push(['remediationConcurrency', `expected an integer from 1 to 100, got ${JSON.stringify(params.remediationConcurrency)}`]);
+  }
+  return problems.flatMap(([name, problem]) => (problem === undefined ? [] : [`param ${name}: ${problem}`]));
+}
+
+/** Throws `DeployParamError`, every problem on its own line, when a parameter is refused. */
+export function checkDeployParams(params: PackageParams, context: ParamContext = {}): void {
+  const problems = deployParamProblems(params, context);
+  if (problems.length > 0) throw new DeployParamError(problems.join('\n'));
+}
+
+/** The reserved concurrency parameter (checked by `deployParamProblems`: an integer from 1 to 100). */
 function remediationConcurrency(params: Pick<DeployParams, 'remediationConcurrency'>): number {
-  const raw = params.remediationConcurrency;
-  if (raw === undefined || raw === '') return DEFAULT_REMEDIATION_CONCURRENCY;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 100) throw new Error(`param remediationConcurrency: expected an integer from 1 to 100, got ${JSON.stringify(raw)}`);
-  return value;
+  const raw = text(params.remediationConcurrency);
+  return raw === '' ? DEFAULT_REMEDIATION_CONCURRENCY : Number(raw);
 }
 
 /**
@@ -174,15 +347,15 @@ function kmsKeyOf(params: Pick<DeployParams, 'kmsKeyArn'>): CfnValue {
   return params.kmsKeyArn ? params.kmsKeyArn : { 'Fn::GetAtt': ['RemediationKey', 'Arn'] };
 }
 
-/** The logical id the framework gives a function's first EventBridge rule (from its default name, whatever `name` says). */
-function eventRuleLogicalId(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
-  const id = `${params.service}-${params.stage}-${key}-rule-1`.replace(/[^0-9A-Za-z]/g, '');
+/** The logical id the framework gives a function's first EventBridge rule: from the function's name (its `name`), not its key. */
+function eventRuleLogicalId(params: Pick<DeployParams, 'service' | 'stage'>, family: string): string {
+  const id = `${functionName(params, family)}-rule-1`.replace(/[^0-9A-Za-z]/g, '');
   return `${id.charAt(0).toUpperCase()}${id.slice(1)}EventBridgeRule`;
 }
 
 /** The name of a family's EventBridge rule, fixed so the key policy can name it. */
-function eventRuleName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
-  return `${params.service}-${params.stage}-${key}`;
+function eventRuleName(params: Pick<DeployParams, 'service' | 'stage'>, family: string): string {
+  return functionName(params, family);
 }
 
 function keyResources(params: DeployParams, ruleNames: readonly string[] = []): Record<string, unknown> {
@@ -273,8 +446,9 @@ function embeddedConfigOf(config: Config): string {
   });
 }
 
-function functionName(params: Pick<DeployParams, 'service' | 'stage'>, key: string): string {
-  return `${params.service}-${params.stage}-${key}`;
+/** A function's name, `<service>-<stage>-<family>`: also its log group, its alarms' names and the session name of its role. */
+function functionName(params: Pick<DeployParams, 'service' | 'stage'>, family: string): string {
+  return `${params.service}-${params.stage}-${family}`;
 }
 
 function alarm(name: string, description: string, namespace: string, metric: string, dimensions: Record<string, unknown>[]) {
@@ -298,12 +472,12 @@ function alarm(name: string, description: string, namespace: string, metric: str
 }
 
 /** Errors and throttles of a function, published to the alert topic. */
-function functionAlarms(params: DeployParams, key: string): Record<string, unknown> {
-  const name = functionName(params, key);
+function functionAlarms(params: DeployParams, family: string, throttled = 'events may be delayed'): Record<string, unknown> {
+  const name = functionName(params, family);
   const dimensions = [{ Name: 'FunctionName', Value: name }];
   return {
-    [logicalId(key, 'ErrorsAlarm')]: alarm(`${name}-errors`, `Function ${name} failed: check its logs and the failure queue.`, 'AWS/Lambda', 'Errors', dimensions),
-    [logicalId(key, 'ThrottlesAlarm')]: alarm(`${name}-throttles`, `Function ${name} was throttled: events may be delayed.`, 'AWS/Lambda', 'Throttles', dimensions),
+    [logicalId(family, 'ErrorsAlarm')]: alarm(`${name}-errors`, `Function ${name} failed: check its logs and the failure queue.`, 'AWS/Lambda', 'Errors', dimensions),
+    [logicalId(family, 'ThrottlesAlarm')]: alarm(`${name}-throttles`, `Function ${name} was throttled: ${throttled}.`, 'AWS/Lambda', 'Throttles', dimensions),
   };
 }
 
@@ -320,12 +494,12 @@ function queueDepthAlarm(params: DeployParams, queueLogicalId: string, what: str
 }
 
 /** The role every function of the deployment gets: path `/remediation-bot/` is what the loop check recognises. */
-export function functionRole(params: DeployParams, key: string, statements: readonly IamStatement[], runtime: readonly IamStatement[]) {
+export function functionRole(params: DeployParams, family: string, statements: readonly IamStatement[], runtime: readonly IamStatement[]) {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
       Path: '/remediation-bot/',
-      RoleName: `${params.service}-${params.stage}-${params.region}-${key}`.slice(0, 64),
+      RoleName: `${params.service}-${params.stage}-${params.region}-${family}`.slice(0, 64),
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
@@ -339,12 +513,12 @@ export function functionRole(params: DeployParams, key: string, statements: read
 }
 
 /** What every function needs to run: its own log group, the failure queue, the encryption key. */
-export function runtimeStatements(params: DeployParams, key: string): IamStatement[] {
+export function runtimeStatements(params: DeployParams, family: string): IamStatement[] {
   return [
     {
       Effect: 'Allow',
       Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(params, key)}:*` },
+      Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${functionName(params, family)}:*` },
     },
     { Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } },
     { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: kmsKeyOf(params) },
@@ -379,12 +553,12 @@ function idempotencyTable(params: DeployParams): Record<string, unknown> {
  * family's undo records (a function cannot plant an undo record for another
  * family), and the deployment's write-budget counters.
  */
-function idempotencyStatement(params: DeployParams, key: string, family: string): IamStatement {
+function idempotencyStatement(params: DeployParams, family: string): IamStatement {
   return {
     Effect: 'Allow',
     Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
-    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, key)}#*`, `undo#${family}#*`, 'budget#*'] } },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, family)}#*`, `undo#${family}#*`, 'budget#*'] } },
   };
 }
 
@@ -446,11 +620,11 @@ function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<string, unk
  * (`RemediationUnverified`), a rule that failed (`RuleFailed`), and a spent
  * write budget (`WriteBudgetExhausted`), summed by metric math.
  */
-function blindSpotAlarm(params: DeployParams, key: string, family: string): Record<string, unknown> {
-  const name = functionName(params, key);
+function blindSpotAlarm(params: DeployParams, family: string): Record<string, unknown> {
+  const name = functionName(params, family);
   const metrics = ['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted'];
   return {
-    [logicalId(key, 'BlindSpotAlarm')]: {
+    [logicalId(family, 'BlindSpotAlarm')]: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         AlarmName: `${name}-blind-spots`,
@@ -493,9 +667,8 @@ function webhookSecretStatements(reference: string): IamStatement[] {
     Condition: { StringEquals: { 'kms:ViaService': viaService(service) }, StringLike: { [`kms:EncryptionContext:${contextKey}`]: arns } },
   });
   if (/^arn:[^:]+:secretsmanager:/.test(reference)) {
-    // A full ARN ends in Secrets Manager's random 6-character suffix; an ARN without it matches through "-??????".
-    const arns = [reference, `${reference}-??????`];
-    return [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: arns }, decrypt('secretsmanager', 'SecretARN', arns)];
+    // Exactly the secret: the parameter check requires the full ARN, with Secrets Manager's 6-character suffix.
+    return [{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: reference }, decrypt('secretsmanager', 'SecretARN', reference)];
   }
   const arn: CfnValue = reference.startsWith('arn:')
     ? reference
@@ -535,10 +708,10 @@ function notifierValues(params: DeployParams, config: Config): { functions: Reco
   const reference = params.slackWebhookSecret?.trim() ?? '';
   if (reference === '') return { functions: {}, resources: {} };
   const key = 'notifier';
-  const alarms = functionAlarms(params, key);
   return {
     functions: {
       [key]: {
+        name: functionName(params, key),
         handler: 'handlers/notifier.handler',
         description: 'Posts remediation alerts from the alert topic to Slack',
         role: logicalId(key, 'Role'),
@@ -562,8 +735,8 @@ function notifierValues(params: DeployParams, config: Config): { functions: Reco
     },
     resources: {
       [logicalId(key, 'Role')]: functionRole(params, key, webhookSecretStatements(reference), [...runtimeStatements(params, key), alertVerifyingStatement()]),
-      // Throttles are expected (reserved concurrency smooths bursts); errors are not.
-      [logicalId(key, 'ErrorsAlarm')]: alarms[logicalId(key, 'ErrorsAlarm')],
+      // Reserved concurrency 2 throttles a burst on purpose, and Lambda retries a throttled asynchronous event for up to 6 hours: a throttle means Slack lags, not that an alert is lost.
+      ...functionAlarms(params, key, 'Slack alerts wait in Lambda\'s asynchronous queue (retried for up to 6 hours); a long burst means Slack lags behind the topic'),
     },
   };
 }
@@ -578,23 +751,34 @@ interface StackValues {
   readonly warnings: readonly string[];
 }
 
+/**
+ * What `deploy/values.cjs` gives osls: every parameter checked first (unknown
+ * names, a missing config file and bad values are refused, one line each,
+ * before anything is derived), then the stack values of the config file.
+ */
+export function deploymentValues(params: PackageParams, context: ParamContext & { readonly projectDir: string }): StackValues {
+  const withFile = { ...params, configFile: params.configFile ?? DEFAULT_CONFIG_FILE };
+  checkDeployParams(withFile, context);
+  return stackValues(resolvePath(context.projectDir, text(withFile.configFile)), params);
+}
+
 /** Functions and resources of every rule family deployed in `params.region`. */
 export function stackValues(configPath: string, params: DeployParams): StackValues {
+  checkDeployParams(params);
   const config = loadDeployConfig(configPath, params);
   const families = (Object.keys(rulesByFamily) as DeployedFamily[]).filter((family) => familyDeploysIn(family, params.region));
-  const keys = families.map(familyKey);
-  const roles = keys.map((key) => logicalId(key, 'Role'));
+  const roles = families.map((family) => logicalId(family, 'Role'));
   const concurrency = remediationConcurrency(params);
   // The bot is its exact roles, and the session names Lambda gives them (the function names): never a pattern.
   const identity = {
     BOT_PRINCIPALS: { 'Fn::Join': [',', roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))] },
-    BOT_SESSION_NAMES: keys.map((key) => functionName(params, key)).join(','),
+    BOT_SESSION_NAMES: families.map((family) => functionName(params, family)).join(','),
     BOT_ACCOUNT: { Ref: 'AWS::AccountId' },
   };
   const functions: Record<string, unknown> = {};
   const extensions: Record<string, unknown> = {};
   const resources: Record<string, unknown> = {
-    ...keyResources(params, keys.map((key) => eventRuleName(params, key))),
+    ...keyResources(params, families.map((family) => eventRuleName(params, family))),
     ...alertTopicPolicy(roles),
     ...idempotencyTable(params),
     ...queueDepthAlarm(params, 'EventsDeadLetterQueue', 'EventBridge could not deliver an event to a function'),
@@ -605,16 +789,17 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     const rules = rulesByFamily[family];
     const publish: IamStatement = { Effect: 'Allow', Action: ['sns:Publish'], Resource: { Ref: 'AlertTopic' } };
     functions[key] = {
+      name: functionName(params, family),
       handler: `handlers/${family}.handler`,
       environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
-      role: logicalId(key, 'Role'),
+      role: logicalId(family, 'Role'),
       reservedConcurrency: concurrency,
       destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
       events: [
         {
           eventBridge: {
-            name: eventRuleName(params, key),
+            name: eventRuleName(params, family),
             pattern: familyPattern(family),
             retryPolicy: { maximumEventAge: 3600, maximumRetryAttempts: 8 },
             deadLetterQueueArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] },
@@ -622,17 +807,17 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
         },
       ],
     };
-    resources[logicalId(key, 'Role')] = functionRole(params, key, statementsFor(rules, config), [
-      ...runtimeStatements(params, key),
+    resources[logicalId(family, 'Role')] = functionRole(params, family, statementsFor(rules, config), [
+      ...runtimeStatements(params, family),
       publish,
       alertSigningStatement(),
-      idempotencyStatement(params, key, family),
+      idempotencyStatement(params, family),
     ]);
-    Object.assign(resources, functionAlarms(params, key), blindSpotAlarm(params, key, family));
-    extensions[logicalId(key, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
+    Object.assign(resources, functionAlarms(params, family), blindSpotAlarm(params, family));
+    extensions[logicalId(family, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
     // A read-only management event (STS AssumeRole) reaches only a rule in this state; the rule's pattern narrows it to what the rules need.
     if ((rules as readonly Rule[]).some((rule) => rule.triggers.some((trigger) => trigger.readOnly))) {
-      extensions[eventRuleLogicalId(params, key)] = { Properties: { State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' } };
+      extensions[eventRuleLogicalId(params, family)] = { Properties: { State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' } };
     }
   }
   Object.assign(

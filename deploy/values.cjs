@@ -28,7 +28,13 @@ function load() {
   return compiled;
 }
 
-module.exports = async ({ resolveVariable }) => {
+/** The names given with --param (osls gives an array of "name=value", or null when there is none). */
+function givenParamNames(options) {
+  const given = options ? options.param : undefined;
+  return (Array.isArray(given) ? given : given == null ? [] : [given]).map((item) => String(item).split('=')[0]);
+}
+
+module.exports = async ({ options, resolveVariable }) => {
   const get = (address) => resolveVariable(address);
   const params = {
     service: await get('self:service'),
@@ -40,9 +46,28 @@ module.exports = async ({ resolveVariable }) => {
     slackWebhookSecret: await get('param:slackWebhookSecret'),
     alertEmail: await get('param:alertEmail'),
     remediationConcurrency: await get('param:remediationConcurrency'),
+    configFile: await get('param:configFile'),
+    logRetentionDays: await get('param:logRetentionDays'),
+    createTrail: await get('param:createTrail'),
   };
-  const configPath = path.resolve(__dirname, '..', await get('param:configFile'));
-  const values = load().stackValues(configPath, params);
-  for (const warning of values.warnings) console.warn(`warning: ${path.basename(configPath)}: ${warning}`);
-  return values;
+  const context = {
+    given: givenParamNames(options),
+    known: Object.keys((await get('self:params.default')) || {}),
+    projectDir: path.resolve(__dirname, '..'),
+  };
+  try {
+    const values = load().deploymentValues(params, context);
+    for (const warning of values.warnings) console.warn(`warning: ${params.configFile}: ${warning}`);
+    return values;
+  } catch (error) {
+    // osls prints the stack of what a resolver throws. A refused parameter or
+    // config file is the user's input, not a fault: its message alone, each
+    // problem on one line (a config file's problems prefixed with its name),
+    // indented under the "  - " item osls prints it in.
+    if (error && error.kind === 'config') {
+      if (Array.isArray(error.problems)) error.message = error.problems.map((problem) => `${params.configFile}: ${problem}`).join('\n');
+      error.stack = error.message.split('\n').join('\n    ');
+    }
+    throw error;
+  }
 };

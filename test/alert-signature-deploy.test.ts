@@ -16,7 +16,7 @@ const params: DeployParams = { service: 'remediation-bot', stage: 'prod', region
 const keyArn = { 'Fn::GetAtt': ['AlertSigningKey', 'Arn'] };
 
 describe('alert signing deployment', () => {
-  const signers = ['securityGroups', 'iam'].map((key) => functionRole(params, key, [], runtimeStatements(params, key)).Properties);
+  const signers = ['security-groups', 'iam'].map((key) => functionRole(params, key, [], runtimeStatements(params, key)).Properties);
   const resources = alertSigningKeyResources(params, signers);
 
   it('creates an HMAC-SHA-256 key (HMAC keys have no automatic rotation) and an alias', () => {
@@ -44,7 +44,7 @@ describe('alert signing deployment', () => {
         Condition: {
           StringNotEquals: {
             'aws:PrincipalArn': [
-              { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/remediation-bot-prod-us-east-1-securityGroups' },
+              { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/remediation-bot-prod-us-east-1-security-groups' },
               { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/remediation-bot-prod-us-east-1-iam' },
             ],
           },

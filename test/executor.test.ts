@@ -158,13 +158,13 @@ describe('executePlan', () => {
 
   it('does not write when the read before it fails, and says which read and why', async () => {
     ec2.on(DescribeSecurityGroupRulesCommand).rejects(ec2Error('UnauthorizedOperation'));
-    const report = await executePlan([A], gateway(), { ...options, functionName: 'remediation-bot-prod-securityGroups' });
+    const report = await executePlan([A], gateway(), { ...options, functionName: 'remediation-bot-prod-security-groups' });
     expect(report.status).toBe('failed');
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
     expect(report.steps[0]).toMatchObject({
       status: 'failed',
       errorCode: 'UnauthorizedOperation',
-      hint: 'grant ec2:DescribeSecurityGroupRules to function remediation-bot-prod-securityGroups',
+      hint: 'grant ec2:DescribeSecurityGroupRules to function remediation-bot-prod-security-groups',
       precondition: { state: 'unreadable', evidence: 'DescribeSecurityGroupRules failed: UnauthorizedOperation' },
     });
   });
@@ -213,11 +213,11 @@ describe('executePlan', () => {
   it.each(['UnauthorizedOperation', 'AccessDenied'])('reports %s on the write as a failed remediation with the missing permission and function', async (code) => {
     present('sgr-01111111111111111');
     ec2.on(RevokeSecurityGroupIngressCommand).rejects(ec2Error(code));
-    const report = await executePlan([A], gateway(), { ...options, functionName: 'remediation-bot-prod-securityGroups' });
+    const report = await executePlan([A], gateway(), { ...options, functionName: 'remediation-bot-prod-security-groups' });
     expect(report.steps[0]).toMatchObject({
       status: 'failed',
       errorCode: code,
-      hint: 'grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-securityGroups',
+      hint: 'grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-security-groups',
     });
     expect(report.unexpectedError).toBeUndefined();
   });

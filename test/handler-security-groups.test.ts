@@ -27,7 +27,7 @@ function handlerFor(mode: 'remediate' | 'propose' | 'notify' | 'off', env: Recor
     commands: securityGroupCommands,
     logger,
     config,
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-securityGroups', ...BOT_ENV, ...env },
+    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-security-groups', ...BOT_ENV, ...env },
     gateway: createAwsGateway(securityGroupCommands, { region: 'us-east-1' }),
   });
   return { handler, logger };

@@ -49,7 +49,7 @@ afterAll(async () => {
   await dynamo.close();
 });
 
-function handlerFor(functionName = 'remediation-bot-test-securityGroups') {
+function handlerFor(functionName = 'remediation-bot-test-security-groups') {
   const logger = recordingLogger();
   const counts: { name: MetricName; rule?: string }[] = [];
   const handler = remediationHandler({
@@ -119,7 +119,7 @@ describe('idempotency (Powertools, DynamoDB)', () => {
     const firstResult = await first;
     const retried = await handler(structuredClone(event), lambdaContext());
 
-    const locks = lock.Items?.filter((item) => item['id']?.S?.startsWith('remediation-bot-test-securityGroups#'));
+    const locks = lock.Items?.filter((item) => item['id']?.S?.startsWith('remediation-bot-test-security-groups#'));
     expect(locks?.map((item) => [item['status']?.S, item['in_progress_expiration']?.N !== undefined])).toStrictEqual([['INPROGRESS', true]]);
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(1);
     expect(sns.commandCalls(PublishCommand)).toHaveLength(1);
@@ -171,7 +171,7 @@ describe('idempotency (Powertools, DynamoDB)', () => {
 
   it('remembers an event per function: another family processing the same event is not affected', async () => {
     const event = loadEvent(FIXTURE);
-    await handlerFor('remediation-bot-test-securityGroups').handler(event, lambdaContext());
+    await handlerFor('remediation-bot-test-security-groups').handler(event, lambdaContext());
     const other = await handlerFor('remediation-bot-test-other').handler(structuredClone(event), lambdaContext());
     // The other function decides for itself: it reads the rule (gone by now) rather than replaying the first result.
     expect(other).toMatchObject({ status: 'processed', decisions: [{ outcome: 'already-fixed' }] });

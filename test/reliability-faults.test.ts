@@ -33,7 +33,7 @@ import { recordingLogger } from './helpers/logger.js';
 const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 
 const TOPIC = 'arn:aws:sns:us-east-1:111122223333:remediation-bot-test-alerts';
-const FUNCTION = 'remediation-bot-test-securityGroups';
+const FUNCTION = 'remediation-bot-test-security-groups';
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 const revokeStep: PlanStep = {
   service: 'ec2',

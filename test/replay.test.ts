@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../engine/config.js';
 import { readRecords } from '../cli/inputs.js';
 import { replayRecord, type ReplayLine } from '../cli/replay.js';
-import { familyKey } from '../deploy/deployment.js';
 import { allRules, rulesByFamily } from '../remediations/registry.js';
 import { EVENTS_DIR } from './helpers/fixtures.js';
 
@@ -22,10 +21,10 @@ const EXPECTED = join(import.meta.dirname, 'expected', 'replay.jsonl');
  * `BotSessionNames` outputs give it: with it the replay skips the bot's own
  * calls exactly as the deployed functions do.
  */
-const keys = Object.keys(rulesByFamily).map((family) => familyKey(family));
+const families = Object.keys(rulesByFamily);
 const BOT_ENV = {
-  BOT_PRINCIPALS: keys.map((key) => `arn:aws:iam::111122223333:role/remediation-bot/remediation-bot-prod-us-east-1-${key}`).join(','),
-  BOT_SESSION_NAMES: keys.map((key) => `remediation-bot-prod-${key}`).join(','),
+  BOT_PRINCIPALS: families.map((family) => `arn:aws:iam::111122223333:role/remediation-bot/remediation-bot-prod-us-east-1-${family}`).join(','),
+  BOT_SESSION_NAMES: families.map((family) => `remediation-bot-prod-${family}`).join(','),
 };
 
 async function replayAll(): Promise<ReplayLine[]> {

@@ -136,16 +136,29 @@ describePackaged('packaged CloudFormation template', () => {
     for (const [id, group] of groups) expect(group.Properties['RetentionInDays'], id).toBe(90);
   });
 
-  it('alarms on errors and throttles of every function and on the depth of both queues, to the alert topic', () => {
-    const alarms = ofType(usEast1, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+  // eu-west-1 is packaged with a Slack webhook secret: its template holds the notifier.
+  it.each([['us-east-1', usEast1], ['eu-west-1', euWest1]] as const)('alarms on errors and throttles of every function, the notifier included, and on the depth of both queues, to the alert topic (%s)', (_, template) => {
+    const alarms = ofType(template, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
     const watched = alarms.map((a) => `${String(a['MetricName'])}:${JSON.stringify(a['Dimensions'])}`);
-    for (const [id, fn] of ofType(usEast1, 'AWS::Lambda::Function')) {
+    const functions = ofType(template, 'AWS::Lambda::Function');
+    expect(functions.map(([id]) => id).includes('NotifierLambdaFunction')).toBe(template === euWest1);
+    for (const [id, fn] of functions) {
       for (const metric of ['Errors', 'Throttles']) {
         expect(watched, `${id} ${metric}`).toContain(`${metric}:${JSON.stringify([{ Name: 'FunctionName', Value: fn.Properties['FunctionName'] }])}`);
       }
     }
     expect(alarms.filter((a) => a['MetricName'] === 'ApproximateNumberOfMessagesVisible')).toHaveLength(2);
     for (const a of alarms) expect(a['AlarmActions']).toStrictEqual([{ Ref: 'AlertTopic' }]);
+  });
+
+  it('names every function, its log group, its EventBridge rule and its role after its family (`security-groups`), while logical ids stay alphanumeric', () => {
+    const families = [...(Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'eu-west-1')), 'notifier'];
+    const named = (type: string, property: string) => ofType(euWest1, type).map(([, r]) => r.Properties[property]);
+    expect(named('AWS::Lambda::Function', 'FunctionName')).toStrictEqual(families.map((family) => `remediation-bot-dev-${family}`));
+    expect(named('AWS::Logs::LogGroup', 'LogGroupName')).toStrictEqual(families.map((family) => `/aws/lambda/remediation-bot-dev-${family}`));
+    expect(named('AWS::Events::Rule', 'Name')).toStrictEqual(families.filter((family) => family !== 'notifier').map((family) => `remediation-bot-dev-${family}`));
+    expect(named('AWS::IAM::Role', 'RoleName').sort()).toStrictEqual(families.map((family) => `remediation-bot-dev-eu-west-1-${family}`).sort());
+    for (const id of Object.keys(euWest1.Resources)) expect(id).toMatch(/^[A-Za-z0-9]+$/);
   });
 
   it('puts every function role under the /remediation-bot/ path that the loop check recognises', () => {
@@ -237,7 +250,7 @@ describePackaged('packaged CloudFormation template', () => {
         (p) => p.PolicyDocument.Statement,
       );
       const table = statements.find((statement) => JSON.stringify(statement['Resource']).includes('IdempotencyTable'));
-      expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${key}#*`, `undo#${family}#*`, 'budget#*'] } });
+      expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${family}#*`, `undo#${family}#*`, 'budget#*'] } });
     }
   });
 

@@ -63,7 +63,7 @@ function handlerWith(rules: readonly Rule[] = securityGroupRules) {
     commands: securityGroupCommands,
     logger: recordingLogger(),
     config: parseConfig({ rules: Object.fromEntries(rules.map((rule) => [rule.id, { mode: 'remediate' }])) }, rules),
-    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-securityGroups', IDEMPOTENCY_TABLE: table, AWS_REGION: TEST_REGION },
+    env: { ALERT_TOPIC_ARN: TOPIC, AWS_LAMBDA_FUNCTION_NAME: 'remediation-bot-test-security-groups', IDEMPOTENCY_TABLE: table, AWS_REGION: TEST_REGION },
     gateway: createAwsGateway(securityGroupCommands, { region: TEST_REGION }),
   });
 }
@@ -107,7 +107,7 @@ describe('undo', () => {
         account: '111122223333',
         region: 'us-east-1',
         outcome: 'applied',
-        functionName: 'remediation-bot-test-securityGroups',
+        functionName: 'remediation-bot-test-security-groups',
         applied: [
           {
             service: 'ec2',

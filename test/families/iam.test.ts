@@ -202,7 +202,7 @@ describe('the IAM function (remediate mode)', () => {
     });
     const email = alertEmail();
     expect(email).toContain('[critical] Statement 0 ("AdminAll") allows every action (*) on all resources: full administrator access. Offending statement: {"Sid":"AdminAll","Effect":"Allow","Action":"*","Resource":"*"}');
-    expect(email).toContain(JSON.stringify({ RoleName: 'ml-training-role', PolicyName: 'AllowEverything', PolicyDocument: JSON.stringify(JSON.parse(document)) }));
+    expect(email).toContain(`aws iam put-role-policy --region us-east-1 --role-name ml-training-role --policy-name AllowEverything --policy-document '${JSON.stringify(JSON.parse(document))}'`);
   });
 
   it('reports already fixed when the delete finds the policy gone (second delivery racing the first) and a read agrees', async () => {

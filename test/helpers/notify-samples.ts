@@ -90,7 +90,7 @@ export async function failedPartWayAlert(): Promise<Alert> {
         status: 'failed',
         errorCode: 'UnauthorizedOperation',
         errorMessage: 'You are not authorized to perform this operation.',
-        hint: 'grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-securityGroups',
+        hint: 'grant ec2:RevokeSecurityGroupIngress to function remediation-bot-prod-security-groups',
         precondition: { state: 'needed', evidence: `${group} still allows ::/0 on tcp/22` },
       },
     ],
