@@ -156,6 +156,8 @@ export interface DeployParams {
   readonly alertEmail?: string;
   /** Reserved concurrency of every remediation function: a cap on how many events are acted on at once. */
   readonly remediationConcurrency?: string | number;
+  /** `true`: every verified alert also becomes a Security Hub finding (a subscriber function of the alert topic). */
+  readonly securityHub?: string | boolean;
 }
 
 /** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
@@ -315,8 +317,10 @@ export function deployParamProblems(params: PackageParams, context: ParamContext
   if (params.logRetentionDays !== undefined && !(LOG_RETENTION_DAYS as readonly number[]).some((days) => String(days) === retention)) {
     problems.push(['logRetentionDays', `expected one of CloudWatch Logs' retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${JSON.stringify(retention)}`]);
   }
-  const trail = text(params.createTrail);
-  if (params.createTrail !== undefined && trail !== 'true' && trail !== 'false') problems.push(['createTrail', `expected true or false, got ${JSON.stringify(trail)}`]);
+  for (const name of ['createTrail', 'securityHub'] as const) {
+    const flag = text(params[name]);
+    if (params[name] !== undefined && flag !== 'true' && flag !== 'false') problems.push([name, `expected true or false, got ${JSON.stringify(flag)}`]);
+  }
   const concurrency = text(params.remediationConcurrency);
   if (concurrency !== '' && !(/^\d+$/.test(concurrency) && Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
     problems.push(['remediationConcurrency', `expected an integer from 1 to 100, got ${JSON.stringify(params.remediationConcurrency)}`]);
@@ -741,6 +745,44 @@ function notifierValues(params: DeployParams, config: Config): { functions: Reco
   };
 }
 
+/**
+ * The Security Hub subscriber (`securityHub=true`): a second function on the
+ * alert topic, so that a Security Hub outage never delays or fails a
+ * remediation. It may import findings only as the account's default custom
+ * integration, and update their workflow only through the account's hub.
+ */
+function securityHubValues(params: DeployParams): { functions: Record<string, unknown>; resources: Record<string, unknown> } {
+  if (text(params.securityHub) !== 'true') return { functions: {}, resources: {} };
+  const key = 'security-hub';
+  const securityHub = (resource: string): CfnValue => ({ 'Fn::Sub': `arn:\${AWS::Partition}:securityhub:\${AWS::Region}:\${AWS::AccountId}:${resource}` });
+  const statements: IamStatement[] = [
+    { Effect: 'Allow', Action: ['securityhub:BatchImportFindings'], Resource: securityHub('product/${AWS::AccountId}/default') },
+    { Effect: 'Allow', Action: ['securityhub:BatchUpdateFindings'], Resource: securityHub('hub/default') },
+  ];
+  return {
+    functions: {
+      [familyKey(key)]: {
+        name: functionName(params, key),
+        handler: 'handlers/securityhub.handler',
+        description: 'Imports remediation alerts from the alert topic into Security Hub as findings',
+        role: logicalId(key, 'Role'),
+        timeout: 60,
+        memorySize: 256,
+        // Security Hub's BatchImportFindings quota is per account and Region: a burst waits in Lambda's async queue.
+        reservedConcurrency: 2,
+        maximumRetryAttempts: 2,
+        environment: { ...alertSigningEnvironment() },
+        destinations: { onFailure: { type: 'sqs', arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] } } },
+        events: [{ sns: { arn: { Ref: 'AlertTopic' }, topicName: `${params.service}-${params.stage}-alerts` } }],
+      },
+    },
+    resources: {
+      [logicalId(key, 'Role')]: functionRole(params, key, statements, [...runtimeStatements(params, key), alertVerifyingStatement()]),
+      ...functionAlarms(params, key, "findings wait in Lambda's asynchronous queue (retried for up to 6 hours); a long burst means Security Hub lags behind the topic"),
+    },
+  };
+}
+
 interface StackValues {
   readonly functions: Record<string, unknown>;
   readonly resources: { readonly Resources: Record<string, unknown>; readonly Outputs: Record<string, unknown>; readonly extensions: Record<string, unknown> };
@@ -828,9 +870,11 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     ),
   );
   const notifier = notifierValues(params, config);
-  Object.assign(functions, notifier.functions);
-  Object.assign(resources, notifier.resources, emailSubscription(params, config));
+  const securityHub = securityHubValues(params);
+  Object.assign(functions, notifier.functions, securityHub.functions);
+  Object.assign(resources, notifier.resources, securityHub.resources, emailSubscription(params, config));
   if (Object.keys(notifier.functions).length > 0) extensions[logicalId('notifier', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
+  if (Object.keys(securityHub.functions).length > 0) extensions[logicalId('security-hub', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   const outputs = {
     BotPrincipals: { Description: 'The exact ARNs of the bot\'s roles: BOT_PRINCIPALS for `remediate replay`, to skip the bot\'s own calls', Value: identity.BOT_PRINCIPALS },
     BotSessionNames: { Description: 'The session names of the bot\'s roles: BOT_SESSION_NAMES for `remediate replay`', Value: identity.BOT_SESSION_NAMES },

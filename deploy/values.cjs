@@ -49,6 +49,7 @@ module.exports = async ({ options, resolveVariable }) => {
     configFile: await get('param:configFile'),
     logRetentionDays: await get('param:logRetentionDays'),
     createTrail: await get('param:createTrail'),
+    securityHub: await get('param:securityHub'),
   };
   const context = {
     given: givenParamNames(options),

@@ -291,3 +291,37 @@ describePackaged('packaged CloudFormation template', () => {
     });
   });
 });
+
+describe('the Security Hub subscriber (securityHub parameter)', () => {
+  const base = { service: 'remediation-bot', stage: 'dev', region: 'us-east-1' } as const;
+  const allActions = (values: ReturnType<typeof stackValues>) =>
+    Object.values(values.resources.Resources)
+      .filter((resource) => (resource as Resource).Type === 'AWS::IAM::Role')
+      .flatMap((role) => ((role as Resource).Properties['Policies'] as { PolicyDocument: { Statement: { Action: string | string[] }[] } }[]).flatMap((p) => p.PolicyDocument.Statement))
+      .flatMap((statement) => [statement.Action].flat());
+
+  it('is absent by default: no function, and no role holds any Security Hub permission', () => {
+    const values = stackValues(CONFIG_FILE, base);
+    expect(Object.keys(values.functions)).not.toContain('securityHub');
+    expect(allActions(values).filter((action) => action.startsWith('securityhub:'))).toStrictEqual([]);
+  });
+
+  it('with securityHub=true, subscribes one function to the alert topic that may import only as the account default integration and update only through its hub', () => {
+    const values = stackValues(CONFIG_FILE, { ...base, securityHub: 'true' });
+    const fn = values.functions['securityHub'] as Record<string, unknown>;
+    expect(fn['handler']).toBe('handlers/securityhub.handler');
+    expect(fn['name']).toBe('remediation-bot-dev-security-hub');
+    expect(fn['events']).toStrictEqual([{ sns: { arn: { Ref: 'AlertTopic' }, topicName: 'remediation-bot-dev-alerts' } }]);
+    const statements = ((values.resources.Resources['SecurityHubRole'] as Resource).Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap(
+      (p) => p.PolicyDocument.Statement,
+    );
+    expect(statements.filter((s) => [s['Action']].flat().some((action) => String(action).startsWith('securityhub:')))).toStrictEqual([
+      { Effect: 'Allow', Action: ['securityhub:BatchImportFindings'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default' } },
+      { Effect: 'Allow', Action: ['securityhub:BatchUpdateFindings'], Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default' } },
+    ]);
+    // Only that function: no remediation function's role gains a Security Hub permission.
+    expect(allActions(values).filter((action) => action.startsWith('securityhub:'))).toHaveLength(2);
+    expect(values.resources.Resources).toHaveProperty('SecurityHubErrorsAlarm');
+    expect(values.resources.Resources).toHaveProperty('SecurityHubThrottlesAlarm');
+  });
+});
