@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { iamActionFor } from '../engine/iam-actions.js';
 import type { Rule } from '../engine/types.js';
 import { allRules } from '../remediations/registry.js';
+import { runCli } from './helpers/cli.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -113,6 +114,17 @@ describe('README', () => {
   it('links every page of docs/ from its documentation index', () => {
     const index = level2Section(readme, 'Documentation');
     for (const page of docs.filter((path) => path.startsWith('docs/'))) expect(index, page).toContain(`](${page})`);
+  });
+
+  it('quotes what npm start prints exactly (every line of its excerpt is a line of the replay of events/ at 100 columns)', async () => {
+    const section = level2Section(readme, 'Quick start');
+    const excerpt = /```text\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const lines = excerpt.split('\n').filter((line) => line !== '' && line !== '…');
+    expect(lines.length).toBeGreaterThan(10);
+    const { code, stdout } = await runCli(['replay', 'events', '--format', 'table', '--width', '100']);
+    expect(code).toBe(0);
+    const printed = new Set(stdout.join('\n').split('\n'));
+    expect(lines.filter((line) => !printed.has(line))).toStrictEqual([]);
   });
 
   it('quotes the email alert exactly as the bot renders it (test/expected/email/applied.txt)', () => {
