@@ -260,6 +260,11 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
         return await invokeCommand(rest, io, env);
       case 'undo':
         return await undo(rest, io, env);
+      case 'history': {
+        // Loaded on demand, like undo: the DynamoDB client stays out of the replay's start-up.
+        const { historyCommand } = await import('./history.js');
+        return await historyCommand(rest, io, env);
+      }
       case 'rules':
         return listRules(rest, io, env);
       default:

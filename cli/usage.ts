@@ -4,15 +4,16 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigFault } from '../engine/errors.js';
-import { SEVERITIES } from '../engine/types.js';
+import { HISTORY_OUTCOMES, SEVERITIES } from '../engine/types.js';
 import packageJson from '../package.json' with { type: 'json' };
 import { FORMATS } from './format.js';
 import { didYouMean } from './suggest.js';
+import { terminalText } from './terminal.js';
 
 /** The version of the package, carried into the bundle by the JSON import. */
 export const VERSION: string = packageJson.version;
 
-export const COMMANDS = ['replay', 'invoke', 'undo', 'rules'] as const;
+export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'rules'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A usage error; `command` names the help to point at (`remediate <command> --help`). */
@@ -28,7 +29,7 @@ export class UsageError extends ConfigFault {
 
 /** The two lines a usage error prints. */
 export function usageErrorLines(error: UsageError): [string, string] {
-  return [`remediate: ${error.message}`, `see "remediate ${error.command ? `${error.command} ` : ''}--help"`];
+  return [`remediate: ${terminalText(error.message)}`, `see "remediate ${error.command ? `${error.command} ` : ''}--help"`];
 }
 
 export const FAIL_ON_LEVELS = ['violation', ...SEVERITIES] as const;
@@ -38,7 +39,8 @@ const EXIT_CODES = `Exit codes:
   0  success (with --fail-on: the gate passed)
   1  usage or config error; undo: not confirmed, or no terminal and no --yes
   2  an input could not be read (the rest was replayed); invoke: an invalid event;
-     undo: no record, or the record was refused
+     undo: no record, or the record was refused; history: the table could not be
+     read, or held an item that is not a history record
   3  --fail-on: a violation at or above the --fail-on level was found
   4  invoke: a remediation failed or AWS answered with an unexpected fault;
      undo: an undo step failed, or the undo could not start or be recorded
@@ -57,6 +59,9 @@ Usage:
       configured mode.
   remediate undo <event-id> [options]
       Reverses what the bot applied for one CloudTrail event.
+  remediate history [options]
+      What the deployed bot decided and did, newest first, from its history
+      table: what it applied, proposed, could not inspect.
   remediate rules [options]
       Lists the rules, with the mode and settings each runs with.
   remediate <command> --help     that command's options
@@ -149,6 +154,42 @@ confirmed, or no terminal and no --yes, 2 no undo record, the table cannot be
 read, or the record was refused, 4 an undo step failed, or the undo could not
 start (credentials, another account) or be recorded.`;
 
+const HISTORY_HELP = `Usage: remediate history [options]
+
+What the bot decided and did: one row per decision that alerted (applied,
+proposed, exempt, failed, ...), newest first, from the history table the
+functions write. Compliant decisions and expected skips are not recorded.
+
+Options:
+  --since TIME     start of the range, inclusive: 7d or 12h before now, or an
+                   ISO 8601 date or date-time with a zone (default: 7d)
+  --until TIME     end of the range, exclusive (ISO 8601; default: now)
+  --account ID     only this AWS account (12 digits)
+  --rule ID        only this rule ("remediate rules" lists them)
+  --outcome LIST   only these outcomes, comma-separated or repeated:
+                   ${HISTORY_OUTCOMES.join('|')}
+  --format FORMAT  table (default), jsonl (one JSON record per line) or
+                   markdown (a table to paste into a ticket)
+  --table NAME     the history table (default: $HISTORY_TABLE, else
+                   $IDEMPOTENCY_TABLE with -idempotency replaced by -history)
+  --region REGION  the table's region (default: $AWS_REGION)
+  -h, --help       this help
+
+Exit codes: 0 done (also when nothing matched), 1 bad input (no AWS call),
+2 the table could not be read, or an item in it is not a history record.`;
+
+/** `history`'s options, checked here before `cli/history.ts` (loaded on demand) parses them. */
+export const HISTORY_OPTIONS = {
+  since: { type: 'string' },
+  until: { type: 'string' },
+  account: { type: 'string' },
+  rule: { type: 'string' },
+  outcome: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
 const RULES_HELP = `Usage: remediate rules [options]
 
 Lists the rules: id, severity, title, triggers, default mode (the rule's own,
@@ -166,6 +207,7 @@ export const COMMAND_HELP: Readonly<Record<Command, string>> = {
   replay: REPLAY_HELP,
   invoke: INVOKE_HELP,
   undo: UNDO_HELP,
+  history: HISTORY_HELP,
   rules: RULES_HELP,
 };
 

@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
+import { HISTORY_TABLE_SCHEMA } from '../engine/history-store.js';
 import { ConfigFault } from '../engine/errors.js';
 import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
 import { MODES, type Permission, type Rule } from '../engine/types.js';
@@ -567,6 +568,38 @@ function idempotencyStatement(params: DeployParams, family: string): IamStatemen
 }
 
 /**
+ * The history of every decision that alerted (`remediate history`,
+ * docs/history.md): its own table, keyed by family and day so a time range is a
+ * Query, never a Scan. On demand, TTL, the stack key, point-in-time recovery.
+ */
+function historyTable(params: DeployParams): Record<string, unknown> {
+  return {
+    HistoryTable: {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: `${params.service}-${params.stage}-history`,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: HISTORY_TABLE_SCHEMA.AttributeDefinitions,
+        KeySchema: HISTORY_TABLE_SCHEMA.KeySchema,
+        TimeToLiveSpecification: { AttributeName: HISTORY_TABLE_SCHEMA.ttlAttribute, Enabled: true },
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: kmsKeyOf(params) },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    },
+  };
+}
+
+/** Each function only adds its own family's history items; it reads none. */
+function historyStatement(family: string): IamStatement {
+  return {
+    Effect: 'Allow',
+    Action: ['dynamodb:PutItem'],
+    Resource: { 'Fn::GetAtt': ['HistoryTable', 'Arn'] },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${family}#*`] } },
+  };
+}
+
+/**
  * The alert topic's policy: only the bot's function roles and CloudWatch
  * alarms (of this account) may publish, over TLS. An explicit deny, so no
  * identity policy in the account, however broad, can publish a forged alert.
@@ -621,18 +654,19 @@ function alertTopicPolicy(roleLogicalIds: readonly string[]): Record<string, unk
 /**
  * One alarm per function on the bot's blind spots and doubts: an event it
  * could not inspect (`Skipped`), a fix it could not verify
- * (`RemediationUnverified`), a rule that failed (`RuleFailed`), and a spent
- * write budget (`WriteBudgetExhausted`), summed by metric math.
+ * (`RemediationUnverified`), a rule that failed (`RuleFailed`), a spent
+ * write budget (`WriteBudgetExhausted`), and a decision missing from the
+ * history (`HistoryWriteFailed`), summed by metric math.
  */
 function blindSpotAlarm(params: DeployParams, family: string): Record<string, unknown> {
   const name = functionName(params, family);
-  const metrics = ['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted'];
+  const metrics = ['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted', 'HistoryWriteFailed'];
   return {
     [logicalId(family, 'BlindSpotAlarm')]: {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         AlarmName: `${name}-blind-spots`,
-        AlarmDescription: `Function ${name} could not inspect an event, could not verify a fix, had a rule fail, or spent the write budget: read its alerts.`,
+        AlarmDescription: `Function ${name} could not inspect an event, could not verify a fix, had a rule fail, spent the write budget or could not record a decision in the history: read its alerts and logs.`,
         Metrics: [
           ...metrics.map((metric, index) => ({
             Id: `m${index}`,
@@ -823,6 +857,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     ...keyResources(params, families.map((family) => eventRuleName(params, family))),
     ...alertTopicPolicy(roles),
     ...idempotencyTable(params),
+    ...historyTable(params),
     ...queueDepthAlarm(params, 'EventsDeadLetterQueue', 'EventBridge could not deliver an event to a function'),
     ...queueDepthAlarm(params, 'FailureQueue', 'A function failed on an event after all retries'),
   };
@@ -833,7 +868,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     functions[key] = {
       name: functionName(params, family),
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, ...identity, ...alertSigningEnvironment() },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(family, 'Role'),
       reservedConcurrency: concurrency,
@@ -854,6 +889,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
       publish,
       alertSigningStatement(),
       idempotencyStatement(params, family),
+      historyStatement(family),
     ]);
     Object.assign(resources, functionAlarms(params, family), blindSpotAlarm(params, family));
     extensions[logicalId(family, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
@@ -878,6 +914,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   const outputs = {
     BotPrincipals: { Description: 'The exact ARNs of the bot\'s roles: BOT_PRINCIPALS for `remediate replay`, to skip the bot\'s own calls', Value: identity.BOT_PRINCIPALS },
     BotSessionNames: { Description: 'The session names of the bot\'s roles: BOT_SESSION_NAMES for `remediate replay`', Value: identity.BOT_SESSION_NAMES },
+    HistoryTableName: { Description: 'The table `remediate history --table` reads', Value: { Ref: 'HistoryTable' } },
   };
   return {
     functions,

@@ -11,6 +11,8 @@
  * - a plan whose inputs are absurdly deep or large (hostile data copied by a rule) is not run (`plan-guard.ts`);
  * - past `maxWritesPerInvocation` write calls the bot proposes instead of applying;
  * - every applied plan is recorded with its undo steps (`undo-store.ts`) before the alert;
+ * - every decision that alerted is recorded in the history (`history-store.ts`) after the alert,
+ *   best-effort: a failed write is logged and counted (`HistoryWriteFailed`), never retried by Lambda;
  * - a fault the bot does not understand is rethrown only after the alert went out.
  */
 import { parseConfig, type Config } from './config.js';
@@ -20,10 +22,11 @@ import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } f
 import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport } from './executor.js';
 import { isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
+import { historyRecordFor, type HistoryStore } from './history-store.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, type Disposition } from './outcome.js';
-import { atLeast, isQuietSkip, verdictSummary, type Decision, type Outcome, type Rule } from './types.js';
+import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
 /** The logging surface the engine needs; the Powertools Logger provides it. */
@@ -47,6 +50,8 @@ export interface EngineDeps {
   readonly idempotency?: EventIdempotency;
   /** Absent: applied plans are only in the alert. */
   readonly undoStore?: UndoStore;
+  /** Absent: decisions are only in the alerts and the logs. */
+  readonly history?: HistoryStore;
   /** Absent: no cap across events (the CLI, unit tests); deployed functions share one in the stack's table. */
   readonly writeBudget?: WriteBudget;
   /** Where alerts go (SNS in the deployed functions). Absent: alerts are only logged as not sent. */
@@ -271,6 +276,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
       } else {
         deps.logger.warn('ALERT_TOPIC_ARN is not set: alert not sent');
       }
+      if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
     }
     results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
     records.push({ decision, disposition: action.disposition, outcome, ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(undo ? { undo } : {}) });
@@ -356,6 +362,24 @@ async function recordUndo(decision: Decision, execution: ExecutionReport, rule: 
   return entry;
 }
 
+/**
+ * Records a decision that alerted in the history, after its alert: the alert
+ * is the authoritative channel, the history is best-effort. A failed or slow
+ * write (the store bounds it) is logged and counted, and the invocation goes on.
+ */
+async function recordHistory(decision: Decision, outcome: HistoryOutcome, rule: Rule | undefined, note: string | undefined, undo: UndoEntry | undefined, deps: EngineDeps, now: Date): Promise<void> {
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  try {
+    const record = historyRecordFor({ decision, outcome, family: rule?.family ?? 'unknown', recordedAt: now, ...(note !== undefined ? { note } : {}), ...(undo ? { undo } : {}), ...(functionName ? { functionName } : {}) });
+    await deps.history?.record(record);
+  } catch (error) {
+    const metrics = deps.metrics ?? noMetrics;
+    metrics.count('HistoryWriteFailed', decision.rule);
+    metrics.count('HistoryWriteFailed');
+    deps.logger.error('history record could not be stored: the alert went out', { error: describeError(error) });
+  }
+}
+
 declare const __REMEDIATION_CONFIG__: unknown;
 
 /** The config embedded at package time (see `deploy/values.cjs`); defaults when none was embedded. */
@@ -367,7 +391,7 @@ export function embeddedConfig(rules: readonly Rule[]): Config {
  * A family's handler from its ports. The engine constructs no client: the
  * gateway, the alert sink and the table stores come from the runtime wiring
  * (`handlers/runtime.ts`), the CLI or a test. Absent stores mean no
- * idempotency, no undo records and no cap across events.
+ * idempotency, no undo records, no history and no cap across events.
  */
 export interface HandlerOptions {
   readonly rules: readonly Rule[];
@@ -379,11 +403,12 @@ export interface HandlerOptions {
   readonly alerts?: AlertSink;
   readonly idempotency?: EventIdempotency;
   readonly undoStore?: UndoStore;
+  readonly history?: HistoryStore;
   readonly writeBudget?: WriteBudget;
 }
 
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
-  const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, writeBudget } = options;
+  const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, history, writeBudget } = options;
   const deps: EngineDeps = {
     rules,
     config: options.config ?? embeddedConfig(rules),
@@ -394,6 +419,7 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     ...(alerts ? { alerts } : {}),
     ...(idempotency ? { idempotency } : {}),
     ...(undoStore ? { undoStore } : {}),
+    ...(history ? { history } : {}),
     ...(writeBudget ? { writeBudget } : {}),
   };
   return (event: unknown, context?: InvocationContext) => processEvent(event, deps, context);

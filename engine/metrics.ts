@@ -51,6 +51,7 @@ export const METRIC_NAMES = [
   'AlertFailed',
   'AlertSigningFailed',
   'UndoRecordFailed',
+  'HistoryWriteFailed',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 

@@ -409,6 +409,14 @@ export interface Rule {
 export const OUTCOMES = ['applied', 'unverified', 'already-fixed', 'stale', 'proposed', 'notified', 'failed', 'exempt', 'uninspected', 'none'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
+/** Every outcome but `none`: those of a decision that alerted, and so is in the history. */
+export const HISTORY_OUTCOMES = OUTCOMES.filter((outcome): outcome is Exclude<Outcome, 'none'> => outcome !== 'none');
+export type HistoryOutcome = (typeof HISTORY_OUTCOMES)[number];
+
+export function isHistoryOutcome(outcome: string): outcome is HistoryOutcome {
+  return (HISTORY_OUTCOMES as readonly string[]).includes(outcome);
+}
+
 /** One (event, rule) decision: the unit the CLI prints and the notifier sends. */
 export interface Decision {
   readonly eventId: string;

@@ -3,7 +3,8 @@
  * implemented with AWS. The AWS gateway gets the family's SDK commands and
  * SNS/KMS for alerts; alerts go to SNS (`ALERT_TOPIC_ARN`), signed with the
  * stack's HMAC key (`ALERT_SIGNING_KEY_ID`); idempotency, undo records and the
- * write budget live in the stack's DynamoDB table (`IDEMPOTENCY_TABLE`).
+ * write budget live in the stack's DynamoDB table (`IDEMPOTENCY_TABLE`); the
+ * history of every decision that alerted in its own table (`HISTORY_TABLE`).
  * Every family handler is one call to `familyHandler`.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -14,6 +15,7 @@ import { lambdaHandler } from '../engine/handler.js';
 import { dynamoDbIdempotency, type EventIdempotency } from '../engine/idempotency.js';
 import { createRemediationHandler, embeddedConfig, type HandlerOptions } from '../engine/lambda.js';
 import type { AlertSink } from '../engine/ports.js';
+import { dynamoDbHistoryStore, HISTORY_RETENTION_DAYS, type HistoryStore } from '../engine/history-store.js';
 import type { Family } from '../engine/types.js';
 import { dynamoDbUndoStore, type UndoStore } from '../engine/undo-store.js';
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
@@ -47,6 +49,21 @@ export function tableStores(env: Env, family: string, config: Config): { idempot
   };
 }
 
+/**
+ * The history store, when `HISTORY_TABLE` names the table. Its client tries a
+ * write twice at most, and the store abandons it after 2 s: the history is
+ * best-effort and must not hold up the invocation (`engine/lambda.ts`).
+ * `HISTORY_RETENTION_DAYS` (a positive whole number) overrides the 90 days.
+ */
+export function historyStoreFromEnv(env: Env): HistoryStore | undefined {
+  const tableName = env['HISTORY_TABLE'];
+  if (!tableName) return undefined;
+  const region = env['HISTORY_TABLE_REGION'] || env['IDEMPOTENCY_TABLE_REGION'] || env['AWS_REGION'];
+  const client = new DynamoDBClient({ maxAttempts: 2, ...(region ? { region } : {}) });
+  const days = Number(env['HISTORY_RETENTION_DAYS']);
+  return dynamoDbHistoryStore({ tableName, client, retentionDays: Number.isInteger(days) && days > 0 ? days : HISTORY_RETENTION_DAYS });
+}
+
 export interface RuntimeOptions extends Omit<HandlerOptions, 'gateway'> {
   /** The SDK commands the gateway may send; ignored when `gateway` is given. */
   readonly commands: CommandTable;
@@ -68,6 +85,7 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   const idempotency = options.idempotency ?? stores.idempotency;
   const undoStore = options.undoStore ?? stores.undoStore;
   const writeBudget = options.writeBudget ?? stores.writeBudget;
+  const history = options.history ?? historyStoreFromEnv(env);
   return createRemediationHandler({
     ...options,
     env,
@@ -76,6 +94,7 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(alerts ? { alerts } : {}),
     ...(idempotency ? { idempotency } : {}),
     ...(undoStore ? { undoStore } : {}),
+    ...(history ? { history } : {}),
     ...(writeBudget ? { writeBudget } : {}),
   });
 }

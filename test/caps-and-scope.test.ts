@@ -10,7 +10,7 @@
  */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { ConfigError, parseConfig } from '../engine/config.js';
 import { type InvocationResult } from '../engine/lambda.js';
@@ -22,7 +22,7 @@ import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { allRules } from '../remediations/registry.js';
 import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
-import { startDynalite, type LocalDynamo } from './helpers/dynalite.js';
+import { useDynalite } from './helpers/dynalite.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
@@ -32,15 +32,9 @@ const securityGroupCommands = runtimeCommands(securityGroupsFamily);
 const GROUP = 'sg-0a1b2c3d4e5f67890';
 const RULE_ID = 'sgr-0f1e2d3c4b5a69788';
 const sns = mockClient(SNSClient);
-let dynamo: LocalDynamo;
+const dynamo = useDynalite();
 let tables = 0;
 
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-afterAll(async () => {
-  await dynamo.close();
-});
 
 function openGroup() {
   return fakeSecurityGroups([{ groupId: GROUP, rules: new Map([[RULE_ID, ingressRule(GROUP, RULE_ID, 'tcp', 22, 22, '0.0.0.0/0')]]) }]);

@@ -47,6 +47,7 @@ describe('remediate help and version', () => {
     ['replay', ['replay', '--help']],
     ['invoke', ['invoke', '-h']],
     ['undo', ['undo', '--help']],
+    ['history', ['history', '-h']],
     ['rules', ['rules', '--help']],
   ] as const)('prints the help of %s, and only it, on stdout and exits 0', async (command, argv) => {
     const result = await run(argv);
@@ -108,6 +109,7 @@ describe('remediate usage errors', () => {
     ['an unknown option', ['replay', WORLD_SSH, '--bogus'], 'unknown option --bogus', 'replay'],
     ['a close option', ['replay', WORLD_SSH, '--formt', 'json'], 'unknown option --formt; did you mean --format?', 'replay'],
     ['a close option of undo', ['undo', 'event-1', '--dryrun'], 'unknown option --dryrun; did you mean --dry-run?', 'undo'],
+    ['a close option of history', ['history', '--outcomes', 'applied'], 'unknown option --outcomes; did you mean --outcome?', 'history'],
     ['an unknown short option', ['rules', '-x'], 'unknown option -x', 'rules'],
     ['a close command', ['replays', WORLD_SSH], 'unknown command "replays"; did you mean replay?', undefined],
     ['an unknown command', ['frobnicate'], 'unknown command "frobnicate"', undefined],

@@ -10,7 +10,7 @@ import { EC2ServiceException, DescribeSecurityGroupRulesCommand, RevokeSecurityG
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
 import { ALREADY_IN_PROGRESS } from '../engine/idempotency.js';
@@ -19,7 +19,7 @@ import type { MetricName } from '../engine/metrics.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
 import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
-import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
+import { TEST_REGION, useDynalite } from './helpers/dynalite.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
 
@@ -34,20 +34,10 @@ const REVOKE = { GroupId: 'sg-0a1b2c3d4e5f67890', SecurityGroupRuleIds: ['sgr-0f
 /** A Lambda context: the idempotency lock expires with the invocation's remaining time. */
 const lambdaContext = (remainingMs = 60_000) => ({ getRemainingTimeInMillis: () => remainingMs });
 
-let dynamo: LocalDynamo;
-let restoreEnv: () => void;
+const dynamo = useDynalite({ env: true });
 let table: string;
 let tables = 0;
 
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  restoreEnv = dynamo.useEnv();
-});
-
-afterAll(async () => {
-  restoreEnv();
-  await dynamo.close();
-});
 
 function handlerFor(functionName = 'remediation-bot-test-security-groups') {
   const logger = recordingLogger();

@@ -233,12 +233,12 @@ describePackaged('packaged CloudFormation template', () => {
     for (const [id, group] of ofType(usEast1, 'AWS::Logs::LogGroup')) expect(group.Properties['KmsKeyId'], id).toStrictEqual({ 'Fn::GetAtt': ['RemediationKey', 'Arn'] });
   });
 
-  it('alarms on every remediation function\'s blind spots: events it could not inspect, fixes it could not verify, rules that failed, a spent write budget', () => {
+  it('alarms on every remediation function\'s blind spots: events it could not inspect, fixes it could not verify, rules that failed, a spent write budget, decisions missing from the history', () => {
     const alarms = ofType(usEast1, 'AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
     for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
       const alarm = alarms.find((a) => JSON.stringify(a['Metrics'] ?? []).includes(`"Value":"${family}"`));
       const metrics = ((alarm?.['Metrics'] as { MetricStat?: { Metric: { MetricName: string } } }[] | undefined) ?? []).flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : []));
-      expect(metrics, family).toStrictEqual(['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted']);
+      expect(metrics, family).toStrictEqual(['Skipped', 'RemediationUnverified', 'RuleFailed', 'WriteBudgetExhausted', 'HistoryWriteFailed']);
       expect(alarm?.['AlarmActions'], family).toStrictEqual([{ Ref: 'AlertTopic' }]);
     }
   });
@@ -251,6 +251,37 @@ describePackaged('packaged CloudFormation template', () => {
       );
       const table = statements.find((statement) => JSON.stringify(statement['Resource']).includes('IdempotencyTable'));
       expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${family}#*`, `undo#${family}#*`, 'budget#*'] } });
+    }
+  });
+
+  it('keeps the history in its own table, keyed by family and day, that each function may only add its own family\'s items to', () => {
+    const table = usEast1.Resources['HistoryTable'];
+    expect(table?.Type).toBe('AWS::DynamoDB::Table');
+    expect(table?.Properties).toStrictEqual({
+      TableName: 'remediation-bot-dev-history',
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': ['RemediationKey', 'Arn'] } },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
+      const key = familyKey(family);
+      const environment = (usEast1.Resources[functionLogicalId(family)]?.Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
+      expect(environment['HISTORY_TABLE'], family).toStrictEqual({ Ref: 'HistoryTable' });
+      const statements = (usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap(
+        (p) => p.PolicyDocument.Statement,
+      );
+      expect(statements.filter((statement) => JSON.stringify(statement['Resource']).includes('HistoryTable')), family).toStrictEqual([
+        { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['HistoryTable', 'Arn'] }, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${family}#*`] } } },
+      ]);
     }
   });
 

@@ -22,14 +22,14 @@ import { S3ControlClient } from '@aws-sdk/client-s3-control';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Io } from '../cli/format.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { undoCommand, undoCommandTable, UNDO_COMMANDS } from '../cli/undo.js';
 import { UnsupportedOperationError } from '../engine/aws.js';
 import type { UndoStep } from '../engine/types.js';
 import { UNDO_OPERATIONS } from '../engine/undo-inverses.js';
 import { dynamoDbUndoStore, undoRecordKey, UndoRecordError, type UndoEntry } from '../engine/undo-store.js';
-import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
+import { captureIo, type CapturedIo } from './helpers/cli.js';
+import { TEST_REGION, useDynalite } from './helpers/dynalite.js';
 
 const ec2 = mockClient(EC2Client);
 const iam = mockClient(IAMClient);
@@ -63,28 +63,10 @@ function entry(family: string, rule: string, applied: UndoStep[], undo: UndoStep
 const iamEntry = (overrides: Partial<UndoEntry> = {}) => entry('iam', 'iam-attached-admin-policy', [detachAdmin], [reattachAdmin], overrides);
 const s3Entry = (overrides: Partial<UndoEntry> = {}) => entry('s3', 's3-public-access-block-weakened', [blockBucket], [unblockBucket], overrides);
 
-let dynamo: LocalDynamo;
-let restoreEnv: () => void;
+const dynamo = useDynalite({ env: true });
 let table: string;
 let tables = 0;
 
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  restoreEnv = dynamo.useEnv();
-});
-
-afterAll(async () => {
-  restoreEnv();
-  await dynamo.close();
-});
-
-type CapturedIo = Io & { stdout: string[]; stderr: string[] };
-
-function captureIo(): CapturedIo {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (text) => void stdout.push(text), err: (text) => void stderr.push(text), stdoutIsTTY: false, stderrIsTTY: false };
-}
 
 /** A terminal: stdout and stdin are TTYs, and the person types `answer`. */
 function terminalIo(answer: string): CapturedIo {

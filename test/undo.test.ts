@@ -7,8 +7,7 @@ import { AuthorizeSecurityGroupIngressCommand, EC2ServiceException, RevokeSecuri
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Io } from '../cli/format.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { undoCommand } from '../cli/undo.js';
 import { createAwsGateway } from '../engine/aws.js';
 import { parseConfig } from '../engine/config.js';
@@ -17,7 +16,8 @@ import type { PlanStep, Rule } from '../engine/types.js';
 import { dynamoDbUndoStore, undoRecordKey, type UndoEntry } from '../engine/undo-store.js';
 import { securityGroupsFamily } from '../remediations/security-groups/index.js';
 import { securityGroupRules } from '../remediations/security-groups/index.js';
-import { startDynalite, TEST_REGION, type LocalDynamo } from './helpers/dynalite.js';
+import { captureIo } from './helpers/cli.js';
+import { TEST_REGION, useDynalite } from './helpers/dynalite.js';
 import { fakeSecurityGroups, ingressRule } from './helpers/ec2-security-groups.js';
 import { loadEvent } from './helpers/fixtures.js';
 import { recordingLogger } from './helpers/logger.js';
@@ -36,26 +36,9 @@ const REAUTHORIZE = {
   IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0', Description: 'temp access' }] }],
 };
 
-let dynamo: LocalDynamo;
-let restoreEnv: () => void;
+const dynamo = useDynalite({ env: true });
 let table: string;
 let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-  restoreEnv = dynamo.useEnv();
-});
-
-afterAll(async () => {
-  restoreEnv();
-  await dynamo.close();
-});
-
-function captureIo(): Io & { stdout: string[]; stderr: string[] } {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return { stdout, stderr, out: (text) => void stdout.push(text), err: (text) => void stderr.push(text), stdoutIsTTY: false, stderrIsTTY: false };
-}
 
 function handlerWith(rules: readonly Rule[] = securityGroupRules) {
   return remediationHandler({

@@ -9,10 +9,17 @@ export interface Captured {
   readonly stderr: string[];
 }
 
-export async function runCli(argv: readonly string[], env: Env = {}): Promise<Captured> {
+export type CapturedIo = Io & { readonly stdout: string[]; readonly stderr: string[] };
+
+/** An `Io` that keeps each line written, as a pipe (no terminal) would. */
+export function captureIo(): CapturedIo {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const io: Io = { out: (text) => void stdout.push(text), err: (text) => void stderr.push(text), stdoutIsTTY: false, stderrIsTTY: false };
+  return { stdout, stderr, out: (text) => void stdout.push(text), err: (text) => void stderr.push(text), stdoutIsTTY: false, stderrIsTTY: false };
+}
+
+export async function runCli(argv: readonly string[], env: Env = {}): Promise<Captured> {
+  const io = captureIo();
   const code = await main(argv, io, env);
-  return { code, stdout, stderr };
+  return { code, stdout: io.stdout, stderr: io.stderr };
 }
