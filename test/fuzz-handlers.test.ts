@@ -9,7 +9,10 @@
  * - every write call, and every step of every plan, names only resources the event names;
  * - no invocation makes more write calls than `maxWritesPerInvocation`;
  * - no rule throws: a rule that fails on some input is a blind spot (it would
- *   alert as "could not inspect" in production), so the properties fail on it.
+ *   alert as "could not inspect" in production), so the properties fail on it;
+ *   also not when every value of a recorded request and response is the name
+ *   of an `Object.prototype` member (a table indexed by event text must not
+ *   find `constructor` in it).
  *
  * Every generated case runs through every family's handler, so each handler
  * gets FUZZ_RUNS cases (default 10,000), split evenly over the three kinds of
@@ -25,6 +28,7 @@ import { processEvent } from './helpers/engine.js';
 import type { PlanStep, Rule } from '../engine/types.js';
 import { allRules, rulesByFamily } from '../remediations/registry.js';
 import { adversarialFixture, mutatedFixture, randomEvents } from './helpers/hostile-input.js';
+import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { assertScopedToEvent, eventSources } from './helpers/plan-scope.js';
 import { recordingGateway, writeCalls } from './helpers/recording-gateway.js';
 
@@ -135,5 +139,23 @@ describe(`hostile input to every handler (${families.map(([family]) => family).j
       fc.asyncProperty(adversarialFixture, ({ event }) => checkEveryHandler(event)),
       { numRuns: RUNS_PER_KIND, ...SEED },
     );
+  }, FUZZ_TIMEOUT_MS);
+
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('never crashes when every string of a recorded request and response is %s', async (name) => {
+    const replace = (value: unknown): unknown => {
+      if (typeof value === 'string') return name;
+      if (Array.isArray(value)) return value.map(replace);
+      if (typeof value !== 'object' || value === null) return value;
+      return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, replace(item)]));
+    };
+    for (const fixture of allFixtureNames()) {
+      const event = loadEvent(fixture) as { detail: Record<string, unknown> };
+      const detail = { ...event.detail, requestParameters: replace(event.detail['requestParameters']), responseElements: replace(event.detail['responseElements']) };
+      try {
+        await checkEveryHandler({ ...event, detail });
+      } catch (error) {
+        throw new Error(`${fixture}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
   }, FUZZ_TIMEOUT_MS);
 });

@@ -176,7 +176,7 @@ function grantKey(grant: CurrentGrant): string {
 
 /** The public grants of the event's ACL, as `[group URI, permission]`. */
 function publicGrantsOf(acl: EventAcl): (readonly [string, Permission])[] {
-  if (acl.form === 'canned') return [...(PUBLIC_CANNED[acl.canned] ?? [])];
+  if (acl.form === 'canned') return Object.hasOwn(PUBLIC_CANNED, acl.canned) ? [...(PUBLIC_CANNED[acl.canned] ?? [])] : [];
   return acl.grants.filter(isPublicGrant).map((grant) => [grant.uri ?? '', grant.permission] as const);
 }
 

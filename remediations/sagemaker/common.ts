@@ -58,11 +58,19 @@ export function requestTags(request: unknown): Tags {
   return tagsFromEvent(param(request, 'Tags'));
 }
 
+/**
+ * Deeper than any SageMaker request, and than any plan input the engine runs
+ * (`engine/plan-guard.ts` refuses those past 32 levels): below it a value is
+ * copied as it is, so hostile nesting cannot exhaust the stack here.
+ */
+const API_SHAPE_DEPTH = 40;
+
 /** The request with every member name in the API's PascalCase, for proposed SDK inputs copied from the event. */
-export function toApiShape(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(toApiShape);
+export function toApiShape(value: unknown, depth = 0): unknown {
+  if (depth >= API_SHAPE_DEPTH) return value;
+  if (Array.isArray(value)) return value.map((item) => toApiShape(item, depth + 1));
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.charAt(0).toUpperCase() + key.slice(1), toApiShape(item)]));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key.charAt(0).toUpperCase() + key.slice(1), toApiShape(item, depth + 1)]));
 }
 
 /**
