@@ -27,6 +27,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   AttachVolumeCommand,
   AuthorizeSecurityGroupIngressCommand,
+  CreateNetworkAclEntryCommand,
   DeleteTagsCommand,
   DetachVolumeCommand,
   DisableEbsEncryptionByDefaultCommand,
@@ -111,6 +112,7 @@ export const UNDO_COMMANDS = {
   } satisfies Record<UndoService, SdkClientConstructor>,
   commands: {
     'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand,
+    'ec2:CreateNetworkAclEntry': CreateNetworkAclEntryCommand,
     'ec2:DisableEbsEncryptionByDefault': DisableEbsEncryptionByDefaultCommand,
     'ec2:ModifyEbsDefaultKmsKeyId': ModifyEbsDefaultKmsKeyIdCommand,
     'ec2:ResetEbsDefaultKmsKeyId': ResetEbsDefaultKmsKeyIdCommand,

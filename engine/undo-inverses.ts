@@ -81,6 +81,13 @@ function withoutDescriptions(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([key]) => key !== 'Description').map(([key, item]) => [key, withoutDescriptions(item)]));
 }
 
+/** `CreateNetworkAclEntry` recreates the one entry the delete removed (same number and direction, the resource fields): one rule, one range. */
+function recreatesOneEntry(_applied: Input, undo: Input): string | undefined {
+  if (typeof undo['Protocol'] !== 'string' || typeof undo['RuleAction'] !== 'string') return 'the undo names no Protocol or RuleAction';
+  const ranges = ['CidrBlock', 'Ipv6CidrBlock'].filter((key) => typeof undo[key] === 'string');
+  return ranges.length === 1 ? undefined : 'the undo must name exactly one of CidrBlock and Ipv6CidrBlock';
+}
+
 /** `CreateTags` ↔ `DeleteTags`: only the bot's own marker tags. */
 function botTagsOnly(applied: Input): string | undefined {
   const tags = applied['Tags'];
@@ -127,6 +134,9 @@ const S3_ACL = ['ACL', 'AccessControlPolicy', 'GrantFullControl', 'GrantRead', '
 export const UNDO_INVERSES = {
   // Security groups
   'ec2:RevokeSecurityGroupIngress': [inverse('ec2:AuthorizeSecurityGroupIngress', ['GroupId', 'GroupName'], ['IpPermissions'], reopensRevoked)],
+  'ec2:DeleteNetworkAclEntry': [
+    inverse('ec2:CreateNetworkAclEntry', ['NetworkAclId', 'RuleNumber', 'Egress'], ['Protocol', 'RuleAction', 'CidrBlock', 'Ipv6CidrBlock', 'PortRange', 'IcmpTypeCode'], recreatesOneEntry),
+  ],
   // EBS
   'ec2:EnableEbsEncryptionByDefault': [inverse('ec2:DisableEbsEncryptionByDefault', [])],
   'ec2:ModifyEbsDefaultKmsKeyId': [

@@ -10,6 +10,7 @@ import type { Family, Rule } from '../engine/types.js';
 import { cloudtrailFamily } from './cloudtrail/index.js';
 import { credentialsFamily } from './credentials/index.js';
 import { ebsFamily } from './ebs/index.js';
+import { efsFamily } from './efs/index.js';
 import { exemptionsFamily } from './exemptions/index.js';
 import { iamFamily } from './iam/index.js';
 import { instancesFamily } from './instances/index.js';
@@ -29,6 +30,7 @@ export const families = [
   s3Family,
   kmsFamily,
   exemptionsFamily,
+  efsFamily,
 ] as const satisfies readonly Family[];
 
 export type DeployedFamily = (typeof families)[number]['name'];

@@ -36,6 +36,7 @@ export const ANY_RESOURCE = '*';
 export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as { __LAMBDA_BUNDLE__?: boolean }).__LAMBDA_BUNDLE__ === true ? {} : {
   // EC2: the Describe* lists and the account-wide EBS settings have no resource type.
   'ec2:DescribeImages': ANY_RESOURCE,
+  'ec2:DescribeNetworkAcls': ANY_RESOURCE,
   'ec2:DescribeInstances': ANY_RESOURCE,
   'ec2:DescribeSecurityGroupRules': ANY_RESOURCE,
   'ec2:DescribeSecurityGroups': ANY_RESOURCE,
@@ -50,6 +51,7 @@ export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as
   'ec2:DescribeSnapshotAttribute': EC2_NO_ACCOUNT('snapshot'), // snapshot*
   'ec2:ModifySnapshotAttribute': EC2_NO_ACCOUNT('snapshot'), // snapshot*
   'ec2:RevokeSecurityGroupIngress': EC2('security-group'), // security-group*
+  'ec2:DeleteNetworkAclEntry': EC2('network-acl'), // network-acl*
   'ec2:ModifyInstanceMetadataOptions': EC2('instance'), // instance*
   'ec2:CreateTags': EC2('volume'), // the volumes the rules tag, among every taggable type
   // IAM

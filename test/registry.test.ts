@@ -20,6 +20,9 @@ const fixtures: { name: string; event: CloudTrailEvent }[] = allFixtureNames().m
   return { name, event: parsed.event };
 });
 const config = parseConfig({}, allRules);
+/** Rules that find nothing until a setting turns them on: their fixtures are decided with it on. */
+const OPT_IN_SETTINGS: Readonly<Record<string, Record<string, unknown>>> = { 'sagemaker-model-not-isolated': { requireNetworkIsolation: true } };
+const configFor = (rule: Rule) => (OPT_IN_SETTINGS[rule.id] ? parseConfig({ rules: { [rule.id]: OPT_IN_SETTINGS[rule.id] } }, allRules) : config);
 const familyOf = (rule: Rule) => rule.family as DeployedFamily;
 
 /** Whether a trigger names the event: its source and name, and the request field it narrows on, if any (EventBridge's `wildcard`). */
@@ -81,7 +84,7 @@ describe('rule registry', () => {
         expect(own.some(({ event }) => event.detail.eventName === name), `no fixture for ${name}`).toBe(true);
       }
       const verdicts = new Set<string>();
-      for (const { event } of own) verdicts.add((await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) })).verdict.kind);
+      for (const { event } of own) verdicts.add((await decide(event, rule, { config: configFor(rule), env: {}, facts: offlineFacts, now: new Date(0) })).verdict.kind);
       expect([...verdicts]).toEqual(expect.arrayContaining(['violation', 'compliant']));
     });
 
@@ -94,7 +97,7 @@ describe('rule registry', () => {
       for (const action of actions) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
       for (const lookup of rule.lookups ?? []) expect(lookup.permission).toBe(iamActionFor(lookup.service, lookup.operation));
       for (const { event } of own) {
-        const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) });
+        const { verdict } = await decide(event, rule, { config: configFor(rule), env: {}, facts: offlineFacts, now: new Date(0) });
         if (verdict.kind !== 'violation') continue;
         for (const step of verdict.plan.filter((s) => !s.operation.startsWith('wait'))) {
           const action = iamActionFor(step.service, step.operation);
@@ -107,7 +110,7 @@ describe('rule registry', () => {
       const table = commandsByFamily[familyOf(rule)];
       for (const lookup of rule.lookups ?? []) expect(table.commands[`${lookup.service}:${lookup.operation}`], lookup.operation).toBeDefined();
       for (const { event } of own) {
-        const { verdict } = await decide(event, rule, { config, env: {}, facts: offlineFacts, now: new Date(0) });
+        const { verdict } = await decide(event, rule, { config: configFor(rule), env: {}, facts: offlineFacts, now: new Date(0) });
         if (verdict.kind !== 'violation') continue;
         for (const step of verdict.plan.filter((s) => !s.operation.startsWith('wait'))) {
           expect(table.commands[`${step.service}:${step.operation}`], `${step.service}:${step.operation}`).toBeDefined();

@@ -30,27 +30,16 @@ import {
 import { checkedBothWays, type Facts, type Finding, type Plan, type RuleContext, type StateCheck, type Verdict } from '../../engine/types.js';
 import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, readFact } from '../../rulekit/index.js';
 import { ec2 } from '../../rulekit/aws/ec2.js';
-
-/** `tcp/443`, `udp/53` or a range `tcp/8000-8080`: ports 0-65535, a range from low to high. */
-const PortSpecSchema = z.string().check(
-  z.regex(/^(tcp|udp)\/\d{1,5}(-\d{1,5})?$/, { error: 'a port is "tcp/443", "udp/53" or a range "tcp/8000-8080"', abort: true }),
-  z.refine((spec) => spec.split('/')[1]?.split('-').every((port) => Number(port) <= 65535) ?? false, 'a port is a number from 0 to 65535'),
-  z.refine((spec) => {
-    const [from = 0, to = from] = (spec.split('/')[1] ?? '').split('-').map(Number);
-    return from <= to;
-  }, 'a port range goes from the lower port to the higher one, e.g. "tcp/80-443"'),
-);
+import { AllowedPortsSchema, forbiddenPorts, normaliseProtocol, port, sameCidr, type Protocol } from './open-ingress.js';
 
 const SgOpenIngressSettingsSchema = z.strictObject({
   /** Ports that may be open to the internet. */
-  allowedPorts: z._default(z.array(PortSpecSchema), ['tcp/80', 'tcp/443']),
+  allowedPorts: AllowedPortsSchema,
   /** IPv4 ranges wider than this prefix (and not entirely private) count as the internet. */
   ipv4MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(32)), 8),
   ipv6MinPrefix: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(128)), 32),
 });
 type SgOpenIngressSettings = z.infer<typeof SgOpenIngressSettingsSchema>;
-
-type Protocol = 'tcp' | 'udp' | 'all' | 'other';
 
 /** One CIDR the event granted ingress to, in a protocol and port range. */
 interface IngressRange {
@@ -64,27 +53,6 @@ interface IngressRange {
   readonly family: 4 | 6;
   readonly description?: string;
   readonly ruleId?: string;
-}
-
-const WELL_KNOWN_PORTS: Readonly<Record<number, string>> = {
-  20: 'ftp-data', 21: 'ftp', 22: 'ssh', 23: 'telnet', 25: 'smtp', 53: 'dns', 135: 'msrpc', 137: 'netbios',
-  139: 'netbios', 445: 'smb', 1433: 'mssql', 1521: 'oracle', 2049: 'nfs', 2375: 'docker', 2379: 'etcd',
-  3306: 'mysql', 3389: 'rdp', 5432: 'postgres', 5601: 'kibana', 5900: 'vnc', 6379: 'redis', 8888: 'jupyter',
-  9200: 'elasticsearch', 11211: 'memcached', 27017: 'mongodb',
-};
-
-function normaliseProtocol(raw: string): Protocol {
-  const value = raw.toLowerCase();
-  if (value === '-1' || value === 'all') return 'all';
-  if (value === 'tcp' || value === '6') return 'tcp';
-  if (value === 'udp' || value === '17') return 'udp';
-  return 'other';
-}
-
-/** Ports arrive as numbers or, in some exports, numeric strings. */
-function port(value: unknown): number | undefined {
-  const number = typeof value === 'string' && /^-?\d{1,5}$/.test(value) ? Number(value) : value;
-  return typeof number === 'number' && Number.isInteger(number) && number >= -1 && number <= 65535 ? number : undefined;
 }
 
 function range(
@@ -202,34 +170,6 @@ function requestedRanges(event: CloudTrailEvent, groupId: string | undefined): I
   return flat ? [...nested, flat] : nested;
 }
 
-interface PortRange {
-  readonly protocol: 'tcp' | 'udp';
-  readonly from: number;
-  readonly to: number;
-}
-
-function parsePortSpecs(specs: readonly string[]): PortRange[] {
-  return specs.map((spec) => {
-    const [protocol, ports = ''] = spec.split('/') as ['tcp' | 'udp', string];
-    const [from, to = from] = ports.split('-').map(Number) as [number, number?];
-    return { protocol, from, to };
-  });
-}
-
-function allows(allowed: readonly PortRange[], protocol: 'tcp' | 'udp', port: number): boolean {
-  return allowed.some((r) => r.protocol === protocol && r.from <= port && port <= r.to);
-}
-
-/** The first port in [from, to] that no allowed range of that protocol covers. */
-function firstForbiddenPort(protocol: 'tcp' | 'udp', from: number, to: number, allowed: readonly PortRange[]): number | undefined {
-  let next = from;
-  for (const r of [...allowed].filter((a) => a.protocol === protocol).sort((a, b) => a.from - b.from)) {
-    if (r.from > next) break;
-    next = Math.max(next, r.to + 1);
-  }
-  return next <= to ? next : undefined;
-}
-
 function describePorts(r: IngressRange): string {
   if (r.protocol === 'all') return 'all traffic';
   const from = r.fromPort ?? 0;
@@ -246,15 +186,8 @@ function offence(r: IngressRange, settings: SgOpenIngressSettings): string | und
   if (r.protocol === 'other') return undefined;
   const from = r.fromPort === undefined || r.fromPort < 0 ? 0 : r.fromPort;
   const to = r.toPort === undefined || r.toPort < 0 ? 65535 : r.toPort;
-  const allowed = parsePortSpecs(settings.allowedPorts);
-  const first = firstForbiddenPort(r.protocol, from, to, allowed);
-  if (first === undefined) return undefined;
-  const named = Object.keys(WELL_KNOWN_PORTS)
-    .map(Number)
-    .filter((p) => from <= p && p <= to && !allows(allowed, r.protocol as 'tcp' | 'udp', p))
-    .slice(0, 3)
-    .map((p) => `${p}/${WELL_KNOWN_PORTS[p]}`);
-  const example = named.length > 0 ? named.join(', ') : String(first);
+  const example = forbiddenPorts(r.protocol, from, to, settings.allowedPorts);
+  if (example === undefined) return undefined;
   return `${describePorts(r)} ${where} includes ports outside the allowed list (${example})`;
 }
 
@@ -279,16 +212,18 @@ function ipPermissions(ranges: readonly IngressRange[], withDescriptions: boolea
 }
 
 /** Protocols as EC2 answers them (`tcp`, `udp`, `icmp`, `-1`), whatever form the event used. */
+/** Protocol numbers and `all` as EC2 answers them; a Map, so `constructor` or `__proto__` in an event stays a string. */
+const PROTOCOL_NAMES: ReadonlyMap<string, string> = new Map([
+  ['6', 'tcp'],
+  ['17', 'udp'],
+  ['1', 'icmp'],
+  ['58', 'icmpv6'],
+  ['all', '-1'],
+]);
+
 function canonicalProtocol(raw: unknown): string {
   const value = String(raw).toLowerCase();
-  return { '6': 'tcp', '17': 'udp', '1': 'icmp', '58': 'icmpv6', all: '-1' }[value] ?? value;
-}
-
-function sameCidr(a: unknown, b: unknown): boolean {
-  if (typeof a !== 'string' || typeof b !== 'string') return false;
-  const left = parseCidr(a);
-  const right = parseCidr(b);
-  return left !== undefined && right !== undefined && left.family === right.family && left.network === right.network && left.prefix === right.prefix;
+  return PROTOCOL_NAMES.get(value) ?? value;
 }
 
 /** What a revoke step expects to find, and what the read before and after it compares against. */
