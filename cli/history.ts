@@ -21,7 +21,7 @@ import type { Io } from './format.js';
 import { shortArn } from './format-table.js';
 import { md } from './format-markdown.js';
 import { didYouMean } from './suggest.js';
-import { checkArgs, COMMAND_HELP, HISTORY_OPTIONS, UsageError, usageErrorLines } from './usage.js';
+import { checkArgs, COMMAND_HELP, HISTORY_OPTIONS, UsageError, usageErrorLine } from './usage.js';
 import { displayWidth, padTo, terminalText } from './terminal.js';
 
 export const HISTORY_FORMATS = ['table', 'jsonl', 'markdown'] as const;
@@ -248,7 +248,7 @@ export async function historyCommand(args: string[], io: Io, env: Env, deps: His
     }
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    for (const line of usageErrorLines(error)) io.err(line);
+    io.err(usageErrorLine(error));
     return EXIT.usage;
   }
 

@@ -17,7 +17,7 @@ import { createProgressBar } from './progress.js';
 import { defaultJobs, runReplay, type ProgressState } from './replay-pool.js';
 import type { TimeWindow } from './replay.js';
 import { didYouMean } from './suggest.js';
-import { checkArgs, COMMAND_HELP, COMMANDS, FAIL_ON_LEVELS, OVERVIEW_HELP, UNDO_OPTIONS, UsageError, usageErrorLines, VERSION, type Command, type FailOn } from './usage.js';
+import { checkArgs, COMMAND_HELP, COMMANDS, FAIL_ON_LEVELS, OVERVIEW_HELP, UNDO_OPTIONS, UsageError, usageErrorLine, VERSION, type Command, type FailOn } from './usage.js';
 
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -272,7 +272,7 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      for (const line of usageErrorLines(error)) io.err(line);
+      io.err(usageErrorLine(error));
       return EXIT.usage;
     }
     if (error instanceof ConfigError) {
@@ -281,7 +281,7 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
     }
     // checkArgs answers first; this is a safety net, still one line of ours.
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
-      for (const line of usageErrorLines(new UsageError(error.message.split('\n')[0] ?? 'invalid arguments', command !== undefined && isCommand(command) ? command : undefined))) io.err(line);
+      io.err(usageErrorLine(new UsageError(error.message.split('\n')[0] ?? 'invalid arguments', command !== undefined && isCommand(command) ? command : undefined)));
       return EXIT.usage;
     }
     throw error;

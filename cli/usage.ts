@@ -1,6 +1,6 @@
 /**
  * The `remediate` CLI's help texts and its argument checks: every usage error
- * is one line, `remediate: <what is wrong>`, then `see "remediate <command> --help"`.
+ * is one line: `remediate: <what is wrong> (see "remediate <command> --help")`.
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigFault } from '../engine/errors.js';
@@ -27,9 +27,9 @@ export class UsageError extends ConfigFault {
   }
 }
 
-/** The two lines a usage error prints. */
-export function usageErrorLines(error: UsageError): [string, string] {
-  return [`remediate: ${terminalText(error.message)}`, `see "remediate ${error.command ? `${error.command} ` : ''}--help"`];
+/** The one line a usage error prints. */
+export function usageErrorLine(error: UsageError): string {
+  return `remediate: ${terminalText(error.message)} (see "remediate ${error.command ? `${error.command} ` : ''}--help")`;
 }
 
 export const FAIL_ON_LEVELS = ['violation', ...SEVERITIES] as const;

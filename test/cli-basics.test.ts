@@ -132,7 +132,7 @@ describe('remediate usage errors', () => {
     expect(result).toStrictEqual({
       code: 1,
       stdout: [],
-      stderr: [`remediate: ${problem}`, `see "remediate ${command ? `${command} ` : ''}--help"`],
+      stderr: [`remediate: ${problem} (see "remediate ${command ? `${command} ` : ''}--help")`],
     });
   });
 
@@ -141,7 +141,7 @@ describe('remediate usage errors', () => {
 
     expect(result.code).toBe(1);
     expect(result.stdout).toStrictEqual(['']);
-    expect(result.stderr).toStrictEqual(['remediate: unknown option --bogus', 'see "remediate replay --help"', '']);
+    expect(result.stderr).toStrictEqual(['remediate: unknown option --bogus (see "remediate replay --help")', '']);
   });
 });
 

@@ -223,7 +223,7 @@ describe('remediate history: bad input is one usage error and exit 1, before any
     expect({ code, stdout: io.stdout, stderr: io.stderr, queries }).toStrictEqual({
       code: 1,
       stdout: [],
-      stderr: [`remediate: ${message}`, 'see "remediate history --help"'],
+      stderr: [`remediate: ${message} (see "remediate history --help")`],
       queries: 0,
     });
   });
@@ -232,7 +232,7 @@ describe('remediate history: bad input is one usage error and exit 1, before any
     expect(await history([])).toStrictEqual({
       code: 1,
       stdout: [],
-      stderr: ['remediate: name the history table with --table or HISTORY_TABLE (the stack output HistoryTableName)', 'see "remediate history --help"'],
+      stderr: ['remediate: name the history table with --table or HISTORY_TABLE (the stack output HistoryTableName) (see "remediate history --help")'],
     });
   });
 
