@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
-import { HISTORY_TABLE_SCHEMA } from '../engine/history-store.js';
+import { HISTORY_RETENTION_DAYS, HISTORY_TABLE_SCHEMA } from '../engine/history-store.js';
 import { ConfigFault } from '../engine/errors.js';
 import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
 import { MODES, type Permission, type Rule } from '../engine/types.js';
@@ -159,6 +159,8 @@ export interface DeployParams {
   readonly remediationConcurrency?: string | number;
   /** `true`: every verified alert also becomes a Security Hub finding (a subscriber function of the alert topic). */
   readonly securityHub?: string | boolean;
+  /** Days the history table keeps a decision after its event (`HISTORY_RETENTION_DAYS` of every remediation function). */
+  readonly historyRetentionDays?: string | number;
 }
 
 /** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
@@ -188,6 +190,9 @@ export class DeployParamError extends ConfigFault {
 
 /** Reserved concurrency of each remediation function when the parameter is not given. */
 const DEFAULT_REMEDIATION_CONCURRENCY = 5;
+
+/** Ten years: a longer history is an archive, not a table to Query. */
+const MAX_HISTORY_RETENTION_DAYS = 3650;
 
 /** The config file when `configFile` is not given. */
 export const DEFAULT_CONFIG_FILE = 'remediation.config.yml';
@@ -321,6 +326,10 @@ export function deployParamProblems(params: PackageParams, context: ParamContext
   for (const name of ['createTrail', 'securityHub'] as const) {
     const flag = text(params[name]);
     if (params[name] !== undefined && flag !== 'true' && flag !== 'false') problems.push([name, `expected true or false, got ${JSON.stringify(flag)}`]);
+  }
+  const historyDays = text(params.historyRetentionDays);
+  if (historyDays !== '' && !(/^\d+$/.test(historyDays) && Number(historyDays) >= 1 && Number(historyDays) <= MAX_HISTORY_RETENTION_DAYS)) {
+    problems.push(['historyRetentionDays', `expected a whole number of days from 1 to ${MAX_HISTORY_RETENTION_DAYS}, got ${JSON.stringify(params.historyRetentionDays)}`]);
   }
   const concurrency = text(params.remediationConcurrency);
   if (concurrency !== '' && !(/^\d+$/.test(concurrency) && Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
@@ -845,6 +854,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   const families = (Object.keys(rulesByFamily) as DeployedFamily[]).filter((family) => familyDeploysIn(family, params.region));
   const roles = families.map((family) => logicalId(family, 'Role'));
   const concurrency = remediationConcurrency(params);
+  const historyRetentionDays = text(params.historyRetentionDays) || String(HISTORY_RETENTION_DAYS);
   // The bot is its exact roles, and the session names Lambda gives them (the function names): never a pattern.
   const identity = {
     BOT_PRINCIPALS: { 'Fn::Join': [',', roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))] },
@@ -868,7 +878,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     functions[key] = {
       name: functionName(params, family),
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, ...identity, ...alertSigningEnvironment() },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: historyRetentionDays, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(family, 'Role'),
       reservedConcurrency: concurrency,

@@ -50,6 +50,7 @@ module.exports = async ({ options, resolveVariable }) => {
     logRetentionDays: await get('param:logRetentionDays'),
     createTrail: await get('param:createTrail'),
     securityHub: await get('param:securityHub'),
+    historyRetentionDays: await get('param:historyRetentionDays'),
   };
   const context = {
     given: givenParamNames(options),

@@ -53,6 +53,8 @@ describe('deployParamProblems', () => {
     ['createTrail', 'true'],
     ['createTrail', 'false'],
     ['remediationConcurrency', '100'],
+    ['historyRetentionDays', '1'],
+    ['historyRetentionDays', '3650'],
   ])('accepts %s=%s', (name, value) => {
     expect(problems({ [name]: value })).toStrictEqual([]);
   });
@@ -107,6 +109,9 @@ describe('deployParamProblems', () => {
     ],
     ['remediationConcurrency', '0', 'param remediationConcurrency: expected an integer from 1 to 100, got "0"'],
     ['remediationConcurrency', '2.5', 'param remediationConcurrency: expected an integer from 1 to 100, got "2.5"'],
+    ['historyRetentionDays', '0', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "0"'],
+    ['historyRetentionDays', '3651', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "3651"'],
+    ['historyRetentionDays', '7d', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "7d"'],
     ['modes', 'sg-open-ingress', 'param modes: "sg-open-ingress" must be <rule-id>=<off|notify|propose|remediate>'],
     ['modes', 'sg-open-ingress=fix', 'param modes: "sg-open-ingress=fix" must be <rule-id>=<off|notify|propose|remediate>'],
     ['modes', 'sg-open-ingres=remediate', 'param modes: no rule "sg-open-ingres" (in "sg-open-ingres=remediate"): did you mean sg-open-ingress?'],

@@ -276,6 +276,7 @@ describePackaged('packaged CloudFormation template', () => {
       const key = familyKey(family);
       const environment = (usEast1.Resources[functionLogicalId(family)]?.Properties['Environment'] as { Variables: Record<string, unknown> }).Variables;
       expect(environment['HISTORY_TABLE'], family).toStrictEqual({ Ref: 'HistoryTable' });
+      expect(environment['HISTORY_RETENTION_DAYS'], family).toBe('90');
       const statements = (usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap(
         (p) => p.PolicyDocument.Statement,
       );
@@ -283,6 +284,19 @@ describePackaged('packaged CloudFormation template', () => {
         { Effect: 'Allow', Action: ['dynamodb:PutItem'], Resource: { 'Fn::GetAtt': ['HistoryTable', 'Arn'] }, Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${family}#*`] } } },
       ]);
     }
+  });
+
+  it('keeps history items historyRetentionDays after their event when the parameter is given', () => {
+    const values = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'dev', region: 'us-east-1', historyRetentionDays: '400' });
+    const functions = Object.values(values.functions) as { handler: string; environment?: Record<string, unknown> }[];
+    const remediation = functions.filter((fn) => fn.environment?.['HISTORY_TABLE'] !== undefined);
+    expect(remediation.map((fn) => fn.handler).sort()).toStrictEqual(
+      (Object.keys(rulesByFamily) as DeployedFamily[])
+        .filter((f) => familyDeploysIn(f, 'us-east-1'))
+        .map((f) => `handlers/${f}.handler`)
+        .sort(),
+    );
+    for (const fn of remediation) expect(fn.environment?.['HISTORY_RETENTION_DAYS'], fn.handler).toBe('400');
   });
 
   describe('with rules in remediate mode (the same derivation as `serverless deploy --param="modes=…"`)', () => {
