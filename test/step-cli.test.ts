@@ -178,12 +178,15 @@ function argvFromBash(script: string): string[][] {
     .map((record) => record.split('\0').slice(0, -1));
 }
 
+/** False booleans the AWS CLI spells as another flag (its `ec2 create-network-acl-entry` synopsis: `--egress | --ingress`). */
+const NEGATED_FLAGS: Readonly<Record<string, string>> = { '--no-egress': '--ingress' };
+
 /** The arguments the command must give the CLI: the head, `--region`, then each member as its option. */
 function expectedArgv(step: PlanStep | UndoStep, region: string): string[] {
   const head = (CLI_HEADS[`${step.service}:${step.operation}`] ?? '').split(' ').slice(1);
   const options = Object.entries(step.input).flatMap(([member, value]) => {
     const name = `--${cliName(member)}`;
-    if (typeof value === 'boolean') return [value ? name : `--no-${cliName(member)}`];
+    if (typeof value === 'boolean') return [value ? name : (NEGATED_FLAGS[`--no-${cliName(member)}`] ?? `--no-${cliName(member)}`)];
     const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
     return text.startsWith('-') ? [`${name}=${text}`] : [name, text];
   });
