@@ -52,7 +52,7 @@ function composition(metafile) {
 }
 
 function clientClassName(pkg) {
-  const names = { 'client-ec2': 'EC2Client', 'client-sns': 'SNSClient', 'client-iam': 'IAMClient', 'client-ssm': 'SSMClient', 'client-secrets-manager': 'SecretsManagerClient', 'client-dynamodb': 'DynamoDBClient', 'client-s3': 'S3Client', 'client-s3-control': 'S3ControlClient', 'client-kms': 'KMSClient', 'client-cloudtrail': 'CloudTrailClient', 'client-sagemaker': 'SageMakerClient', 'client-sts': 'STSClient' };
+  const names = { 'client-ec2': 'EC2Client', 'client-sns': 'SNSClient', 'client-iam': 'IAMClient', 'client-ssm': 'SSMClient', 'client-secrets-manager': 'SecretsManagerClient', 'client-dynamodb': 'DynamoDBClient', 'client-s3': 'S3Client', 'client-s3-control': 'S3ControlClient', 'client-kms': 'KMSClient', 'client-cloudtrail': 'CloudTrailClient', 'client-sagemaker': 'SageMakerClient', 'client-sts': 'STSClient', 'client-guardduty': 'GuardDutyClient', 'client-config-service': 'ConfigServiceClient' };
   return names[pkg];
 }
 

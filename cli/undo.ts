@@ -20,9 +20,11 @@
  * …) counts as done, so running `undo` twice is harmless.
  */
 import { EXIT } from './exit-codes.js';
+import { iamActionFor } from '../engine/iam-actions.js';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CloudTrailClient, DeleteTrailCommand, PutEventSelectorsCommand, StopLoggingCommand, UpdateTrailCommand } from '@aws-sdk/client-cloudtrail';
+import { ConfigServiceClient, StopConfigurationRecorderCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   AttachVolumeCommand,
@@ -40,6 +42,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { GuardDutyClient, UpdateDetectorCommand } from '@aws-sdk/client-guardduty';
 import {
   AttachGroupPolicyCommand,
   AttachRolePolicyCommand,
@@ -54,7 +57,7 @@ import {
   UpdateAssumeRolePolicyCommand,
 } from '@aws-sdk/client-iam';
 import { DisableKeyCommand, DisableKeyRotationCommand, KMSClient, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
-import { DeleteBucketPolicyCommand, DeletePublicAccessBlockCommand, PutBucketAclCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, DeletePublicAccessBlockCommand, PutBucketAclCommand, PutBucketEncryptionCommand, PutBucketPolicyCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   DeletePublicAccessBlockCommand as DeleteAccountPublicAccessBlockCommand,
   PutPublicAccessBlockCommand as PutAccountPublicAccessBlockCommand,
@@ -109,6 +112,8 @@ export const UNDO_COMMANDS = {
     s3: S3Client,
     s3control: S3ControlClient,
     sagemaker: SageMakerClient,
+    guardduty: GuardDutyClient,
+    configservice: ConfigServiceClient,
   } satisfies Record<UndoService, SdkClientConstructor>,
   commands: {
     'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand,
@@ -147,6 +152,7 @@ export const UNDO_COMMANDS = {
     's3:DeletePublicAccessBlock': DeletePublicAccessBlockCommand,
     's3:PutBucketPolicy': PutBucketPolicyCommand,
     's3:DeleteBucketPolicy': DeleteBucketPolicyCommand,
+    's3:PutBucketEncryption': PutBucketEncryptionCommand,
     's3control:PutPublicAccessBlock': PutAccountPublicAccessBlockCommand,
     's3control:DeletePublicAccessBlock': DeleteAccountPublicAccessBlockCommand,
     'sagemaker:DeleteEndpointConfig': DeleteEndpointConfigCommand,
@@ -154,6 +160,8 @@ export const UNDO_COMMANDS = {
     'sagemaker:StartNotebookInstance': StartNotebookInstanceCommand,
     'sagemaker:StopNotebookInstance': StopNotebookInstanceCommand,
     'sagemaker:UpdateNotebookInstance': UpdateNotebookInstanceCommand,
+    'guardduty:UpdateDetector': UpdateDetectorCommand,
+    'configservice:StopConfigurationRecorder': StopConfigurationRecorderCommand,
   } satisfies Record<UndoOperation, SdkCommandConstructor>,
 } as const satisfies CommandTable;
 
@@ -234,7 +242,7 @@ function printReport(io: Io, report: ExecutionReport): void {
         break;
       case 'failed':
         // The executor's hint names a Lambda role; here the caller's own credentials run the step.
-        io.err(`   FAILED: ${what}: ${result.errorCode ?? 'error'}: ${result.errorMessage ?? ''}${result.hint ? ` (your credentials need ${what === `s3control:${result.step.operation}` ? `s3:${result.step.operation}` : what})` : ''}`);
+        io.err(`   FAILED: ${what}: ${result.errorCode ?? 'error'}: ${result.errorMessage ?? ''}${result.hint ? ` (your credentials need ${iamActionFor(result.step.service, result.step.operation)})` : ''}`);
         break;
       case 'not-run':
         io.err(`   not run: ${what}`);

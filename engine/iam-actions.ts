@@ -14,6 +14,13 @@ const EXCEPTIONS: Readonly<Record<string, string>> = {
   's3control:PutPublicAccessBlock': 's3:PutAccountPublicAccessBlock',
   's3control:GetPublicAccessBlock': 's3:GetAccountPublicAccessBlock',
   's3control:DeletePublicAccessBlock': 's3:PutAccountPublicAccessBlock',
+  // S3's default bucket encryption APIs by the encryption-configuration actions.
+  's3:PutBucketEncryption': 's3:PutEncryptionConfiguration',
+  's3:GetBucketEncryption': 's3:GetEncryptionConfiguration',
+  // AWS Config: the SDK and the CLI say `configservice`, IAM says `config`.
+  'configservice:StartConfigurationRecorder': 'config:StartConfigurationRecorder',
+  'configservice:StopConfigurationRecorder': 'config:StopConfigurationRecorder',
+  'configservice:DescribeConfigurationRecorderStatus': 'config:DescribeConfigurationRecorderStatus',
 };
 
 export function iamActionFor(service: Service, operation: string): string {

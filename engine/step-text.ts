@@ -61,6 +61,8 @@ const CLI_SERVICES: Readonly<Record<Service, string>> = {
   s3: 's3api',
   s3control: 's3control',
   kms: 'kms',
+  guardduty: 'guardduty',
+  configservice: 'configservice',
 };
 
 /** Whether the engine calls `name` (a service named in a received alert may be one this version does not know). */

@@ -44,7 +44,7 @@ export interface Family<Name extends string = string> {
 }
 
 /** Services the executor can call. Keys are the SDK v3 client package suffixes. */
-export type Service = 'ec2' | 'iam' | 'sns' | 'cloudtrail' | 'sagemaker' | 's3' | 's3control' | 'kms';
+export type Service = 'ec2' | 'iam' | 'sns' | 'cloudtrail' | 'sagemaker' | 's3' | 's3control' | 'kms' | 'guardduty' | 'configservice';
 
 /** The step that reverses a plan step. It is itself a plain API call. */
 export interface UndoStep {

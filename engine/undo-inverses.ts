@@ -123,6 +123,29 @@ function appliedDenyAll(applied: Input): string | undefined {
   return typeof applied['PolicyArn'] === 'string' && DENY_ALL.test(applied['PolicyArn']) ? undefined : 'the bot attaches no managed policy but AWSDenyAll';
 }
 
+/** The one rule of a `PutBucketEncryption` input, or `undefined` when it holds not exactly one. */
+function encryptionRule(input: Input): Readonly<Record<string, unknown>> | undefined {
+  const configuration = input['ServerSideEncryptionConfiguration'];
+  const rules = isRecord(configuration) ? configuration['Rules'] : undefined;
+  return Array.isArray(rules) && rules.length === 1 && isRecord(rules[0]) ? rules[0] : undefined;
+}
+
+/**
+ * `PutBucketEncryption`: the bot only sets SSE-KMS with a named key (in a
+ * proposal, possibly a `{$unknown}` a person fills in); the undo puts one
+ * default encryption back and leaves the blocked encryption types as they were.
+ */
+function restoresEncryption(applied: Input, undo: Input): string | undefined {
+  const fix = encryptionRule(applied);
+  const back = encryptionRule(undo);
+  const byDefault = isRecord(fix?.['ApplyServerSideEncryptionByDefault']) ? fix['ApplyServerSideEncryptionByDefault'] : {};
+  const key = byDefault['KMSMasterKeyID'];
+  const named = (typeof key === 'string' && key.length > 0) || (isRecord(key) && typeof key['$unknown'] === 'string');
+  if (byDefault['SSEAlgorithm'] !== 'aws:kms' || !named) return 'the bot sets no default encryption but SSE-KMS with a named key';
+  if (!back || !isRecord(back['ApplyServerSideEncryptionByDefault']) || typeof back['ApplyServerSideEncryptionByDefault']['SSEAlgorithm'] !== 'string') return 'the undo names no default encryption';
+  return isDeepStrictEqual(back['BlockedEncryptionTypes'], fix?.['BlockedEncryptionTypes']) ? undefined : 'the undo changes the blocked encryption types';
+}
+
 const S3_BUCKET = ['Bucket', 'ExpectedBucketOwner'];
 const S3_ACL = ['ACL', 'AccessControlPolicy', 'GrantFullControl', 'GrantRead', 'GrantReadACP', 'GrantWrite', 'GrantWriteACP'];
 
@@ -180,12 +203,16 @@ export const UNDO_INVERSES = {
   's3control:PutPublicAccessBlock': [inverse('s3control:PutPublicAccessBlock', ['AccountId'], ['PublicAccessBlockConfiguration']), inverse('s3control:DeletePublicAccessBlock', ['AccountId'])],
   's3:PutBucketPolicy': [inverse('s3:PutBucketPolicy', S3_BUCKET, ['Policy']), inverse('s3:DeleteBucketPolicy', S3_BUCKET)],
   's3:DeleteBucketPolicy': [inverse('s3:PutBucketPolicy', S3_BUCKET, ['Policy'])],
+  's3:PutBucketEncryption': [inverse('s3:PutBucketEncryption', S3_BUCKET, ['ServerSideEncryptionConfiguration'], restoresEncryption)],
   // SageMaker
   'sagemaker:CreateEndpointConfig': [inverse('sagemaker:DeleteEndpointConfig', ['EndpointConfigName'])],
   'sagemaker:UpdateEndpoint': [inverse('sagemaker:UpdateEndpoint', ['EndpointName'], ['EndpointConfigName'])],
   'sagemaker:StopNotebookInstance': [inverse('sagemaker:StartNotebookInstance', ['NotebookInstanceName'])],
   'sagemaker:StartNotebookInstance': [inverse('sagemaker:StopNotebookInstance', ['NotebookInstanceName'])],
   'sagemaker:UpdateNotebookInstance': [inverse('sagemaker:UpdateNotebookInstance', ['NotebookInstanceName'], ['RootAccess'], setsBack('RootAccess', 'Disabled', 'Enabled'))],
+  // Detectors (GuardDuty, AWS Config)
+  'guardduty:UpdateDetector': [inverse('guardduty:UpdateDetector', ['DetectorId'], ['Enable'], setsBack('Enable', true, false))],
+  'configservice:StartConfigurationRecorder': [inverse('configservice:StopConfigurationRecorder', ['ConfigurationRecorderName'])],
 } as const satisfies Readonly<Record<string, readonly Inverse[]>>;
 
 /** An applied `service:Operation` the table knows. */

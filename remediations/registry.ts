@@ -9,6 +9,7 @@ import type { CommandTable } from '../engine/aws.js';
 import type { Family, Rule } from '../engine/types.js';
 import { cloudtrailFamily } from './cloudtrail/index.js';
 import { credentialsFamily } from './credentials/index.js';
+import { detectorsFamily } from './detectors/index.js';
 import { ebsFamily } from './ebs/index.js';
 import { efsFamily } from './efs/index.js';
 import { exemptionsFamily } from './exemptions/index.js';
@@ -31,6 +32,7 @@ export const families = [
   kmsFamily,
   exemptionsFamily,
   efsFamily,
+  detectorsFamily,
 ] as const satisfies readonly Family[];
 
 export type DeployedFamily = (typeof families)[number]['name'];

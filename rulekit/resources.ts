@@ -4,7 +4,7 @@
  * where the action has none. From the "Resource types" column of each
  * Actions table in the AWS Service Authorization Reference ("Actions,
  * resources, and condition keys for" Amazon EC2, IAM, Amazon S3, AWS KMS,
- * AWS CloudTrail and Amazon SageMaker:
+ * AWS CloudTrail, Amazon SageMaker, Amazon GuardDuty and AWS Config:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html).
  *
  * A rule names a call by its SDK command; the kit looks its action up here, so
@@ -86,6 +86,8 @@ export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as
   's3:GetBucketPolicy': BUCKET,
   's3:PutBucketPublicAccessBlock': BUCKET,
   's3:PutBucketAcl': BUCKET,
+  's3:GetEncryptionConfiguration': BUCKET, // bucket*
+  's3:PutEncryptionConfiguration': BUCKET, // bucket*
   's3:GetAccountPublicAccessBlock': ANY_RESOURCE,
   's3:PutAccountPublicAccessBlock': ANY_RESOURCE,
   // KMS
@@ -97,6 +99,12 @@ export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as
   'kms:CancelKeyDeletion': KMS_KEY,
   'kms:EnableKey': KMS_KEY,
   'kms:EnableKeyRotation': KMS_KEY,
+  // GuardDuty: detector* (arn:…:guardduty:<region>:<account>:detector/<id>)
+  'guardduty:GetDetector': 'arn:${AWS::Partition}:guardduty:${AWS::Region}:${AWS::AccountId}:detector/*',
+  'guardduty:UpdateDetector': 'arn:${AWS::Partition}:guardduty:${AWS::Region}:${AWS::AccountId}:detector/*',
+  // AWS Config: ConfigurationRecorder* (arn:…:config:<region>:<account>:configuration-recorder/<name>/<id>)
+  'config:DescribeConfigurationRecorderStatus': 'arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:configuration-recorder/*',
+  'config:StartConfigurationRecorder': 'arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:configuration-recorder/*',
   // CloudTrail
   'cloudtrail:LookupEvents': ANY_RESOURCE,
   'cloudtrail:GetTrail': TRAIL, // trail*

@@ -94,6 +94,8 @@ const ARN_SHAPES: Readonly<Record<string, RegExp>> = {
   kms: /^arn:\$\{AWS::Partition\}:kms:\$\{AWS::Region\}:\$\{AWS::AccountId\}:key\/\*$/,
   cloudtrail: /^arn:\$\{AWS::Partition\}:cloudtrail:\$\{AWS::Region\}:\$\{AWS::AccountId\}:trail\/\*$/,
   sagemaker: /^arn:\$\{AWS::Partition\}:sagemaker:\$\{AWS::Region\}:\$\{AWS::AccountId\}:[a-z-]+\/\*$/,
+  guardduty: /^arn:\$\{AWS::Partition\}:guardduty:\$\{AWS::Region\}:\$\{AWS::AccountId\}:detector\/\*$/,
+  config: /^arn:\$\{AWS::Partition\}:config:\$\{AWS::Region\}:\$\{AWS::AccountId\}:configuration-recorder\/\*$/,
 };
 
 describe('the resource table (rulekit/resources.ts) against the Service Authorization Reference', () => {

@@ -167,6 +167,8 @@ function widening(step: PlanStep): string | undefined {
     if (turnedOff.length > 0) return `${op} turns off ${turnedOff.join(', ')}`;
   }
   if (op === 'ec2:ModifyInstanceMetadataOptions' && input['HttpTokens'] === 'optional') return `${op} allows IMDSv1`;
+  if (op === 'guardduty:UpdateDetector' && input['Enable'] === false) return `${op} suspends GuardDuty`;
+  if (op === 's3:PutBucketEncryption' && !/"SSEAlgorithm":"aws:kms/.test(JSON.stringify(input))) return `${op} sets no KMS encryption`;
   const switchesOff = [
     's3:DeletePublicAccessBlock',
     's3control:DeletePublicAccessBlock',
@@ -176,6 +178,7 @@ function widening(step: PlanStep): string | undefined {
     'ec2:EnableSerialConsoleAccess',
     'cloudtrail:StopLogging',
     'cloudtrail:DeleteTrail',
+    'configservice:StopConfigurationRecorder',
     'kms:DisableKey',
     'kms:DisableKeyRotation',
     'kms:ScheduleKeyDeletion',

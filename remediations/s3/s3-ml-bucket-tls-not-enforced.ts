@@ -35,19 +35,14 @@ import { actionMatches, parsePolicyDocument, type NormalizedStatement } from '..
 import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
 import { defineProbe, defineRule, defineUndo, partitionOf } from '../../rulekit/index.js';
 import { s3 } from '../../rulekit/aws/s3.js';
-import { bucketExemption, bucketInput, bucketTags, bucketTagsLookup, bucketTarget } from './common.js';
+import { bucketExemption, bucketInput, bucketTagsLookup, bucketTarget } from './common.js';
+import { mlDataSelection, MlDataTagSchema } from './ml-data.js';
 import { bucketPolicyOf, MAX_BUCKET_POLICY_CHARACTERS } from './s3-bucket-policy-public.js';
 import { documentText, documentWith, policyDigest, rawDocument, statementLabel } from './resource-policy.js';
 
 export const S3MlBucketTlsSettingsSchema = z.strictObject({
   /** The tag that marks a bucket as holding ML data (training sets, features, model artifacts). */
-  mlDataTag: z._default(
-    z.strictObject({
-      key: z._default(z.string().check(z.minLength(1), z.maxLength(128)), 'data-classification'),
-      value: z._default(z.string().check(z.maxLength(256)), 'ml'),
-    }),
-    { key: 'data-classification', value: 'ml' },
-  ),
+  mlDataTag: MlDataTagSchema,
 });
 type S3MlBucketTlsSettings = z.infer<typeof S3MlBucketTlsSettingsSchema>;
 
@@ -160,10 +155,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S3M
   const partition = partitionOf(event);
   const deleted = event.detail.eventName === 'DeleteBucketPolicy';
 
-  const { key, value } = settings.mlDataTag;
-  const tag = `${key}=${value}`;
-  const tags = bucketTags(facts);
-  const mlData = tags.known ? tags.tags[key]?.toLowerCase() === value.toLowerCase() : undefined;
+  const { tag, mlData, unknownBecause } = mlDataSelection(facts, settings.mlDataTag);
   const notMlData: Verdict = { kind: 'compliant', summary: `bucket ${bucket} is not tagged ${tag}, so this rule does not require TLS-only access`, resources };
   // A blind spot is as grave as the finding it may hide: high for ML data, medium when the tags are unknown.
   const blindSpot: Severity = mlData === true ? 'high' : 'medium';
@@ -185,7 +177,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S3M
   if (mlData === false) return notMlData;
 
   const missing = deleted ? 'the deleted policy took any TLS-only statement with it' : 'the policy has no statement denying requests made without TLS';
-  const finding: Finding = tags.known
+  const finding: Finding = mlData !== undefined
     ? {
         code: 'tls-not-enforced',
         severity: 'high',
@@ -195,7 +187,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S3M
     : {
         code: 'tls-not-enforced-ml-data-unknown',
         severity: 'medium',
-        message: `For bucket ${bucket}, ${missing}, and its tags could not be read (${tags.reason}): if it holds ML data (tag ${tag}), data can travel over plain HTTP.`,
+        message: `For bucket ${bucket}, ${missing}, and its tags could not be read (${unknownBecause}): if it holds ML data (tag ${tag}), data can travel over plain HTTP.`,
         subject: `bucket ${bucket}`,
       };
   const exempt = bucketExemption(bucket, facts, context.config);
@@ -203,7 +195,7 @@ function evaluate(event: CloudTrailEvent, facts: Facts, context: RuleContext<S3M
   const proposal = proposeTlsDeny(bucket, owner, partition, policy, statements);
   return {
     kind: 'violation',
-    summary: tags.known
+    summary: mlData !== undefined
       ? `bucket ${bucket} (tagged ${tag}): ${missing}`
       : `bucket ${bucket}: ${missing}; whether it holds ML data is unknown (tags unavailable), so it is reported`,
     resources,
