@@ -31,6 +31,7 @@ import { analyzePermissionsPolicy, IAM_POLICY_SIZE_LIMITS } from '../../engine/p
 import { checkedBothWays, type Facts, type Finding, type Plan, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
 import { defineRule, factValue, readFact } from '../../rulekit/index.js';
 import { DETACH_POLICY, detachStep } from './actions.js';
+import { AdminPolicyNamesSchema, adminManagedFinding, adminWhy, AWS_MANAGED } from './admin-managed.js';
 import {
   belowNote,
   describeFindings,
@@ -47,28 +48,13 @@ import { botOwnReason, identityExemption } from './identity.js';
 import { isCustomerManaged, managedPolicyDefaultVersionLookup, managedPolicyLookup, roleLookup, userLookup } from './lookups.js';
 import { ALL_ATTACHMENT_PROBES, attachmentCheck } from './probes.js';
 
-const DEFAULT_ADMIN_POLICY_NAMES = ['AdministratorAccess', 'IAMFullAccess', 'PowerUserAccess'] as const;
-
 const IamAttachedAdminPolicySettingsSchema = z.strictObject({
   /** AWS managed policies (name after `policy/`, path included, e.g. `job-function/NetworkAdministrator`) that count as admin. */
-  adminPolicyNames: z._default(z.array(z.string().check(z.minLength(1), z.maxLength(512))), [...DEFAULT_ADMIN_POLICY_NAMES]),
+  adminPolicyNames: AdminPolicyNamesSchema,
   /** For customer-managed policies: analyzer findings below this severity are reported, not acted on. */
   minSeverity: MinSeveritySchema,
 });
 type IamAttachedAdminPolicySettings = z.infer<typeof IamAttachedAdminPolicySettingsSchema>;
-
-const AWS_MANAGED = /^arn:[^:]+:iam::aws:policy\/(.+)$/;
-
-/** What each AWS managed admin-equivalent policy grants, and how grave that is. */
-const ADMIN_MANAGED: Readonly<Record<string, { readonly why: string; readonly severity: Severity }>> = {
-  administratoraccess: { why: 'allows every action on every resource: full administrator access', severity: 'critical' },
-  iamfullaccess: { why: 'allows every IAM action, so its holder can grant themselves any permission', severity: 'critical' },
-  // No IAM: its holder cannot grant itself more, but can read and destroy any data.
-  poweruseraccess: {
-    why: 'allows every action except IAM, Organizations and Account management on every resource, enough to read and destroy any data',
-    severity: 'high',
-  },
-};
 
 /**
  * Detaches the policy while it is still attached, and checks afterwards that
@@ -93,19 +79,10 @@ type Assessment =
   | { readonly kind: 'compliant'; readonly summary: string }
   | { readonly kind: 'skipped'; readonly reason: string; readonly severity?: Severity };
 
-function adminWhy(name: string): string {
-  return ADMIN_MANAGED[name.toLowerCase()]?.why ?? 'is listed as admin-equivalent in the rule settings (adminPolicyNames)';
-}
-
 function assessAwsManaged(policyArn: string, name: string, settings: IamAttachedAdminPolicySettings): Assessment {
-  const listed = settings.adminPolicyNames.find((admin) => admin.toLowerCase() === name.toLowerCase());
-  if (!listed) return { kind: 'compliant', summary: `AWS managed policy ${name} is not in the admin-equivalent list (${settings.adminPolicyNames.join(', ')})` };
-  const why = adminWhy(name);
-  return {
-    kind: 'findings',
-    // A policy people listed as admin-equivalent is as grave as AdministratorAccess.
-    findings: [{ code: 'admin-managed-policy', severity: ADMIN_MANAGED[name.toLowerCase()]?.severity ?? 'critical', message: `AWS managed policy ${name} ${why}.`, subject: policyArn }],
-  };
+  const finding = adminManagedFinding(policyArn, name, settings.adminPolicyNames);
+  if (!finding) return { kind: 'compliant', summary: `AWS managed policy ${name} is not in the admin-equivalent list (${settings.adminPolicyNames.join(', ')})` };
+  return { kind: 'findings', findings: [finding] };
 }
 
 function assessCustomerManaged(policyArn: string, facts: Facts, settings: IamAttachedAdminPolicySettings): Assessment {
