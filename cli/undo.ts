@@ -27,6 +27,7 @@ import { CloudTrailClient, DeleteTrailCommand, PutEventSelectorsCommand, StopLog
 import { ConfigServiceClient, StopConfigurationRecorderCommand } from '@aws-sdk/client-config-service';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  AssociateIamInstanceProfileCommand,
   AttachVolumeCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateNetworkAclEntryCommand,
@@ -117,6 +118,7 @@ export const UNDO_COMMANDS = {
   } satisfies Record<UndoService, SdkClientConstructor>,
   commands: {
     'ec2:AuthorizeSecurityGroupIngress': AuthorizeSecurityGroupIngressCommand,
+    'ec2:AssociateIamInstanceProfile': AssociateIamInstanceProfileCommand,
     'ec2:CreateNetworkAclEntry': CreateNetworkAclEntryCommand,
     'ec2:DisableEbsEncryptionByDefault': DisableEbsEncryptionByDefaultCommand,
     'ec2:ModifyEbsDefaultKmsKeyId': ModifyEbsDefaultKmsKeyIdCommand,

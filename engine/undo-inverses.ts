@@ -146,6 +146,19 @@ function restoresEncryption(applied: Input, undo: Input): string | undefined {
   return isDeepStrictEqual(back['BlockedEncryptionTypes'], fix?.['BlockedEncryptionTypes']) ? undefined : 'the undo changes the blocked encryption types';
 }
 
+/**
+ * `DisassociateIamInstanceProfile` names only the association; its undo names
+ * the instance and the profile (the read before the step checked that the
+ * association held that profile on that instance). It gives back one profile,
+ * by ARN or name, and nothing else.
+ */
+function givesBackProfile(_applied: Input, undo: Input): string | undefined {
+  const profile = undo['IamInstanceProfile'];
+  if (typeof undo['InstanceId'] !== 'string') return 'the undo names no instance';
+  if (!isRecord(profile) || Object.keys(profile).length !== 1 || !['Arn', 'Name'].some((key) => typeof profile[key] === 'string')) return 'the undo names no single instance profile';
+  return undefined;
+}
+
 const S3_BUCKET = ['Bucket', 'ExpectedBucketOwner'];
 const S3_ACL = ['ACL', 'AccessControlPolicy', 'GrantFullControl', 'GrantRead', 'GrantReadACP', 'GrantWrite', 'GrantWriteACP'];
 
@@ -197,6 +210,7 @@ export const UNDO_INVERSES = {
   'kms:EnableKey': [inverse('kms:DisableKey', ['KeyId'])],
   'kms:EnableKeyRotation': [inverse('kms:DisableKeyRotation', ['KeyId'])],
   'kms:PutKeyPolicy': [inverse('kms:PutKeyPolicy', ['KeyId', 'PolicyName'], ['Policy'])],
+  'ec2:DisassociateIamInstanceProfile': [inverse('ec2:AssociateIamInstanceProfile', [], ['InstanceId', 'IamInstanceProfile'], givesBackProfile)],
   // S3
   's3:PutBucketAcl': [inverse('s3:PutBucketAcl', S3_BUCKET, S3_ACL)],
   's3:PutPublicAccessBlock': [inverse('s3:PutPublicAccessBlock', S3_BUCKET, ['PublicAccessBlockConfiguration']), inverse('s3:DeletePublicAccessBlock', S3_BUCKET)],

@@ -38,6 +38,7 @@ export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as
   'ec2:DescribeImages': ANY_RESOURCE,
   'ec2:DescribeNetworkAcls': ANY_RESOURCE,
   'ec2:DescribeInstances': ANY_RESOURCE,
+  'ec2:DescribeIamInstanceProfileAssociations': ANY_RESOURCE,
   'ec2:DescribeSecurityGroupRules': ANY_RESOURCE,
   'ec2:DescribeSecurityGroups': ANY_RESOURCE,
   'ec2:DescribeSnapshots': ANY_RESOURCE,
@@ -53,12 +54,15 @@ export const ACTION_RESOURCES: Readonly<Record<string, string>> = (globalThis as
   'ec2:RevokeSecurityGroupIngress': EC2('security-group'), // security-group*
   'ec2:DeleteNetworkAclEntry': EC2('network-acl'), // network-acl*
   'ec2:ModifyInstanceMetadataOptions': EC2('instance'), // instance*
+  'ec2:DisassociateIamInstanceProfile': EC2('instance'), // instance*
   'ec2:CreateTags': EC2('volume'), // the volumes the rules tag, among every taggable type
   // IAM
   'iam:GetAccountSummary': ANY_RESOURCE,
   'iam:GetRole': IAM('role'), // role*
   'iam:GetRolePolicy': IAM('role'),
   'iam:ListAttachedRolePolicies': IAM('role'),
+  'iam:ListRolePolicies': IAM('role'),
+  'iam:GetInstanceProfile': IAM('instance-profile'), // instance-profile*
   'iam:DeleteRolePolicy': IAM('role'),
   'iam:DetachRolePolicy': IAM('role'),
   'iam:AttachRolePolicy': IAM('role'),

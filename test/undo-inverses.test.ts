@@ -27,6 +27,16 @@ const SETTINGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   'ebs-unencrypted-volume': { kmsKeyId: 'alias/remediation-ebs' },
 };
 
+/** Reads that show an instance profile whose role has AdministratorAccess attached, so that the disassociation is planned. */
+const ADMIN_PROFILE_ANSWERS: Readonly<Record<string, unknown>> = {
+  GetInstanceProfile: { InstanceProfile: { Arn: 'arn:aws:iam::111122223333:instance-profile/ml-notebook-admin', Roles: [{ RoleName: 'ml-notebook-admin' }], Tags: [] } },
+  ListAttachedRolePolicies: { AttachedPolicies: [{ PolicyName: 'AdministratorAccess', PolicyArn: 'arn:aws:iam::aws:policy/AdministratorAccess' }], IsTruncated: false },
+  ListRolePolicies: { PolicyNames: [], IsTruncated: false },
+  DescribeIamInstanceProfileAssociations: {
+    IamInstanceProfileAssociations: [{ AssociationId: 'iip-assoc-0f1e2d3c4b5a69788', InstanceId: 'i-0a1b2c3d4e5f60301', State: 'associated' }],
+  },
+};
+
 /**
  * Every violation of every rule on every fixture, each rule forced to
  * `remediate` (with and without the settings above): offline, with lookups
@@ -43,6 +53,7 @@ async function everyPlan(): Promise<Decided[]> {
     ['offline', offlineFacts],
     ['live', liveFacts(recordingGateway())],
     ['live, a previous default EBS key', liveFacts(recordingGateway((call) => (call.operation === 'GetEbsDefaultKmsKeyId' ? { KmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/previous' } : {})))],
+    ['live, an instance profile whose role is admin', liveFacts(recordingGateway((call) => ADMIN_PROFILE_ANSWERS[call.operation] ?? {}))],
   ];
   const found: Decided[] = [];
   for (const name of allFixtureNames()) {

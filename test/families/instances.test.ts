@@ -95,7 +95,7 @@ describe('instances function (ec2-imdsv1-allowed)', () => {
     // First delivery: lookup, before, after; second: lookup, before.
     expect(describeInputs()).toHaveLength(5);
     expect(second.status === 'processed' && second.decisions[0]).toMatchObject({ outcome: 'already-fixed', execution: 'already-fixed' });
-    const lines = logger.lines.filter((l) => l.message === 'decision');
+    const lines = logger.lines.filter((l) => l.message === 'decision' && l.extra['rule'] === 'ec2-imdsv1-allowed');
     expect(lines[1]?.extra['execution']).toStrictEqual([
       { index: 0, status: 'already-done', precondition: { state: 'done', evidence: `${ID} requires IMDSv2 (HttpTokens required; State pending: EC2 is still applying it)` } },
     ]);
