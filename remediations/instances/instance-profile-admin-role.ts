@@ -153,6 +153,12 @@ function roleName(facts: Facts): string | undefined {
   return factValue(readFact(facts, instanceProfileLookup))?.roleName;
 }
 
+/** One page (100) of the role's policies, once the profile named the role. */
+function rolePage(_event: CloudTrailEvent, facts: Facts) {
+  const role = roleName(facts);
+  return role ? { RoleName: role, MaxItems: 100 } : undefined;
+}
+
 /** A list of names or ARNs, and whether IAM said there are more (one page of 100 is read). */
 interface Listing {
   readonly names: readonly string[];
@@ -161,10 +167,7 @@ interface Listing {
 
 const attachedPoliciesLookup = defineLookup(iam, ListAttachedRolePoliciesCommand, {
   name: 'roleAttachedPolicies',
-  input: (_event, facts) => {
-    const role = roleName(facts);
-    return role ? { RoleName: role, MaxItems: 100 } : undefined;
-  },
+  input: rolePage,
   select: (output): Listing => ({
     names: ((field(output, 'AttachedPolicies') as unknown[] | undefined) ?? []).flatMap((policy) => text(field(policy, 'PolicyArn')) ?? []),
     truncated: field(output, 'IsTruncated') === true,
@@ -174,10 +177,7 @@ const attachedPoliciesLookup = defineLookup(iam, ListAttachedRolePoliciesCommand
 
 const inlinePoliciesLookup = defineLookup(iam, ListRolePoliciesCommand, {
   name: 'roleInlinePolicies',
-  input: (_event, facts) => {
-    const role = roleName(facts);
-    return role ? { RoleName: role, MaxItems: 100 } : undefined;
-  },
+  input: rolePage,
   select: (output): Listing => ({
     names: ((field(output, 'PolicyNames') as unknown[] | undefined) ?? []).flatMap((name) => text(name) ?? []),
     truncated: field(output, 'IsTruncated') === true,

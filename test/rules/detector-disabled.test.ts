@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../engine/config.js';
 import { decide, offlineFacts } from '../../engine/decide.js';
 import type { CloudTrailEvent } from '../../engine/event.js';
-import type { PlanStep } from '../../engine/types.js';
+import type { PlanStep, StateCheck } from '../../engine/types.js';
 import { detectorStatusProbe, HOW_TO, recorderStatusProbe } from '../../remediations/detectors/detector-disabled.js';
 import { detectorsRules } from '../../remediations/detectors/index.js';
 import { loadEvent } from '../helpers/fixtures.js';
@@ -21,6 +21,16 @@ const MACIE = 'macie:111122223333:us-east-1';
 
 const request = (event: CloudTrailEvent) => event.detail.requestParameters as Record<string, unknown>;
 
+/** The read before and after the re-enable. */
+const detectorCheck: StateCheck = {
+  service: 'guardduty',
+  operation: 'GetDetector',
+  input: { DetectorId: DETECTOR },
+  probe: 'detectorStatus',
+  expect: { detector: DETECTOR },
+  description: `GuardDuty detector ${DETECTOR} is still suspended`,
+};
+
 /** The step that re-enables the suspended detector, as the rule must plan it. */
 const reEnableStep: PlanStep = {
   service: 'guardduty',
@@ -28,22 +38,8 @@ const reEnableStep: PlanStep = {
   input: { DetectorId: DETECTOR, Enable: true },
   reason: `Re-enable GuardDuty detector ${DETECTOR}; nothing else about the detector changes. Activity while it was suspended produced no findings.`,
   undo: { service: 'guardduty', operation: 'UpdateDetector', input: { DetectorId: DETECTOR, Enable: false }, reason: `Suspend GuardDuty detector ${DETECTOR} again, as the event left it.` },
-  precondition: {
-    service: 'guardduty',
-    operation: 'GetDetector',
-    input: { DetectorId: DETECTOR },
-    probe: 'detectorStatus',
-    expect: { detector: DETECTOR },
-    description: `GuardDuty detector ${DETECTOR} is still suspended`,
-  },
-  verification: {
-    service: 'guardduty',
-    operation: 'GetDetector',
-    input: { DetectorId: DETECTOR },
-    probe: 'detectorStatus',
-    expect: { detector: DETECTOR },
-    description: `GuardDuty detector ${DETECTOR} is still suspended`,
-  },
+  precondition: detectorCheck,
+  verification: detectorCheck,
 };
 
 const recorderCheck = {
