@@ -14,7 +14,8 @@
  *   `tagSet.items[].{key, value}` (security groups, volumes, snapshots,
  *   images, instances);
  * - `iam.amazonaws.com` `TagRole` (`roleName`), `TagUser` (`userName`),
- *   `TagPolicy` (`policyArn`), with `tags[].{key, value}`;
+ *   `TagPolicy` (`policyArn`), `TagInstanceProfile` (`instanceProfileName`),
+ *   with `tags[].{key, value}`;
  * - `s3.amazonaws.com` `PutBucketTagging`: `bucketName`,
  *   `Tagging.TagSet.Tag` (a list, or one object for a single tag) of
  *   `{Key, Value}`. It replaces the bucket's whole tag set, so the key may
@@ -48,7 +49,7 @@
  *       "Sid": "ReserveExemptionTag",
  *       "Effect": "Deny",
  *       "Action": [
- *         "ec2:CreateTags", "iam:TagRole", "iam:TagUser", "iam:TagPolicy",
+ *         "ec2:CreateTags", "iam:TagRole", "iam:TagUser", "iam:TagPolicy", "iam:TagInstanceProfile",
  *         "kms:TagResource", "sagemaker:AddTags", "cloudtrail:AddTags"
  *       ],
  *       "Resource": "*",
@@ -88,7 +89,7 @@ interface TaggingRequest {
 
 const TAGGING_TRIGGERS = [
   { eventSource: 'ec2.amazonaws.com', eventNames: ['CreateTags'] },
-  { eventSource: 'iam.amazonaws.com', eventNames: ['TagPolicy', 'TagRole', 'TagUser'] },
+  { eventSource: 'iam.amazonaws.com', eventNames: ['TagInstanceProfile', 'TagPolicy', 'TagRole', 'TagUser'] },
   { eventSource: 's3.amazonaws.com', eventNames: ['PutBucketTagging'] },
   { eventSource: 'kms.amazonaws.com', eventNames: ['TagResource'] },
   { eventSource: 'sagemaker.amazonaws.com', eventNames: ['AddTags'] },
@@ -131,10 +132,12 @@ export function taggingRequest(event: CloudTrailEvent): TaggingRequest {
     }
     case 'iam.amazonaws.com TagRole':
     case 'iam.amazonaws.com TagUser':
-    case 'iam.amazonaws.com TagPolicy': {
+    case 'iam.amazonaws.com TagPolicy':
+    case 'iam.amazonaws.com TagInstanceProfile': {
       const role = stringField(params, 'roleName');
       const user = stringField(params, 'userName');
-      const resources = role ? [`role ${role}`] : user ? [`user ${user}`] : named(stringField(params, 'policyArn'));
+      const profile = stringField(params, 'instanceProfileName');
+      const resources = role ? [`role ${role}`] : user ? [`user ${user}`] : profile ? [`instance profile ${profile}`] : named(stringField(params, 'policyArn'));
       const tags = tagList(field(params, 'tags'));
       return { resources, ...(tags ? { tags } : {}), replacesTagSet: false };
     }

@@ -37,7 +37,7 @@ describe('exemption-tag-added', () => {
         detail: {
           $or: [
             { eventSource: ['ec2.amazonaws.com'], eventName: ['CreateTags'] },
-            { eventSource: ['iam.amazonaws.com'], eventName: ['TagPolicy', 'TagRole', 'TagUser'] },
+            { eventSource: ['iam.amazonaws.com'], eventName: ['TagInstanceProfile', 'TagPolicy', 'TagRole', 'TagUser'] },
             { eventSource: ['s3.amazonaws.com'], eventName: ['PutBucketTagging'] },
             { eventSource: ['kms.amazonaws.com'], eventName: ['TagResource'] },
             { eventSource: ['sagemaker.amazonaws.com'], eventName: ['AddTags'] },
@@ -68,6 +68,7 @@ describe('exemption-tag-added', () => {
       ['ec2/CreateTags-exemption-tag-on-security-group.json', ['sg-0123456789abcdef0'], ['owner', 'remediation:exempt'], false],
       ['ec2/CreateTags-name-tag-two-resources-compliant.json', ['vol-049df61146c4d7901', 'snap-1234567890abcdef0'], ['Name'], false],
       ['iam/TagRole-exemption-tag.json', ['role ci-deployer'], ['remediation:exempt'], false],
+      ['iam/TagInstanceProfile-exemption-tag.json', ['instance profile ml-notebook-admin'], ['remediation:exempt'], false],
       ['iam/TagUser-cost-center-compliant.json', ['user carol'], ['cost-center', 'team'], false],
       ['iam/TagPolicy-exemption-tag-empty-value.json', [`arn:aws:iam::${ACCOUNT}:policy/DataScienceFullAccess`], ['remediation:exempt'], false],
       ['s3/PutBucketTagging-exemption-tag-in-tag-set.json', ['ml-training-data-111122223333'], ['team', 'remediation:exempt'], true],
