@@ -102,7 +102,55 @@ async function linkInput(path: string, roots: Roots): Promise<Input | undefined>
   return { kind: 'unreadable', path, error: `a symbolic link to ${target}, ${notRegular(info)}` };
 }
 
-async function walk(directory: string, roots: Roots, into: Input[]): Promise<void> {
+/** `eventTime` bounds in epoch milliseconds (`since` inclusive, `until` exclusive), for pruning a CloudTrail S3 tree. */
+export interface WalkWindow {
+  readonly since?: number;
+  readonly until?: number;
+}
+
+const HOUR = 3_600_000;
+/**
+ * How late CloudTrail may deliver an event, for `--until`: a log file sits in
+ * the folder of the day it was delivered and holds events from before that.
+ * CloudTrail delivers within minutes on average and gives no upper bound, so
+ * a day's folder is passed over only when it starts a full day after `--until`.
+ */
+export const DELIVERY_LAG_MS = 24 * HOUR;
+
+/**
+ * The UTC time a date folder of CloudTrail's S3 layout covers
+ * (`…/CloudTrail/<region>/YYYY[/MM[/DD]]`), or `undefined` for any other
+ * directory: only that layout names folders by delivery date.
+ */
+export function dateFolderSpan(path: string): { readonly start: number; readonly end: number } | undefined {
+  const parts = path.split(sep).filter((part) => part !== '');
+  const at = parts.lastIndexOf('CloudTrail');
+  if (at < 0) return undefined;
+  const date = parts.slice(at + 2);
+  if (date.length < 1 || date.length > 3) return undefined;
+  const [year, month, day] = date.map(Number);
+  if (!/^\d{4}$/.test(date[0] ?? '') || year === undefined) return undefined;
+  if (date[1] !== undefined && (!/^\d{2}$/.test(date[1]) || month === undefined || month < 1 || month > 12)) return undefined;
+  if (date[2] !== undefined && (!/^\d{2}$/.test(date[2]) || day === undefined || day < 1 || day > 31)) return undefined;
+  if (month === undefined) return { start: Date.UTC(year, 0, 1), end: Date.UTC(year + 1, 0, 1) };
+  if (day === undefined) return { start: Date.UTC(year, month - 1, 1), end: Date.UTC(year, month, 1) };
+  return { start: Date.UTC(year, month - 1, day), end: Date.UTC(year, month - 1, day + 1) };
+}
+
+/**
+ * Whether no event in a date folder can fall in the window: every file was
+ * delivered within the folder's span, after the events it holds (an hour of
+ * margin for clocks), and at most {@link DELIVERY_LAG_MS} after them.
+ */
+function outsideWindow(path: string, window: WalkWindow | undefined): boolean {
+  if (!window || (window.since === undefined && window.until === undefined)) return false;
+  const span = dateFolderSpan(path);
+  if (!span) return false;
+  if (window.since !== undefined && span.end + HOUR <= window.since) return true;
+  return window.until !== undefined && span.start >= window.until + DELIVERY_LAG_MS;
+}
+
+async function walk(directory: string, roots: Roots, into: Input[], window?: WalkWindow): Promise<void> {
   let entries;
   try {
     entries = await readdir(directory, { withFileTypes: true });
@@ -114,7 +162,8 @@ async function walk(directory: string, roots: Roots, into: Input[]): Promise<voi
     if (entry.name.startsWith('.') || isDigest(entry.name)) continue;
     const path = join(directory, entry.name);
     if (entry.isDirectory()) {
-      await walk(path, roots, into);
+      // `--since`/`--until` pass over the date folders of a CloudTrail tree without opening a file in them.
+      if (!outsideWindow(path, window)) await walk(path, roots, into, window);
       continue;
     }
     if (!RECORD_FILE.test(entry.name)) continue;
@@ -139,7 +188,7 @@ async function walk(directory: string, roots: Roots, into: Input[]): Promise<voi
  * record files, sorted by name. Only regular files become inputs: anything
  * else is an `unreadable` input with the reason.
  */
-export async function listInputs(paths: readonly string[]): Promise<Input[]> {
+export async function listInputs(paths: readonly string[], window?: WalkWindow): Promise<Input[]> {
   const roots: string[] = [];
   for (const path of paths) {
     if (path === '-') continue;
@@ -162,7 +211,7 @@ export async function listInputs(paths: readonly string[]): Promise<Input[]> {
       inputs.push({ kind: 'unreadable', path, error: describe(error) });
       continue;
     }
-    if (info.isDirectory()) await walk(path, roots, inputs);
+    if (info.isDirectory()) await walk(path, roots, inputs, window);
     else if (info.isFile()) inputs.push({ kind: 'file', path, size: info.size });
     else inputs.push({ kind: 'unreadable', path, error: `${notRegular(info)}${info.isFIFO() ? ' (to replay a pipe, send it to stdin: -)' : ''}` });
   }

@@ -120,7 +120,7 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const gate = eventNameGate(rules);
 
-  const inputs = await listInputs(positionals);
+  const inputs = await listInputs(positionals, window);
   const output = outputOptions({ only: values.only, width: values.width, color: values.color }, io, env['NO_COLOR']);
   if (typeof output === 'string') throw new UsageError(output, 'replay');
   const formatter = formatterFor(format, io, output);

@@ -90,7 +90,9 @@ Options:
   --rule ID         only this rule (repeatable; "remediate rules" lists them)
   --since TIME      only events at or after TIME (ISO 8601, e.g. 2025-03-01
                     or 2025-03-01T12:00:00Z)
-  --until TIME      only events before TIME
+  --until TIME      only events before TIME. In CloudTrail's S3 layout
+                    (.../CloudTrail/<region>/YYYY/MM/DD) the date folders
+                    outside the range are not read
   --fail-on LEVEL   CI gate. LEVEL is violation (any violation) or
                     ${SEVERITIES.join('|')} (a violation of at least that
                     severity): exit 3 when one is found. The gate also fails
