@@ -27,7 +27,7 @@ export type InputRecord =
 
 export type Input =
   | { readonly kind: 'file'; readonly path: string; readonly size: number }
-  | { readonly kind: 'stdin' }
+  | { readonly kind: 'stdin'; /** How records of this stream are named (`stdin` by default). */ readonly name?: string }
   | { readonly kind: 'unreadable'; readonly path: string; readonly error: string };
 
 /** Record files in a directory: JSON, JSON Lines, gzipped or not (CloudTrail delivers `.json.gz`). */

@@ -23,12 +23,20 @@ import { checkArgs, COMMAND_HELP, COMMANDS, FAIL_ON_LEVELS, OVERVIEW_HELP, UNDO_
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /** An ISO 8601 date, or date and time with a zone, as epoch milliseconds. */
-export function parseTimestamp(option: string, value: string | undefined): number | undefined {
+/** `<n>d` or `<n>h` before now. */
+const RELATIVE_TIME = /^(\d{1,5})([dh])$/;
+
+export function parseTimestamp(option: string, value: string | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;
+  const ago = RELATIVE_TIME.exec(value);
+  if (ago) return now - Number(ago[1]) * (ago[2] === 'd' ? 86_400_000 : 3_600_000);
   const time = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(time)) throw new UsageError(`${option} must be an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`, 'replay');
+  if (Number.isNaN(time)) throw new UsageError(`${option} must be a duration before now (7d, 12h) or an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`, 'replay');
   return time;
 }
+
+/** Where `--from` reads the history from, instead of files. */
+const HISTORY_SOURCES = ['cloudtrail'] as const;
 
 function selectRules(ids: readonly string[] | undefined): readonly Rule[] {
   if (!ids || ids.length === 0) return allRules;
@@ -97,13 +105,19 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
     only: { type: 'string' },
     width: { type: 'string' },
     color: { type: 'string' },
+    from: { type: 'string' },
+    region: { type: 'string', multiple: true },
   } as const;
   if (checkArgs('replay', args, options) === 'help') {
     io.out(COMMAND_HELP.replay);
     return EXIT.ok;
   }
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
-  if (positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin', 'replay');
+  const from = values.from;
+  if (from !== undefined && !(HISTORY_SOURCES as readonly string[]).includes(from)) throw new UsageError(`--from must be ${HISTORY_SOURCES.join(', ')}, got "${from}"${didYouMean(from, HISTORY_SOURCES)}`, 'replay');
+  if (from !== undefined && positionals.length > 0) throw new UsageError('--from reads the history from AWS: name no file or directory with it', 'replay');
+  if (from === undefined && values.region !== undefined) throw new UsageError('--region only applies with --from cloudtrail', 'replay');
+  if (from === undefined && positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin, or use --from cloudtrail', 'replay');
   const format = (values.format ?? (io.stdoutIsTTY ? 'table' : 'jsonl')) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"${didYouMean(format, FORMATS)}`, 'replay');
   const failOn = parseFailOn(values['fail-on']);
@@ -120,7 +134,8 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const gate = eventNameGate(rules);
 
-  const inputs = await listInputs(positionals, window);
+  const history = from === 'cloudtrail' ? await cloudTrailHistory(rules, window, values.region ?? [], env, io) : undefined;
+  const inputs = history ? [history.input] : await listInputs(positionals, window);
   const output = outputOptions({ only: values.only, width: values.width, color: values.color }, io, env['NO_COLOR']);
   if (typeof output === 'string') throw new UsageError(output, 'replay');
   const formatter = formatterFor(format, io, output);
@@ -133,8 +148,8 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
     jobs,
     jobsExplicit: values.jobs !== undefined,
     workerUrl: WORKER_URL,
-    // process.stdin is only touched when an input is `-`.
-    ...(positionals.includes('-') && io.stdin ? { stdin: io.stdin } : {}),
+    // process.stdin is only touched when an input is `-`; --from reads its history as a stream in its place.
+    ...(history ? { stdin: history.stream } : positionals.includes('-') && io.stdin ? { stdin: io.stdin } : {}),
     onLines: (lines) => {
       summary.add(lines);
       // Only a terminal shared with stdout needs the bar out of the way.
@@ -151,6 +166,34 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const failure = gateFailure(result, failOn, { empty: values['allow-empty'] === true, invalid: values['allow-invalid'] === true });
   io.err(`remediate: --fail-on ${failOn}: ${failure ? `failed, ${failure.reason}` : 'passed'}; ${summaryHead(result)}`);
   return failure?.code ?? EXIT.ok;
+}
+
+/**
+ * `--from cloudtrail`: the event history of each Region (`--region`, else the
+ * SDK's Region), from `--since` (default: the 90 days LookupEvents keeps) to
+ * `--until` (default: now), as one stream for the replay.
+ */
+async function cloudTrailHistory(rules: readonly Rule[], window: TimeWindow, regionFlags: readonly string[], env: Env, io: Io) {
+  const { lookupEventStream, LOOKUP_WINDOW_DAYS } = await import('./lookup-events.js');
+  const defaultRegion = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const regions = regionFlags.length > 0 ? [...new Set(regionFlags)] : defaultRegion ? [defaultRegion] : [];
+  if (regions.length === 0) throw new UsageError('--from cloudtrail needs a Region: --region R (repeatable), or AWS_REGION', 'replay');
+  const bad = regions.find((region) => !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region));
+  if (bad !== undefined) throw new UsageError(`--region must name an AWS Region such as us-east-1, got "${bad}"`, 'replay');
+  const until = new Date(window.until ?? Date.now());
+  const since = new Date(window.since ?? until.getTime() - LOOKUP_WINDOW_DAYS * 86_400_000);
+  const triggers = rules.flatMap((rule) => rule.triggers);
+  const stream = lookupEventStream({
+    regions,
+    eventSources: [...new Set(triggers.map((trigger) => trigger.eventSource))].sort(),
+    eventNames: new Set(triggers.flatMap((trigger) => trigger.eventNames)),
+    since,
+    until,
+    ...(io.stderrIsTTY && io.progress
+      ? { onPage: ({ region, eventSource, pages, events }: { region: string; eventSource: string; pages: number; events: number }) => io.progress?.(`\rLookupEvents ${region} ${eventSource}: ${pages} page(s), ${events} event(s) kept\x1b[K`) }
+      : {}),
+  });
+  return { input: { kind: 'stdin' as const, name: 'cloudtrail:LookupEvents' }, stream };
 }
 
 async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> {

@@ -125,7 +125,7 @@ async function runInline(options: RunOptions): Promise<Omit<RunTotals, 'filtered
       continue;
     }
     const source = input.kind === 'stdin' ? options.stdin : openFile(input.path);
-    const name = input.kind === 'stdin' ? 'stdin' : input.path;
+    const name = input.kind === 'stdin' ? (input.name ?? 'stdin') : input.path;
     if (!source) {
       unreadable += 1;
       options.onLines([{ verdict: 'invalid', error: 'unreadable: no standard input', source: name }]);

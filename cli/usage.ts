@@ -70,10 +70,12 @@ Usage:
 ${EXIT_CODES}`;
 
 const REPLAY_HELP = `Usage: remediate replay <file|dir|->... [options]
+       remediate replay --from cloudtrail [--region R]... [options]
 
 Dry run: replays recorded CloudTrail through the same EventBridge patterns,
 rules and plans as the Lambdas, offline, and prints the exact API calls that
-would be made. Nothing is executed; no AWS access is needed.
+would be made. Nothing is executed; no AWS access is needed (--from reads the
+history from the account, and only reads).
 
 Inputs (format detected per file; gzip detected by content):
   EventBridge events: one JSON object, a JSON array, or JSON Lines
@@ -88,8 +90,13 @@ Options:
                     default: table on a terminal, jsonl otherwise
   --config FILE     config file (default: ./remediation.config.yml when present)
   --rule ID         only this rule (repeatable; "remediate rules" lists them)
-  --since TIME      only events at or after TIME (ISO 8601, e.g. 2025-03-01
-                    or 2025-03-01T12:00:00Z)
+  --from cloudtrail read the account's event history (LookupEvents, the last
+                    90 days of management events) instead of files; needs
+                    AWS credentials with cloudtrail:LookupEvents only
+  --region R        with --from: the Region to read (repeatable; default:
+                    AWS_REGION)
+  --since TIME      only events at or after TIME: 7d or 12h before now, or
+                    ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z)
   --until TIME      only events before TIME. In CloudTrail's S3 layout
                     (.../CloudTrail/<region>/YYYY/MM/DD) the date folders
                     outside the range are not read

@@ -122,7 +122,7 @@ describe('remediate usage errors', () => {
     ['an unknown format', ['replay', WORLD_SSH, '--format', 'jsonn'], `--format must be one of ${FORMATS.join(', ')}, got "jsonn"; did you mean jsonl?`, 'replay'],
     ['an unknown --fail-on level', ['replay', WORLD_SSH, '--fail-on', 'hgh'], '--fail-on takes violation, low, medium, high, critical, got "hgh"; did you mean high?', 'replay'],
     ['--allow-empty without --fail-on', ['replay', WORLD_SSH, '--allow-empty'], '--allow-empty only applies with --fail-on', 'replay'],
-    ['no input', ['replay'], 'replay: name at least one file or directory, or - for stdin', 'replay'],
+    ['no input', ['replay'], 'replay: name at least one file or directory, or - for stdin, or use --from cloudtrail', 'replay'],
     ['no event file', ['invoke'], 'invoke: name exactly one event file (or - for stdin)', 'invoke'],
     ['no event id', ['undo', '--dry-run'], 'undo: name exactly one event id (the CloudTrail eventID shown in the alert)', 'undo'],
     ['an argument to rules', ['rules', 'extra'], 'rules takes no argument, got "extra"', 'rules'],
