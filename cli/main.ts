@@ -2,6 +2,7 @@
  * The `remediate` CLI. `main` returns the exit code and writes only through
  * `io`; the bin file is the only place that touches `process`.
  */
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ConfigError, modeFor, parseConfig, settingsFor } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
@@ -35,8 +36,11 @@ export function parseTimestamp(option: string, value: string | undefined, now: n
   return time;
 }
 
+/** An AWS Region name (`us-east-1`, `us-gov-west-1`). */
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
 /** Where `--from` reads the history from, instead of files. */
-const HISTORY_SOURCES = ['cloudtrail'] as const;
+const HISTORY_SOURCES = ['cloudtrail', 'athena'] as const;
 
 function selectRules(ids: readonly string[] | undefined): readonly Rule[] {
   if (!ids || ids.length === 0) return allRules;
@@ -107,6 +111,13 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
     color: { type: 'string' },
     from: { type: 'string' },
     region: { type: 'string', multiple: true },
+    database: { type: 'string' },
+    table: { type: 'string' },
+    workgroup: { type: 'string' },
+    'output-location': { type: 'string' },
+    account: { type: 'string', multiple: true },
+    projection: { type: 'boolean' },
+    'print-sql': { type: 'boolean' },
   } as const;
   if (checkArgs('replay', args, options) === 'help') {
     io.out(COMMAND_HELP.replay);
@@ -116,7 +127,10 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const from = values.from;
   if (from !== undefined && !(HISTORY_SOURCES as readonly string[]).includes(from)) throw new UsageError(`--from must be ${HISTORY_SOURCES.join(', ')}, got "${from}"${didYouMean(from, HISTORY_SOURCES)}`, 'replay');
   if (from !== undefined && positionals.length > 0) throw new UsageError('--from reads the history from AWS: name no file or directory with it', 'replay');
-  if (from === undefined && values.region !== undefined) throw new UsageError('--region only applies with --from cloudtrail', 'replay');
+  if (from === undefined && values.region !== undefined) throw new UsageError('--region only applies with --from cloudtrail or athena', 'replay');
+  for (const flag of ['database', 'table', 'workgroup', 'output-location', 'account', 'projection', 'print-sql'] as const) {
+    if (values[flag] !== undefined && from !== 'athena') throw new UsageError(`--${flag} only applies with --from athena`, 'replay');
+  }
   if (from === undefined && positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin, or use --from cloudtrail', 'replay');
   const format = (values.format ?? (io.stdoutIsTTY ? 'table' : 'jsonl')) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"${didYouMean(format, FORMATS)}`, 'replay');
@@ -134,7 +148,12 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const gate = eventNameGate(rules);
 
-  const history = from === 'cloudtrail' ? await cloudTrailHistory(rules, window, values.region ?? [], env, io) : undefined;
+  if (from === 'athena' && values['print-sql']) {
+    io.out((await athenaQuery(rules, window, values)).sql);
+    return EXIT.ok;
+  }
+  const history =
+    from === 'cloudtrail' ? await cloudTrailHistory(rules, window, values.region ?? [], env, io) : from === 'athena' ? await athenaHistory(await athenaQuery(rules, window, values), env, io) : undefined;
   const inputs = history ? [history.input] : await listInputs(positionals, window);
   const output = outputOptions({ only: values.only, width: values.width, color: values.color }, io, env['NO_COLOR']);
   if (typeof output === 'string') throw new UsageError(output, 'replay');
@@ -178,7 +197,7 @@ async function cloudTrailHistory(rules: readonly Rule[], window: TimeWindow, reg
   const defaultRegion = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
   const regions = regionFlags.length > 0 ? [...new Set(regionFlags)] : defaultRegion ? [defaultRegion] : [];
   if (regions.length === 0) throw new UsageError('--from cloudtrail needs a Region: --region R (repeatable), or AWS_REGION', 'replay');
-  const bad = regions.find((region) => !/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region));
+  const bad = regions.find((region) => !AWS_REGION.test(region));
   if (bad !== undefined) throw new UsageError(`--region must name an AWS Region such as us-east-1, got "${bad}"`, 'replay');
   const until = new Date(window.until ?? Date.now());
   const since = new Date(window.since ?? until.getTime() - LOOKUP_WINDOW_DAYS * 86_400_000);
@@ -194,6 +213,56 @@ async function cloudTrailHistory(rules: readonly Rule[], window: TimeWindow, reg
       : {}),
   });
   return { input: { kind: 'stdin' as const, name: 'cloudtrail:LookupEvents' }, stream };
+}
+
+interface AthenaFlags {
+  readonly database?: string;
+  readonly table?: string;
+  readonly workgroup?: string;
+  readonly 'output-location'?: string;
+  readonly account?: string[];
+  readonly region?: string[];
+  readonly projection?: boolean;
+}
+
+/** `--from athena`: the query the flags describe, checked before anything runs. */
+async function athenaQuery(rules: readonly Rule[], window: TimeWindow, flags: AthenaFlags) {
+  const { athenaSql, ATHENA_NAME } = await import('./athena.js');
+  for (const flag of ['database', 'table'] as const) {
+    const value = flags[flag];
+    if (value === undefined) throw new UsageError(`--from athena needs --${flag}`, 'replay');
+    if (!ATHENA_NAME.test(value)) throw new UsageError(`--${flag} must be letters, digits and underscores, got "${value}"`, 'replay');
+  }
+  if (flags.workgroup !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(flags.workgroup)) throw new UsageError(`--workgroup must be letters, digits, ".", "_" and "-", got "${flags.workgroup}"`, 'replay');
+  if (flags['output-location'] !== undefined && !/^s3:\/\/[a-z0-9.-]{3,63}(\/\S*)?$/.test(flags['output-location'])) throw new UsageError(`--output-location must be an s3:// location, got "${flags['output-location']}"`, 'replay');
+  const badAccount = flags.account?.find((account) => !/^\d{12}$/.test(account));
+  if (badAccount !== undefined) throw new UsageError(`--account must be a 12-digit account id, got "${badAccount}"`, 'replay');
+  const badRegion = flags.region?.find((region) => !AWS_REGION.test(region));
+  if (badRegion !== undefined) throw new UsageError(`--region must name an AWS Region such as us-east-1, got "${badRegion}"`, 'replay');
+  const until = new Date(window.until ?? Date.now());
+  const since = new Date(window.since ?? until.getTime() - 7 * 86_400_000);
+  const database = flags.database ?? '';
+  const sql = athenaSql({
+    database,
+    table: flags.table ?? '',
+    rules,
+    since,
+    until,
+    ...(flags.account ? { accounts: flags.account } : {}),
+    ...(flags.region ? { regions: flags.region } : {}),
+    ...(flags.projection ? { projection: true } : {}),
+  });
+  return { sql, database, ...(flags.workgroup ? { workgroup: flags.workgroup } : {}), ...(flags['output-location'] ? { outputLocation: flags['output-location'] } : {}) };
+}
+
+async function athenaHistory(query: Awaited<ReturnType<typeof athenaQuery>>, env: Env, io: Io) {
+  const { athenaRecordLines } = await import('./athena.js');
+  const { AthenaClient } = await import('@aws-sdk/client-athena');
+  const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const client = new AthenaClient(region ? { region } : {});
+  const onState = io.stderrIsTTY && io.progress ? (state: string) => io.progress?.(`\rAthena query: ${state}\x1b[K`) : undefined;
+  const stream = Readable.from(athenaRecordLines({ ...query, client, ...(onState ? { onState } : {}) }), { objectMode: false });
+  return { input: { kind: 'stdin' as const, name: 'athena' }, stream };
 }
 
 async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> {

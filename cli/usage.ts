@@ -71,6 +71,7 @@ ${EXIT_CODES}`;
 
 const REPLAY_HELP = `Usage: remediate replay <file|dir|->... [options]
        remediate replay --from cloudtrail [--region R]... [options]
+       remediate replay --from athena --database D --table T [options]
 
 Dry run: replays recorded CloudTrail through the same EventBridge patterns,
 rules and plans as the Lambdas, offline, and prints the exact API calls that
@@ -93,8 +94,16 @@ Options:
   --from cloudtrail read the account's event history (LookupEvents, the last
                     90 days of management events) instead of files; needs
                     AWS credentials with cloudtrail:LookupEvents only
-  --region R        with --from: the Region to read (repeatable; default:
-                    AWS_REGION)
+  --region R        with --from cloudtrail: a Region to read (repeatable;
+                    default: AWS_REGION); with --from athena: only events of
+                    that Region
+  --from athena --database D --table T
+                    query the CloudTrail table in Amazon Athena for exactly
+                    the events a rule can act on (default --since: 7d).
+                    Also: --workgroup W, --output-location s3://..., --account
+                    ID (repeatable), --projection (a table partitioned by
+                    timestamp yyyy/MM/dd), --print-sql (print the query, call
+                    nothing)
   --since TIME      only events at or after TIME: 7d or 12h before now, or
                     ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z)
   --until TIME      only events before TIME. In CloudTrail's S3 layout

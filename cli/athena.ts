@@ -1,0 +1,198 @@
+/**
+ * `remediate replay --from athena`: an organisation's history where it
+ * already lives. One SQL query, built from the registry, selects in Amazon
+ * Athena exactly the CloudTrail records a rule can act on, so no machine reads
+ * the whole trail; each row becomes a CloudTrail record again and goes through
+ * the same decision path as a file.
+ *
+ * The table is the one the Athena documentation creates for CloudTrail logs
+ * ("Create the table for CloudTrail logs in Athena", manual or with partition
+ * projection): lowercase columns, `useridentity` a struct, `requestparameters`,
+ * `responseelements` and `additionaleventdata` JSON text, `eventtime` an ISO
+ * 8601 string. The WHERE clause uses only what Athena and SQLite share
+ * (`IN`, `IS NULL`, string comparison), so a test runs it in SQLite.
+ * Athena bills the bytes it scans: with `--projection` (the partition
+ * projection table, partitioned by `timestamp` as `yyyy/MM/dd`) the time
+ * range also prunes partitions, so only the days asked for are read.
+ */
+import type { Rule } from '../engine/types.js';
+
+export interface AthenaQuery {
+  readonly database: string;
+  readonly table: string;
+  readonly rules: readonly Rule[];
+  readonly since: Date;
+  readonly until: Date;
+  readonly accounts?: readonly string[];
+  readonly regions?: readonly string[];
+  /** The table is partitioned by `timestamp` (`yyyy/MM/dd`), as the partition projection DDL makes it. */
+  readonly projection?: boolean;
+}
+
+/** Athena (and Glue) names: letters, digits and underscores. Anything else is refused before a query is built. */
+export const ATHENA_NAME = /^[A-Za-z0-9_]{1,255}$/;
+
+/** The columns read back, by the path in the record each rebuilds. */
+export const SELECTED_COLUMNS: readonly (readonly [string, string])[] = [
+  ['eventversion', 'eventVersion'],
+  ['useridentity.type', 'userIdentity.type'],
+  ['useridentity.principalid', 'userIdentity.principalId'],
+  ['useridentity.arn', 'userIdentity.arn'],
+  ['useridentity.accountid', 'userIdentity.accountId'],
+  ['useridentity.invokedby', 'userIdentity.invokedBy'],
+  ['useridentity.accesskeyid', 'userIdentity.accessKeyId'],
+  ['useridentity.username', 'userIdentity.userName'],
+  ['useridentity.sessioncontext.attributes.mfaauthenticated', 'userIdentity.sessionContext.attributes.mfaAuthenticated'],
+  ['useridentity.sessioncontext.attributes.creationdate', 'userIdentity.sessionContext.attributes.creationDate'],
+  ['useridentity.sessioncontext.sessionissuer.type', 'userIdentity.sessionContext.sessionIssuer.type'],
+  ['useridentity.sessioncontext.sessionissuer.principalid', 'userIdentity.sessionContext.sessionIssuer.principalId'],
+  ['useridentity.sessioncontext.sessionissuer.arn', 'userIdentity.sessionContext.sessionIssuer.arn'],
+  ['useridentity.sessioncontext.sessionissuer.accountid', 'userIdentity.sessionContext.sessionIssuer.accountId'],
+  ['useridentity.sessioncontext.sessionissuer.username', 'userIdentity.sessionContext.sessionIssuer.userName'],
+  ['eventtime', 'eventTime'],
+  ['eventsource', 'eventSource'],
+  ['eventname', 'eventName'],
+  ['awsregion', 'awsRegion'],
+  ['sourceipaddress', 'sourceIPAddress'],
+  ['useragent', 'userAgent'],
+  ['errorcode', 'errorCode'],
+  ['errormessage', 'errorMessage'],
+  ['requestparameters', 'requestParameters'],
+  ['responseelements', 'responseElements'],
+  ['additionaleventdata', 'additionalEventData'],
+  ['requestid', 'requestID'],
+  ['eventid', 'eventID'],
+  ['eventtype', 'eventType'],
+  ['recipientaccountid', 'recipientAccountId'],
+];
+
+/** Columns that hold JSON text in the table and objects in a record. */
+const JSON_COLUMNS = new Set(['requestParameters', 'responseElements', 'additionalEventData']);
+
+const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+/** `2025-03-01T00:00:00Z`: the form of `eventtime`, so that strings compare as times. */
+function eventTimeText(time: Date): string {
+  return `${time.toISOString().slice(0, 19)}Z`;
+}
+
+function day(time: Date): string {
+  return time.toISOString().slice(0, 10).replace(/-/g, '/');
+}
+
+/** The WHERE clause alone: what a rule can act on, in the time range (the part a test runs in SQLite too). */
+export function athenaWhere(query: Omit<AthenaQuery, 'database' | 'table'>): string {
+  const bySource = new Map<string, Set<string>>();
+  for (const trigger of query.rules.flatMap((rule) => rule.triggers)) {
+    const names = bySource.get(trigger.eventSource) ?? new Set<string>();
+    for (const name of trigger.eventNames) names.add(name);
+    bySource.set(trigger.eventSource, names);
+  }
+  const pairs = [...bySource.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([source, names]) => `(eventsource = ${quote(source)} AND eventname IN (${[...names].sort().map(quote).join(', ')}))`);
+  const conditions = [
+    `(${pairs.join('\n    OR ')})`,
+    'errorcode IS NULL',
+    `eventtime >= ${quote(eventTimeText(query.since))}`,
+    `eventtime < ${quote(eventTimeText(query.until))}`,
+    ...(query.accounts && query.accounts.length > 0 ? [`recipientaccountid IN (${query.accounts.map(quote).join(', ')})`] : []),
+    ...(query.regions && query.regions.length > 0 ? [`awsregion IN (${query.regions.map(quote).join(', ')})`] : []),
+    // A log file sits under the day it was delivered, after its events: a day more at the end keeps late deliveries.
+    ...(query.projection
+      ? [`"timestamp" >= ${quote(day(query.since))}`, `"timestamp" <= ${quote(day(new Date(query.until.getTime() + 86_400_000)))}`]
+      : []),
+  ];
+  return conditions.join('\n  AND ');
+}
+
+/** The whole query, for Athena or for `--print-sql`. */
+export function athenaSql(query: AthenaQuery): string {
+  if (!ATHENA_NAME.test(query.database) || !ATHENA_NAME.test(query.table)) throw new Error('database and table names are letters, digits and underscores');
+  const columns = SELECTED_COLUMNS.map(([column]) => column).join(',\n  ');
+  return `SELECT\n  ${columns}\nFROM "${query.database}"."${query.table}"\nWHERE ${athenaWhere(query)}\nORDER BY eventtime`;
+}
+
+/** One result row (in {@link SELECTED_COLUMNS} order) as the CloudTrail record it came from. */
+export function recordFromRow(values: readonly (string | undefined)[]): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  SELECTED_COLUMNS.forEach(([, path], index) => {
+    const raw = values[index];
+    if (raw === undefined || raw === '') return;
+    const parts = path.split('.');
+    let node = record;
+    for (const part of parts.slice(0, -1)) {
+      const next = node[part];
+      node = (typeof next === 'object' && next !== null ? next : (node[part] = {})) as Record<string, unknown>;
+    }
+    const key = parts.at(-1) ?? path;
+    node[key] = JSON_COLUMNS.has(key) ? parseJson(raw) : raw;
+  });
+  return record;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Kept as text: the rule that reads it says it could not inspect it.
+    return text;
+  }
+}
+
+export interface AthenaRun {
+  readonly sql: string;
+  readonly database: string;
+  readonly workgroup?: string;
+  readonly outputLocation?: string;
+  readonly client: Pick<import('@aws-sdk/client-athena').AthenaClient, 'send'>;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How long to wait for the query, in milliseconds (default 30 minutes, Athena's own default DML timeout). */
+  readonly timeoutMs?: number;
+  readonly onState?: (state: string) => void;
+}
+
+const POLL_MS = [500, 1000, 2000, 4000, 5000];
+
+/** Runs the query and yields each result row as one JSON line of a CloudTrail record; a failed query throws with Athena's reason. */
+export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string> {
+  const { StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand } = await import('@aws-sdk/client-athena');
+  const sleep = run.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const started = await run.client.send(
+    new StartQueryExecutionCommand({
+      QueryString: run.sql,
+      QueryExecutionContext: { Database: run.database },
+      ...(run.workgroup ? { WorkGroup: run.workgroup } : {}),
+      ...(run.outputLocation ? { ResultConfiguration: { OutputLocation: run.outputLocation } } : {}),
+    }),
+  );
+  const id = started.QueryExecutionId;
+  if (!id) throw new Error('Athena started no query (no QueryExecutionId)');
+  let waited = 0;
+  for (let poll = 0; ; poll += 1) {
+    const execution = await run.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const status = execution.QueryExecution?.Status;
+    const state = status?.State ?? 'UNKNOWN';
+    run.onState?.(state);
+    if (state === 'SUCCEEDED') break;
+    if (state === 'FAILED' || state === 'CANCELLED') throw new Error(`Athena query ${id} ${state}: ${status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? 'no reason given'}`);
+    const wait = POLL_MS[Math.min(poll, POLL_MS.length - 1)] ?? 5000;
+    if (waited + wait > (run.timeoutMs ?? 30 * 60_000)) throw new Error(`Athena query ${id} did not finish in time (still ${state})`);
+    waited += wait;
+    await sleep(wait);
+  }
+  let token: string | undefined;
+  let header = true;
+  do {
+    const page = await run.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+    for (const row of page.ResultSet?.Rows ?? []) {
+      // The first row of the first page names the columns.
+      if (header) {
+        header = false;
+        continue;
+      }
+      yield `${JSON.stringify(recordFromRow((row.Data ?? []).map((datum) => datum.VarCharValue)))}\n`;
+    }
+    token = page.NextToken;
+  } while (token);
+}
