@@ -132,6 +132,8 @@ const ARN_TYPES: readonly { readonly service: string; readonly prefix: string; r
   { service: 'kms', prefix: 'key/', type: 'AwsKmsKey' },
   { service: 'cloudtrail', prefix: 'trail/', type: 'AwsCloudTrailTrail' },
   { service: 'sagemaker', prefix: 'notebook-instance/', type: 'AwsSageMakerNotebookInstance' },
+  { service: 'guardduty', prefix: 'detector/', type: 'AwsGuardDutyDetector' },
+  { service: 'ec2', prefix: 'network-acl/', type: 'AwsEc2NetworkAcl' },
 ];
 
 /** EC2 ids as the rules name them, and the ARN resource of each. */
@@ -139,6 +141,7 @@ const EC2_IDS: readonly { readonly pattern: RegExp; readonly arnResource: string
   { pattern: /^sg-[0-9a-f]+$/, arnResource: 'security-group', type: 'AwsEc2SecurityGroup' },
   { pattern: /^i-[0-9a-f]+$/, arnResource: 'instance', type: 'AwsEc2Instance' },
   { pattern: /^vol-[0-9a-f]+$/, arnResource: 'volume', type: 'AwsEc2Volume' },
+  { pattern: /^acl-[0-9a-f]+$/, arnResource: 'network-acl', type: 'AwsEc2NetworkAcl' },
 ];
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;

@@ -292,6 +292,8 @@ describe('Security Hub subscriber', () => {
         'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
         'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit',
         'arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/public-demo',
+        'acl-0f1e2d3c4b5a69788',
+        'arn:aws:guardduty:eu-west-1:111122223333:detector/12abc34d567e8fa901bc2d34e56789f0',
         'snap-0a1b2c3d4e5f60001',
         'account 111122223333',
       ];
@@ -312,6 +314,8 @@ describe('Security Hub subscriber', () => {
         { Type: 'AwsKmsKey', Id: 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab', ...at() },
         { Type: 'AwsCloudTrailTrail', Id: 'arn:aws:cloudtrail:eu-west-1:111122223333:trail/org-audit', ...at('eu-west-1') },
         { Type: 'AwsSageMakerNotebookInstance', Id: 'arn:aws:sagemaker:us-east-1:111122223333:notebook-instance/public-demo', ...at() },
+        { Type: 'AwsEc2NetworkAcl', Id: 'arn:aws:ec2:us-east-1:111122223333:network-acl/acl-0f1e2d3c4b5a69788', ...at() },
+        { Type: 'AwsGuardDutyDetector', Id: 'arn:aws:guardduty:eu-west-1:111122223333:detector/12abc34d567e8fa901bc2d34e56789f0', ...at('eu-west-1') },
         { Type: 'Other', Id: 'snap-0a1b2c3d4e5f60001', ...at() },
         { Type: 'Other', Id: 'account 111122223333', ...at() },
       ]);
