@@ -145,7 +145,9 @@ export interface AthenaRun {
   readonly database: string;
   readonly workgroup?: string;
   readonly outputLocation?: string;
-  readonly client: Pick<import('@aws-sdk/client-athena').AthenaClient, 'send'>;
+  /** Default: an Athena client in `region` (else the SDK's default Region). */
+  readonly client?: Pick<import('@aws-sdk/client-athena').AthenaClient, 'send'>;
+  readonly region?: string;
   readonly sleep?: (ms: number) => Promise<void>;
   /** How long to wait for the query, in milliseconds (default 30 minutes, Athena's own default DML timeout). */
   readonly timeoutMs?: number;
@@ -156,9 +158,10 @@ const POLL_MS = [500, 1000, 2000, 4000, 5000];
 
 /** Runs the query and yields each result row as one JSON line of a CloudTrail record; a failed query throws with Athena's reason. */
 export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string> {
-  const { StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand } = await import('@aws-sdk/client-athena');
+  const { AthenaClient, StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand } = await import('@aws-sdk/client-athena');
+  const client = run.client ?? new AthenaClient(run.region ? { region: run.region } : {});
   const sleep = run.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const started = await run.client.send(
+  const started = await client.send(
     new StartQueryExecutionCommand({
       QueryString: run.sql,
       QueryExecutionContext: { Database: run.database },
@@ -170,7 +173,7 @@ export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string>
   if (!id) throw new Error('Athena started no query (no QueryExecutionId)');
   let waited = 0;
   for (let poll = 0; ; poll += 1) {
-    const execution = await run.client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const execution = await client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
     const status = execution.QueryExecution?.Status;
     const state = status?.State ?? 'UNKNOWN';
     run.onState?.(state);
@@ -184,7 +187,7 @@ export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string>
   let token: string | undefined;
   let header = true;
   do {
-    const page = await run.client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+    const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
     for (const row of page.ResultSet?.Rows ?? []) {
       // The first row of the first page names the columns.
       if (header) {

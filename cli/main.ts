@@ -257,11 +257,9 @@ async function athenaQuery(rules: readonly Rule[], window: TimeWindow, flags: At
 
 async function athenaHistory(query: Awaited<ReturnType<typeof athenaQuery>>, env: Env, io: Io) {
   const { athenaRecordLines } = await import('./athena.js');
-  const { AthenaClient } = await import('@aws-sdk/client-athena');
   const region = env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
-  const client = new AthenaClient(region ? { region } : {});
   const onState = io.stderrIsTTY && io.progress ? (state: string) => io.progress?.(`\rAthena query: ${state}\x1b[K`) : undefined;
-  const stream = Readable.from(athenaRecordLines({ ...query, client, ...(onState ? { onState } : {}) }), { objectMode: false });
+  const stream = Readable.from(athenaRecordLines({ ...query, ...(region ? { region } : {}), ...(onState ? { onState } : {}) }), { objectMode: false });
   return { input: { kind: 'stdin' as const, name: 'athena' }, stream };
 }
 
