@@ -53,6 +53,7 @@ import { iam } from '../../rulekit/aws/iam.js';
 import { defineAction, defineLookup, defineProbe, defineRule, defineUndo, factValue, field, items, NO_SUCH_ENTITY, readFact, text, type KitLookup } from '../../rulekit/index.js';
 import { AdminPolicyNamesSchema, adminManagedFinding, AWS_MANAGED } from '../iam/admin-managed.js';
 import { decodeSdkDocument, describeFindings, factGap, MinSeveritySchema, policyNameOf, splitBySeverity, verdictFindings } from '../iam/common.js';
+import { isCustomerManaged } from '../iam/lookups.js';
 
 /** How many inline and customer-managed policies of the role are read and analysed; more is reported as not inspected. */
 export const MAX_INLINE = 3;
@@ -85,10 +86,15 @@ const WRAPPERS: Readonly<Record<string, { readonly request: string; readonly res
   ReplaceIamInstanceProfileAssociation: { request: 'ReplaceIamInstanceProfileAssociationRequest', response: 'ReplaceIamInstanceProfileAssociationResponse' },
 };
 
+/** The name of an instance profile ARN: its last path segment. */
+function profileNameOf(arn: string): string | undefined {
+  return /:instance-profile\/(?:.*\/)?([^/]+)$/.exec(arn)?.[1];
+}
+
 /** `{Arn|arn, Name|name}` as the request spells it: the name, from the ARN's last segment when only the ARN is there. */
 function profileOf(specification: unknown): { profileName: string; profileArn?: string } | undefined {
   const arn = text(field(specification, 'Arn')) ?? text(field(specification, 'arn'));
-  const name = text(field(specification, 'Name')) ?? text(field(specification, 'name')) ?? (arn && /:instance-profile\/(?:.*\/)?([^/]+)$/.exec(arn)?.[1]);
+  const name = text(field(specification, 'Name')) ?? text(field(specification, 'name')) ?? (arn && profileNameOf(arn));
   return name ? { profileName: name, ...(arn ? { profileArn: arn } : {}) } : undefined;
 }
 
@@ -186,7 +192,7 @@ const inlinePoliciesLookup = defineLookup(iam, ListRolePoliciesCommand, {
 });
 
 function customerManaged(facts: Facts): string[] {
-  return (factValue(readFact(facts, attachedPoliciesLookup))?.names ?? []).filter((arn) => /^arn:[^:]+:iam::\d{12}:policy\//.test(arn));
+  return (factValue(readFact(facts, attachedPoliciesLookup))?.names ?? []).filter(isCustomerManaged);
 }
 
 /** The `index`-th inline policy's document, read by name (`GetRolePolicy`). */
@@ -260,7 +266,7 @@ const associationsLookup = defineLookup(ec2, DescribeIamInstanceProfileAssociati
 
 /** The profile named by an ARN: its last path segment, case-insensitively (IAM names are unique regardless of case). */
 function sameProfile(arn: unknown, profileName: unknown): boolean {
-  const name = typeof arn === 'string' ? /:instance-profile\/(?:.*\/)?([^/]+)$/.exec(arn)?.[1] : undefined;
+  const name = typeof arn === 'string' ? profileNameOf(arn) : undefined;
   return typeof name === 'string' && typeof profileName === 'string' && name.toLowerCase() === profileName.toLowerCase();
 }
 
