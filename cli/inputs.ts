@@ -13,11 +13,11 @@
  * may expand only so far (`MAX_INFLATE_RATIO`).
  */
 import { ParseFault } from '../engine/errors.js';
-import { closeSync, constants, createReadStream, fstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { Readable, Transform, pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { formatBytes, oversizeReason } from './records.js';
 import { MAX_RECORD_BYTES, RecordScanner, type NameGate, type ScannedRecord } from './scan.js';
 
@@ -252,7 +252,53 @@ export function openFile(path: string): Readable {
     closeSync(fd);
     return failedStream(new InputRefusedError(notRegular(info)));
   }
+  if (info.size <= WHOLE_FILE_BYTES) {
+    const whole = readWhole(fd, info.size);
+    if (whole !== undefined) return Object.assign(Readable.from(whole.length > 0 ? [whole] : [], { objectMode: false }), { [WHOLE]: whole });
+  }
   return createReadStream(path, { fd, highWaterMark: CHUNK_BYTES });
+}
+
+/**
+ * Files up to this size (as stored) are read in one call and, when gzip,
+ * inflated in one call: a CloudTrail log file is a few hundred KiB, and
+ * streaming it costs more than the inflating itself.
+ */
+export const WHOLE_FILE_BYTES = 4 * 1024 * 1024;
+/** Inflated bytes a file read whole may reach; past that it is streamed, as a larger file is. */
+const WHOLE_INFLATED_BYTES = 64 * 1024 * 1024;
+/** Marks a stream made of a file read whole, and holds its bytes. */
+const WHOLE = Symbol('whole file');
+
+/** The whole content of a small open file, or `undefined` when it cannot be read at once (the caller streams it, and the stream reports the error). */
+function readWhole(fd: number, size: number): Buffer | undefined {
+  const bytes = Buffer.allocUnsafe(size);
+  let filled = 0;
+  try {
+    for (;;) {
+      const read = readSync(fd, bytes, filled, size - filled, filled);
+      if (read === 0) break;
+      filled += read;
+      if (filled === size) {
+        // The file may have grown since fstat: only an end of file proves it was read whole.
+        if (readSync(fd, Buffer.alloc(1), 0, 1, filled) !== 0) return undefined;
+        break;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  closeSync(fd);
+  return bytes.subarray(0, filled);
+}
+
+/** A gzip file read whole, inflated in one call; `undefined` when that fails or outgrows {@link WHOLE_INFLATED_BYTES}: the stream path then reads it and reports exactly where it fails. */
+function inflateWhole(compressed: Buffer): Buffer | undefined {
+  try {
+    return gunzipSync(compressed, { maxOutputLength: WHOLE_INFLATED_BYTES });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The first bytes of a stream, put back for whoever reads it next; `undefined` for an empty stream. */
@@ -312,6 +358,16 @@ export const MIN_INFLATE_LIMIT_BYTES = 256 * 1024 * 1024;
  * past its allowance fails with {@link InputRefusedError}.
  */
 async function* decompressed(source: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
+  const whole = (source as Readable & { [WHOLE]?: Buffer })[WHOLE];
+  if (whole !== undefined) {
+    const gzip = whole.length >= 2 && whole[0] === 0x1f && whole[1] === 0x8b;
+    const bytes = gzip ? inflateWhole(whole) : whole;
+    if (bytes !== undefined) {
+      onBytes?.(whole.length);
+      if (bytes.length > 0) yield bytes;
+      return;
+    }
+  }
   const head = await peek(source);
   if (head === undefined) return;
   const counted = source as Readable & { bytesRead?: number };

@@ -21,6 +21,13 @@ export interface NameGate {
   readonly names: ReadonlySet<string>;
   /** Length of the longest name: a longer raw value cannot be one of them. */
   readonly maxLength: number;
+  /**
+   * For a listed name that every pattern listing it narrows by a request
+   * field: the literal texts one of which that field's value must contain
+   * (ASCII, no quote or backslash). A raw record with no backslash whose bytes
+   * hold none of them cannot match, so it is dropped like an unlisted one.
+   */
+  readonly literals?: ReadonlyMap<string, readonly Buffer[]>;
 }
 
 export type ContainerKind = 'Records' | 'Events' | 'array';
@@ -115,6 +122,24 @@ function skipBlanks(chunk: Buffer, at: number): number {
   return at;
 }
 
+/** The position of the next `byte` at or after `from`, or the chunk's length when there is none. */
+function nextAt(chunk: Buffer, byte: number, from: number): number {
+  const at = chunk.indexOf(byte, from);
+  return at < 0 ? chunk.length : at;
+}
+
+/**
+ * Whether the plain string from the quote at `open` to the one at `close` is
+ * one of the keys {@link RecordScanner.gateKey} reads (`eventName`, `detail`,
+ * `CloudTrailEvent`); any other string at key depth is skipped unread.
+ */
+function gateMayRead(chunk: Buffer, open: number, close: number): boolean {
+  const length = close - open - 1;
+  const first = chunk[open + 1];
+  // `eventName` is told from `eventTime` and `eventType` by its seventh letter.
+  return (length === 9 && first === 0x65 && chunk[open + 6] === 0x4e) || (length === 6 && first === 0x64) || (length === 15 && first === 0x43);
+}
+
 /** gateKey's answer when the chunk ends before a key is settled. */
 const NEED_MORE = -2;
 /** Bytes carried over to the next chunk at most; past that the record is simply kept. */
@@ -195,6 +220,9 @@ export class RecordScanner {
   /** Depth of `detail`'s keys while inside it, else -1. */
   private detailDepth = -1;
   private nameState = NAME_ABSENT;
+  /** The literals the record's listed name needs, when it has one such name and no other `eventName`. */
+  private literals: readonly Buffer[] | undefined;
+  private names = 0;
   private detailNameState = NAME_ABSENT;
   private detailCount = 0;
   private detailIsObject = false;
@@ -257,6 +285,8 @@ export class RecordScanner {
     this.keyDepth = isObject ? this.recordDepth + 1 : -1;
     this.detailDepth = -1;
     this.nameState = NAME_ABSENT;
+    this.literals = undefined;
+    this.names = 0;
     this.detailNameState = NAME_ABSENT;
     this.detailCount = 0;
     this.detailIsObject = false;
@@ -277,13 +307,13 @@ export class RecordScanner {
     this.detailDepth = -1;
     this.records += 1;
     const index = this.container === undefined ? this.topIndex++ : this.containerIndex++;
-    const tail = chunk.subarray(this.recStart, end);
-    this.recBytes += tail.length;
+    this.recBytes += end - this.recStart;
     if (this.dropAllowed()) {
       this.dropped += 1;
       this.recPieces.length = 0;
       return;
     }
+    const tail = chunk.subarray(this.recStart, end);
     if (this.recOver || this.recBytes > this.maxRecordBytes) {
       this.recPieces.length = 0;
       this.recOver = false;
@@ -292,7 +322,24 @@ export class RecordScanner {
     }
     const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
     this.recPieces.length = 0;
+    if (this.lacksLiterals(bytes)) {
+      this.dropped += 1;
+      return;
+    }
     this.items.push({ kind: 'record', bytes, line: this.recLine, container: this.container, index });
+  }
+
+  /**
+   * Whether a raw record with one, listed `eventName` provably lacks every
+   * literal that name's patterns need: no backslash anywhere (so every string's
+   * bytes are its text) and none of the literals in its bytes.
+   */
+  private lacksLiterals(bytes: Buffer): boolean {
+    const literals = this.literals;
+    if (literals === undefined || this.keep || this.names !== 1 || this.detailCount !== 0 || this.nameState !== NAME_CANDIDATE) return false;
+    if (bytes.indexOf(BACKSLASH) >= 0) return false;
+    for (const literal of literals) if (bytes.indexOf(literal) >= 0) return false;
+    return true;
   }
 
   /** Keeps a piece of the record being captured, until the record outgrows `maxRecordBytes`. */
@@ -371,9 +418,12 @@ export class RecordScanner {
         else if (chunk[end] === QUOTE) {
           resume = end + 1;
           // latin1 maps each byte to one char: an ASCII name matches only its own bytes.
-          state = gate.names.has(chunk.toString('latin1', start, end)) ? NAME_CANDIDATE : NAME_UNLISTED;
+          const name = chunk.toString('latin1', start, end);
+          state = gate.names.has(name) ? NAME_CANDIDATE : NAME_UNLISTED;
+          if (!inDetail && state === NAME_CANDIDATE) this.literals = gate.literals?.get(name);
         }
       }
+      if (!inDetail) this.names += 1;
       if (inDetail) this.detailNameState = Math.max(this.detailNameState, state);
       else this.nameState = Math.max(this.nameState, state);
       return resume;
@@ -434,6 +484,9 @@ export class RecordScanner {
       if (i < 0) return this.endChunk(chunk);
     }
 
+    // Where the next backslash and line break are, found natively and kept for the whole chunk.
+    let nextBackslash = -1;
+    let nextNewline = -1;
     while (i < n) {
       // Fast path: the bytes inside a record, away from its boundaries and from the keys the gate reads.
       if (this.capture === CAPTURE_CONTAINER && !this.skipLine) {
@@ -446,6 +499,16 @@ export class RecordScanner {
           if (cls === C_SKIP || cls === C_SCALAR || cls === C_COMMA) {
             i += 1;
           } else if (cls === C_QUOTE) {
+            // The closing quote, found natively; it ends the string when no backslash or line break comes before it.
+            const close = chunk.indexOf(QUOTE, i + 1);
+            if (close < 0) break;
+            if (nextBackslash <= i) nextBackslash = nextAt(chunk, BACKSLASH, i + 1);
+            if (nextNewline <= i) nextNewline = nextAt(chunk, NEWLINE, i + 1);
+            if (close < nextBackslash && close < nextNewline) {
+              if ((depth === keyDepth || depth === detailDepth) && (this.firstKeyPending || gateMayRead(chunk, i, close))) break;
+              i = close + 1;
+              continue;
+            }
             if (depth === keyDepth || depth === detailDepth) break;
             let j = i + 1;
             for (;;) {

@@ -11,9 +11,10 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
 import { parseConfig } from '../engine/config.js';
-import { eventNameGate, requiredEventNames } from '../cli/gate.js';
-import { listInputs, readRecords, type InputRecord } from '../cli/inputs.js';
+import { eventNameGate, requiredEventNames, requiredLiterals } from '../cli/gate.js';
+import { listInputs, readRecords, readSource, WHOLE_FILE_BYTES, type InputRecord } from '../cli/inputs.js';
 import { classifyRecord, deliveredByEventBridge, detailTypeOf, envelopeIdFor, wrapRecord } from '../cli/records.js';
 import { replayInput } from '../cli/replay-input.js';
 import { decideRecord, type ReplayLine, type ReplayOptions } from '../cli/replay.js';
@@ -22,8 +23,12 @@ import { allRules } from '../remediations/registry.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures-replay');
-/** The security-group rule alone: what reaches it does not change as other families land. */
-const sgRules = allRules.filter((rule) => rule.id === 'sg-open-ingress');
+/**
+ * The security-group rule, and the one rule whose pattern narrows an event name
+ * by a request field (so the gate also looks for a literal): what reaches them
+ * does not change as other families land.
+ */
+const sgRules = allRules.filter((rule) => rule.id === 'sg-open-ingress' || rule.id === 'bot-role-impostor');
 const options: ReplayOptions = { rules: sgRules, config: parseConfig({}, allRules), env: {} };
 const gate = eventNameGate(sgRules) as NameGate;
 
@@ -282,6 +287,27 @@ describe('replay inputs', () => {
     });
   });
 
+  it('reads a small file whole, and gives the records and errors a stream of the same bytes gives', async () => {
+    const log = JSON.stringify({ Records: [worldSsh().detail, privatePostgres().detail] });
+    const gz = gzipSync(log);
+    const files: Record<string, Buffer> = {
+      'gzip.json.gz': gz,
+      'truncated.json.gz': gz.subarray(0, gz.length - 40),
+      'trailing-garbage.json.gz': Buffer.concat([gz, Buffer.from('not gzip')]),
+      'two-members.json.gz': Buffer.concat([gzipSync('{"Records":['), gzipSync(`${JSON.stringify(worldSsh().detail)}]}`)]),
+      'plain.json': Buffer.from(log),
+      // Small as stored, yet inflating past what is inflated in one call: streamed instead.
+      'spaces.json.gz': gzipSync(Buffer.concat([Buffer.from('{"Records":['), Buffer.alloc(70 * 1024 * 1024, 0x20), Buffer.from(`${JSON.stringify(worldSsh().detail)}]}`)])),
+      'empty.json.gz': Buffer.alloc(0),
+    };
+    for (const [name, bytes] of Object.entries(files)) {
+      expect(bytes.length).toBeLessThanOrEqual(WHOLE_FILE_BYTES);
+      const path = write(`whole/${name}`, bytes);
+      const streamed = await collect(readSource(Readable.from([bytes]), path));
+      expect(await collect(readRecords([path])), name).toStrictEqual(streamed);
+    }
+  });
+
   describe('the event-name gate', () => {
     it('is the union of the exact event names of every rule pattern', () => {
       const names = new Set(allRules.flatMap((rule) => rule.triggers.flatMap((trigger) => trigger.eventNames)));
@@ -289,7 +315,21 @@ describe('replay inputs', () => {
 
       expect(everyRule?.names).toStrictEqual(names);
       expect(everyRule?.maxLength).toBe(Math.max(...[...names].map((name) => name.length)));
-      expect(gate.names).toStrictEqual(new Set(['AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules']));
+      expect(gate.names).toStrictEqual(new Set(['AssumeRole', 'AuthorizeSecurityGroupIngress', 'CreateRole', 'ModifySecurityGroupRules']));
+    });
+
+    it('needs, for a name every pattern narrows by a request field, the longest literal of its wildcard', () => {
+      expect(gate.literals).toStrictEqual(new Map([['AssumeRole', [Buffer.from(':role/remediation-bot/')]]]));
+      expect(requiredLiterals({ eventName: ['X'], requestParameters: { roleArn: [{ wildcard: 'arn:*:iam::*:role/remediation-bot/*' }] } })).toStrictEqual([':role/remediation-bot/']);
+      // Too short to be worth a search, an operator it cannot read, or a quote a string would escape: nothing is required.
+      expect(requiredLiterals({ requestParameters: { roleArn: [{ wildcard: 'arn:*:x*' }] } })).toBeUndefined();
+      expect(requiredLiterals({ requestParameters: { roleArn: [{ prefix: 'arn:aws:iam::' }] } })).toBeUndefined();
+      expect(requiredLiterals({ requestParameters: { name: ['say "hello" there'] } })).toBeUndefined();
+      // One field's requirement suffices; several allowed values need one of their literals each.
+      expect(requiredLiterals({ requestParameters: { a: [{ prefix: 'x' }], b: ['exactly-this-name', { wildcard: '*another-literal*' }] } })).toStrictEqual(['exactly-this-name', 'another-literal']);
+      // A name that some pattern lists without a request field needs no literal.
+      const unconditional = eventNameGate([...sgRules, { ...(sgRules[1] as (typeof sgRules)[number]), id: 'plain-assume', triggers: [{ eventSource: 'sts.amazonaws.com', eventNames: ['AssumeRole'] }] }]);
+      expect(unconditional?.literals).toBeUndefined();
     });
 
     it('is not derived when a pattern does not pin detail.eventName to exact strings', () => {
@@ -312,10 +352,44 @@ describe('replay inputs', () => {
       expect(scanner.items.map((item) => (item.kind === 'record' ? item.index : item.message))).toStrictEqual([1]);
     });
 
+    it('drops, unparsed, a name its patterns narrow only when the record provably lacks the literal: plainly written, without escapes', async () => {
+      const assume = (roleArn: string, userAgent = 'aws-cli/2') =>
+        `{"eventVersion":"1.08","eventTime":"2025-03-04T10:15:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","awsRegion":"us-east-1","userAgent":"${userAgent}","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333"},"requestParameters":{"roleArn":"${roleArn}","roleSessionName":"s"},"eventID":"${randomUUID()}","recipientAccountId":"111122223333"}`;
+      const records = [
+        assume('arn:aws:iam::111122223333:role/app-backend'),
+        assume('arn:aws:iam::111122223333:role/remediation-bot/x'),
+        assume('arn:aws:iam::111122223333:role\\/remediation-bot\\/x'),
+        assume('arn:aws:iam::111122223333:role/app', 'note :role/remediation-bot/'),
+        assume('arn:aws:iam::111122223333:role/app', 'escaped \\u0041'),
+        // JSON.parse keeps the last of duplicate keys: here a list that names another rule's event.
+        assume('arn:aws:iam::111122223333:role/app').replace('"eventSource":"sts.amazonaws.com"', '"eventSource":"ec2.amazonaws.com"').replace(/}$/, ',"eventName":["PutObject","AuthorizeSecurityGroupIngress"]}'),
+      ];
+      const text = `{"Records":[${records.join(',')}]}`;
+      const scanner = new RecordScanner(gate);
+      scanner.push(Buffer.from(text));
+      scanner.end();
+
+      // Only the first lacks both the literal and any backslash, and has one event name.
+      expect(scanner.dropped).toBe(1);
+      expect(scanner.items.map((item) => (item.kind === 'record' ? item.index : item.message))).toStrictEqual([1, 2, 3, 4, 5]);
+      const decided = await replayText(text, 'x', true);
+      const reference = await decideAllRecords((JSON.parse(text) as { Records: unknown[] }).Records.map((value) => ({ origin: 'x', value })));
+      expect(decided.lines.map((line) => [('rule' in line ? line.rule : undefined), line.verdict])).toStrictEqual(reference.map((line) => [('rule' in line ? line.rule : undefined), line.verdict]));
+      expect(decided.lines.filter((line) => line.verdict === 'violation')).toHaveLength(2);
+    });
+
     /** Record texts built by hand, to reach what JSON.stringify never writes: duplicate keys, escaped keys, odd values. */
     const eventNameValue = fc.oneof(
-      fc.constantFrom('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules', 'PutObject', 'Decrypt', 'authorizesecuritygroupingress', 'AuthorizeSecurityGroupIngres', 'DescribeSecurityGroups').map((name) => JSON.stringify(name)),
+      fc.constantFrom('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules', 'AssumeRole', 'AssumeRole', 'PutObject', 'Decrypt', 'authorizesecuritygroupingress', 'AuthorizeSecurityGroupIngres', 'DescribeSecurityGroups').map((name) => JSON.stringify(name)),
       fc.constantFrom('"Authorize\\u0053ecurityGroupIngress"', '["PutObject","AuthorizeSecurityGroupIngress"]', '["PutObject"]', '42', 'null', '{"name":"AuthorizeSecurityGroupIngress"}', '"Put\\"Object"'),
+    );
+    /** `requestParameters.roleArn` as written: on the bot's path or not, plainly or with escapes that hide the literal from a byte search. */
+    const roleArnText = fc.constantFrom(
+      '"arn:aws:iam::111122223333:role/remediation-bot/remediation-bot-ec2"',
+      '"arn:aws:iam::111122223333:role\\/remediation-bot\\/remediation-bot-ec2"',
+      '"arn:aws:iam::111122223333:role/remediation\\u002dbot/x"',
+      '"arn:aws:iam::111122223333:role/app-backend"',
+      '["arn:aws:iam::111122223333:role/app", "arn:aws:iam::111122223333:role/remediation-bot/y"]',
     );
     const eventNameKey = fc.constantFrom('"eventName"', '"eventName"', '"eventName"', '"event\\u004eame"', '"eventname"');
     /** Whitespace between tokens; line breaks only where the layout is a JSON document. */
@@ -328,11 +402,20 @@ describe('replay inputs', () => {
           lookupEntry: fc.boolean(),
           space: multiline ? fc.constantFrom('', ' ', '\t', '\n  ') : fc.constantFrom('', ' ', '\t'),
           eventID: fc.uuid(),
+          assume: fc.option(roleArnText),
+          decoy: fc.boolean(),
         })
-        .map(({ names, nested, envelope, lookupEntry, space, eventID }) => {
+        .map(({ names, nested, envelope, lookupEntry, space, eventID, assume, decoy }) => {
           const base = { ...worldSsh().detail, eventID } as Record<string, unknown>;
           delete base['eventName'];
-          const pairs = Object.entries(base).map(([key, value]) => `${JSON.stringify(key)}:${space}${JSON.stringify(nested && key === 'requestParameters' ? { ...(value as object), eventName: 'AuthorizeSecurityGroupIngress' } : value)}`);
+          // The literal elsewhere in the record than in the field the pattern reads.
+          if (decoy) base['userAgent'] = 'console.amazonaws.com :role/remediation-bot/';
+          if (assume !== null) base['eventSource'] = 'sts.amazonaws.com';
+          const pairs = Object.entries(base).map(([key, value]) =>
+            key === 'requestParameters' && assume !== null
+              ? `"requestParameters":${space}{"roleArn":${space}${assume},"roleSessionName":"s"}`
+              : `${JSON.stringify(key)}:${space}${JSON.stringify(nested && key === 'requestParameters' ? { ...(value as object), eventName: 'AuthorizeSecurityGroupIngress' } : value)}`,
+          );
           pairs.splice(2, 0, ...names.map(([key, value]) => `${key}${space}:${space}${value}`));
           const raw = `{${space}${pairs.join(`,${space}`)}}`;
           if (lookupEntry) return JSON.stringify({ EventId: eventID, EventName: 'PutObject', CloudTrailEvent: raw });
