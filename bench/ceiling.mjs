@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
-function walk(directory, files = []) {
+export function walk(directory, files = []) {
   for (const entry of readdirSync(directory, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (entry.name.startsWith('.')) continue;
     const path = join(directory, entry.name);
@@ -15,7 +15,9 @@ function walk(directory, files = []) {
   return files;
 }
 
-let records = 0;
-const files = walk(process.argv[2]);
-for (const file of files) records += JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')).Records.length;
-console.log(JSON.stringify({ records, files: files.length }));
+if (import.meta.filename === process.argv[1]) {
+  let records = 0;
+  const files = walk(process.argv[2]);
+  for (const file of files) records += JSON.parse(gunzipSync(readFileSync(file)).toString('utf8')).Records.length;
+  console.log(JSON.stringify({ records, files: files.length }));
+}
