@@ -15,16 +15,12 @@
  * projection table, partitioned by `timestamp` as `yyyy/MM/dd`) the time
  * range also prunes partitions, so only the days asked for are read.
  */
-import type { Rule } from '../engine/types.js';
+import { defaultSleep, withRetry } from './aws-retry.js';
+import { historyWhere, quote, type HistoryScope } from './history-sql.js';
 
-export interface AthenaQuery {
+export interface AthenaQuery extends HistoryScope {
   readonly database: string;
   readonly table: string;
-  readonly rules: readonly Rule[];
-  readonly since: Date;
-  readonly until: Date;
-  readonly accounts?: readonly string[];
-  readonly regions?: readonly string[];
   /** The table is partitioned by `timestamp` (`yyyy/MM/dd`), as the partition projection DDL makes it. */
   readonly projection?: boolean;
 }
@@ -69,7 +65,6 @@ export const SELECTED_COLUMNS: readonly (readonly [string, string])[] = [
 /** Columns that hold JSON text in the table and objects in a record. */
 const JSON_COLUMNS = new Set(['requestParameters', 'responseElements', 'additionalEventData']);
 
-const quote = (text: string) => `'${text.replace(/'/g, "''")}'`;
 
 /** `2025-03-01T00:00:00Z`: the form of `eventtime`, so that strings compare as times. */
 function eventTimeText(time: Date): string {
@@ -82,28 +77,8 @@ function day(time: Date): string {
 
 /** The WHERE clause alone: what a rule can act on, in the time range (the part a test runs in SQLite too). */
 export function athenaWhere(query: Omit<AthenaQuery, 'database' | 'table'>): string {
-  const bySource = new Map<string, Set<string>>();
-  for (const trigger of query.rules.flatMap((rule) => rule.triggers)) {
-    const names = bySource.get(trigger.eventSource) ?? new Set<string>();
-    for (const name of trigger.eventNames) names.add(name);
-    bySource.set(trigger.eventSource, names);
-  }
-  const pairs = [...bySource.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([source, names]) => `(eventsource = ${quote(source)} AND eventname IN (${[...names].sort().map(quote).join(', ')}))`);
-  const conditions = [
-    `(${pairs.join('\n    OR ')})`,
-    'errorcode IS NULL',
-    `eventtime >= ${quote(eventTimeText(query.since))}`,
-    `eventtime < ${quote(eventTimeText(query.until))}`,
-    ...(query.accounts && query.accounts.length > 0 ? [`recipientaccountid IN (${query.accounts.map(quote).join(', ')})`] : []),
-    ...(query.regions && query.regions.length > 0 ? [`awsregion IN (${query.regions.map(quote).join(', ')})`] : []),
-    // A log file sits under the day it was delivered, after its events: a day more at the end keeps late deliveries.
-    ...(query.projection
-      ? [`"timestamp" >= ${quote(day(query.since))}`, `"timestamp" <= ${quote(day(new Date(query.until.getTime() + 86_400_000)))}`]
-      : []),
-  ];
-  return conditions.join('\n  AND ');
+  // With partition projection: a log file sits under the day it was delivered, after its events, so a day more at the end keeps late deliveries.
+  return historyWhere(query, eventTimeText, query.projection ? [`"timestamp" >= ${quote(day(query.since))}`, `"timestamp" <= ${quote(day(new Date(query.until.getTime() + 86_400_000)))}`] : []);
 }
 
 /** The whole query, for Athena or for `--print-sql`. */
@@ -159,9 +134,10 @@ const POLL_MS = [500, 1000, 2000, 4000, 5000];
 /** Runs the query and yields each result row as one JSON line of a CloudTrail record; a failed query throws with Athena's reason. */
 export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string> {
   const { AthenaClient, StartQueryExecutionCommand, GetQueryExecutionCommand, GetQueryResultsCommand } = await import('@aws-sdk/client-athena');
-  const client = run.client ?? new AthenaClient(run.region ? { region: run.region } : {});
-  const sleep = run.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const started = await client.send(
+  const client = run.client ?? new AthenaClient({ maxAttempts: 1, ...(run.region ? { region: run.region } : {}) });
+  const sleep = run.sleep ?? defaultSleep;
+  const send: typeof client.send = (command: Parameters<typeof client.send>[0]) => withRetry(() => client.send(command), { sleep });
+  const started = await send(
     new StartQueryExecutionCommand({
       QueryString: run.sql,
       QueryExecutionContext: { Database: run.database },
@@ -173,7 +149,7 @@ export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string>
   if (!id) throw new Error('Athena started no query (no QueryExecutionId)');
   let waited = 0;
   for (let poll = 0; ; poll += 1) {
-    const execution = await client.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const execution = await send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
     const status = execution.QueryExecution?.Status;
     const state = status?.State ?? 'UNKNOWN';
     run.onState?.(state);
@@ -187,7 +163,7 @@ export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string>
   let token: string | undefined;
   let header = true;
   do {
-    const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
+    const page = await send(new GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1000, ...(token ? { NextToken: token } : {}) }));
     for (const row of page.ResultSet?.Rows ?? []) {
       // The first row of the first page names the columns.
       if (header) {

@@ -17,6 +17,7 @@
  */
 import { CloudTrailClient, LookupEventsCommand, type LookupEventsCommandOutput } from '@aws-sdk/client-cloudtrail';
 import { Readable } from 'node:stream';
+import { defaultSleep, withRetry } from './aws-retry.js';
 
 /** 2 requests per second per account per Region (the CloudTrail API reference, LookupEvents). */
 export const MIN_INTERVAL_MS = 500;
@@ -40,13 +41,6 @@ export interface LookupSource {
   readonly onPage?: (progress: { readonly region: string; readonly eventSource: string; readonly pages: number; readonly events: number }) => void;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function isThrottling(error: unknown): boolean {
-  const name = error instanceof Error ? error.name : '';
-  return name === 'ThrottlingException' || name === 'TooManyRequestsException' || name === 'Throttling';
-}
-
 /** Every kept record of the history, as one JSON line each, in the order CloudTrail pages them (newest first per source). */
 export async function* lookupEventLines(source: LookupSource): AsyncGenerator<string> {
   const sleep = source.sleep ?? defaultSleep;
@@ -59,13 +53,12 @@ export async function* lookupEventLines(source: LookupSource): AsyncGenerator<st
     for (const eventSource of source.eventSources) {
       let token: string | undefined;
       do {
-        let page: LookupEventsCommandOutput | undefined;
-        for (let attempt = 1; page === undefined; attempt += 1) {
-          const wait = last + MIN_INTERVAL_MS - now();
-          if (wait > 0) await sleep(wait);
-          last = now();
-          try {
-            page = await client.send(
+        const page: LookupEventsCommandOutput = await withRetry(
+          async () => {
+            const wait = last + MIN_INTERVAL_MS - now();
+            if (wait > 0) await sleep(wait);
+            last = now();
+            return client.send(
               new LookupEventsCommand({
                 LookupAttributes: [{ AttributeKey: 'EventSource', AttributeValue: eventSource }],
                 StartTime: source.since,
@@ -74,11 +67,9 @@ export async function* lookupEventLines(source: LookupSource): AsyncGenerator<st
                 ...(token ? { NextToken: token } : {}),
               }),
             );
-          } catch (error) {
-            if (!isThrottling(error) || attempt >= MAX_ATTEMPTS) throw error;
-            await sleep(MIN_INTERVAL_MS * 2 ** attempt);
-          }
-        }
+          },
+          { sleep, attempts: MAX_ATTEMPTS, firstWaitMs: 2 * MIN_INTERVAL_MS },
+        );
         pages += 1;
         for (const event of page.Events ?? []) {
           if (event.EventName === undefined || !source.eventNames.has(event.EventName) || event.CloudTrailEvent === undefined) continue;

@@ -40,7 +40,7 @@ export function parseTimestamp(option: string, value: string | undefined, now: n
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /** Where `--from` reads the history from, instead of files. */
-const HISTORY_SOURCES = ['cloudtrail', 'athena'] as const;
+const HISTORY_SOURCES = ['cloudtrail', 'athena', 'lake'] as const;
 
 function selectRules(ids: readonly string[] | undefined): readonly Rule[] {
   if (!ids || ids.length === 0) return allRules;
@@ -118,6 +118,7 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
     account: { type: 'string', multiple: true },
     projection: { type: 'boolean' },
     'print-sql': { type: 'boolean' },
+    'event-data-store': { type: 'string' },
   } as const;
   if (checkArgs('replay', args, options) === 'help') {
     io.out(COMMAND_HELP.replay);
@@ -127,9 +128,13 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const from = values.from;
   if (from !== undefined && !(HISTORY_SOURCES as readonly string[]).includes(from)) throw new UsageError(`--from must be ${HISTORY_SOURCES.join(', ')}, got "${from}"${didYouMean(from, HISTORY_SOURCES)}`, 'replay');
   if (from !== undefined && positionals.length > 0) throw new UsageError('--from reads the history from AWS: name no file or directory with it', 'replay');
-  if (from === undefined && values.region !== undefined) throw new UsageError('--region only applies with --from cloudtrail or athena', 'replay');
-  for (const flag of ['database', 'table', 'workgroup', 'output-location', 'account', 'projection', 'print-sql'] as const) {
+  if (from === undefined && values.region !== undefined) throw new UsageError('--region only applies with --from cloudtrail, athena or lake', 'replay');
+  for (const flag of ['database', 'table', 'workgroup', 'output-location', 'projection'] as const) {
     if (values[flag] !== undefined && from !== 'athena') throw new UsageError(`--${flag} only applies with --from athena`, 'replay');
+  }
+  if (values['event-data-store'] !== undefined && from !== 'lake') throw new UsageError('--event-data-store only applies with --from lake', 'replay');
+  for (const flag of ['account', 'print-sql'] as const) {
+    if (values[flag] !== undefined && from !== 'athena' && from !== 'lake') throw new UsageError(`--${flag} only applies with --from athena or lake`, 'replay');
   }
   if (from === undefined && positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin, or use --from cloudtrail', 'replay');
   const format = (values.format ?? (io.stdoutIsTTY ? 'table' : 'jsonl')) as Format;
@@ -148,12 +153,18 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
   const gate = eventNameGate(rules);
 
-  if (from === 'athena' && values['print-sql']) {
-    io.out((await athenaQuery(rules, window, values)).sql);
+  if (values['print-sql']) {
+    io.out(from === 'lake' ? (await lakeQuery(rules, window, values)).sql : (await athenaQuery(rules, window, values)).sql);
     return EXIT.ok;
   }
   const history =
-    from === 'cloudtrail' ? await cloudTrailHistory(rules, window, values.region ?? [], env, io) : from === 'athena' ? await athenaHistory(await athenaQuery(rules, window, values), env, io) : undefined;
+    from === 'cloudtrail'
+      ? await cloudTrailHistory(rules, window, values.region ?? [], env, io)
+      : from === 'athena'
+        ? await athenaHistory(await athenaQuery(rules, window, values), env, io)
+        : from === 'lake'
+          ? await lakeHistory(await lakeQuery(rules, window, values), env, io)
+          : undefined;
   const inputs = history ? [history.input] : await listInputs(positionals, window);
   const output = outputOptions({ only: values.only, width: values.width, color: values.color }, io, env['NO_COLOR']);
   if (typeof output === 'string') throw new UsageError(output, 'replay');
@@ -235,24 +246,39 @@ async function athenaQuery(rules: readonly Rule[], window: TimeWindow, flags: At
   }
   if (flags.workgroup !== undefined && !/^[A-Za-z0-9._-]{1,128}$/.test(flags.workgroup)) throw new UsageError(`--workgroup must be letters, digits, ".", "_" and "-", got "${flags.workgroup}"`, 'replay');
   if (flags['output-location'] !== undefined && !/^s3:\/\/[a-z0-9.-]{3,63}(\/\S*)?$/.test(flags['output-location'])) throw new UsageError(`--output-location must be an s3:// location, got "${flags['output-location']}"`, 'replay');
+  const database = flags.database ?? '';
+  const sql = athenaSql({ database, table: flags.table ?? '', rules, ...queryScope(window, flags), ...(flags.projection ? { projection: true } : {}) });
+  return { sql, database, ...(flags.workgroup ? { workgroup: flags.workgroup } : {}), ...(flags['output-location'] ? { outputLocation: flags['output-location'] } : {}) };
+}
+
+/** The scope of an Athena or Lake query: `--since` (default: 7 days before `--until`) to `--until` (default: now), and the `--account` and `--region` filters, checked. */
+function queryScope(window: TimeWindow, flags: { readonly account?: string[]; readonly region?: string[] }) {
   const badAccount = flags.account?.find((account) => !/^\d{12}$/.test(account));
   if (badAccount !== undefined) throw new UsageError(`--account must be a 12-digit account id, got "${badAccount}"`, 'replay');
   const badRegion = flags.region?.find((region) => !AWS_REGION.test(region));
   if (badRegion !== undefined) throw new UsageError(`--region must name an AWS Region such as us-east-1, got "${badRegion}"`, 'replay');
   const until = new Date(window.until ?? Date.now());
   const since = new Date(window.since ?? until.getTime() - 7 * 86_400_000);
-  const database = flags.database ?? '';
-  const sql = athenaSql({
-    database,
-    table: flags.table ?? '',
-    rules,
-    since,
-    until,
-    ...(flags.account ? { accounts: flags.account } : {}),
-    ...(flags.region ? { regions: flags.region } : {}),
-    ...(flags.projection ? { projection: true } : {}),
-  });
-  return { sql, database, ...(flags.workgroup ? { workgroup: flags.workgroup } : {}), ...(flags['output-location'] ? { outputLocation: flags['output-location'] } : {}) };
+  return { since, until, ...(flags.account ? { accounts: flags.account } : {}), ...(flags.region ? { regions: flags.region } : {}) };
+}
+
+/** `--from lake`: the query the flags describe, checked before anything runs. */
+async function lakeQuery(rules: readonly Rule[], window: TimeWindow, flags: { readonly 'event-data-store'?: string; readonly account?: string[]; readonly region?: string[] }) {
+  const { lakeSql, parseEventDataStore } = await import('./lake.js');
+  const value = flags['event-data-store'];
+  if (value === undefined) throw new UsageError('--from lake needs --event-data-store ARN', 'replay');
+  const store = parseEventDataStore(value);
+  if (store === undefined) throw new UsageError(`--event-data-store must be an event data store ARN (arn:aws:cloudtrail:<region>:<account>:eventdatastore/<id>) or its id, got "${value}"`, 'replay');
+  return { sql: lakeSql({ store, rules, ...queryScope(window, flags) }), ...(store.region ? { region: store.region } : {}) };
+}
+
+async function lakeHistory(query: Awaited<ReturnType<typeof lakeQuery>>, env: Env, io: Io) {
+  const { lakeRecordLines } = await import('./lake.js');
+  // The query runs in the store's Region: the one in its ARN, else the SDK's.
+  const region = query.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
+  const onState = io.stderrIsTTY && io.progress ? (state: string) => io.progress?.(`\rCloudTrail Lake query: ${state}\x1b[K`) : undefined;
+  const stream = Readable.from(lakeRecordLines({ sql: query.sql, ...(region ? { region } : {}), ...(onState ? { onState } : {}) }), { objectMode: false });
+  return { input: { kind: 'stdin' as const, name: 'lake' }, stream };
 }
 
 async function athenaHistory(query: Awaited<ReturnType<typeof athenaQuery>>, env: Env, io: Io) {

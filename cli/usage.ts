@@ -72,6 +72,7 @@ ${EXIT_CODES}`;
 const REPLAY_HELP = `Usage: remediate replay <file|dir|->... [options]
        remediate replay --from cloudtrail [--region R]... [options]
        remediate replay --from athena --database D --table T [options]
+       remediate replay --from lake --event-data-store ARN [options]
 
 Dry run: replays recorded CloudTrail through the same EventBridge patterns,
 rules and plans as the Lambdas, offline, and prints the exact API calls that
@@ -95,8 +96,8 @@ Options:
                     90 days of management events) instead of files; needs
                     AWS credentials with cloudtrail:LookupEvents only
   --region R        with --from cloudtrail: a Region to read (repeatable;
-                    default: AWS_REGION); with --from athena: only events of
-                    that Region
+                    default: AWS_REGION); with --from athena or lake: only
+                    events of that Region
   --from athena --database D --table T
                     query the CloudTrail table in Amazon Athena for exactly
                     the events a rule can act on (default --since: 7d).
@@ -104,6 +105,10 @@ Options:
                     ID (repeatable), --projection (a table partitioned by
                     timestamp yyyy/MM/dd), --print-sql (print the query, call
                     nothing)
+  --from lake --event-data-store ARN
+                    the same query in a CloudTrail Lake event data store (ARN
+                    or id; default --since: 7d). Also: --account ID
+                    (repeatable), --print-sql
   --since TIME      only events at or after TIME: 7d or 12h before now, or
                     ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z)
   --until TIME      only events before TIME. In CloudTrail's S3 layout

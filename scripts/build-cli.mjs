@@ -7,7 +7,7 @@
 //   nothing can be sent). Loading the real clients would cost every replay,
 //   and every worker thread, most of its start-up time and memory.
 // - aws/*.mjs: the subcommands that do call AWS (invoke, undo, history,
-//   replay --from cloudtrail|athena), with the real SDK bundled and
+//   replay --from cloudtrail|athena|lake), with the real SDK bundled and
 //   tree-shaken; cli.mjs imports them only when one of them runs.
 //
 // Other packages stay external (node_modules). No TypeScript at run time.
@@ -16,7 +16,7 @@ import { basename } from 'node:path';
 import { build } from 'esbuild';
 
 /** The subcommands that call AWS, each lazily imported by cli/main.ts as `./<name>.js`. */
-const AWS_MODULES = ['invoke', 'undo', 'history', 'lookup-events', 'athena'];
+const AWS_MODULES = ['invoke', 'undo', 'history', 'lookup-events', 'athena', 'lake'];
 
 const SDK_PACKAGE = /^@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)$/;
 

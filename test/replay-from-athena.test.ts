@@ -6,13 +6,12 @@
  */
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
-import initSqlJs from 'sql.js';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { athenaSql, athenaWhere, recordFromRow, SELECTED_COLUMNS } from '../cli/athena.js';
-import { ruleMatches } from '../engine/patterns.js';
+import { athenaRecordLines, athenaSql, athenaWhere, recordFromRow, SELECTED_COLUMNS } from '../cli/athena.js';
 import { allRules } from '../remediations/registry.js';
 import { runCli } from './helpers/cli.js';
-import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
+import { loadEvent } from './helpers/fixtures.js';
+import { ACCOUNT, runWhere, WINDOW } from './helpers/history-where.js';
 
 const athena = mockClient(AthenaClient);
 beforeEach(() => athena.reset());
@@ -71,35 +70,9 @@ describe('the SQL', () => {
 
 describe('the WHERE clause, run in SQLite over every recorded event', () => {
   it('selects exactly the records that reach a rule (a trigger names their source and event), without an error code, in the window, of the account', async () => {
-    const SQL = await initSqlJs();
-    const db = new SQL.Database();
-    db.run('CREATE TABLE t (eventid TEXT, eventsource TEXT, eventname TEXT, errorcode TEXT, eventtime TEXT, recipientaccountid TEXT, awsregion TEXT)');
-    const expected: string[] = [];
-    const matched: string[] = [];
-    let id = 0;
-    const since = new Date('2025-03-03T00:00:00Z');
-    const until = new Date('2025-03-10T00:00:00Z');
-    for (const name of allFixtureNames()) {
-      const event = loadEvent(name);
-      const detail = event.detail as unknown as Record<string, unknown>;
-      // Each record at three times (before, inside, after the window) and for two accounts.
-      for (const eventTime of ['2025-03-02T23:59:59Z', '2025-03-05T12:00:00Z', '2025-03-10T00:00:00Z']) {
-        for (const account of ['111122223333', '444455556666']) {
-          id += 1;
-          db.run('INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?)', [String(id), String(detail['eventSource']), String(detail['eventName']), (detail['errorCode'] as string | undefined) ?? null, eventTime, account, String(detail['awsRegion'])]);
-          const inWindow = eventTime >= '2025-03-03T00:00:00Z' && eventTime < '2025-03-10T00:00:00Z';
-          if (!inWindow || account !== '111122223333' || detail['errorCode'] !== undefined) continue;
-          // What the replay's gate lets through to a rule: a trigger of some rule names this source and event name.
-          if (allRules.some((rule) => rule.triggers.some((trigger) => trigger.eventSource === detail['eventSource'] && trigger.eventNames.includes(String(detail['eventName']))))) expected.push(String(id));
-          // Every record a rule's whole pattern matches is among them.
-          if (allRules.some((rule) => ruleMatches(rule, event))) matched.push(String(id));
-        }
-      }
-    }
-    const result = db.exec(`SELECT eventid FROM t WHERE ${athenaWhere({ rules: allRules, since, until, accounts: ['111122223333'] })}`);
-    const selected = (result[0]?.values ?? []).map(([value]) => String(value));
+    const { selected, expected, matched } = await runWhere(athenaWhere({ rules: allRules, ...WINDOW, accounts: [ACCOUNT] }), (iso) => iso);
     expect(expected.length).toBeGreaterThan(100);
-    expect(selected.sort()).toStrictEqual(expected.sort());
+    expect(selected).toStrictEqual(expected);
     expect(matched.filter((record) => !selected.includes(record))).toStrictEqual([]);
   });
 });
@@ -149,6 +122,26 @@ describe('the Athena round trip', () => {
     expect(code).toBe(2);
     expect(stdout.join('\n')).toContain('TABLE_NOT_FOUND');
     expect(athena.commandCalls(GetQueryResultsCommand)).toHaveLength(0);
+  });
+
+  it('retries a throttled call with growing waits, and gives up with the error after its attempts', async () => {
+    const throttled = () => Object.assign(new Error('Rate exceeded'), { name: 'TooManyRequestsException' });
+    athena.on(StartQueryExecutionCommand).rejectsOnce(throttled()).resolves({ QueryExecutionId: 'q-3' });
+    athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: 'SUCCEEDED' } } });
+    athena.on(GetQueryResultsCommand).rejectsOnce(throttled()).rejectsOnce(throttled()).resolves({ ResultSet: { Rows: [HEADER, rowOf(loadEvent(SSH).detail as unknown as Record<string, unknown>)] } });
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const lines: string[] = [];
+    for await (const line of athenaRecordLines({ sql: 'SELECT 1', database: 'security', client: new AthenaClient({ region: 'us-east-1' }), sleep })) lines.push(line);
+    expect(lines).toHaveLength(1);
+    expect(waits).toStrictEqual([1000, 1000, 2000]);
+
+    athena.reset();
+    athena.on(StartQueryExecutionCommand).rejects(throttled());
+    waits.length = 0;
+    await expect(athenaRecordLines({ sql: 'SELECT 1', database: 'security', client: new AthenaClient({ region: 'us-east-1' }), sleep }).next()).rejects.toThrow('Rate exceeded');
+    expect(athena.commandCalls(StartQueryExecutionCommand)).toHaveLength(6);
+    expect(waits).toStrictEqual([1000, 2000, 4000, 8000, 16000]);
   });
 
   it('--print-sql prints the query and calls nothing: no credentials needed', async () => {

@@ -130,9 +130,9 @@ describe('remediate replay --from cloudtrail', () => {
   });
 
   it.each([
-    [['replay', '--from', 'lake'], '--from must be cloudtrail, athena, got "lake"'],
+    [['replay', '--from', 'laek'], '--from must be cloudtrail, athena, lake, got "laek"; did you mean lake?'],
     [['replay', '--from', 'cloudtrail', 'events/'], '--from reads the history from AWS: name no file or directory with it'],
-    [['replay', 'events/', '--region', 'us-east-1'], '--region only applies with --from cloudtrail or athena'],
+    [['replay', 'events/', '--region', 'us-east-1'], '--region only applies with --from cloudtrail, athena or lake'],
     [['replay', '--from', 'cloudtrail'], '--from cloudtrail needs a Region: --region R (repeatable), or AWS_REGION'],
     [['replay', '--from', 'cloudtrail', '--region', 'us-east-1;rm'], '--region must name an AWS Region such as us-east-1, got "us-east-1;rm"'],
   ])('refuses %j in one line, with no AWS call', async (argv, message) => {
