@@ -295,7 +295,9 @@ function readWhole(fd: number, size: number): Buffer | undefined {
 /** A gzip file read whole, inflated in one call; `undefined` when that fails or outgrows {@link WHOLE_INFLATED_BYTES}: the stream path then reads it and reports exactly where it fails. */
 function inflateWhole(compressed: Buffer): Buffer | undefined {
   try {
-    return gunzipSync(compressed, { maxOutputLength: WHOLE_INFLATED_BYTES });
+    // One output buffer sized for a log's usual ratio (about 10:1): zlib then hands it back as is, where its default 16 KiB pieces would be copied into one at the end.
+    const chunkSize = Math.min(Math.max(compressed.length * 16, 64 * 1024), 16 * 1024 * 1024);
+    return gunzipSync(compressed, { maxOutputLength: WHOLE_INFLATED_BYTES, chunkSize });
   } catch {
     return undefined;
   }
