@@ -15,7 +15,7 @@
  * projection table, partitioned by `timestamp` as `yyyy/MM/dd`) the time
  * range also prunes partitions, so only the days asked for are read.
  */
-import { defaultSleep, withRetry } from './aws-retry.js';
+import { defaultSleep, waitForQuery, withRetry, type QueryWait } from './aws-retry.js';
 import { historyWhere, quote, type HistoryScope } from './history-sql.js';
 
 export interface AthenaQuery extends HistoryScope {
@@ -115,7 +115,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-export interface AthenaRun {
+/** `timeoutMs` defaults to 30 minutes, Athena's own default DML timeout. */
+export interface AthenaRun extends QueryWait {
   readonly sql: string;
   readonly database: string;
   readonly workgroup?: string;
@@ -123,13 +124,7 @@ export interface AthenaRun {
   /** Default: an Athena client in `region` (else the SDK's default Region). */
   readonly client?: Pick<import('@aws-sdk/client-athena').AthenaClient, 'send'>;
   readonly region?: string;
-  readonly sleep?: (ms: number) => Promise<void>;
-  /** How long to wait for the query, in milliseconds (default 30 minutes, Athena's own default DML timeout). */
-  readonly timeoutMs?: number;
-  readonly onState?: (state: string) => void;
 }
-
-const POLL_MS = [500, 1000, 2000, 4000, 5000];
 
 /** Runs the query and yields each result row as one JSON line of a CloudTrail record; a failed query throws with Athena's reason. */
 export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string> {
@@ -147,19 +142,17 @@ export async function* athenaRecordLines(run: AthenaRun): AsyncGenerator<string>
   );
   const id = started.QueryExecutionId;
   if (!id) throw new Error('Athena started no query (no QueryExecutionId)');
-  let waited = 0;
-  for (let poll = 0; ; poll += 1) {
-    const execution = await send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
-    const status = execution.QueryExecution?.Status;
-    const state = status?.State ?? 'UNKNOWN';
-    run.onState?.(state);
-    if (state === 'SUCCEEDED') break;
-    if (state === 'FAILED' || state === 'CANCELLED') throw new Error(`Athena query ${id} ${state}: ${status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? 'no reason given'}`);
-    const wait = POLL_MS[Math.min(poll, POLL_MS.length - 1)] ?? 5000;
-    if (waited + wait > (run.timeoutMs ?? 30 * 60_000)) throw new Error(`Athena query ${id} did not finish in time (still ${state})`);
-    waited += wait;
-    await sleep(wait);
-  }
+  await waitForQuery(
+    `Athena query ${id}`,
+    async () => {
+      const status = (await send(new GetQueryExecutionCommand({ QueryExecutionId: id }))).QueryExecution?.Status;
+      const state = status?.State ?? 'UNKNOWN';
+      const failed = state === 'FAILED' || state === 'CANCELLED';
+      return { state, finished: state === 'SUCCEEDED', ...(failed ? { failure: status?.StateChangeReason ?? status?.AthenaError?.ErrorMessage ?? 'no reason given' } : {}) };
+    },
+    { ...run, sleep },
+    30 * 60_000,
+  );
   let token: string | undefined;
   let header = true;
   do {

@@ -41,3 +41,36 @@ export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions
     }
   }
 }
+
+/** How a history query (Athena, CloudTrail Lake) is waited for. */
+export interface QueryWait {
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How long to wait for the query, in milliseconds (default: the engine's own limit on a query's run time). */
+  readonly timeoutMs?: number;
+  readonly onState?: (state: string) => void;
+}
+
+/** What one look at a running query found: its state, and whether it finished well or failed (with the engine's reason). */
+export interface QueryState {
+  readonly state: string;
+  readonly finished: boolean;
+  readonly failure?: string;
+}
+
+const POLL_MS = [500, 1000, 2000, 4000, 5000];
+
+/** Looks at the query `name` until it finishes, waiting longer between looks; throws its failure, or when `timeoutMs` has passed. */
+export async function waitForQuery(name: string, look: () => Promise<QueryState>, wait: QueryWait, defaultTimeoutMs: number): Promise<void> {
+  const sleep = wait.sleep ?? defaultSleep;
+  let waited = 0;
+  for (let poll = 0; ; poll += 1) {
+    const { state, finished, failure } = await look();
+    wait.onState?.(state);
+    if (finished) return;
+    if (failure !== undefined) throw new Error(`${name} ${state}: ${failure}`);
+    const next = POLL_MS[Math.min(poll, POLL_MS.length - 1)] ?? 5000;
+    if (waited + next > (wait.timeoutMs ?? defaultTimeoutMs)) throw new Error(`${name} did not finish in time (still ${state})`);
+    waited += next;
+    await sleep(next);
+  }
+}

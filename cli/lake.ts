@@ -14,7 +14,7 @@
  */
 import type { Rule } from '../engine/types.js';
 import { historyWhere } from './history-sql.js';
-import { defaultSleep, withRetry } from './aws-retry.js';
+import { defaultSleep, waitForQuery, withRetry, type QueryWait } from './aws-retry.js';
 
 /** An event data store's ARN (`arn:aws:cloudtrail:<region>:<account>:eventdatastore/<id>`) or its id alone. */
 const STORE_ARN = /^arn:aws[a-z-]*:cloudtrail:([a-z0-9-]+):(\d{12}):eventdatastore\/([A-Za-z0-9-]{3,128})$/;
@@ -58,18 +58,13 @@ export function lakeSql(query: LakeQuery): string {
   return `SELECT eventjson\nFROM ${query.store.id}\nWHERE ${lakeWhere(query)}\nORDER BY eventtime`;
 }
 
-export interface LakeRun {
+/** `timeoutMs` defaults to 1 hour, Lake's own limit on a query's run time. */
+export interface LakeRun extends QueryWait {
   readonly sql: string;
   /** Default: a CloudTrail client in `region` (else the SDK's default Region). */
   readonly client?: Pick<import('@aws-sdk/client-cloudtrail').CloudTrailClient, 'send'>;
   readonly region?: string;
-  readonly sleep?: (ms: number) => Promise<void>;
-  /** How long to wait for the query, in milliseconds (default 1 hour, Lake's own limit on a query's run time). */
-  readonly timeoutMs?: number;
-  readonly onState?: (state: string) => void;
 }
-
-const POLL_MS = [500, 1000, 2000, 4000, 5000];
 
 /** The `eventjson` value of one result row (a list of one-column maps), whatever case Lake gives the column name. */
 function eventJsonOf(row: readonly Record<string, string>[]): string | undefined {
@@ -92,18 +87,17 @@ export async function* lakeRecordLines(run: LakeRun): AsyncGenerator<string> {
   const started = await send(new StartQueryCommand({ QueryStatement: run.sql }));
   const id = started.QueryId;
   if (!id) throw new Error('CloudTrail Lake started no query (no QueryId)');
-  let waited = 0;
-  for (let poll = 0; ; poll += 1) {
-    const query = await send(new DescribeQueryCommand({ QueryId: id }));
-    const state = query.QueryStatus ?? 'UNKNOWN';
-    run.onState?.(state);
-    if (state === 'FINISHED') break;
-    if (state === 'FAILED' || state === 'CANCELLED' || state === 'TIMED_OUT') throw new Error(`CloudTrail Lake query ${id} ${state}: ${query.ErrorMessage ?? 'no reason given'}`);
-    const wait = POLL_MS[Math.min(poll, POLL_MS.length - 1)] ?? 5000;
-    if (waited + wait > (run.timeoutMs ?? 60 * 60_000)) throw new Error(`CloudTrail Lake query ${id} did not finish in time (still ${state})`);
-    waited += wait;
-    await sleep(wait);
-  }
+  await waitForQuery(
+    `CloudTrail Lake query ${id}`,
+    async () => {
+      const query = await send(new DescribeQueryCommand({ QueryId: id }));
+      const state = query.QueryStatus ?? 'UNKNOWN';
+      const failed = state === 'FAILED' || state === 'CANCELLED' || state === 'TIMED_OUT';
+      return { state, finished: state === 'FINISHED', ...(failed ? { failure: query.ErrorMessage ?? 'no reason given' } : {}) };
+    },
+    { ...run, sleep },
+    60 * 60_000,
+  );
   let token: string | undefined;
   let row = 0;
   do {
