@@ -136,7 +136,7 @@ const rows = [
   ['remediate replay --jobs 1', single],
   ['floor: gunzip + find each eventName', floor],
   ['gunzip + JSON.parse', ceiling],
-  ...(jq ? [['zcat \| jq', jq]] : []),
+  ...(jq ? [['zcat \\| jq', jq]] : []),
 ];
 const cores = availableParallelism();
 const out = [];
