@@ -9,7 +9,7 @@
 import { createAwsGateway } from '../engine/aws.js';
 import type { Config } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
-import { runEvent, type DecisionRecord, type EngineLogger, type EventReport, type InvocationResult } from '../engine/lambda.js';
+import { runEvent, type DecisionRecord, type EngineLogger, type EventReport, type EventResult } from '../engine/lambda.js';
 import type { Rule } from '../engine/types.js';
 import { describeStep } from '../engine/step-text.js';
 import { snsAlertSink } from '../notify/sns.js';
@@ -32,7 +32,7 @@ function stderrLogger(io: Io): EngineLogger {
 }
 
 /** Each decision as the engine reports it (`runEvent`'s records): outcome, mode, summary, and every plan step with how it ran. */
-function printDecisions(io: Io, result: InvocationResult, records: readonly DecisionRecord[]): void {
+function printDecisions(io: Io, result: EventResult, records: readonly DecisionRecord[]): void {
   if (result.status === 'invalid') {
     io.out(`invalid event ${result.eventId}: ${result.error}`);
     return;

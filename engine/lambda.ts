@@ -25,7 +25,9 @@ import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { historyRecordFor, type HistoryStore } from './history-store.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
-import { resolveOutcome, type Disposition } from './outcome.js';
+import { resolveOutcome, writeCount, type Disposition } from './outcome.js';
+import { ApprovalRequestSchema, looksLikeApproval, type ApprovalResult } from './approval.js';
+import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, type ProposalStore } from './proposal-store.js';
 import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
@@ -56,6 +58,10 @@ export interface EngineDeps {
   readonly writeBudget?: WriteBudget;
   /** Where alerts go (SNS in the deployed functions). Absent: alerts are only logged as not sent. */
   readonly alerts?: AlertSink;
+  /** Present when approvals are on: each proposal is stored for `remediate approve`. */
+  readonly proposals?: ProposalStore;
+  /** How long a stored proposal stays open (default 7 days). */
+  readonly proposalDays?: number;
 }
 
 export interface DecisionResult {
@@ -66,9 +72,13 @@ export interface DecisionResult {
   readonly execution?: ExecutionReport['status'];
 }
 
-export type InvocationResult =
+/** What the function returns for an EventBridge event. */
+export type EventResult =
   | { readonly status: 'invalid'; readonly eventId: string; readonly error: string }
   | { readonly status: 'processed'; readonly eventId: string; readonly decisions: readonly DecisionResult[] };
+
+/** What the function returns: for an event, or for an approval request (`runApproval`). */
+export type InvocationResult = EventResult | ApprovalResult;
 
 /** Results are stored for duplicates (DynamoDB items hold 400 KB) and returned to Lambda: summaries stay short whatever the input. */
 const MAX_SUMMARY_CHARS = 1_000;
@@ -127,7 +137,7 @@ export interface InvocationContext {
  * should retry: an unexpected AWS error (after the alert), an alert that could
  * not be sent, a concurrent duplicate, or an unreachable idempotency store.
  */
-export async function processEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<InvocationResult> {
+export async function processEvent(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<EventResult> {
   return (await runEvent(raw, deps, context)).result;
 }
 
@@ -150,7 +160,7 @@ export interface DecisionRecord {
 }
 
 export interface EventReport {
-  readonly result: InvocationResult;
+  readonly result: EventResult;
   /** Empty for an invalid event and for a duplicate delivery (nothing was done this time). */
   readonly records: readonly DecisionRecord[];
 }
@@ -210,7 +220,8 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     const rule = deps.rules.find((r) => r.id === decision.rule);
     const { verdict } = decision;
     const action = await act(decision, rule, deps, context, budget);
-    const { outcome, execution, note } = action;
+    const { outcome, execution } = action;
+    const note = outcome === 'proposed' && rule ? await storeProposal(decision, rule, action.note, deps, now) : action.note;
     if (execution?.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
     const undo = execution ? await recordUndo(decision, execution, rule, deps, now) : undefined;
 
@@ -251,31 +262,8 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     });
 
     if (outcome !== 'none') {
-      const alert: Alert = {
-        // A fix nobody could confirm is at least high, whatever the finding: someone must look now.
-        decision: outcome === 'unverified' ? { ...decision, severity: atLeast(decision.severity, 'high') } : decision,
-        outcome,
-        rationale: rule?.rationale ?? '',
-        ...(execution ? { execution } : {}),
-        ...(action.preflight ? { preflight: action.preflight } : {}),
-        ...(note ? { note } : {}),
-      };
-      if (deps.alerts) {
-        try {
-          const published = await deps.alerts.publish(alert);
-          if (published.signature === 'signing-failed') {
-            // Published anyway: an unsigned alert shows as unverified, which is visible; a dropped one is silence.
-            metrics.count('AlertSigningFailed', decision.rule);
-            deps.logger.error('alert published unsigned: signing failed', { errorCode: published.errorCode, error: published.errorMessage });
-          }
-        } catch (error) {
-          metrics.count('AlertFailed', decision.rule);
-          deps.logger.error('alert could not be published', { error: error instanceof Error ? error.message : String(error) });
-          rethrow ??= error;
-        }
-      } else {
-        deps.logger.warn('ALERT_TOPIC_ARN is not set: alert not sent');
-      }
+      const failure = await tell(decision, outcome, rule, { ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}) }, deps);
+      rethrow ??= failure;
       if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
     }
     results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
@@ -287,6 +275,139 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
   return { result: { status: 'processed', eventId: event.detail.eventID, decisions: results }, records };
 }
 
+/**
+ * Sends the alert of a decision. Returns the error when it could not be
+ * delivered at all (the caller fails the invocation after the rest of its
+ * work, so that Lambda retries); a signing failure is logged and counted, and
+ * the alert goes out unsigned.
+ */
+async function tell(decision: Decision, outcome: Outcome, rule: Rule | undefined, extra: Pick<Alert, 'execution' | 'preflight' | 'note'>, deps: EngineDeps): Promise<unknown> {
+  const metrics = deps.metrics ?? noMetrics;
+  const alert: Alert = {
+    // A fix nobody could confirm is at least high, whatever the finding: someone must look now.
+    decision: outcome === 'unverified' ? { ...decision, severity: atLeast(decision.severity, 'high') } : decision,
+    outcome,
+    rationale: rule?.rationale ?? '',
+    ...extra,
+  };
+  if (!deps.alerts) {
+    deps.logger.warn('ALERT_TOPIC_ARN is not set: alert not sent');
+    return undefined;
+  }
+  try {
+    const published = await deps.alerts.publish(alert);
+    if (published.signature === 'signing-failed') {
+      // Published anyway: an unsigned alert shows as unverified, which is visible; a dropped one is silence.
+      metrics.count('AlertSigningFailed', decision.rule);
+      deps.logger.error('alert published unsigned: signing failed', { errorCode: published.errorCode, error: published.errorMessage });
+    }
+    return undefined;
+  } catch (error) {
+    metrics.count('AlertFailed', decision.rule);
+    deps.logger.error('alert could not be published', { error: error instanceof Error ? error.message : String(error) });
+    return error;
+  }
+}
+
+/**
+ * Stores a proposal for approval, when approvals are on, and returns the
+ * alert's note with the command that approves it. A store that fails leaves
+ * the proposal as a plain alert (logged and counted): nothing is lost but the button.
+ */
+async function storeProposal(decision: Decision, rule: Rule, note: string | undefined, deps: EngineDeps, now: Date): Promise<string | undefined> {
+  if (!deps.proposals || decision.verdict.kind !== 'violation' || decision.verdict.plan.length === 0) return note;
+  const proposal = proposalFor(decision, rule.family, now, deps.proposalDays ?? DEFAULT_PROPOSAL_DAYS);
+  try {
+    await deps.proposals.put(proposal);
+  } catch (error) {
+    (deps.metrics ?? noMetrics).count('ProposalStoreFailed', decision.rule);
+    deps.logger.error('proposal could not be stored: it cannot be approved, only applied by hand', { error: describeError(error) });
+    return note;
+  }
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  const command = `npx remediate approve ${proposal.id}${functionName ? ` --function ${functionName}` : ''}`;
+  const approve = `To have the bot apply exactly this plan, re-checked against the present: ${command} (open until ${proposal.expiresAt}; "remediate dismiss" closes it).`;
+  return note ? `${note} ${approve}` : approve;
+}
+
+/**
+ * Approves or dismisses a stored proposal: the request names it; the plan
+ * that runs is the one stored, whole and unaltered (its hash is checked), in
+ * this family, unexpired, still open (settled once, whatever the retries), and
+ * within the write budget. It runs through the same executor as any fix: each
+ * write is read before (a present that changed makes it `stale`, one already
+ * fixed `already-fixed`) and after. The undo record and the alert name the approver.
+ */
+export async function runApproval(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<ApprovalResult> {
+  const parsed = ApprovalRequestSchema.safeParse(raw);
+  const proposalIdOf = (value: unknown) => (typeof value === 'object' && value !== null && typeof (value as { approval?: { proposalId?: unknown } }).approval?.proposalId === 'string' ? String((value as { approval: { proposalId: string } }).approval.proposalId).slice(0, 80) : '');
+  if (!parsed.success) return { status: 'refused', proposalId: proposalIdOf(raw), reason: `not an approval request: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}` };
+  const { proposalId, action, approver } = parsed.data.approval;
+  const refused = (reason: string): ApprovalResult => {
+    deps.logger.warn('approval refused', { proposalId, reason });
+    return { status: 'refused', proposalId, reason };
+  };
+  const family = deps.rules[0]?.family;
+  if (PROPOSAL_ID.exec(proposalId)?.[1] !== family) return refused(`the proposal belongs to family ${PROPOSAL_ID.exec(proposalId)?.[1]}, this function acts for ${family}`);
+  if (!deps.proposals) return refused('approvals are not enabled in this deployment (deploy parameter approvals=true)');
+  const now = deps.now?.() ?? new Date();
+  const stored = await deps.proposals.get(proposalId);
+  if (!stored) return refused('no such proposal (never stored, or expired and removed)');
+  let decision: Decision;
+  try {
+    decision = JSON.parse(stored.decision) as Decision;
+  } catch {
+    return refused('the stored proposal is not readable');
+  }
+  const rule = deps.rules.find((candidate) => candidate.id === decision.rule);
+  if (!rule || decision.verdict.kind !== 'violation' || decision.rule !== stored.rule || decision.eventId !== stored.eventId) return refused('the stored proposal does not match a rule of this function');
+  const plan = decision.verdict.plan;
+  const writes = writeCount(plan);
+  if (action === 'approve' && deps.writeBudget) {
+    const answer = await deps.writeBudget.reserve(writes, now);
+    if (!answer.granted) return refused(`the stack's write budget refuses it for now (${answer.reason}): approve it again later`);
+  }
+  const settled = await deps.proposals.settle(proposalId, action === 'approve' ? 'approved' : 'dismissed', approver, now);
+  if ('refused' in settled) {
+    const current = settled.current;
+    switch (settled.refused) {
+      case 'settled':
+        return refused(`already ${current?.status} by ${current?.settledBy} at ${current?.settledAt}`);
+      case 'expired':
+        return refused(`expired at ${current?.expiresAt}`);
+      case 'tampered':
+        return refused('the stored plan does not match its hash: it was changed after it was proposed, so it is not run');
+      case 'unknown':
+        return refused('no such proposal');
+    }
+  }
+  if (action === 'dismiss') {
+    deps.logger.info('proposal dismissed', { proposalId, by: approver });
+    return { status: 'dismissed', proposalId, by: approver };
+  }
+  deps.logger.appendKeys({ eventId: decision.eventId, rule: decision.rule, proposalId });
+  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  const execution = await executePlan(plan, deps.gateway, {
+    probes: rule.probes ?? [],
+    ...(functionName ? { functionName } : {}),
+    ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
+  });
+  const outcome = execution.status;
+  const undo = await recordUndo(decision, execution, rule, deps, now, approver);
+  const metric = OUTCOME_METRICS[outcome];
+  if (metric) (deps.metrics ?? noMetrics).count(metric, decision.rule);
+  const note = `Approved by ${approver} (proposal ${proposalId}): the bot ran the stored plan, each write read before and after.`;
+  const failure = await tell(decision, outcome, rule, { execution, note }, deps);
+  if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
+  try {
+    await deps.proposals.finish(proposalId, outcome);
+  } catch (error) {
+    deps.logger.error('the proposal\'s outcome could not be stored', { error: describeError(error) });
+  }
+  if (execution.unexpectedError !== undefined) throw execution.unexpectedError;
+  if (failure !== undefined) throw failure;
+  return { status: 'ran', proposalId, by: approver, rule: decision.rule, outcome };
+}
 
 interface Action {
   /** What `resolveOutcome` said before any call: the replay says the same for the same decision. */
@@ -349,9 +470,10 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
  * counted but does not fail the invocation: the change is made, and the alert
  * carries the same undo steps.
  */
-async function recordUndo(decision: Decision, execution: ExecutionReport, rule: Rule | undefined, deps: EngineDeps, now: Date): Promise<UndoEntry | undefined> {
+async function recordUndo(decision: Decision, execution: ExecutionReport, rule: Rule | undefined, deps: EngineDeps, now: Date, approvedBy?: string): Promise<UndoEntry | undefined> {
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  const entry = undoEntryFor(decision, execution, rule?.family ?? 'unknown', now, functionName);
+  const made = undoEntryFor(decision, execution, rule?.family ?? 'unknown', now, functionName);
+  const entry = made && approvedBy !== undefined ? { ...made, approvedBy } : made;
   if (!entry || !deps.undoStore) return entry;
   try {
     await deps.undoStore.record(decision.eventId, entry);
@@ -405,10 +527,14 @@ export interface HandlerOptions {
   readonly undoStore?: UndoStore;
   readonly history?: HistoryStore;
   readonly writeBudget?: WriteBudget;
+  readonly proposals?: ProposalStore;
+  readonly proposalDays?: number;
+  /** The clock (tests fix it). */
+  readonly now?: () => Date;
 }
 
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
-  const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, history, writeBudget } = options;
+  const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, history, writeBudget, proposals, proposalDays } = options;
   const deps: EngineDeps = {
     rules,
     config: options.config ?? embeddedConfig(rules),
@@ -421,6 +547,10 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     ...(undoStore ? { undoStore } : {}),
     ...(history ? { history } : {}),
     ...(writeBudget ? { writeBudget } : {}),
+    ...(proposals ? { proposals } : {}),
+    ...(proposalDays !== undefined ? { proposalDays } : {}),
+    ...(options.now ? { now: options.now } : {}),
   };
-  return (event: unknown, context?: InvocationContext) => processEvent(event, deps, context);
+  // An approval request has the one key `approval`; an EventBridge event never does.
+  return (event: unknown, context?: InvocationContext) => (looksLikeApproval(event) ? runApproval(event, deps, context) : processEvent(event, deps, context));
 }

@@ -52,6 +52,7 @@ export const METRIC_NAMES = [
   'AlertSigningFailed',
   'UndoRecordFailed',
   'HistoryWriteFailed',
+  'ProposalStoreFailed',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 

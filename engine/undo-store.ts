@@ -56,6 +56,8 @@ export const UndoEntrySchema = z.object({
   undo: z.array(StepSchema),
   /** Applied steps that nothing reverses. */
   irreversible: z.array(StepSchema),
+  /** Who approved the proposal whose plan this is, when a person did (`remediate approve`). */
+  approvedBy: z.optional(z.string()),
 });
 export type UndoEntry = z.infer<typeof UndoEntrySchema>;
 

@@ -18,6 +18,7 @@ import type { AlertSink } from '../engine/ports.js';
 import { dynamoDbHistoryStore, HISTORY_RETENTION_DAYS, type HistoryStore } from '../engine/history-store.js';
 import type { Family } from '../engine/types.js';
 import { dynamoDbUndoStore, type UndoStore } from '../engine/undo-store.js';
+import { dynamoDbProposalStore, type ProposalStore } from '../engine/proposal-store.js';
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
 import { snsCommands } from '../notify/sns-commands.js';
 import { snsAlertSink } from '../notify/sns.js';
@@ -36,7 +37,7 @@ export function alertSinkFromEnv(env: Env, gateway: AwsGateway): AlertSink | und
 }
 
 /** The idempotency, undo-record and write-budget stores of the deployment, when `IDEMPOTENCY_TABLE` names its table. */
-export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget } {
+export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget; proposals?: ProposalStore } {
   const tableName = env['IDEMPOTENCY_TABLE'];
   if (!tableName) return {};
   // The table may live in another region than the function (the IAM function runs in us-east-1).
@@ -46,7 +47,15 @@ export function tableStores(env: Env, family: string, config: Config): { idempot
     idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
     undoStore: dynamoDbUndoStore({ tableName, client }),
     writeBudget: dynamoDbWriteBudget({ tableName, client, settings: config.writeBudget }),
+    // With approvals on (deploy parameter approvals=true), proposals are stored for `remediate approve`.
+    ...(env['APPROVALS'] === 'true' ? { proposals: dynamoDbProposalStore({ tableName, client }) } : {}),
   };
+}
+
+/** `PROPOSAL_DAYS` (1 to 30): how long a stored proposal stays open; else the default 7. */
+export function proposalDaysFromEnv(env: Env): number | undefined {
+  const days = Number(env['PROPOSAL_DAYS']);
+  return Number.isInteger(days) && days >= 1 && days <= 30 ? days : undefined;
 }
 
 /**
@@ -86,6 +95,8 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   const undoStore = options.undoStore ?? stores.undoStore;
   const writeBudget = options.writeBudget ?? stores.writeBudget;
   const history = options.history ?? historyStoreFromEnv(env);
+  const proposals = options.proposals ?? stores.proposals;
+  const proposalDays = options.proposalDays ?? proposalDaysFromEnv(env);
   return createRemediationHandler({
     ...options,
     env,
@@ -96,6 +107,8 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(undoStore ? { undoStore } : {}),
     ...(history ? { history } : {}),
     ...(writeBudget ? { writeBudget } : {}),
+    ...(proposals ? { proposals } : {}),
+    ...(proposalDays !== undefined ? { proposalDays } : {}),
   });
 }
 

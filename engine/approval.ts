@@ -1,0 +1,29 @@
+/**
+ * The request that asks a family function to approve or dismiss a stored
+ * proposal (see `proposal-store.ts`). It carries only the proposal's id, the
+ * action and who asked: never a plan. Whoever can invoke the function
+ * (`lambda:InvokeFunction`, recorded by CloudTrail) may send it; the function
+ * runs only the plan stored under that id, re-checked against the present.
+ */
+import * as z from 'zod/mini';
+import { PROPOSAL_ID } from './proposal-store.js';
+
+export const ApprovalRequestSchema = z.strictObject({
+  approval: z.strictObject({
+    proposalId: z.string().check(z.regex(PROPOSAL_ID, 'a proposal id (<family>.<24 letters and digits>)')),
+    action: z.enum(['approve', 'dismiss']),
+    /** An IAM ARN (the CLI reads it with sts:GetCallerIdentity) or a Slack user. */
+    approver: z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x20-\x7e]+$/, 'printable text')),
+  }),
+});
+export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>['approval'];
+
+/** Whether an invocation's payload is an approval request rather than an EventBridge event (it has the one key `approval`). */
+export function looksLikeApproval(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.hasOwn(raw, 'approval');
+}
+
+export type ApprovalResult =
+  | { readonly status: 'refused'; readonly proposalId: string; readonly reason: string }
+  | { readonly status: 'dismissed'; readonly proposalId: string; readonly by: string }
+  | { readonly status: 'ran'; readonly proposalId: string; readonly by: string; readonly rule: string; readonly outcome: string };
