@@ -401,6 +401,13 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
         const { historyCommand } = await import('./history.js');
         return await historyCommand(rest, io, env);
       }
+      case 'approve':
+      case 'dismiss':
+      case 'proposals': {
+        // Loaded on demand: the Lambda, STS and DynamoDB clients stay out of the replay's start-up.
+        const { approveCommand, proposalsCommand } = await import('./approve.js');
+        return command === 'proposals' ? await proposalsCommand(rest, io, env) : await approveCommand(command, rest, io, env);
+      }
       case 'rules':
         return listRules(rest, io, env);
       default:

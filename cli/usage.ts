@@ -13,7 +13,7 @@ import { terminalText } from './terminal.js';
 /** The version of the package, carried into the bundle by the JSON import. */
 export const VERSION: string = packageJson.version;
 
-export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'rules'] as const;
+export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'proposals', 'approve', 'dismiss', 'rules'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A usage error; `command` names the help to point at (`remediate <command> --help`). */
@@ -62,6 +62,11 @@ Usage:
   remediate history [options]
       What the deployed bot decided and did, newest first, from its history
       table: what it applied, proposed, could not inspect.
+  remediate proposals [options]
+      The open proposals (with approvals on): rule, resource, account, age.
+  remediate approve <proposal-id> [options]
+      Has the family's function run the stored plan, re-checked against the
+      present; remediate dismiss <proposal-id> closes it unapplied.
   remediate rules [options]
       Lists the rules, with the mode and settings each runs with.
   remediate <command> --help     that command's options
@@ -226,13 +231,68 @@ Options:
 
 Exit codes: 0 done, 1 usage or config error.`;
 
+const APPROVE_HELP = `Usage: remediate approve <proposal-id> (--function NAME | --stage STAGE) [options]
+       remediate dismiss <proposal-id> (--function NAME | --stage STAGE) [options]
+
+With approvals on (deploy parameter approvals=true), a proposal's alert gives
+its id and this command. approve asks the family's function to run exactly the
+plan it stored, once: the function checks that the proposal is unaltered,
+unexpired and still open, reads the present before each write (a finding
+closed meanwhile ends "already-fixed", one that changed "stale", and nothing
+runs) and after it. dismiss closes the proposal; nothing changes. Nothing runs
+from this machine: your credentials need lambda:InvokeFunction on the function
+and sts:GetCallerIdentity, which names you in the undo record and the alert.
+
+Options:
+  --function NAME   the family's function (the alert names it)
+  --stage STAGE     instead: the stage deployed, for remediation-bot-STAGE-<family>
+  --region REGION   the function's Region (default: $AWS_REGION)
+  -h, --help        this help
+
+Exit codes: 0 applied, already fixed, or dismissed; 1 usage error (no AWS
+call); 2 refused (unknown, expired, already approved or dismissed, altered,
+or approvals off: the reason is printed); 4 the plan ran but the finding is
+not closed (stale, failed, not verified), or the function could not be asked.`;
+
+const PROPOSALS_HELP = `Usage: remediate proposals [options]
+
+The open proposals of the deployment (approvals on): id, rule, severity,
+account, age, time left before it expires, resource. Read from the bot's table.
+
+Options:
+  --table NAME     the bot's table (default: $IDEMPOTENCY_TABLE; the stack
+                   output IdempotencyTableName)
+  --region REGION  the table's Region (default: $AWS_REGION)
+  --format FORMAT  table (default) or jsonl
+  -h, --help       this help
+
+Exit codes: 0 done (also when none is open), 1 usage error, 2 the table could
+not be read.`;
+
 export const COMMAND_HELP: Readonly<Record<Command, string>> = {
   replay: REPLAY_HELP,
   invoke: INVOKE_HELP,
   undo: UNDO_HELP,
   history: HISTORY_HELP,
+  proposals: PROPOSALS_HELP,
+  approve: APPROVE_HELP,
+  dismiss: APPROVE_HELP,
   rules: RULES_HELP,
 };
+
+/** `approve`'s and `dismiss`'s options. */
+export const APPROVE_OPTIONS = {
+  function: { type: 'string' },
+  stage: { type: 'string' },
+  region: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** `proposals`' options. */
+export const PROPOSALS_OPTIONS = {
+  table: { type: 'string' },
+  region: { type: 'string' },
+  format: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
 
 /** `undo`'s options, checked here before `cli/undo.ts` (loaded on demand) parses them. */
 export const UNDO_OPTIONS = {

@@ -56,12 +56,14 @@ function conditionValue(condition: NonNullable<Permission['condition']>): Record
 
 /**
  * Whether the deployment grants a plan permission: only to a rule whose mode
- * applies plans (`remediate`), and only when the setting it depends on is set.
+ * applies plans (`remediate`), or, with approvals on, whose proposals a person
+ * can approve (`propose`), and only when the setting it depends on is set.
  * Without a config, every permission a rule could use (the reference tables).
  */
-function granted(rule: Rule, permission: Permission, config: Config | undefined): boolean {
+function granted(rule: Rule, permission: Permission, config: Config | undefined, approvals: boolean): boolean {
   if (!config) return true;
-  if (modeFor(rule, config) !== 'remediate') return false;
+  const mode = modeFor(rule, config);
+  if (mode !== 'remediate' && !(approvals && mode === 'propose')) return false;
   if (permission.requiresSetting === undefined) return true;
   const value = (settingsFor<Record<string, unknown>>(rule, config) ?? {})[permission.requiresSetting];
   return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0);
@@ -75,7 +77,7 @@ function granted(rule: Rule, permission: Permission, config: Config | undefined)
  * declared resource (`*` when none is declared), grouped by resource and
  * condition, sorted for a stable template.
  */
-export function statementsFor(rules: readonly Rule[], config?: Config): IamStatement[] {
+export function statementsFor(rules: readonly Rule[], config?: Config, options: { readonly approvals?: boolean } = {}): IamStatement[] {
   const groups = new Map<string, { resource: string; condition?: Permission['condition']; actions: Set<string> }>();
   const add = (action: string, resource: string, condition?: Permission['condition']) => {
     const key = `${resource}\u0000${condition ? JSON.stringify(condition) : ''}`;
@@ -84,7 +86,7 @@ export function statementsFor(rules: readonly Rule[], config?: Config): IamState
     groups.set(key, group);
   };
   for (const rule of rules) {
-    for (const permission of rule.permissions) if (granted(rule, permission, config)) add(permission.action, permission.resource, permission.condition);
+    for (const permission of rule.permissions) if (granted(rule, permission, config, options.approvals === true)) add(permission.action, permission.resource, permission.condition);
     for (const lookup of rule.lookups ?? []) add(lookup.permission, lookup.resource ?? '*');
     for (const probe of rule.probes ?? []) add(iamActionFor(probe.service, probe.operation), probe.resource ?? '*');
   }
@@ -161,6 +163,10 @@ export interface DeployParams {
   readonly securityHub?: string | boolean;
   /** Days the history table keeps a decision after its event (`HISTORY_RETENTION_DAYS` of every remediation function). */
   readonly historyRetentionDays?: string | number;
+  /** `true`: proposals are stored and can be approved (`remediate approve`); the functions then hold the write permissions of their rules in `propose`. */
+  readonly approvals?: string | boolean;
+  /** Days a stored proposal stays open (1-30, `PROPOSAL_DAYS`). */
+  readonly proposalDays?: string | number;
 }
 
 /** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
@@ -323,13 +329,17 @@ export function deployParamProblems(params: PackageParams, context: ParamContext
   if (params.logRetentionDays !== undefined && !(LOG_RETENTION_DAYS as readonly number[]).some((days) => String(days) === retention)) {
     problems.push(['logRetentionDays', `expected one of CloudWatch Logs' retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${JSON.stringify(retention)}`]);
   }
-  for (const name of ['createTrail', 'securityHub'] as const) {
+  for (const name of ['createTrail', 'securityHub', 'approvals'] as const) {
     const flag = text(params[name]);
     if (params[name] !== undefined && flag !== 'true' && flag !== 'false') problems.push([name, `expected true or false, got ${JSON.stringify(flag)}`]);
   }
   const historyDays = text(params.historyRetentionDays);
   if (historyDays !== '' && !(/^\d+$/.test(historyDays) && Number(historyDays) >= 1 && Number(historyDays) <= MAX_HISTORY_RETENTION_DAYS)) {
     problems.push(['historyRetentionDays', `expected a whole number of days from 1 to ${MAX_HISTORY_RETENTION_DAYS}, got ${JSON.stringify(params.historyRetentionDays)}`]);
+  }
+  const proposalDays = text(params.proposalDays);
+  if (proposalDays !== '' && !(/^\d+$/.test(proposalDays) && Number(proposalDays) >= 1 && Number(proposalDays) <= 30)) {
+    problems.push(['proposalDays', `expected a whole number of days from 1 to 30, got ${JSON.stringify(params.proposalDays)}`]);
   }
   const concurrency = text(params.remediationConcurrency);
   if (concurrency !== '' && !(/^\d+$/.test(concurrency) && Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
@@ -568,11 +578,13 @@ function idempotencyTable(params: DeployParams): Record<string, unknown> {
  * family), and the deployment's write-budget counters.
  */
 function idempotencyStatement(params: DeployParams, family: string): IamStatement {
+  // With approvals on, also its own family's stored proposals (`proposal#<family>#…`).
+  const proposals = text(params.approvals) === 'true' ? [`proposal#${family}#*`] : [];
   return {
     Effect: 'Allow',
     Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
-    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, family)}#*`, `undo#${family}#*`, 'budget#*'] } },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, family)}#*`, `undo#${family}#*`, 'budget#*', ...proposals] } },
   };
 }
 
@@ -855,6 +867,8 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   const roles = families.map((family) => logicalId(family, 'Role'));
   const concurrency = remediationConcurrency(params);
   const historyRetentionDays = text(params.historyRetentionDays) || String(HISTORY_RETENTION_DAYS);
+  const approvals = text(params.approvals) === 'true';
+  const approvalEnvironment = approvals ? { APPROVALS: 'true', ...(text(params.proposalDays) ? { PROPOSAL_DAYS: text(params.proposalDays) } : {}) } : {};
   // The bot is its exact roles, and the session names Lambda gives them (the function names): never a pattern.
   const identity = {
     BOT_PRINCIPALS: { 'Fn::Join': [',', roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))] },
@@ -878,7 +892,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     functions[key] = {
       name: functionName(params, family),
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: historyRetentionDays, ...identity, ...alertSigningEnvironment() },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: historyRetentionDays, ...approvalEnvironment, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(family, 'Role'),
       reservedConcurrency: concurrency,
@@ -894,7 +908,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
         },
       ],
     };
-    resources[logicalId(family, 'Role')] = functionRole(params, family, statementsFor(rules, config), [
+    resources[logicalId(family, 'Role')] = functionRole(params, family, statementsFor(rules, config, { approvals }), [
       ...runtimeStatements(params, family),
       publish,
       alertSigningStatement(),

@@ -51,6 +51,8 @@ module.exports = async ({ options, resolveVariable }) => {
     createTrail: await get('param:createTrail'),
     securityHub: await get('param:securityHub'),
     historyRetentionDays: await get('param:historyRetentionDays'),
+    approvals: await get('param:approvals'),
+    proposalDays: await get('param:proposalDays'),
   };
   const context = {
     given: givenParamNames(options),

@@ -55,6 +55,8 @@ describe('deployParamProblems', () => {
     ['remediationConcurrency', '100'],
     ['historyRetentionDays', '1'],
     ['historyRetentionDays', '3650'],
+    ['approvals', 'true'],
+    ['proposalDays', '30'],
   ])('accepts %s=%s', (name, value) => {
     expect(problems({ [name]: value })).toStrictEqual([]);
   });
@@ -112,6 +114,8 @@ describe('deployParamProblems', () => {
     ['historyRetentionDays', '0', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "0"'],
     ['historyRetentionDays', '3651', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "3651"'],
     ['historyRetentionDays', '7d', 'param historyRetentionDays: expected a whole number of days from 1 to 3650, got "7d"'],
+    ['approvals', 'yes', 'param approvals: expected true or false, got "yes"'],
+    ['proposalDays', '31', 'param proposalDays: expected a whole number of days from 1 to 30, got "31"'],
     ['modes', 'sg-open-ingress', 'param modes: "sg-open-ingress" must be <rule-id>=<off|notify|propose|remediate>'],
     ['modes', 'sg-open-ingress=fix', 'param modes: "sg-open-ingress=fix" must be <rule-id>=<off|notify|propose|remediate>'],
     ['modes', 'sg-open-ingres=remediate', 'param modes: no rule "sg-open-ingres" (in "sg-open-ingres=remediate"): did you mean sg-open-ingress?'],

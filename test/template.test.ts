@@ -337,6 +337,44 @@ describePackaged('packaged CloudFormation template', () => {
   });
 });
 
+describe('approvals (approvals parameter)', () => {
+  const statementsIn = (values: ReturnType<typeof stackValues>, role: string) =>
+    ((values.resources.Resources[role] as Resource | undefined)?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap((p) => p.PolicyDocument.Statement);
+  const actionsIn = (values: ReturnType<typeof stackValues>, role: string) => statementsIn(values, role).flatMap((s) => [s['Action']].flat());
+  const leadingKeys = (values: ReturnType<typeof stackValues>, role: string) =>
+    statementsIn(values, role).find((s) => JSON.stringify(s['Resource']).includes('IdempotencyTable'))?.['Condition'] as Record<string, Record<string, string[]>> | undefined;
+  const envOf = (values: ReturnType<typeof stackValues>, key: string) => (values.functions[key] as { environment: Record<string, unknown> }).environment;
+  const stack = { service: 'remediation-bot', stage: 'dev', region: 'us-east-1' };
+
+  it('off by default: no write permission for a rule in propose, no proposal keys, no APPROVALS variable', () => {
+    const values = stackValues(CONFIG_FILE, stack);
+    expect(actionsIn(values, 'SecurityGroupsRole')).not.toContain('ec2:RevokeSecurityGroupIngress');
+    expect(leadingKeys(values, 'SecurityGroupsRole')?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']?.some((key) => key.startsWith('proposal#'))).toBe(false);
+    expect(envOf(values, 'securityGroups')['APPROVALS']).toBeUndefined();
+  });
+
+  it('on: each function holds the writes of its rules in propose (and nothing for rules in notify or off), and reads and writes only its own family\'s proposals', () => {
+    const values = stackValues(CONFIG_FILE, { ...stack, approvals: 'true', proposalDays: '3', modes: 'ebs-public-snapshot=notify' });
+    expect(envOf(values, 'securityGroups')).toMatchObject({ APPROVALS: 'true', PROPOSAL_DAYS: '3' });
+    const config = loadDeployConfig(CONFIG_FILE, { modes: 'ebs-public-snapshot=notify' });
+    for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
+      const key = familyKey(family);
+      const role = `${key.charAt(0).toUpperCase()}${key.slice(1)}Role`;
+      const remediation = ((values.resources.Resources[role] as Resource).Properties['Policies'] as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[]).find((p) => p.PolicyName === 'remediation');
+      expect(remediation?.PolicyDocument.Statement ?? [], family).toStrictEqual(JSON.parse(JSON.stringify(statementsFor(rulesByFamily[family], config, { approvals: true }))));
+      expect(leadingKeys(values, role)?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'], family).toContain(`proposal#${family}#*`);
+      if (!remediation) continue;
+      const analysis = analyzePermissionsPolicy(JSON.stringify(concrete(remediation.PolicyDocument)));
+      expect(analysis.ok && analysis.findings, role).toStrictEqual([]);
+    }
+    expect(actionsIn(values, 'SecurityGroupsRole')).toContain('ec2:RevokeSecurityGroupIngress');
+    // ebs-public-snapshot is in notify: it proposes nothing, so nothing of its plan is granted.
+    const ebsWrites = (rulesByFamily.ebs as readonly Rule[]).find((rule) => rule.id === 'ebs-public-snapshot')?.permissions.map((p) => p.action) ?? [];
+    const otherEbsWrites = (rulesByFamily.ebs as readonly Rule[]).filter((rule) => rule.id !== 'ebs-public-snapshot').flatMap((rule) => rule.permissions.map((p) => p.action));
+    for (const action of ebsWrites.filter((a) => !otherEbsWrites.includes(a))) expect(actionsIn(values, 'EbsRole'), action).not.toContain(action);
+  });
+});
+
 describe('the Security Hub subscriber (securityHub parameter)', () => {
   const base = { service: 'remediation-bot', stage: 'dev', region: 'us-east-1' } as const;
   const allActions = (values: ReturnType<typeof stackValues>) =>
