@@ -15,7 +15,7 @@
  *   best-effort: a failed write is logged and counted (`HistoryWriteFailed`), never retried by Lambda;
  * - a fault the bot does not understand is rethrown only after the alert went out.
  */
-import { parseConfig, type Config } from './config.js';
+import { modeFor, parseConfig, type Config } from './config.js';
 import { liveFacts, type AwsGateway } from './aws.js';
 import { decideAll, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
@@ -363,6 +363,12 @@ export async function runApproval(raw: unknown, deps: EngineDeps, context: Invoc
   if (!rule || decision.verdict.kind !== 'violation' || decision.rule !== stored.rule || decision.eventId !== stored.eventId) return refused('the stored proposal does not match a rule of this function');
   const plan = decision.verdict.plan;
   const writes = writeCount(plan);
+  if (action === 'approve') {
+    // The function as it is deployed now decides: a rule turned to notify or off, or DRY_RUN, applies nothing.
+    if (deps.env['DRY_RUN']?.toLowerCase() === 'true') return refused('DRY_RUN=true on this function: nothing is applied');
+    const mode = modeFor(rule, deps.config, deps.env);
+    if (mode !== 'propose' && mode !== 'remediate') return refused(`rule ${rule.id} now runs in ${mode}: its proposals are no longer applied`);
+  }
   if (action === 'approve' && deps.writeBudget) {
     const answer = await deps.writeBudget.reserve(writes, now);
     if (!answer.granted) return refused(`the stack's write budget refuses it for now (${answer.reason}): approve it again later`);

@@ -157,6 +157,19 @@ describe('approving it', () => {
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
   });
 
+  it.each([
+    ['DRY_RUN=true on the function', { env: { DRY_RUN: 'true' } }, 'DRY_RUN=true on this function: nothing is applied'],
+    ['the rule now in notify', { modes: { 'sg-open-ingress': 'notify' as const } }, 'rule sg-open-ingress now runs in notify: its proposals are no longer applied'],
+  ])('with %s, runs nothing and leaves it open', async (_, options, reason) => {
+    const { ec2 } = fakeSecurityGroups([bothOpen()]);
+    await bot()(event());
+    const { handler } = familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, ...options, proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) });
+    const result = await handler(approval('approve'));
+    expect(result.status === 'refused' ? result.reason : '').toBe(reason);
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
+    expect((await dynamoDbProposalStore({ tableName: table, client: dynamo.client }).get(proposalId()))?.status).toBe('open');
+  });
+
   it('without approvals enabled is refused', async () => {
     fakeSecurityGroups([bothOpen()]);
     const { handler } = familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' } });
