@@ -19,6 +19,7 @@ import { allRules, findRule, rulesByFamily } from '../remediations/registry.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './format.js';
 import { shortArn } from './format-table.js';
+import { timeOf } from './time.js';
 import { md } from './format-markdown.js';
 import { didYouMean } from './suggest.js';
 import { checkArgs, COMMAND_HELP, HISTORY_OPTIONS, UsageError, usageErrorLine } from './usage.js';
@@ -30,8 +31,6 @@ type HistoryFormat = (typeof HISTORY_FORMATS)[number];
 /** The longest range one command reads: a year of day partitions (the history keeps 90 days by default). */
 const MAX_RANGE_DAYS = 366;
 const DAY_MS = 86_400_000;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
-const RELATIVE = /^(\d{1,4})([dh])$/;
 
 class BadInput extends UsageError {
   constructor(message: string) {
@@ -47,10 +46,8 @@ export interface HistoryDeps {
 
 /** `--since`: `<n>d`, `<n>h` before now, or an ISO 8601 time with a zone. */
 function parseTime(option: string, value: string, now: Date, relative: boolean): Date {
-  const ago = relative ? RELATIVE.exec(value) : null;
-  if (ago) return new Date(now.getTime() - Number(ago[1]) * (ago[2] === 'd' ? DAY_MS : 3_600_000));
-  const time = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(time)) {
+  const time = timeOf(value, now.getTime(), relative);
+  if (time === undefined) {
     throw new BadInput(`${option} must be ${relative ? 'a duration like 7d or 12h, or ' : ''}an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${terminalText(value)}"`);
   }
   return new Date(time);

@@ -18,21 +18,15 @@ import { createProgressBar } from './progress.js';
 import { defaultJobs, runReplay, type ProgressState } from './replay-pool.js';
 import type { TimeWindow } from './replay.js';
 import { didYouMean } from './suggest.js';
+import { timeOf } from './time.js';
 import { checkArgs, COMMAND_HELP, COMMANDS, FAIL_ON_LEVELS, OVERVIEW_HELP, UNDO_OPTIONS, UsageError, usageErrorLine, VERSION, type Command, type FailOn } from './usage.js';
 
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/;
-
-/** An ISO 8601 date, or date and time with a zone, as epoch milliseconds. */
-/** `<n>d` or `<n>h` before now. */
-const RELATIVE_TIME = /^(\d{1,5})([dh])$/;
-
+/** `--since`/`--until`: a duration before now or an ISO 8601 time, as epoch milliseconds. */
 export function parseTimestamp(option: string, value: string | undefined, now: number = Date.now()): number | undefined {
   if (value === undefined) return undefined;
-  const ago = RELATIVE_TIME.exec(value);
-  if (ago) return now - Number(ago[1]) * (ago[2] === 'd' ? 86_400_000 : 3_600_000);
-  const time = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(time)) throw new UsageError(`${option} must be a duration before now (7d, 12h) or an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`, 'replay');
+  const time = timeOf(value, now);
+  if (time === undefined) throw new UsageError(`${option} must be a duration before now (7d, 12h) or an ISO 8601 date or date-time with a zone (2025-03-01, 2025-03-01T12:00:00Z), got "${value}"`, 'replay');
   return time;
 }
 

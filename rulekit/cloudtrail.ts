@@ -21,6 +21,12 @@ export function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
+/** A boolean as CloudTrail records it: `true`, or the text `"true"`/`"False"` some services write; else `undefined`. */
+export function booleanOf(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  return typeof value === 'string' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : undefined;
+}
+
 /** CloudTrail's tag lists: `[{key, value}]`, `{items: [{key, value}]}`, or the SDK's `[{Key, Value}]`. */
 export function tagsFromEvent(list: unknown): Tags {
   return tagsFromList(entries(list).map((tag) => ({ Key: field(tag, 'key') ?? field(tag, 'Key'), Value: field(tag, 'value') ?? field(tag, 'Value') })));

@@ -42,14 +42,9 @@ import type { CloudTrailEvent } from '../../engine/event.js';
 import { checkedBothWays, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type Verdict } from '../../engine/types.js';
 import { configservice } from '../../rulekit/aws/configservice.js';
 import { guardduty } from '../../rulekit/aws/guardduty.js';
-import { accountOf, defineAction, defineProbe, defineRule, defineUndo, field, partitionOf, text } from '../../rulekit/index.js';
+import { accountOf, booleanOf, defineAction, defineProbe, defineRule, defineUndo, field, partitionOf, text } from '../../rulekit/index.js';
 
 /** `true`/`false`, or the strings some exports turn them into; anything else is "not given". */
-function flag(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-  return undefined;
-}
 
 /** How to turn each service back on, from the AWS documentation of each API and console. */
 export const HOW_TO = {
@@ -170,7 +165,7 @@ function violation(summary: string, resource: string, finding: Omit<Finding, 'su
 function guardDuty(event: CloudTrailEvent, place: Place): Verdict {
   const name = event.detail.eventName;
   const request = event.detail.requestParameters;
-  const enable = name === 'UpdateDetector' ? flag(field(request, 'enable')) : false;
+  const enable = name === 'UpdateDetector' ? booleanOf(field(request, 'enable')) : false;
   if (name === 'UpdateDetector' && enable !== false) {
     const detector = text(field(request, 'detectorId'));
     const resources = detector ? [`arn:${place.partition}:guardduty:${place.region}:${place.account}:detector/${detector}`] : [];

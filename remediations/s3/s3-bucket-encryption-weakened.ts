@@ -39,7 +39,7 @@ import { GetBucketEncryptionCommand, PutBucketEncryptionCommand, type Encryption
 import * as z from 'zod/mini';
 import { field, type CloudTrailEvent } from '../../engine/event.js';
 import { checkedBothWays, unknownValue, type Facts, type Finding, type PlanStep, type RuleContext, type Severity, type UnknownValue, type Verdict } from '../../engine/types.js';
-import { defineAction, defineProbe, defineProposedWrite, defineRule, defineUndo, partitionOf } from '../../rulekit/index.js';
+import { booleanOf, defineAction, defineProbe, defineProposedWrite, defineRule, defineUndo, partitionOf } from '../../rulekit/index.js';
 import { s3 } from '../../rulekit/aws/s3.js';
 import { bucketExemption, bucketInput, bucketTagsLookup, bucketTarget } from './common.js';
 import { mlDataSelection, MlDataTagSchema } from './ml-data.js';
@@ -71,10 +71,6 @@ interface Encryption {
   readonly blocked?: readonly string[];
 }
 
-function flag(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  return typeof value === 'string' && /^(true|false)$/i.test(value) ? value.toLowerCase() === 'true' : undefined;
-}
 
 /** `{EncryptionType: "SSE-C"}` (one XML element, as CloudTrail records it) or `{EncryptionType: ["SSE-C"]}` (the SDK). */
 function blockedTypes(value: unknown): readonly string[] | undefined {
@@ -96,7 +92,7 @@ function encryptionOf(configuration: unknown): Encryption | undefined {
   const algorithm = field(rule, 'ApplyServerSideEncryptionByDefault', 'SSEAlgorithm');
   if (typeof algorithm !== 'string' || algorithm.length === 0) return undefined;
   const key = field(rule, 'ApplyServerSideEncryptionByDefault', 'KMSMasterKeyID');
-  const bucketKey = flag(field(rule, 'BucketKeyEnabled'));
+  const bucketKey = booleanOf(field(rule, 'BucketKeyEnabled'));
   const blocked = blockedTypes(field(rule, 'BlockedEncryptionTypes'));
   return {
     algorithm,
