@@ -466,6 +466,7 @@ function embeddedConfigOf(config: Config): string {
     exemptionTags: config.exemptionTags,
     exemptions: config.exemptions,
     notifications: config.notifications,
+    approvals: config.approvals,
     rules: Object.fromEntries(Object.entries(config.rules).map(([id, rule]) => [id, { mode: rule.mode, ...(rule.settings as Record<string, unknown>) }])),
   });
 }

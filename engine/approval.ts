@@ -6,7 +6,7 @@
  * runs only the plan stored under that id, re-checked against the present.
  */
 import * as z from 'zod/mini';
-import { PROPOSAL_ID } from './proposal-store.js';
+import { PROPOSAL_ID } from './proposal-id.js';
 
 export const ApprovalRequestSchema = z.strictObject({
   approval: z.strictObject({
@@ -14,6 +14,8 @@ export const ApprovalRequestSchema = z.strictObject({
     action: z.enum(['approve', 'dismiss']),
     /** An IAM ARN (the CLI reads it with sts:GetCallerIdentity) or a Slack user. */
     approver: z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x20-\x7e]+$/, 'printable text')),
+    /** Slack's `response_url` of the click: the outcome replaces the original message there. */
+    responseUrl: z.optional(z.string().check(z.regex(/^https:\/\/hooks\.slack\.com\/[\x21-\x7e]{1,500}$/, "a Slack response_url (https://hooks.slack.com/...)"))),
   }),
 });
 export type ApprovalRequest = z.infer<typeof ApprovalRequestSchema>['approval'];

@@ -57,6 +57,14 @@ const GlobalConfigSchema = z.strictObject({
     }),
     { slackMinSeverity: 'low', emailMinSeverity: 'low' },
   ),
+  /** Who may press Approve or Dismiss on a proposal in Slack (deploy parameters approvals and slackSigningSecret). */
+  approvals: z._default(
+    z.strictObject({
+      /** Slack user ids (`U…` or `W…`, from the user's profile, "Copy member ID"). Empty: nobody in Slack; `remediate approve` still works. */
+      slackUsers: z._default(z.array(z.string().check(z.regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U024BE7LH'))), []),
+    }),
+    { slackUsers: [] },
+  ),
   rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
 });
 
@@ -85,6 +93,7 @@ export interface Config {
   /** Accepted but worth a look (a principal glob that ends in `*`, say); the CLI and packaging print them. */
   readonly warnings: readonly string[];
   readonly notifications: { readonly slackMinSeverity: (typeof SEVERITIES)[number]; readonly emailMinSeverity: (typeof SEVERITIES)[number] };
+  readonly approvals: { readonly slackUsers: readonly string[] };
   /** Validated settings of every rule the config was parsed for, keyed by rule id. */
   readonly rules: Readonly<Record<string, RuleConfig>>;
 }
@@ -170,6 +179,7 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     exemptions: global.exemptions,
     warnings,
     notifications: global.notifications,
+    approvals: global.approvals,
     rules: ruleConfigs,
   };
 }

@@ -62,6 +62,8 @@ export interface EngineDeps {
   readonly proposals?: ProposalStore;
   /** How long a stored proposal stays open (default 7 days). */
   readonly proposalDays?: number;
+  /** Posts to a Slack interaction's `response_url` (an approval from a button); absent: no reply. */
+  readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
 }
 
 export interface DecisionResult {
@@ -221,7 +223,8 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     const { verdict } = decision;
     const action = await act(decision, rule, deps, context, budget);
     const { outcome, execution } = action;
-    const note = outcome === 'proposed' && rule ? await storeProposal(decision, rule, action.note, deps, now) : action.note;
+    const stored = outcome === 'proposed' && rule ? await storeProposal(decision, rule, action.note, deps, now) : undefined;
+    const note = stored ? stored.note : action.note;
     if (execution?.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
     const undo = execution ? await recordUndo(decision, execution, rule, deps, now) : undefined;
 
@@ -262,7 +265,13 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     });
 
     if (outcome !== 'none') {
-      const failure = await tell(decision, outcome, rule, { ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}) }, deps);
+      const failure = await tell(
+        decision,
+        outcome,
+        rule,
+        { ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(stored?.proposal ? { proposal: stored.proposal } : {}) },
+        deps,
+      );
       rethrow ??= failure;
       if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
     }
@@ -281,7 +290,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
  * work, so that Lambda retries); a signing failure is logged and counted, and
  * the alert goes out unsigned.
  */
-async function tell(decision: Decision, outcome: Outcome, rule: Rule | undefined, extra: Pick<Alert, 'execution' | 'preflight' | 'note'>, deps: EngineDeps): Promise<unknown> {
+async function tell(decision: Decision, outcome: Outcome, rule: Rule | undefined, extra: Pick<Alert, 'execution' | 'preflight' | 'note' | 'proposal'>, deps: EngineDeps): Promise<unknown> {
   const metrics = deps.metrics ?? noMetrics;
   const alert: Alert = {
     // A fix nobody could confirm is at least high, whatever the finding: someone must look now.
@@ -314,20 +323,20 @@ async function tell(decision: Decision, outcome: Outcome, rule: Rule | undefined
  * alert's note with the command that approves it. A store that fails leaves
  * the proposal as a plain alert (logged and counted): nothing is lost but the button.
  */
-async function storeProposal(decision: Decision, rule: Rule, note: string | undefined, deps: EngineDeps, now: Date): Promise<string | undefined> {
-  if (!deps.proposals || decision.verdict.kind !== 'violation' || decision.verdict.plan.length === 0) return note;
+async function storeProposal(decision: Decision, rule: Rule, note: string | undefined, deps: EngineDeps, now: Date): Promise<{ readonly note: string | undefined; readonly proposal?: NonNullable<Alert['proposal']> }> {
+  if (!deps.proposals || decision.verdict.kind !== 'violation' || decision.verdict.plan.length === 0) return { note };
   const proposal = proposalFor(decision, rule.family, now, deps.proposalDays ?? DEFAULT_PROPOSAL_DAYS);
   try {
     await deps.proposals.put(proposal);
   } catch (error) {
     (deps.metrics ?? noMetrics).count('ProposalStoreFailed', decision.rule);
     deps.logger.error('proposal could not be stored: it cannot be approved, only applied by hand', { error: describeError(error) });
-    return note;
+    return { note };
   }
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
   const command = `npx remediate approve ${proposal.id}${functionName ? ` --function ${functionName}` : ''}`;
   const approve = `To have the bot apply exactly this plan, re-checked against the present: ${command} (open until ${proposal.expiresAt}; "remediate dismiss" closes it).`;
-  return note ? `${note} ${approve}` : approve;
+  return { note: note ? `${note} ${approve}` : approve, proposal: { id: proposal.id, expiresAt: proposal.expiresAt } };
 }
 
 /**
@@ -339,6 +348,32 @@ async function storeProposal(decision: Decision, rule: Rule, note: string | unde
  * fixed `already-fixed`) and after. The undo record and the alert name the approver.
  */
 export async function runApproval(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<ApprovalResult> {
+  const result = await settleAndRun(raw, deps, context);
+  const responseUrl = ApprovalRequestSchema.safeParse(raw).data?.approval.responseUrl;
+  if (responseUrl !== undefined && deps.replyToApprover) {
+    // Best-effort: the alert is the record; the Slack message is told what became of the click.
+    try {
+      await deps.replyToApprover(responseUrl, approvalReply(result));
+    } catch (error) {
+      deps.logger.warn('could not update the Slack message of the approval', { error: describeError(error) });
+    }
+  }
+  return result;
+}
+
+/** What the Slack message says after a click: the outcome replaces the buttons; a refusal is shown to the clicker alone. */
+export function approvalReply(result: ApprovalResult): Record<string, unknown> {
+  switch (result.status) {
+    case 'ran':
+      return { replace_original: true, text: `${result.rule}: ${result.outcome} by the bot after approval by ${result.by} (proposal ${result.proposalId}). The alert has each step with its reads before and after.` };
+    case 'dismissed':
+      return { replace_original: true, text: `Proposal ${result.proposalId} dismissed by ${result.by}: nothing was changed.` };
+    case 'refused':
+      return { response_type: 'ephemeral', replace_original: false, text: `Not done: ${result.reason}.` };
+  }
+}
+
+async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationContext): Promise<ApprovalResult> {
   const parsed = ApprovalRequestSchema.safeParse(raw);
   const proposalIdOf = (value: unknown) => (typeof value === 'object' && value !== null && typeof (value as { approval?: { proposalId?: unknown } }).approval?.proposalId === 'string' ? String((value as { approval: { proposalId: string } }).approval.proposalId).slice(0, 80) : '');
   if (!parsed.success) return { status: 'refused', proposalId: proposalIdOf(raw), reason: `not an approval request: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}` };
@@ -535,6 +570,7 @@ export interface HandlerOptions {
   readonly writeBudget?: WriteBudget;
   readonly proposals?: ProposalStore;
   readonly proposalDays?: number;
+  readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
   /** The clock (tests fix it). */
   readonly now?: () => Date;
 }
@@ -556,6 +592,7 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     ...(proposals ? { proposals } : {}),
     ...(proposalDays !== undefined ? { proposalDays } : {}),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.replyToApprover ? { replyToApprover: options.replyToApprover } : {}),
   };
   // An approval request has the one key `approval`; an EventBridge event never does.
   return (event: unknown, context?: InvocationContext) => (looksLikeApproval(event) ? runApproval(event, deps, context) : processEvent(event, deps, context));

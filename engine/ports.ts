@@ -17,6 +17,8 @@ export interface Alert {
   readonly preflight?: PreflightReport;
   /** Why the outcome differs from what the mode asked for (for example the blast-radius cap). */
   readonly note?: string;
+  /** A stored proposal a person can approve (approvals on): its id and when it expires. Never a plan to execute. */
+  readonly proposal?: { readonly id: string; readonly expiresAt: string };
 }
 
 /**

@@ -14,14 +14,15 @@
  */
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PROPOSAL_ID } from './proposal-id.js';
 import type { Decision } from './types.js';
+
+export { PROPOSAL_ID };
 
 export const DEFAULT_PROPOSAL_DAYS = 7;
 /** Settled proposals stay readable this long after they expire, then DynamoDB's TTL removes them. */
 const KEEP_AFTER_EXPIRY_DAYS = 30;
 
-/** `<family>.<24 base32 characters>`: the family names the function that acts on it; the rest names nothing. */
-export const PROPOSAL_ID = /^([a-z0-9]+(?:-[a-z0-9]+)*)\.([a-z2-7]{24})$/;
 
 export type ProposalStatus = 'open' | 'approved' | 'dismissed';
 

@@ -97,6 +97,7 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   const history = options.history ?? historyStoreFromEnv(env);
   const proposals = options.proposals ?? stores.proposals;
   const proposalDays = options.proposalDays ?? proposalDaysFromEnv(env);
+  const replyToApprover = options.replyToApprover ?? (proposals ? postToSlack : undefined);
   return createRemediationHandler({
     ...options,
     env,
@@ -109,7 +110,14 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(writeBudget ? { writeBudget } : {}),
     ...(proposals ? { proposals } : {}),
     ...(proposalDays !== undefined ? { proposalDays } : {}),
+    ...(replyToApprover ? { replyToApprover } : {}),
   });
+}
+
+/** Posts JSON to a Slack `response_url` (the request schema allows only https://hooks.slack.com/), giving up after 3 s. */
+async function postToSlack(responseUrl: string, body: unknown): Promise<void> {
+  const response = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+  if (!response.ok) throw new Error(`Slack answered ${response.status}`);
 }
 
 export function familyHandler(family: Family) {

@@ -8,6 +8,7 @@
  */
 import * as z from 'zod/mini';
 import { formatIssues } from '../engine/issues.js';
+import { PROPOSAL_ID } from '../engine/proposal-id.js';
 import { MODES, OUTCOMES, SEVERITIES, type Decision, type Outcome, type Severity } from '../engine/types.js';
 
 export interface MessageUndoStep {
@@ -81,6 +82,8 @@ export interface AlertMessage {
   readonly outcome: Outcome;
   readonly rationale: string;
   readonly note?: string;
+  /** A stored proposal a person can approve: its id and expiry (the Slack message gets Approve and Dismiss buttons). */
+  readonly proposal?: { readonly id: string; readonly expiresAt: string };
   readonly decision: MessageDecision;
   /** Undo steps that apply to what was done, in the order to run them. */
   readonly undo: readonly MessageUndoStep[];
@@ -142,6 +145,7 @@ export const AlertMessageSchema = z.object({
   outcome: z.enum(OUTCOMES),
   rationale: z.string(),
   note: z.optional(z.string()),
+  proposal: z.optional(z.object({ id: z.string().check(z.regex(PROPOSAL_ID)), expiresAt: z.string() })),
   decision: z.object({
     eventId: z.string(),
     eventName: z.string(),

@@ -71,6 +71,7 @@ export function renderJson(alert: Alert): AlertMessage {
     outcome: alert.outcome,
     rationale: alert.rationale,
     ...(alert.note ? { note: alert.note } : {}),
+    ...(alert.proposal ? { proposal: alert.proposal } : {}),
     decision,
     undo: undoSteps(alert),
     ...(alert.execution

@@ -38,7 +38,47 @@ export type SlackBlock =
   | { readonly type: 'section'; readonly text: Mrkdwn }
   | { readonly type: 'section'; readonly fields: readonly Mrkdwn[] }
   | { readonly type: 'context'; readonly elements: readonly Mrkdwn[] }
+  | { readonly type: 'actions'; readonly block_id: string; readonly elements: readonly SlackButton[] }
   | { readonly type: 'divider' };
+
+/** A button of an actions block; its value is only the proposal's id. */
+export interface SlackButton {
+  readonly type: 'button';
+  readonly action_id: (typeof APPROVAL_ACTIONS)[keyof typeof APPROVAL_ACTIONS];
+  readonly text: PlainText;
+  readonly value: string;
+  readonly style?: 'primary';
+  readonly confirm?: { readonly title: PlainText; readonly text: Mrkdwn; readonly confirm: PlainText; readonly deny: PlainText };
+}
+
+/** The `action_id`s the approval function answers to (`notify/slack-approvals.ts`). */
+export const APPROVAL_ACTIONS = { approve: 'remediation-approve', dismiss: 'remediation-dismiss' } as const;
+
+const plain = (text: string): PlainText => ({ type: 'plain_text', text, emoji: true });
+
+/** Approve and Dismiss for a stored proposal. Approve asks for a confirmation first: it changes the account. */
+function approvalBlock(proposal: NonNullable<AlertMessage['proposal']>): SlackBlock {
+  return {
+    type: 'actions',
+    block_id: 'remediation-approval',
+    elements: [
+      {
+        type: 'button',
+        action_id: APPROVAL_ACTIONS.approve,
+        text: plain('Approve'),
+        style: 'primary',
+        value: proposal.id,
+        confirm: {
+          title: plain('Apply this plan?'),
+          text: { type: 'mrkdwn', text: `The bot runs exactly the plan above, once, after reading the present state before each write. You are recorded as the approver. Open until ${escapeMrkdwn(proposal.expiresAt)}.` },
+          confirm: plain('Apply'),
+          deny: plain('Cancel'),
+        },
+      },
+      { type: 'button', action_id: APPROVAL_ACTIONS.dismiss, text: plain('Dismiss'), value: proposal.id },
+    ],
+  };
+}
 
 export interface SlackMessage {
   /** Shown in notifications and by clients that cannot render blocks. */
@@ -173,14 +213,18 @@ export function buildSlackMessage(message: AlertMessage): SlackMessage {
   if (view.undo) blocks.push(...codeSections(view.undo));
   else if (view.undoNote) blocks.push(section(`*How to undo*\n${escapeMrkdwn(view.undoNote)}`));
   blocks.push(section(view.links.map((l) => `:link: ${link(l.url, l.label)}`).join('\n')));
-  blocks.push({ type: 'divider' });
-  blocks.push({ type: 'context', elements: [mrkdwn(escapeMrkdwn(view.footer), SLACK_LIMITS.contextText)] });
-  return { text: clip(escapeMrkdwn(view.subject), SLACK_LIMITS.fallbackText), blocks: limitBlocks(blocks) };
+  // The buttons and the footer are kept whatever the body's length.
+  const tail: SlackBlock[] = [
+    ...(message.proposal && message.outcome === 'proposed' ? [approvalBlock(message.proposal)] : []),
+    { type: 'divider' },
+    { type: 'context', elements: [mrkdwn(escapeMrkdwn(view.footer), SLACK_LIMITS.contextText)] },
+  ];
+  return { text: clip(escapeMrkdwn(view.subject), SLACK_LIMITS.fallbackText), blocks: [...limitBlocks(blocks, SLACK_LIMITS.blocks - tail.length), ...tail] };
 }
 
-/** Keeps at most `SLACK_LIMITS.blocks` blocks; the last one kept says that more were cut. */
-export function limitBlocks(blocks: readonly SlackBlock[]): SlackBlock[] {
-  if (blocks.length <= SLACK_LIMITS.blocks) return [...blocks];
-  const kept = blocks.slice(0, SLACK_LIMITS.blocks - 1);
+/** Keeps at most `max` blocks (Slack's limit by default); the last one kept says that more were cut. */
+export function limitBlocks(blocks: readonly SlackBlock[], max: number = SLACK_LIMITS.blocks): SlackBlock[] {
+  if (blocks.length <= max) return [...blocks];
+  const kept = blocks.slice(0, max - 1);
   return [...kept, { type: 'context', elements: [{ type: 'mrkdwn', text: `${TRUNCATION_MARKER} ${blocks.length - kept.length} more block(s) not shown` }] }];
 }

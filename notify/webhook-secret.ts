@@ -24,15 +24,15 @@ export class WebhookSecretError extends ConfigFault {
 const SECRETS_MANAGER_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 const SSM_PARAMETER_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/.+$/;
 
-/** Which store holds the webhook, from the form of `SLACK_WEBHOOK_SECRET`. */
-export function webhookSecretSource(reference: string | undefined): WebhookSecretSource {
+/** Which store holds the secret, from the form of its reference (the value of `variable`, `SLACK_WEBHOOK_SECRET` by default). */
+export function webhookSecretSource(reference: string | undefined, variable = 'SLACK_WEBHOOK_SECRET'): WebhookSecretSource {
   const value = reference?.trim() ?? '';
   if (SECRETS_MANAGER_ARN.test(value)) return { store: 'secretsmanager', secretId: value };
   if (value.startsWith('/') || SSM_PARAMETER_ARN.test(value)) return { store: 'ssm', name: value };
   throw new WebhookSecretError(
     value === ''
-      ? 'SLACK_WEBHOOK_SECRET is not set: give a Secrets Manager secret ARN or an SSM parameter name starting with "/"'
-      : `SLACK_WEBHOOK_SECRET must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…) or an SSM parameter name starting with "/", got "${value}"`,
+      ? `${variable} is not set: give a Secrets Manager secret ARN or an SSM parameter name starting with "/"`
+      : `${variable} must be a Secrets Manager secret ARN (arn:aws:secretsmanager:…) or an SSM parameter name starting with "/", got "${value}"`,
   );
 }
 
@@ -121,17 +121,35 @@ interface WebhookUrlReader {
  * the next invocation tries again (after a fix to the secret or to IAM).
  */
 export function createWebhookUrlReader(reference: string | undefined, clients: SecretClients): WebhookUrlReader {
+  return createSecretReader(reference, clients, parseWebhookSecret);
+}
+
+/** The Slack app's signing secret, read like the webhook URL (`SLACK_SIGNING_SECRET`): the stored text, trimmed, at least 16 characters. */
+export function createSigningSecretReader(reference: string | undefined, clients: SecretClients): WebhookUrlReader {
+  return createSecretReader(
+    reference,
+    clients,
+    (stored) => {
+      const value = stored?.trim() ?? '';
+      if (value.length < 16) throw new WebhookSecretError('the Slack signing secret is empty or too short: store the app\'s Signing Secret (Basic Information, App Credentials)');
+      return value;
+    },
+    'SLACK_SIGNING_SECRET',
+  );
+}
+
+function createSecretReader(reference: string | undefined, clients: SecretClients, parse: (stored: string | undefined) => string, variable?: string): WebhookUrlReader {
   // The store client is made now (at init, where Lambda gives full CPU); a bad
   // reference is reported by every read instead, so the error reaches the logs.
   let stored: StoredValueReader;
   try {
-    stored = storedValueReader(webhookSecretSource(reference), clients);
+    stored = storedValueReader(webhookSecretSource(reference, variable), clients);
   } catch (error) {
     stored = () => Promise.reject(error);
   }
   let cached: Promise<string> | undefined;
   const read = () => {
-    cached ??= (async () => parseWebhookSecret(await stored()))();
+    cached ??= (async () => parse(await stored()))();
     cached.catch(() => {
       cached = undefined;
     });
