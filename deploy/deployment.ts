@@ -167,6 +167,8 @@ export interface DeployParams {
   readonly approvals?: string | boolean;
   /** Days a stored proposal stays open (1-30, `PROPOSAL_DAYS`). */
   readonly proposalDays?: string | number;
+  /** Secrets Manager secret ARN, or SSM SecureString name or ARN, holding the Slack app's signing secret: the Approve and Dismiss buttons (needs `approvals=true`). */
+  readonly slackSigningSecret?: string;
 }
 
 /** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
@@ -321,6 +323,8 @@ export function deployParamProblems(params: PackageParams, context: ParamContext
   const email = text(params.alertEmail);
   if (email !== '' && !EMAIL.test(email)) problems.push(['alertEmail', `${JSON.stringify(email)} is not one email address (empty: no email subscription)`]);
   problems.push(['slackWebhookSecret', slackWebhookSecretProblem(text(params.slackWebhookSecret), params.region)]);
+  problems.push(['slackSigningSecret', slackWebhookSecretProblem(text(params.slackSigningSecret), params.region)]);
+  if (text(params.slackSigningSecret) !== '' && text(params.approvals) !== 'true') problems.push(['slackSigningSecret', 'the Approve and Dismiss buttons need approvals=true as well']);
   problems.push(['kmsKeyArn', kmsKeyArnProblem(text(params.kmsKeyArn), params.region)]);
   for (const problem of modesProblems(text(params.modes))) problems.push(['modes', problem]);
   problems.push(['exemptionTagKey', exemptionTagKeyProblem(text(params.exemptionTagKey))]);
@@ -802,6 +806,52 @@ function notifierValues(params: DeployParams, config: Config): { functions: Reco
 }
 
 /**
+ * The Slack approval function (`approvals=true` and `slackSigningSecret`),
+ * behind a function URL that takes no AWS signature (Slack cannot make one):
+ * it authenticates each request itself (`notify/slack-approvals.ts`). Its role
+ * may only read its signing secret, record the signatures it accepted
+ * (`slack#…` keys of the stack's table, against replays), and invoke the
+ * family functions, which do the rest.
+ */
+function slackApprovalValues(params: DeployParams, families: readonly string[]): { functions: Record<string, unknown>; resources: Record<string, unknown>; outputs: Record<string, unknown> } {
+  const reference = text(params.slackSigningSecret);
+  if (reference === '' || text(params.approvals) !== 'true') return { functions: {}, resources: {}, outputs: {} };
+  const key = 'slack-approvals';
+  const familyFunctions = Object.fromEntries(families.map((family) => [family, functionName(params, family)]));
+  const invoke: IamStatement = {
+    Effect: 'Allow',
+    Action: ['lambda:InvokeFunction'],
+    Resource: families.map((family) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functionName(params, family)}` })),
+  };
+  const replays: IamStatement = {
+    Effect: 'Allow',
+    Action: ['dynamodb:PutItem'],
+    Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['slack#*'] } },
+  };
+  return {
+    functions: {
+      slackApprovals: {
+        name: functionName(params, key),
+        handler: 'handlers/slack-approvals.handler',
+        description: 'Receives Approve and Dismiss clicks from Slack, checks their signature and hands them to the family functions',
+        role: logicalId(key, 'Role'),
+        timeout: 10,
+        memorySize: 256,
+        url: true,
+        environment: { SLACK_SIGNING_SECRET: reference, IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, FAMILY_FUNCTIONS: JSON.stringify(familyFunctions) },
+      },
+    },
+    resources: {
+      [logicalId(key, 'Role')]: functionRole(params, key, [...webhookSecretStatements(reference), invoke], [...runtimeStatements(params, key), replays]),
+    },
+    outputs: {
+      SlackApprovalsUrl: { Description: 'The Request URL of the Slack app (Interactivity & Shortcuts)', Value: { 'Fn::GetAtt': ['SlackApprovalsLambdaFunctionUrl', 'FunctionUrl'] } },
+    },
+  };
+}
+
+/**
  * The Security Hub subscriber (`securityHub=true`): a second function on the
  * alert topic, so that a Security Hub outage never delays or fails a
  * remediation. It may import findings only as the account's default custom
@@ -932,14 +982,17 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   );
   const notifier = notifierValues(params, config);
   const securityHub = securityHubValues(params);
-  Object.assign(functions, notifier.functions, securityHub.functions);
-  Object.assign(resources, notifier.resources, securityHub.resources, emailSubscription(params, config));
+  const slackApprovals = slackApprovalValues(params, families);
+  Object.assign(functions, notifier.functions, securityHub.functions, slackApprovals.functions);
+  Object.assign(resources, notifier.resources, securityHub.resources, slackApprovals.resources, emailSubscription(params, config));
+  if (Object.keys(slackApprovals.functions).length > 0) extensions[logicalId('slack-approvals', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   if (Object.keys(notifier.functions).length > 0) extensions[logicalId('notifier', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   if (Object.keys(securityHub.functions).length > 0) extensions[logicalId('security-hub', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   const outputs = {
     BotPrincipals: { Description: 'The exact ARNs of the bot\'s roles: BOT_PRINCIPALS for `remediate replay`, to skip the bot\'s own calls', Value: identity.BOT_PRINCIPALS },
     BotSessionNames: { Description: 'The session names of the bot\'s roles: BOT_SESSION_NAMES for `remediate replay`', Value: identity.BOT_SESSION_NAMES },
     HistoryTableName: { Description: 'The table `remediate history --table` reads', Value: { Ref: 'HistoryTable' } },
+    ...slackApprovals.outputs,
   };
   return {
     functions,

@@ -53,6 +53,7 @@ module.exports = async ({ options, resolveVariable }) => {
     historyRetentionDays: await get('param:historyRetentionDays'),
     approvals: await get('param:approvals'),
     proposalDays: await get('param:proposalDays'),
+    slackSigningSecret: await get('param:slackSigningSecret'),
   };
   const context = {
     given: givenParamNames(options),

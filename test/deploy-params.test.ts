@@ -57,6 +57,7 @@ describe('deployParamProblems', () => {
     ['historyRetentionDays', '3650'],
     ['approvals', 'true'],
     ['proposalDays', '30'],
+    ['slackSigningSecret', ''],
   ])('accepts %s=%s', (name, value) => {
     expect(problems({ [name]: value })).toStrictEqual([]);
   });

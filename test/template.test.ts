@@ -375,6 +375,42 @@ describe('approvals (approvals parameter)', () => {
   });
 });
 
+describe('the Slack approval function (approvals and slackSigningSecret parameters)', () => {
+  const stack = { service: 'remediation-bot', stage: 'prod', region: 'us-east-1', approvals: 'true' };
+  const reference = '/remediation-bot/slack-signing-secret';
+
+  it('exists only with both parameters', () => {
+    expect(stackValues(CONFIG_FILE, stack).functions['slackApprovals']).toBeUndefined();
+    expect(() => stackValues(CONFIG_FILE, { ...stack, approvals: 'false', slackSigningSecret: reference })).toThrow('param slackSigningSecret: the Approve and Dismiss buttons need approvals=true as well');
+  });
+
+  it('has a public function URL, knows the family functions, and holds the secret\'s name only', () => {
+    const values = stackValues(CONFIG_FILE, { ...stack, slackSigningSecret: reference });
+    const fn = values.functions['slackApprovals'] as { url: boolean; environment: Record<string, unknown>; handler: string };
+    expect(fn.url).toBe(true);
+    expect(fn.handler).toBe('handlers/slack-approvals.handler');
+    expect(fn.environment['SLACK_SIGNING_SECRET']).toBe(reference);
+    expect(JSON.parse(String(fn.environment['FAMILY_FUNCTIONS']))).toStrictEqual(
+      Object.fromEntries((Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1')).map((f) => [f, `remediation-bot-prod-${f}`])),
+    );
+    expect(values.resources.Outputs['SlackApprovalsUrl']).toStrictEqual({ Description: 'The Request URL of the Slack app (Interactivity & Shortcuts)', Value: { 'Fn::GetAtt': ['SlackApprovalsLambdaFunctionUrl', 'FunctionUrl'] } });
+  });
+
+  it('lets its role read its secret, record signatures under slack#, and invoke the family functions: nothing else', () => {
+    const values = stackValues(CONFIG_FILE, { ...stack, slackSigningSecret: reference });
+    const policies = (values.resources.Resources['SlackApprovalsRole'] as Resource).Properties['Policies'] as { PolicyName: string; PolicyDocument: { Statement: Record<string, unknown>[] } }[];
+    const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+    const actions = statements.flatMap((s) => [s['Action']].flat()).sort();
+    expect(actions).toStrictEqual(['dynamodb:PutItem', 'kms:Decrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'lambda:InvokeFunction', 'logs:CreateLogStream', 'logs:PutLogEvents', 'sqs:SendMessage', 'ssm:GetParameter']);
+    expect(statements.find((s) => s['Action']?.toString() === 'ssm:GetParameter')?.['Resource']).toStrictEqual({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${reference}` });
+    expect(statements.find((s) => s['Action']?.toString() === 'dynamodb:PutItem')?.['Condition']).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['slack#*'] } });
+    const invoked = [statements.find((s) => s['Action']?.toString() === 'lambda:InvokeFunction')?.['Resource']].flat() as { 'Fn::Sub': string }[];
+    expect(invoked.map((arn) => arn['Fn::Sub'].split(':function:')[1]).sort()).toStrictEqual(
+      (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1')).map((f) => `remediation-bot-prod-${f}`).sort(),
+    );
+  });
+});
+
 describe('the Security Hub subscriber (securityHub parameter)', () => {
   const base = { service: 'remediation-bot', stage: 'dev', region: 'us-east-1' } as const;
   const allActions = (values: ReturnType<typeof stackValues>) =>
