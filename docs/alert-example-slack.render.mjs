@@ -1,15 +1,19 @@
-// Renders docs/alert-example-slack.json (the real Block Kit payload, kept equal
-// to the notifier's output by test/notify-notifier.test.ts) as an HTML
-// approximation of Slack's look, then screenshots it with headless Chromium:
+// Renders docs/alert-example-slack.json (or the payload named as the first
+// argument, such as docs/proposal-example-slack.json; each is the real Block Kit
+// payload, kept equal to the notifier's output by test/notify-notifier.test.ts)
+// as an HTML approximation of Slack's look, then screenshots it with headless Chromium:
 //   node docs/alert-example-slack.render.mjs && chromium --headless --no-sandbox --disable-gpu \
 //     --hide-scrollbars --window-size=880,885 --screenshot=docs/alert-example-slack.png /tmp/alert-example-slack.html
-// Only header, section (text and fields), divider and context blocks are drawn: the ones the notifier sends.
+//   node docs/alert-example-slack.render.mjs proposal-example-slack.json && chromium --headless --no-sandbox --disable-gpu \
+//     --hide-scrollbars --window-size=880,1185 --screenshot=docs/proposal-example-slack.png /tmp/proposal-example-slack.html
+// Only header, section (text and fields), actions (buttons), divider and context blocks are drawn: the ones the notifier sends.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const here = import.meta.dirname;
-const message = JSON.parse(readFileSync(join(here, 'alert-example-slack.json'), 'utf8'));
+const input = process.argv[2] ?? 'alert-example-slack.json';
+const message = JSON.parse(readFileSync(join(here, input), 'utf8'));
 
 const EMOJI = { ':red_circle:': '🔴', ':rotating_light:': '🚨', ':large_orange_circle:': '🟠', ':large_blue_circle:': '🔵', ':link:': '🔗' };
 
@@ -39,6 +43,8 @@ function block(b) {
       return b.fields
         ? `<div class="fields">${b.fields.map((f) => `<div>${mrkdwn(f.text)}</div>`).join('')}</div>`
         : `<div class="section">${mrkdwn(b.text.text)}</div>`;
+    case 'actions':
+      return `<div class="actions">${b.elements.map((e) => `<span class="button${e.style === 'primary' ? ' primary' : ''}">${html(e.text.text)}</span>`).join('')}</div>`;
     case 'divider':
       return '<hr>';
     case 'context':
@@ -59,11 +65,13 @@ body { margin: 0; background: #fff; font: 15px/1.47 Lato, 'Helvetica Neue', Aria
 pre { font: 12px/1.5 Menlo, 'DejaVu Sans Mono', monospace; background: #f8f8f8; border: 1px solid #e0e0e0; border-radius: 4px; padding: 8px; white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
 a { color: #1264a3; text-decoration: none; } hr { border: 0; border-top: 1px solid #e0e0e0; margin: 10px 0; }
 .context { font-size: 12px; color: #616061; }
+.actions { margin: 10px 0 6px; display: flex; gap: 8px; } .button { border: 1px solid #ccc; border-radius: 4px; padding: 4px 14px; font-weight: 700; font-size: 14px; }
+.button.primary { background: #007a5a; border-color: #007a5a; color: #fff; }
 </style><div class="message"><div class="avatar">rb</div><div>
 <div class="meta"><b>remediation-bot</b><span class="app">APP</span><span class="time">10:15 AM</span></div>
 ${message.blocks.map(block).join('\n')}
 </div></div>`;
 
-const out = join(tmpdir(), 'alert-example-slack.html');
+const out = join(tmpdir(), input.replace(/\.json$/, '.html'));
 writeFileSync(out, page);
 console.log(out);

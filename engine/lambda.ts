@@ -333,10 +333,14 @@ async function storeProposal(decision: Decision, rule: Rule, note: string | unde
     deps.logger.error('proposal could not be stored: it cannot be approved, only applied by hand', { error: describeError(error) });
     return { note };
   }
-  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  const command = `npx remediate approve ${proposal.id}${functionName ? ` --function ${functionName}` : ''}`;
-  const approve = `To have the bot apply exactly this plan, re-checked against the present: ${command} (open until ${proposal.expiresAt}; "remediate dismiss" closes it).`;
+  const approve = approvalNote(proposal, deps.env['AWS_LAMBDA_FUNCTION_NAME']);
   return { note: note ? `${note} ${approve}` : approve, proposal: { id: proposal.id, expiresAt: proposal.expiresAt } };
+}
+
+/** The line a stored proposal's alert ends with: the command that approves it. */
+export function approvalNote(proposal: { readonly id: string; readonly expiresAt: string }, functionName: string | undefined): string {
+  const command = `npx remediate approve ${proposal.id}${functionName ? ` --function ${functionName}` : ''}`;
+  return `To have the bot apply exactly this plan, re-checked against the present: ${command} (open until ${proposal.expiresAt}; "remediate dismiss" closes it).`;
 }
 
 /**

@@ -16,7 +16,7 @@ import { SlackDeliveryError } from '../notify/slack-delivery.js';
 import { createWebhookUrlReader } from '../notify/webhook-secret.js';
 import { fakeHmacKey, FakeSlack, kmsGateway, signatureAttributes, SIGNING_KEY_ARN, snsDelivery, snsEvent, testMac, testSignature, WEBHOOK_PATH } from './helpers/fake-slack.js';
 import { recordingLogger, type RecordingLogger } from './helpers/logger.js';
-import { appliedAlert, failedPartWayAlert, forgedAppliedAlertBody, proposedAlert } from './helpers/notify-samples.js';
+import { appliedAlert, approvableAlert, failedPartWayAlert, forgedAppliedAlertBody, proposedAlert } from './helpers/notify-samples.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:remediation-bot/slack-webhook-AbCdEf';
 
@@ -103,6 +103,20 @@ describe('notifier', () => {
       await notifier()(snsEvent(await appliedAlert()));
       const path = join(import.meta.dirname, '..', 'docs', 'alert-example-slack.json');
       const text = `${JSON.stringify(slack.requests[0]?.body, null, 2)}\n`;
+      if (process.env['UPDATE_EXPECTED'] === '1') writeFileSync(path, text);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    });
+
+    it('keeps docs/proposal-example-slack.json equal to the real payload of a proposal open for approval, with its Approve and Dismiss buttons', async () => {
+      await notifier()(snsEvent(await approvableAlert()));
+      const body = slack.requests[0]?.body as { blocks: { type: string; elements?: { action_id?: string; value?: string }[] }[] };
+      const actions = body.blocks.find((block) => block.type === 'actions');
+      expect(actions?.elements?.map((button) => [button.action_id, button.value])).toStrictEqual([
+        ['remediation-approve', (await approvableAlert()).proposal?.id],
+        ['remediation-dismiss', (await approvableAlert()).proposal?.id],
+      ]);
+      const path = join(import.meta.dirname, '..', 'docs', 'proposal-example-slack.json');
+      const text = `${JSON.stringify(body, null, 2)}\n`;
       if (process.env['UPDATE_EXPECTED'] === '1') writeFileSync(path, text);
       expect(readFileSync(path, 'utf8')).toBe(text);
     });

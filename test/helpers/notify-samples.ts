@@ -3,6 +3,8 @@
  * decisions of the security-group rule on recorded events, one per outcome.
  */
 import { parseConfig } from '../../engine/config.js';
+import { approvalNote } from '../../engine/lambda.js';
+import { proposalIdFor } from '../../engine/proposal-store.js';
 import { decide } from '../../engine/decide.js';
 import type { ExecutionReport } from '../../engine/executor.js';
 import type { Decision, Fact, Mode, PlanStep } from '../../engine/types.js';
@@ -63,6 +65,13 @@ export async function proposedAlert(): Promise<Alert> {
       ],
     },
   };
+}
+
+/** The same proposal, stored for approval (approvals on): its alert names the proposal, and Slack shows Approve and Dismiss. */
+export async function approvableAlert(): Promise<Alert> {
+  const alert = await proposedAlert();
+  const proposal = { id: proposalIdFor('security-groups', alert.decision.eventId, alert.decision.rule), expiresAt: '2025-03-11T10:15:00.000Z' };
+  return { ...alert, proposal, note: approvalNote(proposal, 'remediation-bot-prod-security-groups') };
 }
 
 /**
