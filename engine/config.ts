@@ -13,6 +13,8 @@ const SeveritySchema = z.enum(SEVERITIES);
 
 const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id is 12 digits'));
 
+const SlackUserSchema = z.string().check(z.regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U024BE7LH'));
+
 const GlobalConfigSchema = z.strictObject({
   /** Mode of every rule that the `rules` section does not set. */
   defaultMode: z._default(ModeSchema, 'propose'),
@@ -61,12 +63,32 @@ const GlobalConfigSchema = z.strictObject({
   approvals: z._default(
     z.strictObject({
       /** Slack user ids (`U…` or `W…`, from the user's profile, "Copy member ID"). Empty: nobody in Slack; `remediate approve` still works. */
-      slackUsers: z._default(z.array(z.string().check(z.regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U024BE7LH'))), []),
+      slackUsers: z._default(z.array(SlackUserSchema), []),
+      /** Narrower lists for a rule's proposals: only they may approve that rule's (instead of slackUsers). */
+      rules: z._default(z.record(z.string(), z.array(SlackUserSchema)), {}),
+      /** Narrower lists for proposals of a severity (a rule's own list comes first). */
+      severities: z._default(z.partialRecord(SeveritySchema, z.array(SlackUserSchema)), {}),
     }),
-    { slackUsers: [] },
+    { slackUsers: [], rules: {}, severities: {} },
   ),
   rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
 });
+
+export interface ApprovalsConfig {
+  readonly slackUsers: readonly string[];
+  readonly rules: Readonly<Record<string, readonly string[]>>;
+  readonly severities: Partial<Readonly<Record<(typeof SEVERITIES)[number], readonly string[]>>>;
+}
+
+/** The Slack users who may approve or dismiss a proposal of `rule` at `severity`: the rule's list, else the severity's, else `slackUsers`. */
+export function slackApprovers(approvals: ApprovalsConfig, rule: string, severity: (typeof SEVERITIES)[number]): readonly string[] {
+  return approvals.rules[rule] ?? approvals.severities[severity] ?? approvals.slackUsers;
+}
+
+/** Everyone on some list: who the Slack function lets through to the family function, which applies the list of the proposal's rule. */
+export function anySlackApprover(approvals: ApprovalsConfig): string[] {
+  return [...new Set([...approvals.slackUsers, ...Object.values(approvals.rules).flat(), ...Object.values(approvals.severities).flat()])];
+}
 
 export interface ConfigExemption {
   readonly resource: string;
@@ -93,7 +115,7 @@ export interface Config {
   /** Accepted but worth a look (a principal glob that ends in `*`, say); the CLI and packaging print them. */
   readonly warnings: readonly string[];
   readonly notifications: { readonly slackMinSeverity: (typeof SEVERITIES)[number]; readonly emailMinSeverity: (typeof SEVERITIES)[number] };
-  readonly approvals: { readonly slackUsers: readonly string[] };
+  readonly approvals: ApprovalsConfig;
   /** Validated settings of every rule the config was parsed for, keyed by rule id. */
   readonly rules: Readonly<Record<string, RuleConfig>>;
 }
@@ -143,6 +165,7 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     if (Number.isNaN(Date.parse(`${exemption.expires}T00:00:00Z`))) problems.push(`exemptions.${index}.expires: ${JSON.stringify(exemption.expires)} is not a date`);
     for (const id of exemption.rules ?? []) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`exemptions.${index}.rules: unknown rule ${id}`);
   }
+  for (const id of Object.keys(global.approvals.rules)) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`approvals.rules.${id}: unknown rule`);
 
   const ruleConfigs: Record<string, RuleConfig> = {};
   for (const rule of rules) {

@@ -15,7 +15,7 @@
  *   best-effort: a failed write is logged and counted (`HistoryWriteFailed`), never retried by Lambda;
  * - a fault the bot does not understand is rethrown only after the alert went out.
  */
-import { modeFor, parseConfig, type Config } from './config.js';
+import { modeFor, parseConfig, slackApprovers, type Config } from './config.js';
 import { liveFacts, type AwsGateway } from './aws.js';
 import { decideAll, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
@@ -402,6 +402,10 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
   if (!rule || decision.verdict.kind !== 'violation' || decision.rule !== stored.rule || decision.eventId !== stored.eventId) return refused('the stored proposal does not match a rule of this function');
   const plan = decision.verdict.plan;
   const writes = writeCount(plan);
+  const slackUser = /^slack:([UW][A-Z0-9]{2,20})\b/.exec(approver)?.[1];
+  if (slackUser !== undefined && !slackApprovers(deps.config.approvals, rule.id, decision.severity).includes(slackUser)) {
+    return refused(`Slack user ${slackUser} is not on the approval list for ${rule.id} proposals (${decision.severity})`);
+  }
   if (action === 'approve') {
     // The function as it is deployed now decides: a rule turned to notify or off, or DRY_RUN, applies nothing.
     if (deps.env['DRY_RUN']?.toLowerCase() === 'true') return refused('DRY_RUN=true on this function: nothing is applied');

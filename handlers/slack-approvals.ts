@@ -12,6 +12,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
+import { anySlackApprover, type ApprovalsConfig } from '../engine/config.js';
 import { createSlackApprovalHandler, dynamoDbSignatureLedger, lambdaInvoker } from '../notify/slack-approvals.js';
 import { createSigningSecretReader, webhookSecretRegion } from '../notify/webhook-secret.js';
 
@@ -22,11 +23,14 @@ const clientConfig = secretRegion ? { region: secretRegion } : {};
 const signingSecret = createSigningSecretReader(env['SLACK_SIGNING_SECRET'], { secretsManager: () => new SecretsManagerClient(clientConfig), ssm: () => new SSMClient(clientConfig) });
 declare const __REMEDIATION_CONFIG__: unknown;
 
-/** `approvals.slackUsers` of the config embedded at package time (already validated there), without the rules' code. */
+/**
+ * Every Slack user on some approval list of the config embedded at package
+ * time (validated there), read without the rules' code: the family function
+ * then applies the list of the proposal's own rule (`slackApprovers`).
+ */
 function allowedSlackUsers(): string[] {
-  const config = typeof __REMEDIATION_CONFIG__ === 'undefined' ? undefined : (__REMEDIATION_CONFIG__ as { approvals?: { slackUsers?: unknown } });
-  const users = config?.approvals?.slackUsers;
-  return Array.isArray(users) ? users.filter((user): user is string => typeof user === 'string' && /^[UW][A-Z0-9]{2,20}$/.test(user)) : [];
+  const config = typeof __REMEDIATION_CONFIG__ === 'undefined' ? undefined : (__REMEDIATION_CONFIG__ as { approvals?: ApprovalsConfig });
+  return config?.approvals ? anySlackApprover({ slackUsers: config.approvals.slackUsers ?? [], rules: config.approvals.rules ?? {}, severities: config.approvals.severities ?? {} }) : [];
 }
 
 /** `{"security-groups": "remediation-bot-prod-security-groups", …}`: the family functions of this stack. */

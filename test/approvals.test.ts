@@ -170,6 +170,18 @@ describe('approving it', () => {
     expect((await dynamoDbProposalStore({ tableName: table, client: dynamo.client }).get(proposalId()))?.status).toBe('open');
   });
 
+  it('from Slack, only by a user on the list for the proposal\'s rule (else its severity\'s, else slackUsers)', async () => {
+    const { ec2 } = fakeSecurityGroups([bothOpen()]);
+    await bot()(event());
+    const approvals = { slackUsers: ['U0EVERYONE'], rules: { 'sg-open-ingress': ['U0NETWORK'] }, severities: { critical: ['U0CISO'] } };
+    const withList = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, config: { approvals }, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
+    const refused = await withList()(approval('approve', 'slack:U0EVERYONE (eve)'));
+    expect(refused.status === 'refused' ? refused.reason : '').toMatch(/^Slack user U0EVERYONE is not on the approval list for sg-open-ingress proposals/);
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
+    const ran = await withList()(approval('approve', 'slack:U0NETWORK (nina)'));
+    expect(ran.status === 'ran' ? ran.outcome : ran.status === 'refused' ? ran.reason : ran.status).toBe('applied');
+  });
+
   it('without approvals enabled is refused', async () => {
     fakeSecurityGroups([bothOpen()]);
     const { handler } = familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' } });

@@ -45,6 +45,7 @@ const proposalId = () => proposalIdFor('security-groups', event().detail.eventID
 const family = () =>
   familyHandler('security-groups', {
     modes: { 'sg-open-ingress': 'propose' },
+    config: { approvals: { slackUsers: [ALLOWED] } },
     proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }),
     replyToApprover: async (url, body) => void replies.push({ url, body }),
   }).handler;
