@@ -15,7 +15,9 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ApprovalResult } from '../engine/approval.js';
 import type { Env } from '../engine/decide.js';
-import { dynamoDbProposalStore, PROPOSAL_ID, type ProposalStore, type StoredProposal } from '../engine/proposal-store.js';
+import { dynamoDbProposalStore, PROPOSAL_ID, proposalIdFor, type ProposalStore, type StoredProposal } from '../engine/proposal-store.js';
+import { allRules } from '../remediations/registry.js';
+import { didYouMean } from './suggest.js';
 import type { Decision } from '../engine/types.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './format.js';
@@ -61,10 +63,10 @@ async function approve(action: 'approve' | 'dismiss', args: string[], io: Io, en
     return EXIT.ok;
   }
   const { values, positionals } = parseArgs({ args, options: APPROVE_OPTIONS, allowPositionals: true });
-  const [proposalId, ...extra] = positionals;
-  if (proposalId === undefined || extra.length > 0) throw new UsageError(`${action}: name exactly one proposal id (from the alert: <family>.<24 letters and digits>)`, action);
-  const family = PROPOSAL_ID.exec(proposalId)?.[1];
-  if (family === undefined) throw new UsageError(`"${terminalText(proposalId)}" is not a proposal id (<family>.<24 letters and digits>, as the alert gives it)`, action);
+  const [given, ...extra] = positionals;
+  if (given === undefined || extra.length > 0) throw new UsageError(`${action}: name exactly one proposal id (from the alert: <family>.<24 letters and digits>), or an event id with --rule`, action);
+  const proposalId = proposalIdOf(given, values.rule, action);
+  const family = PROPOSAL_ID.exec(proposalId)?.[1] ?? '';
   if (values.function !== undefined && values.stage !== undefined) throw new UsageError('give --function or --stage, not both', action);
   const functionName = values.function ?? (values.stage !== undefined ? `remediation-bot-${values.stage}-${family}` : undefined);
   if (functionName === undefined) throw new UsageError('name the function: --function NAME (the alert gives it), or --stage STAGE', action);
@@ -102,6 +104,22 @@ async function approve(action: 'approve' | 'dismiss', args: string[], io: Io, en
       io.out(`${proposalId}: ${result.rule}: ${result.outcome} (approved by ${result.by}; the alert has each step with its reads before and after)`);
       return CLOSED.has(result.outcome) ? EXIT.ok : EXIT.failed;
   }
+}
+
+/**
+ * The proposal's id: as given, or, for a CloudTrail event id and `--rule`, the
+ * id the bot gave that event's proposal for that rule (the same derivation).
+ */
+function proposalIdOf(given: string, ruleId: string | undefined, action: 'approve' | 'dismiss'): string {
+  if (PROPOSAL_ID.test(given)) {
+    if (ruleId !== undefined) throw new UsageError('--rule goes with an event id, not with a proposal id', action);
+    return given;
+  }
+  if (!/^[A-Za-z0-9-]{8,128}$/.test(given)) throw new UsageError(`"${terminalText(given)}" is neither a proposal id (<family>.<24 letters and digits>, as the alert gives it) nor a CloudTrail event id`, action);
+  if (ruleId === undefined) throw new UsageError(`${terminalText(given)} looks like an event id: name the rule too (--rule ID), since one event can have a proposal per rule`, action);
+  const rule = allRules.find((candidate) => candidate.id === ruleId);
+  if (rule === undefined) throw new UsageError(`unknown rule "${terminalText(ruleId)}"${didYouMean(ruleId, allRules.map((known) => known.id)) || '; "remediate rules" lists them'}`, action);
+  return proposalIdFor(rule.family, given, rule.id);
 }
 
 /** A span of time as people read it in a column: hours under two days, else days. */

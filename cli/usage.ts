@@ -232,7 +232,8 @@ Options:
 Exit codes: 0 done, 1 usage or config error.`;
 
 const APPROVE_HELP = `Usage: remediate approve <proposal-id> (--function NAME | --stage STAGE) [options]
-       remediate dismiss <proposal-id> (--function NAME | --stage STAGE) [options]
+       remediate approve <event-id> --rule ID (--function NAME | --stage STAGE) [options]
+       remediate dismiss <proposal-id | event-id --rule ID> (--function NAME | --stage STAGE) [options]
 
 With approvals on (deploy parameter approvals=true), a proposal's alert gives
 its id and this command. approve asks the family's function to run exactly the
@@ -244,6 +245,7 @@ from this machine: your credentials need lambda:InvokeFunction on the function
 and sts:GetCallerIdentity, which names you in the undo record and the alert.
 
 Options:
+  --rule ID         with a CloudTrail event id: the rule whose proposal it is
   --function NAME   the family's function (the alert names it)
   --stage STAGE     instead: the stage deployed, for remediation-bot-STAGE-<family>
   --region REGION   the function's Region (default: $AWS_REGION)
@@ -282,6 +284,7 @@ export const COMMAND_HELP: Readonly<Record<Command, string>> = {
 
 /** `approve`'s and `dismiss`'s options. */
 export const APPROVE_OPTIONS = {
+  rule: { type: 'string' },
   function: { type: 'string' },
   stage: { type: 'string' },
   region: { type: 'string' },

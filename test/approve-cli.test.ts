@@ -88,6 +88,15 @@ describe('remediate approve', () => {
     expect(await store().listOpen(new Date())).toStrictEqual([]);
   });
 
+  it('takes the event id and the rule instead of the proposal id', async () => {
+    fakeSecurityGroups([{ groupId: GROUP, groupName: 'web', rules: new Map([[SSH, ingressRule(GROUP, SSH, 'tcp', 22, 22, '0.0.0.0/0')]]) }]);
+    await handler()(event());
+    const { code, stdout } = await runCli(['dismiss', event().detail.eventID, '--rule', 'sg-open-ingress', '--stage', 'prod']);
+    expect(code).toBe(0);
+    expect(stdout).toStrictEqual([`${proposalId()}: dismissed by ${ALICE}; nothing was changed`]);
+    expect(JSON.parse(new TextDecoder().decode(lambda.commandCalls(InvokeCommand)[0]?.args[0].input.Payload as Uint8Array))).toStrictEqual({ approval: { proposalId: proposalId(), action: 'dismiss', approver: ALICE } });
+  });
+
   it('says what the function answered when it failed, exit 4', async () => {
     lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: payloadOf('{"errorMessage":"boom"}') });
     const { code, stderr } = await runCli(['approve', proposalId(), '--function', FUNCTION]);
@@ -97,7 +106,10 @@ describe('remediate approve', () => {
 
   it.each([
     [['approve'], 'approve: name exactly one proposal id'],
-    [['approve', 'sg-open-ingress'], '"sg-open-ingress" is not a proposal id'],
+    [['approve', 'sg-open-ingress!'], '"sg-open-ingress!" is neither a proposal id'],
+    [['approve', '3b2f4c9e-1111-4222-8333-944455556666', '--stage', 'prod'], 'looks like an event id: name the rule too (--rule ID)'],
+    [['approve', '3b2f4c9e-1111-4222-8333-944455556666', '--rule', 'sg-open-ingres', '--stage', 'prod'], 'unknown rule "sg-open-ingres"; did you mean sg-open-ingress?'],
+    [['approve', 'security-groups.aaaaaaaaaaaaaaaaaaaaaaaa', '--rule', 'sg-open-ingress', '--stage', 'prod'], '--rule goes with an event id, not with a proposal id'],
     [['approve', 'security-groups.aaaaaaaaaaaaaaaaaaaaaaaa'], 'name the function: --function NAME'],
     [['dismiss', 'security-groups.aaaaaaaaaaaaaaaaaaaaaaaa', '--function', 'f', '--stage', 'prod'], 'give --function or --stage, not both'],
     [['approve', 'security-groups.aaaaaaaaaaaaaaaaaaaaaaaa', '--function', 'f;rm'], '--function must be a Lambda function name or ARN'],
