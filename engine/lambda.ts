@@ -27,7 +27,8 @@ import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, writeCount, type Disposition } from './outcome.js';
 import { ApprovalRequestSchema, looksLikeApproval, type ApprovalResult } from './approval.js';
-import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, type ProposalStore } from './proposal-store.js';
+import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, sealedText, type ProposalStore } from './proposal-store.js';
+import { timingSafeEqual } from 'node:crypto';
 import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
@@ -64,6 +65,12 @@ export interface EngineDeps {
   readonly proposalDays?: number;
   /** Posts to a Slack interaction's `response_url` (an approval from a button); absent: no reply. */
   readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
+  /**
+   * The bot's MAC of a text (KMS HMAC with the stack's signing key): a stored
+   * proposal is sealed with it, and an approval runs only a proposal whose seal
+   * it makes again. Absent (the CLI, tests): the hash alone is checked.
+   */
+  readonly proposalSeal?: (text: string) => Promise<string>;
 }
 
 export interface DecisionResult {
@@ -325,16 +332,17 @@ async function tell(decision: Decision, outcome: Outcome, rule: Rule | undefined
  */
 async function storeProposal(decision: Decision, rule: Rule, note: string | undefined, deps: EngineDeps, now: Date): Promise<{ readonly note: string | undefined; readonly proposal?: NonNullable<Alert['proposal']> }> {
   if (!deps.proposals || decision.verdict.kind !== 'violation' || decision.verdict.plan.length === 0) return { note };
-  const proposal = proposalFor(decision, rule.family, now, deps.proposalDays ?? DEFAULT_PROPOSAL_DAYS);
+  const unsealed = proposalFor(decision, rule.family, now, deps.proposalDays ?? DEFAULT_PROPOSAL_DAYS);
   try {
+    const proposal = deps.proposalSeal ? { ...unsealed, seal: await deps.proposalSeal(sealedText(unsealed)) } : unsealed;
     await deps.proposals.put(proposal);
   } catch (error) {
     (deps.metrics ?? noMetrics).count('ProposalStoreFailed', decision.rule);
     deps.logger.error('proposal could not be stored: it cannot be approved, only applied by hand', { error: describeError(error) });
     return { note };
   }
-  const approve = approvalNote(proposal, deps.env['AWS_LAMBDA_FUNCTION_NAME']);
-  return { note: note ? `${note} ${approve}` : approve, proposal: { id: proposal.id, expiresAt: proposal.expiresAt } };
+  const approve = approvalNote(unsealed, deps.env['AWS_LAMBDA_FUNCTION_NAME']);
+  return { note: note ? `${note} ${approve}` : approve, proposal: { id: unsealed.id, expiresAt: unsealed.expiresAt } };
 }
 
 /** The line a stored proposal's alert ends with: the command that approves it. */
@@ -392,6 +400,11 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
   const now = deps.now?.() ?? new Date();
   const stored = await deps.proposals.get(proposalId);
   if (!stored) return refused('no such proposal (never stored, or expired and removed)');
+  if (deps.proposalSeal) {
+    const expected = Buffer.from(await deps.proposalSeal(sealedText(stored)));
+    const given = Buffer.from(stored.seal ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refused('the stored proposal does not carry the bot\'s seal: the bot did not write it as it is, so it is not run');
+  }
   let decision: Decision;
   try {
     decision = JSON.parse(stored.decision) as Decision;
@@ -579,6 +592,7 @@ export interface HandlerOptions {
   readonly proposals?: ProposalStore;
   readonly proposalDays?: number;
   readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
+  readonly proposalSeal?: (text: string) => Promise<string>;
   /** The clock (tests fix it). */
   readonly now?: () => Date;
 }
@@ -601,6 +615,7 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     ...(proposalDays !== undefined ? { proposalDays } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.replyToApprover ? { replyToApprover: options.replyToApprover } : {}),
+    ...(options.proposalSeal ? { proposalSeal: options.proposalSeal } : {}),
   };
   // An approval request has the one key `approval`; an EventBridge event never does.
   return (event: unknown, context?: InvocationContext) => (looksLikeApproval(event) ? runApproval(event, deps, context) : processEvent(event, deps, context));

@@ -37,6 +37,8 @@ export interface StoredProposal {
   readonly decision: string;
   /** SHA-256 (hex) of `decision`. */
   readonly hash: string;
+  /** The bot's MAC of {@link sealedText} (KMS HMAC with the stack's signing key), when the deployment seals proposals. */
+  readonly seal?: string;
   readonly status: ProposalStatus;
   /** Who approved or dismissed it (an IAM ARN, or a Slack user), and when. */
   readonly settledBy?: string;
@@ -64,6 +66,11 @@ function base32(bytes: Buffer): string {
 /** The same event and rule always give the same id, so a duplicate delivery stores nothing new. */
 export function proposalIdFor(family: string, eventId: string, rule: string): string {
   return `${family}.${base32(createHash('sha256').update(`${eventId}\n${rule}`).digest()).slice(0, 24)}`;
+}
+
+/** What the seal covers: the id, the event, the rule, the expiry and the decision's hash, under a tag no alert body can start with. */
+export function sealedText(proposal: Pick<StoredProposal, 'id' | 'eventId' | 'rule' | 'expiresAt' | 'hash'>): string {
+  return ['remediation-bot proposal v1', proposal.id, proposal.eventId, proposal.rule, proposal.expiresAt, proposal.hash].join('\n');
 }
 
 export function hashOf(text: string): string {
@@ -114,7 +121,8 @@ function fromItem(item: Record<string, AttributeValue>): StoredProposal | undefi
   const settledBy = text('settledBy');
   const settledAt = text('settledAt');
   const outcome = text('outcome');
-  return { id, family, eventId, rule, createdAt, expiresAt, decision, hash, status, ...(settledBy ? { settledBy } : {}), ...(settledAt ? { settledAt } : {}), ...(outcome ? { outcome } : {}) };
+  const seal = text('seal');
+  return { id, family, eventId, rule, createdAt, expiresAt, decision, hash, status, ...(seal ? { seal } : {}), ...(settledBy ? { settledBy } : {}), ...(settledAt ? { settledAt } : {}), ...(outcome ? { outcome } : {}) };
 }
 
 export interface DynamoDbProposalStoreOptions {
@@ -145,6 +153,7 @@ export function dynamoDbProposalStore(options: DynamoDbProposalStoreOptions): Pr
               expiresAt: { S: proposal.expiresAt },
               decision: { S: proposal.decision },
               hash: { S: proposal.hash },
+              ...(proposal.seal ? { seal: { S: proposal.seal } } : {}),
               status: { S: 'open' },
               expiration: { N: String(expiration) },
             },

@@ -22,6 +22,7 @@ import { dynamoDbProposalStore, type ProposalStore } from '../engine/proposal-st
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
 import { snsCommands } from '../notify/sns-commands.js';
 import { snsAlertSink } from '../notify/sns.js';
+import { signAlertBody, SIGNING_KEY_ENV } from '../notify/alert-signature.js';
 
 /** The commands a family's function sends: its rules' and the alerts'. */
 export function runtimeCommands(family: Family): CommandTable {
@@ -98,6 +99,9 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   const proposals = options.proposals ?? stores.proposals;
   const proposalDays = options.proposalDays ?? proposalDaysFromEnv(env);
   const replyToApprover = options.replyToApprover ?? (proposals ? postToSlack : undefined);
+  // Proposals are sealed with the key that signs alerts: only the bot's roles may make its MACs.
+  const signingKeyId = env[SIGNING_KEY_ENV];
+  const proposalSeal = options.proposalSeal ?? (proposals && signingKeyId ? async (text: string) => (await signAlertBody(gateway, signingKeyId, text)).signature : undefined);
   return createRemediationHandler({
     ...options,
     env,
@@ -111,6 +115,7 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(proposals ? { proposals } : {}),
     ...(proposalDays !== undefined ? { proposalDays } : {}),
     ...(replyToApprover ? { replyToApprover } : {}),
+    ...(proposalSeal ? { proposalSeal } : {}),
   });
 }
 

@@ -5,12 +5,13 @@
  * the alert. Dismissed, expired, tampered or foreign proposals run nothing.
  */
 import { RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
-import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { InvocationResult } from '../engine/lambda.js';
-import { dynamoDbProposalStore, proposalIdFor, proposalKey } from '../engine/proposal-store.js';
+import { createHmac } from 'node:crypto';
+import { dynamoDbProposalStore, hashOf, proposalIdFor, proposalKey } from '../engine/proposal-store.js';
 import { dynamoDbUndoStore } from '../engine/undo-store.js';
 import { useDynalite } from './helpers/dynalite.js';
 import { fakeSecurityGroups, ingressRule, type GroupState } from './helpers/ec2-security-groups.js';
@@ -180,6 +181,40 @@ describe('approving it', () => {
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
     const ran = await withList()(approval('approve', 'slack:U0NETWORK (nina)'));
     expect(ran.status === 'ran' ? ran.outcome : ran.status === 'refused' ? ran.reason : ran.status).toBe('applied');
+  });
+
+  it('with sealing on, runs only a proposal the bot sealed: one rewritten with a matching hash, or written without a seal, runs nothing', async () => {
+    const { ec2 } = fakeSecurityGroups([bothOpen()]);
+    // The runtime seals with KMS GenerateMac under the stack's signing key; here an HMAC with a key the test keeps.
+    const proposalSeal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
+    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, proposalSeal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
+    await sealed()(event());
+    const key = { id: { S: proposalKey(proposalId()) } };
+    const { Item: item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: key }));
+    expect(item?.['seal']?.S).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    // Someone with write access to the table swaps in another plan, with its own correct hash.
+    const forged = (item?.['decision']?.S ?? '').replaceAll(RDP, 'sgr-0ffffffffffffffff');
+    await dynamo.client.send(
+      new UpdateItemCommand({ TableName: table, Key: key, UpdateExpression: 'SET #d = :d, #h = :h', ExpressionAttributeNames: { '#d': 'decision', '#h': 'hash' }, ExpressionAttributeValues: { ':d': { S: forged }, ':h': { S: hashOf(forged) } } }),
+    );
+    const refused = await sealed()(approval('approve'));
+    expect(refused.status === 'refused' ? refused.reason : '').toBe("the stored proposal does not carry the bot's seal: the bot did not write it as it is, so it is not run");
+    // The same proposal written again by a writer that does not seal.
+    await dynamo.client.send(new DeleteItemCommand({ TableName: table, Key: key }));
+    await bot()(event());
+    const unsealed = await sealed()(approval('approve'));
+    expect(unsealed.status === 'refused' ? unsealed.reason : '').toBe("the stored proposal does not carry the bot's seal: the bot did not write it as it is, so it is not run");
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
+  });
+
+  it('with sealing on, runs a proposal the bot sealed', async () => {
+    const { ec2 } = fakeSecurityGroups([bothOpen()]);
+    const proposalSeal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
+    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, proposalSeal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
+    await sealed()(event());
+    const result = await sealed()(approval('approve'));
+    expect(result.status === 'ran' ? result.outcome : result.status).toBe('applied');
+    expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(2);
   });
 
   it('without approvals enabled is refused', async () => {
