@@ -402,6 +402,10 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
         const { approveCommand, proposalsCommand } = await import('./approve.js');
         return command === 'proposals' ? await proposalsCommand(rest, io, env) : await approveCommand(command, rest, io, env);
       }
+      case 'redrive': {
+        const { redriveCommand } = await import('./redrive.js');
+        return await redriveCommand(rest, io, env);
+      }
       case 'rules':
         return listRules(rest, io, env);
       default:

@@ -13,7 +13,7 @@ import { terminalText } from './terminal.js';
 /** The version of the package, carried into the bundle by the JSON import. */
 export const VERSION: string = packageJson.version;
 
-export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'proposals', 'approve', 'dismiss', 'rules'] as const;
+export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'proposals', 'approve', 'dismiss', 'redrive', 'rules'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A usage error; `command` names the help to point at (`remediate <command> --help`). */
@@ -67,6 +67,9 @@ Usage:
   remediate approve <proposal-id> [options]
       Has the family's function run the stored plan, re-checked against the
       present; remediate dismiss <proposal-id> closes it unapplied.
+  remediate redrive [options]
+      Lists what waits in the stack's dead-letter and failure queues, and
+      sends it through its function again.
   remediate rules [options]
       Lists the rules, with the mode and settings each runs with.
   remediate <command> --help     that command's options
@@ -271,7 +274,34 @@ Options:
 Exit codes: 0 done (also when none is open), 1 usage error, 2 the table could
 not be read.`;
 
+const REDRIVE_HELP = `Usage: remediate redrive (--events-queue URL | --failure-queue URL)... (--dry-run | --all | --older-than DURATION) [options]
+
+What waits in the stack's queues: events EventBridge could not deliver
+(EventsDeadLetterQueueUrl) and events a function failed on after Lambda's
+retries (FailureQueueUrl), each with its age, event, function and why. Without
+--dry-run, each chosen message's event is sent to its function again, and the
+message is deleted only after the function answered without an error. The
+functions act once per CloudTrail event: one processed meanwhile answers with
+its first result, and nothing is done twice.
+
+Options:
+  --events-queue URL    the EventBridge dead-letter queue (default: $EVENTS_DLQ_URL)
+  --failure-queue URL   the functions' failure queue (default: $FAILURE_QUEUE_URL)
+  --dry-run             list only (each message stays hidden for 30 s)
+  --all                 send every message again
+  --older-than D        only messages older than D (1h, 2d)
+  --max N               at most N messages per queue (default 100)
+  --region REGION       the queues' Region (default: $AWS_REGION)
+  -h, --help            this help
+
+Permissions: sqs:ReceiveMessage and sqs:DeleteMessage on the queues, kms:Decrypt
+with the stack's key, lambda:InvokeFunction on the family functions.
+
+Exit codes: 0 done (also when the queues are empty), 1 usage error, 4 a
+message could not be sent again (it stays in its queue).`;
+
 export const COMMAND_HELP: Readonly<Record<Command, string>> = {
+  redrive: REDRIVE_HELP,
   replay: REPLAY_HELP,
   invoke: INVOKE_HELP,
   undo: UNDO_HELP,
@@ -287,6 +317,17 @@ export const APPROVE_OPTIONS = {
   rule: { type: 'string' },
   function: { type: 'string' },
   stage: { type: 'string' },
+  region: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** `redrive`'s options. */
+export const REDRIVE_OPTIONS = {
+  'events-queue': { type: 'string' },
+  'failure-queue': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  all: { type: 'boolean' },
+  'older-than': { type: 'string' },
+  max: { type: 'string' },
   region: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 

@@ -38,7 +38,7 @@ describe('the CLI bundle', () => {
   });
 
   it('the subcommands that call AWS carry the real SDK, in their own files', () => {
-    for (const name of ['invoke', 'undo', 'history', 'lookup-events', 'athena', 'lake', 'approve']) {
+    for (const name of ['invoke', 'undo', 'history', 'lookup-events', 'athena', 'lake', 'approve', 'redrive']) {
       const code = text(staticGraph(join(DIST, 'aws', `${name}.mjs`)));
       expect(code, name).not.toContain('the replay makes no AWS call');
       if (name !== 'athena' && name !== 'lake') expect(REAL_SDK.test(code), name).toBe(true);
