@@ -16,13 +16,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ApprovalResult } from '../engine/approval.js';
 import type { Env } from '../engine/decide.js';
 import { dynamoDbProposalStore, PROPOSAL_ID, proposalIdFor, type ProposalStore, type StoredProposal } from '../engine/proposal-store.js';
-import { allRules } from '../remediations/registry.js';
+import { allRules, findRule } from '../remediations/registry.js';
 import { didYouMean } from './suggest.js';
 import type { Decision } from '../engine/types.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './format.js';
 import { terminalText } from './terminal.js';
-import { APPROVE_OPTIONS, checkArgs, COMMAND_HELP, PROPOSALS_OPTIONS, UsageError, usageErrorLine } from './usage.js';
+import { APPROVE_OPTIONS, checkArgs, COMMAND_HELP, PROPOSALS_OPTIONS, UsageError, usageChecked } from './usage.js';
 
 export interface ApproveDeps {
   readonly lambda?: Pick<LambdaClient, 'send'>;
@@ -33,21 +33,6 @@ export interface ApproveDeps {
 
 /** Outcomes after which the finding is closed: anything else needs a person. */
 const CLOSED = new Set(['applied', 'already-fixed']);
-
-/**
- * A usage error, as one line and exit 1, here: this module is built apart
- * from the CLI's entry (it carries the real SDK), so the entry cannot tell its
- * `UsageError` class from its own.
- */
-async function usageChecked(io: Io, run: () => Promise<number>): Promise<number> {
-  try {
-    return await run();
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(usageErrorLine(error));
-    return EXIT.usage;
-  }
-}
 
 export function approveCommand(action: 'approve' | 'dismiss', args: string[], io: Io, env: Env, deps: ApproveDeps = {}): Promise<number> {
   return usageChecked(io, () => approve(action, args, io, env, deps));
@@ -117,7 +102,7 @@ function proposalIdOf(given: string, ruleId: string | undefined, action: 'approv
   }
   if (!/^[A-Za-z0-9-]{8,128}$/.test(given)) throw new UsageError(`"${terminalText(given)}" is neither a proposal id (<family>.<24 letters and digits>, as the alert gives it) nor a CloudTrail event id`, action);
   if (ruleId === undefined) throw new UsageError(`${terminalText(given)} looks like an event id: name the rule too (--rule ID), since one event can have a proposal per rule`, action);
-  const rule = allRules.find((candidate) => candidate.id === ruleId);
+  const rule = findRule(ruleId);
   if (rule === undefined) throw new UsageError(`unknown rule "${terminalText(ruleId)}"${didYouMean(ruleId, allRules.map((known) => known.id)) || '; "remediate rules" lists them'}`, action);
   return proposalIdFor(rule.family, given, rule.id);
 }

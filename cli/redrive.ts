@@ -24,7 +24,7 @@ import { EXIT } from './exit-codes.js';
 import type { Io } from './format.js';
 import { terminalText } from './terminal.js';
 import { timeOf } from './time.js';
-import { checkArgs, COMMAND_HELP, REDRIVE_OPTIONS, UsageError, usageErrorLine } from './usage.js';
+import { checkArgs, COMMAND_HELP, REDRIVE_OPTIONS, UsageError, usageChecked } from './usage.js';
 
 export interface RedriveDeps {
   readonly sqs?: Pick<SQSClient, 'send'>;
@@ -110,11 +110,7 @@ function ageText(sentAt: number | undefined, now: number): string {
 }
 
 export function redriveCommand(args: string[], io: Io, env: Env, deps: RedriveDeps = {}): Promise<number> {
-  return redrive(args, io, env, deps).catch((error: unknown) => {
-    if (!(error instanceof UsageError)) throw error;
-    io.err(usageErrorLine(error));
-    return EXIT.usage;
-  });
+  return usageChecked(io, () => redrive(args, io, env, deps));
 }
 
 async function redrive(args: string[], io: Io, env: Env, deps: RedriveDeps): Promise<number> {
@@ -159,7 +155,8 @@ async function redrive(args: string[], io: Io, env: Env, deps: RedriveDeps): Pro
       const chosen = olderThan === undefined || (item.sentAt !== undefined && item.sentAt <= olderThan);
       const head = `${queue}  ${ageText(item.sentAt, now)}  ${item.eventName ?? '?'}  ${item.eventId ?? '?'}  ${item.target ? item.target.split(':').slice(6).join(':') : '?'}`;
       if (dryRun || !chosen) {
-        if (dryRun || values.all !== true) io.out(`${head}  ${terminalText(item.reason)}${dryRun ? '' : '  (left: newer than --older-than)'}`);
+        // Not chosen only under --older-than: --all chooses every message.
+        io.out(`${head}  ${terminalText(item.reason)}${dryRun ? '' : '  (left: newer than --older-than)'}`);
         listed += 1;
         continue;
       }

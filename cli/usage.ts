@@ -2,6 +2,7 @@
  * The `remediate` CLI's help texts and its argument checks: every usage error
  * is one line: `remediate: <what is wrong> (see "remediate <command> --help")`.
  */
+import { EXIT } from './exit-codes.js';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigFault } from '../engine/errors.js';
 import { HISTORY_OUTCOMES, SEVERITIES } from '../engine/types.js';
@@ -30,6 +31,21 @@ export class UsageError extends ConfigFault {
 /** The one line a usage error prints. */
 export function usageErrorLine(error: UsageError): string {
   return `remediate: ${terminalText(error.message)} (see "remediate ${error.command ? `${error.command} ` : ''}--help")`;
+}
+
+/**
+ * Runs a command built apart from the CLI's entry (it carries the real SDK,
+ * `dist/aws/`): the entry cannot tell that bundle's `UsageError` class from
+ * its own, so a usage error is turned into its one line and exit 1 here.
+ */
+export async function usageChecked(io: { err(text: string): void }, run: () => Promise<number>): Promise<number> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.err(usageErrorLine(error));
+    return EXIT.usage;
+  }
 }
 
 export const FAIL_ON_LEVELS = ['violation', ...SEVERITIES] as const;

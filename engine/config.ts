@@ -3,6 +3,7 @@
  * It is validated strictly: a bad key or value fails fast, naming the key and
  * the allowed values.
  */
+import { SLACK_USER_ID } from './approval.js';
 import { ConfigFault } from './errors.js';
 import * as z from 'zod/mini';
 import { formatIssues } from './issues.js';
@@ -13,7 +14,7 @@ const SeveritySchema = z.enum(SEVERITIES);
 
 const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id is 12 digits'));
 
-const SlackUserSchema = z.string().check(z.regex(/^[UW][A-Z0-9]{2,20}$/, 'a Slack user id such as U024BE7LH'));
+const SlackUserSchema = z.string().check(z.regex(SLACK_USER_ID, 'a Slack user id such as U024BE7LH'));
 
 const GlobalConfigSchema = z.strictObject({
   /** Mode of every rule that the `rules` section does not set. */

@@ -26,7 +26,7 @@ import { historyRecordFor, type HistoryStore } from './history-store.js';
 import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, writeCount, type Disposition } from './outcome.js';
-import { ApprovalRequestSchema, looksLikeApproval, type ApprovalResult } from './approval.js';
+import { ApprovalRequestSchema, looksLikeApproval, SLACK_APPROVER, type ApprovalRequest, type ApprovalResult } from './approval.js';
 import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, sealedText, type ProposalStore } from './proposal-store.js';
 import { timingSafeEqual } from 'node:crypto';
 import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Rule } from './types.js';
@@ -114,6 +114,14 @@ const OUTCOME_METRICS: Readonly<Record<Outcome, MetricName | undefined>> = {
 
 /** Outcomes that also count at function level, where the stack's alarms watch them. */
 const ALARMED_OUTCOMES: ReadonlySet<Outcome> = new Set(['unverified', 'uninspected', 'failed']);
+
+/** Counts an outcome for its rule, and at function level when an alarm watches it. */
+function countOutcome(metrics: EngineMetrics, outcome: Outcome, rule: string): void {
+  const metric = OUTCOME_METRICS[outcome];
+  if (!metric) return;
+  metrics.count(metric, rule);
+  if (ALARMED_OUTCOMES.has(outcome)) metrics.count(metric);
+}
 
 const VERDICT_METRICS: Readonly<Record<Decision['verdict']['kind'], MetricName | undefined>> = {
   violation: 'Violations',
@@ -239,11 +247,7 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
     if (verdictMetric) metrics.count(verdictMetric, decision.rule);
     if (verdict.kind === 'violation' && verdict.withheld !== undefined) metrics.count('InvalidInput', decision.rule);
     if (isQuietSkip(verdict)) metrics.count('Ignored', decision.rule);
-    const outcomeMetric = OUTCOME_METRICS[outcome];
-    if (outcomeMetric) {
-      metrics.count(outcomeMetric, decision.rule);
-      if (ALARMED_OUTCOMES.has(outcome)) metrics.count(outcomeMetric);
-    }
+    countOutcome(metrics, outcome, decision.rule);
     if (verdict.kind === 'skipped' && verdict.cause === 'rule-failed') {
       metrics.count('RuleFailed', decision.rule);
       metrics.count('RuleFailed');
@@ -360,8 +364,13 @@ export function approvalNote(proposal: { readonly id: string; readonly expiresAt
  * fixed `already-fixed`) and after. The undo record and the alert name the approver.
  */
 export async function runApproval(raw: unknown, deps: EngineDeps, context: InvocationContext = {}): Promise<ApprovalResult> {
-  const result = await settleAndRun(raw, deps, context);
-  const responseUrl = ApprovalRequestSchema.safeParse(raw).data?.approval.responseUrl;
+  const parsed = ApprovalRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const given = typeof raw === 'object' && raw !== null ? (raw as { approval?: { proposalId?: unknown } }).approval?.proposalId : undefined;
+    return { status: 'refused', proposalId: typeof given === 'string' ? given.slice(0, 80) : '', reason: `not an approval request: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}` };
+  }
+  const result = await settleAndRun(parsed.data.approval, deps, context);
+  const responseUrl = parsed.data.approval.responseUrl;
   if (responseUrl !== undefined && deps.replyToApprover) {
     // Best-effort: the alert is the record; the Slack message is told what became of the click.
     try {
@@ -385,11 +394,8 @@ export function approvalReply(result: ApprovalResult): Record<string, unknown> {
   }
 }
 
-async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationContext): Promise<ApprovalResult> {
-  const parsed = ApprovalRequestSchema.safeParse(raw);
-  const proposalIdOf = (value: unknown) => (typeof value === 'object' && value !== null && typeof (value as { approval?: { proposalId?: unknown } }).approval?.proposalId === 'string' ? String((value as { approval: { proposalId: string } }).approval.proposalId).slice(0, 80) : '');
-  if (!parsed.success) return { status: 'refused', proposalId: proposalIdOf(raw), reason: `not an approval request: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}` };
-  const { proposalId, action, approver } = parsed.data.approval;
+async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context: InvocationContext): Promise<ApprovalResult> {
+  const { proposalId, action, approver } = request;
   const refused = (reason: string): ApprovalResult => {
     deps.logger.warn('approval refused', { proposalId, reason });
     return { status: 'refused', proposalId, reason };
@@ -415,7 +421,7 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
   if (!rule || decision.verdict.kind !== 'violation' || decision.rule !== stored.rule || decision.eventId !== stored.eventId) return refused('the stored proposal does not match a rule of this function');
   const plan = decision.verdict.plan;
   const writes = writeCount(plan);
-  const slackUser = /^slack:([UW][A-Z0-9]{2,20})\b/.exec(approver)?.[1];
+  const slackUser = SLACK_APPROVER.exec(approver)?.[1];
   if (slackUser !== undefined && !slackApprovers(deps.config.approvals, rule.id, decision.severity).includes(slackUser)) {
     return refused(`Slack user ${slackUser} is not on the approval list for ${rule.id} proposals (${decision.severity})`);
   }
@@ -429,7 +435,7 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
     const answer = await deps.writeBudget.reserve(writes, now);
     if (!answer.granted) return refused(`the stack's write budget refuses it for now (${answer.reason}): approve it again later`);
   }
-  const settled = await deps.proposals.settle(proposalId, action === 'approve' ? 'approved' : 'dismissed', approver, now);
+  const settled = await deps.proposals.settle(stored, action === 'approve' ? 'approved' : 'dismissed', approver, now);
   if ('refused' in settled) {
     const current = settled.current;
     switch (settled.refused) {
@@ -439,8 +445,6 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
         return refused(`expired at ${current?.expiresAt}`);
       case 'tampered':
         return refused('the stored plan does not match its hash: it was changed after it was proposed, so it is not run');
-      case 'unknown':
-        return refused('no such proposal');
     }
   }
   if (action === 'dismiss') {
@@ -456,8 +460,7 @@ async function settleAndRun(raw: unknown, deps: EngineDeps, context: InvocationC
   });
   const outcome = execution.status;
   const undo = await recordUndo(decision, execution, rule, deps, now, approver);
-  const metric = OUTCOME_METRICS[outcome];
-  if (metric) (deps.metrics ?? noMetrics).count(metric, decision.rule);
+  countOutcome(deps.metrics ?? noMetrics, outcome, decision.rule);
   const note = `Approved by ${approver} (proposal ${proposalId}): the bot ran the stored plan, each write read before and after.`;
   const failure = await tell(decision, outcome, rule, { execution, note }, deps);
   if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);

@@ -94,14 +94,18 @@ export function proposalFor(decision: Decision, family: string, now: Date, days 
 }
 
 /** Why a proposal cannot be settled now. */
-export type SettleRefusal = 'unknown' | 'expired' | 'settled' | 'tampered';
+export type SettleRefusal = 'expired' | 'settled' | 'tampered';
 
 export interface ProposalStore {
   /** Stores a new proposal; one already stored under its id (a duplicate delivery) is left as it is. */
   put(proposal: StoredProposal): Promise<void>;
   get(id: string): Promise<StoredProposal | undefined>;
-  /** Moves an open, unexpired proposal to `status`, once: the proposal as settled, or why not. */
-  settle(id: string, status: Exclude<ProposalStatus, 'open'>, by: string, now: Date): Promise<{ readonly settled: StoredProposal } | { readonly refused: SettleRefusal; readonly current?: StoredProposal }>;
+  /**
+   * Moves `proposal`, as the caller read it, to `status`, once: only while the
+   * stored item is still that proposal (same hash), open and unexpired. The
+   * proposal as settled, or why not.
+   */
+  settle(proposal: StoredProposal, status: Exclude<ProposalStatus, 'open'>, by: string, now: Date): Promise<{ readonly settled: StoredProposal } | { readonly refused: SettleRefusal; readonly current?: StoredProposal }>;
   /** Records what running an approved proposal ended as. */
   finish(id: string, outcome: string): Promise<void>;
   /** Proposals still open at `now`, oldest first. */
@@ -167,9 +171,8 @@ export function dynamoDbProposalStore(options: DynamoDbProposalStoreOptions): Pr
 
     get,
 
-    async settle(id, status, by, now) {
-      const current = await get(id);
-      if (!current) return { refused: 'unknown' };
+    async settle(current, status, by, now) {
+      const id = current.id;
       if (hashOf(current.decision) !== current.hash) return { refused: 'tampered', current };
       if (current.status !== 'open') return { refused: 'settled', current };
       if (Date.parse(current.expiresAt) <= now.getTime()) return { refused: 'expired', current };

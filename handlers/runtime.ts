@@ -23,6 +23,7 @@ import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js
 import { snsCommands } from '../notify/sns-commands.js';
 import { snsAlertSink } from '../notify/sns.js';
 import { signAlertBody, SIGNING_KEY_ENV } from '../notify/alert-signature.js';
+import { postToResponseUrl } from '../notify/slack-delivery.js';
 
 /** The commands a family's function sends: its rules' and the alerts'. */
 export function runtimeCommands(family: Family): CommandTable {
@@ -119,9 +120,9 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   });
 }
 
-/** Posts JSON to a Slack `response_url` (the request schema allows only https://hooks.slack.com/), giving up after 3 s. */
+/** Answers an approval on its Slack `response_url`, giving up after 3 s. */
 async function postToSlack(responseUrl: string, body: unknown): Promise<void> {
-  const response = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(3000) });
+  const response = await postToResponseUrl(responseUrl, body, 3000);
   if (!response.ok) throw new Error(`Slack answered ${response.status}`);
 }
 

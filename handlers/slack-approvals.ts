@@ -14,6 +14,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import { anySlackApprover, type ApprovalsConfig } from '../engine/config.js';
 import { createSlackApprovalHandler, dynamoDbSignatureLedger, lambdaInvoker } from '../notify/slack-approvals.js';
+import { postToResponseUrl } from '../notify/slack-delivery.js';
 import { createSigningSecretReader, webhookSecretRegion } from '../notify/webhook-secret.js';
 
 const logger = new Logger({ serviceName: 'remediation-bot' });
@@ -43,7 +44,7 @@ const approve = createSlackApprovalHandler({
   claimSignature: dynamoDbSignatureLedger(env['IDEMPOTENCY_TABLE'] ?? '', new DynamoDBClient({})),
   invoke: lambdaInvoker(new LambdaClient({})),
   async respond(responseUrl, body) {
-    await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(2000) });
+    await postToResponseUrl(responseUrl, body, 2000);
   },
   log: (message, extra) => logger.info(message, extra ?? {}),
 });

@@ -22,6 +22,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ConditionalCheckFailedException, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import * as z from 'zod/mini';
+import { RESPONSE_URL, SLACK_USER_ID } from '../engine/approval.js';
 import { PROPOSAL_ID } from '../engine/proposal-id.js';
 import { APPROVAL_ACTIONS } from './slack.js';
 
@@ -44,12 +45,10 @@ export const MAX_SKEW_SECONDS = 5 * 60;
 /** Interaction payloads are small; anything larger is not one. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** Where Slack lets an app answer an interaction: only there does the family function post. */
-export const RESPONSE_URL = /^https:\/\/hooks\.slack\.com\/[\x21-\x7e]{1,500}$/;
 
 const InteractionSchema = z.object({
   type: z.literal('block_actions'),
-  user: z.object({ id: z.string().check(z.regex(/^[UW][A-Z0-9]{2,20}$/)), username: z.optional(z.string()), name: z.optional(z.string()) }),
+  user: z.object({ id: z.string().check(z.regex(SLACK_USER_ID)), username: z.optional(z.string()), name: z.optional(z.string()) }),
   response_url: z.string().check(z.regex(RESPONSE_URL)),
   actions: z.array(z.object({ action_id: z.string(), value: z.optional(z.string()) })).check(z.minLength(1)),
 });

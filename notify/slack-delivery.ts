@@ -149,3 +149,8 @@ export async function postToSlack(url: string, message: SlackMessage, options: D
     }
   }
 }
+
+/** POSTs JSON to a Slack `response_url` (the schemas let only https://hooks.slack.com/ through), giving up after `timeoutMs`. */
+export function postToResponseUrl(responseUrl: string, body: unknown, timeoutMs: number): Promise<Response> {
+  return fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+}

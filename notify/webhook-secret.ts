@@ -109,9 +109,10 @@ function storedValueReader(source: WebhookSecretSource, clients: SecretClients):
   return async () => (await client.send(new GetParameterCommand({ Name: source.name, WithDecryption: true }))).Parameter?.Value;
 }
 
-interface WebhookUrlReader {
+/** A secret read once and cached (the webhook URL, the signing secret). */
+interface SecretReader {
   (): Promise<string>;
-  /** Forgets the cached URL: the next call reads the store again (after Slack said the webhook is gone). */
+  /** Forgets the cached value: the next call reads the store again (after Slack said the webhook is gone). */
   invalidate(): void;
 }
 
@@ -120,12 +121,12 @@ interface WebhookUrlReader {
  * the cache for the life of the container. A failed read is not cached, so
  * the next invocation tries again (after a fix to the secret or to IAM).
  */
-export function createWebhookUrlReader(reference: string | undefined, clients: SecretClients): WebhookUrlReader {
+export function createWebhookUrlReader(reference: string | undefined, clients: SecretClients): SecretReader {
   return createSecretReader(reference, clients, parseWebhookSecret);
 }
 
 /** The Slack app's signing secret, read like the webhook URL (`SLACK_SIGNING_SECRET`): the stored text, trimmed, at least 16 characters. */
-export function createSigningSecretReader(reference: string | undefined, clients: SecretClients): WebhookUrlReader {
+export function createSigningSecretReader(reference: string | undefined, clients: SecretClients): SecretReader {
   return createSecretReader(
     reference,
     clients,
@@ -138,7 +139,7 @@ export function createSigningSecretReader(reference: string | undefined, clients
   );
 }
 
-function createSecretReader(reference: string | undefined, clients: SecretClients, parse: (stored: string | undefined) => string, variable?: string): WebhookUrlReader {
+function createSecretReader(reference: string | undefined, clients: SecretClients, parse: (stored: string | undefined) => string, variable?: string): SecretReader {
   // The store client is made now (at init, where Lambda gives full CPU); a bad
   // reference is reported by every read instead, so the error reaches the logs.
   let stored: StoredValueReader;
