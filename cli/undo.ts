@@ -217,7 +217,7 @@ function printable(text: string): string {
 
 function entryHeading(entry: UndoEntry, index: number): string {
   return printable(
-    `${index + 1}. ${entry.rule} (${entry.family}) ${entry.outcome === 'failed' ? 'applied part of its plan' : 'applied its plan'} at ${entry.appliedAt}, account ${entry.account}, region ${entry.region}`,
+    `${index + 1}. ${entry.rule} (${entry.family}) ${entry.outcome === 'applied' ? 'applied its plan' : 'applied part of its plan'} at ${entry.appliedAt}, account ${entry.account}, region ${entry.region}`,
   );
 }
 

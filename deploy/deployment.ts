@@ -580,7 +580,8 @@ function idempotencyTable(params: DeployParams): Record<string, unknown> {
 /**
  * Each function reads and writes only its own idempotency keys, its own
  * family's undo records (a function cannot plant an undo record for another
- * family), and the deployment's write-budget counters.
+ * family) and progress records (`engine/progress-store.ts`), and the
+ * deployment's write-budget counters.
  */
 function idempotencyStatement(params: DeployParams, family: string): IamStatement {
   // With approvals on, also its own family's stored proposals (`proposal#<family>#…`).
@@ -589,7 +590,7 @@ function idempotencyStatement(params: DeployParams, family: string): IamStatemen
     Effect: 'Allow',
     Action: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     Resource: { 'Fn::GetAtt': ['IdempotencyTable', 'Arn'] },
-    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, family)}#*`, `undo#${family}#*`, 'budget#*', ...proposals] } },
+    Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${functionName(params, family)}#*`, `undo#${family}#*`, `progress#${family}#*`, 'budget#*', ...proposals] } },
   };
 }
 
@@ -943,7 +944,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     functions[key] = {
       name: functionName(params, family),
       handler: `handlers/${family}.handler`,
-      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: historyRetentionDays, ...approvalEnvironment, ...identity, ...alertSigningEnvironment() },
+      environment: { IDEMPOTENCY_TABLE: { Ref: 'IdempotencyTable' }, HISTORY_TABLE: { Ref: 'HistoryTable' }, HISTORY_RETENTION_DAYS: historyRetentionDays, RESERVED_CONCURRENCY: String(concurrency), ...approvalEnvironment, ...identity, ...alertSigningEnvironment() },
       description: `Remediation rules ${rules.map((rule) => rule.id).join(', ')}`.slice(0, 256),
       role: logicalId(family, 'Role'),
       reservedConcurrency: concurrency,

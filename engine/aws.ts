@@ -80,9 +80,11 @@ export function createAwsGateway(table: CommandTable, options: GatewayOptions = 
     if (!existing) {
       const Client = table.clients[service];
       if (!Client) throw new UnsupportedOperationError(`${service}:*`);
+      const maxAttempts = options.maxAttempts ?? 5;
       existing = new Client({
-        retryMode: 'adaptive',
-        maxAttempts: options.maxAttempts ?? 5,
+        // One attempt means the caller paces and retries (`pacing.ts`): the adaptive mode's limiter would wait in real time, past any deadline.
+        retryMode: maxAttempts > 1 ? 'adaptive' : 'standard',
+        maxAttempts,
         ...(options.region ? { region: options.region } : {}),
       });
       clients.set(service, existing);
@@ -135,6 +137,8 @@ export function liveFacts(gateway: AwsGateway): FactSource {
         return { status: 'ok', value: lookup.select(output) };
       } catch (error) {
         const code = errorCode(error);
+        // Out of time is not a missing fact: the event is retried whole, nothing decided (`pacing.ts`).
+        if (code === 'OutOfTime') throw error;
         if (lookup.notFoundCodes?.includes(code)) return { status: 'ok', value: null };
         return { status: 'unavailable', reason: `${lookup.operation} failed: ${code}` };
       }

@@ -16,6 +16,8 @@ const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id 
 
 const SlackUserSchema = z.string().check(z.regex(SLACK_USER_ID, 'a Slack user id such as U024BE7LH'));
 
+const API_SHARE = 'a share of each rate limit over 0 and at most 1, such as 0.5 for half';
+
 const GlobalConfigSchema = z.strictObject({
   /** Mode of every rule that the `rules` section does not set. */
   defaultMode: z._default(ModeSchema, 'propose'),
@@ -35,6 +37,8 @@ const GlobalConfigSchema = z.strictObject({
     }),
     { maxWrites: 50, windowMinutes: 60 },
   ),
+  /** The share (over 0, at most 1) of each AWS API rate limit that all instances of a function together may use: the rest stays for the account's other workloads (`engine/pacing.ts`). */
+  apiShare: z._default(z.number().check(z.gt(0, API_SHARE), z.lte(1, API_SHARE)), 0.5),
   /** `false`: the exemption tag exempts nothing (exemptions then live only in `exemptions` below). */
   exemptionTags: z._default(z.boolean(), true),
   /** Exemptions written down in the config: visible in review, each with a reason and an end. */
@@ -111,6 +115,7 @@ export interface Config {
   readonly trustedAccounts: readonly string[];
   readonly maxWritesPerInvocation: number;
   readonly writeBudget: { readonly maxWrites: number; readonly windowMinutes: number };
+  readonly apiShare: number;
   readonly exemptionTags: boolean;
   readonly exemptions: readonly ConfigExemption[];
   /** Accepted but worth a look (a principal glob that ends in `*`, say); the CLI and packaging print them. */
@@ -199,6 +204,7 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     trustedAccounts: global.trustedAccounts,
     maxWritesPerInvocation: global.maxWritesPerInvocation,
     writeBudget: global.writeBudget,
+    apiShare: global.apiShare,
     exemptionTags: global.exemptionTags,
     exemptions: global.exemptions,
     warnings,

@@ -8,6 +8,7 @@ import { DETAIL_TYPE, principalArn, principalArns, stringField, type CloudTrailE
 import { configExemption } from './exemption.js';
 import { matchesAnyGlob, wildcardMatches } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
+import { isOutOfTime } from './pacing.js';
 import { sourceFor } from './patterns.js';
 import { decisionSeverity, type Decision, type Fact, type Facts, type Lookup, type Rule, type RuleContext, type SkipCause, type Trigger, type Verdict } from './types.js';
 
@@ -220,6 +221,8 @@ export async function decide(event: CloudTrailEvent, rule: Rule, context: Decide
     const verdict = withConfigExemption(withoutEngineCause(rule.evaluate(event, facts, ruleContext)), rule, context);
     return decision(forMode(guardVerdict(verdict), mode), unavailable);
   } catch (error) {
+    // The invocation's time ran out while reading facts: nothing was decided, Lambda retries the event.
+    if (isOutOfTime(error)) throw error;
     return decision({ kind: 'skipped', reason: `the rule failed on this event, so it was not inspected (${describeError(error)})`, cause: 'rule-failed' });
   }
 }

@@ -14,6 +14,7 @@ import { StepFault } from './errors.js';
 import { iamActionFor } from './iam-actions.js';
 import { errorCode, errorMessage, UnsupportedOperationError, type AwsGateway } from './aws.js';
 import { isUnexpectedFault } from './faults.js';
+import { isOutOfTime } from './pacing.js';
 import { isStepOutputRef, isUnknownValue, isWaitStep, type Plan, type PlanStep, type Probe, type ProbeVerdict, type StateCheck, type UndoStep } from './types.js';
 
 /**
@@ -44,7 +45,7 @@ export interface StepResult {
   readonly precondition?: CheckResult;
   /** What the read just after the write (or after an "already gone" answer) found. */
   readonly verification?: CheckResult;
-  /** Completed by an earlier invocation of the same plan (`resume`). */
+  /** Completed by an earlier invocation of the same plan (`resume`): as it found it, when it said. */
   readonly resumed?: true;
 }
 
@@ -54,6 +55,8 @@ export interface ResumePoint {
   readonly fromIndex: number;
   /** Outputs of the named steps that completed, keyed by step id: what later `$ref`s need. */
   readonly outputs: Readonly<Record<string, unknown>>;
+  /** What the earlier invocation found for the steps before `fromIndex`: the report then shows them as they ran. */
+  readonly steps?: readonly StepResult[];
 }
 
 /**
@@ -72,6 +75,14 @@ export interface ExecutionReport {
   readonly unexpectedError?: unknown;
   /** Set when the plan stopped part-way: exactly where to resume, with the outputs gathered so far. */
   readonly resume?: ResumePoint & { readonly stepId?: string; readonly operation: string };
+  /**
+   * The invocation ran out of time (`OutOfTime`, see `pacing.ts`) before the
+   * plan was done: nothing is wrong with the plan, the rest waits for Lambda's
+   * retry, which resumes at `resume.fromIndex`. A step whose write went out but
+   * whose read after it did not is resumed at itself: its read before the write
+   * then shows it done.
+   */
+  readonly interrupted?: true;
 }
 
 const PERMISSION_CODES = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'Client.UnauthorizedOperation', 'AuthorizationError']);
@@ -335,16 +346,19 @@ export async function executePlan(plan: Plan, gateway: AwsGateway, options: Exec
   const probes = options.probes ?? [];
   const startAt = options.resume?.fromIndex ?? 0;
   let stoppedAt: number | undefined;
+  let interruptedAt: number | undefined;
   let unexpectedError: unknown;
   const stop = (index: number, result: StepResult & { unexpected?: boolean }, error?: unknown) => {
     const { unexpected, ...rest } = result;
     results.push(rest);
     stoppedAt = index;
-    if (unexpected && error !== undefined) unexpectedError ??= error;
+    if (error !== undefined && isOutOfTime(error)) interruptedAt = index;
+    else if (unexpected && error !== undefined) unexpectedError ??= error;
   };
   for (const [index, planned] of plan.entries()) {
     if (index < startAt) {
-      results.push({ index, step: planned, status: 'already-done', resumed: true });
+      const earlier = options.resume?.steps?.[index];
+      results.push(earlier?.index === index ? { ...earlier, resumed: true } : { index, step: planned, status: 'already-done', resumed: true });
       continue;
     }
     if (stoppedAt !== undefined) {
@@ -400,8 +414,14 @@ export async function executePlan(plan: Plan, gateway: AwsGateway, options: Exec
       if (step.id !== undefined) outputs[step.id] = withoutMetadata(output);
       nothingChanged = unchangedBy(step, output);
       if (nothingChanged === undefined) {
-        const verification = step.verification ? (await readState(step.verification, gateway, probes, outputs)).result : undefined;
+        const read = step.verification ? await readState(step.verification, gateway, probes, outputs) : undefined;
+        const verification = read?.result;
         results.push({ index, step, status: 'applied', ...(precondition ? { precondition } : {}), ...(verification ? { verification } : {}) });
+        if (read?.error !== undefined && isOutOfTime(read.error)) {
+          // Sent, not yet confirmed: the retry starts at this step, whose read before the write then shows it done.
+          interruptedAt = index;
+          stoppedAt = index;
+        }
         continue;
       }
     } catch (error) {
@@ -429,14 +449,15 @@ export async function executePlan(plan: Plan, gateway: AwsGateway, options: Exec
       verification,
     });
   }
-  const stopped = stoppedAt === undefined ? undefined : plan[stoppedAt];
-  const failedPartWay = stoppedAt !== undefined && results[stoppedAt]?.status === 'failed';
+  const resumeAt = interruptedAt ?? (stoppedAt !== undefined && results[stoppedAt]?.status === 'failed' ? stoppedAt : undefined);
+  const stopped = resumeAt === undefined ? undefined : plan[resumeAt];
   return {
     status: executionStatus(results),
     steps: results,
     ...(unexpectedError !== undefined ? { unexpectedError } : {}),
-    ...(failedPartWay && stoppedAt !== undefined && stopped
-      ? { resume: { fromIndex: stoppedAt, ...(stopped.id ? { stepId: stopped.id } : {}), operation: stopped.operation, outputs } }
+    ...(interruptedAt !== undefined ? { interrupted: true as const } : {}),
+    ...(resumeAt !== undefined && stopped
+      ? { resume: { fromIndex: resumeAt, ...(stopped.id ? { stepId: stopped.id } : {}), operation: stopped.operation, outputs, steps: results.slice(0, resumeAt) } }
       : {}),
   };
 }
@@ -466,7 +487,10 @@ export async function preflightPlan(plan: Plan, gateway: AwsGateway, probes: rea
   for (const step of plan) {
     if (isWaitStep(step)) continue;
     const check = step.precondition;
-    checks.push(check && !holdsRef(check.input) ? (await readState(check, gateway, probes)).result : undefined);
+    const read = check && !holdsRef(check.input) ? await readState(check, gateway, probes) : undefined;
+    // Out of time: the proposal is not told half-read; the event is retried (`pacing.ts`).
+    if (read?.error !== undefined && isOutOfTime(read.error)) throw read.error;
+    checks.push(read?.result);
   }
   const status = checks.some((c) => c?.state === 'changed')
     ? 'stale'

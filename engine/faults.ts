@@ -37,8 +37,8 @@ const THROTTLING_ERROR_CODES: ReadonlySet<string> = new Set([
   'TransactionInProgressException',
 ]);
 
-/** Timeouts the SDK reports as errors of their own. */
-const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set(['RequestTimeout', 'RequestTimeoutException', 'TimeoutError']);
+/** Timeouts the SDK reports as errors of their own, and the network's (Node's `code`), which the pacer retries like the SDK would. */
+const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set(['RequestTimeout', 'RequestTimeoutException', 'TimeoutError', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
 
 interface SdkErrorShape {
   readonly $fault?: unknown;

@@ -10,6 +10,8 @@ export interface Issue {
   readonly values?: readonly unknown[];
   readonly keys?: readonly string[];
   readonly minimum?: unknown;
+  readonly inclusive?: boolean;
+  readonly origin?: string;
   readonly input?: unknown;
   readonly message?: string;
 }
@@ -40,6 +42,8 @@ export function formatIssues(issues: readonly Issue[]): string[] {
       case 'unrecognized_keys':
         return `${where}: unknown key(s) ${(issue.keys ?? []).map((k) => `"${k}"`).join(', ')}`;
       case 'too_small':
+        if (issue.message !== undefined && issue.message !== 'Invalid input') return `${where}: ${issue.message}`;
+        if (issue.origin === 'number') return `${where}: must be ${issue.inclusive === false ? 'more than' : 'at least'} ${String(issue.minimum)}`;
         return `${where}: must not be empty`;
       default:
         return `${where}: ${issue.message && issue.message !== 'Invalid input' ? issue.message : issue.code.replaceAll('_', ' ')}`;

@@ -19,7 +19,11 @@ import { modeFor, parseConfig, slackApprovers, type Config } from './config.js';
 import { liveFacts, type AwsGateway } from './aws.js';
 import { decideAll, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
-import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport } from './executor.js';
+import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport, type ResumePoint } from './executor.js';
+import { StepFault } from './errors.js';
+import { isOutOfTime, type Pacer } from './pacing.js';
+import { progressSealText, type EventProgress, type ProgressStore } from './progress-store.js';
+import { hashOf } from './proposal-store.js';
 import { isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { historyRecordFor, type HistoryStore } from './history-store.js';
@@ -29,7 +33,7 @@ import { resolveOutcome, writeCount, type Disposition } from './outcome.js';
 import { ApprovalRequestSchema, looksLikeApproval, SLACK_APPROVER, type ApprovalRequest, type ApprovalResult } from './approval.js';
 import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, sealedText, type ProposalStore } from './proposal-store.js';
 import { timingSafeEqual } from 'node:crypto';
-import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Rule } from './types.js';
+import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Plan, type Probe, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
 
 /** The logging surface the engine needs; the Powertools Logger provides it. */
@@ -66,11 +70,14 @@ export interface EngineDeps {
   /** Posts to a Slack interaction's `response_url` (an approval from a button); absent: no reply. */
   readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
   /**
-   * The bot's MAC of a text (KMS HMAC with the stack's signing key): a stored
-   * proposal is sealed with it, and an approval runs only a proposal whose seal
-   * it makes again. Absent (the CLI, tests): the hash alone is checked.
+   * The bot's MAC of a text (KMS HMAC with the stack's signing key): stored
+   * proposals and progress records are sealed with it, and the bot uses only
+   * a record whose seal it makes again. Absent (the CLI, tests): proposals'
+   * hashes are checked, and the table's key conditions are the only guard.
    */
-  readonly proposalSeal?: (text: string) => Promise<string>;
+  readonly seal?: (text: string) => Promise<string>;
+  /** Present in the deployed functions: where an event stopped when its invocation ran out of time, for the retry to resume. */
+  readonly progress?: ProgressStore;
 }
 
 export interface DecisionResult {
@@ -222,27 +229,109 @@ export async function runEvent(raw: unknown, deps: EngineDeps, context: Invocati
   return { result: delivery.result, records };
 }
 
+/** An invocation ran out of time with work left: Lambda retries the event, and the retry resumes it (`progress-store.ts`). */
+export class InterruptedError extends StepFault {
+  override readonly name = 'Interrupted';
+}
+
+/** A decision whose plan stopped when time ran out, and where it resumes; `planHash` ties the point to exactly that plan. */
+type Interruption = EventProgress['interrupted'][number];
+type Resume = ResumePoint & { readonly planHash: string };
+
+function planHash(plan: unknown): string {
+  return hashOf(JSON.stringify(plan));
+}
+
+/**
+ * The progress an earlier invocation stored for this event, if the bot wrote
+ * it (its seal is made again). A record that cannot be read or is not sealed
+ * is set aside, logged and counted: the event is then decided and acted on
+ * afresh, which every plan's reads before its writes make safe.
+ */
+async function earlierProgress(eventId: string, family: string, deps: EngineDeps): Promise<EventProgress | undefined> {
+  if (!deps.progress) return undefined;
+  try {
+    const stored = await deps.progress.read(family, eventId);
+    if (!stored) return undefined;
+    if (deps.seal) {
+      const expected = Buffer.from(await deps.seal(progressSealText(stored.text)));
+      const given = Buffer.from(stored.seal ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error('the record does not carry the bot\'s seal');
+    }
+    return stored.progress;
+  } catch (error) {
+    (deps.metrics ?? noMetrics).count('ProgressRefused');
+    deps.logger.error('the progress record of this event is set aside: the event is acted on afresh', { error: describeError(error) });
+    return undefined;
+  }
+}
+
+async function saveProgress(progress: EventProgress, deps: EngineDeps, now: Date): Promise<void> {
+  if (!deps.progress) return;
+  const text = JSON.stringify(progress);
+  try {
+    await deps.progress.save(progress, text, deps.seal ? await deps.seal(progressSealText(text)) : undefined, now);
+  } catch (error) {
+    // The retry then acts afresh: safe (reads before writes), only slower.
+    deps.logger.error('the progress of this event could not be stored: the retry starts it again', { error: describeError(error) });
+  }
+}
+
 async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<EventReport> {
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now?.() ?? new Date();
-  // `decide` has already guarded every plan (`plan-guard.ts`): a withheld plan is counted as invalid input below.
-  const decisions = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
+  const eventId = event.detail.eventID;
+  const family = deps.rules[0]?.family ?? 'unknown';
+  let decisions: Decision[];
+  try {
+    // `decide` has already guarded every plan (`plan-guard.ts`): a withheld plan is counted as invalid input below.
+    decisions = await decideAll(event, deps.rules, { config: deps.config, env: deps.env, facts: liveFacts(deps.gateway), now });
+  } catch (error) {
+    if (!isOutOfTime(error)) throw error;
+    metrics.count('Interrupted');
+    throw new InterruptedError(`out of time while reading the facts of ${eventId}: nothing was done; Lambda's retry decides it again`, { cause: error });
+  }
 
+  // Only a violation's plan can have been cut short: events without one (most) cost no read.
+  const earlier = decisions.some((decision) => decision.verdict.kind === 'violation') ? await earlierProgress(eventId, family, deps) : undefined;
   const budget = { writesLeft: deps.config.maxWritesPerInvocation };
   let rethrow: unknown;
   const results: DecisionResult[] = [];
   const records: DecisionRecord[] = [];
+  const finished: DecisionResult[] = [];
+  const interrupted: Interruption[] = [];
   for (const decision of decisions) {
     deps.logger.appendKeys({ rule: decision.rule });
+    const done = earlier?.finished.find((result) => result.rule === decision.rule);
+    if (done) {
+      // Acted on and alerted by an earlier invocation that ran out of time on another rule: not done twice.
+      results.push(done);
+      finished.push(done);
+      continue;
+    }
     const rule = deps.rules.find((r) => r.id === decision.rule);
     const { verdict } = decision;
-    const action = await act(decision, rule, deps, context, budget);
+    const resume = earlier?.interrupted.find((entry) => entry.rule === decision.rule)?.resume as Resume | undefined;
+    let action: Action;
+    try {
+      action = await act(decision, rule, deps, context, budget, resume);
+    } catch (error) {
+      if (!isOutOfTime(error)) throw error;
+      interrupted.push({ rule: decision.rule, ...(resume ? { resume } : {}) });
+      continue;
+    }
     const { outcome, execution } = action;
+    if (execution?.interrupted && execution.resume) {
+      // What was applied is recorded now; the alert waits for the retry that finishes the plan.
+      await recordUndo(decision, execution, rule, deps, now);
+      const { stepId: _stepId, operation: _operation, ...point } = execution.resume;
+      interrupted.push({ rule: decision.rule, resume: { ...point, planHash: planHash(action.disposition.kind === 'apply' ? action.disposition.plan : []) } });
+      continue;
+    }
     const stored = outcome === 'proposed' && rule ? await storeProposal(decision, rule, action.note, deps, now) : undefined;
     const note = stored ? stored.note : action.note;
     if (execution?.unexpectedError !== undefined) rethrow ??= execution.unexpectedError;
     const undo = execution ? await recordUndo(decision, execution, rule, deps, now) : undefined;
-
     const verdictMetric = VERDICT_METRICS[verdict.kind];
     if (verdictMetric) metrics.count(verdictMetric, decision.rule);
     if (verdict.kind === 'violation' && verdict.withheld !== undefined) metrics.count('InvalidInput', decision.rule);
@@ -286,10 +375,26 @@ async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: I
       rethrow ??= failure;
       if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
     }
-    results.push({ rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) });
+    const result: DecisionResult = { rule: decision.rule, verdict: verdict.kind, outcome, summary: summaryOf(decision), ...(execution ? { execution: execution.status } : {}) };
+    results.push(result);
+    finished.push(result);
     records.push({ decision, disposition: action.disposition, outcome, ...(execution ? { execution } : {}), ...(action.preflight ? { preflight: action.preflight } : {}), ...(note ? { note } : {}), ...(undo ? { undo } : {}) });
   }
   deps.logger.removeKeys?.(['rule']);
+  if (interrupted.length > 0) {
+    await saveProgress({ eventId, family, finished, interrupted, attempts: (earlier?.attempts ?? 0) + 1, savedAt: now.toISOString() }, deps, now);
+    metrics.count('Interrupted');
+    const rules = interrupted.map((entry) => entry.rule).join(', ');
+    deps.logger.warn('out of time with work left: Lambda\'s retry resumes it', { interrupted: rules, finished: finished.map((r) => r.rule) });
+    throw new InterruptedError(`out of time before ${rules} finished on ${eventId}; what was applied is in the undo record, and Lambda's retry resumes at the next step`);
+  }
+  if (earlier) {
+    try {
+      await deps.progress?.clear(family, eventId);
+    } catch (error) {
+      deps.logger.warn('the progress record of a finished event could not be removed (its TTL will)', { error: describeError(error) });
+    }
+  }
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
   return { result: { status: 'processed', eventId: event.detail.eventID, decisions: results }, records };
@@ -338,7 +443,7 @@ async function storeProposal(decision: Decision, rule: Rule, note: string | unde
   if (!deps.proposals || decision.verdict.kind !== 'violation' || decision.verdict.plan.length === 0) return { note };
   const unsealed = proposalFor(decision, rule.family, now, deps.proposalDays ?? DEFAULT_PROPOSAL_DAYS);
   try {
-    const proposal = deps.proposalSeal ? { ...unsealed, seal: await deps.proposalSeal(sealedText(unsealed)) } : unsealed;
+    const proposal = deps.seal ? { ...unsealed, seal: await deps.seal(sealedText(unsealed)) } : unsealed;
     await deps.proposals.put(proposal);
   } catch (error) {
     (deps.metrics ?? noMetrics).count('ProposalStoreFailed', decision.rule);
@@ -406,8 +511,8 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
   const now = deps.now?.() ?? new Date();
   const stored = await deps.proposals.get(proposalId);
   if (!stored) return refused('no such proposal (never stored, or expired and removed)');
-  if (deps.proposalSeal) {
-    const expected = Buffer.from(await deps.proposalSeal(sealedText(stored)));
+  if (deps.seal) {
+    const expected = Buffer.from(await deps.seal(sealedText(stored)));
     const given = Buffer.from(stored.seal ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refused('the stored proposal does not carry the bot\'s seal: the bot did not write it as it is, so it is not run');
   }
@@ -496,11 +601,16 @@ function proposalOutcome(preflight: PreflightReport, fallback: Outcome): Outcome
  * state of a proposal, and says what the outcome is. The plan and the
  * proposal are each checked against the present before they are applied or proposed.
  */
-async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps, context: InvocationContext, budget: { writesLeft: number }): Promise<Action> {
+async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps, context: InvocationContext, budget: { writesLeft: number }, resume?: Resume): Promise<Action> {
   const metrics = deps.metrics ?? noMetrics;
   const probes = rule?.probes ?? [];
   const allowance = { writesLeft: budget.writesLeft, maxWritesPerInvocation: deps.config.maxWritesPerInvocation };
   let disposition = resolveOutcome(decision, allowance);
+  if (resume && disposition.kind === 'apply' && planHash(disposition.plan) === resume.planHash) {
+    // The plan an earlier invocation started, decided again the same: it goes on at its next step, its writes already counted.
+    const { planHash: _hash, ...point } = resume;
+    return { disposition, ...(await run(disposition.plan, probes, deps, context, point)) };
+  }
   if (disposition.kind === 'propose' && disposition.capped === 'invocation') metrics.count('BlastRadiusCapped', decision.rule);
   if (disposition.kind === 'apply' && deps.writeBudget) {
     const answer = await deps.writeBudget.reserve(disposition.writes, deps.now?.() ?? new Date());
@@ -521,13 +631,19 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
       break;
   }
   budget.writesLeft -= disposition.writes;
+  return { disposition, ...(await run(disposition.plan, probes, deps, context)) };
+}
+
+/** Runs a plan through the executor with the invocation's deadline, from the start or from where an earlier invocation stopped. */
+async function run(plan: Plan, probes: readonly Probe[], deps: EngineDeps, context: InvocationContext, resume?: ResumePoint): Promise<{ outcome: Outcome; execution: ExecutionReport }> {
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  const execution = await executePlan(disposition.plan, deps.gateway, {
+  const execution = await executePlan(plan, deps.gateway, {
     probes,
     ...(functionName ? { functionName } : {}),
+    ...(resume ? { resume } : {}),
     ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
   });
-  return { disposition, outcome: execution.status, execution };
+  return { outcome: execution.status, execution };
 }
 
 /**
@@ -582,6 +698,9 @@ export function embeddedConfig(rules: readonly Rule[]): Config {
  */
 export interface HandlerOptions {
   readonly rules: readonly Rule[];
+  /** Paces the gateway's calls (`pacing.ts`): each invocation gives it its deadline. */
+  readonly pacer?: Pacer;
+  readonly progress?: ProgressStore;
   readonly gateway: AwsGateway;
   readonly logger: EngineLogger;
   readonly config?: Config;
@@ -595,19 +714,21 @@ export interface HandlerOptions {
   readonly proposals?: ProposalStore;
   readonly proposalDays?: number;
   readonly replyToApprover?: (responseUrl: string, body: unknown) => Promise<void>;
-  readonly proposalSeal?: (text: string) => Promise<string>;
+  readonly seal?: (text: string) => Promise<string>;
   /** The clock (tests fix it). */
   readonly now?: () => Date;
 }
 
 export function createRemediationHandler(options: HandlerOptions): (event: unknown, context?: InvocationContext) => Promise<InvocationResult> {
   const { rules, gateway, logger, metrics, alerts, idempotency, undoStore, history, writeBudget, proposals, proposalDays } = options;
+  const { pacer } = options;
   const deps: EngineDeps = {
     rules,
     config: options.config ?? embeddedConfig(rules),
     env: options.env ?? process.env,
-    gateway,
+    gateway: pacer ? pacer.wrap(gateway) : gateway,
     logger,
+    ...(options.progress ? { progress: options.progress } : {}),
     ...(metrics ? { metrics } : {}),
     ...(alerts ? { alerts } : {}),
     ...(idempotency ? { idempotency } : {}),
@@ -618,8 +739,11 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     ...(proposalDays !== undefined ? { proposalDays } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.replyToApprover ? { replyToApprover: options.replyToApprover } : {}),
-    ...(options.proposalSeal ? { proposalSeal: options.proposalSeal } : {}),
+    ...(options.seal ? { seal: options.seal } : {}),
   };
   // An approval request has the one key `approval`; an EventBridge event never does.
-  return (event: unknown, context?: InvocationContext) => (looksLikeApproval(event) ? runApproval(event, deps, context) : processEvent(event, deps, context));
+  return (event: unknown, context?: InvocationContext) => {
+    pacer?.begin(context?.getRemainingTimeInMillis ? () => context.getRemainingTimeInMillis?.() ?? 0 : undefined);
+    return looksLikeApproval(event) ? runApproval(event, deps, context) : processEvent(event, deps, context);
+  };
 }

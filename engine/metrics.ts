@@ -25,6 +25,9 @@ const METRICS_NAMESPACE = 'RemediationBot';
  *   a proposal by `maxWritesPerInvocation`); `WriteBudgetExhausted` (the
  *   deployment's write budget across events was spent); and the bot's own troubles,
  *   `AlertFailed`, `AlertSigningFailed` (published unsigned) and `UndoRecordFailed`.
+ * - Function level: `Interrupted` (an invocation ran out of time with work
+ *   left; Lambda's retry resumes it) and `ProgressRefused` (a stored progress
+ *   record without the bot's seal was set aside).
  * - `RemediationUnverified`, `Skipped`, `Failed` and `RuleFailed` are also
  *   counted at function level, where the stack's alarms watch them.
  */
@@ -53,6 +56,8 @@ export const METRIC_NAMES = [
   'UndoRecordFailed',
   'HistoryWriteFailed',
   'ProposalStoreFailed',
+  'Interrupted',
+  'ProgressRefused',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 

@@ -48,7 +48,8 @@ export const UndoEntrySchema = z.object({
   appliedAt: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/, 'an ISO 8601 time in UTC')),
   account: z.string().check(z.regex(/^\d{12}$/, 'an AWS account id')),
   region: z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'an AWS Region')),
-  outcome: z.enum(['applied', 'failed']),
+  /** `interrupted`: the invocation ran out of time part-way; a later entry holds what its retry applied. */
+  outcome: z.enum(['applied', 'failed', 'interrupted']),
   functionName: z.optional(z.string()),
   /** The steps that changed something, in the order they ran. */
   applied: z.array(StepSchema),
@@ -101,7 +102,8 @@ function plainStep(step: UndoStep): UndoEntry['applied'][number] {
  * of the applied steps, last first: the same list the alert shows.
  */
 export function undoEntryFor(decision: Decision, execution: ExecutionReport, family: string, appliedAt: Date, functionName?: string): UndoEntry | undefined {
-  const applied = execution.steps.filter((result) => result.status === 'applied' && !isWaitStep(result.step)).map((result) => result.step);
+  // A resumed plan's earlier steps are in the entry of the invocation that applied them.
+  const applied = execution.steps.filter((result) => result.status === 'applied' && !result.resumed && !isWaitStep(result.step)).map((result) => result.step);
   if (applied.length === 0) return undefined;
   return {
     rule: decision.rule,
@@ -109,7 +111,7 @@ export function undoEntryFor(decision: Decision, execution: ExecutionReport, fam
     appliedAt: appliedAt.toISOString(),
     account: decision.account,
     region: decision.region,
-    outcome: execution.status === 'failed' ? 'failed' : 'applied',
+    outcome: execution.interrupted ? 'interrupted' : execution.status === 'failed' ? 'failed' : 'applied',
     ...(functionName ? { functionName } : {}),
     applied: applied.map(plainStep),
     undo: applied

@@ -20,6 +20,8 @@ import type { Family } from '../engine/types.js';
 import { dynamoDbUndoStore, type UndoStore } from '../engine/undo-store.js';
 import { dynamoDbProposalStore, type ProposalStore } from '../engine/proposal-store.js';
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
+import { dynamoDbProgressStore, type ProgressStore } from '../engine/progress-store.js';
+import { createPacer } from '../engine/pacing.js';
 import { snsCommands } from '../notify/sns-commands.js';
 import { snsAlertSink } from '../notify/sns.js';
 import { signAlertBody, SIGNING_KEY_ENV } from '../notify/alert-signature.js';
@@ -39,7 +41,7 @@ export function alertSinkFromEnv(env: Env, gateway: AwsGateway): AlertSink | und
 }
 
 /** The idempotency, undo-record and write-budget stores of the deployment, when `IDEMPOTENCY_TABLE` names its table. */
-export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget; proposals?: ProposalStore } {
+export function tableStores(env: Env, family: string, config: Config): { idempotency?: EventIdempotency; undoStore?: UndoStore; writeBudget?: WriteBudget; proposals?: ProposalStore; progress?: ProgressStore } {
   const tableName = env['IDEMPOTENCY_TABLE'];
   if (!tableName) return {};
   // The table may live in another region than the function (the IAM function runs in us-east-1).
@@ -49,6 +51,7 @@ export function tableStores(env: Env, family: string, config: Config): { idempot
     idempotency: dynamoDbIdempotency({ tableName, client, keyPrefix: env['AWS_LAMBDA_FUNCTION_NAME'] || `remediation-bot-${family}` }),
     undoStore: dynamoDbUndoStore({ tableName, client }),
     writeBudget: dynamoDbWriteBudget({ tableName, client, settings: config.writeBudget }),
+    progress: dynamoDbProgressStore({ tableName, client }),
     // With approvals on (deploy parameter approvals=true), proposals are stored for `remediate approve`.
     ...(env['APPROVALS'] === 'true' ? { proposals: dynamoDbProposalStore({ tableName, client }) } : {}),
   };
@@ -90,9 +93,14 @@ export interface RuntimeOptions extends Omit<HandlerOptions, 'gateway'> {
 export function remediationHandler(options: RuntimeOptions): ReturnType<typeof createRemediationHandler> {
   const env = options.env ?? process.env;
   const config = options.config ?? embeddedConfig(options.rules);
-  const gateway = options.gateway ?? createAwsGateway(options.commands, env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {});
+  const region = env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {};
+  // Alerts and seals (SNS, KMS) and the waiters' polls keep the SDK's own retries: they run in the time the pacer keeps back, or within their own bound.
+  const notifyGateway = options.gateway ?? createAwsGateway(options.commands, region);
+  // The rules' calls are paced and retried within the invocation's deadline (`engine/pacing.ts`), so the SDK sends each once.
+  const gateway = options.gateway ?? { call: createAwsGateway(options.commands, { ...region, maxAttempts: 1 }).call, wait: notifyGateway.wait };
+  const pacer = options.pacer ?? (options.gateway ? undefined : createPacer({ share: config.apiShare, instances: instancesFromEnv(env) }));
   const stores = tableStores(env, options.rules[0]?.family ?? 'unknown', config);
-  const alerts = options.alerts ?? alertSinkFromEnv(env, gateway);
+  const alerts = options.alerts ?? alertSinkFromEnv(env, notifyGateway);
   const idempotency = options.idempotency ?? stores.idempotency;
   const undoStore = options.undoStore ?? stores.undoStore;
   const writeBudget = options.writeBudget ?? stores.writeBudget;
@@ -102,7 +110,8 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   const replyToApprover = options.replyToApprover ?? (proposals ? postToSlack : undefined);
   // Proposals are sealed with the key that signs alerts: only the bot's roles may make its MACs.
   const signingKeyId = env[SIGNING_KEY_ENV];
-  const proposalSeal = options.proposalSeal ?? (proposals && signingKeyId ? async (text: string) => (await signAlertBody(gateway, signingKeyId, text)).signature : undefined);
+  const progress = options.progress ?? stores.progress;
+  const seal = options.seal ?? ((proposals || progress) && signingKeyId ? async (text: string) => (await signAlertBody(notifyGateway, signingKeyId, text)).signature : undefined);
   return createRemediationHandler({
     ...options,
     env,
@@ -116,8 +125,16 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(proposals ? { proposals } : {}),
     ...(proposalDays !== undefined ? { proposalDays } : {}),
     ...(replyToApprover ? { replyToApprover } : {}),
-    ...(proposalSeal ? { proposalSeal } : {}),
+    ...(seal ? { seal } : {}),
+    ...(progress ? { progress } : {}),
+    ...(pacer ? { pacer } : {}),
   });
+}
+
+/** `RESERVED_CONCURRENCY`: how many instances share the API rate the pacer allows (1 when unset). */
+export function instancesFromEnv(env: Env): number {
+  const instances = Number(env['RESERVED_CONCURRENCY']);
+  return Number.isInteger(instances) && instances >= 1 ? instances : 1;
 }
 
 /** Answers an approval on its Slack `response_url`, giving up after 3 s. */

@@ -186,8 +186,8 @@ describe('approving it', () => {
   it('with sealing on, runs only a proposal the bot sealed: one rewritten with a matching hash, or written without a seal, runs nothing', async () => {
     const { ec2 } = fakeSecurityGroups([bothOpen()]);
     // The runtime seals with KMS GenerateMac under the stack's signing key; here an HMAC with a key the test keeps.
-    const proposalSeal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
-    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, proposalSeal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
+    const seal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
+    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, seal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
     await sealed()(event());
     const key = { id: { S: proposalKey(proposalId()) } };
     const { Item: item } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: key }));
@@ -209,8 +209,8 @@ describe('approving it', () => {
 
   it('with sealing on, runs a proposal the bot sealed', async () => {
     const { ec2 } = fakeSecurityGroups([bothOpen()]);
-    const proposalSeal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
-    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, proposalSeal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
+    const seal = async (text: string) => createHmac('sha256', 'bot-only-key').update(text).digest('base64');
+    const sealed = () => familyHandler('security-groups', { modes: { 'sg-open-ingress': 'propose' }, seal, now: () => new Date('2025-03-04T10:20:00Z'), proposals: dynamoDbProposalStore({ tableName: table, client: dynamo.client }) }).handler;
     await sealed()(event());
     const result = await sealed()(approval('approve'));
     expect(result.status === 'ran' ? result.outcome : result.status).toBe('applied');

@@ -50,6 +50,14 @@ describe('parseConfig', () => {
     expect(problemsOf({ trustedAccounts: ['12345'] })).toStrictEqual(['trustedAccounts.0: an AWS account id is 12 digits']);
   });
 
+  it('takes half of each API rate limit by default, and refuses a share outside (0, 1]', () => {
+    expect(parseConfig(undefined, allRules).apiShare).toBe(0.5);
+    expect(parseConfig({ apiShare: 1 }, allRules).apiShare).toBe(1);
+    const expected = ['apiShare: a share of each rate limit over 0 and at most 1, such as 0.5 for half'];
+    expect(problemsOf({ apiShare: 0 })).toStrictEqual(expected);
+    expect(problemsOf({ apiShare: 1.5 })).toStrictEqual(expected);
+  });
+
   it('refuses ports outside 0-65535 and ranges written high to low, naming each', () => {
     expect(problemsOf({ rules: { 'sg-open-ingress': { allowedPorts: ['tcp/99999', 'tcp/443-80', 'udp/0-65535'] } } })).toStrictEqual([
       'rules.sg-open-ingress.allowedPorts.0: a port is a number from 0 to 65535',

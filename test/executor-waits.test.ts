@@ -458,6 +458,8 @@ describe('executePlan with waits and $ref placeholders', () => {
       fromIndex: 1,
       operation: 'waitUntilSnapshotCompleted',
       outputs: { [`snapshot-${VOLUME}`]: { SnapshotId: SOURCE_SNAPSHOT, State: 'pending' } },
+      // What the first invocation found for the step it completed: the resumed report shows it as it ran.
+      steps: [first.steps[0]],
     });
     expect(first.unexpectedError).toBeUndefined();
     // Only the read after CreateSnapshot: the wait did not poll.
@@ -465,7 +467,16 @@ describe('executePlan with waits and $ref placeholders', () => {
 
     const second = await executePlan(plan, gateway(), { remainingTimeMs: PLENTY, probes, ...(first.resume ? { resume: first.resume } : {}) });
     expect(second.status).toBe('applied');
-    expect(second.steps.map((s) => s.status)).toStrictEqual(['already-done', 'applied', 'applied', 'applied', 'applied', 'applied', 'applied']);
+    expect(second.steps.map((s) => [s.status, s.resumed])).toStrictEqual([
+      ['applied', true],
+      ['applied', undefined],
+      ['applied', undefined],
+      ['applied', undefined],
+      ['applied', undefined],
+      ['applied', undefined],
+      ['applied', undefined],
+    ]);
+    expect(second.steps[0]?.verification).toStrictEqual(first.steps[0]?.verification);
     expect(ec2.commandCalls(CreateSnapshotCommand)).toHaveLength(1);
     expect(inputs(CopySnapshotCommand)[0]?.SourceSnapshotId).toBe(SOURCE_SNAPSHOT);
   });

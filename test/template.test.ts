@@ -243,15 +243,22 @@ describePackaged('packaged CloudFormation template', () => {
     }
   });
 
-  it('lets each function touch only its own idempotency keys, its own family\'s undo records and the write-budget counters', () => {
+  it('lets each function touch only its own idempotency keys, its own family\'s undo and progress records and the write-budget counters', () => {
     for (const family of (Object.keys(rulesByFamily) as DeployedFamily[]).filter((f) => familyDeploysIn(f, 'us-east-1'))) {
       const key = familyKey(family);
       const statements = (usEast1.Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`]?.Properties['Policies'] as { PolicyDocument: { Statement: Record<string, unknown>[] } }[]).flatMap(
         (p) => p.PolicyDocument.Statement,
       );
       const table = statements.find((statement) => JSON.stringify(statement['Resource']).includes('IdempotencyTable'));
-      expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${family}#*`, `undo#${family}#*`, 'budget#*'] } });
+      expect(table?.['Condition'], family).toStrictEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`remediation-bot-dev-${family}#*`, `undo#${family}#*`, `progress#${family}#*`, 'budget#*'] } });
     }
+  });
+
+  it('tells each function its reserved concurrency, which splits the API share among its instances (engine/pacing.ts)', () => {
+    const values = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'dev', region: 'us-east-1', remediationConcurrency: '7' });
+    const remediation = (Object.values(values.functions) as { environment?: Record<string, unknown>; reservedConcurrency?: number }[]).filter((fn) => fn.environment?.['HISTORY_TABLE'] !== undefined);
+    expect(remediation.length).toBeGreaterThan(0);
+    for (const fn of remediation) expect([fn.environment?.['RESERVED_CONCURRENCY'], fn.reservedConcurrency]).toStrictEqual(['7', 7]);
   });
 
   it('keeps the history in its own table, keyed by family and day, that each function may only add its own family\'s items to', () => {
