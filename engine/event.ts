@@ -104,7 +104,14 @@ export function parseEvent(input: unknown): ParseResult {
   // (a union would only say "invalid input"). Anything that is not a sign-in is judged as an API call.
   const schema = field(input, 'detail-type') === CONSOLE_SIGN_IN_DETAIL_TYPE ? ConsoleSignInEventSchema : ApiCallEventSchema;
   const result = schema.safeParse(input, { reportInput: true });
-  if (result.success) return { success: true, event: result.data };
+  if (result.success) {
+    // The account acted on is the envelope's: a record that says it was delivered to another account is not believed.
+    const recipient = result.data.detail.recipientAccountId;
+    if (recipient !== undefined && recipient !== result.data.account) {
+      return { success: false, error: new EventParseError(result.data.detail.eventID, [`detail.recipientAccountId: ${JSON.stringify(recipient.slice(0, 40))} is not the envelope's account ${JSON.stringify(result.data.account.slice(0, 40))}`]) };
+    }
+    return { success: true, event: result.data };
+  }
   const error = new EventParseError(guessEventId(input), formatIssues(result.error.issues as readonly Issue[]), {
     cause: result.error,
   });

@@ -18,6 +18,13 @@ describe('parseEvent', () => {
     );
   });
 
+  it('refuses a record whose recipientAccountId is not the envelope\'s account: the account acted on is never in doubt', () => {
+    const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
+    raw.detail.recipientAccountId = '444455556666';
+    const result = parseEvent(raw);
+    expect(!result.success && result.error.message).toBe(`malformed event ${raw.detail.eventID}: detail.recipientAccountId: "444455556666" is not the envelope's account "111122223333"`);
+  });
+
   it('accepts null errorCode and null responseElements as data-lake exports write them', () => {
     const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json');
     Object.assign(raw.detail, { errorCode: null, responseElements: null });
