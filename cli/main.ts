@@ -406,6 +406,11 @@ export async function main(argv: readonly string[], io: Io, env: Env = {}): Prom
         const { redriveCommand } = await import('./redrive.js');
         return await redriveCommand(rest, io, env);
       }
+      case 'member-template': {
+        // Loaded on demand: the deployment generator stays out of the replay's start-up.
+        const { memberTemplateCommand } = await import('./member-template.js');
+        return await memberTemplateCommand(rest, io);
+      }
       case 'rules':
         return listRules(rest, io, env);
       default:

@@ -14,7 +14,7 @@ import { terminalText } from './terminal.js';
 /** The version of the package, carried into the bundle by the JSON import. */
 export const VERSION: string = packageJson.version;
 
-export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'proposals', 'approve', 'dismiss', 'redrive', 'rules'] as const;
+export const COMMANDS = ['replay', 'invoke', 'undo', 'history', 'proposals', 'approve', 'dismiss', 'redrive', 'member-template', 'rules'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** A usage error; `command` names the help to point at (`remediate <command> --help`). */
@@ -86,6 +86,9 @@ Usage:
   remediate redrive [options]
       Lists what waits in the stack's dead-letter and failure queues, and
       sends it through its function again.
+  remediate member-template --hub-account ID [options]
+      The CloudFormation template that enrols an organisation's accounts
+      (a StackSet): forwarding rules and the roles the hub assumes.
   remediate rules [options]
       Lists the rules, with the mode and settings each runs with.
   remediate <command> --help     that command's options
@@ -316,8 +319,33 @@ with the stack's key, lambda:InvokeFunction on the family functions.
 Exit codes: 0 done (also when the queues are empty), 1 usage error, 4 a
 message could not be sent again (it stays in its queue).`;
 
+const MEMBER_TEMPLATE_HELP = `Usage: remediate member-template --hub-account ID [options] > member.json
+
+The CloudFormation template (JSON) that a StackSet deploys to the
+organisation's accounts and Regions, generated from the rule registry and the
+hub's config: in each Region, rules on the default bus that forward exactly the
+events the bot's functions take to the hub's bus in that Region (with a retry
+policy and a dead-letter queue); and, in us-east-1 only (IAM roles are global),
+one role per family, /remediation-bot/remediation-bot-member-<family>, holding
+exactly the hub role's statements for that family and trusting only it. No
+credentials needed, no AWS call.
+
+Options:
+  --hub-account ID      the hub (security or tooling) account
+  --hub-regions R,...   the Regions the hub is deployed in (default us-east-1)
+  --stage STAGE         the hub's stage (default dev)
+  --service NAME        the hub's service name (default remediation-bot)
+  --config FILE         the hub's config file (default remediation.config.yml)
+  --modes LIST          the hub's modes parameter (sg-open-ingress=remediate,…)
+  --approvals           the hub was deployed with approvals=true
+  -h, --help            this help
+
+Deploy the hub first (the member roles' trust names its roles). Exit codes: 0
+done, 1 usage or config error.`;
+
 export const COMMAND_HELP: Readonly<Record<Command, string>> = {
   redrive: REDRIVE_HELP,
+  'member-template': MEMBER_TEMPLATE_HELP,
   replay: REPLAY_HELP,
   invoke: INVOKE_HELP,
   undo: UNDO_HELP,
@@ -334,6 +362,17 @@ export const APPROVE_OPTIONS = {
   function: { type: 'string' },
   stage: { type: 'string' },
   region: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** `member-template`'s options. */
+export const MEMBER_TEMPLATE_OPTIONS = {
+  'hub-account': { type: 'string' },
+  'hub-regions': { type: 'string' },
+  stage: { type: 'string' },
+  service: { type: 'string' },
+  config: { type: 'string' },
+  modes: { type: 'string' },
+  approvals: { type: 'boolean' },
 } as const satisfies ParseArgsOptionsConfig;
 
 /** `redrive`'s options. */

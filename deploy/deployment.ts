@@ -17,6 +17,7 @@ import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatemen
 import { MODES, type Permission, type Rule } from '../engine/types.js';
 import { allRules, familiesByName, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
+import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
 
 type CfnValue = string | { readonly 'Fn::Sub': string } | { readonly 'Fn::GetAtt': readonly string[] } | { readonly Ref: string };
 
@@ -169,6 +170,10 @@ export interface DeployParams {
   readonly proposalDays?: string | number;
   /** Secrets Manager secret ARN, or SSM SecureString name or ARN, holding the Slack app's signing secret: the Approve and Dismiss buttons (needs `approvals=true`). */
   readonly slackSigningSecret?: string;
+  /** An Organization hub: the organisation's id (`o-…`); its accounts may send events to the hub's bus, and the functions act in them. */
+  readonly organizationId?: string;
+  /** An Organization hub without Organizations: the member accounts' ids, comma-separated. */
+  readonly memberAccounts?: string;
 }
 
 /** Every parameter of `serverless.yml`'s `params.default`, as the command line (strings) or the defaults give it. */
@@ -220,6 +225,7 @@ const KMS_KEY_ARN = new RegExp(`^arn:${PARTITION}:kms:(${REGION}):${ACCOUNT}:key
 /** An address SNS accepts as an email endpoint: one address, no display name. */
 const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
 /** Tag keys: letters, digits and spaces in any script, and `_ . : / = + - @`. */
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 
 /** Levenshtein distance, for the "did you mean" of a near miss. */
@@ -345,6 +351,11 @@ export function deployParamProblems(params: PackageParams, context: ParamContext
   if (proposalDays !== '' && !(/^\d+$/.test(proposalDays) && Number(proposalDays) >= 1 && Number(proposalDays) <= 30)) {
     problems.push(['proposalDays', `expected a whole number of days from 1 to 30, got ${JSON.stringify(params.proposalDays)}`]);
   }
+  const organization = text(params.organizationId);
+  if (organization !== '' && !ORGANIZATION_ID.test(organization)) problems.push(['organizationId', `expected an AWS Organizations id such as o-a1b2c3d4e5, got ${JSON.stringify(organization)}`]);
+  const members = memberAccountsOf(params);
+  const badMember = members.find((account) => !/^\d{12}$/.test(account));
+  if (badMember !== undefined) problems.push(['memberAccounts', `expected 12-digit account ids, comma-separated, got ${JSON.stringify(badMember)}`]);
   const concurrency = text(params.remediationConcurrency);
   if (concurrency !== '' && !(/^\d+$/.test(concurrency) && Number(concurrency) >= 1 && Number(concurrency) <= 100)) {
     problems.push(['remediationConcurrency', `expected an integer from 1 to 100, got ${JSON.stringify(params.remediationConcurrency)}`]);
@@ -522,13 +533,106 @@ function queueDepthAlarm(params: DeployParams, queueLogicalId: string, what: str
   };
 }
 
+/** The name of a function's role (IAM roles are global: the Region is in it). */
+export function functionRoleName(params: Pick<DeployParams, 'service' | 'stage' | 'region'>, family: string): string {
+  return `${params.service}-${params.stage}-${params.region}-${family}`.slice(0, 64);
+}
+
+/** The hub's event bus in a Region: the member template's rules forward to it. */
+export function hubBusName(service: string, stage: string): string {
+  return `${service}-${stage}-hub`;
+}
+
+function memberAccountsOf(params: Pick<DeployParams, 'memberAccounts'>): string[] {
+  return text(params.memberAccounts)
+    .split(',')
+    .map((account) => account.trim())
+    .filter((account) => account !== '');
+}
+
+/** Whether the stack is an Organization hub: events come from other accounts too (`organizationId` or `memberAccounts`). */
+function isHub(params: Pick<DeployParams, 'organizationId' | 'memberAccounts'>): boolean {
+  return text(params.organizationId) !== '' || memberAccountsOf(params).length > 0;
+}
+
+/**
+ * The hub's event bus: the member accounts' forwarding rules (the member
+ * template) put their events here, and only they may: the organisation's
+ * principals (`aws:PrincipalOrgID`), or the listed accounts.
+ */
+function hubBus(params: DeployParams): Record<string, unknown> {
+  const organization = text(params.organizationId);
+  const members = memberAccountsOf(params);
+  return {
+    HubEventBus: { Type: 'AWS::Events::EventBus', Properties: { Name: hubBusName(params.service, params.stage) } },
+    HubEventBusPolicy: {
+      Type: 'AWS::Events::EventBusPolicy',
+      Properties: {
+        EventBusName: { Ref: 'HubEventBus' },
+        StatementId: 'members-put-events',
+        Statement: {
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: { 'Fn::GetAtt': ['HubEventBus', 'Arn'] },
+          ...(organization !== ''
+            ? { Principal: '*', Condition: { StringEquals: { 'aws:PrincipalOrgID': organization } } }
+            : { Principal: { AWS: members.map((account) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::${account}:root` })) } }),
+        },
+      },
+    },
+  };
+}
+
+/** A family's rule on the hub's bus: the same pattern as on the default bus, the same retry policy and dead-letter queue. */
+function hubRule(params: DeployParams, family: DeployedFamily): Record<string, unknown> {
+  const id = `${logicalId(family, 'HubRule')}`;
+  const functionArn = { 'Fn::GetAtt': [`${familyKey(family).charAt(0).toUpperCase()}${familyKey(family).slice(1)}LambdaFunction`, 'Arn'] };
+  const readOnly = rulesByFamily[family].some((rule) => rule.triggers.some((trigger) => trigger.readOnly));
+  return {
+    [id]: {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Name: `${functionName(params, family)}-hub`.slice(0, 64),
+        EventBusName: { Ref: 'HubEventBus' },
+        State: readOnly ? 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' : 'ENABLED',
+        EventPattern: familyPattern(family),
+        Targets: [
+          {
+            Id: 'function',
+            Arn: functionArn,
+            RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 8 },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] } },
+          },
+        ],
+      },
+    },
+    [`${id}Permission`]: {
+      Type: 'AWS::Lambda::Permission',
+      Properties: { FunctionName: functionArn, Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [id, 'Arn'] } },
+    },
+  };
+}
+
+/**
+ * A hub's function may assume exactly its family's member role, in the
+ * organisation's accounts (`aws:ResourceOrgID`) or in the listed ones: never
+ * another role, never outside.
+ */
+function memberRoleStatement(params: DeployParams, family: string): IamStatement {
+  const organization = text(params.organizationId);
+  const role = (account: string) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:iam::${account}:role${MEMBER_ROLE_PATH}${memberRoleName(family)}` });
+  return organization !== ''
+    ? { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: role('*'), Condition: { StringEquals: { 'aws:ResourceOrgID': organization } } }
+    : { Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: memberAccountsOf(params).map(role) };
+}
+
 /** The role every function of the deployment gets: path `/remediation-bot/` is what the loop check recognises. */
 export function functionRole(params: DeployParams, family: string, statements: readonly IamStatement[], runtime: readonly IamStatement[]) {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
       Path: '/remediation-bot/',
-      RoleName: `${params.service}-${params.stage}-${params.region}-${family}`.slice(0, 64),
+      RoleName: functionRoleName(params, family),
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
@@ -926,6 +1030,14 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     BOT_PRINCIPALS: { 'Fn::Join': [',', roles.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))] },
     BOT_SESSION_NAMES: families.map((family) => functionName(params, family)).join(','),
     BOT_ACCOUNT: { Ref: 'AWS::AccountId' },
+    // An Organization hub also acts in the member accounts, as their member roles (engine/accounts.ts).
+    ...(isHub(params)
+      ? {
+          ...(text(params.organizationId) !== '' ? { BOT_ORGANIZATION_ID: text(params.organizationId) } : {}),
+          ...(memberAccountsOf(params).length > 0 ? { BOT_MEMBER_ACCOUNTS: memberAccountsOf(params).join(',') } : {}),
+          BOT_MEMBER_ROLE_NAMES: families.map((family) => memberRoleName(family)).join(','),
+        }
+      : {}),
   };
   const functions: Record<string, unknown> = {};
   const extensions: Record<string, unknown> = {};
@@ -966,7 +1078,9 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
       alertSigningStatement(),
       idempotencyStatement(params, family),
       historyStatement(family),
+      ...(isHub(params) ? [memberRoleStatement(params, family)] : []),
     ]);
+    if (isHub(params)) Object.assign(resources, hubRule(params, family));
     Object.assign(resources, functionAlarms(params, family), blindSpotAlarm(params, family));
     extensions[logicalId(family, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
     // A read-only management event (STS AssumeRole) reaches only a rule in this state; the rule's pattern narrows it to what the rules need.
@@ -989,7 +1103,9 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
   if (Object.keys(slackApprovals.functions).length > 0) extensions[logicalId('slack-approvals', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   if (Object.keys(notifier.functions).length > 0) extensions[logicalId('notifier', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
   if (Object.keys(securityHub.functions).length > 0) extensions[logicalId('security-hub', 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
+  if (isHub(params)) Object.assign(resources, hubBus(params));
   const outputs = {
+    ...(isHub(params) ? { HubEventBusArn: { Description: 'The bus the member template forwards to (remediate member-template)', Value: { 'Fn::GetAtt': ['HubEventBus', 'Arn'] } } } : {}),
     BotPrincipals: { Description: 'The exact ARNs of the bot\'s roles: BOT_PRINCIPALS for `remediate replay`, to skip the bot\'s own calls', Value: identity.BOT_PRINCIPALS },
     BotSessionNames: { Description: 'The session names of the bot\'s roles: BOT_SESSION_NAMES for `remediate replay`', Value: identity.BOT_SESSION_NAMES },
     HistoryTableName: { Description: 'The table `remediate history --table` reads', Value: { Ref: 'HistoryTable' } },

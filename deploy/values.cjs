@@ -54,6 +54,8 @@ module.exports = async ({ options, resolveVariable }) => {
     approvals: await get('param:approvals'),
     proposalDays: await get('param:proposalDays'),
     slackSigningSecret: await get('param:slackSigningSecret'),
+    organizationId: await get('param:organizationId'),
+    memberAccounts: await get('param:memberAccounts'),
   };
   const context = {
     given: givenParamNames(options),

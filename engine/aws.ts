@@ -3,7 +3,7 @@
  * table of exactly the SDK commands its rules use, so each bundle carries only
  * those clients and commands.
  */
-import { StepFault } from './errors.js';
+import { hintOf, StepFault } from './errors.js';
 import type { FactSource } from './decide.js';
 import type { Fact, Lookup, Service } from './types.js';
 
@@ -66,6 +66,8 @@ interface GatewayOptions {
   readonly region?: string;
   /** Bounded retry budget for throttling and 5xx, with client-side rate limiting (`adaptive`). */
   readonly maxAttempts?: number;
+  /** Credentials other than the function's own: a member account's role (`accounts.ts`). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string; readonly expiration?: Date };
 }
 
 /**
@@ -86,6 +88,7 @@ export function createAwsGateway(table: CommandTable, options: GatewayOptions = 
         retryMode: maxAttempts > 1 ? 'adaptive' : 'standard',
         maxAttempts,
         ...(options.region ? { region: options.region } : {}),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
       });
       clients.set(service, existing);
     }
@@ -140,7 +143,8 @@ export function liveFacts(gateway: AwsGateway): FactSource {
         // Out of time is not a missing fact: the event is retried whole, nothing decided (`pacing.ts`).
         if (code === 'OutOfTime') throw error;
         if (lookup.notFoundCodes?.includes(code)) return { status: 'ok', value: null };
-        return { status: 'unavailable', reason: `${lookup.operation} failed: ${code}` };
+        const hint = hintOf(error);
+        return { status: 'unavailable', reason: `${lookup.operation} failed: ${code}${hint ? ` (${hint})` : ''}` };
       }
     },
   };

@@ -9,6 +9,7 @@ import { configExemption } from './exemption.js';
 import { matchesAnyGlob, wildcardMatches } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { isOutOfTime } from './pacing.js';
+import { memberRoleArn } from './accounts.js';
 import { sourceFor } from './patterns.js';
 import { decisionSeverity, type Decision, type Fact, type Facts, type Lookup, type Rule, type RuleContext, type SkipCause, type Trigger, type Verdict } from './types.js';
 
@@ -95,14 +96,30 @@ export function isBotRole(arn: string | undefined, roles: readonly string[]): bo
  * of its roles, with the session name Lambda uses (when the deployment names
  * them). A role on the same path, or with a similar name, is anybody else.
  */
-function isBotCall(event: CloudTrailEvent, identity: BotIdentity): boolean {
+function isBotCall(event: CloudTrailEvent, identity: BotIdentity, env: Env): boolean {
   const user = event.detail.userIdentity;
   if (user?.type !== 'AssumedRole') return false;
   const issuer = user.sessionContext?.sessionIssuer?.arn;
+  if (isMemberRole(issuer, event, env)) return true;
   if (!isBotRole(issuer, identity.roles)) return false;
   if (identity.sessions.length === 0) return true;
   const session = /^arn:[^:]+:sts::\d{12}:assumed-role\/[^/]+\/(.+)$/.exec(user.arn ?? '')?.[1];
   return session !== undefined && identity.sessions.includes(session);
+}
+
+/**
+ * In a member account served by an Organization hub, the bot is the member
+ * role of one of its families in exactly that account
+ * (`arn:…:iam::<account>:role/remediation-bot/<name>`, names in
+ * `BOT_MEMBER_ROLE_NAMES`): one role per name per account, created by the
+ * member template, so the exact ARN is known without listing every account.
+ */
+function isMemberRole(issuer: string | undefined, event: CloudTrailEvent, env: Env): boolean {
+  const home = env['BOT_ACCOUNT'];
+  if (issuer === undefined || !home || event.account === home || !isServedAccount(event.account, env)) return false;
+  const names = commaList(env['BOT_MEMBER_ROLE_NAMES']);
+  const partition = /^arn:(aws(?:-[a-z]+)*):/.exec(issuer)?.[1] ?? 'aws';
+  return names.some((name) => issuer === memberRoleArn(partition, event.account, name.replace(/^remediation-bot-member-/, '')));
 }
 
 /**
@@ -115,12 +132,26 @@ function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason:
   if (typeof errorCode === 'string' && errorCode.length > 0) return { reason: `the call failed (${errorCode}), so it changed nothing`, cause: 'failed-call' };
   const scope = foreignScope(event, env);
   if (scope) return { reason: scope, cause: 'foreign-scope' };
-  if (isBotCall(event, botIdentity(env))) return { reason: `the call was made by the bot itself (${principalArn(event)})`, cause: 'own-call' };
+  if (isBotCall(event, botIdentity(env), env)) return { reason: `the call was made by the bot itself (${principalArn(event)})`, cause: 'own-call' };
   for (const arn of principalArns(event)) {
     const ignored = matchesAnyGlob(arn, config.ignorePrincipals);
     if (ignored) return { reason: `principal ${arn} is ignored by config (${ignored})`, cause: 'ignored-principal' };
   }
   return undefined;
+}
+
+/**
+ * Whether a deployment acts in `account`: its own (`BOT_ACCOUNT`), a listed
+ * member (`BOT_MEMBER_ACCOUNTS`), or, in an Organization hub
+ * (`BOT_ORGANIZATION_ID`), any account, since only the organisation's accounts
+ * can put events on the hub's bus and the hub's roles may assume member roles
+ * only in the organisation (`aws:ResourceOrgID`).
+ */
+export function isServedAccount(account: string, env: Env): boolean {
+  const home = env['BOT_ACCOUNT'];
+  if (!home || account === home) return true;
+  if (commaList(env['BOT_MEMBER_ACCOUNTS']).includes(account)) return true;
+  return /^o-[a-z0-9]{10,32}$/.test(env['BOT_ORGANIZATION_ID'] ?? '') && /^\d{12}$/.test(account);
 }
 
 /**
@@ -132,8 +163,10 @@ function engineSkip(event: CloudTrailEvent, config: Config, env: Env): { reason:
 function foreignScope(event: CloudTrailEvent, env: Env): string | undefined {
   const home = env['BOT_ACCOUNT'];
   if (!home) return undefined;
-  const served = [home, ...commaList(env['BOT_MEMBER_ACCOUNTS'])];
-  if (!served.includes(event.account)) return `the event is for account ${event.account}, which this deployment does not serve (${served.join(', ')}): not acted on`;
+  if (!isServedAccount(event.account, env)) {
+    const served = [home, ...commaList(env['BOT_MEMBER_ACCOUNTS'])];
+    return `the event is for account ${event.account}, which this deployment does not serve (${served.join(', ')}): not acted on`;
+  }
   const region = env['AWS_REGION'];
   if (region && event.region !== region) return `the event is for Region ${event.region}, and this function acts in ${region} only: not acted on`;
   return undefined;

@@ -39,3 +39,9 @@ export abstract class DeliveryFault extends RemediationError {
 export abstract class StoreFault extends RemediationError {
   readonly kind = 'store';
 }
+
+/** What a person does about an error, when the bot's own fault says (a member account not enrolled, …). */
+export function hintOf(error: unknown): string | undefined {
+  const hint = typeof error === 'object' && error !== null ? (error as { hint?: unknown }).hint : undefined;
+  return typeof hint === 'string' && hint.length > 0 ? hint : undefined;
+}

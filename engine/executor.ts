@@ -10,7 +10,7 @@
  * `WaitTimedOut` and a `resume` point (the step to start from and the outputs
  * the rest of the plan needs), so the plan can be continued, never restarted.
  */
-import { StepFault } from './errors.js';
+import { hintOf, StepFault } from './errors.js';
 import { iamActionFor } from './iam-actions.js';
 import { errorCode, errorMessage, UnsupportedOperationError, type AwsGateway } from './aws.js';
 import { isUnexpectedFault } from './faults.js';
@@ -287,7 +287,8 @@ async function readState(check: StateCheck, gateway: AwsGateway, probes: readonl
     const code = errorCode(error);
     if (error instanceof PlaceholderError) return { result: { state: 'unreadable', evidence: error.message }, error };
     if (!probe.notFoundCodes?.includes(code)) {
-      return { result: { state: 'unreadable', evidence: `${probe.operation} failed: ${code}` }, error };
+      const hint = hintOf(error);
+      return { result: { state: 'unreadable', evidence: `${probe.operation} failed: ${code}${hint ? ` (${hint})` : ''}` }, error };
     }
     output = null;
     notFound = code;
@@ -334,7 +335,7 @@ function failure(index: number, step: PlanStep, error: unknown, options: Execute
     status: 'failed',
     errorCode: info.code,
     errorMessage: info.message,
-    ...(isPermissionError(info.code) ? { hint: permissionHint(step, options.functionName) } : {}),
+    ...(isPermissionError(info.code) ? { hint: permissionHint(step, options.functionName) } : hintOf(error) ? { hint: hintOf(error) } : {}),
     ...extra,
     unexpected: info.unexpected,
   };

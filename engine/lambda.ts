@@ -17,10 +17,11 @@
  */
 import { modeFor, parseConfig, slackApprovers, type Config } from './config.js';
 import { liveFacts, type AwsGateway } from './aws.js';
-import { decideAll, type Env } from './decide.js';
+import { decideAll, isServedAccount, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
 import { executePlan, preflightPlan, type ExecutionReport, type PreflightReport, type ResumePoint } from './executor.js';
 import { StepFault } from './errors.js';
+import type { MemberAccess, MemberTarget } from './accounts.js';
 import { isOutOfTime, type Pacer } from './pacing.js';
 import { progressSealText, type EventProgress, type ProgressStore } from './progress-store.js';
 import { hashOf } from './proposal-store.js';
@@ -78,6 +79,8 @@ export interface EngineDeps {
   readonly seal?: (text: string) => Promise<string>;
   /** Present in the deployed functions: where an event stopped when its invocation ran out of time, for the retry to resume. */
   readonly progress?: ProgressStore;
+  /** Present in an Organization hub: an event in another account than `BOT_ACCOUNT` is read and acted on as that account's member role (`accounts.ts`). */
+  readonly members?: MemberAccess;
 }
 
 export interface DecisionResult {
@@ -207,7 +210,9 @@ export async function runEvent(raw: unknown, deps: EngineDeps, context: Invocati
   let records: readonly DecisionRecord[] = [];
   let delivery;
   try {
-    delivery = await deps.idempotency.run(eventId, context, async () => {
+    // In a hub, another account's event is keyed with its account too: no member can shadow another's event id.
+    const key = deps.env['BOT_ACCOUNT'] === undefined || event.account === deps.env['BOT_ACCOUNT'] ? eventId : `${event.account}:${eventId}`;
+    delivery = await deps.idempotency.run(key, context, async () => {
       const report = await decideAndAct(event, deps, context);
       records = report.records;
       return report.result;
@@ -277,7 +282,16 @@ async function saveProgress(progress: EventProgress, deps: EngineDeps, now: Date
   }
 }
 
-async function decideAndAct(event: CloudTrailEvent, deps: EngineDeps, context: InvocationContext): Promise<EventReport> {
+/** The deps for one event (or a proposal of one): in a hub, one in a member account gets that account's gateway. */
+async function depsFor(target: MemberTarget, deps: EngineDeps): Promise<EngineDeps> {
+  const home = deps.env['BOT_ACCOUNT'];
+  // An account the deployment does not serve is never entered: `decide` reports the event as out of scope.
+  if (!deps.members || home === undefined || target.account === home || !isServedAccount(target.account, deps.env)) return deps;
+  return { ...deps, gateway: await deps.members.gatewayFor(target) };
+}
+
+async function decideAndAct(event: CloudTrailEvent, hubDeps: EngineDeps, context: InvocationContext): Promise<EventReport> {
+  const deps = await depsFor({ account: event.account, region: event.region, eventId: event.detail.eventID }, hubDeps);
   const metrics = deps.metrics ?? noMetrics;
   const now = deps.now?.() ?? new Date();
   const eventId = event.detail.eventID;
@@ -558,7 +572,9 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
   }
   deps.logger.appendKeys({ eventId: decision.eventId, rule: decision.rule, proposalId });
   const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
-  const execution = await executePlan(plan, deps.gateway, {
+  // A proposal from a member account is applied there, as its member role.
+  const { gateway } = await depsFor({ account: decision.account, region: decision.region, eventId: decision.eventId }, deps);
+  const execution = await executePlan(plan, gateway, {
     probes: rule.probes ?? [],
     ...(functionName ? { functionName } : {}),
     ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
@@ -698,6 +714,7 @@ export function embeddedConfig(rules: readonly Rule[]): Config {
  */
 export interface HandlerOptions {
   readonly rules: readonly Rule[];
+  readonly members?: MemberAccess;
   /** Paces the gateway's calls (`pacing.ts`): each invocation gives it its deadline. */
   readonly pacer?: Pacer;
   readonly progress?: ProgressStore;
@@ -729,6 +746,7 @@ export function createRemediationHandler(options: HandlerOptions): (event: unkno
     gateway: pacer ? pacer.wrap(gateway) : gateway,
     logger,
     ...(options.progress ? { progress: options.progress } : {}),
+    ...(options.members ? { members: options.members } : {}),
     ...(metrics ? { metrics } : {}),
     ...(alerts ? { alerts } : {}),
     ...(idempotency ? { idempotency } : {}),

@@ -189,8 +189,8 @@ export interface PacingStats {
 }
 
 export interface Pacer {
-  /** The gateway whose every call is paced and retried. */
-  wrap(gateway: AwsGateway): AwsGateway;
+  /** The gateway whose every call is paced and retried; `scope` (another account and Region) has buckets of its own. */
+  wrap(gateway: AwsGateway, scope?: string): AwsGateway;
   /** Starts an invocation: its deadline is `remainingTimeMs()` from now (none: the CLI). */
   begin(remainingTimeMs?: () => number): void;
   readonly stats: Readonly<PacingStats>;
@@ -214,10 +214,10 @@ export function createPacer(options: PacingOptions): Pacer {
   const stats: PacingStats = { calls: 0, throttled: 0, retries: 0, outOfTime: 0, waitedMs: 0 };
   let deadline: number | undefined;
 
-  const bucketFor = (service: Service, operation: string, input: Readonly<Record<string, unknown>>): TokenBucket => {
+  const bucketFor = (scope: string, service: Service, operation: string, input: Readonly<Record<string, unknown>>): TokenBucket => {
     const spec = apiBucket(service, operation, input);
     // EC2's unfiltered Describe calls draw from a smaller bucket of the same action: kept apart by size.
-    const key = `${spec.name}/${spec.capacity}`;
+    const key = `${scope}/${spec.name}/${spec.capacity}`;
     let bucket = buckets.get(key);
     if (!bucket) {
       bucket = new TokenBucket(shareOf(spec, options.share, options.instances), clock);
@@ -235,8 +235,8 @@ export function createPacer(options: PacingOptions): Pacer {
     if (ms > 0) await clock.sleep(ms);
   };
 
-  const paced = async <T>(service: Service, operation: string, input: Readonly<Record<string, unknown>>, send: () => Promise<T>): Promise<T> => {
-    const bucket = bucketFor(service, operation, input);
+  const paced = async <T>(scope: string, service: Service, operation: string, input: Readonly<Record<string, unknown>>, send: () => Promise<T>): Promise<T> => {
+    const bucket = bucketFor(scope, service, operation, input);
     for (let attempt = 1; ; attempt += 1) {
       for (let wait = bucket.msUntilToken(); wait > 0; wait = bucket.msUntilToken()) {
         stats.waitedMs += wait;
@@ -265,9 +265,9 @@ export function createPacer(options: PacingOptions): Pacer {
     begin(remainingTimeMs) {
       deadline = remainingTimeMs ? clock.now() + remainingTimeMs() : undefined;
     },
-    wrap(gateway) {
+    wrap(gateway, scope = '') {
       return {
-        call: (service, operation, input) => paced(service, operation, input, () => gateway.call(service, operation, input)),
+        call: (service, operation, input) => paced(scope, service, operation, input, () => gateway.call(service, operation, input)),
         ...(gateway.wait ? { wait: gateway.wait.bind(gateway) } : {}),
       };
     },

@@ -22,6 +22,7 @@ import { dynamoDbProposalStore, type ProposalStore } from '../engine/proposal-st
 import { dynamoDbWriteBudget, type WriteBudget } from '../engine/write-budget.js';
 import { dynamoDbProgressStore, type ProgressStore } from '../engine/progress-store.js';
 import { createPacer } from '../engine/pacing.js';
+import { memberAccessFromEnv } from './member-access.js';
 import { snsCommands } from '../notify/sns-commands.js';
 import { snsAlertSink } from '../notify/sns.js';
 import { signAlertBody, SIGNING_KEY_ENV } from '../notify/alert-signature.js';
@@ -99,7 +100,10 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
   // The rules' calls are paced and retried within the invocation's deadline (`engine/pacing.ts`), so the SDK sends each once.
   const gateway = options.gateway ?? { call: createAwsGateway(options.commands, { ...region, maxAttempts: 1 }).call, wait: notifyGateway.wait };
   const pacer = options.pacer ?? (options.gateway ? undefined : createPacer({ share: config.apiShare, instances: instancesFromEnv(env) }));
-  const stores = tableStores(env, options.rules[0]?.family ?? 'unknown', config);
+  const family = options.rules[0]?.family ?? 'unknown';
+  const stores = tableStores(env, family, config);
+  // An Organization hub reads and acts in member accounts as their member role (tests pass their own gateway, and members).
+  const members = options.members ?? (options.gateway ? undefined : memberAccessFromEnv({ family, commands: options.commands, env, ...(pacer ? { pacer } : {}) }));
   const alerts = options.alerts ?? alertSinkFromEnv(env, notifyGateway);
   const idempotency = options.idempotency ?? stores.idempotency;
   const undoStore = options.undoStore ?? stores.undoStore;
@@ -128,6 +132,7 @@ export function remediationHandler(options: RuntimeOptions): ReturnType<typeof c
     ...(seal ? { seal } : {}),
     ...(progress ? { progress } : {}),
     ...(pacer ? { pacer } : {}),
+    ...(members ? { members } : {}),
   });
 }
 

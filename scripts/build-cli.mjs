@@ -16,7 +16,7 @@ import { basename } from 'node:path';
 import { build } from 'esbuild';
 
 /** The subcommands that call AWS, each lazily imported by cli/main.ts as `./<name>.js`. */
-const AWS_MODULES = ['invoke', 'undo', 'history', 'lookup-events', 'athena', 'lake', 'approve', 'redrive'];
+const AWS_MODULES = ['invoke', 'undo', 'history', 'lookup-events', 'athena', 'lake', 'approve', 'redrive', 'member-template'];
 
 const SDK_PACKAGE = /^@aws-sdk\/(client-[a-z0-9-]+|lib-dynamodb)$/;
 

@@ -1,0 +1,64 @@
+/**
+ * Acting in another account of the organisation: the hub's function for a
+ * family reads and writes in a member account only as that account's member
+ * role for the family (`/remediation-bot/remediation-bot-member-<family>`,
+ * created by the member template), in the event's Region, in a session named
+ * after the event, so that CloudTrail in the member account shows which event
+ * caused each call. The engine asks for a gateway per event (`lambda.ts`);
+ * where the credentials come from is the runtime's affair (`handlers/`).
+ */
+import type { AwsGateway } from './aws.js';
+import { StepFault } from './errors.js';
+
+export const MEMBER_ROLE_PATH = '/remediation-bot/';
+
+export function memberRoleName(family: string): string {
+  return `remediation-bot-member-${family}`;
+}
+
+export function memberRoleArn(partition: string, account: string, family: string): string {
+  return `arn:${partition}:iam::${account}:role${MEMBER_ROLE_PATH}${memberRoleName(family)}`;
+}
+
+/** The session name STS accepts (`[\w+=,.@-]`, 2 to 64 characters), from the event id. */
+export function memberSessionName(eventId: string): string {
+  return `remediation-bot-${eventId.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+}
+
+export interface MemberTarget {
+  readonly account: string;
+  readonly region: string;
+  readonly eventId: string;
+}
+
+export interface MemberAccess {
+  /** The gateway for an event in a member account; never throws: a role that cannot be assumed gives a gateway whose every call fails, saying why. */
+  gatewayFor(target: MemberTarget): Promise<AwsGateway>;
+}
+
+/**
+ * The member role could not be assumed: the account is not enrolled (no
+ * stack instance of the member StackSet), or the role's trust does not name
+ * this function's role. An AWS client fault in shape, so the plan fails and
+ * the alert says why, once, without Lambda retrying a refusal.
+ */
+export class MemberRoleError extends StepFault {
+  override readonly name = 'MemberRoleUnavailable';
+  readonly $fault = 'client';
+  readonly $metadata = {};
+  constructor(
+    message: string,
+    /** What a person does about it: shown with every read and step it stopped. */
+    readonly hint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A gateway for an account the bot could not enter: every call fails with the same error, so each lookup and step reports it. */
+export function unreachableGateway(error: MemberRoleError): AwsGateway {
+  return {
+    call: () => Promise.reject(error),
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The member template (`remediate member-template`), checked like the hub's:
+ * forwarding rules whose patterns are exactly the union of the registry's,
+ * each target with a retry policy and a dead-letter queue; member roles
+ * created once (us-east-1), trusting only the hub's role of their family, and
+ * holding exactly that role's statements, never a wildcard action.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { familyKey, familyPattern, loadDeployConfig, stackValues } from '../deploy/deployment.js';
+import { forwardingPatterns, memberTemplate } from '../deploy/member-template.js';
+import { families } from '../remediations/registry.js';
+import { expectUsageError, runCli } from './helpers/cli.js';
+
+const CONFIG_FILE = join(import.meta.dirname, '..', 'remediation.config.yml');
+const HUB = '111122223333';
+const MODES = 'sg-open-ingress=remediate,ebs-public-snapshot=remediate';
+
+type Resource = { Type: string; Condition?: string; Properties: Record<string, any> };
+
+function template(options: { modes?: string; approvals?: boolean; hubRegions?: string[] } = {}) {
+  const config = loadDeployConfig(CONFIG_FILE, options.modes ? { modes: options.modes } : {});
+  return memberTemplate({ hubAccount: HUB, hubRegions: options.hubRegions ?? ['us-east-1', 'eu-west-1'], service: 'remediation-bot', stage: 'prod', config, approvals: options.approvals ?? false }) as {
+    Resources: Record<string, Resource>;
+    Conditions: Record<string, unknown>;
+  };
+}
+
+const ofType = (resources: Record<string, Resource>, type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+
+describe('the member template', () => {
+  it('forwards exactly the union of the families\' patterns, to the hub\'s bus in the same Region, with a retry policy and a dead-letter queue', () => {
+    const { Resources } = template();
+    const rules = ofType(Resources, 'AWS::Events::Rule');
+    expect(rules.length).toBeGreaterThanOrEqual(1);
+    const forwarded = rules.flatMap(([, rule]) => {
+      const pattern = rule.Properties['EventPattern'] as { $or?: unknown[] };
+      expect(JSON.stringify(pattern).length, 'EventBridge refuses a pattern over 4,096 characters').toBeLessThanOrEqual(4096);
+      return pattern.$or ?? [pattern];
+    });
+    expect(forwarded).toStrictEqual(families.map((family) => familyPattern(family.name)));
+    for (const [, rule] of rules) {
+      expect(rule.Properties['EventBusName']).toBe('default');
+      expect(rule.Properties['Targets']).toStrictEqual([
+        {
+          Id: 'hub',
+          Arn: { 'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:${HUB}:event-bus/remediation-bot-prod-hub` },
+          RoleArn: { 'Fn::GetAtt': ['ForwardRole', 'Arn'] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 8 },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['ForwardDeadLetterQueue', 'Arn'] } },
+        },
+      ]);
+    }
+    // The forwarding role may only put events on the hub's bus.
+    expect(Resources['ForwardRole']?.Properties['Policies']).toStrictEqual([
+      { PolicyName: 'forward', PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['events:PutEvents'], Resource: rules[0]?.[1].Properties['Targets'][0].Arn }] } },
+    ]);
+  });
+
+  it('packs patterns into as few rules as EventBridge allows, and their union is unchanged', () => {
+    const patterns = families.map((family) => familyPattern(family.name));
+    const many = [...patterns, ...patterns, ...patterns];
+    const packed = forwardingPatterns(many);
+    expect(packed.length).toBeGreaterThan(1);
+    for (const pattern of packed) expect(JSON.stringify(pattern).length).toBeLessThanOrEqual(4096);
+    expect(packed.flatMap((pattern) => (pattern as { $or?: unknown[] }).$or ?? [pattern])).toStrictEqual(many);
+  });
+
+  it.each([
+    ['the default config (every rule proposes)', {}],
+    ['two rules in remediate', { modes: MODES }],
+    ['approvals on', { modes: MODES, approvals: true }],
+  ])('gives each member role exactly the statements of the hub\'s role of its family, with %s', (_label, options: { modes?: string; approvals?: boolean }) => {
+    const { Resources } = template(options);
+    const hub = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'prod', region: 'us-east-1', ...(options.modes ? { modes: options.modes } : {}), ...(options.approvals ? { approvals: 'true' } : {}) });
+    for (const family of families) {
+      const key = familyKey(family.name);
+      const member = Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}MemberRole`];
+      const hubRole = (hub.resources.Resources as Record<string, Resource>)[`${key.charAt(0).toUpperCase()}${key.slice(1)}Role`];
+      const remediation = (policies: { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[] | undefined) => policies?.find((p) => p.PolicyName === 'remediation')?.PolicyDocument.Statement ?? [];
+      expect(remediation(member?.Properties['Policies']), family.name).toStrictEqual(remediation(hubRole?.Properties['Policies']));
+      for (const statement of remediation(member?.Properties['Policies']) as { Action: string[] }[]) {
+        for (const action of statement.Action) expect(action, family.name).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/);
+      }
+    }
+  });
+
+  it('creates each member role once (us-east-1), on the bot\'s path, trusting only the hub\'s role of its family in each hub Region', () => {
+    const { Resources, Conditions } = template();
+    expect(Conditions).toStrictEqual({ RolesRegion: { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] } });
+    const roles = ofType(Resources, 'AWS::IAM::Role').filter(([id]) => id.endsWith('MemberRole'));
+    expect(roles).toHaveLength(families.length);
+    for (const family of families) {
+      const key = familyKey(family.name);
+      const role = Resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}MemberRole`];
+      expect(role?.Condition).toBe('RolesRegion');
+      expect([role?.Properties['Path'], role?.Properties['RoleName']]).toStrictEqual(['/remediation-bot/', `remediation-bot-member-${family.name}`]);
+      expect(role?.Properties['AssumeRolePolicyDocument']).toStrictEqual({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: {
+              AWS: [`arn:aws:iam::${HUB}:role/remediation-bot/remediation-bot-prod-us-east-1-${family.name}`, `arn:aws:iam::${HUB}:role/remediation-bot/remediation-bot-prod-eu-west-1-${family.name}`],
+            },
+            Action: 'sts:AssumeRole',
+          },
+        ],
+      });
+    }
+  });
+});
+
+describe('remediate member-template', () => {
+  it('prints the template as JSON, with no credentials and no AWS call', async () => {
+    const { code, stdout, stderr } = await runCli(['member-template', '--hub-account', HUB, '--stage', 'prod', '--hub-regions', 'us-east-1,eu-west-1', '--config', CONFIG_FILE]);
+    expect([code, stderr]).toStrictEqual([0, []]);
+    expect(JSON.parse(stdout.join('\n'))).toStrictEqual(template());
+  });
+
+  it.each([
+    [['member-template'], "remediate: --hub-account must be the hub account's 12-digit id (see \"remediate member-template --help\")"],
+    [['member-template', '--hub-account', HUB, '--hub-regions', 'mars-1'], 'remediate: --hub-regions: "mars-1" is not an AWS Region (see "remediate member-template --help")'],
+  ])('refuses %j in one line', async (argv, line) => {
+    await expectUsageError(argv, line, []);
+  });
+});
