@@ -347,5 +347,14 @@ function totals(summary: ReplaySummary, counts: Tally, kit: FormatKit, width: nu
   for (const [rule, ruleCounts] of rules) {
     lines.push(...row([{ text: terminalText(rule) }, ...kit.verdicts.map((verdict) => ({ text: String(ruleCounts[verdict] ?? 0) }))], widths));
   }
+  // An organisation trail: the same counts per account.
+  const accounts = Object.entries(summary.byAccount).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (accounts.length > 1) {
+    lines.push('');
+    lines.push(...row([{ text: 'ACCOUNT', paint: colours.heading }, ...numbers.map(({ title }) => ({ text: title, paint: colours.heading }))], widths));
+    for (const [account, accountCounts] of accounts) {
+      lines.push(...row([{ text: terminalText(account) }, ...kit.verdicts.map((verdict) => ({ text: String(accountCounts[verdict] ?? 0) }))], widths));
+    }
+  }
   return lines;
 }

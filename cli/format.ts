@@ -48,6 +48,8 @@ interface ReplaySummary {
   readonly invalid: number;
   readonly byVerdict: Readonly<Record<string, number>>;
   readonly byRule: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Verdicts per account (an organisation trail holds many). */
+  readonly byAccount: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Violations by their severity (what `--fail-on <severity>` compares). */
   readonly violationsBySeverity: Readonly<Record<string, number>>;
 }
@@ -352,7 +354,7 @@ function jsonFormatter(io: Io): Formatter {
 /** The summary's counts in one line: records read, filtered out by the time window, that reached a rule, invalid. */
 export function summaryHead(summary: ReplaySummary): string {
   const unreadable = summary.unreadable > 0 ? `, ${summary.unreadable} unreadable input(s)` : '';
-  return `${summary.recordsRead} record(s) read from ${summary.inputs} input(s), ${summary.recordsFilteredOut} filtered out by --since/--until, ${summary.recordsMatched} reached a rule, ${summary.invalid} invalid${unreadable}`;
+  return `${summary.recordsRead} record(s) read from ${summary.inputs} input(s), ${summary.recordsFilteredOut} filtered out by --since/--until/--account, ${summary.recordsMatched} reached a rule, ${summary.invalid} invalid${unreadable}`;
 }
 
 const DEFAULT_OPTIONS: OutputOptions = { onlyViolations: false, width: DEFAULT_WIDTH, colour: false };
@@ -403,6 +405,7 @@ export function summarise(): {
   let invalid = 0;
   const byVerdict: Record<string, number> = {};
   const byRule: Record<string, Record<string, number>> = {};
+  const byAccount: Record<string, Record<string, number>> = {};
   const violationsBySeverity: Record<string, number> = {};
   return {
     add(lines) {
@@ -414,6 +417,8 @@ export function summarise(): {
         }
         const counts = (byRule[line.rule] ??= {});
         counts[line.verdict] = (counts[line.verdict] ?? 0) + 1;
+        const perAccount = (byAccount[line.account] ??= {});
+        perAccount[line.verdict] = (perAccount[line.verdict] ?? 0) + 1;
         if (line.verdict === 'violation') violationsBySeverity[line.severity] = (violationsBySeverity[line.severity] ?? 0) + 1;
       }
     },
@@ -424,6 +429,6 @@ export function summarise(): {
       unreadable = totals.unreadable;
       inputs = totals.inputs;
     },
-    result: () => ({ inputs, unreadable, recordsRead, recordsFilteredOut, recordsMatched, invalid, byVerdict, byRule, violationsBySeverity }),
+    result: () => ({ inputs, unreadable, recordsRead, recordsFilteredOut, recordsMatched, invalid, byVerdict, byRule, byAccount, violationsBySeverity }),
   };
 }

@@ -106,6 +106,18 @@ async function linkInput(path: string, roots: Roots): Promise<Input | undefined>
 export interface WalkWindow {
   readonly since?: number;
   readonly until?: number;
+  /** `--account`: in `AWSLogs/<account>/` or an organisation trail's `AWSLogs/o-…/<account>/`, other accounts' folders are not read. */
+  readonly accounts?: readonly string[];
+}
+
+/** Whether a folder is another account's, in CloudTrail's S3 layout (`AWSLogs/[o-…/]<account>`), when `--account` names the ones to read. */
+function otherAccount(path: string, window: WalkWindow | undefined): boolean {
+  if (window?.accounts === undefined) return false;
+  const parts = path.split(sep).filter((part) => part !== '');
+  const at = parts.lastIndexOf('AWSLogs');
+  if (at < 0) return false;
+  const account = /^o-[a-z0-9]{10,32}$/.test(parts[at + 1] ?? '') ? parts[at + 2] : parts[at + 1];
+  return account !== undefined && /^\d{12}$/.test(account) && !window.accounts.includes(account);
 }
 
 const HOUR = 3_600_000;
@@ -163,7 +175,7 @@ async function walk(directory: string, roots: Roots, into: Input[], window?: Wal
     const path = join(directory, entry.name);
     if (entry.isDirectory()) {
       // `--since`/`--until` pass over the date folders of a CloudTrail tree without opening a file in them.
-      if (!outsideWindow(path, window)) await walk(path, roots, into, window);
+      if (!outsideWindow(path, window) && !otherAccount(path, window)) await walk(path, roots, into, window);
       continue;
     }
     if (!RECORD_FILE.test(entry.name)) continue;

@@ -127,9 +127,10 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
     if (values[flag] !== undefined && from !== 'athena') throw new UsageError(`--${flag} only applies with --from athena`, 'replay');
   }
   if (values['event-data-store'] !== undefined && from !== 'lake') throw new UsageError('--event-data-store only applies with --from lake', 'replay');
-  for (const flag of ['account', 'print-sql'] as const) {
-    if (values[flag] !== undefined && from !== 'athena' && from !== 'lake') throw new UsageError(`--${flag} only applies with --from athena or lake`, 'replay');
-  }
+  if (values['print-sql'] !== undefined && from !== 'athena' && from !== 'lake') throw new UsageError('--print-sql only applies with --from athena or lake', 'replay');
+  if (values.account !== undefined && from === 'cloudtrail') throw new UsageError('--account does not apply with --from cloudtrail: LookupEvents reads the account of your credentials', 'replay');
+  const badAccount = values.account?.find((account) => !/^\d{12}$/.test(account));
+  if (badAccount !== undefined) throw new UsageError(`--account must be a 12-digit account id, got "${badAccount}"`, 'replay');
   if (from === undefined && positionals.length === 0) throw new UsageError('replay: name at least one file or directory, or - for stdin, or use --from cloudtrail', 'replay');
   const format = (values.format ?? (io.stdoutIsTTY ? 'table' : 'jsonl')) as Format;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"${didYouMean(format, FORMATS)}`, 'replay');
@@ -144,7 +145,7 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const jobs = parseJobs(values.jobs);
   const config = loadConfigFile(values.config, allRules);
   for (const warning of config.warnings) io.err(`warning: config ${warning}`);
-  const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+  const window: TimeWindow = { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}), ...(from === undefined && values.account ? { accounts: values.account } : {}) };
   const gate = eventNameGate(rules);
 
   if (values['print-sql']) {

@@ -85,7 +85,7 @@ interface OutsideWindowMarker {
 }
 
 function outsideWindow(source: string): ReplayLine {
-  const marker: OutsideWindowMarker = { verdict: 'invalid', error: 'outside the --since/--until window', source, outsideWindow: true };
+  const marker: OutsideWindowMarker = { verdict: 'invalid', error: 'outside the --since/--until window or the --account list', source, outsideWindow: true };
   return marker;
 }
 
@@ -94,10 +94,11 @@ export function isOutsideWindow(line: ReplayLine): boolean {
   return 'outsideWindow' in line && line.outsideWindow === true;
 }
 
-/** `eventTime` bounds in epoch milliseconds: `since` inclusive, `until` exclusive. */
+/** `eventTime` bounds in epoch milliseconds: `since` inclusive, `until` exclusive; and, with `--account`, the accounts kept. */
 export interface TimeWindow {
   readonly since?: number;
   readonly until?: number;
+  readonly accounts?: readonly string[];
 }
 
 export interface ReplayOptions {
@@ -129,6 +130,8 @@ export async function decideRecord(record: InputRecord, options: ReplayOptions):
   const reached = matchingRules(options.rules, event);
   if (reached.length === 0) return undefined;
   const { window } = options;
+  // `--account`: an organisation trail holds every account's records; the others are counted as filtered out.
+  if (window?.accounts !== undefined && !window.accounts.includes(String(event['account']))) return [outsideWindow(record.origin)];
   if (window && (window.since !== undefined || window.until !== undefined)) {
     const eventTime = eventTimeOf(event);
     const time = typeof eventTime === 'string' ? Date.parse(eventTime) : Number.NaN;

@@ -136,6 +136,10 @@ Options:
                     the same query in a CloudTrail Lake event data store (ARN
                     or id; default --since: 7d). Also: --account ID
                     (repeatable), --print-sql
+  --account ID      only that account's events (repeatable): an organisation
+                    trail (AWSLogs/o-.../<account>/...) holds every account's;
+                    other accounts' folders are not read. The summary counts
+                    verdicts per account
   --since TIME      only events at or after TIME: 7d or 12h before now, or
                     ISO 8601 (2025-03-01, 2025-03-01T12:00:00Z)
   --until TIME      only events before TIME. In CloudTrail's S3 layout

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
+import { configForAccount, modeFor, parseConfig, settingsFor, type Config } from '../engine/config.js';
 import { patternForRules, type EventPatternDocument } from '../engine/patterns.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import { HISTORY_RETENTION_DAYS, HISTORY_TABLE_SCHEMA } from '../engine/history-store.js';
@@ -63,8 +63,9 @@ function conditionValue(condition: NonNullable<Permission['condition']>): Record
  */
 function granted(rule: Rule, permission: Permission, config: Config | undefined, approvals: boolean): boolean {
   if (!config) return true;
-  const mode = modeFor(rule, config);
-  if (mode !== 'remediate' && !(approvals && mode === 'propose')) return false;
+  // One role per family serves every account: a rule that applies plans in any account (`accounts.<id>`) needs the grant.
+  const modes = [modeFor(rule, config), ...Object.keys(config.accounts).map((account) => modeFor(rule, configForAccount(config, account)))];
+  if (!modes.some((mode) => mode === 'remediate' || (approvals && mode === 'propose'))) return false;
   if (permission.requiresSetting === undefined) return true;
   const value = (settingsFor<Record<string, unknown>>(rule, config) ?? {})[permission.requiresSetting];
   return value !== undefined && value !== null && value !== '' && !(Array.isArray(value) && value.length === 0);

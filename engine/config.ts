@@ -76,8 +76,32 @@ const GlobalConfigSchema = z.strictObject({
     }),
     { slackUsers: [], rules: {}, severities: {} },
   ),
+  /**
+   * Per account (an Organization hub's members, or the hub's own): a name for
+   * alerts, a mode for every rule or per rule, and more trusted accounts.
+   * Keyed by the 12-digit account id.
+   */
+  accounts: z._default(
+    z.record(
+      AccountIdSchema,
+      z.strictObject({
+        name: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
+        defaultMode: z.optional(ModeSchema),
+        modes: z._default(z.record(z.string(), ModeSchema), {}),
+        trustedAccounts: z._default(z.array(AccountIdSchema), []),
+      }),
+    ),
+    {},
+  ),
   rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
 });
+
+export interface AccountConfig {
+  readonly name?: string;
+  readonly defaultMode?: Mode;
+  readonly modes: Readonly<Record<string, Mode>>;
+  readonly trustedAccounts: readonly string[];
+}
 
 export interface ApprovalsConfig {
   readonly slackUsers: readonly string[];
@@ -122,6 +146,8 @@ export interface Config {
   readonly warnings: readonly string[];
   readonly notifications: { readonly slackMinSeverity: (typeof SEVERITIES)[number]; readonly emailMinSeverity: (typeof SEVERITIES)[number] };
   readonly approvals: ApprovalsConfig;
+  /** Per-account names, modes and trusted accounts (`configForAccount`). */
+  readonly accounts: Readonly<Record<string, AccountConfig>>;
   /** Validated settings of every rule the config was parsed for, keyed by rule id. */
   readonly rules: Readonly<Record<string, RuleConfig>>;
 }
@@ -172,6 +198,9 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     for (const id of exemption.rules ?? []) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`exemptions.${index}.rules: unknown rule ${id}`);
   }
   for (const id of Object.keys(global.approvals.rules)) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`approvals.rules.${id}: unknown rule`);
+  for (const [account, settings] of Object.entries(global.accounts)) {
+    for (const id of Object.keys(settings.modes)) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`accounts.${account}.modes.${id}: unknown rule`);
+  }
 
   const ruleConfigs: Record<string, RuleConfig> = {};
   for (const rule of rules) {
@@ -210,8 +239,28 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     warnings,
     notifications: global.notifications,
     approvals: global.approvals,
+    accounts: global.accounts,
     rules: ruleConfigs,
   };
+}
+
+/**
+ * The config as it applies to one account: its rule modes (the account's mode
+ * for the rule, else its `defaultMode`, else the file's), and its trusted
+ * accounts added to the file's. Every decision is made with it.
+ */
+export function configForAccount(config: Config, account: string): Config {
+  const own = Object.hasOwn(config.accounts, account) ? config.accounts[account] : undefined;
+  if (!own) return config;
+  const rules = Object.fromEntries(
+    Object.entries(config.rules).map(([id, rule]) => [id, { ...rule, mode: own.modes[id] ?? own.defaultMode ?? rule.mode }]),
+  );
+  return { ...config, rules, trustedAccounts: [...new Set([...config.trustedAccounts, ...own.trustedAccounts])] };
+}
+
+/** The name the config gives an account, for alerts. */
+export function accountName(config: Config, account: string): string | undefined {
+  return Object.hasOwn(config.accounts, account) ? config.accounts[account]?.name : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * route the event to the rules it triggers, apply the engine's skips, gather
  * facts, and evaluate. Nothing here writes to AWS.
  */
-import { modeFor, settingsFor, type Config } from './config.js';
+import { accountName, configForAccount, modeFor, settingsFor, type Config } from './config.js';
 import { DETAIL_TYPE, principalArn, principalArns, stringField, type CloudTrailEvent } from './event.js';
 import { configExemption } from './exemption.js';
 import { matchesAnyGlob, wildcardMatches } from './glob.js';
@@ -217,14 +217,18 @@ function withConfigExemption(verdict: Verdict, rule: Rule, context: DecideContex
 }
 
 /** Decides one (event, rule) pair. Never throws: a rule that fails is a `rule-failed` skip, which alerts. */
-export async function decide(event: CloudTrailEvent, rule: Rule, context: DecideContext): Promise<Decision> {
+export async function decide(event: CloudTrailEvent, rule: Rule, given: DecideContext): Promise<Decision> {
+  // The account's own modes and trusted accounts (an Organization hub's member, or the hub's own account).
+  const context = { ...given, config: configForAccount(given.config, event.account) };
   const mode = modeFor(rule, context.config, context.env);
+  const name = accountName(context.config, event.account);
   const base = {
     eventId: event.detail.eventID,
     eventName: event.detail.eventName,
     eventSource: event.detail.eventSource,
     eventTime: event.detail.eventTime,
     account: event.account,
+    ...(name !== undefined ? { accountName: name } : {}),
     region: event.region,
     principal: principalArn(event),
     ...(event.detail.sourceIPAddress ? { sourceIp: event.detail.sourceIPAddress } : {}),

@@ -15,7 +15,7 @@
  *   best-effort: a failed write is logged and counted (`HistoryWriteFailed`), never retried by Lambda;
  * - a fault the bot does not understand is rethrown only after the alert went out.
  */
-import { modeFor, parseConfig, slackApprovers, type Config } from './config.js';
+import { configForAccount, modeFor, parseConfig, slackApprovers, type Config } from './config.js';
 import { liveFacts, type AwsGateway } from './aws.js';
 import { decideAll, isServedAccount, type Env } from './decide.js';
 import { EventParseError, parseEvent, type CloudTrailEvent, type ParseResult } from './event.js';
@@ -547,7 +547,7 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
   if (action === 'approve') {
     // The function as it is deployed now decides: a rule turned to notify or off, or DRY_RUN, applies nothing.
     if (deps.env['DRY_RUN']?.toLowerCase() === 'true') return refused('DRY_RUN=true on this function: nothing is applied');
-    const mode = modeFor(rule, deps.config, deps.env);
+    const mode = modeFor(rule, configForAccount(deps.config, decision.account), deps.env);
     if (mode !== 'propose' && mode !== 'remediate') return refused(`rule ${rule.id} now runs in ${mode}: its proposals are no longer applied`);
   }
   if (action === 'approve' && deps.writeBudget) {

@@ -424,6 +424,8 @@ export interface Decision {
   readonly eventSource: string;
   readonly eventTime: string;
   readonly account: string;
+  /** The account's name in the config (`accounts.<id>.name`), for alerts. */
+  readonly accountName?: string;
   readonly region: string;
   readonly principal: string;
   readonly sourceIp?: string;

@@ -152,6 +152,7 @@ export const AlertMessageSchema = z.object({
     eventSource: z.string(),
     eventTime: z.string(),
     account: z.string(),
+    accountName: z.optional(z.string().check(z.maxLength(64))),
     region: z.string(),
     principal: z.string(),
     sourceIp: z.optional(z.string()),

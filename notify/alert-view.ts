@@ -274,7 +274,7 @@ export function alertView(message: AlertMessage): AlertView {
   const { verdict } = decision;
   const resources = verdict.resources ?? [];
   const facts: ViewFact[] = [
-    { label: 'Account', value: decision.account },
+    { label: 'Account', value: decision.accountName ? `${decision.account} (${decision.accountName})` : decision.account },
     { label: 'Region', value: decision.region },
     ...resources.slice(0, 3).map((resource, index) => {
       const url = resourceConsoleUrl(resource, decision.region);

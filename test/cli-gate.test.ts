@@ -44,7 +44,7 @@ const MISSING = join(temp, 'missing.json');
 const DAYS = join(temp, 'days.json');
 const DAYS_2 = join(temp, 'days-2.json');
 
-const HEAD_EMPTY = (inputs: number) => `${'0'} record(s) read from ${inputs} input(s), 0 filtered out by --since/--until, 0 reached a rule, 0 invalid`;
+const HEAD_EMPTY = (inputs: number) => `${'0'} record(s) read from ${inputs} input(s), 0 filtered out by --since/--until/--account, 0 reached a rule, 0 invalid`;
 
 beforeAll(() => {
   if (!existsSync(join(ROOT, 'dist', 'cli.mjs'))) spawnSync('node', ['scripts/build-cli.mjs'], { cwd: ROOT, stdio: 'inherit' });
@@ -94,7 +94,7 @@ describe('remediate replay --fail-on', () => {
     it('fails the gate with exit 6 on a text file that is not JSON, and passes with --allow-invalid', async () => {
       const failing = await replay([TEXT, COMPLIANT, '--fail-on', 'violation']);
       const passing = await replay([TEXT, COMPLIANT, '--fail-on', 'violation', '--allow-invalid']);
-      const head = '2 record(s) read from 2 input(s), 0 filtered out by --since/--until, 1 reached a rule, 1 invalid';
+      const head = '2 record(s) read from 2 input(s), 0 filtered out by --since/--until/--account, 1 reached a rule, 1 invalid';
 
       expect(EXIT.invalidRecords).toBe(6);
       expect(failing.code).toBe(EXIT.invalidRecords);
@@ -111,13 +111,13 @@ describe('remediate replay --fail-on', () => {
       const result = await replay([TEXT, HIGH, '--fail-on', 'violation', '--allow-invalid']);
 
       expect(result.code).toBe(EXIT.failOn);
-      expect(result.stderr).toStrictEqual(['remediate: --fail-on violation: failed, 1 violation(s); 2 record(s) read from 2 input(s), 0 filtered out by --since/--until, 1 reached a rule, 1 invalid']);
+      expect(result.stderr).toStrictEqual(['remediate: --fail-on violation: failed, 1 violation(s); 2 record(s) read from 2 input(s), 0 filtered out by --since/--until/--account, 1 reached a rule, 1 invalid']);
     });
 
     it('fails the gate with exit 2 on an unreadable input, and passes with --allow-invalid', async () => {
       const failing = await replay([MISSING, COMPLIANT, '--fail-on', 'violation']);
       const passing = await replay([MISSING, COMPLIANT, '--fail-on', 'violation', '--allow-invalid']);
-      const head = '1 record(s) read from 2 input(s), 0 filtered out by --since/--until, 1 reached a rule, 1 invalid, 1 unreadable input(s)';
+      const head = '1 record(s) read from 2 input(s), 0 filtered out by --since/--until/--account, 1 reached a rule, 1 invalid, 1 unreadable input(s)';
 
       expect(failing.code).toBe(EXIT.unreadable);
       expect(failing.stderr).toStrictEqual([`remediate: --fail-on violation: failed, 1 input(s) could not be read (--allow-invalid accepts this); ${head}`]);
@@ -147,9 +147,9 @@ describe('remediate replay --fail-on', () => {
         ['violation', 'medium'],
       ]);
       expect(medium.code).toBe(EXIT.ok);
-      expect(medium.stderr).toStrictEqual(['remediate: --fail-on high: passed; 1 record(s) read from 1 input(s), 0 filtered out by --since/--until, 1 reached a rule, 0 invalid']);
+      expect(medium.stderr).toStrictEqual(['remediate: --fail-on high: passed; 1 record(s) read from 1 input(s), 0 filtered out by --since/--until/--account, 1 reached a rule, 0 invalid']);
       expect(high.code).toBe(EXIT.failOn);
-      expect(high.stderr).toStrictEqual(['remediate: --fail-on high: failed, 1 violation(s) of severity high or higher; 2 record(s) read from 2 input(s), 0 filtered out by --since/--until, 2 reached a rule, 0 invalid']);
+      expect(high.stderr).toStrictEqual(['remediate: --fail-on high: failed, 1 violation(s) of severity high or higher; 2 record(s) read from 2 input(s), 0 filtered out by --since/--until/--account, 2 reached a rule, 0 invalid']);
     });
 
     it.each([
@@ -165,7 +165,7 @@ describe('remediate replay --fail-on', () => {
 });
 
 describe('the replay summary', () => {
-  it('counts records read, filtered out by --since/--until, that reached a rule, and invalid', async () => {
+  it('counts records read, filtered out by --since/--until/--account, that reached a rule, and invalid', async () => {
     const { code, stdout } = await runCli(['replay', DAYS, TEXT, '--format', 'json', '--since', '2025-03-02', '--until', '2025-03-03']);
     const document = JSON.parse(stdout.join('\n')) as { decisions: Record<string, unknown>[]; summary: Record<string, unknown> };
 
@@ -183,6 +183,7 @@ describe('the replay summary', () => {
       invalid: 1,
       byVerdict: { violation: 1, invalid: 1 },
       byRule: { 'sg-open-ingress': { violation: 1 } },
+      byAccount: { '111122223333': { violation: 1 } },
       violationsBySeverity: { high: 1 },
     });
   });

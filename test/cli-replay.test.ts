@@ -139,6 +139,7 @@ describe('remediate replay (the real binary)', () => {
         invalid: 0,
         byVerdict: { violation: 3, compliant: 3 },
         byRule: { 'sg-open-ingress': { violation: 3, compliant: 3 } },
+        byAccount: { '111122223333': { violation: 3, compliant: 3 } },
         violationsBySeverity: { high: 3 },
       });
     });
@@ -163,7 +164,7 @@ describe('remediate replay (the real binary)', () => {
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(/^Violations \(3\), most severe first\n/);
       expect(run.stdout).toMatch(/^high +sg-open-ingress +.*would-propose$/m);
-      expect(run.stdout).toContain('Summary: 156 record(s) read from 3 input(s), 0 filtered out by --since/--until, 6 reached a rule, 0 invalid');
+      expect(run.stdout).toContain('Summary: 156 record(s) read from 3 input(s), 0 filtered out by --since/--until/--account, 6 reached a rule, 0 invalid');
       expect(run.stdout).toMatch(/sg-open-ingress +3 +0 +3 +0/);
     });
   });

@@ -1,0 +1,82 @@
+/**
+ * Per-account policy in the config file (`accounts.<id>`): a name for alerts,
+ * a mode for every rule or per rule, more trusted accounts. Decisions use the
+ * account's own config, so the replay and the Lambda agree per account, and
+ * the deployment grants a rule's writes when any account applies its plans.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../engine/config.js';
+import { decideAll, offlineFacts } from '../engine/decide.js';
+import type { CloudTrailEvent } from '../engine/event.js';
+import { statementsFor } from '../deploy/deployment.js';
+import { alertView } from '../notify/alert-view.js';
+import { allRules, rulesByFamily } from '../remediations/registry.js';
+import { loadEvent } from './helpers/fixtures.js';
+
+const SANDBOX = '444455556666';
+const PRODUCTION = '777788889999';
+const NOW = new Date('2025-03-10T00:00:00Z');
+
+const config = parseConfig(
+  {
+    rules: { 'sg-open-ingress': { mode: 'remediate' } },
+    accounts: {
+      [SANDBOX]: { name: 'sandbox', defaultMode: 'remediate' },
+      [PRODUCTION]: { name: 'payments-prod', modes: { 'sg-open-ingress': 'propose' } },
+    },
+  },
+  allRules,
+);
+
+function eventIn(account: string, file = 'ec2/AuthorizeSecurityGroupIngress-world-ssh-and-rdp-ruleids.json'): CloudTrailEvent {
+  return JSON.parse(JSON.stringify(loadEvent(file)).replaceAll('111122223333', account)) as CloudTrailEvent;
+}
+
+async function decisionIn(account: string, file?: string) {
+  const [decision] = await decideAll(eventIn(account, file), allRules, { config, env: {}, facts: offlineFacts, now: NOW });
+  return decision;
+}
+
+describe('accounts in the config', () => {
+  it('gives each account its own modes: the account\'s mode for the rule, else its default, else the file\'s', async () => {
+    expect((await decisionIn(PRODUCTION))?.mode).toBe('propose');
+    expect((await decisionIn('111122223333'))?.mode).toBe('remediate');
+    // A rule that proposes in the file remediates in the sandbox.
+    expect((await decisionIn(SANDBOX, 'ec2/ModifySnapshotAttribute-public-group-all.json'))?.mode).toBe('remediate');
+    expect((await decisionIn('111122223333', 'ec2/ModifySnapshotAttribute-public-group-all.json'))?.mode).toBe('propose');
+  });
+
+  it('names the account in the decision and the alert', async () => {
+    const decision = await decisionIn(PRODUCTION);
+    expect(decision?.accountName).toBe('payments-prod');
+    const view = alertView({ schemaVersion: '1', outcome: 'proposed', rationale: '', decision: decision as never, undo: [] } as never);
+    expect(view.facts.find((fact) => fact.label === 'Account')?.value).toBe(`${PRODUCTION} (payments-prod)`);
+    expect((await decisionIn('111122223333'))?.accountName).toBeUndefined();
+  });
+
+  it('trusts an account\'s own trusted accounts for its events only', async () => {
+    const sharing = parseConfig({ accounts: { [SANDBOX]: { trustedAccounts: ['210987654321'] } } }, allRules);
+    const file = 'ec2/ModifySnapshotAttribute-shared-one-account.json';
+    const shared = loadEvent(file) as CloudTrailEvent;
+    const target = JSON.stringify(shared.detail.requestParameters).match(/\d{12}/g)?.find((id) => id !== '111122223333');
+    const decide = async (account: string, trusted: string) => {
+      const event = JSON.parse(JSON.stringify(shared).replaceAll('111122223333', account).replaceAll(target ?? 'none', trusted)) as CloudTrailEvent;
+      const decisions = await decideAll(event, allRules, { config: sharing, env: {}, facts: offlineFacts, now: NOW });
+      return decisions.find((decision) => decision.rule === 'ebs-snapshot-shared-untrusted-account')?.verdict.kind;
+    };
+    expect(await decide(SANDBOX, '210987654321')).toBe('compliant');
+    expect(await decide(PRODUCTION, '210987654321')).toBe('violation');
+  });
+
+  it('refuses an account id that is not 12 digits and a rule it does not know, naming each', () => {
+    expect(() => parseConfig({ accounts: { '12345': { name: 'x' } } }, allRules)).toThrow(/accounts/);
+    expect(() => parseConfig({ accounts: { [SANDBOX]: { modes: { 'sg-open-ingres': 'remediate' } } } }, allRules, { rejectUnknownRules: true })).toThrow('accounts.444455556666.modes.sg-open-ingres: unknown rule');
+  });
+
+  it('grants a rule\'s writes to its family when any account applies its plans, and only then', () => {
+    const writes = (c: typeof config) => statementsFor(rulesByFamily['ebs'], c).flatMap((s) => s.Action).filter((action) => action === 'ec2:ModifySnapshotAttribute');
+    expect(writes(parseConfig({}, allRules))).toStrictEqual([]);
+    expect(writes(config)).toStrictEqual(['ec2:ModifySnapshotAttribute']);
+  });
+});
+
