@@ -53,6 +53,8 @@ const GlobalConfigSchema = z.strictObject({
         /** The day the exemption ends (ISO 8601 date); a decision after it is no longer exempt. */
         expires: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'an ISO 8601 date, e.g. 2027-03-01')),
         approvedBy: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+        /** The accounts it applies in (an Organization hub); all when absent. */
+        accounts: z.optional(z.array(AccountIdSchema)),
       }),
     ),
     [],
@@ -125,6 +127,7 @@ export interface ConfigExemption {
   readonly reason: string;
   readonly expires: string;
   readonly approvedBy?: string;
+  readonly accounts?: readonly string[];
 }
 
 export interface RuleConfig {
@@ -246,16 +249,19 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
 
 /**
  * The config as it applies to one account: its rule modes (the account's mode
- * for the rule, else its `defaultMode`, else the file's), and its trusted
- * accounts added to the file's. Every decision is made with it.
+ * for the rule, else its `defaultMode`, else the file's), its trusted
+ * accounts added to the file's, and only the exemptions that hold in it.
+ * Every decision is made with it.
  */
 export function configForAccount(config: Config, account: string): Config {
+  // An exemption that names accounts holds in those only.
+  const exemptions = config.exemptions.filter((exemption) => exemption.accounts === undefined || exemption.accounts.includes(account));
   const own = Object.hasOwn(config.accounts, account) ? config.accounts[account] : undefined;
-  if (!own) return config;
+  if (!own) return exemptions.length === config.exemptions.length ? config : { ...config, exemptions };
   const rules = Object.fromEntries(
     Object.entries(config.rules).map(([id, rule]) => [id, { ...rule, mode: own.modes[id] ?? own.defaultMode ?? rule.mode }]),
   );
-  return { ...config, rules, trustedAccounts: [...new Set([...config.trustedAccounts, ...own.trustedAccounts])] };
+  return { ...config, rules, exemptions, trustedAccounts: [...new Set([...config.trustedAccounts, ...own.trustedAccounts])] };
 }
 
 /** The name the config gives an account, for alerts. */

@@ -68,6 +68,16 @@ describe('accounts in the config', () => {
     expect(await decide(PRODUCTION, '210987654321')).toBe('violation');
   });
 
+  it('holds an exemption that names accounts in those accounts only', async () => {
+    const exempting = parseConfig(
+      { exemptions: [{ resource: 'sg-0a1b2c3d4e5f67890', reason: 'vendor bastion', expires: '2099-01-01', accounts: [SANDBOX] }] },
+      allRules,
+    );
+    const verdictIn = async (account: string) => (await decideAll(eventIn(account), allRules, { config: exempting, env: {}, facts: offlineFacts, now: NOW }))[0]?.verdict.kind;
+    expect(await verdictIn(SANDBOX)).toBe('exempt');
+    expect(await verdictIn(PRODUCTION)).toBe('violation');
+  });
+
   it('refuses an account id that is not 12 digits and a rule it does not know, naming each', () => {
     expect(() => parseConfig({ accounts: { '12345': { name: 'x' } } }, allRules)).toThrow(/accounts/);
     expect(() => parseConfig({ accounts: { [SANDBOX]: { modes: { 'sg-open-ingres': 'remediate' } } } }, allRules, { rejectUnknownRules: true })).toThrow('accounts.444455556666.modes.sg-open-ingres: unknown rule');
