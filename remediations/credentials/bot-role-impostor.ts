@@ -97,6 +97,32 @@ const BOT_ROLE_PATH = '/remediation-bot/';
 /** A role ARN under the bot's path, any partition and account; IAM paths are case-sensitive. */
 const ROLE_ON_BOT_PATH = /^arn:aws[a-z-]*:iam::\d{12}:role\/remediation-bot\//;
 
+/**
+ * A member role of an Organization hub (the member template,
+ * `engine/accounts.ts`): `remediation-bot-member-<family>` on the bot's path,
+ * in a member account, assumed by the hub's function of that family.
+ */
+const MEMBER_ROLE = /^arn:aws[a-z-]*:iam::(\d{12}):role\/remediation-bot\/remediation-bot-member-[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** The accounts of the bot's own roles: the hub's. */
+function botAccounts(botRoles: readonly string[]): Set<string> {
+  return new Set(botRoles.map((arn) => /^arn:[^:]+:iam::(\d{12}):/.exec(arn)?.[1]).filter((account): account is string => account !== undefined));
+}
+
+/**
+ * Whether the hub's function entered a member account: the caller is exactly
+ * one of the bot's roles (the hub account's record of the call), or, in the
+ * member account's record, which names only the caller's account, the hub's
+ * account: the member role trusts only the hub's function roles, so a call
+ * that succeeded from there was one of them.
+ */
+function isHubEntering(event: CloudTrailEvent, roleArn: string, botRoles: readonly string[]): boolean {
+  if (!MEMBER_ROLE.test(roleArn)) return false;
+  const identity = event.detail.userIdentity;
+  if (isBotRole(identity?.sessionContext?.sessionIssuer?.arn, botRoles)) return true;
+  return identity?.type === 'AWSAccount' && botAccounts(botRoles).has(identity.accountId ?? '');
+}
+
 /** The service principal that assumes a Lambda function's execution role. */
 const LAMBDA_SERVICE = 'lambda.amazonaws.com';
 
@@ -153,6 +179,15 @@ function evaluateCreateRole(event: CloudTrailEvent, botRoles: readonly string[])
   if (isBotRole(role.arn, botRoles)) {
     return { kind: 'compliant', summary: `${role.arn} is exactly one of the bot's own roles, created by ${principalArn(event)} (the deployment)`, resources: [role.arn] };
   }
+  const member = MEMBER_ROLE.exec(role.arn);
+  if (member && !botAccounts(botRoles).has(member[1] ?? '')) {
+    return violation(`member role ${role.arn} created by ${principalArn(event)}: expected when the hub's member StackSet enrols account ${member[1] ?? ''}`, role.arn, {
+      code: 'bot-member-role-created',
+      severity: 'low',
+      message: `${whoAndWhere(event)} created ${role.arn}, the role an Organization hub's function assumes in this account (the member template, docs/organizations.md). That is expected when the member StackSet enrols the account: keep it. If no enrolment happened, find out who created it; its trust policy should name only the hub's function role.`,
+      subject: role.arn,
+    });
+  }
   return violation(`${role.arn} created on the bot's path by ${principalArn(event)}; it is not one of the bot's roles`, role.arn, {
     code: 'bot-path-role-created',
     severity: 'high',
@@ -168,6 +203,9 @@ function evaluateAssumeRole(event: CloudTrailEvent, botRoles: readonly string[])
   if (!isOnBotPath(roleArn)) return { kind: 'compliant', summary: `${who} assumed ${roleArn}, which is not on the bot's path ${BOT_ROLE_PATH}`, resources: [roleArn] };
   const session = stringField(event.detail.requestParameters, 'roleSessionName');
   const sessionNote = session ? ` (session name ${session})` : '';
+  if (isHubEntering(event, roleArn, botRoles)) {
+    return { kind: 'compliant', summary: `the hub's function ${who} assumed the member role ${roleArn}${sessionNote}`, resources: [roleArn] };
+  }
   if (!isBotRole(roleArn, botRoles)) {
     return violation(`${roleArn} (on the bot's path, not one of the bot's roles) assumed by ${who}`, roleArn, {
       code: 'bot-path-role-assumed',

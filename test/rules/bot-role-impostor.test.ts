@@ -106,6 +106,40 @@ describe('bot-role-impostor', () => {
     });
   });
 
+  describe('in an Organization hub', () => {
+    const MEMBER = '444455556666';
+    const MEMBER_ROLE = `arn:aws:iam::${MEMBER}:role/remediation-bot/remediation-bot-member-security-groups`;
+    const HUB_ROLES = [...BOT_ROLES, `arn:aws:iam::${ACCOUNT}:role/remediation-bot/remediation-bot-prod-us-east-1-security-groups`];
+
+    it('passes the hub\'s function assuming a member role, as the hub account and as the member account record it', () => {
+      for (const file of ['sts/AssumeRole-member-role-by-hub-function-in-hub-account.json', 'sts/AssumeRole-member-role-by-hub-function-in-member-account.json']) {
+        const verdict = evaluate(loadEvent(file), HUB_ROLES);
+        expect(verdict.kind, file).toBe('compliant');
+        expect(verdict.kind === 'compliant' && verdict.summary, file).toContain(`assumed the member role ${MEMBER_ROLE} (session name remediation-bot-5d0c7f3e-9a28-4b61-8e0f-3a6b2c1d4e57)`);
+      }
+    });
+
+    it('flags a member role assumed from any other account, or by a role that is not the bot\'s', () => {
+      const fromElsewhere = loadEvent('sts/AssumeRole-member-role-by-hub-function-in-member-account.json');
+      fromElsewhere.detail.userIdentity = { ...fromElsewhere.detail.userIdentity, accountId: '777788889999' };
+      expect(evaluate(fromElsewhere, HUB_ROLES).kind).toBe('violation');
+      const byAnother = loadEvent('sts/AssumeRole-member-role-by-hub-function-in-hub-account.json');
+      byAnother.detail.userIdentity = { ...byAnother.detail.userIdentity, sessionContext: { sessionIssuer: { type: 'Role', arn: `arn:aws:iam::${ACCOUNT}:role/Developer` } } };
+      expect(evaluate(byAnother, HUB_ROLES).kind).toBe('violation');
+    });
+
+    it('tells, at low severity, of a member role created in a member account (the StackSet enrolling it), and says to keep it', () => {
+      const event = loadEvent('iam/CreateRole-look-alike-role-on-bot-path.json');
+      event.account = MEMBER;
+      event.detail.recipientAccountId = MEMBER;
+      event.detail.requestParameters = { ...event.detail.requestParameters, roleName: 'remediation-bot-member-security-groups', path: '/remediation-bot/' };
+      event.detail.responseElements = { role: { path: '/remediation-bot/', roleName: 'remediation-bot-member-security-groups', arn: MEMBER_ROLE } };
+      const verdict = evaluate(event, HUB_ROLES);
+      expect(verdict.kind === 'violation' && verdict.findings.map((f) => [f.code, f.severity])).toStrictEqual([['bot-member-role-created', 'low']]);
+      expect(verdict.kind === 'violation' && verdict.findings[0]?.message).toContain('That is expected when the member StackSet enrols the account: keep it.');
+    });
+  });
+
   describe('AssumeRole', () => {
     it("passes the Lambda service assuming exactly one of the bot's roles", () => {
       expect(evaluate(loadEvent('sts/AssumeRole-bot-role-by-lambda-service.json'))).toStrictEqual({
