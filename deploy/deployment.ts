@@ -126,6 +126,11 @@ function protectOwnRoles(rules: readonly Rule[]): IamStatement[] {
   ];
 }
 
+/** Whether a rule listens to a read-only management event (STS AssumeRole): its EventBridge rule must then be in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS. */
+export function receivesReadOnlyEvents(rules: readonly Rule[]): boolean {
+  return rules.some((rule) => rule.triggers.some((trigger) => trigger.readOnly));
+}
+
 export function familyPattern(family: DeployedFamily): EventPatternDocument {
   return patternForRules(rulesByFamily[family]);
 }
@@ -140,7 +145,7 @@ export function familyKey(family: string): string {
   return family.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
-function logicalId(family: string, suffix: string): string {
+export function logicalId(family: string, suffix: string): string {
   const key = familyKey(family);
   return `${key.charAt(0).toUpperCase()}${key.slice(1)}${suffix}`;
 }
@@ -586,16 +591,15 @@ function hubBus(params: DeployParams): Record<string, unknown> {
 
 /** A family's rule on the hub's bus: the same pattern as on the default bus, the same retry policy and dead-letter queue. */
 function hubRule(params: DeployParams, family: DeployedFamily): Record<string, unknown> {
-  const id = `${logicalId(family, 'HubRule')}`;
-  const functionArn = { 'Fn::GetAtt': [`${familyKey(family).charAt(0).toUpperCase()}${familyKey(family).slice(1)}LambdaFunction`, 'Arn'] };
-  const readOnly = rulesByFamily[family].some((rule) => rule.triggers.some((trigger) => trigger.readOnly));
+  const id = logicalId(family, 'HubRule');
+  const functionArn = { 'Fn::GetAtt': [logicalId(family, 'LambdaFunction'), 'Arn'] };
   return {
     [id]: {
       Type: 'AWS::Events::Rule',
       Properties: {
         Name: `${functionName(params, family)}-hub`.slice(0, 64),
         EventBusName: { Ref: 'HubEventBus' },
-        State: readOnly ? 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' : 'ENABLED',
+        State: receivesReadOnlyEvents(rulesByFamily[family]) ? 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' : 'ENABLED',
         EventPattern: familyPattern(family),
         Targets: [
           {
@@ -1085,7 +1089,7 @@ export function stackValues(configPath: string, params: DeployParams): StackValu
     Object.assign(resources, functionAlarms(params, family), blindSpotAlarm(params, family));
     extensions[logicalId(family, 'LogGroup')] = { Properties: { KmsKeyId: kmsKeyOf(params) } };
     // A read-only management event (STS AssumeRole) reaches only a rule in this state; the rule's pattern narrows it to what the rules need.
-    if ((rules as readonly Rule[]).some((rule) => rule.triggers.some((trigger) => trigger.readOnly))) {
+    if (receivesReadOnlyEvents(rules)) {
       extensions[eventRuleLogicalId(params, family)] = { Properties: { State: 'ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS' } };
     }
   }

@@ -18,7 +18,7 @@ import type { Config } from '../engine/config.js';
 import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
 import type { EventPatternDocument } from '../engine/patterns.js';
 import { families } from '../remediations/registry.js';
-import { familyKey, familyPattern, functionRoleName, hubBusName, statementsFor, type IamStatement } from './deployment.js';
+import { familyPattern, functionRoleName, hubBusName, logicalId, receivesReadOnlyEvents, statementsFor, type IamStatement } from './deployment.js';
 
 export interface MemberTemplateOptions {
   /** The hub (security or tooling) account. */
@@ -53,7 +53,7 @@ export function memberTemplate(options: MemberTemplateOptions): Record<string, u
   const { service, stage } = options;
   const hubBus = { 'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:${options.hubAccount}:event-bus/${hubBusName(service, stage)}` };
   const patterns = forwardingPatterns(families.map((family) => familyPattern(family.name)));
-  const readOnly = families.some((family) => family.rules.some((rule) => rule.triggers.some((trigger) => trigger.readOnly)));
+  const readOnly = receivesReadOnlyEvents(families.flatMap((family) => family.rules));
   const resources: Record<string, unknown> = {
     ForwardDeadLetterQueue: {
       Type: 'AWS::SQS::Queue',
@@ -118,8 +118,7 @@ export function memberTemplate(options: MemberTemplateOptions): Record<string, u
   for (const family of families) {
     const statements: IamStatement[] = statementsFor(family.rules, options.config, { approvals: options.approvals === true });
     const hubRoles = options.hubRegions.map((region) => `arn:${partition}:iam::${options.hubAccount}:role/remediation-bot/${functionRoleName({ service, stage, region }, family.name)}`);
-    const key = familyKey(family.name);
-    resources[`${key.charAt(0).toUpperCase()}${key.slice(1)}MemberRole`] = {
+    resources[logicalId(family.name, 'MemberRole')] = {
       Type: 'AWS::IAM::Role',
       Condition: 'RolesRegion',
       Properties: {

@@ -21,10 +21,10 @@ import { DeleteItemCommand, GetItemCommand, PutItemCommand, type DynamoDBClient 
 import * as z from 'zod/mini';
 import { StoreFault } from './errors.js';
 import type { ResumePoint } from './executor.js';
+import { OUTCOMES } from './types.js';
 
 const PROGRESS_RETENTION_DAYS = 14;
 
-const OUTCOMES = ['applied', 'unverified', 'already-fixed', 'stale', 'proposed', 'notified', 'failed', 'exempt', 'uninspected', 'none'] as const;
 
 const FinishedSchema = z.object({
   rule: z.string(),

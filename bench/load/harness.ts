@@ -57,7 +57,7 @@ export interface LoadOptions {
   readonly retries?: number;
   /** DynamoDB: dynalite's endpoint and the stack table in it. */
   readonly dynamo: { readonly endpoint: string; readonly table: string; readonly client: DynamoDBClient };
-  /** Called every `progressEvery` finished invocations. */
+  /** Called every 500 finished invocations. */
   readonly onProgress?: (done: number, total: number) => void;
 }
 

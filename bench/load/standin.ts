@@ -118,10 +118,9 @@ export class AwsStandIn {
       this.buckets.set(key, entry);
     }
     if (entry.other) {
-      // The other workload has taken its part of every refill since it started, whenever there was a token.
-      const owed = Math.floor(((this.options.clock.now() - entry.other.since) / 1000) * entry.other.rate) - entry.other.taken;
-      for (let i = 0; i < owed && entry.aws.tryTake(); i += 1) entry.other.taken += 1;
-      entry.other.taken = Math.max(entry.other.taken, Math.floor(((this.options.clock.now() - entry.other.since) / 1000) * entry.other.rate));
+      // The other workload has sent its part of every refill since it started; a request that found no token was throttled.
+      const due = Math.floor(((this.options.clock.now() - entry.other.since) / 1000) * entry.other.rate);
+      for (; entry.other.taken < due; entry.other.taken += 1) entry.aws.tryTake();
     }
     if (!entry.aws.tryTake()) {
       this.score.throttled[action] = (this.score.throttled[action] ?? 0) + 1;
