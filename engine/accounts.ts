@@ -60,5 +60,6 @@ export class MemberRoleError extends StepFault {
 export function unreachableGateway(error: MemberRoleError): AwsGateway {
   return {
     call: () => Promise.reject(error),
+    wait: () => Promise.reject(error),
   };
 }

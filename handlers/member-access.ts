@@ -9,7 +9,7 @@
  */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { memberRoleArn, memberSessionName, MemberRoleError, unreachableGateway, type MemberAccess, type MemberTarget } from '../engine/accounts.js';
-import { createAwsGateway, errorCode, type AwsGateway, type CommandTable } from '../engine/aws.js';
+import { createAwsGateway, errorCode, UnsupportedOperationError, type AwsGateway, type CommandTable } from '../engine/aws.js';
 import type { Env } from '../engine/decide.js';
 import type { Pacer } from '../engine/pacing.js';
 
@@ -70,7 +70,15 @@ export function memberAccessFromEnv(options: MemberAccessOptions): MemberAccess 
         return inner;
       };
       // Nothing is assumed until a call needs it: an event the engine skips (the bot's own call, a failed one) costs no STS call.
-      const lazy: AwsGateway = { call: async (service, operation, input) => (await current()).call(service, operation, input) };
+      const lazy: AwsGateway = {
+        call: async (service, operation, input) => (await current()).call(service, operation, input),
+        // A plan's wait steps (a snapshot completing, …) poll in the member account too.
+        wait: async (service, waiter, input, bounds) => {
+          const gateway = await current();
+          if (!gateway.wait) throw new UnsupportedOperationError(`${service}:${waiter}`);
+          return gateway.wait(service, waiter, input, bounds);
+        },
+      };
       while (cache.size > CACHED_EVENTS) cache.delete(cache.keys().next().value ?? key);
       return pacer ? pacer.wrap(lazy, `${target.account}/${target.region}`) : lazy;
     },

@@ -6,7 +6,7 @@
  * failed remediation that names the role and the StackSet; and the member
  * role's own calls are the bot's.
  */
-import { RevokeSecurityGroupIngressCommand, DescribeSecurityGroupRulesCommand } from '@aws-sdk/client-ec2';
+import { DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -140,6 +140,20 @@ describe('an Organization hub', () => {
     const revokes = ec2.commandCalls(RevokeSecurityGroupIngressCommand);
     expect(revokes).toHaveLength(2);
     for (const call of revokes) expect(await signedBy(call)).toBe('ASIAMEMBEREXAMPLE');
+  });
+
+  it('polls a plan\'s wait step in the member account too, as its member role', async () => {
+    sts.on(AssumeRoleCommand).resolves({ Credentials: ASSUMED });
+    const ec2 = mockClient(EC2Client);
+    ec2.on(DescribeSnapshotsCommand).resolves({ Snapshots: [{ SnapshotId: 'snap-0123456789abcdef0', State: 'completed' }] });
+    const family = familiesByName['ebs'];
+    const access = memberAccessFromEnv({ family: family.name, commands: runtimeCommands(family), env: HUB_ENV, sts: new STSClient({ region: 'eu-west-1' }) });
+    const gateway = await access?.gatewayFor({ account: MEMBER, region: 'eu-west-1', eventId: 'e-1' });
+    await gateway?.wait?.('ec2', 'waitUntilSnapshotCompleted', { SnapshotIds: ['snap-0123456789abcdef0'] }, { maxWaitSeconds: 10, minDelaySeconds: 1, maxDelaySeconds: 2 });
+    const polls = ec2.commandCalls(DescribeSnapshotsCommand);
+    expect(polls.length).toBeGreaterThanOrEqual(1);
+    for (const call of polls) expect(await signedBy(call)).toBe('ASIAMEMBEREXAMPLE');
+    expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input.RoleArn)).toStrictEqual([`arn:aws:iam::${MEMBER}:role/remediation-bot/remediation-bot-member-ebs`]);
   });
 
   it('never enters an account it does not serve', async () => {
