@@ -48,6 +48,37 @@ export function forwardingPatterns(patterns: readonly EventPatternDocument[]): E
   return packed.map((group) => (group.length === 1 && group[0] ? group[0] : ({ $or: group } as unknown as EventPatternDocument)));
 }
 
+const REGION_PLACEHOLDER = '${AWS::Region}';
+
+/** A resource or condition value written for one Region, for each of the hub's Regions instead. */
+function perRegion(value: unknown, regions: readonly string[]): unknown {
+  if (Array.isArray(value)) {
+    // A list's item that becomes one per Region is spliced in.
+    return value.flatMap((item) => {
+      const each = perRegion(item, regions);
+      return Array.isArray(each) && !Array.isArray(item) ? each : [each];
+    });
+  }
+  if (typeof value === 'object' && value !== null && 'Fn::Sub' in value) {
+    const text = (value as { readonly 'Fn::Sub': string })['Fn::Sub'];
+    if (!text.includes(REGION_PLACEHOLDER)) return value;
+    const each = regions.map((region) => ({ 'Fn::Sub': text.replaceAll(REGION_PLACEHOLDER, region) }));
+    return each.length === 1 ? each[0] : each;
+  }
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, perRegion(inner, regions)]));
+  return value;
+}
+
+/**
+ * A member role is global, created by the stack instance in us-east-1, and
+ * the hub's functions act with it in every hub Region: a statement the hub's
+ * role holds for its own Region (`${AWS::Region}`) is held here for each hub
+ * Region, and for no other.
+ */
+export function inHubRegions(statements: readonly IamStatement[], regions: readonly string[]): IamStatement[] {
+  return statements.map((statement) => perRegion(statement, regions) as IamStatement);
+}
+
 export function memberTemplate(options: MemberTemplateOptions): Record<string, unknown> {
   const partition = options.partition ?? 'aws';
   const { service, stage } = options;
@@ -116,7 +147,7 @@ export function memberTemplate(options: MemberTemplateOptions): Record<string, u
     },
   };
   for (const family of families) {
-    const statements: IamStatement[] = statementsFor(family.rules, options.config, { approvals: options.approvals === true });
+    const statements = inHubRegions(statementsFor(family.rules, options.config, { approvals: options.approvals === true }), options.hubRegions);
     const hubRoles = options.hubRegions.map((region) => `arn:${partition}:iam::${options.hubAccount}:role/remediation-bot/${functionRoleName({ service, stage, region }, family.name)}`);
     resources[logicalId(family.name, 'MemberRole')] = {
       Type: 'AWS::IAM::Role',
