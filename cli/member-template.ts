@@ -15,6 +15,8 @@ import type { Io } from './format.js';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const NAME = /^[A-Za-z0-9-]{1,40}$/;
+/** An IAM role or user, exactly: a trust policy's principal, so no wildcard and no account root. */
+const PRINCIPAL = /^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)\/[\w+=,.@\/-]{1,512}$/;
 
 export function memberTemplateCommand(args: string[], io: Io): Promise<number> {
   // Its own usage errors are answered here: this module is bundled apart from the CLI's entry.
@@ -40,7 +42,13 @@ function run(args: string[], io: Io): number {
   const file = values.config ?? DEFAULT_CONFIG_FILE;
   if (values.config !== undefined && !existsSync(file)) throw new UsageError(`--config: ${file} does not exist`, 'member-template');
   const config = loadDeployConfig(file, { ...(values.modes !== undefined ? { modes: values.modes } : {}) });
-  const template = memberTemplate({ hubAccount, hubRegions, service, stage, config, approvals: values.approvals === true });
+  const undoPrincipals = values['undo-principals']?.split(',').map((arn) => arn.trim());
+  const badPrincipal = undoPrincipals?.find((arn) => !PRINCIPAL.test(arn));
+  if (badPrincipal !== undefined) throw new UsageError(`--undo-principals: "${badPrincipal}" is not the ARN of an IAM role or user (no wildcards)`, 'member-template');
+  const template = memberTemplate({ hubAccount, hubRegions, service, stage, config, approvals: values.approvals === true, ...(undoPrincipals ? { undoPrincipals } : {}) });
+  if (undoPrincipals && !Object.hasOwn(template['Resources'] as object, 'UndoRole')) {
+    throw new UsageError('--undo-principals: with these modes the bot applies nothing in member accounts (every rule proposes, approvals off), so there is nothing to undo', 'member-template');
+  }
   io.out(JSON.stringify(template, null, 2));
   return EXIT.ok;
 }

@@ -65,7 +65,8 @@ import {
   S3ControlClient,
 } from '@aws-sdk/client-s3-control';
 import { DeleteEndpointConfigCommand, SageMakerClient, StartNotebookInstanceCommand, StopNotebookInstanceCommand, UpdateEndpointCommand, UpdateNotebookInstanceCommand } from '@aws-sdk/client-sagemaker';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
 import { createAwsGateway, errorCode, errorMessage, UnsupportedOperationError, type AwsGateway, type CommandTable, type SdkClientConstructor, type SdkCommandConstructor } from '../engine/aws.js';
 import type { Env } from '../engine/decide.js';
 import { executePlan, type ExecutionReport } from '../engine/executor.js';
@@ -75,27 +76,8 @@ import { isUndoOperation, undoEntryProblem, type UndoOperation, type UndoService
 import { dynamoDbUndoStore, type UndoEntry, type UndoRecord, type UndoStore } from '../engine/undo-store.js';
 import { rulesByFamily } from '../remediations/registry.js';
 import type { Io } from './format.js';
-
-const UNDO_USAGE = `remediate undo <event-id> [--dry-run] [--yes] [--table NAME] [--region REGION] [--rule ID] [--force]
-      Reverses what the bot applied for one CloudTrail event: reads the undo
-      records of every rule family from the bot's table, checks that each undo
-      step is the inverse of a step the bot applied, on the same resource (a
-      fixed table; anything else refuses the whole record before any AWS call),
-      shows the steps and, once you confirm, replays them with your
-      credentials, the last applied change first. Who undid what, and when,
-      is written back to the record. --dry-run only prints the steps.
-
-Options:
-  --yes      run without asking; required when stdin is not a terminal
-  --table    the bot's idempotency table (default: $IDEMPOTENCY_TABLE)
-  --region   the table's region (default: $AWS_REGION); each undo step runs in
-             the region of its event, with credentials of the event's account
-  --rule     undo only what this rule applied
-  --force    replay again a record that was already undone
-
-Exit codes: 0 done (or dry run, or already undone), 1 usage error, not confirmed, or no terminal and no --yes,
-2 no undo record, the table cannot be read, or the record was refused,
-4 an undo step failed, or the undo could not start (credentials, another account) or be recorded.`;
+import { COMMAND_HELP, UNDO_OPTIONS } from './usage.js';
+import { UNDO_ROLE_NAME } from '../engine/accounts.js';
 
 /** Codes that mean an undo step's work is already in place: the reversal was done before. */
 const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
@@ -191,6 +173,38 @@ async function callerIdentity(region: string): Promise<CallerIdentity> {
   } finally {
     sts.destroy();
   }
+}
+
+/** A role in another account that the caller assumes to undo there. */
+interface RoleRequest {
+  readonly roleArn: string;
+  readonly sessionName: string;
+  readonly region: string;
+}
+
+/** A role's name, with its path if any, as `--role` takes it. */
+const ROLE_NAME = /^([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
+
+async function assumeRole({ roleArn, sessionName, region }: RoleRequest): Promise<AwsCredentialIdentity> {
+  const sts = new STSClient({ region });
+  try {
+    const { Credentials: credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 3600 }));
+    if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) throw new Error('STS answered without credentials');
+    return {
+      accessKeyId: credentials.AccessKeyId,
+      secretAccessKey: credentials.SecretAccessKey,
+      ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
+      ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
+    };
+  } finally {
+    sts.destroy();
+  }
+}
+
+/** The session's name in the member account's CloudTrail: who undid, from the caller's ARN (`…/alice`). */
+function undoSessionName(callerArn: string): string {
+  const who = callerArn.split('/').at(-1) ?? 'operator';
+  return `remediate-undo-${who.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
 }
 
 interface UndoDeps {
@@ -295,22 +309,15 @@ function undoneNote(record: UndoRecord): string {
 }
 
 export async function undoCommand(args: readonly string[], io: Io, env: Env, deps: UndoDeps = {}): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...args],
-    allowPositionals: true,
-    options: {
-      'dry-run': { type: 'boolean', default: false },
-      yes: { type: 'boolean', default: false },
-      table: { type: 'string' },
-      region: { type: 'string' },
-      rule: { type: 'string' },
-      force: { type: 'boolean', default: false },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: [...args], allowPositionals: true, options: UNDO_OPTIONS });
+  if (values.role !== undefined && !ROLE_NAME.test(values.role)) {
+    io.err(`undo: --role must be a role's name (with its path, if any), such as ${UNDO_ROLE_NAME}`);
+    return EXIT.usage;
+  }
   const [eventId, ...extra] = positionals;
   if (eventId === undefined || eventId.length === 0 || extra.length > 0) {
     io.err('undo: name exactly one event id (the CloudTrail eventID shown in the alert)\n');
-    io.err(UNDO_USAGE);
+    io.err(COMMAND_HELP.undo);
     return EXIT.usage;
   }
   const tableName = values.table ?? env['IDEMPOTENCY_TABLE'];
@@ -383,13 +390,24 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     io.err(`undo: nothing was run: your identity could not be established (sts:GetCallerIdentity): ${errorCode(error)}: ${errorMessage(error)}`);
     return EXIT.failed;
   }
-  const elsewhere = [...new Set(toRun.map(({ entry }) => entry.account).filter((account) => account !== caller.account))];
-  if (elsewhere.length > 0) {
-    io.err(`undo: nothing was run: event ${printable(eventId)} was remediated in account ${elsewhere.join(', ')}, but your credentials are for account ${caller.account}. Run undo with credentials of that account.`);
-    return EXIT.failed;
+  // Steps in another account (an Organization hub's record) run as a role there: assumed before anything runs.
+  const partition = /^arn:(aws(?:-[a-z]+)*):/.exec(caller.arn)?.[1] ?? 'aws';
+  const roles = new Map<string, { readonly arn: string; readonly credentials: AwsCredentialIdentity }>();
+  for (const account of new Set(toRun.filter(({ entry }) => entry.account !== caller.account && entry.undo.length > 0).map(({ entry }) => entry.account))) {
+    const roleArn = `arn:${partition}:iam::${account}:role/${values.role ?? UNDO_ROLE_NAME}`;
+    try {
+      roles.set(account, { arn: roleArn, credentials: await assumeRole({ roleArn, sessionName: undoSessionName(caller.arn), region: firstRegion }) });
+    } catch (error) {
+      io.err(
+        `undo: nothing was run: event ${printable(eventId)} was remediated in account ${account}, and ${roleArn} could not be assumed as ${printable(caller.arn)}: ${errorCode(error)}: ${errorMessage(error)}. ` +
+          `Enrol who may undo with the member template's --undo-principals (docs/organizations.md), name another role you may assume there with --role, or run undo with credentials of account ${account}.`,
+      );
+      return EXIT.failed;
+    }
   }
   if (!values.yes) {
-    const accepted = await confirm(io, `Run these ${steps} undo step(s) in account ${caller.account} as ${printable(caller.arn)}? Type "yes" to continue:`);
+    const where = [...new Set(toRun.map(({ entry }) => entry.account))].map((account) => `in account ${account} as ${roles.get(account)?.arn ?? printable(caller.arn)}`);
+    const accepted = await confirm(io, `Run these ${steps} undo step(s) ${where.join('; ')}? Type "yes" to continue:`);
     if (!accepted) {
       io.err('undo: not confirmed; nothing was run.');
       return EXIT.usage;
@@ -406,10 +424,11 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     const plan: PlanStep[] = entry.undo.map((step) => ({ ...step, alreadyDoneCodes: UNDO_ALREADY_DONE_CODES }));
     let report: ExecutionReport;
     try {
-      let gateway = gateways.get(entry.region);
+      const role = roles.get(entry.account);
+      let gateway = gateways.get(`${entry.account}#${entry.region}`);
       if (!gateway) {
-        gateway = createAwsGateway(undoCommandTable(plan), { region: entry.region });
-        gateways.set(entry.region, gateway);
+        gateway = createAwsGateway(undoCommandTable(plan), { region: entry.region, ...(role ? { credentials: role.credentials } : {}) });
+        gateways.set(`${entry.account}#${entry.region}`, gateway);
       }
       report = await executePlan(plan, gateway);
     } catch (error) {
@@ -432,7 +451,9 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     for (const record of ran.keys()) {
       // A partial undo (--rule, or a failure) is logged but leaves the record open for the rest.
       const complete = !failed && record.entries.every((entry) => toRun.some((item) => item.entry === entry));
-      await store.markUndone(eventId, record.family, { by: caller.arn, at, steps: ran.get(record) ?? [], complete });
+      // An Organization hub's record tells which role the caller undid as, in the member account.
+      const as = [...new Set(record.entries.map((entry) => roles.get(entry.account)?.arn).filter((arn) => arn !== undefined))];
+      await store.markUndone(eventId, record.family, { by: `${caller.arn}${as.length > 0 ? ` as ${as.join(', ')}` : ''}`, at, steps: ran.get(record) ?? [], complete });
     }
   } catch (error) {
     io.err(`undo: the undo steps ran, but who undid them could not be written to the record: ${errorCode(error)}: ${errorMessage(error)}`);

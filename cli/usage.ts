@@ -197,10 +197,13 @@ Options:
   --yes            run without asking; required when stdin is not a terminal
   --table NAME     the bot's idempotency table (default: $IDEMPOTENCY_TABLE)
   --region REGION  the table's region (default: $AWS_REGION); each undo step
-                   runs in the region of its event, with credentials of the
-                   event's account
+                   runs in the region of its event, in the event's account
   --rule ID        undo only what this rule applied
   --force          replay again a record that was already undone
+  --role NAME      in an Organization hub: the role to assume in a member
+                   account for its steps (default remediation-bot-undo, the
+                   member template's --undo-principals role); your own
+                   account's steps run with your credentials
   -h, --help       this help
 
 Exit codes: 0 done (or dry run, or already undone), 1 usage error, not
@@ -342,6 +345,11 @@ Options:
   --config FILE         the hub's config file (default remediation.config.yml)
   --modes LIST          the hub's modes parameter (sg-open-ingress=remediate,…)
   --approvals           the hub was deployed with approvals=true
+  --undo-principals ARN,...
+                        who may run remediate undo in the member accounts
+                        (IAM role or user ARNs): adds the role
+                        remediation-bot-undo, trusting exactly them, that can
+                        reverse exactly what the bot may apply there
   -h, --help            this help
 
 Deploy the hub first (the member roles' trust names its roles). Exit codes: 0
@@ -377,6 +385,7 @@ export const MEMBER_TEMPLATE_OPTIONS = {
   config: { type: 'string' },
   modes: { type: 'string' },
   approvals: { type: 'boolean' },
+  'undo-principals': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
 /** `redrive`'s options. */
@@ -405,6 +414,7 @@ export const UNDO_OPTIONS = {
   region: { type: 'string' },
   rule: { type: 'string' },
   force: { type: 'boolean' },
+  role: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
 function optionName(name: string): string {

@@ -14,7 +14,8 @@ import { iamActionFor } from '../engine/iam-actions.js';
 import { HISTORY_RETENTION_DAYS, HISTORY_TABLE_SCHEMA } from '../engine/history-store.js';
 import { ConfigFault } from '../engine/errors.js';
 import { alertSigningEnvironment, alertSigningKeyResources, alertSigningStatement, alertVerifyingStatement, type SignerRole } from './alert-signing.js';
-import { MODES, type Permission, type Rule } from '../engine/types.js';
+import { MODES, type Permission, type Rule, type Service } from '../engine/types.js';
+import { UNDO_INVERSES } from '../engine/undo-inverses.js';
 import { allRules, familiesByName, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
 import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
@@ -80,19 +81,25 @@ function granted(rule: Rule, permission: Permission, config: Config | undefined,
  * condition, sorted for a stable template.
  */
 export function statementsFor(rules: readonly Rule[], config?: Config, options: { readonly approvals?: boolean } = {}): IamStatement[] {
+  const permissions: Permission[] = [];
+  for (const rule of rules) {
+    permissions.push(...rule.permissions.filter((permission) => granted(rule, permission, config, options.approvals === true)));
+    for (const lookup of rule.lookups ?? []) permissions.push({ action: lookup.permission, resource: lookup.resource ?? '*' });
+    for (const probe of rule.probes ?? []) permissions.push({ action: iamActionFor(probe.service, probe.operation), resource: probe.resource ?? '*' });
+  }
+  return [...grouped(permissions), ...protectOwnRoles(rules)];
+}
+
+/** Permissions as statements: grouped by resource and condition, sorted for a stable template. */
+function grouped(permissions: readonly Permission[]): IamStatement[] {
   const groups = new Map<string, { resource: string; condition?: Permission['condition']; actions: Set<string> }>();
-  const add = (action: string, resource: string, condition?: Permission['condition']) => {
+  for (const { action, resource, condition } of permissions) {
     const key = `${resource}\u0000${condition ? JSON.stringify(condition) : ''}`;
     const group = groups.get(key) ?? { resource, ...(condition ? { condition } : {}), actions: new Set<string>() };
     group.actions.add(action);
     groups.set(key, group);
-  };
-  for (const rule of rules) {
-    for (const permission of rule.permissions) if (granted(rule, permission, config, options.approvals === true)) add(permission.action, permission.resource, permission.condition);
-    for (const lookup of rule.lookups ?? []) add(lookup.permission, lookup.resource ?? '*');
-    for (const probe of rule.probes ?? []) add(iamActionFor(probe.service, probe.operation), probe.resource ?? '*');
   }
-  const allows = [...groups.entries()]
+  return [...groups.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([, { resource, condition, actions }]) => ({
       Effect: 'Allow' as const,
@@ -100,7 +107,51 @@ export function statementsFor(rules: readonly Rule[], config?: Config, options: 
       Resource: resourceValue(resource),
       ...(condition ? { Condition: conditionValue(condition) } : {}),
     }));
-  return [...allows, ...protectOwnRoles(rules)];
+}
+
+/** An applied write's IAM action → the IAM actions of the operations that may undo it (the inverse table, in IAM's terms). */
+const UNDO_ACTIONS: ReadonlyMap<string, readonly string[]> = (() => {
+  const actions = new Map<string, string[]>();
+  const iamAction = (key: string) => {
+    const [service = '', operation = ''] = key.split(':');
+    return iamActionFor(service as Service, operation);
+  };
+  for (const [applied, inverses] of Object.entries(UNDO_INVERSES)) {
+    const list = actions.get(iamAction(applied)) ?? [];
+    for (const { undo } of inverses) if (!list.includes(iamAction(undo))) list.push(iamAction(undo));
+    actions.set(iamAction(applied), list);
+  }
+  return actions;
+})();
+
+/** What an undo operation needs besides its own action: giving an instance back its profile passes the profile's role to EC2. */
+const UNDO_ALSO_NEEDS: Readonly<Record<string, Permission>> = {
+  'ec2:AssociateIamInstanceProfile': {
+    action: 'iam:PassRole',
+    resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*',
+    condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+  },
+};
+
+/**
+ * What `remediate undo` needs to reverse anything these rules may apply for
+ * `config` (the writes {@link statementsFor} grants): for each granted write,
+ * the operations of the inverse table that may undo it, on the same resource,
+ * under the same condition. Nothing when every rule proposes.
+ */
+export function undoStatementsFor(rules: readonly Rule[], config?: Config, options: { readonly approvals?: boolean } = {}): IamStatement[] {
+  const permissions: Permission[] = [];
+  for (const rule of rules) {
+    for (const permission of rule.permissions) {
+      if (!granted(rule, permission, config, options.approvals === true)) continue;
+      for (const action of UNDO_ACTIONS.get(permission.action) ?? []) {
+        permissions.push({ action, resource: permission.resource, ...(permission.condition ? { condition: permission.condition } : {}) });
+        const also = UNDO_ALSO_NEEDS[action];
+        if (also) permissions.push(also);
+      }
+    }
+  }
+  return grouped(permissions);
 }
 
 /**

@@ -15,10 +15,10 @@
  *   us-east-1 (condition `RolesRegion`), so deploy the StackSet to us-east-1 too.
  */
 import type { Config } from '../engine/config.js';
-import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
+import { MEMBER_ROLE_PATH, memberRoleName, UNDO_ROLE_NAME } from '../engine/accounts.js';
 import type { EventPatternDocument } from '../engine/patterns.js';
 import { families } from '../remediations/registry.js';
-import { familyPattern, functionRoleName, hubBusName, logicalId, receivesReadOnlyEvents, statementsFor, type IamStatement } from './deployment.js';
+import { familyPattern, functionRoleName, hubBusName, logicalId, receivesReadOnlyEvents, statementsFor, undoStatementsFor, type IamStatement } from './deployment.js';
 
 export interface MemberTemplateOptions {
   /** The hub (security or tooling) account. */
@@ -32,7 +32,14 @@ export interface MemberTemplateOptions {
   readonly config: Config;
   /** The hub's `approvals` parameter: proposals' writes are granted too. */
   readonly approvals?: boolean;
+  /**
+   * People (IAM role or user ARNs, in the hub account or elsewhere) who may
+   * run `remediate undo` in the member accounts: they may assume the undo
+   * role, which can reverse exactly what the bot may apply there.
+   */
+  readonly undoPrincipals?: readonly string[];
 }
+
 
 /** EventBridge refuses an event pattern over 4,096 characters (PutRule `EventPattern`): kept well under, whatever whitespace CloudFormation adds. */
 const MAX_PATTERN_CHARS = 3_600;
@@ -161,6 +168,30 @@ export function memberTemplate(options: MemberTemplateOptions): Record<string, u
           Statement: [{ Effect: 'Allow', Principal: { AWS: hubRoles }, Action: 'sts:AssumeRole' }],
         },
         ...(statements.length > 0 ? { Policies: [{ PolicyName: 'remediation', PolicyDocument: { Version: '2012-10-17', Statement: statements } }] } : {}),
+      },
+    };
+  }
+  const undoStatements = inHubRegions(
+    undoStatementsFor(
+      families.flatMap((family) => family.rules),
+      options.config,
+      { approvals: options.approvals === true },
+    ),
+    options.hubRegions,
+  );
+  if (options.undoPrincipals && options.undoPrincipals.length > 0 && undoStatements.length > 0) {
+    resources['UndoRole'] = {
+      Type: 'AWS::IAM::Role',
+      Condition: 'RolesRegion',
+      Properties: {
+        RoleName: UNDO_ROLE_NAME,
+        Description: `Assumed by remediate undo, run by the people named, to reverse what the remediation bot (hub ${options.hubAccount}) applied here: exactly the inverses of its writes`,
+        MaxSessionDuration: 3600,
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [{ Effect: 'Allow', Principal: { AWS: [...options.undoPrincipals] }, Action: 'sts:AssumeRole' }],
+        },
+        Policies: [{ PolicyName: 'undo', PolicyDocument: { Version: '2012-10-17', Statement: undoStatements } }],
       },
     };
   }

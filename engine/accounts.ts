@@ -12,6 +12,11 @@ import { StepFault } from './errors.js';
 
 export const MEMBER_ROLE_PATH = '/remediation-bot/';
 
+/** An IAM Identity Center access portal, as the Identity Center console shows it (`consoleSignIn` in the config). */
+export const ACCESS_PORTAL_URL = /^https:\/\/[a-z0-9][a-z0-9-]{0,62}\.awsapps\.(com|cn)\/start$/;
+/** A permission set's name, as the access portal takes it in a shortcut link. */
+export const PERMISSION_SET_NAME = /^[\w+=,.@-]{1,32}$/;
+
 export function memberRoleName(family: string): string {
   return `remediation-bot-member-${family}`;
 }
@@ -19,6 +24,13 @@ export function memberRoleName(family: string): string {
 export function memberRoleArn(partition: string, account: string, family: string): string {
   return `arn:${partition}:iam::${account}:role${MEMBER_ROLE_PATH}${memberRoleName(family)}`;
 }
+
+/**
+ * The role `remediate undo` assumes in a member account (the member
+ * template's `--undo-principals`). Not on the bot's path: people assume it,
+ * never the bot, and `bot-role-impostor` watches that path.
+ */
+export const UNDO_ROLE_NAME = 'remediation-bot-undo';
 
 /** The session name STS accepts (`[\w+=,.@-]`, 2 to 64 characters), from the event id. */
 export function memberSessionName(eventId: string): string {

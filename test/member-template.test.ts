@@ -10,6 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { familyKey, familyPattern, loadDeployConfig, stackValues } from '../deploy/deployment.js';
 import { forwardingPatterns, memberTemplate } from '../deploy/member-template.js';
 import { families } from '../remediations/registry.js';
+import { iamActionFor } from '../engine/iam-actions.js';
+import type { Service } from '../engine/types.js';
+import { UNDO_INVERSES } from '../engine/undo-inverses.js';
 import { expectUsageError, runCli } from './helpers/cli.js';
 
 const CONFIG_FILE = join(import.meta.dirname, '..', 'remediation.config.yml');
@@ -18,9 +21,17 @@ const MODES = 'sg-open-ingress=remediate,ebs-public-snapshot=remediate';
 
 type Resource = { Type: string; Condition?: string; Properties: Record<string, any> };
 
-function template(options: { modes?: string; approvals?: boolean; hubRegions?: string[] } = {}) {
+function template(options: { modes?: string; approvals?: boolean; hubRegions?: string[]; undoPrincipals?: string[] } = {}) {
   const config = loadDeployConfig(CONFIG_FILE, options.modes ? { modes: options.modes } : {});
-  return memberTemplate({ hubAccount: HUB, hubRegions: options.hubRegions ?? ['us-east-1', 'eu-west-1'], service: 'remediation-bot', stage: 'prod', config, approvals: options.approvals ?? false }) as {
+  return memberTemplate({
+    hubAccount: HUB,
+    hubRegions: options.hubRegions ?? ['us-east-1', 'eu-west-1'],
+    service: 'remediation-bot',
+    stage: 'prod',
+    config,
+    approvals: options.approvals ?? false,
+    ...(options.undoPrincipals ? { undoPrincipals: options.undoPrincipals } : {}),
+  }) as {
     Resources: Record<string, Resource>;
     Conditions: Record<string, unknown>;
   };
@@ -118,6 +129,63 @@ describe('the member template', () => {
         ],
       });
     }
+  });
+});
+
+describe('the undo role (--undo-principals)', () => {
+  const OPERATORS = [`arn:aws:iam::${HUB}:role/SecurityOps`, 'arn:aws:iam::999988887777:user/alice'];
+  /** The hub roles' granted writes (their policies, as packaged) → the IAM actions that may undo them, from the inverse table. */
+  function inversesOfHubWrites(modes: string): string[] {
+    const hub = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'prod', region: 'us-east-1', modes });
+    const granted = new Set(
+      Object.values(hub.resources.Resources as Record<string, Resource>)
+        .filter((resource) => resource.Type === 'AWS::IAM::Role')
+        .flatMap((role) => (role.Properties['Policies'] as { PolicyName: string; PolicyDocument: { Statement: { Effect: string; Action: string[] }[] } }[] | undefined) ?? [])
+        .filter((policy) => policy.PolicyName === 'remediation')
+        .flatMap((policy) => policy.PolicyDocument.Statement.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => statement.Action)),
+    );
+    const iam = (key: string) => iamActionFor(key.split(':')[0] as Service, key.split(':')[1] ?? '');
+    return [...new Set(Object.entries(UNDO_INVERSES).filter(([applied]) => granted.has(iam(applied))).flatMap(([, inverses]) => inverses.map((inverse) => iam(inverse.undo))))].sort();
+  }
+
+  it('trusts exactly the people named, is created once (us-east-1), off the bot\'s path, and can undo exactly what the bot may apply', () => {
+    const { Resources } = template({ modes: MODES, undoPrincipals: OPERATORS });
+    const role = Resources['UndoRole'];
+    expect(role?.Condition).toBe('RolesRegion');
+    expect([role?.Properties['RoleName'], role?.Properties['Path']]).toStrictEqual(['remediation-bot-undo', undefined]);
+    expect(role?.Properties['AssumeRolePolicyDocument']).toStrictEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: OPERATORS }, Action: 'sts:AssumeRole' }] });
+    const statements = (role?.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[])[0]?.PolicyDocument.Statement ?? [];
+    const actions = [...new Set(statements.flatMap((statement) => statement.Action))].sort();
+    expect(actions).toStrictEqual(inversesOfHubWrites(MODES));
+    expect(actions).toStrictEqual(['ec2:AuthorizeSecurityGroupIngress', 'ec2:ModifySnapshotAttribute']);
+    // On the same resources as the writes they reverse, in each hub Region.
+    expect(statements.find((statement) => statement.Action.includes('ec2:AuthorizeSecurityGroupIngress'))?.Resource).toStrictEqual([
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:us-east-1:${AWS::AccountId}:security-group/*' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:ec2:eu-west-1:${AWS::AccountId}:security-group/*' },
+    ]);
+  });
+
+  it('gives back an instance profile only by passing a role to EC2', () => {
+    const { Resources } = template({ modes: 'instance-profile-admin-role=remediate', undoPrincipals: OPERATORS });
+    const statements = (Resources['UndoRole']?.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string[]; Condition?: unknown }[] } }[])[0]?.PolicyDocument.Statement ?? [];
+    expect(statements.map((statement) => [statement.Action, statement.Condition])).toStrictEqual([
+      [['ec2:AssociateIamInstanceProfile'], undefined],
+      [['iam:PassRole'], { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } }],
+    ]);
+  });
+
+  it('is absent unless asked for, and when every rule proposes', () => {
+    expect(template({ modes: MODES }).Resources['UndoRole']).toBeUndefined();
+    expect(template({ undoPrincipals: OPERATORS }).Resources['UndoRole']).toBeUndefined();
+  });
+
+  it.each([
+    [['--undo-principals', '*'], '--undo-principals: "*" is not the ARN of an IAM role or user (no wildcards)'],
+    [['--undo-principals', `arn:aws:iam::${HUB}:root`], `--undo-principals: "arn:aws:iam::${HUB}:root" is not the ARN of an IAM role or user (no wildcards)`],
+    [['--undo-principals', `arn:aws:iam::${HUB}:role/*`], `--undo-principals: "arn:aws:iam::${HUB}:role/*" is not the ARN of an IAM role or user (no wildcards)`],
+    [['--undo-principals', OPERATORS[0] ?? ''], '--undo-principals: with these modes the bot applies nothing in member accounts (every rule proposes, approvals off), so there is nothing to undo'],
+  ])('remediate member-template %j refuses in one line', async (argv, message) => {
+    await expectUsageError(['member-template', '--hub-account', HUB, '--config', CONFIG_FILE, ...argv], `remediate: ${message} (see "remediate member-template --help")`, []);
   });
 });
 

@@ -20,7 +20,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { DeletePublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3ControlClient } from '@aws-sdk/client-s3-control';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { undoCommand, undoCommandTable, UNDO_COMMANDS } from '../cli/undo.js';
@@ -278,14 +278,58 @@ describe('remediate undo', () => {
       expect(io.stdout.some((line) => line.startsWith('Run these'))).toBe(false);
     });
 
-    it('refuses credentials of another account than the event, before any write', async () => {
-      sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::444455556666:assumed-role/Operator/alice', Account: '444455556666' });
-      const { code, io } = await undo(['--yes']);
-      expect(code).toBe(4);
-      expect(io.stderr).toStrictEqual([
-        `undo: nothing was run: event ${EVENT} was remediated in account 111122223333, but your credentials are for account 444455556666. Run undo with credentials of that account.`,
-      ]);
-      expect(writes()).toStrictEqual(['sts:GetCallerIdentityCommand']);
+    describe('from an Organization hub, for an event in a member account', () => {
+      const HUB_OPERATOR = 'arn:aws:sts::444455556666:assumed-role/Operator/alice';
+      const UNDO_ROLE = `arn:aws:iam::${ACCOUNT}:role/remediation-bot-undo`;
+      beforeEach(() => {
+        sts.on(GetCallerIdentityCommand).resolves({ Arn: HUB_OPERATOR, Account: '444455556666' });
+        sts.on(AssumeRoleCommand).resolves({
+          Credentials: { AccessKeyId: 'ASIAUNDOEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: new Date('2025-03-02T10:30:00.000Z') },
+        });
+      });
+
+      it("assumes the member account's undo role, in a session named after the caller, and runs the steps with its credentials", async () => {
+        const { code, io } = await undo(['--yes']);
+        expect(code).toBe(0);
+        expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toStrictEqual([{ RoleArn: UNDO_ROLE, RoleSessionName: 'remediate-undo-alice', DurationSeconds: 3600 }]);
+        const [attach] = iam.commandCalls(AttachRolePolicyCommand);
+        expect(attach?.args[0].input).toStrictEqual({ RoleName: 'app', PolicyArn: ADMIN });
+        const credentials = await (attach?.thisValue as IAMClient).config.credentials();
+        expect(credentials.accessKeyId).toBe('ASIAUNDOEXAMPLE');
+        expect(s3.commandCalls(DeletePublicAccessBlockCommand)).toHaveLength(1);
+        expect((await rawItem('iam'))?.['undoneBy']?.S).toBe(`${HUB_OPERATOR} as ${UNDO_ROLE}`);
+        expect(io.stdout.at(-1)).toBe(`Undone: 2 step(s) replayed for event ${EVENT} by ${HUB_OPERATOR} at 2025-03-02T09:30:00.000Z.`);
+      });
+
+      it('names the role on the prompt', async () => {
+        const io = terminalIo('yes\n');
+        expect((await undo([], io)).code).toBe(0);
+        expect(io.stdout).toContain(`Run these 2 undo step(s) in account ${ACCOUNT} as ${UNDO_ROLE}? Type "yes" to continue:`);
+      });
+
+      it('assumes the role --role names instead', async () => {
+        await undo(['--yes', '--role', 'OrganizationAccountAccessRole']);
+        expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input.RoleArn)).toStrictEqual([`arn:aws:iam::${ACCOUNT}:role/OrganizationAccountAccessRole`]);
+      });
+
+      it('runs nothing when the role cannot be assumed, and says how to enrol', async () => {
+        sts.on(AssumeRoleCommand).rejects(Object.assign(new Error(`User: ${HUB_OPERATOR} is not authorized to perform: sts:AssumeRole on resource: ${UNDO_ROLE}`), { name: 'AccessDenied' }));
+        const { code, io } = await undo(['--yes']);
+        expect(code).toBe(4);
+        expect(io.stderr).toStrictEqual([
+          `undo: nothing was run: event ${EVENT} was remediated in account ${ACCOUNT}, and ${UNDO_ROLE} could not be assumed as ${HUB_OPERATOR}: AccessDenied: User: ${HUB_OPERATOR} is not authorized to perform: sts:AssumeRole on resource: ${UNDO_ROLE}. ` +
+            `Enrol who may undo with the member template's --undo-principals (docs/organizations.md), name another role you may assume there with --role, or run undo with credentials of account ${ACCOUNT}.`,
+        ]);
+        expect(writes()).toStrictEqual(['sts:GetCallerIdentityCommand', 'sts:AssumeRoleCommand']);
+        expect((await rawItem('iam'))?.['undoLog']).toBeUndefined();
+      });
+
+      it('refuses a --role that is not a role name, before any call', async () => {
+        const { code, io } = await undo(['--yes', '--role', 'arn:aws:iam::111122223333:role/x']);
+        expect(code).toBe(1);
+        expect(io.stderr).toStrictEqual(['undo: --role must be a role\'s name (with its path, if any), such as remediation-bot-undo']);
+        expect(writes()).toStrictEqual([]);
+      });
     });
   });
 
