@@ -6,6 +6,7 @@
 import { SLACK_USER_ID } from './approval.js';
 import { ConfigFault } from './errors.js';
 import * as z from 'zod/mini';
+import { ACCESS_PORTAL_URL, PERMISSION_SET_NAME } from './accounts.js';
 import { formatIssues } from './issues.js';
 import { MODES, SEVERITIES, type Mode, type Rule } from './types.js';
 
@@ -13,6 +14,7 @@ const ModeSchema = z.enum(MODES);
 const SeveritySchema = z.enum(SEVERITIES);
 
 const AccountIdSchema = z.string().check(z.regex(/^\d{12}$/, 'an AWS account id is 12 digits'));
+const PermissionSetSchema = z.string().check(z.regex(PERMISSION_SET_NAME, 'a permission set name such as SecurityAudit'));
 
 const SlackUserSchema = z.string().check(z.regex(SLACK_USER_ID, 'a Slack user id such as U024BE7LH'));
 
@@ -91,9 +93,22 @@ const GlobalConfigSchema = z.strictObject({
         defaultMode: z.optional(ModeSchema),
         modes: z._default(z.record(z.string(), ModeSchema), {}),
         trustedAccounts: z._default(z.array(AccountIdSchema), []),
+        /** The permission set the console links open this account with (`consoleSignIn`); the file's when absent. */
+        consoleRole: z.optional(PermissionSetSchema),
       }),
     ),
     {},
+  ),
+  /**
+   * Console links through the IAM Identity Center access portal, so that a
+   * link in an alert opens the event's account (any member account) signed in
+   * with this permission set, rather than whatever account the browser is in.
+   */
+  consoleSignIn: z.optional(
+    z.strictObject({
+      portalUrl: z.string().check(z.regex(ACCESS_PORTAL_URL, 'the access portal URL, such as https://d-1234567890.awsapps.com/start')),
+      roleName: PermissionSetSchema,
+    }),
   ),
   rules: z._default(z.record(z.string(), z.nullable(z.record(z.string(), z.unknown()))), {}),
 });
@@ -103,6 +118,13 @@ export interface AccountConfig {
   readonly defaultMode?: Mode;
   readonly modes: Readonly<Record<string, Mode>>;
   readonly trustedAccounts: readonly string[];
+  readonly consoleRole?: string;
+}
+
+/** Where console links sign in: the access portal and the permission set. */
+export interface ConsoleSignIn {
+  readonly portalUrl: string;
+  readonly roleName: string;
 }
 
 export interface ApprovalsConfig {
@@ -151,6 +173,7 @@ export interface Config {
   readonly approvals: ApprovalsConfig;
   /** Per-account names, modes and trusted accounts (`configForAccount`). */
   readonly accounts: Readonly<Record<string, AccountConfig>>;
+  readonly consoleSignIn?: ConsoleSignIn;
   /** Validated settings of every rule the config was parsed for, keyed by rule id. */
   readonly rules: Readonly<Record<string, RuleConfig>>;
 }
@@ -243,6 +266,7 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     notifications: global.notifications,
     approvals: global.approvals,
     accounts: global.accounts,
+    ...(global.consoleSignIn ? { consoleSignIn: global.consoleSignIn } : {}),
     rules: ruleConfigs,
   };
 }
@@ -262,6 +286,13 @@ export function configForAccount(config: Config, account: string): Config {
     Object.entries(config.rules).map(([id, rule]) => [id, { ...rule, mode: own.modes[id] ?? own.defaultMode ?? rule.mode }]),
   );
   return { ...config, rules, exemptions, trustedAccounts: [...new Set([...config.trustedAccounts, ...own.trustedAccounts])] };
+}
+
+/** How an alert's console links sign in to `account`: the access portal, with the account's permission set or the file's. */
+export function consoleSignIn(config: Config, account: string): ConsoleSignIn | undefined {
+  if (!config.consoleSignIn) return undefined;
+  const own = Object.hasOwn(config.accounts, account) ? config.accounts[account]?.consoleRole : undefined;
+  return own ? { ...config.consoleSignIn, roleName: own } : config.consoleSignIn;
 }
 
 /** The name the config gives an account, for alerts. */

@@ -3,7 +3,7 @@
  * route the event to the rules it triggers, apply the engine's skips, gather
  * facts, and evaluate. Nothing here writes to AWS.
  */
-import { accountName, configForAccount, modeFor, settingsFor, type Config } from './config.js';
+import { accountName, configForAccount, consoleSignIn, modeFor, settingsFor, type Config } from './config.js';
 import { DETAIL_TYPE, principalArn, principalArns, stringField, type CloudTrailEvent } from './event.js';
 import { configExemption } from './exemption.js';
 import { matchesAnyGlob, wildcardMatches } from './glob.js';
@@ -221,6 +221,7 @@ export async function decide(event: CloudTrailEvent, rule: Rule, given: DecideCo
   const context = { ...given, config: configForAccount(given.config, event.account) };
   const mode = modeFor(rule, context.config, context.env);
   const name = accountName(context.config, event.account);
+  const signIn = consoleSignIn(context.config, event.account);
   const base = {
     eventId: event.detail.eventID,
     eventName: event.detail.eventName,
@@ -228,6 +229,7 @@ export async function decide(event: CloudTrailEvent, rule: Rule, given: DecideCo
     eventTime: event.detail.eventTime,
     account: event.account,
     ...(name !== undefined ? { accountName: name } : {}),
+    ...(signIn ? { consoleSignIn: signIn } : {}),
     region: event.region,
     principal: principalArn(event),
     ...(event.detail.sourceIPAddress ? { sourceIp: event.detail.sourceIPAddress } : {}),

@@ -426,6 +426,8 @@ export interface Decision {
   readonly account: string;
   /** The account's name in the config (`accounts.<id>.name`), for alerts. */
   readonly accountName?: string;
+  /** How the alert's console links sign in to the account (`consoleSignIn` in the config). */
+  readonly consoleSignIn?: { readonly portalUrl: string; readonly roleName: string };
   readonly region: string;
   readonly principal: string;
   readonly sourceIp?: string;

@@ -7,6 +7,7 @@
  * older notifier.
  */
 import * as z from 'zod/mini';
+import { ACCESS_PORTAL_URL, PERMISSION_SET_NAME } from '../engine/accounts.js';
 import { formatIssues } from '../engine/issues.js';
 import { PROPOSAL_ID } from '../engine/proposal-id.js';
 import { MODES, OUTCOMES, SEVERITIES, type Decision, type Outcome, type Severity } from '../engine/types.js';
@@ -153,6 +154,7 @@ export const AlertMessageSchema = z.object({
     eventTime: z.string(),
     account: z.string(),
     accountName: z.optional(z.string().check(z.maxLength(64))),
+    consoleSignIn: z.optional(z.strictObject({ portalUrl: z.string().check(z.regex(ACCESS_PORTAL_URL)), roleName: z.string().check(z.regex(PERMISSION_SET_NAME)) })),
     region: z.string(),
     principal: z.string(),
     sourceIp: z.optional(z.string()),

@@ -7,7 +7,7 @@
 import type { Outcome, Severity } from '../engine/types.js';
 import { awsCliCommand, describeStep, isService } from '../engine/step-text.js';
 import type { AlertMessage, MessageCheckResult, MessageDecision, MessagePlanStep, MessageStepResult, MessageUndoStep } from './alert-message.js';
-import { cloudTrailEventUrl, resourceConsoleUrl } from './console-links.js';
+import { cloudTrailEventUrl, resourceConsoleUrl, viaAccessPortal } from './console-links.js';
 
 export const OUTCOME_LABELS: Readonly<Record<Outcome, string>> = {
   applied: 'APPLIED, VERIFIED',
@@ -273,18 +273,20 @@ export function alertView(message: AlertMessage): AlertView {
   const { decision } = message;
   const { verdict } = decision;
   const resources = verdict.resources ?? [];
+  const { consoleSignIn: signIn } = decision;
+  const signedIn = (url: string | undefined) => (url && signIn ? viaAccessPortal(url, signIn, decision.account) : url);
   const facts: ViewFact[] = [
     { label: 'Account', value: decision.accountName ? `${decision.account} (${decision.accountName})` : decision.account },
     { label: 'Region', value: decision.region },
     ...resources.slice(0, 3).map((resource, index) => {
-      const url = resourceConsoleUrl(resource, decision.region);
+      const url = signedIn(resourceConsoleUrl(resource, decision.region));
       return { label: index === 0 ? 'Resource' : `Resource ${index + 1}`, value: resource, ...(url ? { url } : {}) };
     }),
     { label: 'Principal', value: decision.principal },
     ...(decision.sourceIp ? [{ label: 'Source IP', value: decision.sourceIp }] : []),
     { label: 'Event', value: `${decision.eventName} (${decision.eventSource}) at ${decision.eventTime}` },
   ];
-  const eventUrl = cloudTrailEventUrl(decision.region, decision.eventId);
+  const eventUrl = signedIn(cloudTrailEventUrl(decision.region, decision.eventId));
   const links: ViewLink[] = [
     ...facts.flatMap((fact) => (fact.url ? [{ label: `${resourceLabel(fact.value)} in the AWS console`, url: fact.url }] : [])),
     ...(eventUrl ? [{ label: `CloudTrail event ${decision.eventId}`, url: eventUrl }] : []),

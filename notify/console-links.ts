@@ -95,3 +95,14 @@ export function cloudTrailEventUrl(region: string, eventId: string): string | un
   if (!isRegionName(region)) return undefined;
   return `${consoleOrigin(region)}/cloudtrailv2/home?region=${region}#/events/${encode(eventId)}`;
 }
+
+/**
+ * A console link through the IAM Identity Center access portal (a shortcut
+ * link): the portal signs the reader in to `account` with the permission set
+ * `roleName`, then opens `destination`. Without it, a console link opens in
+ * whatever account the browser is signed in to, which for a member account's
+ * alert is usually another one.
+ */
+export function viaAccessPortal(destination: string, signIn: { readonly portalUrl: string; readonly roleName: string }, account: string): string {
+  return `${signIn.portalUrl}/#/console?account_id=${encode(account)}&role_name=${encode(signIn.roleName)}&destination=${encode(destination)}`;
+}

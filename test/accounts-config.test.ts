@@ -88,5 +88,37 @@ describe('accounts in the config', () => {
     expect(writes(parseConfig({}, allRules))).toStrictEqual([]);
     expect(writes(config)).toStrictEqual(['ec2:ModifySnapshotAttribute']);
   });
-});
 
+  describe('console links through the IAM Identity Center access portal (consoleSignIn)', () => {
+    const PORTAL = 'https://d-1234567890.awsapps.com/start';
+    const signingIn = parseConfig(
+      { consoleSignIn: { portalUrl: PORTAL, roleName: 'SecurityAudit' }, accounts: { [PRODUCTION]: { consoleRole: 'ProdReadOnly' } } },
+      allRules,
+    );
+    const viewIn = async (account: string, c = signingIn) => {
+      const [decision] = await decideAll(eventIn(account), allRules, { config: c, env: {}, facts: offlineFacts, now: NOW });
+      return alertView({ schemaVersion: '1', outcome: 'proposed', rationale: '', decision: decision as never, undo: [] } as never);
+    };
+    const shortcut = (account: string, role: string, destination: string) =>
+      `${PORTAL}/#/console?account_id=${account}&role_name=${role}&destination=${encodeURIComponent(destination)}`;
+    const SG_PAGE = 'https://us-east-1.console.aws.amazon.com/ec2/home?region=us-east-1#SecurityGroup:groupId=sg-0a1b2c3d4e5f67890';
+
+    it("opens the resource and the event in the event's account, with the account's permission set or the file's", async () => {
+      const sandbox = await viewIn(SANDBOX);
+      expect(sandbox.facts.find((fact) => fact.label === 'Resource')?.url).toBe(shortcut(SANDBOX, 'SecurityAudit', SG_PAGE));
+      expect(sandbox.links.map((link) => link.url)).toContain(shortcut(SANDBOX, 'SecurityAudit', SG_PAGE));
+      const eventLink = sandbox.links.find((link) => link.label.startsWith('CloudTrail event'))?.url ?? '';
+      expect(eventLink.startsWith(`${PORTAL}/#/console?account_id=${SANDBOX}&role_name=SecurityAudit&destination=https%3A%2F%2Fus-east-1.console.aws.amazon.com%2Fcloudtrailv2%2F`)).toBe(true);
+      expect((await viewIn(PRODUCTION)).facts.find((fact) => fact.label === 'Resource')?.url).toBe(shortcut(PRODUCTION, 'ProdReadOnly', SG_PAGE));
+    });
+
+    it('links straight to the console without it', async () => {
+      expect((await viewIn(SANDBOX, config)).facts.find((fact) => fact.label === 'Resource')?.url).toBe(SG_PAGE);
+    });
+
+    it('refuses a portal that is not an access portal, and a permission set name with other characters', () => {
+      expect(() => parseConfig({ consoleSignIn: { portalUrl: 'https://evil.example/start', roleName: 'SecurityAudit' } }, allRules)).toThrow(/consoleSignIn\.portalUrl/);
+      expect(() => parseConfig({ consoleSignIn: { portalUrl: PORTAL, roleName: 'a&b' } }, allRules)).toThrow(/consoleSignIn\.roleName/);
+    });
+  });
+});

@@ -34,6 +34,15 @@ describe('SNS publish', () => {
     expect(parsed.data?.decision.eventId).toBe(alert.decision.eventId);
   });
 
+  it("keeps a member account's console sign-in through the notifier, so its links open that account", async () => {
+    const alert = await appliedAlert();
+    const signIn = { portalUrl: 'https://d-1234567890.awsapps.com/start', roleName: 'SecurityAudit' };
+    const parsed = AlertMessageSchema.safeParse(JSON.parse(bodies(buildPublishInput({ ...alert, decision: { ...alert.decision, consoleSignIn: signIn } }, TOPIC))['lambda'] ?? ''));
+    expect(parsed.data?.decision.consoleSignIn).toStrictEqual(signIn);
+    const forged = AlertMessageSchema.safeParse(JSON.parse(bodies(buildPublishInput({ ...alert, decision: { ...alert.decision, consoleSignIn: { ...signIn, portalUrl: 'https://evil.example/start' } } }, TOPIC))['lambda'] ?? ''));
+    expect(forged.success).toBe(false);
+  });
+
   it('keeps the renderJson contract: the same top-level keys as before', async () => {
     const json = renderJson(await failedPartWayAlert());
     expect(Object.keys(json)).toStrictEqual(['schemaVersion', 'outcome', 'rationale', 'decision', 'undo', 'execution']);
