@@ -9,7 +9,9 @@
 import { createAwsGateway } from '../engine/aws.js';
 import type { Config } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
-import { runEvent, type DecisionRecord, type EngineLogger, type EventReport, type EventResult } from '../engine/lambda.js';
+import { runEvent, type DecisionRecord, type EngineDeps, type EngineLogger, type EventReport, type EventResult } from '../engine/lambda.js';
+import { memberRoleArn } from '../engine/accounts.js';
+import { memberAccessFromEnv } from '../handlers/member-access.js';
 import type { Rule } from '../engine/types.js';
 import { describeStep } from '../engine/step-text.js';
 import { snsAlertSink } from '../notify/sns.js';
@@ -62,6 +64,37 @@ interface InvokeOptions {
   readonly rules: readonly Rule[];
   readonly config: Config;
   readonly env: Env;
+  /**
+   * Act as an Organization hub deployed in this account: an event in another
+   * account is read and acted on as that account's member role for each
+   * rule's family, as the hub's function of that family would.
+   */
+  readonly hubAccount?: string;
+}
+
+/** Each family's rules, in the registry's order: one hub function per family, each with its own member role. */
+function byFamily(rules: readonly Rule[]): Rule[][] {
+  const families = new Map<string, Rule[]>();
+  for (const rule of rules) families.set(rule.family, [...(families.get(rule.family) ?? []), rule]);
+  return [...families.values()];
+}
+
+/** One event through each family's deps, as the hub's functions take it: their decisions and records, in order. */
+async function runAsHub(event: unknown, target: { readonly hubAccount: string; readonly account: string; readonly region: string }, deps: Omit<EngineDeps, 'rules' | 'members' | 'env'>, options: InvokeOptions): Promise<EventReport> {
+  // The hub's function in the event's Region, serving exactly the event's account: the person invoking names it so.
+  const env = { ...options.env, AWS_REGION: target.region, BOT_ACCOUNT: target.hubAccount, BOT_MEMBER_ACCOUNTS: target.account };
+  const reports: EventReport[] = [];
+  for (const rules of byFamily(options.rules)) {
+    const family = rules[0]?.family ?? 'unknown';
+    const members = memberAccessFromEnv({ family, commands: allCommands, env });
+    reports.push(await runEvent(event, { ...deps, rules, env, ...(members ? { members } : {}) }));
+  }
+  const invalid = reports.find((report) => report.result.status === 'invalid');
+  if (invalid) return invalid;
+  return {
+    result: { status: 'processed', eventId: reports[0]?.result.eventId ?? '', decisions: reports.flatMap((report) => (report.result.status === 'processed' ? report.result.decisions : [])) },
+    records: reports.flatMap((report) => report.records),
+  };
 }
 
 /** Exit codes: 0 done, 2 unreadable or invalid event, 4 a remediation failed or AWS answered with an unexpected fault. */
@@ -103,14 +136,17 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
   const signingKeyId = options.env['ALERT_SIGNING_KEY_ID'];
   let report: EventReport;
   try {
-    report = await runEvent(classified.event, {
-      rules: options.rules,
+    const deps = {
       config: options.config,
-      env: options.env,
       gateway,
       logger,
       ...(topicArn ? { alerts: snsAlertSink(gateway, topicArn, signingKeyId ? { signingKeyId } : {}) } : {}),
-    });
+    };
+    const member = options.hubAccount && parsed.success && parsed.event.account !== options.hubAccount ? { hubAccount: options.hubAccount, account: parsed.event.account, region: parsed.event.region } : undefined;
+    if (member && options.format !== 'json') {
+      io.out(`account ${member.account} is not the hub's (${member.hubAccount}): each family acts there as its member role, ${memberRoleArn('aws', member.account, '<family>')}`);
+    }
+    report = member ? await runAsHub(classified.event, member, deps, options) : await runEvent(classified.event, { ...deps, rules: options.rules, env: options.env });
   } catch (error) {
     io.err(`invoke: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
     return EXIT.failed;

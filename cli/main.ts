@@ -285,7 +285,7 @@ async function athenaHistory(query: Awaited<ReturnType<typeof athenaQuery>>, env
 }
 
 async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> {
-  const options = { config: { type: 'string' }, format: { type: 'string' } } as const;
+  const options = { config: { type: 'string' }, format: { type: 'string' }, 'hub-account': { type: 'string' } } as const;
   if (checkArgs('invoke', args, options) === 'help') {
     io.out(COMMAND_HELP.invoke);
     return EXIT.ok;
@@ -294,11 +294,13 @@ async function invokeCommand(args: string[], io: Io, env: Env): Promise<number> 
   if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError('invoke: name exactly one event file (or - for stdin)', 'invoke');
   const format = values.format ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`, 'invoke');
+  const hubAccount = values['hub-account'];
+  if (hubAccount !== undefined && !/^\d{12}$/.test(hubAccount)) throw new UsageError("--hub-account must be the hub account's 12-digit id", 'invoke');
   const config = loadConfigFile(values.config, allRules);
   for (const warning of config.warnings) io.err(`warning: config ${warning}`);
   // The SDK clients load only for this command, so replay starts fast.
   const { invoke } = await import('./invoke.js');
-  return invoke({ file: positionals[0], format, rules: allRules, config, env }, io);
+  return invoke({ file: positionals[0], format, rules: allRules, config, env, ...(hubAccount ? { hubAccount } : {}) }, io);
 }
 
 async function undo(args: string[], io: Io, env: Env): Promise<number> {

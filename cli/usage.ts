@@ -178,6 +178,10 @@ DRY_RUN=true caps every rule at "propose".
 Options:
   --config FILE        config file (default: ./remediation.config.yml when present)
   --format text|json   default: text
+  --hub-account ID     act as an Organization hub deployed in this account: an
+                       event in another account is read and acted on as that
+                       account's member role for each family (sts:AssumeRole),
+                       as the hub's functions would
   -h, --help           this help
 
 Exit codes: 0 done, 1 usage or config error, 2 an invalid event,

@@ -17,6 +17,8 @@ const EVENT = join(ROOT, 'events', 'ec2', 'AuthorizeSecurityGroupIngress-world-s
 
 const EC2_XMLNS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 let requests: string[] = [];
+/** The access key each request was signed with, and its session token. */
+let signers: string[] = [];
 let revokeFails = false;
 /** Whether the ssh rule the event opened is still there: the revoke removes it. */
 let ruleOpen = true;
@@ -30,8 +32,18 @@ beforeAll(async () => {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       requests.push(body);
+      const key = /Credential=([A-Z0-9]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? 'unsigned';
+      signers.push(`${key}${request.headers['x-amz-security-token'] ? ` ${String(request.headers['x-amz-security-token'])}` : ''}`);
       const action = new URLSearchParams(body).get('Action');
-      if (action === 'DescribeSecurityGroups') {
+      if (action === 'AssumeRole') {
+        response.writeHead(200, { 'content-type': 'text/xml' });
+        response.end(
+          '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAMEMBEREXAMPLE</AccessKeyId>' +
+            '<SecretAccessKey>member-secret</SecretAccessKey><SessionToken>member-session</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>' +
+            '<AssumedRoleUser><Arn>arn:aws:sts::444455556666:assumed-role/remediation-bot-member-security-groups/s</Arn><AssumedRoleId>AROAEXAMPLE:s</AssumedRoleId></AssumedRoleUser>' +
+            '</AssumeRoleResult><ResponseMetadata><RequestId>r0</RequestId></ResponseMetadata></AssumeRoleResponse>',
+        );
+      } else if (action === 'DescribeSecurityGroups') {
         response.writeHead(200, { 'content-type': 'text/xml' });
         response.end(`<DescribeSecurityGroupsResponse xmlns="${EC2_XMLNS}"><requestId>r1</requestId><securityGroupInfo><item><groupId>sg-0a1b2c3d4e5f67890</groupId><groupName>web</groupName><tagSet/></item></securityGroupInfo></DescribeSecurityGroupsResponse>`);
       } else if (action === 'DescribeSecurityGroupRules' && ruleOpen) {
@@ -64,6 +76,7 @@ afterAll(() => {
 
 beforeEach(() => {
   requests = [];
+  signers = [];
   revokeFails = false;
   ruleOpen = true;
 });
@@ -127,6 +140,36 @@ describe('remediate invoke (the real binary)', () => {
     expect(requests).toStrictEqual([DESCRIBE, READ_RULE]);
     expect(output.result.status).toBe('processed');
     expect(output.result.decisions).toMatchObject([{ rule: 'sg-open-ingress', outcome: 'proposed' }]);
+  });
+
+  it('as a hub (--hub-account), assumes the member role of the event\'s account for the family, and applies the plan there with its credentials', async () => {
+    const member = join(temp, 'member-event.json');
+    const event = loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json') as { detail: { eventID: string } };
+    writeFileSync(member, JSON.stringify(event).replaceAll('111122223333', '444455556666'));
+
+    const run = await invoke([member, '--config', join(temp, 'remediate.yml'), '--hub-account', '999988887777']);
+
+    expect(run.code).toBe(0);
+    const [assume, ...rest] = requests;
+    expect(Object.fromEntries(new URLSearchParams(assume))).toStrictEqual({
+      Action: 'AssumeRole',
+      Version: '2011-06-15',
+      RoleArn: 'arn:aws:iam::444455556666:role/remediation-bot/remediation-bot-member-security-groups',
+      RoleSessionName: `remediation-bot-${event.detail.eventID}`,
+      DurationSeconds: '900',
+    });
+    expect(rest).toStrictEqual([DESCRIBE, READ_RULE, REVOKE, READ_RULE]);
+    // STS with the invoker's credentials; every read and write in the member account with the member role's session.
+    expect(signers).toStrictEqual(['AKIDEXAMPLE', ...rest.map(() => 'ASIAMEMBEREXAMPLE member-session')]);
+    expect(run.stdout).toContain("account 444455556666 is not the hub's (999988887777): each family acts there as its member role");
+    expect(run.stdout).toContain('sg-open-ingress: violation -> applied (mode remediate)');
+  });
+
+  it('as a hub, acts in its own account with the invoker\'s credentials, assuming nothing', async () => {
+    const run = await invoke([EVENT, '--config', join(temp, 'remediate.yml'), '--hub-account', '111122223333']);
+    expect(run.code).toBe(0);
+    expect(requests).toStrictEqual([DESCRIBE, READ_RULE, REVOKE, READ_RULE]);
+    expect(new Set(signers)).toStrictEqual(new Set(['AKIDEXAMPLE']));
   });
 
   it('exits 2 on an event that is not one, without any AWS call', async () => {
