@@ -211,7 +211,8 @@ export async function runEvent(raw: unknown, deps: EngineDeps, context: Invocati
   let delivery;
   try {
     // In a hub, another account's event is keyed with its account too: no member can shadow another's event id.
-    const key = deps.env['BOT_ACCOUNT'] === undefined || event.account === deps.env['BOT_ACCOUNT'] ? eventId : `${event.account}:${eventId}`;
+    const member = memberAccount(event.account, deps.env);
+    const key = member === undefined ? eventId : `${member}:${eventId}`;
     delivery = await deps.idempotency.run(key, context, async () => {
       const report = await decideAndAct(event, deps, context);
       records = report.records;
@@ -280,6 +281,11 @@ async function saveProgress(progress: EventProgress, deps: EngineDeps, now: Date
     // The retry then acts afresh: safe (reads before writes), only slower.
     deps.logger.error('the progress of this event could not be stored: the retry starts it again', { error: describeError(error) });
   }
+}
+
+/** `account` when it is an Organization hub's member (not the deployment's own): its events have keys and a write budget of their own. */
+function memberAccount(account: string, env: Env): string | undefined {
+  return env['BOT_ACCOUNT'] === undefined || account === env['BOT_ACCOUNT'] ? undefined : account;
 }
 
 /** The deps for one event (or a proposal of one): in a hub, one in a member account gets that account's gateway. */
@@ -551,7 +557,7 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
     if (mode !== 'propose' && mode !== 'remediate') return refused(`rule ${rule.id} now runs in ${mode}: its proposals are no longer applied`);
   }
   if (action === 'approve' && deps.writeBudget) {
-    const answer = await deps.writeBudget.reserve(writes, now);
+    const answer = await deps.writeBudget.reserve(writes, now, memberAccount(decision.account, deps.env));
     if (!answer.granted) return refused(`the stack's write budget refuses it for now (${answer.reason}): approve it again later`);
   }
   const settled = await deps.proposals.settle(stored, action === 'approve' ? 'approved' : 'dismissed', approver, now);
@@ -629,7 +635,7 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
   }
   if (disposition.kind === 'propose' && disposition.capped === 'invocation') metrics.count('BlastRadiusCapped', decision.rule);
   if (disposition.kind === 'apply' && deps.writeBudget) {
-    const answer = await deps.writeBudget.reserve(disposition.writes, deps.now?.() ?? new Date());
+    const answer = await deps.writeBudget.reserve(disposition.writes, deps.now?.() ?? new Date(), memberAccount(decision.account, deps.env));
     if (!answer.granted) {
       metrics.count('WriteBudgetExhausted', decision.rule);
       metrics.count('WriteBudgetExhausted');

@@ -18,8 +18,12 @@ export type BudgetAnswer =
   | { readonly granted: false; readonly reason: string };
 
 export interface WriteBudget {
-  /** Takes `writes` from the current window's budget, all or nothing. */
-  reserve(writes: number, now: Date): Promise<BudgetAnswer>;
+  /**
+   * Takes `writes` from the current window's budget, all or nothing. In an
+   * Organization hub, each member `account` has a budget of its own, so a
+   * burst in one account never stops the fixes in another.
+   */
+  reserve(writes: number, now: Date, account?: string): Promise<BudgetAnswer>;
 }
 
 interface WriteBudgetSettings {
@@ -27,20 +31,20 @@ interface WriteBudgetSettings {
   readonly windowMinutes: number;
 }
 
-/** The start of the window `now` falls in, as the counter's key: `budget#2025-03-04T10:00:00.000Z`. */
-function budgetKey(now: Date, windowMinutes: number): string {
+/** The start of the window `now` falls in, as the counter's key: `budget#2025-03-04T10:00:00.000Z`, or `budget#<account>#…` for a member account's. */
+function budgetKey(now: Date, windowMinutes: number, account: string | undefined): string {
   const windowMs = windowMinutes * 60_000;
-  return `budget#${new Date(Math.floor(now.getTime() / windowMs) * windowMs).toISOString()}`;
+  return `budget#${account === undefined ? '' : `${account}#`}${new Date(Math.floor(now.getTime() / windowMs) * windowMs).toISOString()}`;
 }
 
 export function dynamoDbWriteBudget(options: { readonly tableName: string; readonly client: DynamoDBClient; readonly settings: WriteBudgetSettings }): WriteBudget {
   const { tableName, client, settings } = options;
   return {
-    async reserve(writes, now) {
+    async reserve(writes, now, account) {
       if (writes > settings.maxWrites) {
         return { granted: false, reason: `the plan has ${writes} write call(s), more than the whole budget of ${settings.maxWrites} per ${settings.windowMinutes} minutes (writeBudget)` };
       }
-      const key = budgetKey(now, settings.windowMinutes);
+      const key = budgetKey(now, settings.windowMinutes, account);
       try {
         await client.send(
           new UpdateItemCommand({

@@ -97,6 +97,16 @@ describe('the write budget across events', () => {
     expect(await shared.reserve(1, new Date('2025-03-04T11:00:00Z'))).toStrictEqual({ granted: true });
   });
 
+  it("gives each member account of an Organization hub a budget of its own, apart from the hub's", async () => {
+    const shared = await budget(1);
+    const at = new Date('2025-03-04T10:20:00Z');
+    expect(await shared.reserve(1, at)).toStrictEqual({ granted: true });
+    expect(await shared.reserve(1, at, '444455556666')).toStrictEqual({ granted: true });
+    expect((await shared.reserve(1, at, '444455556666')).granted).toBe(false);
+    expect(await shared.reserve(1, at, '777788889999')).toStrictEqual({ granted: true });
+    expect((await shared.reserve(1, at)).granted).toBe(false);
+  });
+
   it('fails closed: a counter that cannot be reached grants nothing', async () => {
     const unreachable = dynamoDbWriteBudget({ tableName: 'no-such-table', client: dynamo.client, settings: { maxWrites: 50, windowMinutes: 60 } });
     const answer = await unreachable.reserve(1, new Date());

@@ -6,6 +6,7 @@
  * failed remediation that names the role and the StackSet; and the member
  * role's own calls are the bot's.
  */
+import type { WriteBudget } from '../engine/write-budget.js';
 import { DescribeSecurityGroupRulesCommand, DescribeSnapshotsCommand, EC2Client, RevokeSecurityGroupIngressCommand } from '@aws-sdk/client-ec2';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -47,7 +48,7 @@ function bothOpen(): GroupState {
 const HUB_ENV = { ...BOT_ENV, BOT_ACCOUNT: HUB, BOT_MEMBER_ACCOUNTS: MEMBER, BOT_MEMBER_ROLE_NAMES: 'remediation-bot-member-security-groups', AWS_REGION: 'eu-west-1' };
 
 /** The hub's security-groups function, in remediate mode (or another), with member access as deployed (STS mocked). */
-function hub(env: Record<string, string> = HUB_ENV, options: { mode?: 'remediate' | 'propose'; table?: string } = {}) {
+function hub(env: Record<string, string> = HUB_ENV, options: { mode?: 'remediate' | 'propose'; table?: string; writeBudget?: WriteBudget } = {}) {
   const family = familiesByName['security-groups'];
   const members = memberAccessFromEnv({ family: family.name, commands: runtimeCommands(family), env, sts: new STSClient({ region: 'eu-west-1' }) });
   return familyHandler('security-groups', {
@@ -55,6 +56,7 @@ function hub(env: Record<string, string> = HUB_ENV, options: { mode?: 'remediate
     env,
     ...(members ? { members } : {}),
     ...(options.table ? { proposals: dynamoDbProposalStore({ tableName: options.table, client: dynamo.client }) } : {}),
+    ...(options.writeBudget ? { writeBudget: options.writeBudget } : {}),
   }).handler;
 }
 
@@ -85,6 +87,17 @@ describe('an Organization hub', () => {
       expect(await signedBy(call)).toBe('ASIAMEMBEREXAMPLE');
       expect(await (call.thisValue as { config: { region: () => Promise<string> } }).config.region()).toBe('eu-west-1');
     }
+  });
+
+  it("takes a member account's writes from that account's budget, and the hub's own from the hub's", async () => {
+    sts.on(AssumeRoleCommand).resolves({ Credentials: ASSUMED });
+    const accounts: (string | undefined)[] = [];
+    const writeBudget: WriteBudget = { reserve: async (_writes, _now, account) => (accounts.push(account), { granted: true }) };
+    fakeSecurityGroups([bothOpen()]);
+    await hub(HUB_ENV, { writeBudget })(eventIn(MEMBER));
+    fakeSecurityGroups([bothOpen()]);
+    await hub(HUB_ENV, { writeBudget })(eventIn(HUB));
+    expect(accounts).toStrictEqual([MEMBER, undefined]);
   });
 
   it('assumes nothing for an event it skips: the member role\'s own call is the bot\'s', async () => {
