@@ -368,6 +368,8 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
   for (const record of new Set(planned.filter((item) => !toRun.includes(item)).map(({ record }) => record))) {
     io.out(`The ${record.family} record was already undone at ${undoneNote(record)}: its steps are skipped (pass --force to replay them again).`);
   }
+  // The undo's calls are new events to the bot: a rule in `remediate` would fix them again.
+  io.out('Note: the bot sees these calls as new events; a rule in remediate mode fixes them again unless the resource is exempted first (docs/configuration.md#exemptions).');
   if (values['dry-run']) {
     io.out(`Dry run: nothing was changed. Without --dry-run, ${steps} undo step(s) run in the order shown.`);
     return EXIT.ok;

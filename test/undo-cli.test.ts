@@ -186,6 +186,9 @@ describe('remediate undo', () => {
         '2. iam-attached-admin-policy (iam) applied its plan at 2025-03-01T10:00:00.000Z, account 111122223333, region us-east-1',
       ]);
       expect(io.stdout.at(-1)).toBe(`Undone: 2 step(s) replayed for event ${EVENT} by ${OPERATOR} at 2025-03-02T09:30:00.000Z.`);
+      // Undoing a fix re-opens what a rule in remediate would fix again: said before anything runs.
+      const note = io.stdout.indexOf('Note: the bot sees these calls as new events; a rule in remediate mode fixes them again unless the resource is exempted first (docs/configuration.md#exemptions).');
+      expect([note >= 0, note < io.stdout.indexOf('Undoing 1. s3-public-access-block-weakened:')]).toStrictEqual([true, true]);
     });
 
     it('records who undid what in each record: undoneBy, undoneAt, the steps, and a line in the undo log', async () => {
