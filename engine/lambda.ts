@@ -24,7 +24,6 @@ import { StepFault } from './errors.js';
 import type { MemberAccess, MemberTarget } from './accounts.js';
 import { isOutOfTime, type Pacer } from './pacing.js';
 import { progressSealText, type EventProgress, type ProgressStore } from './progress-store.js';
-import { hashOf } from './proposal-store.js';
 import { isAlreadyInProgress, type EventIdempotency } from './idempotency.js';
 import { noMetrics, type EngineMetrics, type MetricName } from './metrics.js';
 import { historyRecordFor, type HistoryStore } from './history-store.js';
@@ -32,7 +31,7 @@ import { undoEntryFor, type UndoEntry, type UndoStore } from './undo-store.js';
 import { type WriteBudget } from './write-budget.js';
 import { resolveOutcome, writeCount, type Disposition } from './outcome.js';
 import { ApprovalRequestSchema, looksLikeApproval, SLACK_APPROVER, type ApprovalRequest, type ApprovalResult } from './approval.js';
-import { DEFAULT_PROPOSAL_DAYS, PROPOSAL_ID, proposalFor, sealedText, type ProposalStore } from './proposal-store.js';
+import { DEFAULT_PROPOSAL_DAYS, hashOf, PROPOSAL_ID, proposalFor, sealedText, type ProposalStore, type StoredProposal } from './proposal-store.js';
 import { timingSafeEqual } from 'node:crypto';
 import { atLeast, isQuietSkip, verdictSummary, type Decision, type HistoryOutcome, type Outcome, type Plan, type Probe, type Rule } from './types.js';
 import type { Alert, AlertSink } from './ports.js';
@@ -408,13 +407,7 @@ async function decideAndAct(event: CloudTrailEvent, hubDeps: EngineDeps, context
     deps.logger.warn('out of time with work left: Lambda\'s retry resumes it', { interrupted: rules, finished: finished.map((r) => r.rule) });
     throw new InterruptedError(`out of time before ${rules} finished on ${eventId}; what was applied is in the undo record, and Lambda's retry resumes at the next step`);
   }
-  if (earlier) {
-    try {
-      await deps.progress?.clear(family, eventId);
-    } catch (error) {
-      deps.logger.warn('the progress record of a finished event could not be removed (its TTL will)', { error: describeError(error) });
-    }
-  }
+  if (earlier) await clearProgress(eventId, family, deps);
   // Unexpected faults go back to Lambda (retry, then the failure destination) only after people were told.
   if (rethrow !== undefined) throw rethrow;
   return { result: { status: 'processed', eventId: event.detail.eventID, decisions: results }, records };
@@ -556,11 +549,14 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
     const mode = modeFor(rule, configForAccount(deps.config, decision.account), deps.env);
     if (mode !== 'propose' && mode !== 'remediate') return refused(`rule ${rule.id} now runs in ${mode}: its proposals are no longer applied`);
   }
-  if (action === 'approve' && deps.writeBudget) {
+  // An approval that ran out of time part-way goes on where it stopped, as its approver, when it is asked again (Lambda's retry, or approve again).
+  const resumed = action === 'approve' ? await interruptedApproval(stored, decision, deps) : undefined;
+  // Its writes were counted when it started.
+  if (action === 'approve' && deps.writeBudget && !resumed) {
     const answer = await deps.writeBudget.reserve(writes, now, memberAccount(decision.account, deps.env));
     if (!answer.granted) return refused(`the stack's write budget refuses it for now (${answer.reason}): approve it again later`);
   }
-  const settled = await deps.proposals.settle(stored, action === 'approve' ? 'approved' : 'dismissed', approver, now);
+  const settled = resumed ? { settled: stored } : await deps.proposals.settle(stored, action === 'approve' ? 'approved' : 'dismissed', approver, now);
   if ('refused' in settled) {
     const current = settled.current;
     switch (settled.refused) {
@@ -577,18 +573,27 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
     return { status: 'dismissed', proposalId, by: approver };
   }
   deps.logger.appendKeys({ eventId: decision.eventId, rule: decision.rule, proposalId });
-  const functionName = deps.env['AWS_LAMBDA_FUNCTION_NAME'];
+  const approvedBy = resumed?.approver ?? approver;
   // A proposal from a member account is applied there, as its member role.
   const { gateway } = await depsFor({ account: decision.account, region: decision.region, eventId: decision.eventId }, deps);
-  const execution = await executePlan(plan, gateway, {
-    probes: rule.probes ?? [],
-    ...(functionName ? { functionName } : {}),
-    ...(context.getRemainingTimeInMillis ? { remainingTimeMs: () => context.getRemainingTimeInMillis?.() ?? 0 } : {}),
-  });
+  const { execution } = await run(plan, rule.probes ?? [], { ...deps, gateway }, context, resumed?.resume);
+  if (execution.interrupted && execution.resume) {
+    // What was applied is recorded now; the alert waits for the invocation that finishes the plan.
+    await recordUndo(decision, execution, rule, deps, now, approvedBy);
+    const { stepId: _stepId, operation: _operation, ...point } = execution.resume;
+    await saveProgress(
+      { eventId: approvalProgressId(proposalId), family: rule.family, finished: [], interrupted: [{ rule: rule.id, resume: { ...point, planHash: planHash(plan) } }], attempts: (resumed?.attempts ?? 0) + 1, savedAt: now.toISOString() },
+      deps,
+      now,
+    );
+    (deps.metrics ?? noMetrics).count('Interrupted');
+    throw new InterruptedError(`out of time before the approved plan of ${proposalId} finished; what was applied is in the undo record, and the approval resumes at the next step when Lambda retries it or it is approved again`);
+  }
+  if (resumed) await clearProgress(approvalProgressId(proposalId), rule.family, deps);
   const outcome = execution.status;
-  const undo = await recordUndo(decision, execution, rule, deps, now, approver);
+  const undo = await recordUndo(decision, execution, rule, deps, now, approvedBy);
   countOutcome(deps.metrics ?? noMetrics, outcome, decision.rule);
-  const note = `Approved by ${approver} (proposal ${proposalId}): the bot ran the stored plan, each write read before and after.`;
+  const note = `Approved by ${approvedBy} (proposal ${proposalId}): the bot ran the stored plan, each write read before and after${resumed ? ', in more than one invocation (it ran out of time part-way and went on at the next step)' : ''}.`;
   const failure = await tell(decision, outcome, rule, { execution, note }, deps);
   if (deps.history) await recordHistory(decision, outcome, rule, note, undo, deps, now);
   try {
@@ -598,7 +603,35 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
   }
   if (execution.unexpectedError !== undefined) throw execution.unexpectedError;
   if (failure !== undefined) throw failure;
-  return { status: 'ran', proposalId, by: approver, rule: decision.rule, outcome };
+  return { status: 'ran', proposalId, by: approvedBy, rule: decision.rule, outcome };
+}
+
+/** The progress key of an approval's run: apart from its event's, whose decisions ran in another invocation. */
+function approvalProgressId(proposalId: string): string {
+  return `approval:${proposalId}`;
+}
+
+/**
+ * An approved proposal whose run ran out of time part-way: approved, no
+ * outcome yet, and a progress record the bot sealed for the same plan. Then
+ * the plan goes on at its next step, as the approver who approved it; any
+ * other settled proposal stays refused.
+ */
+async function interruptedApproval(stored: StoredProposal, decision: Decision, deps: EngineDeps): Promise<{ readonly approver: string; readonly resume: ResumePoint; readonly attempts: number } | undefined> {
+  if (stored.status !== 'approved' || stored.outcome !== undefined || stored.settledBy === undefined || decision.verdict.kind !== 'violation') return undefined;
+  const progress = await earlierProgress(approvalProgressId(stored.id), stored.family, deps);
+  const resume = progress?.interrupted.find((entry) => entry.rule === stored.rule)?.resume as Resume | undefined;
+  if (!progress || !resume || resume.planHash !== planHash(decision.verdict.plan)) return undefined;
+  const { planHash: _hash, ...point } = resume;
+  return { approver: stored.settledBy, resume: point, attempts: progress.attempts };
+}
+
+async function clearProgress(eventId: string, family: string, deps: EngineDeps): Promise<void> {
+  try {
+    await deps.progress?.clear(family, eventId);
+  } catch (error) {
+    deps.logger.warn('the progress record of a finished event could not be removed (its TTL will)', { error: describeError(error) });
+  }
 }
 
 interface Action {

@@ -18,6 +18,7 @@ import type { InvocationResult } from '../engine/lambda.js';
 import type { EngineMetrics } from '../engine/metrics.js';
 import { createPacer, OutOfTimeError, type Clock } from '../engine/pacing.js';
 import { dynamoDbProgressStore } from '../engine/progress-store.js';
+import { dynamoDbProposalStore, proposalIdFor } from '../engine/proposal-store.js';
 import { dynamoDbUndoStore } from '../engine/undo-store.js';
 import { runtimeCommands } from '../handlers/runtime.js';
 import { familiesByName } from '../remediations/registry.js';
@@ -58,11 +59,12 @@ const seal = async (text: string) => createHmac('sha256', 'test-key').update(tex
  * must wait 20 s for its token: with 25 s left (10 s kept back), the first
  * invocation runs out of time between the two steps.
  */
-function bot(clock: Clock, counts: Record<string, number> = {}, gateway?: AwsGateway) {
+function bot(clock: Clock, counts: Record<string, number> = {}, gateway?: AwsGateway, mode: 'remediate' | 'propose' = 'remediate') {
   const client = dynamo.client;
   const metrics: EngineMetrics = { count: (name, rule) => void (counts[rule ? `${name}:${rule}` : name] = (counts[rule ? `${name}:${rule}` : name] ?? 0) + 1) };
   const { handler } = familyHandler('security-groups', {
-    modes: { 'sg-open-ingress': 'remediate' },
+    modes: { 'sg-open-ingress': mode },
+    proposals: dynamoDbProposalStore({ tableName: table, client }),
     idempotency: dynamoDbIdempotency({ tableName: table, client, keyPrefix: 'remediation-bot-test-security-groups' }),
     undoStore: dynamoDbUndoStore({ tableName: table, client }),
     progress: dynamoDbProgressStore({ tableName: table, client }),
@@ -72,9 +74,9 @@ function bot(clock: Clock, counts: Record<string, number> = {}, gateway?: AwsGat
     now: () => new Date(Date.parse('2025-03-05T08:42:00Z') + clock.now()),
     ...(gateway ? { gateway } : {}),
   });
-  return (deadlineMs: number): Promise<InvocationResult> => {
+  return (deadlineMs: number, input: unknown = event()): Promise<InvocationResult> => {
     const deadline = clock.now() + deadlineMs;
-    return handler(event(), { getRemainingTimeInMillis: () => deadline - clock.now() });
+    return handler(input, { getRemainingTimeInMillis: () => deadline - clock.now() });
   };
 }
 
@@ -172,5 +174,60 @@ describe('an invocation that runs out of time between two steps', () => {
     clock.t += 60_000;
     await expect(invoke(120_000)).resolves.toMatchObject({ decisions: [{ outcome: 'applied' }] });
     expect(revokes(ec2)).toStrictEqual([[SSH], [RDP]]);
+  });
+});
+
+describe('an approved proposal whose run runs out of time between two steps', () => {
+  const ALICE = 'arn:aws:sts::111122223333:assumed-role/SecOps/alice';
+  const approval = (approver: string) => ({ approval: { proposalId: proposalIdFor('security-groups', eventId(), 'sg-open-ingress'), action: 'approve', approver } });
+
+  it('fails with what it applied in the undo record, and goes on at the next step as its approver when asked again; then it is settled', async () => {
+    const { ec2, groups } = fakeSecurityGroups([bothOpen()]);
+    const clock = fakeClock();
+    const counts: Record<string, number> = {};
+    const invoke = bot(clock, counts, undefined, 'propose');
+    await expect(invoke(120_000)).resolves.toMatchObject({ decisions: [{ outcome: 'proposed' }] });
+    const proposed = sns.commandCalls(PublishCommand).length;
+
+    await expect(invoke(25_000, approval(ALICE))).rejects.toMatchObject({ name: 'Interrupted', message: expect.stringContaining('the approval resumes at the next step') });
+    expect(revokes(ec2)).toStrictEqual([[SSH]]);
+    expect(sns.commandCalls(PublishCommand)).toHaveLength(proposed);
+    expect(await undoEntries()).toStrictEqual([['interrupted', [[SSH]]]]);
+    expect(counts['Interrupted']).toBe(1);
+
+    // Lambda retries the Slack approval a minute later (or someone approves again): as alice, from the next step.
+    clock.t += 60_000;
+    await expect(invoke(120_000, approval('arn:aws:sts::111122223333:assumed-role/SecOps/bob'))).resolves.toMatchObject({ status: 'ran', by: ALICE, outcome: 'applied' });
+    expect(revokes(ec2)).toStrictEqual([[SSH], [RDP]]);
+    expect(groups[0]?.rules.size).toBe(0);
+    expect(await undoEntries()).toStrictEqual([
+      ['interrupted', [[SSH]]],
+      ['applied', [[RDP]]],
+    ]);
+    const alerts = sns.commandCalls(PublishCommand).slice(proposed).map((call) => JSON.parse(String(call.args[0].input.Message)) as { email: string });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.email).toContain(`Approved by ${ALICE}`);
+    expect(alerts[0]?.email).toContain('HOW TO UNDO (2 COMMANDS, IN THIS ORDER)');
+    const { Item: left } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: { id: { S: `progress#security-groups#approval:${approval(ALICE).approval.proposalId}` } } }));
+    expect(left).toBeUndefined();
+
+    // Finished: asked again, it is refused as settled, and nothing runs.
+    clock.t += 60_000;
+    await expect(invoke(120_000, approval(ALICE))).resolves.toMatchObject({ status: 'refused', reason: expect.stringContaining(`already approved by ${ALICE}`) });
+    expect(revokes(ec2)).toHaveLength(2);
+  });
+
+  it('is not resumed without a progress record the bot sealed: an approved proposal stays settled', async () => {
+    const { ec2 } = fakeSecurityGroups([bothOpen()]);
+    const clock = fakeClock();
+    const invoke = bot(clock, {}, undefined, 'propose');
+    await invoke(120_000);
+    await expect(invoke(25_000, approval(ALICE))).rejects.toMatchObject({ name: 'Interrupted' });
+    const key = { id: { S: `progress#security-groups#approval:${approval(ALICE).approval.proposalId}` } };
+    const { Item: saved } = await dynamo.client.send(new GetItemCommand({ TableName: table, Key: key }));
+    await dynamo.client.send(new PutItemCommand({ TableName: table, Item: { ...saved, seal: { S: 'forged' } } }));
+    clock.t += 60_000;
+    await expect(invoke(120_000, approval(ALICE))).resolves.toMatchObject({ status: 'refused', reason: expect.stringContaining('already approved') });
+    expect(revokes(ec2)).toStrictEqual([[SSH]]);
   });
 });
