@@ -10,7 +10,7 @@ import { createAwsGateway } from '../engine/aws.js';
 import type { Config } from '../engine/config.js';
 import type { Env } from '../engine/decide.js';
 import { runEvent, type DecisionRecord, type EngineDeps, type EngineLogger, type EventReport, type EventResult } from '../engine/lambda.js';
-import { memberRoleArn } from '../engine/accounts.js';
+import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
 import { memberAccessFromEnv } from '../handlers/member-access.js';
 import type { Rule } from '../engine/types.js';
 import { describeStep } from '../engine/step-text.js';
@@ -81,8 +81,10 @@ function byFamily(rules: readonly Rule[]): Rule[][] {
 
 /** One event through each family's deps, as the hub's functions take it: their decisions and records, in order. */
 async function runAsHub(event: unknown, target: { readonly hubAccount: string; readonly account: string; readonly region: string }, deps: Omit<EngineDeps, 'rules' | 'members' | 'env'>, options: InvokeOptions): Promise<EventReport> {
-  // The hub's function in the event's Region, serving exactly the event's account: the person invoking names it so.
-  const env = { ...options.env, AWS_REGION: target.region, BOT_ACCOUNT: target.hubAccount, BOT_MEMBER_ACCOUNTS: target.account };
+  // The hub's function in the event's Region. It serves the accounts the environment enrols as a deployed hub's does
+  // (BOT_MEMBER_ACCOUNTS, BOT_ORGANIZATION_ID), else the event's: the person invoking names it so.
+  const enrolled = options.env['BOT_MEMBER_ACCOUNTS'] || options.env['BOT_ORGANIZATION_ID'];
+  const env = { ...options.env, AWS_REGION: target.region, BOT_ACCOUNT: target.hubAccount, ...(enrolled ? {} : { BOT_MEMBER_ACCOUNTS: target.account }) };
   const reports: EventReport[] = [];
   for (const rules of byFamily(options.rules)) {
     const family = rules[0]?.family ?? 'unknown';
@@ -144,7 +146,7 @@ export async function invoke(options: InvokeOptions, io: Io): Promise<number> {
     };
     const member = options.hubAccount && parsed.success && parsed.event.account !== options.hubAccount ? { hubAccount: options.hubAccount, account: parsed.event.account, region: parsed.event.region } : undefined;
     if (member && options.format !== 'json') {
-      io.out(`account ${member.account} is not the hub's (${member.hubAccount}): each family acts there as its member role, ${memberRoleArn('aws', member.account, '<family>')}`);
+      io.out(`account ${member.account} is not the hub's (${member.hubAccount}): each family acts there as its member role, role${MEMBER_ROLE_PATH}${memberRoleName('<family>')}`);
     }
     report = member ? await runAsHub(classified.event, member, deps, options) : await runEvent(classified.event, { ...deps, rules: options.rules, env: options.env });
   } catch (error) {

@@ -180,15 +180,19 @@ interface RoleRequest {
   readonly roleArn: string;
   readonly sessionName: string;
   readonly region: string;
+  /** The IAM actions of this record's undo steps there: the session may do these and nothing else the role may. */
+  readonly actions: readonly string[];
 }
 
 /** A role's name, with its path if any, as `--role` takes it. */
 const ROLE_NAME = /^([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
-async function assumeRole({ roleArn, sessionName, region }: RoleRequest): Promise<AwsCredentialIdentity> {
+async function assumeRole({ roleArn, sessionName, region, actions }: RoleRequest): Promise<AwsCredentialIdentity> {
   const sts = new STSClient({ region });
+  // A session policy: the role is the ceiling, this undo's own operations the session's limit.
+  const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] });
   try {
-    const { Credentials: credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 3600 }));
+    const { Credentials: credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 3600, Policy: policy }));
     if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) throw new Error('STS answered without credentials');
     return {
       accessKeyId: credentials.AccessKeyId,
@@ -397,8 +401,9 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
   const roles = new Map<string, { readonly arn: string; readonly credentials: AwsCredentialIdentity }>();
   for (const account of new Set(toRun.filter(({ entry }) => entry.account !== caller.account && entry.undo.length > 0).map(({ entry }) => entry.account))) {
     const roleArn = `arn:${partition}:iam::${account}:role/${values.role ?? UNDO_ROLE_NAME}`;
+    const actions = [...new Set(toRun.filter(({ entry }) => entry.account === account).flatMap(({ entry }) => entry.undo.map((step) => iamActionFor(step.service, step.operation))))].sort();
     try {
-      roles.set(account, { arn: roleArn, credentials: await assumeRole({ roleArn, sessionName: undoSessionName(caller.arn), region: firstRegion }) });
+      roles.set(account, { arn: roleArn, credentials: await assumeRole({ roleArn, sessionName: undoSessionName(caller.arn), region: firstRegion, actions }) });
     } catch (error) {
       io.err(
         `undo: nothing was run: event ${printable(eventId)} was remediated in account ${account}, and ${roleArn} could not be assumed as ${printable(caller.arn)}: ${errorCode(error)}: ${errorMessage(error)}. ` +

@@ -18,7 +18,7 @@ import { MODES, type Permission, type Rule, type Service } from '../engine/types
 import { UNDO_INVERSES } from '../engine/undo-inverses.js';
 import { allRules, familiesByName, rulesByFamily, type DeployedFamily } from '../remediations/registry.js';
 import { notificationFilterPolicies, type FilterPolicy } from './notification-filters.js';
-import { MEMBER_ROLE_PATH, memberRoleName } from '../engine/accounts.js';
+import { MEMBER_ROLE_PATH, memberRoleName, UNDO_ROLE_NAME } from '../engine/accounts.js';
 
 type CfnValue = string | { readonly 'Fn::Sub': string } | { readonly 'Fn::GetAtt': readonly string[] } | { readonly Ref: string };
 
@@ -124,20 +124,21 @@ const UNDO_ACTIONS: ReadonlyMap<string, readonly string[]> = (() => {
   return actions;
 })();
 
-/** What an undo operation needs besides its own action: giving an instance back its profile passes the profile's role to EC2. */
-const UNDO_ALSO_NEEDS: Readonly<Record<string, Permission>> = {
-  'ec2:AssociateIamInstanceProfile': {
-    action: 'iam:PassRole',
-    resource: 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*',
-    condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
-  },
-};
+/**
+ * Undo operations the undo role never holds. Giving an instance back its
+ * profile needs `iam:PassRole`, and a role that may pass roles to EC2 and
+ * associate profiles with any instance can hand any instance an admin role:
+ * that undo is run by hand, with your own credentials (the alert's command).
+ */
+const NOT_IN_UNDO_ROLE: ReadonlySet<string> = new Set(['ec2:AssociateIamInstanceProfile']);
 
 /**
  * What `remediate undo` needs to reverse anything these rules may apply for
  * `config` (the writes {@link statementsFor} grants): for each granted write,
  * the operations of the inverse table that may undo it, on the same resource,
- * under the same condition. Nothing when every rule proposes.
+ * under the same condition (but {@link NOT_IN_UNDO_ROLE}), and a Deny of
+ * those role actions on the bot's roles and on the undo role itself. Nothing
+ * when every rule proposes.
  */
 export function undoStatementsFor(rules: readonly Rule[], config?: Config, options: { readonly approvals?: boolean } = {}): IamStatement[] {
   const permissions: Permission[] = [];
@@ -145,13 +146,22 @@ export function undoStatementsFor(rules: readonly Rule[], config?: Config, optio
     for (const permission of rule.permissions) {
       if (!granted(rule, permission, config, options.approvals === true)) continue;
       for (const action of UNDO_ACTIONS.get(permission.action) ?? []) {
-        permissions.push({ action, resource: permission.resource, ...(permission.condition ? { condition: permission.condition } : {}) });
-        const also = UNDO_ALSO_NEEDS[action];
-        if (also) permissions.push(also);
+        if (!NOT_IN_UNDO_ROLE.has(action)) permissions.push({ action, resource: permission.resource, ...(permission.condition ? { condition: permission.condition } : {}) });
       }
     }
   }
-  return grouped(permissions);
+  const allows = grouped(permissions);
+  // Like the functions' roles: whatever it may do to roles, never to the bot's own, nor to itself.
+  const roleActions = [...new Set(permissions.filter((p) => p.action.startsWith('iam:') && p.resource.includes(':role/')).map((p) => p.action))].sort();
+  if (roleActions.length === 0) return allows;
+  return [
+    ...allows,
+    {
+      Effect: 'Deny',
+      Action: roleActions,
+      Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' }, { 'Fn::Sub': `arn:\${AWS::Partition}:iam::\${AWS::AccountId}:role/${UNDO_ROLE_NAME}` }],
+    },
+  ];
 }
 
 /**

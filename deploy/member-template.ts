@@ -187,9 +187,19 @@ export function memberTemplate(options: MemberTemplateOptions): Record<string, u
         RoleName: UNDO_ROLE_NAME,
         Description: `Assumed by remediate undo, run by the people named, to reverse what the remediation bot (hub ${options.hubAccount}) applied here: exactly the inverses of its writes`,
         MaxSessionDuration: 3600,
+        // The principals' accounts, narrowed to exactly those ARNs: a role or user named by ARN in a trust policy
+        // turns into an opaque id when it is recreated (an IAM Identity Center permission set provisioned again),
+        // and one that does not exist yet would fail the stack; a condition on aws:PrincipalArn does neither.
         AssumeRolePolicyDocument: {
           Version: '2012-10-17',
-          Statement: [{ Effect: 'Allow', Principal: { AWS: [...options.undoPrincipals] }, Action: 'sts:AssumeRole' }],
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: [...new Set(options.undoPrincipals.map((arn) => `${arn.split(':').slice(0, 5).join(':')}:root`))] },
+              Action: 'sts:AssumeRole',
+              Condition: { ArnEquals: { 'aws:PrincipalArn': [...options.undoPrincipals] } },
+            },
+          ],
         },
         Policies: [{ PolicyName: 'undo', PolicyDocument: { Version: '2012-10-17', Statement: undoStatements } }],
       },

@@ -13,7 +13,7 @@ import { StepFault } from './errors.js';
 export const MEMBER_ROLE_PATH = '/remediation-bot/';
 
 /** An IAM Identity Center access portal, as the Identity Center console shows it (`consoleSignIn` in the config). */
-export const ACCESS_PORTAL_URL = /^https:\/\/[a-z0-9][a-z0-9-]{0,62}\.awsapps\.(com|cn)\/start$/;
+export const ACCESS_PORTAL_URL = /^https:\/\/[a-z0-9][a-z0-9-]{0,62}\.awsapps\.(com|cn)\/start\/?$/;
 /** A permission set's name, as the access portal takes it in a shortcut link. */
 export const PERMISSION_SET_NAME = /^[\w+=,.@-]{1,32}$/;
 

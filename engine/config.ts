@@ -36,6 +36,8 @@ const GlobalConfigSchema = z.strictObject({
     z.strictObject({
       maxWrites: z._default(z.number().check(z.int(), z.minimum(0), z.maximum(100_000)), 50),
       windowMinutes: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(1440)), 60),
+      /** In an Organization hub, where each member account has `maxWrites` of its own: all member accounts together, per window (default ten times `maxWrites`). */
+      allMembersMaxWrites: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(1_000_000))),
     }),
     { maxWrites: 50, windowMinutes: 60 },
   ),
@@ -163,7 +165,7 @@ export interface Config {
   readonly ignorePrincipals: readonly string[];
   readonly trustedAccounts: readonly string[];
   readonly maxWritesPerInvocation: number;
-  readonly writeBudget: { readonly maxWrites: number; readonly windowMinutes: number };
+  readonly writeBudget: { readonly maxWrites: number; readonly windowMinutes: number; readonly allMembersMaxWrites?: number };
   readonly apiShare: number;
   readonly exemptionTags: boolean;
   readonly exemptions: readonly ConfigExemption[];
@@ -226,6 +228,7 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
   for (const id of Object.keys(global.approvals.rules)) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`approvals.rules.${id}: unknown rule`);
   for (const [account, settings] of Object.entries(global.accounts)) {
     for (const id of Object.keys(settings.modes)) if (!byId.has(id) && options.rejectUnknownRules) problems.push(`accounts.${account}.modes.${id}: unknown rule`);
+    if (settings.consoleRole !== undefined && global.consoleSignIn === undefined) warnings.push(`accounts.${account}.consoleRole: has no effect without consoleSignIn (the access portal to sign in through)`);
   }
 
   const ruleConfigs: Record<string, RuleConfig> = {};
@@ -266,7 +269,8 @@ export function parseConfig(raw: unknown, rules: readonly Rule[], options: Parse
     notifications: global.notifications,
     approvals: global.approvals,
     accounts: global.accounts,
-    ...(global.consoleSignIn ? { consoleSignIn: global.consoleSignIn } : {}),
+    // The portal as the console shows it, with or without its trailing slash.
+    ...(global.consoleSignIn ? { consoleSignIn: { ...global.consoleSignIn, portalUrl: global.consoleSignIn.portalUrl.replace(/\/$/, '') } } : {}),
     rules: ruleConfigs,
   };
 }

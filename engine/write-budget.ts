@@ -29,43 +29,72 @@ export interface WriteBudget {
 interface WriteBudgetSettings {
   readonly maxWrites: number;
   readonly windowMinutes: number;
+  /** All member accounts of a hub together, per window; ten times `maxWrites` when absent. */
+  readonly allMembersMaxWrites?: number;
 }
 
-/** The start of the window `now` falls in, as the counter's key: `budget#2025-03-04T10:00:00.000Z`, or `budget#<account>#…` for a member account's. */
-function budgetKey(now: Date, windowMinutes: number, account: string | undefined): string {
+/** The start of the window `now` falls in: `2025-03-04T10:00:00.000Z`. */
+function windowStart(now: Date, windowMinutes: number): string {
   const windowMs = windowMinutes * 60_000;
-  return `budget#${account === undefined ? '' : `${account}#`}${new Date(Math.floor(now.getTime() / windowMs) * windowMs).toISOString()}`;
+  return new Date(Math.floor(now.getTime() / windowMs) * windowMs).toISOString();
+}
+
+/**
+ * A window's counters: the deployment's own account `budget#<window>`, a
+ * member account `budget#<account>#<window>`, and all member accounts
+ * together `budget#members#<window>`.
+ */
+function budgetKey(window: string, scope?: string): string {
+  return `budget#${scope === undefined ? '' : `${scope}#`}${window}`;
 }
 
 export function dynamoDbWriteBudget(options: { readonly tableName: string; readonly client: DynamoDBClient; readonly settings: WriteBudgetSettings }): WriteBudget {
   const { tableName, client, settings } = options;
+  const allMembers = settings.allMembersMaxWrites ?? settings.maxWrites * 10;
+  /** Adds `writes` to a counter if it stays within `limit`; true when it did. */
+  const take = async (key: string, writes: number, limit: number, now: Date): Promise<boolean> => {
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { id: { S: key } },
+          UpdateExpression: 'ADD #writes :writes SET #expiration = if_not_exists(#expiration, :expiration)',
+          ConditionExpression: 'attribute_not_exists(#writes) OR #writes <= :left',
+          ExpressionAttributeNames: { '#writes': 'writes', '#expiration': 'expiration' },
+          ExpressionAttributeValues: {
+            ':writes': { N: String(writes) },
+            ':left': { N: String(limit - writes) },
+            // Kept a day past its window, then removed by the table's TTL.
+            ':expiration': { N: String(Math.floor(now.getTime() / 1000) + settings.windowMinutes * 60 + 86_400) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (errorCode(error) === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+  const per = `per ${settings.windowMinutes} minutes`;
   return {
     async reserve(writes, now, account) {
-      if (writes > settings.maxWrites) {
-        return { granted: false, reason: `the plan has ${writes} write call(s), more than the whole budget of ${settings.maxWrites} per ${settings.windowMinutes} minutes (writeBudget)` };
-      }
-      const key = budgetKey(now, settings.windowMinutes, account);
+      const limit = account === undefined ? settings.maxWrites : Math.min(settings.maxWrites, allMembers);
+      if (writes > limit) return { granted: false, reason: `the plan has ${writes} write call(s), more than the whole budget of ${limit} ${per} (writeBudget)` };
+      const window = windowStart(now, settings.windowMinutes);
       try {
-        await client.send(
-          new UpdateItemCommand({
-            TableName: tableName,
-            Key: { id: { S: key } },
-            UpdateExpression: 'ADD #writes :writes SET #expiration = if_not_exists(#expiration, :expiration)',
-            ConditionExpression: 'attribute_not_exists(#writes) OR #writes <= :left',
-            ExpressionAttributeNames: { '#writes': 'writes', '#expiration': 'expiration' },
-            ExpressionAttributeValues: {
-              ':writes': { N: String(writes) },
-              ':left': { N: String(settings.maxWrites - writes) },
-              // Kept a day past its window, then removed by the table's TTL.
-              ':expiration': { N: String(Math.floor(now.getTime() / 1000) + settings.windowMinutes * 60 + 86_400) },
-            },
-          }),
-        );
-        return { granted: true };
-      } catch (error) {
-        if (errorCode(error) === 'ConditionalCheckFailedException') {
-          return { granted: false, reason: `the deployment's write budget of ${settings.maxWrites} write calls per ${settings.windowMinutes} minutes is spent (writeBudget)` };
+        if (account === undefined) {
+          if (await take(budgetKey(window), writes, settings.maxWrites, now)) return { granted: true };
+          return { granted: false, reason: `the deployment's write budget of ${settings.maxWrites} write calls ${per} is spent (writeBudget)` };
         }
+        // A member account's writes come from its own budget and from all members' together, so a burst across many accounts is capped too.
+        if (!(await take(budgetKey(window, 'members'), writes, allMembers, now))) {
+          return { granted: false, reason: `the write budget of all member accounts together, ${allMembers} write calls ${per}, is spent (writeBudget.allMembersMaxWrites)` };
+        }
+        if (await take(budgetKey(window, account), writes, settings.maxWrites, now)) return { granted: true };
+        // Given back to all members' budget, since this account's was spent. Should that fail, it stays spent: less is granted, never more.
+        await take(budgetKey(window, 'members'), -writes, Number.MAX_SAFE_INTEGER, now).catch(() => false);
+        return { granted: false, reason: `account ${account}'s write budget of ${settings.maxWrites} write calls ${per} is spent (writeBudget)` };
+      } catch (error) {
         return { granted: false, reason: `the write budget could not be checked (${errorCode(error)}), so nothing is applied` };
       }
     },

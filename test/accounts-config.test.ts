@@ -112,6 +112,13 @@ describe('accounts in the config', () => {
       expect((await viewIn(PRODUCTION)).facts.find((fact) => fact.label === 'Resource')?.url).toBe(shortcut(PRODUCTION, 'ProdReadOnly', SG_PAGE));
     });
 
+    it('takes the portal with its trailing slash too, and warns of a consoleRole that has no portal', () => {
+      expect(parseConfig({ consoleSignIn: { portalUrl: `${PORTAL}/`, roleName: 'SecurityAudit' } }, allRules).consoleSignIn?.portalUrl).toBe(PORTAL);
+      expect(parseConfig({ accounts: { [SANDBOX]: { consoleRole: 'ReadOnly' } } }, allRules).warnings).toStrictEqual([
+        `accounts.${SANDBOX}.consoleRole: has no effect without consoleSignIn (the access portal to sign in through)`,
+      ]);
+    });
+
     it('links straight to the console without it', async () => {
       expect((await viewIn(SANDBOX, config)).facts.find((fact) => fact.label === 'Resource')?.url).toBe(SG_PAGE);
     });

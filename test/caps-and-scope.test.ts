@@ -97,14 +97,28 @@ describe('the write budget across events', () => {
     expect(await shared.reserve(1, new Date('2025-03-04T11:00:00Z'))).toStrictEqual({ granted: true });
   });
 
-  it("gives each member account of an Organization hub a budget of its own, apart from the hub's", async () => {
-    const shared = await budget(1);
+  it("gives each member account of an Organization hub a budget of its own, apart from the hub's, within one for all members together", async () => {
+    const tableName = await dynamo.createTable(`budget-${(tables += 1)}`);
+    const shared = dynamoDbWriteBudget({ tableName, client: dynamo.client, settings: { maxWrites: 1, windowMinutes: 60, allMembersMaxWrites: 2 } });
     const at = new Date('2025-03-04T10:20:00Z');
     expect(await shared.reserve(1, at)).toStrictEqual({ granted: true });
     expect(await shared.reserve(1, at, '444455556666')).toStrictEqual({ granted: true });
-    expect((await shared.reserve(1, at, '444455556666')).granted).toBe(false);
+    expect(await shared.reserve(1, at, '444455556666')).toStrictEqual({ granted: false, reason: "account 444455556666's write budget of 1 write calls per 60 minutes is spent (writeBudget)" });
+    // That refusal gave its write back to all members' budget: another account still gets one.
     expect(await shared.reserve(1, at, '777788889999')).toStrictEqual({ granted: true });
+    expect(await shared.reserve(1, at, '210987654321')).toStrictEqual({
+      granted: false,
+      reason: 'the write budget of all member accounts together, 2 write calls per 60 minutes, is spent (writeBudget.allMembersMaxWrites)',
+    });
     expect((await shared.reserve(1, at)).granted).toBe(false);
+  });
+
+  it('caps all member accounts together at ten times an account\'s budget by default, and never overspends under concurrency', async () => {
+    const shared = await budget(2);
+    const at = new Date('2025-03-04T10:20:00Z');
+    const accounts = Array.from({ length: 15 }, (_, i) => String(100000000000 + i));
+    const answers = await Promise.all(accounts.flatMap((account) => [shared.reserve(1, at, account), shared.reserve(1, at, account)]));
+    expect(answers.filter((answer) => answer.granted)).toHaveLength(20);
   });
 
   it('fails closed: a counter that cannot be reached grants nothing', async () => {

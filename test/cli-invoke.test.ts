@@ -81,8 +81,9 @@ beforeEach(() => {
   ruleOpen = true;
 });
 
-function invoke(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function invoke(args: readonly string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = {
+    ...extraEnv,
     PATH: process.env['PATH'] ?? '',
     HOME: temp,
     AWS_ENDPOINT_URL: endpoint,
@@ -161,8 +162,16 @@ describe('remediate invoke (the real binary)', () => {
     expect(rest).toStrictEqual([DESCRIBE, READ_RULE, REVOKE, READ_RULE]);
     // STS with the invoker's credentials; every read and write in the member account with the member role's session.
     expect(signers).toStrictEqual(['AKIDEXAMPLE', ...rest.map(() => 'ASIAMEMBEREXAMPLE member-session')]);
-    expect(run.stdout).toContain("account 444455556666 is not the hub's (999988887777): each family acts there as its member role");
+    expect(run.stdout).toContain("account 444455556666 is not the hub's (999988887777): each family acts there as its member role, role/remediation-bot/remediation-bot-member-<family>");
     expect(run.stdout).toContain('sg-open-ingress: violation -> applied (mode remediate)');
+  });
+
+  it('as a hub that enrols other accounts (BOT_MEMBER_ACCOUNTS), does not enter the event\'s, and says so', async () => {
+    const member = join(temp, 'unenrolled-event.json');
+    writeFileSync(member, JSON.stringify(loadEvent('ec2/AuthorizeSecurityGroupIngress-world-ssh-ruleids.json')).replaceAll('111122223333', '444455556666'));
+    const run = await invoke([member, '--config', join(temp, 'remediate.yml'), '--hub-account', '999988887777'], { BOT_MEMBER_ACCOUNTS: '777788889999' });
+    expect(requests).toStrictEqual([]);
+    expect(run.stdout).toContain('the event is for account 444455556666, which this deployment does not serve (999988887777, 777788889999): not acted on');
   });
 
   it('as a hub, acts in its own account with the invoker\'s credentials, assuming nothing', async () => {

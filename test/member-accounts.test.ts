@@ -148,7 +148,10 @@ describe('an Organization hub', () => {
     expect(ec2.commandCalls(RevokeSecurityGroupIngressCommand)).toHaveLength(0);
     const proposalId = proposalIdFor('security-groups', event.detail.eventID, 'sg-open-ingress');
     const approval = { approval: { proposalId, action: 'approve', approver: 'arn:aws:sts::111122223333:assumed-role/SecOps/alice' } };
-    await expect(hub(HUB_ENV, { mode: 'propose', table })(approval)).resolves.toMatchObject({ status: 'ran', outcome: 'applied' });
+    const budgets: (string | undefined)[] = [];
+    const writeBudget: WriteBudget = { reserve: async (_writes, _now, account) => (budgets.push(account), { granted: true }) };
+    await expect(hub(HUB_ENV, { mode: 'propose', table, writeBudget })(approval)).resolves.toMatchObject({ status: 'ran', outcome: 'applied' });
+    expect(budgets).toStrictEqual([MEMBER]);
     expect(groups[0]?.rules.size).toBe(0);
     const revokes = ec2.commandCalls(RevokeSecurityGroupIngressCommand);
     expect(revokes).toHaveLength(2);

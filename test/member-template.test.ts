@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familyKey, familyPattern, loadDeployConfig, stackValues } from '../deploy/deployment.js';
 import { forwardingPatterns, memberTemplate } from '../deploy/member-template.js';
-import { families } from '../remediations/registry.js';
+import { allRules, families } from '../remediations/registry.js';
+import { parseConfig } from '../engine/config.js';
+import { decideAll, offlineFacts } from '../engine/decide.js';
+import { allFixtureNames, loadEvent } from './helpers/fixtures.js';
 import { iamActionFor } from '../engine/iam-actions.js';
 import type { Service } from '../engine/types.js';
 import { UNDO_INVERSES } from '../engine/undo-inverses.js';
@@ -134,6 +137,8 @@ describe('the member template', () => {
 
 describe('the undo role (--undo-principals)', () => {
   const OPERATORS = [`arn:aws:iam::${HUB}:role/SecurityOps`, 'arn:aws:iam::999988887777:user/alice'];
+  const undoStatements = (resources: Record<string, Resource>) =>
+    (resources['UndoRole']?.Properties['Policies'] as { PolicyDocument: { Statement: { Effect: string; Action: string[]; Resource: unknown; Condition?: unknown }[] } }[])[0]?.PolicyDocument.Statement ?? [];
   /** The hub roles' granted writes (their policies, as packaged) → the IAM actions that may undo them, from the inverse table. */
   function inversesOfHubWrites(modes: string): string[] {
     const hub = stackValues(CONFIG_FILE, { service: 'remediation-bot', stage: 'prod', region: 'us-east-1', modes });
@@ -153,9 +158,13 @@ describe('the undo role (--undo-principals)', () => {
     const role = Resources['UndoRole'];
     expect(role?.Condition).toBe('RolesRegion');
     expect([role?.Properties['RoleName'], role?.Properties['Path']]).toStrictEqual(['remediation-bot-undo', undefined]);
-    expect(role?.Properties['AssumeRolePolicyDocument']).toStrictEqual({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: OPERATORS }, Action: 'sts:AssumeRole' }] });
-    const statements = (role?.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[])[0]?.PolicyDocument.Statement ?? [];
-    const actions = [...new Set(statements.flatMap((statement) => statement.Action))].sort();
+    // Their accounts, narrowed to exactly their ARNs (which survive a permission set provisioned again).
+    expect(role?.Properties['AssumeRolePolicyDocument']).toStrictEqual({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { AWS: [`arn:aws:iam::${HUB}:root`, 'arn:aws:iam::999988887777:root'] }, Action: 'sts:AssumeRole', Condition: { ArnEquals: { 'aws:PrincipalArn': OPERATORS } } }],
+    });
+    const statements = undoStatements(Resources);
+    const actions = [...new Set(statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => statement.Action))].sort();
     expect(actions).toStrictEqual(inversesOfHubWrites(MODES));
     expect(actions).toStrictEqual(['ec2:AuthorizeSecurityGroupIngress', 'ec2:ModifySnapshotAttribute']);
     // On the same resources as the writes they reverse, in each hub Region.
@@ -165,13 +174,36 @@ describe('the undo role (--undo-principals)', () => {
     ]);
   });
 
-  it('gives back an instance profile only by passing a role to EC2', () => {
-    const { Resources } = template({ modes: 'instance-profile-admin-role=remediate', undoPrincipals: OPERATORS });
-    const statements = (Resources['UndoRole']?.Properties['Policies'] as { PolicyDocument: { Statement: { Action: string[]; Condition?: unknown }[] } }[])[0]?.PolicyDocument.Statement ?? [];
-    expect(statements.map((statement) => [statement.Action, statement.Condition])).toStrictEqual([
-      [['ec2:AssociateIamInstanceProfile'], undefined],
-      [['iam:PassRole'], { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } }],
+  it('never touches the bot\'s roles or itself, and never passes a role: an instance profile is given back by hand', () => {
+    const every = families.flatMap((family) => family.rules.map((rule) => `${rule.id}=remediate`)).join(',');
+    const statements = undoStatements(template({ modes: every, undoPrincipals: OPERATORS }).Resources);
+    const allowed = statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => statement.Action);
+    expect(allowed).not.toContain('iam:PassRole');
+    expect(allowed).not.toContain('ec2:AssociateIamInstanceProfile');
+    const roleActions = [...new Set(allowed.filter((action) => /^iam:(Attach|Put|Detach|Update)Role/.test(action)))].sort();
+    expect(roleActions.length).toBeGreaterThan(0);
+    expect(statements.filter((statement) => statement.Effect === 'Deny')).toStrictEqual([
+      {
+        Effect: 'Deny',
+        Action: roleActions,
+        Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot/*' }, { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/remediation-bot-undo' }],
+      },
     ]);
+  });
+
+  it("holds the action of every undo step the rules' plans carry for the recorded events (an instance profile's aside)", async () => {
+    const every = families.flatMap((family) => family.rules.map((rule) => `${rule.id}=remediate`)).join(',');
+    const allowed = new Set(undoStatements(template({ modes: every, undoPrincipals: OPERATORS }).Resources).filter((statement) => statement.Effect === 'Allow').flatMap((statement) => statement.Action));
+    const config = parseConfig({ defaultMode: 'remediate' }, allRules);
+    const needed = new Set<string>();
+    for (const name of allFixtureNames()) {
+      for (const decision of await decideAll(loadEvent(name), allRules, { config, env: {}, facts: offlineFacts, now: new Date('2025-03-10T00:00:00Z') })) {
+        if (decision.verdict.kind !== 'violation') continue;
+        for (const step of decision.verdict.plan) if (step.undo) needed.add(iamActionFor(step.undo.service, step.undo.operation));
+      }
+    }
+    expect(needed.size).toBeGreaterThan(10);
+    expect([...needed].filter((action) => !allowed.has(action) && action !== 'ec2:AssociateIamInstanceProfile').sort()).toStrictEqual([]);
   });
 
   it('is absent unless asked for, and when every rule proposes', () => {

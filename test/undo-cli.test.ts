@@ -294,7 +294,15 @@ describe('remediate undo', () => {
       it("assumes the member account's undo role, in a session named after the caller, and runs the steps with its credentials", async () => {
         const { code, io } = await undo(['--yes']);
         expect(code).toBe(0);
-        expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toStrictEqual([{ RoleArn: UNDO_ROLE, RoleSessionName: 'remediate-undo-alice', DurationSeconds: 3600 }]);
+        expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toStrictEqual([
+          {
+            RoleArn: UNDO_ROLE,
+            RoleSessionName: 'remediate-undo-alice',
+            DurationSeconds: 3600,
+            // The session may run this record's undo operations, and nothing else the role may.
+            Policy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['iam:AttachRolePolicy', 's3:PutBucketPublicAccessBlock'], Resource: '*' }] }),
+          },
+        ]);
         const [attach] = iam.commandCalls(AttachRolePolicyCommand);
         expect(attach?.args[0].input).toStrictEqual({ RoleName: 'app', PolicyArn: ADMIN });
         const credentials = await (attach?.thisValue as IAMClient).config.credentials();
