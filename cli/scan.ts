@@ -16,6 +16,8 @@
  * no rule's pattern lists; see {@link RecordScanner} for why that is exact.
  */
 
+import { simdScanner, WINDOW, type SimdScanner } from './scan-simd.js';
+
 /** The exact `detail.eventName` values that every rule pattern requires (see `cli/gate.ts`). */
 export interface NameGate {
   readonly names: ReadonlySet<string>;
@@ -228,9 +230,22 @@ export class RecordScanner {
   private detailIsObject = false;
   private keep = false;
 
-  constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES) {
+  /** The WebAssembly SIMD fast path, when the runtime has it. */
+  private readonly simd: SimdScanner | undefined;
+  /** The chunk whose bytes from `windowStart` to `windowEnd` are in the fast path's memory. */
+  private window: Buffer | undefined;
+  private windowStart = 0;
+  private windowEnd = 0;
+
+  /** Bytes copied to the fast path at most at once. */
+  private readonly windowBytes: number;
+
+  /** `simd: false` keeps to the JavaScript path; `windowBytes` copies less at once (the tests hold all of them equal). */
+  constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES, options: { readonly simd?: boolean; readonly windowBytes?: number } = {}) {
     this.gate = gate;
     this.maxRecordBytes = maxRecordBytes;
+    this.simd = options.simd === false ? undefined : simdScanner();
+    this.windowBytes = Math.max(1, Math.min(options.windowBytes ?? WINDOW, WINDOW));
   }
 
   /** Top-level JSON values seen so far (records, dropped ones included, and containers). */
@@ -459,6 +474,12 @@ export class RecordScanner {
   }
 
   push(input: Buffer): void {
+    this.scanChunk(input);
+    // The fast path's copy belongs to one call (another scanner may use the memory between two), and the chunk is not held after it.
+    this.window = undefined;
+  }
+
+  private scanChunk(input: Buffer): void {
     if (this.dead) return;
     let chunk = input;
     if (this.carry !== undefined) {
@@ -494,7 +515,24 @@ export class RecordScanner {
         const keyDepth = this.keyDepth;
         const detailDepth = this.detailDepth;
         const boundary = this.recordDepth + 1;
-        while (i < n) {
+        let until = n;
+        if (this.simd !== undefined && !this.firstKeyPending && !this.deciding) {
+          // The SIMD scan (cli/scan-simd.ts) skips, 64 bytes at a time, only bytes the loop below would skip, and stops at least
+          // wherever it would stop; the loop then takes the token there, exactly as without it, and the SIMD scan goes on after it.
+          const simd = this.simd;
+          if (chunk !== this.window || i < this.windowStart || i >= this.windowEnd) {
+            const end = Math.min(n, i + this.windowBytes);
+            simd.bytes.set(chunk.subarray(i, end));
+            this.window = chunk;
+            this.windowStart = i;
+            this.windowEnd = end;
+          }
+          const start = this.windowStart;
+          i = start + simd.scan(i - start, this.windowEnd - start, depth, keyDepth, detailDepth, boundary);
+          depth = simd.depth();
+          until = i + 1;
+        }
+        while (i < until && i < n) {
           const cls = CLASS[chunk[i] as number] as number;
           if (cls === C_SKIP || cls === C_SCALAR || cls === C_COMMA) {
             i += 1;
@@ -530,6 +568,7 @@ export class RecordScanner {
         }
         this.depth = depth;
         if (i >= n) break;
+        if (i >= until) continue;
       }
       if (this.skipLine) {
         const next = chunk.indexOf(NEWLINE, i);
