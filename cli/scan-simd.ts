@@ -147,7 +147,10 @@ const ODD = 0xaaaaaaaaaaaaaaaan;
 const [FROM, END_AT, DEPTH, KEY_DEPTH, DETAIL_DEPTH, BOUNDARY] = [0, 1, 2, 3, 4, 5];
 const I32_LOCALS = ['lastQuote', 'left', 'next', 'segStart', 'hit', 'candDone'] as const;
 const I64_LOCALS = ['quote', 'backslash', 'newline', 'open', 'close', 'inString', 'brackets', 'trouble', 'keyTrouble', 'escCarry', 'strCarry', 'valid', 'rest', 'opening', 'lone', 'starts', 'sum', 'escaped', 'seg', 'hits'] as const;
-const V128_LOCALS = ['v0', 'v1', 'v2', 'v3'] as const;
+const V128_LOCALS = ['v0', 'v1', 'v2', 'v3', 'w0', 'w1', 'w2', 'w3'] as const;
+/** The block's four vectors, and the same with 0x20 OR-ed into each byte (`{` and `[` then read alike, as do `}` and `]`). */
+const VECTORS = ['v0', 'v1', 'v2', 'v3'] as const;
+const FOLDED = ['w0', 'w1', 'w2', 'w3'] as const;
 const local: Record<(typeof I32_LOCALS)[number] | (typeof I64_LOCALS)[number] | (typeof V128_LOCALS)[number], number> = Object.fromEntries(
   [...I32_LOCALS, ...I64_LOCALS, ...V128_LOCALS].map((name, index) => [name, 6 + index]),
 ) as never;
@@ -156,10 +159,10 @@ const L = local;
 /** `(1 << bits) - 1` for `bits` in 0..64 (an i32 expression): the bits below `bits`. */
 const below = (bits: Code): Code => select(i64(-1n), op(I64_SUB, op(I64_SHL, i64(1n), op(I64_EXTEND_I32_U, bits)), i64(1n)), op(I32_GE_U, bits, i32(64)));
 
-/** The block's four vectors, 16 bytes each, compared with `byte` (after OR-ing `or` into each byte): one bit per byte, as an i64. */
-function bits(byte: number, or = 0): Code {
-  const parts = V128_LOCALS.map((name, index) => {
-    const vector = or === 0 ? get(L[name]) : simd(V128_OR, get(L[name]), splat(or));
+/** The block's four vectors (or the folded ones), 16 bytes each, compared with `byte`: one bit per byte, as an i64. */
+function bits(byte: number, folded = false): Code {
+  const parts = (folded ? FOLDED : VECTORS).map((name, index) => {
+    const vector = get(L[name]);
     const mask = op(I64_EXTEND_I32_U, simd(I8X16_BITMASK, simd(I8X16_EQ, vector, splat(byte))));
     return index === 0 ? mask : op(I64_SHL, mask, i64(BigInt(16 * index)));
   });
@@ -247,13 +250,13 @@ function scanBody(): Code {
         set(L.v1, load(get(FROM), 16)),
         set(L.v2, load(get(FROM), 32)),
         set(L.v3, load(get(FROM), 48)),
+        ...VECTORS.map((name, index) => set(L[FOLDED[index] as (typeof FOLDED)[number]], simd(V128_OR, get(L[name]), splat(0x20)))),
         set(L.valid, below(get(L.left))),
         set(L.quote, op(I64_AND, bits(0x22), get(L.valid))),
         set(L.backslash, op(I64_AND, bits(0x5c), get(L.valid))),
         set(L.newline, op(I64_AND, bits(0x0a), get(L.valid))),
-        // `{` and `[` differ only by 0x20, as do `}` and `]`.
-        set(L.open, op(I64_AND, bits(0x7b, 0x20), get(L.valid))),
-        set(L.close, op(I64_AND, bits(0x7d, 0x20), get(L.valid))),
+        set(L.open, op(I64_AND, bits(0x7b, true), get(L.valid))),
+        set(L.close, op(I64_AND, bits(0x7d, true), get(L.valid))),
         // Escaped bytes: a run of backslashes escapes the byte after it when its length is odd. Runs starting on even bits end, after an
         // addition, on a bit that is odd exactly when the run's length is; likewise from odd bits. escCarry: the block's first byte is escaped.
         set(L.lone, op(I64_AND, get(L.backslash), op(I64_XOR, get(L.escCarry), i64(-1n)))),

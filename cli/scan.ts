@@ -156,6 +156,7 @@ const MAX_CARRY = 4096;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+const BACKSLASH_BYTE = Buffer.from('\\');
 
 /**
  * Splits a byte stream into records. Call {@link push} per chunk, then
@@ -239,6 +240,10 @@ export class RecordScanner {
 
   /** Bytes copied to the fast path at most at once. */
   private readonly windowBytes: number;
+
+  /** The chunk {@link found} holds searches of. */
+  private searched: Buffer | undefined;
+  private readonly found = new Map<Buffer, { from: number; at: number }>();
 
   /** `simd: false` keeps to the JavaScript path; `windowBytes` copies less at once (the tests hold all of them equal). */
   constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES, options: { readonly simd?: boolean; readonly windowBytes?: number } = {}) {
@@ -328,20 +333,60 @@ export class RecordScanner {
       this.recPieces.length = 0;
       return;
     }
-    const tail = chunk.subarray(this.recStart, end);
     if (this.recOver || this.recBytes > this.maxRecordBytes) {
       this.recPieces.length = 0;
       this.recOver = false;
       this.items.push({ kind: 'record', bytes: EMPTY, oversized: this.recBytes, line: this.recLine, container: this.container, index });
       return;
     }
-    const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
-    this.recPieces.length = 0;
-    if (this.lacksLiterals(bytes)) {
+    if (this.recPieces.length === 0 ? this.lacksLiteralsIn(chunk, this.recStart, end) : this.lacksLiterals(Buffer.concat([...this.recPieces, chunk.subarray(this.recStart, end)]))) {
+      this.recPieces.length = 0;
       this.dropped += 1;
       return;
     }
+    const tail = chunk.subarray(this.recStart, end);
+    const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
+    this.recPieces.length = 0;
     this.items.push({ kind: 'record', bytes, line: this.recLine, container: this.container, index });
+  }
+
+  /** Whether a record may be a candidate {@link lacksLiterals} drops, before its bytes are looked at. */
+  private literalsApply(): boolean {
+    return this.literals !== undefined && !this.keep && this.names === 1 && this.detailCount === 0 && this.nameState === NAME_CANDIDATE;
+  }
+
+  /**
+   * {@link lacksLiterals} for a record that is the bytes from `start` to `end`
+   * of `chunk`, without copying them: the next backslash and the next of each
+   * literal are searched once for many records of the chunk.
+   */
+  private lacksLiteralsIn(chunk: Buffer, start: number, end: number): boolean {
+    if (!this.literalsApply()) return false;
+    if (this.nextInChunk(chunk, BACKSLASH_BYTE, start) < end) return false;
+    for (const literal of this.literals as readonly Buffer[]) if (this.nextInChunk(chunk, literal, start) + literal.length <= end) return false;
+    return true;
+  }
+
+  /**
+   * The position of the first `needle` at or after `from` in `chunk` (its
+   * length when there is none). The answer is kept for the chunk: a later
+   * call from further on reuses it while it is not behind.
+   */
+  private nextInChunk(chunk: Buffer, needle: Buffer, from: number): number {
+    if (this.searched !== chunk) {
+      this.searched = chunk;
+      this.found.clear();
+    }
+    const known = this.found.get(needle);
+    if (known !== undefined && known.from <= from && known.at >= from) return known.at;
+    const at = chunk.indexOf(needle, from);
+    const position = at < 0 ? chunk.length : at;
+    if (known === undefined) this.found.set(needle, { from, at: position });
+    else {
+      known.from = from;
+      known.at = position;
+    }
+    return position;
   }
 
   /**
@@ -351,7 +396,7 @@ export class RecordScanner {
    */
   private lacksLiterals(bytes: Buffer): boolean {
     const literals = this.literals;
-    if (literals === undefined || this.keep || this.names !== 1 || this.detailCount !== 0 || this.nameState !== NAME_CANDIDATE) return false;
+    if (literals === undefined || !this.literalsApply()) return false;
     if (bytes.indexOf(BACKSLASH) >= 0) return false;
     for (const literal of literals) if (bytes.indexOf(literal) >= 0) return false;
     return true;
@@ -477,6 +522,7 @@ export class RecordScanner {
     this.scanChunk(input);
     // The fast path's copy belongs to one call (another scanner may use the memory between two), and the chunk is not held after it.
     this.window = undefined;
+    this.searched = undefined;
   }
 
   private scanChunk(input: Buffer): void {

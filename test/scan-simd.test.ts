@@ -50,7 +50,7 @@ function expectSame(bytes: Buffer, chunks: readonly number[], windowBytes: numbe
 const stringBody = fc
   .array(
     fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom('a', 'eventName', 'detail', 'CloudTrailEvent', 'AuthorizeSecurityGroupIngress', ' ', '{', '}', '[', ']', ',', ':', '"eventName":"x"', 'é', '\u2028') },
+      { weight: 4, arbitrary: fc.constantFrom('a', 'eventName', 'detail', 'CloudTrailEvent', 'AuthorizeSecurityGroupIngress', ' ', '{', '}', '[', ']', ',', ':', '"eventName":"x"', 'é', '\u2028', ':role/remediation-bot/', 'arn:aws:iam::111122223333:role/remediation-bot/x') },
       { weight: 3, arbitrary: fc.integer({ min: 1, max: 9 }).map((count) => '\\'.repeat(2 * count)) },
       { weight: 3, arbitrary: fc.constantFrom('\\"', '\\\\\\"', '\\n', '\\/', '\\u0022', '\\u005c', '\\\\"'.slice(0, 2), '\\t') },
       { weight: 1, arbitrary: fc.string({ maxLength: 70 }).map((text) => JSON.stringify(text).slice(1, -1)) },
@@ -77,7 +77,7 @@ const json: fc.Memo<string> = fc.memo((size) =>
 
 /** A record: an object whose keys include the ones the gate reads, at its own depth and nested. */
 const record = fc
-  .tuple(fc.array(fc.tuple(key, json(3)), { maxLength: 8 }), fc.constantFrom('', ' ', '\n'), fc.option(fc.constantFrom('"AuthorizeSecurityGroupIngress"', '"AssumeRole"', '"PutObject"')))
+  .tuple(fc.array(fc.tuple(key, json(3)), { maxLength: 8 }), fc.constantFrom('', ' ', '\n'), fc.option(fc.constantFrom('"AuthorizeSecurityGroupIngress"', '"AssumeRole"', '"AssumeRole"', '"PutObject"')))
   .map(([pairs, space, name]) => {
     const all = name === null ? pairs : [...pairs, ['eventName', name] as const];
     return `{${all.map(([name, value]) => `"${name}":${space}${value}`).join(`,${space}`)}}`;
