@@ -47,6 +47,7 @@ const VOID = 0x40;
 const SELECT = 0x1b;
 const LOCAL_GET = 0x20;
 const LOCAL_SET = 0x21;
+const I32_LOAD8_U = 0x2d;
 const I32_STORE = 0x36;
 const I32_CONST = 0x41;
 const I64_CONST = 0x42;
@@ -56,14 +57,17 @@ const I32_NE = 0x47;
 const I32_LT_S = 0x48;
 const I32_GT_S = 0x4a;
 const I32_LE_S = 0x4c;
+const I32_GE_S = 0x4e;
 const I32_GE_U = 0x4f;
 const I64_EQZ = 0x50;
 const I64_NE = 0x52;
 const I64_LT_U = 0x54;
+const I32_CTZ = 0x68;
 const I32_ADD = 0x6a;
 const I32_SUB = 0x6b;
 const I32_AND = 0x71;
 const I32_OR = 0x72;
+const I32_SHL = 0x74;
 const I64_CLZ = 0x79;
 const I64_CTZ = 0x7a;
 const I64_ADD = 0x7c;
@@ -79,6 +83,7 @@ const I64_EXTEND_I32_U = 0xad;
 const SIMD = 0xfd;
 const V128_LOAD = 0x00;
 const V128_CONST = 0x0c;
+const I8X16_SPLAT = 0x0f;
 const I8X16_EQ = 0x23;
 const V128_AND = 0x4e;
 const V128_OR = 0x50;
@@ -132,8 +137,11 @@ const ret = (value: Code): Code => [...value, RETURN];
 const load = (address: Code, offset: number): Code => [...address, SIMD, ...uleb(V128_LOAD), 0, ...uleb(offset)];
 const splat = (byte: number): Code => [SIMD, ...uleb(V128_CONST), ...new Array<number>(16).fill(byte)];
 
+/** Where the literal `find` looks for is written, and its longest length. */
+const NEEDLE = 64;
+export const MAX_NEEDLE = 4096 - NEEDLE;
 /** Where the copied bytes start in memory; the depth is stored at 0. */
-export const DATA = 64;
+export const DATA = 4096;
 /** Bytes after the copied ones that the scan may load (and ignores). */
 const PAD = 128;
 /** Largest number of bytes copied at once: memory stays this size. */
@@ -315,6 +323,58 @@ function scanBody(): Code {
   ];
 }
 
+/**
+ * `find(start, end, length)`: 1 when a backslash is among the bytes from
+ * `start` to `end`, else 2 when the `length` bytes at `NEEDLE` are, else 0.
+ * Sixteen positions at a time: a candidate has the needle's first byte there
+ * and its last byte `length - 1` further on (Muła's SIMD substring search);
+ * only candidates are compared byte by byte.
+ */
+function findBody(): Code {
+  const [START, END_, LENGTH, P, LEFT, M, Q, J, V, VF, VL] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const load8 = (address: Code, offset = 0): Code => [...address, I32_LOAD8_U, 0, ...uleb(offset)];
+  const low16 = (count: Code): Code => select(i32(0xffff), op(I32_SUB, op(I32_SHL, i32(1), count), i32(1)), op(I32_GE_S, count, i32(16)));
+  const mask16 = (vector: Code): Code => simd(I8X16_BITMASK, vector);
+  return [
+    ...set(P, get(START)),
+    ...set(VF, simd(I8X16_SPLAT, load8(i32(NEEDLE)))),
+    ...set(VL, simd(I8X16_SPLAT, load8(op(I32_ADD, i32(NEEDLE - 1), get(LENGTH))))),
+    ...block(
+      loop(
+        set(LEFT, op(I32_SUB, get(END_), get(P))),
+        when(op(I32_LE_S, get(LEFT), i32(0)), ret(i32(0))),
+        set(V, load(get(P), 0)),
+        when(op(I32_NE, op(I32_AND, mask16(simd(I8X16_EQ, get(V), splat(0x5c))), low16(get(LEFT))), i32(0)), ret(i32(1))),
+        when(
+          op(I32_GE_S, get(LEFT), get(LENGTH)),
+          set(M, op(I32_AND, mask16(simd(V128_AND, simd(I8X16_EQ, get(V), get(VF)), simd(I8X16_EQ, load(op(I32_ADD, get(P), op(I32_SUB, get(LENGTH), i32(1))), 0), get(VL)))), low16(op(I32_ADD, op(I32_SUB, get(LEFT), get(LENGTH)), i32(1))))),
+          block(
+            loop(
+              brIf(1, op(I32_EQZ, get(M))),
+              set(Q, op(I32_ADD, get(P), op(I32_CTZ, get(M)))),
+              set(J, i32(1)),
+              block(
+                loop(
+                  brIf(1, op(I32_GE_S, get(J), op(I32_SUB, get(LENGTH), i32(1)))),
+                  brIf(1, op(I32_NE, load8(op(I32_ADD, get(Q), get(J))), load8(op(I32_ADD, i32(NEEDLE), get(J))))),
+                  set(J, op(I32_ADD, get(J), i32(1))),
+                  br(0),
+                ),
+              ),
+              when(op(I32_GE_S, get(J), op(I32_SUB, get(LENGTH), i32(1))), ret(i32(2))),
+              set(M, op(I32_AND, get(M), op(I32_SUB, get(M), i32(1)))),
+              br(0),
+            ),
+          ),
+        ),
+        set(P, op(I32_ADD, get(P), i32(16))),
+        br(0),
+      ),
+    ),
+    ...i32(0),
+  ];
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
@@ -334,13 +394,14 @@ export function moduleBytes(): Uint8Array {
     [...uleb(V128_LOCALS.length), V128],
   ]);
   const func = [...locals, ...body, END];
+  const find = [...vector([[...uleb(5), I32], [...uleb(3), V128]]), ...findBody(), END];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([[I32]])]])),
-    ...section(3, vector([[0]])),
+    ...section(1, vector([[0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([[I32]])], [0x60, ...vector([[I32], [I32], [I32]]), ...vector([[I32]])]])),
+    ...section(3, vector([[0], [1]])),
     ...section(5, vector([[0x00, ...uleb(PAGES)]])),
-    ...section(7, vector([[...name('scan'), 0x00, 0], [...name('memory'), 0x02, 0]])),
-    ...section(10, vector([[...uleb(func.length), ...func]])),
+    ...section(7, vector([[...name('scan'), 0x00, 0], [...name('find'), 0x00, 1], [...name('memory'), 0x02, 0]])),
+    ...section(10, vector([[...uleb(func.length), ...func], [...uleb(find.length), ...find]])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -352,6 +413,11 @@ export interface SimdScanner {
   scan(from: number, end: number, depth: number, keyDepth: number, detailDepth: number, boundary: number): number;
   /** The depth at the position `scan` returned. */
   depth(): number;
+  /**
+   * Whether the copied bytes from `start` to `end` hold a backslash (1), else
+   * `needle` (2), else neither (0). The needle is 2 to {@link MAX_NEEDLE} bytes.
+   */
+  find(start: number, end: number, needle: Buffer): number;
 }
 
 let instance: SimdScanner | null | undefined;
@@ -360,7 +426,9 @@ let instance: SimdScanner | null | undefined;
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { readonly exports: { readonly scan: SimdScanner['scan']; readonly memory: { readonly buffer: ArrayBuffer } } };
+  Instance: new (module: object) => {
+    readonly exports: { readonly scan: SimdScanner['scan']; readonly find: (start: number, end: number, length: number) => number; readonly memory: { readonly buffer: ArrayBuffer } };
+  };
 }
 
 /** The fast path, built once per thread; `undefined` when this runtime has no WebAssembly SIMD (or `REMEDIATE_NO_SIMD` is set). */
@@ -372,12 +440,21 @@ export function simdScanner(): SimdScanner | undefined {
   try {
     const bytes = moduleBytes();
     if (!api.validate(bytes)) return undefined;
-    const { scan, memory } = new api.Instance(new api.Module(bytes)).exports;
+    const { scan, find, memory } = new api.Instance(new api.Module(bytes)).exports;
     const depthCell = new Int32Array(memory.buffer, 0, 1);
+    const needleBytes = new Uint8Array(memory.buffer, NEEDLE, MAX_NEEDLE);
+    let needleNow: Buffer | undefined;
     instance = {
       bytes: new Uint8Array(memory.buffer, DATA, WINDOW),
       scan: (from, end, depth, keyDepth, detailDepth, boundary) => scan(from + DATA, end + DATA, depth, keyDepth, detailDepth, boundary) - DATA,
       depth: () => depthCell[0] as number,
+      find: (start, end, needle) => {
+        if (needle !== needleNow) {
+          needleBytes.set(needle);
+          needleNow = needle;
+        }
+        return find(start + DATA, end + DATA, needle.length);
+      },
     };
   } catch {
     instance = null;

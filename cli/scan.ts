@@ -16,7 +16,7 @@
  * no rule's pattern lists; see {@link RecordScanner} for why that is exact.
  */
 
-import { simdScanner, WINDOW, type SimdScanner } from './scan-simd.js';
+import { MAX_NEEDLE, simdScanner, WINDOW, type SimdScanner } from './scan-simd.js';
 
 /** The exact `detail.eventName` values that every rule pattern requires (see `cli/gate.ts`). */
 export interface NameGate {
@@ -156,7 +156,6 @@ const MAX_CARRY = 4096;
 export const MAX_RECORD_BYTES = 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
-const BACKSLASH_BYTE = Buffer.from('\\');
 
 /**
  * Splits a byte stream into records. Call {@link push} per chunk, then
@@ -240,10 +239,6 @@ export class RecordScanner {
 
   /** Bytes copied to the fast path at most at once. */
   private readonly windowBytes: number;
-
-  /** The chunk {@link found} holds searches of. */
-  private searched: Buffer | undefined;
-  private readonly found = new Map<Buffer, { from: number; at: number }>();
 
   /** `simd: false` keeps to the JavaScript path; `windowBytes` copies less at once (the tests hold all of them equal). */
   constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES, options: { readonly simd?: boolean; readonly windowBytes?: number } = {}) {
@@ -357,36 +352,19 @@ export class RecordScanner {
 
   /**
    * {@link lacksLiterals} for a record that is the bytes from `start` to `end`
-   * of `chunk`, without copying them: the next backslash and the next of each
-   * literal are searched once for many records of the chunk.
+   * of `chunk`, looked at only when it may be dropped: by the SIMD search when
+   * the bytes are in its memory.
    */
   private lacksLiteralsIn(chunk: Buffer, start: number, end: number): boolean {
     if (!this.literalsApply()) return false;
-    if (this.nextInChunk(chunk, BACKSLASH_BYTE, start) < end) return false;
-    for (const literal of this.literals as readonly Buffer[]) if (this.nextInChunk(chunk, literal, start) + literal.length <= end) return false;
+    const simd = this.simd;
+    const literals = this.literals as readonly Buffer[];
+    if (simd === undefined || literals.length === 0 || chunk !== this.window || start < this.windowStart || end > this.windowEnd) return this.lacksLiterals(chunk.subarray(start, end));
+    for (const literal of literals) {
+      if (literal.length < 2 || literal.length > MAX_NEEDLE) return this.lacksLiterals(chunk.subarray(start, end));
+      if (simd.find(start - this.windowStart, end - this.windowStart, literal) !== 0) return false;
+    }
     return true;
-  }
-
-  /**
-   * The position of the first `needle` at or after `from` in `chunk` (its
-   * length when there is none). The answer is kept for the chunk: a later
-   * call from further on reuses it while it is not behind.
-   */
-  private nextInChunk(chunk: Buffer, needle: Buffer, from: number): number {
-    if (this.searched !== chunk) {
-      this.searched = chunk;
-      this.found.clear();
-    }
-    const known = this.found.get(needle);
-    if (known !== undefined && known.from <= from && known.at >= from) return known.at;
-    const at = chunk.indexOf(needle, from);
-    const position = at < 0 ? chunk.length : at;
-    if (known === undefined) this.found.set(needle, { from, at: position });
-    else {
-      known.from = from;
-      known.at = position;
-    }
-    return position;
   }
 
   /**
@@ -522,7 +500,6 @@ export class RecordScanner {
     this.scanChunk(input);
     // The fast path's copy belongs to one call (another scanner may use the memory between two), and the chunk is not held after it.
     this.window = undefined;
-    this.searched = undefined;
   }
 
   private scanChunk(input: Buffer): void {
@@ -583,12 +560,24 @@ export class RecordScanner {
           if (cls === C_SKIP || cls === C_SCALAR || cls === C_COMMA) {
             i += 1;
           } else if (cls === C_QUOTE) {
-            // The closing quote, found natively; it ends the string when no backslash or line break comes before it.
-            const close = chunk.indexOf(QUOTE, i + 1);
-            if (close < 0) break;
-            if (nextBackslash <= i) nextBackslash = nextAt(chunk, BACKSLASH, i + 1);
-            if (nextNewline <= i) nextNewline = nextAt(chunk, NEWLINE, i + 1);
-            if (close < nextBackslash && close < nextNewline) {
+            let plain: boolean;
+            let close: number;
+            if (this.simd !== undefined) {
+              // With the SIMD scan this loop sees a string or two per stop: its bytes are read up to the first quote, backslash or
+              // line break, rather than searching the chunk for the next of each.
+              close = i + 1;
+              while (close < n && STRING_SPECIAL[chunk[close] as number] === 0) close++;
+              if (close >= n) break;
+              plain = chunk[close] === QUOTE;
+            } else {
+              // The closing quote, found natively; it ends the string when no backslash or line break comes before it.
+              close = chunk.indexOf(QUOTE, i + 1);
+              if (close < 0) break;
+              if (nextBackslash <= i) nextBackslash = nextAt(chunk, BACKSLASH, i + 1);
+              if (nextNewline <= i) nextNewline = nextAt(chunk, NEWLINE, i + 1);
+              plain = close < nextBackslash && close < nextNewline;
+            }
+            if (plain) {
               if ((depth === keyDepth || depth === detailDepth) && (this.firstKeyPending || gateMayRead(chunk, i, close))) break;
               i = close + 1;
               continue;

@@ -145,6 +145,27 @@ describe('the SIMD fast path of the record scanner', () => {
     }
   });
 
+  it('finds the literal a name needs, or a backslash, at every offset of a record, whole or cut by its end', () => {
+    const literal = ':role/remediation-bot/';
+    for (let offset = 0; offset < 40; offset++) {
+      for (const [inside, tail] of [
+        [literal, ''],
+        [literal.slice(0, -1), ''],
+        [literal.slice(1), ''],
+        ['', literal.slice(0, -1)],
+        ['\\\\', ''],
+        [literal.replace('/', '\\/'), ''],
+        [':role/remediation-bot', '/'],
+      ] as const) {
+        const roleArn = `${'r'.repeat(offset)}${inside}`;
+        const record = (name: string) => `{"eventName":"${name}","requestParameters":{"roleArn":"${roleArn}"},"x":"${tail}"}`;
+        const text = `{"Records":[${record('AssumeRole')},${record('PutObject')},${record('AssumeRole')}]}`;
+        expectSame(Buffer.from(text), [], undefined);
+        expectSame(Buffer.from(text), [], 64);
+      }
+    }
+  });
+
   it('cuts a file larger than the copy it scans at once, with records across the copies', () => {
     const one = JSON.stringify({ eventName: 'PutObject', note: 'a "quoted" \\ [back]\\slash {', requestParameters: { eventName: 'AuthorizeSecurityGroupIngress', list: [1, [2, { x: '}' }]] } });
     const text = `{"Records":[${Array.from({ length: 3000 }, (_, index) => (index % 7 === 0 ? one.replace('PutObject', 'AssumeRole') : one)).join(',')}]}`;
