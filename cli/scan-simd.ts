@@ -87,6 +87,7 @@ const I8X16_SPLAT = 0x0f;
 const I8X16_EQ = 0x23;
 const V128_AND = 0x4e;
 const V128_OR = 0x50;
+const V128_ANY_TRUE = 0x53;
 const I8X16_BITMASK = 0x64;
 
 const I32 = 0x7f;
@@ -199,6 +200,41 @@ const highest = (mask: Code): Code => op(I32_ADD, get(FROM), op(I32_SUB, i32(63)
 const bit = (mask: number, index: Code): Code => op(I64_AND, op(I64_SHR_U, get(mask), op(I64_EXTEND_I32_U, index)), i64(1n));
 const atKeyDepth = (): Code => op(I32_OR, op(I32_EQ, get(DEPTH), get(KEY_DEPTH)), op(I32_EQ, get(DEPTH), get(DETAIL_DEPTH)));
 
+/**
+ * Escaped bytes: a run of backslashes escapes the byte after it when its
+ * length is odd. Runs starting on even bits end, after an addition, on a bit
+ * that is odd exactly when the run's length is; likewise from odd bits.
+ * `escCarry`: the block's first byte is escaped. Unescaped quotes are kept.
+ */
+function escapes(): Code {
+  return [
+    ...set(L.lone, op(I64_AND, get(L.backslash), op(I64_XOR, get(L.escCarry), i64(-1n)))),
+    ...set(L.starts, op(I64_AND, get(L.lone), op(I64_XOR, op(I64_SHL, get(L.lone), i64(1n)), i64(-1n)))),
+    ...set(L.sum, op(I64_ADD, get(L.lone), op(I64_AND, get(L.starts), i64(ODD)))),
+    ...set(
+      L.escaped,
+      op(
+        I64_OR,
+        op(
+          I64_OR,
+          op(I64_AND, op(I64_AND, op(I64_ADD, get(L.lone), op(I64_AND, get(L.starts), i64(EVEN))), op(I64_XOR, get(L.lone), i64(-1n))), i64(ODD)),
+          op(I64_AND, op(I64_AND, get(L.sum), op(I64_XOR, get(L.lone), i64(-1n))), i64(EVEN)),
+        ),
+        get(L.escCarry),
+      ),
+    ),
+    ...set(L.escCarry, op(I64_EXTEND_I32_U, op(I64_LT_U, get(L.sum), get(L.lone)))),
+    ...set(L.quote, op(I64_AND, get(L.quote), op(I64_XOR, get(L.escaped), i64(-1n)))),
+  ];
+}
+
+/** Any backslash or line break in the block's four vectors, as one vector. */
+function rare(): Code {
+  const eq = (name: (typeof VECTORS)[number], byte: number) => simd(I8X16_EQ, get(L[name]), splat(byte));
+  const one = (name: (typeof VECTORS)[number]) => simd(V128_OR, eq(name, 0x5c), eq(name, 0x0a));
+  return simd(V128_OR, simd(V128_OR, one('v0'), one('v1')), simd(V128_OR, one('v2'), one('v3')));
+}
+
 function scanBody(): Code {
   const prefixXor = (): Code => {
     const steps: Code = [];
@@ -261,29 +297,16 @@ function scanBody(): Code {
         ...VECTORS.map((name, index) => set(L[FOLDED[index] as (typeof FOLDED)[number]], simd(V128_OR, get(L[name]), splat(0x20)))),
         set(L.valid, below(get(L.left))),
         set(L.quote, op(I64_AND, bits(0x22), get(L.valid))),
-        set(L.backslash, op(I64_AND, bits(0x5c), get(L.valid))),
-        set(L.newline, op(I64_AND, bits(0x0a), get(L.valid))),
+        // Backslashes and line breaks are rare: their bits are made only when the block holds one.
+        either(
+          simd(V128_ANY_TRUE, rare()),
+          [...set(L.backslash, op(I64_AND, bits(0x5c), get(L.valid))), ...set(L.newline, op(I64_AND, bits(0x0a), get(L.valid)))],
+          [...set(L.backslash, i64(0n)), ...set(L.newline, i64(0n))],
+        ),
         set(L.open, op(I64_AND, bits(0x7b, true), get(L.valid))),
         set(L.close, op(I64_AND, bits(0x7d, true), get(L.valid))),
-        // Escaped bytes: a run of backslashes escapes the byte after it when its length is odd. Runs starting on even bits end, after an
-        // addition, on a bit that is odd exactly when the run's length is; likewise from odd bits. escCarry: the block's first byte is escaped.
-        set(L.lone, op(I64_AND, get(L.backslash), op(I64_XOR, get(L.escCarry), i64(-1n)))),
-        set(L.starts, op(I64_AND, get(L.lone), op(I64_XOR, op(I64_SHL, get(L.lone), i64(1n)), i64(-1n)))),
-        set(L.sum, op(I64_ADD, get(L.lone), op(I64_AND, get(L.starts), i64(ODD)))),
-        set(
-          L.escaped,
-          op(
-            I64_OR,
-            op(
-              I64_OR,
-              op(I64_AND, op(I64_AND, op(I64_ADD, get(L.lone), op(I64_AND, get(L.starts), i64(EVEN))), op(I64_XOR, get(L.lone), i64(-1n))), i64(ODD)),
-              op(I64_AND, op(I64_AND, get(L.sum), op(I64_XOR, get(L.lone), i64(-1n))), i64(EVEN)),
-            ),
-            get(L.escCarry),
-          ),
-        ),
-        set(L.escCarry, op(I64_EXTEND_I32_U, op(I64_LT_U, get(L.sum), get(L.lone)))),
-        set(L.quote, op(I64_AND, get(L.quote), op(I64_XOR, get(L.escaped), i64(-1n)))),
+        when(op(I64_NE, op(I64_OR, get(L.backslash), get(L.escCarry)), i64(0n)), escapes()),
+
         // Inside strings: opening quote included, closing quote excluded.
         set(L.inString, get(L.quote)),
         prefixXor(),
