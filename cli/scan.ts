@@ -142,6 +142,47 @@ function gateMayRead(chunk: Buffer, open: number, close: number): boolean {
   return (length === 9 && first === 0x65 && chunk[open + 6] === 0x4e) || (length === 6 && first === 0x64) || (length === 15 && first === 0x43);
 }
 
+/** A gate's names by {@link nameKey}: most raw names are told unlisted by one lookup, without a string. */
+type NameIndex = ReadonlyMap<number, readonly { readonly name: string; readonly bytes: Buffer }[]>;
+
+const NAME_INDEXES = new WeakMap<NameGate, NameIndex>();
+
+/** Length, first two bytes and last byte of the bytes from `start` to `end` (at least one). */
+function nameKey(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  return ((length & 0x7f) << 24) | ((bytes[start] as number) << 16) | ((length > 1 ? (bytes[start + 1] as number) : 0) << 8) | (bytes[end - 1] as number);
+}
+
+function namesOf(gate: NameGate): NameIndex {
+  let index = NAME_INDEXES.get(gate);
+  if (index === undefined) {
+    const built = new Map<number, { name: string; bytes: Buffer }[]>();
+    for (const name of gate.names) {
+      const bytes = Buffer.from(name, 'latin1');
+      if (bytes.length === 0) continue;
+      const key = nameKey(bytes, 0, bytes.length);
+      (built.get(key) ?? built.set(key, []).get(key))?.push({ name, bytes });
+    }
+    index = built;
+    NAME_INDEXES.set(gate, index);
+  }
+  return index;
+}
+
+/** The gate's name that the bytes from `start` to `end` of `chunk` spell, if any. */
+function listedName(gate: NameGate, chunk: Buffer, start: number, end: number): string | undefined {
+  if (end <= start) return gate.names.has('') ? '' : undefined;
+  const candidates = namesOf(gate).get(nameKey(chunk, start, end));
+  if (candidates === undefined) return undefined;
+  for (const { name, bytes } of candidates) {
+    if (bytes.length !== end - start) continue;
+    let k = 0;
+    while (k < bytes.length && bytes[k] === chunk[start + k]) k++;
+    if (k === bytes.length) return name;
+  }
+  return undefined;
+}
+
 /** gateKey's answer when the chunk ends before a key is settled. */
 const NEED_MORE = -2;
 /** Bytes carried over to the next chunk at most; past that the record is simply kept. */
@@ -455,10 +496,10 @@ export class RecordScanner {
         if (end === limit) state = NAME_UNLISTED;
         else if (chunk[end] === QUOTE) {
           resume = end + 1;
-          // latin1 maps each byte to one char: an ASCII name matches only its own bytes.
-          const name = chunk.toString('latin1', start, end);
-          state = gate.names.has(name) ? NAME_CANDIDATE : NAME_UNLISTED;
-          if (!inDetail && state === NAME_CANDIDATE) this.literals = gate.literals?.get(name);
+          // The names are ASCII: a name matches only its own bytes.
+          const name = listedName(gate, chunk, start, end);
+          state = name !== undefined ? NAME_CANDIDATE : NAME_UNLISTED;
+          if (!inDetail && name !== undefined) this.literals = gate.literals?.get(name);
         }
       }
       if (!inDetail) this.names += 1;
