@@ -19,7 +19,7 @@
 //
 // Usage: npm run bench [-- --records N] [-- --runs N]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -126,7 +126,8 @@ const ceiling = measured.get('gunzip + JSON.parse');
 let jq;
 if (ensureJq()) {
   const filter = `.Records[] | select(${names.map((name) => `.eventName == ${JSON.stringify(name)}`).join(' or ')})`;
-  const command = `find ${JSON.stringify(CORPUS)} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c ${JSON.stringify(filter).replaceAll('$', '\\$')} > /dev/null`;
+  // The corpus may be a symbolic link (to share one between work trees): find lists files under its target only.
+  const command = `find ${JSON.stringify(realpathSync(CORPUS))} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c ${JSON.stringify(filter).replaceAll('$', '\\$')} > /dev/null`;
   log('zcat | jq (once):');
   jq = measure(command, [], { shell: true, rss: hasTime });
   log(`  jq: ${jq.wall.toFixed(2)} s`);
