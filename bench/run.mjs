@@ -7,7 +7,8 @@
 //    neighbour slows them alike), the best wall time and the least CPU time
 //    (user + sys, every thread and child) of:
 //    - `remediate replay <corpus> --format jsonl > /dev/null` (the real binary;
-//      worker threads, one per core), and on one thread (`--jobs 1`);
+//      worker threads, one per core), and on one thread (`--jobs 1`), also
+//      with the scanner's WebAssembly SIMD path off (`REMEDIATE_NO_SIMD=1`);
 //    - the floor (floor.mjs): gunzip each file and find each record's
 //      `"eventName":"` with Buffer.indexOf, the least work any replay must do;
 //    - gunzip + JSON.parse of every file (ceiling.mjs), the naive replay;
@@ -18,7 +19,7 @@
 //
 // Usage: npm run bench [-- --records N] [-- --runs N]
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,12 +37,12 @@ const log = (text) => process.stderr.write(`${text}\n`);
 const hasTime = existsSync('/usr/bin/time');
 
 /** Runs a command; returns wall seconds, CPU seconds (user + sys, children included) and peak RSS (KiB) when measured. */
-function measure(command, args, { shell = false, rss = false } = {}) {
+function measure(command, args, { shell = false, rss = false, extraEnv = {} } = {}) {
   const scratch = mkdtempSync(join(tmpdir(), 'bench-'));
   const rssFile = join(scratch, 'rss');
   let file = command;
   let argv = args;
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   if (shell) {
     file = 'bash';
     argv = ['-c', command];
@@ -109,21 +110,24 @@ log(`replay check: ${check.recordsRead} records read, ${check.recordsMatched} re
 const rules = JSON.parse(execFileSync('node', [BIN, 'rules', '--format', 'json'], { cwd: ROOT }).toString());
 const names = [...new Set(rules.flatMap((rule) => rule.triggers.flatMap((trigger) => trigger.eventNames)))].sort();
 
-log(`replay (workers, one per core), replay --jobs 1, floor and gunzip + JSON.parse, ${runs} rounds:`);
+log(`replay (workers, one per core), replay --jobs 1 (with the SIMD scanner and without), floor and gunzip + JSON.parse, ${runs} rounds:`);
 const measured = rounds([
   ['replay', () => measure('node', [BIN, 'replay', CORPUS, '--format', 'jsonl'], { rss: true })],
   ['replay --jobs 1', () => measure('node', [BIN, 'replay', CORPUS, '--format', 'jsonl', '--jobs', '1'], { rss: true })],
+  ['replay --jobs 1, JavaScript scanner', () => measure('node', [BIN, 'replay', CORPUS, '--format', 'jsonl', '--jobs', '1'], { rss: true, extraEnv: { REMEDIATE_NO_SIMD: '1' } })],
   ['floor', () => measure('node', [join(import.meta.dirname, 'floor.mjs'), CORPUS], { rss: true })],
   ['gunzip + JSON.parse', () => measure('node', [join(import.meta.dirname, 'ceiling.mjs'), CORPUS], { rss: true })],
 ]);
 const replay = measured.get('replay');
 const single = measured.get('replay --jobs 1');
+const scalar = measured.get('replay --jobs 1, JavaScript scanner');
 const floor = measured.get('floor');
 const ceiling = measured.get('gunzip + JSON.parse');
 let jq;
 if (ensureJq()) {
   const filter = `.Records[] | select(${names.map((name) => `.eventName == ${JSON.stringify(name)}`).join(' or ')})`;
-  const command = `find ${JSON.stringify(CORPUS)} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c ${JSON.stringify(filter).replaceAll('$', '\\$')} > /dev/null`;
+  // The corpus may be a symbolic link (to share one between work trees): find lists files under its target only.
+  const command = `find ${JSON.stringify(realpathSync(CORPUS))} -name '*.json.gz' -print0 | sort -z | xargs -0 zcat | jq -c ${JSON.stringify(filter).replaceAll('$', '\\$')} > /dev/null`;
   log('zcat | jq (once):');
   jq = measure(command, [], { shell: true, rss: hasTime });
   log(`  jq: ${jq.wall.toFixed(2)} s`);
@@ -134,6 +138,7 @@ const rate = (result) => records / result.wall;
 const rows = [
   ['remediate replay (workers)', replay],
   ['remediate replay --jobs 1', single],
+  ['`--jobs 1` without SIMD (`REMEDIATE_NO_SIMD=1`)', scalar],
   ['floor: gunzip + find each eventName', floor],
   ['gunzip + JSON.parse', ceiling],
   ...(jq ? [['zcat \\| jq', jq]] : []),

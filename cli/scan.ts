@@ -16,6 +16,8 @@
  * no rule's pattern lists; see {@link RecordScanner} for why that is exact.
  */
 
+import { MAX_NEEDLE, simdScanner, WINDOW, type SimdScanner } from './scan-simd.js';
+
 /** The exact `detail.eventName` values that every rule pattern requires (see `cli/gate.ts`). */
 export interface NameGate {
   readonly names: ReadonlySet<string>;
@@ -140,6 +142,47 @@ function gateMayRead(chunk: Buffer, open: number, close: number): boolean {
   return (length === 9 && first === 0x65 && chunk[open + 6] === 0x4e) || (length === 6 && first === 0x64) || (length === 15 && first === 0x43);
 }
 
+/** A gate's names by {@link nameKey}: most raw names are told unlisted by one lookup, without a string. */
+type NameIndex = ReadonlyMap<number, readonly { readonly name: string; readonly bytes: Buffer }[]>;
+
+const NAME_INDEXES = new WeakMap<NameGate, NameIndex>();
+
+/** Length, first two bytes and last byte of the bytes from `start` to `end` (at least one). */
+function nameKey(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  return ((length & 0x7f) << 24) | ((bytes[start] as number) << 16) | ((length > 1 ? (bytes[start + 1] as number) : 0) << 8) | (bytes[end - 1] as number);
+}
+
+function namesOf(gate: NameGate): NameIndex {
+  let index = NAME_INDEXES.get(gate);
+  if (index === undefined) {
+    const built = new Map<number, { name: string; bytes: Buffer }[]>();
+    for (const name of gate.names) {
+      const bytes = Buffer.from(name, 'latin1');
+      if (bytes.length === 0) continue;
+      const key = nameKey(bytes, 0, bytes.length);
+      (built.get(key) ?? built.set(key, []).get(key))?.push({ name, bytes });
+    }
+    index = built;
+    NAME_INDEXES.set(gate, index);
+  }
+  return index;
+}
+
+/** The gate's name that the bytes from `start` to `end` of `chunk` spell, if any. */
+function listedName(gate: NameGate, chunk: Buffer, start: number, end: number): string | undefined {
+  if (end <= start) return gate.names.has('') ? '' : undefined;
+  const candidates = namesOf(gate).get(nameKey(chunk, start, end));
+  if (candidates === undefined) return undefined;
+  for (const { name, bytes } of candidates) {
+    if (bytes.length !== end - start) continue;
+    let k = 0;
+    while (k < bytes.length && bytes[k] === chunk[start + k]) k++;
+    if (k === bytes.length) return name;
+  }
+  return undefined;
+}
+
 /** gateKey's answer when the chunk ends before a key is settled. */
 const NEED_MORE = -2;
 /** Bytes carried over to the next chunk at most; past that the record is simply kept. */
@@ -228,9 +271,22 @@ export class RecordScanner {
   private detailIsObject = false;
   private keep = false;
 
-  constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES) {
+  /** The WebAssembly SIMD fast path, when the runtime has it. */
+  private readonly simd: SimdScanner | undefined;
+  /** The chunk whose bytes from `windowStart` to `windowEnd` are in the fast path's memory. */
+  private window: Buffer | undefined;
+  private windowStart = 0;
+  private windowEnd = 0;
+
+  /** Bytes copied to the fast path at most at once. */
+  private readonly windowBytes: number;
+
+  /** `simd: false` keeps to the JavaScript path; `windowBytes` copies less at once (the tests hold all of them equal). */
+  constructor(gate?: NameGate, maxRecordBytes = MAX_RECORD_BYTES, options: { readonly simd?: boolean; readonly windowBytes?: number } = {}) {
     this.gate = gate;
     this.maxRecordBytes = maxRecordBytes;
+    this.simd = options.simd === false ? undefined : simdScanner();
+    this.windowBytes = Math.max(1, Math.min(options.windowBytes ?? WINDOW, WINDOW));
   }
 
   /** Top-level JSON values seen so far (records, dropped ones included, and containers). */
@@ -313,20 +369,43 @@ export class RecordScanner {
       this.recPieces.length = 0;
       return;
     }
-    const tail = chunk.subarray(this.recStart, end);
     if (this.recOver || this.recBytes > this.maxRecordBytes) {
       this.recPieces.length = 0;
       this.recOver = false;
       this.items.push({ kind: 'record', bytes: EMPTY, oversized: this.recBytes, line: this.recLine, container: this.container, index });
       return;
     }
-    const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
-    this.recPieces.length = 0;
-    if (this.lacksLiterals(bytes)) {
+    if (this.recPieces.length === 0 ? this.lacksLiteralsIn(chunk, this.recStart, end) : this.lacksLiterals(Buffer.concat([...this.recPieces, chunk.subarray(this.recStart, end)]))) {
+      this.recPieces.length = 0;
       this.dropped += 1;
       return;
     }
+    const tail = chunk.subarray(this.recStart, end);
+    const bytes = this.recPieces.length === 0 ? tail : Buffer.concat([...this.recPieces, tail]);
+    this.recPieces.length = 0;
     this.items.push({ kind: 'record', bytes, line: this.recLine, container: this.container, index });
+  }
+
+  /** Whether a record may be a candidate {@link lacksLiterals} drops, before its bytes are looked at. */
+  private literalsApply(): boolean {
+    return this.literals !== undefined && !this.keep && this.names === 1 && this.detailCount === 0 && this.nameState === NAME_CANDIDATE;
+  }
+
+  /**
+   * {@link lacksLiterals} for a record that is the bytes from `start` to `end`
+   * of `chunk`, looked at only when it may be dropped: by the SIMD search when
+   * the bytes are in its memory.
+   */
+  private lacksLiteralsIn(chunk: Buffer, start: number, end: number): boolean {
+    if (!this.literalsApply()) return false;
+    const simd = this.simd;
+    const literals = this.literals as readonly Buffer[];
+    if (simd === undefined || literals.length === 0 || chunk !== this.window || start < this.windowStart || end > this.windowEnd) return this.lacksLiterals(chunk.subarray(start, end));
+    for (const literal of literals) {
+      if (literal.length < 2 || literal.length > MAX_NEEDLE) return this.lacksLiterals(chunk.subarray(start, end));
+      if (simd.find(start - this.windowStart, end - this.windowStart, literal) !== 0) return false;
+    }
+    return true;
   }
 
   /**
@@ -336,7 +415,7 @@ export class RecordScanner {
    */
   private lacksLiterals(bytes: Buffer): boolean {
     const literals = this.literals;
-    if (literals === undefined || this.keep || this.names !== 1 || this.detailCount !== 0 || this.nameState !== NAME_CANDIDATE) return false;
+    if (literals === undefined || !this.literalsApply()) return false;
     if (bytes.indexOf(BACKSLASH) >= 0) return false;
     for (const literal of literals) if (bytes.indexOf(literal) >= 0) return false;
     return true;
@@ -417,10 +496,10 @@ export class RecordScanner {
         if (end === limit) state = NAME_UNLISTED;
         else if (chunk[end] === QUOTE) {
           resume = end + 1;
-          // latin1 maps each byte to one char: an ASCII name matches only its own bytes.
-          const name = chunk.toString('latin1', start, end);
-          state = gate.names.has(name) ? NAME_CANDIDATE : NAME_UNLISTED;
-          if (!inDetail && state === NAME_CANDIDATE) this.literals = gate.literals?.get(name);
+          // The names are ASCII: a name matches only its own bytes.
+          const name = listedName(gate, chunk, start, end);
+          state = name !== undefined ? NAME_CANDIDATE : NAME_UNLISTED;
+          if (!inDetail && name !== undefined) this.literals = gate.literals?.get(name);
         }
       }
       if (!inDetail) this.names += 1;
@@ -459,6 +538,12 @@ export class RecordScanner {
   }
 
   push(input: Buffer): void {
+    this.scanChunk(input);
+    // The fast path's copy belongs to one call (another scanner may use the memory between two), and the chunk is not held after it.
+    this.window = undefined;
+  }
+
+  private scanChunk(input: Buffer): void {
     if (this.dead) return;
     let chunk = input;
     if (this.carry !== undefined) {
@@ -494,17 +579,46 @@ export class RecordScanner {
         const keyDepth = this.keyDepth;
         const detailDepth = this.detailDepth;
         const boundary = this.recordDepth + 1;
-        while (i < n) {
+        let until = n;
+        if (this.simd !== undefined && !this.firstKeyPending && !this.deciding) {
+          // The SIMD scan (cli/scan-simd.ts) skips, 64 bytes at a time, only bytes the loop below would skip, and stops at least
+          // wherever it would stop; the loop then takes the token there, exactly as without it, and the SIMD scan goes on after it.
+          const simd = this.simd;
+          if (chunk !== this.window || i < this.windowStart || i >= this.windowEnd) {
+            const end = Math.min(n, i + this.windowBytes);
+            simd.bytes.set(chunk.subarray(i, end));
+            this.window = chunk;
+            this.windowStart = i;
+            this.windowEnd = end;
+          }
+          const start = this.windowStart;
+          i = start + simd.scan(i - start, this.windowEnd - start, depth, keyDepth, detailDepth, boundary);
+          depth = simd.depth();
+          until = i + 1;
+        }
+        while (i < until && i < n) {
           const cls = CLASS[chunk[i] as number] as number;
           if (cls === C_SKIP || cls === C_SCALAR || cls === C_COMMA) {
             i += 1;
           } else if (cls === C_QUOTE) {
-            // The closing quote, found natively; it ends the string when no backslash or line break comes before it.
-            const close = chunk.indexOf(QUOTE, i + 1);
-            if (close < 0) break;
-            if (nextBackslash <= i) nextBackslash = nextAt(chunk, BACKSLASH, i + 1);
-            if (nextNewline <= i) nextNewline = nextAt(chunk, NEWLINE, i + 1);
-            if (close < nextBackslash && close < nextNewline) {
+            let plain: boolean;
+            let close: number;
+            if (this.simd !== undefined) {
+              // With the SIMD scan this loop sees a string or two per stop: its bytes are read up to the first quote, backslash or
+              // line break, rather than searching the chunk for the next of each.
+              close = i + 1;
+              while (close < n && STRING_SPECIAL[chunk[close] as number] === 0) close++;
+              if (close >= n) break;
+              plain = chunk[close] === QUOTE;
+            } else {
+              // The closing quote, found natively; it ends the string when no backslash or line break comes before it.
+              close = chunk.indexOf(QUOTE, i + 1);
+              if (close < 0) break;
+              if (nextBackslash <= i) nextBackslash = nextAt(chunk, BACKSLASH, i + 1);
+              if (nextNewline <= i) nextNewline = nextAt(chunk, NEWLINE, i + 1);
+              plain = close < nextBackslash && close < nextNewline;
+            }
+            if (plain) {
               if ((depth === keyDepth || depth === detailDepth) && (this.firstKeyPending || gateMayRead(chunk, i, close))) break;
               i = close + 1;
               continue;
@@ -530,6 +644,7 @@ export class RecordScanner {
         }
         this.depth = depth;
         if (i >= n) break;
+        if (i >= until) continue;
       }
       if (this.skipLine) {
         const next = chunk.indexOf(NEWLINE, i);
