@@ -307,8 +307,10 @@ function readWhole(fd: number, size: number): Buffer | undefined {
 /** A gzip file read whole, inflated in one call; `undefined` when that fails or outgrows {@link WHOLE_INFLATED_BYTES}: the stream path then reads it and reports exactly where it fails. */
 function inflateWhole(compressed: Buffer): Buffer | undefined {
   try {
-    // One output buffer sized for a log's usual ratio (about 10:1): zlib then hands it back as is, where its default 16 KiB pieces would be copied into one at the end.
-    const chunkSize = Math.min(Math.max(compressed.length * 16, 64 * 1024), 16 * 1024 * 1024);
+    // One output buffer, of the size the gzip trailer gives (ISIZE: the inflated length, modulo 2^32), so zlib hands it back as is.
+    // The trailer is only a hint: a wrong one costs a copy (too small) or unused bytes (too big), and the cap bounds both.
+    const trailer = compressed.length >= 18 ? compressed.readUInt32LE(compressed.length - 4) : 0;
+    const chunkSize = Math.min(Math.max(trailer + 1, 64 * 1024), WHOLE_INFLATED_BYTES);
     return gunzipSync(compressed, { maxOutputLength: WHOLE_INFLATED_BYTES, chunkSize });
   } catch {
     return undefined;
@@ -371,13 +373,15 @@ export const MIN_INFLATE_LIMIT_BYTES = 256 * 1024 * 1024;
  * a file; streams that do not count them report nothing). Gzip that inflates
  * past its allowance fails with {@link InputRefusedError}.
  */
-async function* decompressed(source: Readable, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
+async function* decompressed(source: Readable, onBytes?: (bytes: number) => void, owned?: ArrayBuffer[]): AsyncGenerator<Buffer> {
   const whole = (source as Readable & { [WHOLE]?: Buffer })[WHOLE];
   if (whole !== undefined) {
     const gzip = whole.length >= 2 && whole[0] === 0x1f && whole[1] === 0x8b;
     const bytes = gzip ? inflateWhole(whole) : whole;
     if (bytes !== undefined) {
       onBytes?.(whole.length);
+      // Memory of this file alone (never Node's shared pool of small buffers): the reader frees it once done with the file.
+      if (gzip && bytes.buffer instanceof ArrayBuffer && bytes.buffer.byteLength > Buffer.poolSize) owned?.push(bytes.buffer);
       if (bytes.length > 0) yield bytes;
       return;
     }
@@ -521,8 +525,11 @@ export async function* readSource(source: Readable, name: string, options: ReadO
     if (held) yield* decode(held, lone ? name : originOf(name, held));
     held = undefined;
   }
+  // A file inflated whole: its buffer is freed as soon as every record of it was handed on (each was parsed into
+  // values of its own), rather than left to the garbage collector, which several gigabytes of them keep busy.
+  const owned: ArrayBuffer[] = [];
   try {
-    for await (const chunk of decompressed(source, options.onBytes)) {
+    for await (const chunk of decompressed(source, options.onBytes, owned)) {
       scanner.push(chunk);
       if (scanner.items.length > 0 || stats) yield* drain();
       // The scanner reads no more of this input (a fault in a document): neither should the stream, which may be endless.
@@ -538,6 +545,8 @@ export async function* readSource(source: Readable, name: string, options: ReadO
   scanner.end();
   yield* drain();
   yield* release();
+  // ArrayBuffer.prototype.transfer (ES2024, Node 22): detaches it and gives its memory back at once; without it, the collector does.
+  for (const buffer of owned) (buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
 /**
