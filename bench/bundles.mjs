@@ -103,8 +103,9 @@ function coldInits(files, environment) {
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-// Every function's entry point; runtime.ts is the wiring the family handlers share, not a function.
-const handlers = readdirSync(join(root, 'handlers')).filter((f) => f.endsWith('.ts') && f !== 'runtime.ts').sort();
+// Every function's entry point; runtime.ts and member-access.ts are wiring the family handlers share, not functions.
+const SHARED = new Set(['runtime.ts', 'member-access.ts']);
+const handlers = readdirSync(join(root, 'handlers')).filter((f) => f.endsWith('.ts') && !SHARED.has(f)).sort();
 const rows = [];
 for (const file of handlers) {
   const name = file.replace(/\.ts$/, '');
