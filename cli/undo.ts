@@ -76,8 +76,9 @@ import { isUndoOperation, undoEntryProblem, type UndoOperation, type UndoService
 import { dynamoDbUndoStore, type UndoEntry, type UndoRecord, type UndoStore } from '../engine/undo-store.js';
 import { rulesByFamily } from '../remediations/registry.js';
 import type { Io } from './format.js';
+import { sessionCredentials } from '../handlers/member-access.js';
 import { COMMAND_HELP, UNDO_OPTIONS } from './usage.js';
-import { UNDO_ROLE_NAME } from '../engine/accounts.js';
+import { partitionOf, sessionName, UNDO_ROLE_NAME } from '../engine/accounts.js';
 
 /** Codes that mean an undo step's work is already in place: the reversal was done before. */
 const UNDO_ALREADY_DONE_CODES = ['InvalidPermission.Duplicate', 'EntityAlreadyExists', 'EntityAlreadyExistsException'] as const;
@@ -187,19 +188,13 @@ interface RoleRequest {
 /** A role's name, with its path if any, as `--role` takes it. */
 const ROLE_NAME = /^([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
-async function assumeRole({ roleArn, sessionName, region, actions }: RoleRequest): Promise<AwsCredentialIdentity> {
+async function assumeRole({ roleArn, sessionName: session, region, actions }: RoleRequest): Promise<AwsCredentialIdentity> {
   const sts = new STSClient({ region });
   // A session policy: the role is the ceiling, this undo's own operations the session's limit.
   const policy = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: actions, Resource: '*' }] });
   try {
-    const { Credentials: credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: sessionName, DurationSeconds: 3600, Policy: policy }));
-    if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) throw new Error('STS answered without credentials');
-    return {
-      accessKeyId: credentials.AccessKeyId,
-      secretAccessKey: credentials.SecretAccessKey,
-      ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
-      ...(credentials.Expiration ? { expiration: credentials.Expiration } : {}),
-    };
+    const { Credentials: answer } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: session, DurationSeconds: 3600, Policy: policy }));
+    return sessionCredentials(answer, new Date(Date.now() + 3_600_000));
   } finally {
     sts.destroy();
   }
@@ -207,8 +202,7 @@ async function assumeRole({ roleArn, sessionName, region, actions }: RoleRequest
 
 /** The session's name in the member account's CloudTrail: who undid, from the caller's ARN (`…/alice`). */
 function undoSessionName(callerArn: string): string {
-  const who = callerArn.split('/').at(-1) ?? 'operator';
-  return `remediate-undo-${who.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+  return sessionName('remediate-undo-', callerArn.split('/').at(-1) ?? 'operator');
 }
 
 interface UndoDeps {
@@ -397,7 +391,7 @@ export async function undoCommand(args: readonly string[], io: Io, env: Env, dep
     return EXIT.failed;
   }
   // Steps in another account (an Organization hub's record) run as a role there: assumed before anything runs.
-  const partition = /^arn:(aws(?:-[a-z]+)*):/.exec(caller.arn)?.[1] ?? 'aws';
+  const partition = partitionOf(caller.arn);
   const roles = new Map<string, { readonly arn: string; readonly credentials: AwsCredentialIdentity }>();
   for (const account of new Set(toRun.filter(({ entry }) => entry.account !== caller.account && entry.undo.length > 0).map(({ entry }) => entry.account))) {
     const roleArn = `arn:${partition}:iam::${account}:role/${values.role ?? UNDO_ROLE_NAME}`;

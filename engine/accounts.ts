@@ -34,7 +34,17 @@ export const UNDO_ROLE_NAME = 'remediation-bot-undo';
 
 /** The session name STS accepts (`[\w+=,.@-]`, 2 to 64 characters), from the event id. */
 export function memberSessionName(eventId: string): string {
-  return `remediation-bot-${eventId.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+  return sessionName('remediation-bot-', eventId);
+}
+
+/** A session name STS accepts (`[\w+=,.@-]`, at most 64 characters): `prefix` then `text`, any other character as `-`. */
+export function sessionName(prefix: string, text: string): string {
+  return `${prefix}${text.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 64);
+}
+
+/** The partition an ARN names (`aws`, `aws-cn`, `aws-us-gov`); `aws` when it names none. */
+export function partitionOf(arn: string | undefined): string {
+  return /^arn:(aws(?:-[a-z]+)*):/.exec(arn ?? '')?.[1] ?? 'aws';
 }
 
 export interface MemberTarget {

@@ -9,7 +9,7 @@ import { configExemption } from './exemption.js';
 import { matchesAnyGlob, wildcardMatches } from './glob.js';
 import { guardVerdict } from './plan-guard.js';
 import { isOutOfTime } from './pacing.js';
-import { MEMBER_ROLE_PATH } from './accounts.js';
+import { MEMBER_ROLE_PATH, partitionOf } from './accounts.js';
 import { sourceFor } from './patterns.js';
 import { decisionSeverity, type Decision, type Fact, type Facts, type Lookup, type Rule, type RuleContext, type SkipCause, type Trigger, type Verdict } from './types.js';
 
@@ -117,7 +117,7 @@ function isBotCall(event: CloudTrailEvent, identity: BotIdentity, env: Env): boo
 function isMemberRole(issuer: string | undefined, event: CloudTrailEvent, env: Env): boolean {
   const home = env['BOT_ACCOUNT'];
   if (issuer === undefined || !home || event.account === home || !isServedAccount(event.account, env)) return false;
-  const partition = /^arn:(aws(?:-[a-z]+)*):/.exec(issuer)?.[1] ?? 'aws';
+  const partition = partitionOf(issuer);
   return commaList(env['BOT_MEMBER_ROLE_NAMES']).some((name) => issuer === `arn:${partition}:iam::${event.account}:role${MEMBER_ROLE_PATH}${name}`);
 }
 

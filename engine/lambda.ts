@@ -247,6 +247,19 @@ function planHash(plan: unknown): string {
   return hashOf(JSON.stringify(plan));
 }
 
+/** Where a plan stopped, as it is stored: the executor's resume point, with the hash of the plan it belongs to. */
+function storedResume(stop: NonNullable<ExecutionReport['resume']>, plan: unknown): Resume {
+  const { stepId: _stepId, operation: _operation, ...point } = stop;
+  return { ...point, planHash: planHash(plan) };
+}
+
+/** A stored resume point as the executor takes it, when it belongs to `plan`; else `undefined`, and the plan starts afresh. */
+function resumePointFor(resume: Resume | undefined, plan: unknown): ResumePoint | undefined {
+  if (resume === undefined || resume.planHash !== planHash(plan)) return undefined;
+  const { planHash: _hash, ...point } = resume;
+  return point;
+}
+
 /**
  * The progress an earlier invocation stored for this event, if the bot wrote
  * it (its seal is made again). A record that cannot be read or is not sealed
@@ -343,8 +356,7 @@ async function decideAndAct(event: CloudTrailEvent, hubDeps: EngineDeps, context
     if (execution?.interrupted && execution.resume) {
       // What was applied is recorded now; the alert waits for the retry that finishes the plan.
       await recordUndo(decision, execution, rule, deps, now);
-      const { stepId: _stepId, operation: _operation, ...point } = execution.resume;
-      interrupted.push({ rule: decision.rule, resume: { ...point, planHash: planHash(action.disposition.kind === 'apply' ? action.disposition.plan : []) } });
+      interrupted.push({ rule: decision.rule, resume: storedResume(execution.resume, action.disposition.kind === 'apply' ? action.disposition.plan : []) });
       continue;
     }
     const stored = outcome === 'proposed' && rule ? await storeProposal(decision, rule, action.note, deps, now) : undefined;
@@ -580,9 +592,8 @@ async function settleAndRun(request: ApprovalRequest, deps: EngineDeps, context:
   if (execution.interrupted && execution.resume) {
     // What was applied is recorded now; the alert waits for the invocation that finishes the plan.
     await recordUndo(decision, execution, rule, deps, now, approvedBy);
-    const { stepId: _stepId, operation: _operation, ...point } = execution.resume;
     await saveProgress(
-      { eventId: approvalProgressId(proposalId), family: rule.family, finished: [], interrupted: [{ rule: rule.id, resume: { ...point, planHash: planHash(plan) } }], attempts: (resumed?.attempts ?? 0) + 1, savedAt: now.toISOString() },
+      { eventId: approvalProgressId(proposalId), family: rule.family, finished: [], interrupted: [{ rule: rule.id, resume: storedResume(execution.resume, plan) }], attempts: (resumed?.attempts ?? 0) + 1, savedAt: now.toISOString() },
       deps,
       now,
     );
@@ -620,10 +631,9 @@ function approvalProgressId(proposalId: string): string {
 async function interruptedApproval(stored: StoredProposal, decision: Decision, deps: EngineDeps): Promise<{ readonly approver: string; readonly resume: ResumePoint; readonly attempts: number } | undefined> {
   if (stored.status !== 'approved' || stored.outcome !== undefined || stored.settledBy === undefined || decision.verdict.kind !== 'violation') return undefined;
   const progress = await earlierProgress(approvalProgressId(stored.id), stored.family, deps);
-  const resume = progress?.interrupted.find((entry) => entry.rule === stored.rule)?.resume as Resume | undefined;
-  if (!progress || !resume || resume.planHash !== planHash(decision.verdict.plan)) return undefined;
-  const { planHash: _hash, ...point } = resume;
-  return { approver: stored.settledBy, resume: point, attempts: progress.attempts };
+  const resume = resumePointFor(progress?.interrupted.find((entry) => entry.rule === stored.rule)?.resume as Resume | undefined, decision.verdict.plan);
+  if (!progress || !resume) return undefined;
+  return { approver: stored.settledBy, resume, attempts: progress.attempts };
 }
 
 async function clearProgress(eventId: string, family: string, deps: EngineDeps): Promise<void> {
@@ -661,9 +671,9 @@ async function act(decision: Decision, rule: Rule | undefined, deps: EngineDeps,
   const probes = rule?.probes ?? [];
   const allowance = { writesLeft: budget.writesLeft, maxWritesPerInvocation: deps.config.maxWritesPerInvocation };
   let disposition = resolveOutcome(decision, allowance);
-  if (resume && disposition.kind === 'apply' && planHash(disposition.plan) === resume.planHash) {
+  const point = disposition.kind === 'apply' ? resumePointFor(resume, disposition.plan) : undefined;
+  if (disposition.kind === 'apply' && point) {
     // The plan an earlier invocation started, decided again the same: it goes on at its next step, its writes already counted.
-    const { planHash: _hash, ...point } = resume;
     return { disposition, ...(await run(disposition.plan, probes, deps, context, point)) };
   }
   if (disposition.kind === 'propose' && disposition.capped === 'invocation') metrics.count('BlastRadiusCapped', decision.rule);

@@ -51,19 +51,19 @@ function budgetKey(window: string, scope?: string): string {
 export function dynamoDbWriteBudget(options: { readonly tableName: string; readonly client: DynamoDBClient; readonly settings: WriteBudgetSettings }): WriteBudget {
   const { tableName, client, settings } = options;
   const allMembers = settings.allMembersMaxWrites ?? settings.maxWrites * 10;
-  /** Adds `writes` to a counter if it stays within `limit`; true when it did. */
-  const take = async (key: string, writes: number, limit: number, now: Date): Promise<boolean> => {
+  /** Adds `writes` to a counter if it stays within `limit` (always, with no limit: a give-back); true when it did. */
+  const take = async (key: string, writes: number, now: Date, limit?: number): Promise<boolean> => {
     try {
       await client.send(
         new UpdateItemCommand({
           TableName: tableName,
           Key: { id: { S: key } },
           UpdateExpression: 'ADD #writes :writes SET #expiration = if_not_exists(#expiration, :expiration)',
-          ConditionExpression: 'attribute_not_exists(#writes) OR #writes <= :left',
+          ...(limit === undefined ? {} : { ConditionExpression: 'attribute_not_exists(#writes) OR #writes <= :left' }),
           ExpressionAttributeNames: { '#writes': 'writes', '#expiration': 'expiration' },
           ExpressionAttributeValues: {
             ':writes': { N: String(writes) },
-            ':left': { N: String(limit - writes) },
+            ...(limit === undefined ? {} : { ':left': { N: String(limit - writes) } }),
             // Kept a day past its window, then removed by the table's TTL.
             ':expiration': { N: String(Math.floor(now.getTime() / 1000) + settings.windowMinutes * 60 + 86_400) },
           },
@@ -83,16 +83,16 @@ export function dynamoDbWriteBudget(options: { readonly tableName: string; reado
       const window = windowStart(now, settings.windowMinutes);
       try {
         if (account === undefined) {
-          if (await take(budgetKey(window), writes, settings.maxWrites, now)) return { granted: true };
+          if (await take(budgetKey(window), writes, now, settings.maxWrites)) return { granted: true };
           return { granted: false, reason: `the deployment's write budget of ${settings.maxWrites} write calls ${per} is spent (writeBudget)` };
         }
         // A member account's writes come from its own budget and from all members' together, so a burst across many accounts is capped too.
-        if (!(await take(budgetKey(window, 'members'), writes, allMembers, now))) {
+        if (!(await take(budgetKey(window, 'members'), writes, now, allMembers))) {
           return { granted: false, reason: `the write budget of all member accounts together, ${allMembers} write calls ${per}, is spent (writeBudget.allMembersMaxWrites)` };
         }
-        if (await take(budgetKey(window, account), writes, settings.maxWrites, now)) return { granted: true };
+        if (await take(budgetKey(window, account), writes, now, settings.maxWrites)) return { granted: true };
         // Given back to all members' budget, since this account's was spent. Should that fail, it stays spent: less is granted, never more.
-        await take(budgetKey(window, 'members'), -writes, Number.MAX_SAFE_INTEGER, now).catch(() => false);
+        await take(budgetKey(window, 'members'), -writes, now).catch(() => false);
         return { granted: false, reason: `account ${account}'s write budget of ${settings.maxWrites} write calls ${per} is spent (writeBudget)` };
       } catch (error) {
         return { granted: false, reason: `the write budget could not be checked (${errorCode(error)}), so nothing is applied` };

@@ -7,8 +7,9 @@
  * bot's paced rate is far below STS's 600 requests per second, and the
  * attribution is worth the call.
  */
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { memberRoleArn, memberSessionName, MemberRoleError, unreachableGateway, type MemberAccess, type MemberTarget } from '../engine/accounts.js';
+import { AssumeRoleCommand, STSClient, type Credentials } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { memberRoleArn, memberSessionName, MemberRoleError, partitionOf, unreachableGateway, type MemberAccess, type MemberTarget } from '../engine/accounts.js';
 import { createAwsGateway, errorCode, UnsupportedOperationError, type AwsGateway, type CommandTable } from '../engine/aws.js';
 import type { Env } from '../engine/decide.js';
 import type { Pacer } from '../engine/pacing.js';
@@ -27,27 +28,33 @@ interface MemberAccessOptions {
   readonly now?: () => number;
 }
 
+/** An assumed role's credentials as the SDK takes them, expiring when STS says (else at `expires`); an answer without keys is an error. */
+export function sessionCredentials(credentials: Credentials | undefined, expires: Date): AwsCredentialIdentity & { readonly expiration: Date } {
+  if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) throw new Error('STS answered without credentials');
+  return {
+    accessKeyId: credentials.AccessKeyId,
+    secretAccessKey: credentials.SecretAccessKey,
+    ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}),
+    expiration: credentials.Expiration ?? expires,
+  };
+}
+
 /** The hub's access to member accounts, when the deployment serves any (`BOT_MEMBER_ACCOUNTS` or `BOT_ORGANIZATION_ID`). */
 export function memberAccessFromEnv(options: MemberAccessOptions): MemberAccess | undefined {
   const { env, family, commands, pacer } = options;
   if (!env['BOT_ACCOUNT'] || (!env['BOT_MEMBER_ACCOUNTS'] && !env['BOT_ORGANIZATION_ID'])) return undefined;
   const sts = options.sts ?? new STSClient(env['AWS_REGION'] ? { region: env['AWS_REGION'] } : {});
   const now = options.now ?? Date.now;
-  const partition = /^arn:(aws(?:-[a-z]+)*):/.exec(env['BOT_PRINCIPALS'] ?? '')?.[1] ?? 'aws';
+  const partition = partitionOf(env['BOT_PRINCIPALS']);
   const cache = new Map<string, { readonly gateway: Promise<AwsGateway>; readonly expires: number }>();
   /** Assumes the role once per event (the first call needs it); a refusal becomes a gateway that says why. */
   const session = async ({ account, region, eventId }: MemberTarget): Promise<AwsGateway> => {
     const roleArn = memberRoleArn(partition, account, family);
     try {
-      const { Credentials: credentials } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: memberSessionName(eventId), DurationSeconds: 900 }));
-      if (!credentials?.AccessKeyId || !credentials.SecretAccessKey) throw new Error('STS answered without credentials');
-      const expiration = credentials.Expiration ?? new Date(now() + 900_000);
-      const raw = createAwsGateway(commands, {
-        region,
-        maxAttempts: 1,
-        credentials: { accessKeyId: credentials.AccessKeyId, secretAccessKey: credentials.SecretAccessKey, ...(credentials.SessionToken ? { sessionToken: credentials.SessionToken } : {}), expiration },
-      });
-      cache.set(`${account}#${region}#${eventId}`, { gateway: Promise.resolve(raw), expires: expiration.getTime() });
+      const { Credentials: answer } = await sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: memberSessionName(eventId), DurationSeconds: 900 }));
+      const credentials = sessionCredentials(answer, new Date(now() + 900_000));
+      const raw = createAwsGateway(commands, { region, maxAttempts: 1, credentials });
+      cache.set(`${account}#${region}#${eventId}`, { gateway: Promise.resolve(raw), expires: credentials.expiration.getTime() });
       return raw;
     } catch (error) {
       return unreachableGateway(
