@@ -168,7 +168,8 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const bar = io.stderrIsTTY && io.progress ? createProgressBar({ write: io.progress, ...(io.stderrColumns ? { columns: io.stderrColumns } : {}) }) : undefined;
   const totals = await runReplay({
     inputs,
-    engine: { rules, config, env, window, ...(gate ? { gate } : {}) },
+    // A copy: each read of process.env is a call into the runtime, and the rules read it for every event.
+    engine: { rules, config, env: { ...env }, window, ...(gate ? { gate } : {}) },
     setup: { ruleIds: rules.map((rule) => rule.id), configPath: values.config, env: { ...env }, window, useGate: gate !== undefined },
     jobs,
     jobsExplicit: values.jobs !== undefined,

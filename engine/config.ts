@@ -314,8 +314,12 @@ export function modeFor(rule: Rule, config: Config, env: Readonly<Record<string,
   return mode;
 }
 
+/** Each rule's default settings, parsed once: a replay asks for them for every event. */
+const defaultSettings = new WeakMap<Rule, unknown>();
+
 export function settingsFor<T>(rule: Rule, config: Config): T {
   const configured = config.rules[rule.id];
   if (configured) return configured.settings as T;
-  return (rule.settings ? rule.settings.parse({}) : {}) as T;
+  if (!defaultSettings.has(rule)) defaultSettings.set(rule, rule.settings ? rule.settings.parse({}) : {});
+  return defaultSettings.get(rule) as T;
 }

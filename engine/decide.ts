@@ -82,8 +82,16 @@ function commaList(value: string | undefined): string[] {
     .filter((item) => item.length > 0);
 }
 
+/** The identity last read, with the two variables it was read from: the replay decides thousands of events with one environment. */
+let lastIdentity: { readonly principals: string | undefined; readonly sessionNames: string | undefined; readonly identity: BotIdentity } | undefined;
+
 function botIdentity(env: Env): BotIdentity {
-  return { roles: commaList(env['BOT_PRINCIPALS']), sessions: commaList(env['BOT_SESSION_NAMES']) };
+  const principals = env['BOT_PRINCIPALS'];
+  const sessionNames = env['BOT_SESSION_NAMES'];
+  if (lastIdentity !== undefined && lastIdentity.principals === principals && lastIdentity.sessionNames === sessionNames) return lastIdentity.identity;
+  const identity = { roles: commaList(principals), sessions: commaList(sessionNames) };
+  lastIdentity = { principals, sessionNames, identity };
+  return identity;
 }
 
 /** Whether an IAM role ARN is exactly one of the bot's roles. */

@@ -91,6 +91,31 @@ export function ruleMatches(rule: Rule, event: unknown): boolean {
   return matcher(event);
 }
 
+/** Per rule list: for each event name, the rules (in order) whose pattern lists it. Every trigger's clause pins `detail.eventName`. */
+const byEventName = new WeakMap<readonly Rule[], ReadonlyMap<string, readonly Rule[]>>();
+
+function rulesNaming(rules: readonly Rule[]): ReadonlyMap<string, readonly Rule[]> {
+  let index = byEventName.get(rules);
+  if (!index) {
+    const built = new Map<string, Rule[]>();
+    for (const rule of rules) {
+      for (const name of new Set(rule.triggers.flatMap((trigger) => trigger.eventNames))) built.set(name, [...(built.get(name) ?? []), rule]);
+    }
+    index = built;
+    byEventName.set(rules, index);
+  }
+  return index;
+}
+
+/**
+ * The rules whose pattern matches a raw record, in order. A string event name
+ * is matched only against the rules that list it: no other pattern can match
+ * it. Any other value (an array matches if one of its items is listed) goes
+ * to every rule's matcher.
+ */
 export function matchingRules(rules: readonly Rule[], event: unknown): Rule[] {
-  return rules.filter((rule) => ruleMatches(rule, event));
+  const detail = typeof event === 'object' && event !== null ? (event as Record<string, unknown>)['detail'] : undefined;
+  const name = typeof detail === 'object' && detail !== null ? (detail as Record<string, unknown>)['eventName'] : undefined;
+  const candidates = typeof name === 'string' ? (rulesNaming(rules).get(name) ?? []) : rules;
+  return candidates.filter((rule) => ruleMatches(rule, event));
 }

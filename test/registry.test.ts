@@ -143,6 +143,28 @@ describe('rule registry', () => {
     );
   });
 
+  it('finds the matching rules of a raw record by its event name exactly as every rule matcher would, whatever the name holds', () => {
+    const ids = (rules: readonly Rule[]) => rules.map((rule) => rule.id);
+    const names = [...new Set(fixtures.map(({ event }) => event.detail.eventName))];
+    // EventBridge matches an array if one of its items is listed: such names, and any other non-string, go past the index.
+    const nameValue = fc.oneof(
+      fc.constantFrom(...names),
+      fc.array(fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 8 })), { maxLength: 3 }),
+      fc.constantFrom(undefined, null, 7, {}),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...fixtures), nameValue, ({ event }, eventName) => {
+        const { eventName: _name, ...rest } = event.detail;
+        const raw = { ...event, detail: eventName === undefined ? rest : { ...rest, eventName } };
+        expect(ids(matchingRules(allRules, raw))).toStrictEqual(ids(allRules.filter((rule) => ruleMatches(rule, raw))));
+      }),
+      { numRuns: 1000 },
+    );
+    const listed = fixtures.find(({ event }) => matchingRules(allRules, event).length > 0);
+    if (!listed) throw new Error('no fixture reaches a rule');
+    expect(matchingRules(allRules, { ...listed.event, detail: { ...listed.event.detail, eventName: [listed.event.detail.eventName] } }).length).toBeGreaterThan(0);
+  });
+
   it("matches an event with a family's pattern exactly when it matches one of the family's rules", () => {
     for (const [family, rules] of Object.entries(rulesByFamily)) {
       const familyMatcher = compilePattern(patternForRules(rules));
