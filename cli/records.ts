@@ -60,6 +60,8 @@ const STS_CHANGE_EVENTS = new Set(['GetFederationToken', 'GetSessionToken']);
 
 /** Namespace of the replay's deterministic envelope ids (a fixed, random UUID). */
 const ID_NAMESPACE = Buffer.from('6f0b7a3e4c2d4f1a9b8e5d7c3a1f2e40', 'hex');
+/** The namespace, then room for any real eventID (a UUID, 36 bytes). */
+const ID_INPUT = Buffer.concat([ID_NAMESPACE], ID_NAMESPACE.length + 240);
 
 type JsonObject = Record<string, unknown>;
 
@@ -73,12 +75,15 @@ function isObject(value: unknown): value is JsonObject {
  * logs print the same ids.
  */
 export function envelopeIdFor(eventID: string): string {
-  // One call (crypto.hash, Node 21.7+): a Hash object per record cost more than the digest itself.
-  const hash = oneShotHash('sha1', Buffer.concat([ID_NAMESPACE, Buffer.from(eventID, 'utf8')]), 'buffer');
-  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
-  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  // The namespace and the id in one reused buffer, hashed in one call (crypto.hash, Node 21.7+): a Hash object and
+  // two buffers per record cost more than the digest itself. An id too long for the buffer gets one of its own.
+  const length = ID_NAMESPACE.length + Buffer.byteLength(eventID, 'utf8');
+  const input = length <= ID_INPUT.length ? ID_INPUT : Buffer.concat([ID_NAMESPACE], length);
+  input.write(eventID, ID_NAMESPACE.length, 'utf8');
+  const hex = oneShotHash('sha1', input.subarray(0, length), 'hex');
+  // Version 5 in the high nibble of byte 6; the variant (binary 10) in the two high bits of byte 8.
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**

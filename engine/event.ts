@@ -6,6 +6,7 @@
  */
 import { ParseFault } from './errors.js';
 import * as z from 'zod/mini';
+import { util } from 'zod/v4/core';
 import { formatIssues, type Issue } from './issues.js';
 
 const UserIdentitySchema = z.looseObject({
@@ -21,8 +22,18 @@ const UserIdentitySchema = z.looseObject({
   ),
 });
 
-/** `requestParameters` and `responseElements` are objects or `null` (failed calls, some read calls). */
-const ElementsSchema = z.nullable(z.optional(z.record(z.string(), z.unknown())));
+/**
+ * `requestParameters` and `responseElements` are objects or `null` (failed
+ * calls, some read calls). Checked as `z.record(z.string(), z.unknown())`
+ * would, without copying every key: they are the largest part of most events.
+ */
+const ElementsSchema = z.nullable(
+  z.optional(
+    z.custom<Record<string, unknown>>((value) => util.isPlainObject(value), {
+      error: (issue) => `expected record, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'array' : typeof issue.input}`,
+    }),
+  ),
+);
 
 const CloudTrailRecordSchema = z.looseObject({
   eventVersion: z.optional(z.string()),

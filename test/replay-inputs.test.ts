@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { parseConfig } from '../engine/config.js';
 import { eventNameGate, requiredEventNames, requiredLiterals } from '../cli/gate.js';
 import { listInputs, readRecords, readSource, WHOLE_FILE_BYTES, type InputRecord } from '../cli/inputs.js';
@@ -166,6 +166,24 @@ describe('replay inputs', () => {
       expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(envelopeIdFor('7cbd12f7-48e3-4e4c-a988-254bb5154dfb')).toBe(id);
       expect(envelopeIdFor('7cbd12f7-48e3-4e4c-a988-254bb5154dfc')).not.toBe(id);
+    });
+
+    it('derives the id as RFC 9562 says (SHA-1 of namespace and name, version and variant set), for ids of any length and script', () => {
+      const namespace = Buffer.from('6f0b7a3e4c2d4f1a9b8e5d7c3a1f2e40', 'hex');
+      const reference = (name: string) => {
+        const bytes = createHash('sha1').update(namespace).update(name, 'utf8').digest().subarray(0, 16);
+        bytes[6] = ((bytes[6] as number) & 0x0f) | 0x50;
+        bytes[8] = ((bytes[8] as number) & 0x3f) | 0x80;
+        const hex = bytes.toString('hex');
+        return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      };
+      // Long ids (past the reused buffer) and short ones in turn: nothing of one may leak into the next.
+      fc.assert(fc.property(fc.oneof(fc.uuid(), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ minLength: 200, maxLength: 600 })), (name) => {
+          expect(envelopeIdFor(name)).toBe(reference(name));
+        }), {
+        numRuns: 500,
+      });
+      expect(envelopeIdFor('7cbd12f7-48e3-4e4c-a988-254bb5154dfb')).toBe('e5b45ca7-f5e1-5a50-a5de-1d89f7688acc');
     });
 
     it('takes the account from userIdentity when recipientAccountId is absent, and the detail-type from eventType', () => {

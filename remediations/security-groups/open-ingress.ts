@@ -51,7 +51,19 @@ interface PortRange {
   readonly to: number;
 }
 
-function parsePortSpecs(specs: readonly string[]): PortRange[] {
+/** The settings' port lists, parsed once each: a replay checks thousands of ranges against the same list. */
+const parsedSpecs = new WeakMap<readonly string[], readonly PortRange[]>();
+
+function parsePortSpecs(specs: readonly string[]): readonly PortRange[] {
+  let parsed = parsedSpecs.get(specs);
+  if (!parsed) {
+    parsed = readPortSpecs(specs);
+    parsedSpecs.set(specs, parsed);
+  }
+  return parsed;
+}
+
+function readPortSpecs(specs: readonly string[]): PortRange[] {
   return specs.map((spec) => {
     const [protocol, ports = ''] = spec.split('/') as ['tcp' | 'udp', string];
     const [from, to = from] = ports.split('-').map(Number) as [number, number?];

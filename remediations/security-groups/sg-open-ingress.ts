@@ -101,7 +101,19 @@ function targetGroup(event: CloudTrailEvent): { groupId?: string; groupName?: st
  * The response's `securityGroupRuleSet` is the truth when present: it lists
  * exactly the rules created, with their ids.
  */
-function grantedRanges(event: CloudTrailEvent): IngressRange[] {
+function grantedRanges(event: CloudTrailEvent): readonly IngressRange[] {
+  let ranges = grantedByEvent.get(event);
+  if (!ranges) {
+    ranges = readGrantedRanges(event);
+    grantedByEvent.set(event, ranges);
+  }
+  return ranges;
+}
+
+/** Both lookups and the evaluation read the ranges: an event's are read once. */
+const grantedByEvent = new WeakMap<CloudTrailEvent, readonly IngressRange[]>();
+
+function readGrantedRanges(event: CloudTrailEvent): IngressRange[] {
   const { groupId } = targetGroup(event);
   const modify = modifyRequest(event);
   if (modify) {
