@@ -159,7 +159,7 @@ Options:
   --width N         table width in columns (default: the terminal's, else 100)
   --color auto|always|never
                     table colours (auto: on a terminal; NO_COLOR turns them off)
-  --jobs N          worker threads (default: one per core, at most 4)
+  --jobs N          worker threads (default: one per core, at most 4, with more than two cores; else 1)
   -h, --help        this help
 
 The summary counts the records read, those filtered out by --since/--until,

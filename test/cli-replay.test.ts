@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultJobs } from '../cli/replay-pool.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -209,6 +210,10 @@ describe('remediate replay (the real binary)', () => {
       expect(workers.stderr).toBe('');
       expect(workers.stdout).toBe(single.stdout);
       expect(jsonl(workers.stdout)).toHaveLength(6);
+    });
+
+    it('uses worker threads by default only with more than two cores, one per core up to four', () => {
+      expect([1, 2, 3, 4, 8, 64].map((cores) => defaultJobs(cores))).toStrictEqual([1, 1, 3, 4, 4, 4]);
     });
   });
 });
