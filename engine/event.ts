@@ -6,7 +6,6 @@
  */
 import { ParseFault } from './errors.js';
 import * as z from 'zod/mini';
-import { util } from 'zod/v4/core';
 import { formatIssues, type Issue } from './issues.js';
 
 const UserIdentitySchema = z.looseObject({
@@ -23,13 +22,26 @@ const UserIdentitySchema = z.looseObject({
 });
 
 /**
+ * What `z.record` accepts: an object that is not an array, whose constructor,
+ * if it is a function, has a prototype of its own (`Object`'s or a class's).
+ * Every object `JSON.parse` makes is one.
+ */
+export function isRecordLike(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const constructor: unknown = (value as { constructor?: unknown }).constructor;
+  if (typeof constructor !== 'function') return true;
+  const prototype: unknown = (constructor as { prototype?: unknown }).prototype;
+  return typeof prototype === 'object' && prototype !== null && !Array.isArray(prototype) && Object.hasOwn(prototype, 'isPrototypeOf');
+}
+
+/**
  * `requestParameters` and `responseElements` are objects or `null` (failed
  * calls, some read calls). Checked as `z.record(z.string(), z.unknown())`
  * would, without copying every key: they are the largest part of most events.
  */
 const ElementsSchema = z.nullable(
   z.optional(
-    z.custom<Record<string, unknown>>((value) => util.isPlainObject(value), {
+    z.custom<Record<string, unknown>>((value) => isRecordLike(value), {
       error: (issue) => `expected record, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'array' : typeof issue.input}`,
     }),
   ),

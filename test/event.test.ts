@@ -1,8 +1,41 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseEvent, principalArn } from '../engine/event.js';
+import * as z from 'zod/mini';
+import { isRecordLike, parseEvent, principalArn } from '../engine/event.js';
 import { loadEvent } from './helpers/fixtures.js';
 
 describe('parseEvent', () => {
+  it('accepts as requestParameters and responseElements exactly what z.record accepts, and names what it refuses', () => {
+    const record = z.record(z.string(), z.unknown());
+    class Plain {
+      readonly a = 1;
+    }
+    const odd = [
+      Object.create(null),
+      new Plain(),
+      new Date(0),
+      new Map(),
+      { constructor: 'x' },
+      { constructor: () => undefined },
+      { constructor: function named() {} },
+      { constructor: { prototype: {} } },
+      Object.assign(function f() {}, { a: 1 }),
+    ];
+    fc.assert(
+      fc.property(fc.oneof(fc.anything({ withObjectString: true, withNullPrototype: true, withMap: true, withDate: true }), fc.constantFrom(...odd)), (value) => {
+        expect(isRecordLike(value)).toBe(record.safeParse(value).success);
+      }),
+      { numRuns: 2000 },
+    );
+    const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-stratus-genuine-anonymised-slash0.json') as { detail: Record<string, unknown> };
+    const withParameters = (requestParameters: unknown) => parseEvent({ ...raw, detail: { ...raw.detail, requestParameters } });
+    for (const [value, got] of [['x', 'string'], [[1], 'array'], [7, 'number']] as const) {
+      const result = withParameters(value);
+      expect(result.success ? undefined : result.error.problems).toStrictEqual([`detail.requestParameters: expected record, got ${got}`]);
+    }
+    expect(withParameters(null).success).toBe(true);
+  });
+
   it('accepts a recorded EventBridge envelope and keeps every field', () => {
     const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-stratus-genuine-anonymised-slash0.json');
     const result = parseEvent(raw);
