@@ -91,19 +91,21 @@ export function ruleMatches(rule: Rule, event: unknown): boolean {
   return matcher(event);
 }
 
-/** Per rule list: for each event name, the rules (in order) whose pattern lists it. Every trigger's clause pins `detail.eventName`. */
-const byEventName = new WeakMap<readonly Rule[], ReadonlyMap<string, readonly Rule[]>>();
+/**
+ * Per rule list: for each event name, the rules (in order) whose pattern lists
+ * it (every trigger's clause pins `detail.eventName`), with the rules it was
+ * built from: a list changed since is indexed again.
+ */
+const byEventName = new WeakMap<readonly Rule[], { readonly built: readonly Rule[]; readonly index: ReadonlyMap<string, readonly Rule[]> }>();
 
 function rulesNaming(rules: readonly Rule[]): ReadonlyMap<string, readonly Rule[]> {
-  let index = byEventName.get(rules);
-  if (!index) {
-    const built = new Map<string, Rule[]>();
-    for (const rule of rules) {
-      for (const name of new Set(rule.triggers.flatMap((trigger) => trigger.eventNames))) built.set(name, [...(built.get(name) ?? []), rule]);
-    }
-    index = built;
-    byEventName.set(rules, index);
+  const cached = byEventName.get(rules);
+  if (cached && cached.built.length === rules.length && cached.built.every((rule, at) => rule === rules[at])) return cached.index;
+  const index = new Map<string, Rule[]>();
+  for (const rule of rules) {
+    for (const name of new Set(rule.triggers.flatMap((trigger) => trigger.eventNames))) index.set(name, [...(index.get(name) ?? []), rule]);
   }
+  byEventName.set(rules, { built: [...rules], index });
   return index;
 }
 

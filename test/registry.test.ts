@@ -163,6 +163,11 @@ describe('rule registry', () => {
     const listed = fixtures.find(({ event }) => matchingRules(allRules, event).length > 0);
     if (!listed) throw new Error('no fixture reaches a rule');
     expect(matchingRules(allRules, { ...listed.event, detail: { ...listed.event.detail, eventName: [listed.event.detail.eventName] } }).length).toBeGreaterThan(0);
+    // A list changed after its first use is indexed again.
+    const list = allRules.filter((rule) => !matchingRules(allRules, listed.event).includes(rule));
+    expect(matchingRules(list, listed.event)).toStrictEqual([]);
+    list.push(...matchingRules(allRules, listed.event));
+    expect(ids(matchingRules(list, listed.event))).toStrictEqual(ids(matchingRules(allRules, listed.event)));
   });
 
   it("matches an event with a family's pattern exactly when it matches one of the family's rules", () => {
