@@ -380,8 +380,9 @@ async function* decompressed(source: Readable, onBytes?: (bytes: number) => void
     const bytes = gzip ? inflateWhole(whole) : whole;
     if (bytes !== undefined) {
       onBytes?.(whole.length);
-      // Memory of this file alone (never Node's shared pool of small buffers): the reader frees it once done with the file.
-      if (gzip && bytes.buffer instanceof ArrayBuffer && bytes.buffer.byteLength > Buffer.poolSize) owned?.push(bytes.buffer);
+      // Memory of this file alone (never Node's shared pool of small buffers): the reader frees it once done with the file,
+      // the gzip bytes it was inflated from too (nothing reads them again).
+      if (gzip) for (const done of [bytes, whole]) if (done.buffer instanceof ArrayBuffer && done.buffer.byteLength > Buffer.poolSize) owned?.push(done.buffer);
       if (bytes.length > 0) yield bytes;
       return;
     }
