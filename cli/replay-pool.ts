@@ -80,8 +80,8 @@ const WORKER_YOUNG_GENERATION_MB = 4;
  * One worker per core, capped so that memory stays bounded on large machines;
  * on one or two cores, the main thread alone. Each worker starts the engine and
  * compiles the rules again, and the main thread still merges and prints: on a
- * 2-vCPU machine two workers took from 6% less to 6% more time than one
- * thread, for 1.5 to 1.6 times its CPU (`npm run bench`).
+ * 2-vCPU machine two workers took from 12% less to 6% more time than one
+ * thread, for 1.4 to 1.6 times its CPU (`npm run bench`).
  */
 export function defaultJobs(cores = availableParallelism()): number {
   return cores <= 2 ? 1 : Math.min(cores, MAX_DEFAULT_JOBS);
