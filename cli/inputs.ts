@@ -284,7 +284,8 @@ const WHOLE = Symbol('whole file');
 
 /** The whole content of a small open file, or `undefined` when it cannot be read at once (the caller streams it, and the stream reports the error). */
 function readWhole(fd: number, size: number): Buffer | undefined {
-  const bytes = Buffer.allocUnsafe(size);
+  // Memory of its own, never a slice of Node's shared pool of small buffers: the reader frees it once the file is inflated.
+  const bytes = Buffer.allocUnsafeSlow(size);
   let filled = 0;
   try {
     for (;;) {
@@ -380,9 +381,13 @@ async function* decompressed(source: Readable, onBytes?: (bytes: number) => void
     const bytes = gzip ? inflateWhole(whole) : whole;
     if (bytes !== undefined) {
       onBytes?.(whole.length);
-      // Memory of this file alone (never Node's shared pool of small buffers): the reader frees it once done with the file,
-      // the gzip bytes it was inflated from too (nothing reads them again).
-      if (gzip) for (const done of [bytes, whole]) if (done.buffer instanceof ArrayBuffer && done.buffer.byteLength > Buffer.poolSize) owned?.push(done.buffer);
+      // Memory of this file alone: the reader frees it once done with the file, and the gzip bytes it was inflated from
+      // (read into memory of their own by readWhole; nothing reads them again). zlib's output is never a slice of Node's
+      // shared pool at this size, and the size is checked all the same: freeing the pool would corrupt every small buffer.
+      if (gzip) {
+        if (bytes.buffer instanceof ArrayBuffer && bytes.buffer.byteLength > Buffer.poolSize) owned?.push(bytes.buffer);
+        if (whole.buffer instanceof ArrayBuffer) owned?.push(whole.buffer);
+      }
       if (bytes.length > 0) yield bytes;
       return;
     }

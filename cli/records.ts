@@ -60,8 +60,9 @@ const STS_CHANGE_EVENTS = new Set(['GetFederationToken', 'GetSessionToken']);
 
 /** Namespace of the replay's deterministic envelope ids (a fixed, random UUID). */
 const ID_NAMESPACE = Buffer.from('6f0b7a3e4c2d4f1a9b8e5d7c3a1f2e40', 'hex');
-/** The namespace, then room for any real eventID (a UUID, 36 bytes). */
-const ID_INPUT = Buffer.concat([ID_NAMESPACE], ID_NAMESPACE.length + 240);
+/** The namespace, then room for any real eventID (a UUID, 36 bytes); memory of its own, not a slice of Node's shared pool. */
+const ID_INPUT = Buffer.alloc(ID_NAMESPACE.length + 240);
+ID_NAMESPACE.copy(ID_INPUT);
 
 type JsonObject = Record<string, unknown>;
 

@@ -9,10 +9,11 @@ import { allRules } from '../remediations/registry.js';
 import { loadConfigFile } from './config-file.js';
 import { eventNameGate } from './gate.js';
 import { openFile } from './inputs.js';
-import { replayInput, type ReplayEngine } from './replay-input.js';
+import { BATCH_LINES, replayInput, type ReplayEngine } from './replay-input.js';
 import type { FromWorker, ToWorker, WorkerSetup } from './replay-pool.js';
 
-const MAX_UNACKED_BATCHES = 4;
+/** 1,024 lines ahead of the printing, in batches of {@link BATCH_LINES}: as far as before batches were made smaller. */
+const MAX_UNACKED_BATCHES = 1024 / BATCH_LINES;
 const PROGRESS_EVERY_MS = 100;
 
 const port = parentPort;

@@ -314,12 +314,20 @@ export function modeFor(rule: Rule, config: Config, env: Readonly<Record<string,
   return mode;
 }
 
-/** Each rule's default settings, parsed once: a replay asks for them for every event. */
+/** Each rule's default settings, parsed once (a replay asks for them for every event) and frozen, since every event shares them. */
 const defaultSettings = new WeakMap<Rule, unknown>();
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
 
 export function settingsFor<T>(rule: Rule, config: Config): T {
   const configured = config.rules[rule.id];
   if (configured) return configured.settings as T;
-  if (!defaultSettings.has(rule)) defaultSettings.set(rule, rule.settings ? rule.settings.parse({}) : {});
+  if (!defaultSettings.has(rule)) defaultSettings.set(rule, deepFreeze(rule.settings ? rule.settings.parse({}) : {}));
   return defaultSettings.get(rule) as T;
 }

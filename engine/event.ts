@@ -22,28 +22,38 @@ const UserIdentitySchema = z.looseObject({
 });
 
 /**
- * What `z.record` accepts: an object that is not an array, whose constructor,
- * if it is a function, has a prototype of its own (`Object`'s or a class's).
- * Every object `JSON.parse` makes is one.
+ * What `z.record` accepts: an object that is not an array and has no symbol
+ * keys, whose constructor, if it is a function, has a prototype of its own
+ * (`Object`'s or a class's). Every object `JSON.parse` makes is one.
  */
 export function isRecordLike(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const constructor: unknown = (value as { constructor?: unknown }).constructor;
-  if (typeof constructor !== 'function') return true;
-  const prototype: unknown = (constructor as { prototype?: unknown }).prototype;
-  return typeof prototype === 'object' && prototype !== null && !Array.isArray(prototype) && Object.hasOwn(prototype, 'isPrototypeOf');
+  if (typeof constructor === 'function') {
+    const prototype: unknown = (constructor as { prototype?: unknown }).prototype;
+    if (typeof prototype !== 'object' || prototype === null || Array.isArray(prototype) || !Object.hasOwn(prototype, 'isPrototypeOf')) return false;
+  }
+  return Object.getOwnPropertySymbols(value).length === 0;
 }
+
+const RecordSchema = z.record(z.string(), z.unknown());
 
 /**
  * `requestParameters` and `responseElements` are objects or `null` (failed
  * calls, some read calls). Checked as `z.record(z.string(), z.unknown())`
  * would, without copying every key: they are the largest part of most events.
+ * What its copy would change still goes through that copy: an object whose
+ * prototype is not `Object`'s, and an own `__proto__` key (which `JSON.parse`
+ * makes from `"__proto__"`, and the copy drops). So the result is always the
+ * one `z.record` gives.
  */
 const ElementsSchema = z.nullable(
   z.optional(
-    z.custom<Record<string, unknown>>((value) => isRecordLike(value), {
-      error: (issue) => `expected record, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'array' : typeof issue.input}`,
-    }),
+    z
+      .custom<Record<string, unknown>>((value) => isRecordLike(value), {
+        error: (issue) => `expected record, got ${issue.input === null ? 'null' : Array.isArray(issue.input) ? 'array' : typeof issue.input}`,
+      })
+      .check(z.overwrite((value) => (Object.getPrototypeOf(value) === Object.prototype && !Object.hasOwn(value, '__proto__') ? value : RecordSchema.parse(value)))),
   ),
 );
 

@@ -20,15 +20,28 @@ describe('parseEvent', () => {
       { constructor: function named() {} },
       { constructor: { prototype: {} } },
       Object.assign(function f() {}, { a: 1 }),
+      { a: 1, [Symbol('s')]: 2 },
+      JSON.parse('{"__proto__": {"polluted": true}, "groupId": "sg-1"}') as unknown,
+      JSON.parse('{"__proto__": 7, "groupId": "sg-1"}') as unknown,
     ];
+    const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-stratus-genuine-anonymised-slash0.json') as { detail: Record<string, unknown> };
+    const withParameters = (requestParameters: unknown) => parseEvent({ ...raw, detail: { ...raw.detail, requestParameters } });
     fc.assert(
       fc.property(fc.oneof(fc.anything({ withObjectString: true, withNullPrototype: true, withMap: true, withDate: true }), fc.constantFrom(...odd)), (value) => {
-        expect(isRecordLike(value)).toBe(record.safeParse(value).success);
+        const expected = record.safeParse(value);
+        expect(isRecordLike(value)).toBe(expected.success);
+        // What the event keeps is what z.record gives: the same keys, own `__proto__` included, and the same prototype.
+        const parsed = withParameters(value);
+        // Missing and null are allowed besides (failed calls, data-lake exports).
+        expect(parsed.success).toBe(expected.success || value === undefined || value === null);
+        if (!parsed.success || !expected.success) return;
+        const kept = parsed.event.detail.requestParameters as object;
+        expect(Reflect.ownKeys(kept)).toStrictEqual(Reflect.ownKeys(expected.data));
+        expect(Object.getPrototypeOf(kept)).toBe(Object.getPrototypeOf(expected.data));
+        expect(JSON.stringify(kept)).toBe(JSON.stringify(expected.data));
       }),
       { numRuns: 2000 },
     );
-    const raw = loadEvent('ec2/AuthorizeSecurityGroupIngress-stratus-genuine-anonymised-slash0.json') as { detail: Record<string, unknown> };
-    const withParameters = (requestParameters: unknown) => parseEvent({ ...raw, detail: { ...raw.detail, requestParameters } });
     for (const [value, got] of [['x', 'string'], [[1], 'array'], [7, 'number']] as const) {
       const result = withParameters(value);
       expect(result.success ? undefined : result.error.problems).toStrictEqual([`detail.requestParameters: expected record, got ${got}`]);

@@ -57,7 +57,7 @@ const parsedSpecs = new WeakMap<readonly string[], readonly PortRange[]>();
 function parsePortSpecs(specs: readonly string[]): readonly PortRange[] {
   let parsed = parsedSpecs.get(specs);
   if (!parsed) {
-    parsed = readPortSpecs(specs);
+    parsed = Object.freeze(readPortSpecs(specs).map((range) => Object.freeze(range)));
     parsedSpecs.set(specs, parsed);
   }
   return parsed;

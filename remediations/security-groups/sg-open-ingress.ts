@@ -102,16 +102,19 @@ function targetGroup(event: CloudTrailEvent): { groupId?: string; groupName?: st
  * exactly the rules created, with their ids.
  */
 function grantedRanges(event: CloudTrailEvent): readonly IngressRange[] {
-  let ranges = grantedByEvent.get(event);
-  if (!ranges) {
-    ranges = readGrantedRanges(event);
-    grantedByEvent.set(event, ranges);
-  }
+  const { requestParameters, responseElements } = event.detail;
+  const cached = grantedByEvent.get(event);
+  if (cached && cached.requestParameters === requestParameters && cached.responseElements === responseElements) return cached.ranges;
+  const ranges = Object.freeze(readGrantedRanges(event).map((r) => Object.freeze(r)));
+  grantedByEvent.set(event, { requestParameters, responseElements, ranges });
   return ranges;
 }
 
-/** Both lookups and the evaluation read the ranges: an event's are read once. */
-const grantedByEvent = new WeakMap<CloudTrailEvent, readonly IngressRange[]>();
+/**
+ * Both lookups and the evaluation read the ranges: an event's are read once,
+ * frozen, and read again if the event's request or response was replaced.
+ */
+const grantedByEvent = new WeakMap<CloudTrailEvent, { readonly requestParameters: unknown; readonly responseElements: unknown; readonly ranges: readonly IngressRange[] }>();
 
 function readGrantedRanges(event: CloudTrailEvent): IngressRange[] {
   const { groupId } = targetGroup(event);

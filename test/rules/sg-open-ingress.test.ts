@@ -228,6 +228,13 @@ describe('sg-open-ingress', () => {
     it('gives the same plan when the same event is evaluated twice', () => {
       const event = loadEvent('ec2/AuthorizeSecurityGroupIngress-mixed-ssh-https-postgres-ruleids.json');
       expect(evaluate(event)).toStrictEqual(evaluate(structuredClone(event)));
+      // The same object again (its ranges are read once per event), then with its request and response replaced.
+      expect(evaluate(event)).toStrictEqual(evaluate(structuredClone(event)));
+      const narrowed = authorizeEvent([{ ipProtocol: 'tcp', fromPort: 443, toPort: 443, ipRanges: { items: [{ cidrIp: '0.0.0.0/0' }] } }]);
+      event.detail.requestParameters = narrowed.detail.requestParameters;
+      event.detail.responseElements = narrowed.detail.responseElements;
+      expect(evaluate(event)).toStrictEqual(evaluate(structuredClone(event)));
+      expect(evaluate(event).kind).toBe('compliant');
     });
   });
 });
