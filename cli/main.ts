@@ -166,11 +166,12 @@ async function replay(args: string[], io: Io, env: Env): Promise<number> {
   const formatter = formatterFor(format, io, output);
   const summary = summarise();
   const bar = io.stderrIsTTY && io.progress ? createProgressBar({ write: io.progress, ...(io.stderrColumns ? { columns: io.stderrColumns } : {}) }) : undefined;
+  // One copy for the main thread and the workers: each read of process.env is a call into the runtime, and the rules read it for every event.
+  const plainEnv = { ...env };
   const totals = await runReplay({
     inputs,
-    // A copy: each read of process.env is a call into the runtime, and the rules read it for every event.
-    engine: { rules, config, env: { ...env }, window, ...(gate ? { gate } : {}) },
-    setup: { ruleIds: rules.map((rule) => rule.id), configPath: values.config, env: { ...env }, window, useGate: gate !== undefined },
+    engine: { rules, config, env: plainEnv, window, ...(gate ? { gate } : {}) },
+    setup: { ruleIds: rules.map((rule) => rule.id), configPath: values.config, env: plainEnv, window, useGate: gate !== undefined },
     jobs,
     jobsExplicit: values.jobs !== undefined,
     workerUrl: WORKER_URL,

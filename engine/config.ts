@@ -3,6 +3,7 @@
  * It is validated strictly: a bad key or value fails fast, naming the key and
  * the allowed values.
  */
+import { deepFreeze } from './frozen.js';
 import { SLACK_USER_ID } from './approval.js';
 import { ConfigFault } from './errors.js';
 import * as z from 'zod/mini';
@@ -316,14 +317,6 @@ export function modeFor(rule: Rule, config: Config, env: Readonly<Record<string,
 
 /** Each rule's default settings, parsed once (a replay asks for them for every event) and frozen, since every event shares them. */
 const defaultSettings = new WeakMap<Rule, unknown>();
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
 
 export function settingsFor<T>(rule: Rule, config: Config): T {
   const configured = config.rules[rule.id];

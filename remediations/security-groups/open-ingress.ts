@@ -7,6 +7,7 @@
  */
 import * as z from 'zod/mini';
 import { parseCidr } from '../../engine/cidr.js';
+import { deepFreeze } from '../../engine/frozen.js';
 
 /** `tcp/443`, `udp/53` or a range `tcp/8000-8080`: ports 0-65535, a range from low to high. */
 const PortSpecSchema = z.string().check(
@@ -57,7 +58,7 @@ const parsedSpecs = new WeakMap<readonly string[], readonly PortRange[]>();
 function parsePortSpecs(specs: readonly string[]): readonly PortRange[] {
   let parsed = parsedSpecs.get(specs);
   if (!parsed) {
-    parsed = Object.freeze(readPortSpecs(specs).map((range) => Object.freeze(range)));
+    parsed = deepFreeze(readPortSpecs(specs));
     parsedSpecs.set(specs, parsed);
   }
   return parsed;

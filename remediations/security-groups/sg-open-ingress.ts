@@ -20,6 +20,7 @@ import * as z from 'zod/mini';
 import { opensToInternet, parseCidr } from '../../engine/cidr.js';
 import { field, items, stringField, type CloudTrailEvent } from '../../engine/event.js';
 import { exemptionReason, tagsFromFact, tagsFromList } from '../../engine/exemption.js';
+import { deepFreeze } from '../../engine/frozen.js';
 import {
   AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupRulesCommand,
@@ -105,7 +106,7 @@ function grantedRanges(event: CloudTrailEvent): readonly IngressRange[] {
   const { requestParameters, responseElements } = event.detail;
   const cached = grantedByEvent.get(event);
   if (cached && cached.requestParameters === requestParameters && cached.responseElements === responseElements) return cached.ranges;
-  const ranges = Object.freeze(readGrantedRanges(event).map((r) => Object.freeze(r)));
+  const ranges = deepFreeze(readGrantedRanges(event));
   grantedByEvent.set(event, { requestParameters, responseElements, ranges });
   return ranges;
 }
